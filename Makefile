@@ -1,0 +1,47 @@
+# Tessera developer commands. Everything installs into ./.venv from pinned versions.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PROTO_FILES := $(shell find proto -name '*.proto')
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint format proto proto-check bench helm clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=23.2"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP) ## Start PostgreSQL, NATS and every service; prints the gateway URL
+	$(BIN)/python -m services.devstack run
+
+test: $(STAMP) ## Run the whole suite against real PostgreSQL and nats-server
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff + mypy
+	$(BIN)/ruff check services tests bench
+	$(BIN)/ruff format --check services tests bench
+	$(BIN)/mypy
+
+format: $(STAMP) ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix services tests bench
+	$(BIN)/ruff format services tests bench
+
+proto: $(STAMP) ## Regenerate the gRPC stubs under proto/
+	$(BIN)/python -m services.devstack.protogen proto
+
+bench: $(STAMP) ## Seed 100,000 records and measure the gateway against a bare endpoint
+	$(BIN)/python -m bench.records
+
+helm: ## Render the Helm chart (arrives with the operators issue)
+	@echo "deploy/helm/ is filled in by the operators issue"
+
+clean: ## Remove the virtualenv and local data
+	rm -rf $(VENV) .data

@@ -1,0 +1,35 @@
+"""Typed settings shared by every service. Each service subclasses BaseServiceSettings with
+its own env_prefix; nothing outside a config module reads os.environ."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BaseServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    log_level: str = Field(
+        default="INFO", validation_alias=AliasChoices("TESSERA_LOG_LEVEL", "LOG_LEVEL")
+    )
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222", validation_alias=AliasChoices("NATS_URL")
+    )
+    # How long a stop waits for in-flight calls before cancelling them.
+    shutdown_grace_seconds: float = 5.0
+
+
+class DatabaseServiceSettings(BaseServiceSettings):
+    """Settings of a service that owns a PostgreSQL database and serves gRPC."""
+
+    database_url: str
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 50051
+    db_pool_size: int = 10
+    # The outbox relay wakes on NOTIFY; this poll only covers a lost notification.
+    outbox_poll_seconds: float = 1.0
+
+    @property
+    def grpc_address(self) -> str:
+        return f"{self.grpc_host}:{self.grpc_port}"

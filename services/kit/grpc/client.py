@@ -1,0 +1,46 @@
+"""Client edge for gRPC: channels with sane options, and translation of failed calls back
+into the DomainError the service raised."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from services.kit.errors import DomainError, from_grpc_error
+from services.kit.grpc.server import MAX_MESSAGE_BYTES
+
+Response = TypeVar("Response")
+
+DEFAULT_DEADLINE_SECONDS = 10.0
+
+
+def create_channel(address: str) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(
+        address,
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.keepalive_time_ms", 30_000),
+            ("grpc.enable_retries", 1),
+        ],
+    )
+
+
+async def call(
+    method: Callable[..., Awaitable[Response]],
+    request: Any,
+    *,
+    timeout: float = DEFAULT_DEADLINE_SECONDS,
+    metadata: tuple[tuple[str, str], ...] | None = None,
+) -> Response:
+    """Invokes a unary method with a deadline; failures surface as DomainError."""
+    try:
+        return await method(request, timeout=timeout, metadata=metadata)
+    except grpc.aio.AioRpcError as error:
+        raise to_domain_error(error) from None
+
+
+def to_domain_error(error: grpc.aio.AioRpcError) -> DomainError:
+    return from_grpc_error(error.code(), error.details(), error.trailing_metadata())

@@ -1,0 +1,89 @@
+"""The gRPC service lifecycle: an aio server with the standard health service and the
+error interceptor, background tasks beside it, and a graceful stop on SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from services.kit.grpc.interceptors import DomainErrorInterceptor
+
+log = logging.getLogger(__name__)
+
+# Generous but bounded: a record body is capped far below this at the gateway.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+BackgroundTask = Callable[[asyncio.Event], Awaitable[None]]
+
+
+def create_server() -> grpc.aio.Server:
+    return grpc.aio.server(
+        interceptors=[DomainErrorInterceptor()],
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ],
+    )
+
+
+async def run_grpc_service(
+    *,
+    name: str,
+    address: str,
+    register: Callable[[grpc.aio.Server], None],
+    background: Sequence[BackgroundTask] = (),
+    on_stop: Callable[[], Awaitable[None]] | None = None,
+    grace_seconds: float = 5.0,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serves until `stop` is set (by default: until SIGINT or SIGTERM), then drains.
+
+    Background tasks receive the same stop event and must return once it is set.
+    """
+    stop = stop or _stop_on_signals()
+    server = create_server()
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    register(server)
+    if server.add_insecure_port(address) == 0:
+        raise RuntimeError(f"{name}: could not bind {address}")
+    await server.start()
+    await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    log.info("%s serving gRPC on %s", name, address)
+
+    tasks = [asyncio.create_task(task(stop), name=f"{name}-bg-{i}") for i, task in enumerate(background)]
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.error("%s background task failed", name, exc_info=task.exception())
+    stop.set()
+
+    log.info("%s stopping", name)
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(grace_seconds)
+    await _finish(tasks, grace_seconds)
+    if on_stop is not None:
+        await on_stop()
+    log.info("%s stopped", name)
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _finish(tasks: list[asyncio.Task[None]], grace_seconds: float) -> None:
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=grace_seconds)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)

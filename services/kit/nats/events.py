@@ -1,0 +1,72 @@
+"""The event envelope every service publishes: JSON with a unique id (also the
+Nats-Msg-Id), a type, the tenant, the time and the entity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from services.kit.clock import rfc3339, utcnow
+from services.kit.ids import new_id
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    service: str
+    tenant: str
+    entity: str
+    action: str
+    time: str
+    data: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def new(
+        cls, *, service: str, tenant: str, entity: str, action: str, data: dict[str, Any]
+    ) -> Event:
+        return cls(
+            id=new_id("evt"),
+            service=service,
+            tenant=tenant,
+            entity=entity,
+            action=action,
+            time=rfc3339(utcnow()),
+            data=data,
+        )
+
+    @property
+    def type(self) -> str:
+        return f"{self.service}.{self.entity}.{self.action}"
+
+    @property
+    def subject(self) -> str:
+        """<service>.<tenant>.<entity>.<action>, e.g. records.ws_x.record.created"""
+        return f"{self.service}.{self.tenant}.{self.entity}.{self.action}"
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "id": self.id,
+                "type": self.type,
+                "tenant": self.tenant,
+                "time": self.time,
+                "data": self.data,
+            }
+        )
+
+    @classmethod
+    def from_message(cls, subject: str, payload: bytes) -> Event:
+        body = orjson.loads(payload)
+        service, tenant, entity, action = subject.split(".", 3)
+        return cls(
+            id=body["id"],
+            service=service,
+            tenant=body["tenant"],
+            entity=entity,
+            action=action,
+            time=body["time"],
+            data=body["data"],
+        )

@@ -1,0 +1,56 @@
+"""The real PostgreSQL and nats-server the suite runs against: embedded servers started
+once per session, or the machine's own when TESSERA_TEST_POSTGRES_URL (an admin URL) and
+TESSERA_TEST_NATS_URL are set."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.devstack.infra import EmbeddedNats, EmbeddedPostgres, create_database, database_url
+
+
+@dataclass(frozen=True)
+class Infra:
+    postgres_admin_url: str
+    nats_url: str
+    # Every database this session creates starts with it, so runs never share state.
+    run_id: str
+    work_dir: Path
+
+    def new_database(self, purpose: str) -> str:
+        name = f"t_{self.run_id}_{purpose}"
+        create_database(self.postgres_admin_url, name)
+        return database_url(self.postgres_admin_url, name)
+
+
+@contextmanager
+def start_infra() -> Iterator[Infra]:
+    run_id = secrets.token_hex(4)
+    with tempfile.TemporaryDirectory(prefix="tessera-test-") as tmp:
+        work_dir = Path(tmp)
+        # PostgreSQL runs as an unprivileged user when we are root; let it in.
+        work_dir.chmod(0o755)
+        postgres_url = os.environ.get("TESSERA_TEST_POSTGRES_URL")
+        nats_url = os.environ.get("TESSERA_TEST_NATS_URL")
+        postgres = None if postgres_url else EmbeddedPostgres(work_dir / "postgres")
+        nats = None if nats_url else EmbeddedNats(work_dir / "nats")
+        try:
+            if postgres is not None:
+                postgres.start()
+                postgres_url = postgres.admin_url
+            if nats is not None:
+                nats.start()
+                nats_url = nats.url
+            assert postgres_url is not None and nats_url is not None
+            yield Infra(postgres_url, nats_url, run_id, work_dir)
+        finally:
+            if nats is not None:
+                nats.stop()
+            if postgres is not None:
+                postgres.stop()
