@@ -137,6 +137,14 @@ class EndSessionResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class CreateWorkspaceRequest(_message.Message):
+    __slots__ = ("ctx", "name")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    name: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., name: _Optional[str] = ...) -> None: ...
+
 class ListMembershipsRequest(_message.Message):
     __slots__ = ("ctx", "account_id")
     CTX_FIELD_NUMBER: _ClassVar[int]

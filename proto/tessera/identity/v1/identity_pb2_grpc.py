@@ -70,6 +70,11 @@ class IdentityServiceStub:
                 request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.EndSessionRequest.SerializeToString,
                 response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.EndSessionResponse.FromString,
                 _registered_method=True)
+        self.CreateWorkspace = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/CreateWorkspace',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.CreateWorkspaceRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.Membership.FromString,
+                _registered_method=True)
         self.ListMemberships = channel.unary_unary(
                 '/tessera.identity.v1.IdentityService/ListMemberships',
                 request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListMembershipsRequest.SerializeToString,
@@ -135,6 +140,13 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateWorkspace(self, request, context):
+        """Creates another workspace owned by the calling account.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListMemberships(self, request, context):
         """The workspaces an account belongs to, with the account's role in each, oldest first.
         """
@@ -186,6 +198,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.EndSession,
                     request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.EndSessionRequest.FromString,
                     response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.EndSessionResponse.SerializeToString,
+            ),
+            'CreateWorkspace': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateWorkspace,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.CreateWorkspaceRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.Membership.SerializeToString,
             ),
             'ListMemberships': grpc.unary_unary_rpc_method_handler(
                     servicer.ListMemberships,
@@ -388,6 +405,33 @@ class IdentityService:
             '/tessera.identity.v1.IdentityService/EndSession',
             tessera_dot_identity_dot_v1_dot_identity__pb2.EndSessionRequest.SerializeToString,
             tessera_dot_identity_dot_v1_dot_identity__pb2.EndSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateWorkspace(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/CreateWorkspace',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.CreateWorkspaceRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.Membership.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,33 @@
+"""Identity's failures, as entries of the kit error table."""
+
+from __future__ import annotations
+
+from services.kit.errors import Conflict, PermissionDenied, Unauthenticated
+
+
+class InvalidCredentials(Unauthenticated):
+    # One message for an unknown email and a wrong password: nothing to enumerate.
+    default_message = "Invalid email or password"
+
+
+class RefreshTokenInvalid(Unauthenticated):
+    default_message = "Refresh token is invalid or expired"
+
+
+class SessionInvalid(Unauthenticated):
+    default_message = "Session has expired or ended"
+
+
+class EmailTaken(Conflict):
+    default_message = "An account with this email address already exists"
+
+    def __init__(self) -> None:
+        super().__init__(field="email")
+
+
+class NotYourMemberships(PermissionDenied):
+    default_message = "You can only list your own workspaces"
+
+
+class NoSigningKey(Exception):
+    """Startup did not provision a signing key; an operator problem, never a client one."""

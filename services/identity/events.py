@@ -1,0 +1,71 @@
+"""Identity's events. Each is added to the outbox in the transaction of the change it
+reports. Passwords and their hashes never appear here."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.identity import tables
+from services.identity.models import Account, Workspace
+from services.kit.nats.events import Event
+from services.kit.nats.outbox import OutboxWriter
+
+SERVICE = "identity"
+STREAM = "IDENTITY"
+STREAM_SUBJECTS = ["identity.>"]
+
+_outbox = OutboxWriter(tables.outbox)
+
+
+async def record(session: AsyncSession, event: Event) -> None:
+    await _outbox.add(session, event)
+
+
+def account_created(workspace_id: str, account: Account) -> Event:
+    return Event.new(
+        service=SERVICE,
+        tenant=workspace_id,
+        entity="account",
+        action="created",
+        data={"account": {"id": account.id, "name": account.name, "email": account.email}},
+    )
+
+
+def workspace_created(workspace: Workspace) -> Event:
+    return Event.new(
+        service=SERVICE,
+        tenant=workspace.id,
+        entity="workspace",
+        action="created",
+        data={"workspace": {"id": workspace.id, "name": workspace.name, "slug": workspace.slug}},
+    )
+
+
+def member_added(workspace_id: str, account_id: str, role: str) -> Event:
+    return Event.new(
+        service=SERVICE,
+        tenant=workspace_id,
+        entity="member",
+        action="added",
+        data={"workspace_id": workspace_id, "account_id": account_id, "role": role},
+    )
+
+
+def session_started(workspace_id: str, account_id: str) -> Event:
+    return Event.new(
+        service=SERVICE,
+        tenant=workspace_id,
+        entity="session",
+        action="started",
+        data={"account_id": account_id},
+    )
+
+
+def session_ended(workspace_id: str, account_id: str) -> Event:
+    return Event.new(
+        service=SERVICE,
+        tenant=workspace_id,
+        entity="session",
+        action="ended",
+        data={"account_id": account_id},
+    )

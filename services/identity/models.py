@@ -1,0 +1,78 @@
+"""What the identity service hands back to its servicer: plain, immutable values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    name: str
+    email: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """An account with its password hash; never leaves the service layer."""
+
+    account: Account
+    password_hash: str
+
+
+@dataclass(frozen=True)
+class Workspace:
+    id: str
+    name: str
+    slug: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Membership:
+    workspace: Workspace
+    role: str
+
+
+@dataclass(frozen=True)
+class CreatedAccount:
+    account: Account
+    workspace: Workspace
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    refresh_token: str
+    account: Account
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class OpenedSession:
+    session_id: str
+    csrf_token: str
+    account: Account
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class ResolvedSession:
+    account: Account
+    csrf_token: str
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    kid: str
+    algorithm: str
+    public_key_pem: str
+
+
+@dataclass(frozen=True)
+class PublicKeys:
+    keys: list[PublicKey]
+    issuer: str
+    audience: str

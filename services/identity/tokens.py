@@ -1,0 +1,94 @@
+"""Access JWTs (EdDSA over Ed25519), their signing keys, and hashes of stored secrets."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from services.kit.ids import new_id
+
+ALGORITHM = "EdDSA"
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    kid: str
+    algorithm: str
+    private_key_pem: str
+    public_key_pem: str
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    issuer: str
+    audience: str
+    subject: str
+    issued_at: int
+    ttl_seconds: int
+
+
+def hash_secret(secret: str) -> str:
+    """sha256 hex: what is stored for session ids and refresh tokens. The secrets carry
+    256 random bits, so a fast hash is enough; no salt or stretching is needed."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def generate_key_pair() -> KeyPair:
+    private_key = Ed25519PrivateKey.generate()
+    private_pem = private_key.private_bytes(
+        encoding=serialization.Encoding.PEM,
+        format=serialization.PrivateFormat.PKCS8,
+        encryption_algorithm=serialization.NoEncryption(),
+    ).decode("ascii")
+    public_pem = (
+        private_key.public_key()
+        .public_bytes(
+            encoding=serialization.Encoding.PEM,
+            format=serialization.PublicFormat.SubjectPublicKeyInfo,
+        )
+        .decode("ascii")
+    )
+    return KeyPair(
+        kid=new_id("key"),
+        algorithm=ALGORITHM,
+        private_key_pem=private_pem,
+        public_key_pem=public_pem,
+    )
+
+
+def issue_access_token(key: KeyPair, claims: AccessClaims) -> str:
+    private_key = serialization.load_pem_private_key(key.private_key_pem.encode("ascii"), None)
+    if not isinstance(private_key, Ed25519PrivateKey):
+        raise TypeError(f"signing key {key.kid} is not an Ed25519 key")
+    payload = {
+        "iss": claims.issuer,
+        "aud": claims.audience,
+        "sub": claims.subject,
+        "iat": claims.issued_at,
+        "exp": claims.issued_at + claims.ttl_seconds,
+        "jti": new_id("jti"),
+    }
+    return jwt.encode(payload, private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
+
+
+def decode_access_token(
+    token: str, public_key_pem: str, *, issuer: str, audience: str
+) -> dict[str, Any]:
+    """Verifies signature, issuer, audience and expiry; raises jwt.InvalidTokenError."""
+    public_key = serialization.load_pem_public_key(public_key_pem.encode("ascii"))
+    if not isinstance(public_key, Ed25519PublicKey):
+        raise jwt.InvalidKeyError("not an Ed25519 public key")
+    claims: dict[str, Any] = jwt.decode(
+        token,
+        public_key,
+        algorithms=[ALGORITHM],
+        issuer=issuer,
+        audience=audience,
+        options={"require": ["iss", "aud", "sub", "iat", "exp", "jti"]},
+    )
+    return claims

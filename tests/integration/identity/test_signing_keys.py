@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Connection, make_url
+from tessera.identity.v1 import identity_pb2, identity_pb2_grpc
+
+from services.devstack.processes import migrate
+from services.identity import service, tables
+from services.identity.tokens import KeyPair
+from services.kit.db import create_engine as create_async_engine
+from services.kit.db import create_sessionmaker, transaction
+from tests.integration.identity.support import DEADLINE, IdentityStack, scalar
+from tests.support.infra import Infra
+
+
+def test_startup_provisions_exactly_one_published_key(
+    stub: identity_pb2_grpc.IdentityServiceStub, db_url: str
+) -> None:
+    published = stub.GetSigningKeys(identity_pb2.GetSigningKeysRequest(), timeout=DEADLINE)
+
+    assert published.issuer == "tessera"
+    assert published.audience == "tessera-api"
+    assert len(published.keys) == 1
+    (key,) = published.keys
+    assert key.algorithm == "EdDSA"
+    assert key.public_key_pem.startswith("-----BEGIN PUBLIC KEY-----")
+    assert "PRIVATE" not in str(published)
+    assert scalar(db_url, "SELECT count(*) FROM signing_keys WHERE retired_at IS NULL") == 1
+
+
+def test_replicas_starting_together_agree_on_one_key(infra: Infra) -> None:
+    url = infra.new_database("identity_keys")
+    migrate("services.identity", {"IDENTITY_DATABASE_URL": url})
+
+    async def bootstrap_concurrently() -> list[KeyPair]:
+        engine = create_async_engine(url, pool_size=4)
+        sessionmaker = create_sessionmaker(engine)
+
+        async def replica() -> KeyPair:
+            async with transaction(sessionmaker) as session:
+                return await service.ensure_signing_key(session)
+
+        try:
+            return list(await asyncio.gather(*(replica() for _ in range(4))))
+        finally:
+            await engine.dispose()
+
+    keys = asyncio.run(bootstrap_concurrently())
+
+    assert len({key.kid for key in keys}) == 1
+    assert scalar(url, "SELECT count(*) FROM signing_keys") == 1
+
+
+def test_migrations_build_exactly_the_declared_tables(identity: IdentityStack) -> None:
+    url = make_url(identity.database_url).set(drivername="postgresql+psycopg")
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            differences = _differences(connection)
+    finally:
+        engine.dispose()
+    assert differences == []
+
+
+def _differences(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "compare_server_default": True}
+    )
+    diff: list[Any] = compare_metadata(context, tables.metadata)
+    return [change for change in diff if not _is_alembic_bookkeeping(change)]
+
+
+def _is_alembic_bookkeeping(change: Any) -> bool:
+    return (
+        isinstance(change, tuple)
+        and change[0] == "remove_table"
+        and change[1].name == "alembic_version"
+    )

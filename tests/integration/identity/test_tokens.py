@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+import functools
+import hashlib
+import time
+from typing import Any
+
+import grpc
+import jwt
+from argon2 import PasswordHasher
+from tessera.identity.v1 import identity_pb2, identity_pb2_grpc
+
+from services.identity.tokens import decode_access_token
+from services.kit.errors import Unauthenticated
+from tests.integration.identity.support import (
+    DEADLINE,
+    call_error,
+    create_account,
+    scalar,
+    unique_email,
+)
+
+
+def _issue(
+    stub: identity_pb2_grpc.IdentityServiceStub, username: str, password: str
+) -> identity_pb2.IssueTokensResponse:
+    reply: identity_pb2.IssueTokensResponse = stub.IssueTokens(
+        identity_pb2.IssueTokensRequest(username=username, password=password), timeout=DEADLINE
+    )
+    return reply
+
+
+def _verify(stub: identity_pb2_grpc.IdentityServiceStub, token: str) -> dict[str, Any]:
+    published = stub.GetSigningKeys(identity_pb2.GetSigningKeysRequest(), timeout=DEADLINE)
+    kid = jwt.get_unverified_header(token)["kid"]
+    (key,) = [key for key in published.keys if key.kid == kid]
+    assert key.algorithm == "EdDSA"
+    return decode_access_token(
+        token, key.public_key_pem, issuer=published.issuer, audience=published.audience
+    )
+
+
+def test_issued_access_token_verifies_with_a_published_key(
+    stub: identity_pb2_grpc.IdentityServiceStub,
+) -> None:
+    created = create_account(stub)
+    issued = _issue(stub, f" {created.email.upper()} ", created.password)
+
+    assert issued.expires_in == 3600
+    assert issued.account == created.account
+    assert issued.refresh_token
+    claims = _verify(stub, issued.access_token)
+    assert claims["sub"] == created.account.id
+    assert claims["iss"] == "tessera"
+    assert claims["aud"] == "tessera-api"
+    assert claims["exp"] - claims["iat"] == 3600
+    assert abs(claims["iat"] - time.time()) < 120
+
+
+def test_wrong_password_and_unknown_email_fail_alike(
+    stub: identity_pb2_grpc.IdentityServiceStub,
+) -> None:
+    created = create_account(stub)
+
+    wrong_code, wrong = call_error(lambda: _issue(stub, created.email, "not the password"))
+    unknown_code, unknown = call_error(lambda: _issue(stub, unique_email(), created.password))
+    malformed_code, malformed = call_error(lambda: _issue(stub, "nobody", ""))
+
+    assert wrong_code == unknown_code == malformed_code == grpc.StatusCode.UNAUTHENTICATED
+    for error in (wrong, unknown, malformed):
+        assert isinstance(error, Unauthenticated)
+        assert error.message == "Invalid email or password"
+        assert error.field is None
+
+
+def test_refresh_token_is_stored_hashed_and_reused_until_revoked(
+    stub: identity_pb2_grpc.IdentityServiceStub, db_url: str
+) -> None:
+    created = create_account(stub)
+    issued = _issue(stub, created.email, created.password)
+    token_hash = hashlib.sha256(issued.refresh_token.encode()).hexdigest()
+    assert scalar(
+        db_url, "SELECT account_id FROM refresh_tokens WHERE token_hash = %s", (token_hash,)
+    ) == (created.account.id)
+    assert not scalar(
+        db_url, "SELECT count(*) FROM refresh_tokens WHERE token_hash = %s", (issued.refresh_token,)
+    )
+
+    refreshed = stub.RefreshTokens(
+        identity_pb2.RefreshTokensRequest(refresh_token=issued.refresh_token), timeout=DEADLINE
+    )
+    assert refreshed.refresh_token == issued.refresh_token
+    assert refreshed.access_token != issued.access_token
+    assert refreshed.account == created.account
+    assert _verify(stub, refreshed.access_token)["sub"] == created.account.id
+
+    stub.RevokeRefreshToken(
+        identity_pb2.RevokeRefreshTokenRequest(refresh_token=issued.refresh_token),
+        timeout=DEADLINE,
+    )
+    code, error = call_error(
+        lambda: stub.RefreshTokens(
+            identity_pb2.RefreshTokensRequest(refresh_token=issued.refresh_token),
+            timeout=DEADLINE,
+        )
+    )
+    assert code == grpc.StatusCode.UNAUTHENTICATED
+    assert error.message == "Refresh token is invalid or expired"
+
+
+def test_unknown_and_expired_refresh_tokens_fail(
+    stub: identity_pb2_grpc.IdentityServiceStub, db_url: str
+) -> None:
+    created = create_account(stub)
+    issued = _issue(stub, created.email, created.password)
+    token_hash = hashlib.sha256(issued.refresh_token.encode()).hexdigest()
+    scalar(
+        db_url,
+        "UPDATE refresh_tokens SET expires_at = now() - interval '1 second'"
+        " WHERE token_hash = %s RETURNING 1",
+        (token_hash,),
+    )
+
+    def refresh(token: str) -> identity_pb2.IssueTokensResponse:
+        reply: identity_pb2.IssueTokensResponse = stub.RefreshTokens(
+            identity_pb2.RefreshTokensRequest(refresh_token=token), timeout=DEADLINE
+        )
+        return reply
+
+    for token in ("", "never-issued", issued.refresh_token):
+        code, error = call_error(functools.partial(refresh, token))
+        assert code == grpc.StatusCode.UNAUTHENTICATED
+        assert isinstance(error, Unauthenticated)
+
+
+def test_revoking_an_unknown_refresh_token_is_not_an_error(
+    stub: identity_pb2_grpc.IdentityServiceStub,
+) -> None:
+    stub.RevokeRefreshToken(
+        identity_pb2.RevokeRefreshTokenRequest(refresh_token="never-issued"), timeout=DEADLINE
+    )
+
+
+def test_login_upgrades_a_hash_made_with_weaker_parameters(
+    stub: identity_pb2_grpc.IdentityServiceStub, db_url: str
+) -> None:
+    created = create_account(stub)
+    weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(created.password)
+    scalar(
+        db_url,
+        "UPDATE accounts SET password_hash = %s WHERE id = %s RETURNING 1",
+        (weak, created.account.id),
+    )
+
+    _issue(stub, created.email, created.password)
+
+    upgraded = scalar(
+        db_url, "SELECT password_hash FROM accounts WHERE id = %s", (created.account.id,)
+    )
+    assert upgraded != weak
+    assert not PasswordHasher().check_needs_rehash(upgraded)
+    _issue(stub, created.email, created.password)
