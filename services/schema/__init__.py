@@ -1,0 +1,1 @@
+"""The schema service: apps, their schemas (tables) and typed fields, per workspace."""

@@ -1,0 +1,78 @@
+"""Events the schema service publishes on schema.<tenant>.<entity>.<action>, written to the
+outbox in the caller's transaction. The records service builds its tables from
+schema.created, so the data shapes here are a contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.kit.clock import rfc3339
+from services.kit.nats.events import Event
+from services.kit.nats.outbox import OutboxWriter
+from services.schema import tables
+from services.schema.models import App, Field, Schema
+
+SERVICE = "schema"
+
+_outbox = OutboxWriter(tables.outbox)
+
+
+async def publish(session: AsyncSession, event: Event) -> None:
+    await _outbox.add(session, event)
+
+
+def app_created(tenant_id: str, app: App) -> Event:
+    return Event.new(
+        service=SERVICE,
+        tenant=tenant_id,
+        entity="app",
+        action="created",
+        data={"app": app_data(app)},
+    )
+
+
+def schema_created(tenant_id: str, schema: Schema) -> Event:
+    return Event.new(
+        service=SERVICE,
+        tenant=tenant_id,
+        entity="schema",
+        action="created",
+        data={"schema": schema_data(schema)},
+    )
+
+
+def app_data(app: App) -> dict[str, Any]:
+    return {
+        "id": app.id,
+        "slug": app.slug,
+        "name": app.name,
+        "description": app.description,
+        "created_at": rfc3339(app.created_at),
+    }
+
+
+def schema_data(schema: Schema) -> dict[str, Any]:
+    return {
+        "id": schema.id,
+        "app_id": schema.app_id,
+        "app_slug": schema.app_slug,
+        "slug": schema.slug,
+        "name": schema.name,
+        "version": schema.version,
+        "created_at": rfc3339(schema.created_at),
+        "fields": [field_data(field) for field in schema.fields],
+    }
+
+
+def field_data(field: Field) -> dict[str, Any]:
+    return {
+        "id": field.id,
+        "slug": field.slug,
+        "name": field.name,
+        "type": field.type,
+        "required": field.required,
+        "options": list(field.options),
+        "position": field.position,
+    }

@@ -1,0 +1,219 @@
+"""All of the schema service's SQL. Every statement on apps, schemas and fields is built
+through a TenantTable bound to the caller's tenant."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.kit.ids import new_id
+from services.kit.tenancy import TenantTable
+from services.schema import tables
+from services.schema.models import App, Field, FieldSpec, Schema
+
+UNIQUE_VIOLATION = "23505"
+
+
+class SchemaRepository:
+    def __init__(self, session: AsyncSession, tenant_id: str) -> None:
+        self.session = session
+        self.apps = TenantTable(tables.apps, tenant_id)
+        self.schemas = TenantTable(tables.schemas, tenant_id)
+        self.fields = TenantTable(tables.fields, tenant_id)
+
+    # apps
+
+    async def taken_app_slugs(self, candidates: Sequence[str]) -> set[str]:
+        statement = self.apps.select(self.apps.c.slug).where(self.apps.c.slug.in_(candidates))
+        return set((await self.session.scalars(statement)).all())
+
+    async def insert_app(self, *, slug: str, name: str, description: str) -> App | None:
+        """The new app, or None when the tenant already has an app with this slug."""
+        statement = self.apps.insert(
+            id=new_id("app"), slug=slug, name=name, description=description
+        ).returning(*tables.apps.c)
+        try:
+            async with self.session.begin_nested():
+                row = (await self.session.execute(statement)).one()
+        except IntegrityError as error:
+            if _violated_constraint(error) == "uq_apps_tenant_id_slug":
+                return None
+            raise
+        return _app(row)
+
+    async def list_apps(self) -> list[App]:
+        statement = self.apps.select().order_by(self.apps.c.created_at, self.apps.c.id)
+        return [_app(row) for row in (await self.session.execute(statement)).all()]
+
+    async def get_app(self, slug: str) -> App | None:
+        statement = self.apps.select().where(self.apps.c.slug == slug)
+        row = (await self.session.execute(statement)).one_or_none()
+        return None if row is None else _app(row)
+
+    # schemas
+
+    async def taken_schema_slugs(self, app_id: str, candidates: Sequence[str]) -> set[str]:
+        statement = self.schemas.select(self.schemas.c.slug).where(
+            self.schemas.c.app_id == app_id, self.schemas.c.slug.in_(candidates)
+        )
+        return set((await self.session.scalars(statement)).all())
+
+    async def insert_schema(
+        self, *, app: App, slug: str, name: str, fields: Sequence[FieldSpec]
+    ) -> Schema | None:
+        """The new schema with its fields, or None when the app already has this slug."""
+        schema_id = new_id("sch")
+        statement = self.schemas.insert(
+            id=schema_id, app_id=app.id, slug=slug, name=name, version=1
+        ).returning(self.schemas.c.version, self.schemas.c.created_at)
+        try:
+            async with self.session.begin_nested():
+                row = (await self.session.execute(statement)).one()
+        except IntegrityError as error:
+            if _violated_constraint(error) == "uq_schemas_app_id_slug":
+                return None
+            raise
+        created = tuple(
+            Field(
+                id=new_id("fld"),
+                slug=spec.slug,
+                name=spec.name,
+                type=spec.type,
+                required=spec.required,
+                options=spec.options,
+                position=spec.position,
+            )
+            for spec in fields
+        )
+        if created:
+            await self.session.execute(
+                self.fields.insert(schema_id=schema_id),
+                [
+                    {
+                        "id": f.id,
+                        "slug": f.slug,
+                        "name": f.name,
+                        "type": f.type,
+                        "required": f.required,
+                        "options": list(f.options),
+                        "position": f.position,
+                    }
+                    for f in created
+                ],
+            )
+        return Schema(
+            id=schema_id,
+            app_id=app.id,
+            app_slug=app.slug,
+            slug=slug,
+            name=name,
+            version=row.version,
+            created_at=row.created_at,
+            fields=created,
+        )
+
+    async def list_schemas(self, app: App) -> list[Schema]:
+        statement = (
+            self.schemas.select()
+            .where(self.schemas.c.app_id == app.id)
+            .order_by(self.schemas.c.created_at, self.schemas.c.id)
+        )
+        rows = (await self.session.execute(statement)).all()
+        fields = await self._fields_of([row.id for row in rows])
+        return [_schema(row, app_slug=app.slug, fields=fields.get(row.id, ())) for row in rows]
+
+    async def find_schema(self, app_slug: str, schema_slug: str) -> tuple[bool, Schema | None]:
+        """(whether the app exists, the schema if it does): one join, then the fields."""
+        apps, schemas = self.apps.c, self.schemas.c
+        statement = (
+            self.apps.select(
+                apps.id.label("app_id"),
+                schemas.id,
+                schemas.slug,
+                schemas.name,
+                schemas.version,
+                schemas.created_at,
+            )
+            .select_from(
+                tables.apps.outerjoin(
+                    tables.schemas,
+                    and_(
+                        schemas.app_id == apps.id,
+                        schemas.tenant_id == apps.tenant_id,
+                        schemas.slug == schema_slug,
+                    ),
+                )
+            )
+            .where(apps.slug == app_slug)
+        )
+        row = (await self.session.execute(statement)).one_or_none()
+        if row is None:
+            return False, None
+        if row.id is None:
+            return True, None
+        fields = await self._fields_of([row.id])
+        return True, _schema(row, app_slug=app_slug, fields=fields.get(row.id, ()))
+
+    async def _fields_of(self, schema_ids: Sequence[str]) -> dict[str, tuple[Field, ...]]:
+        if not schema_ids:
+            return {}
+        statement = (
+            self.fields.select()
+            .where(self.fields.c.schema_id.in_(schema_ids))
+            .order_by(self.fields.c.schema_id, self.fields.c.position)
+        )
+        grouped: dict[str, list[Field]] = {}
+        for row in (await self.session.execute(statement)).all():
+            grouped.setdefault(row.schema_id, []).append(_field(row))
+        return {schema_id: tuple(items) for schema_id, items in grouped.items()}
+
+
+def _app(row: Any) -> App:
+    return App(
+        id=row.id,
+        slug=row.slug,
+        name=row.name,
+        description=row.description,
+        created_at=row.created_at,
+    )
+
+
+def _schema(row: Any, *, app_slug: str, fields: tuple[Field, ...]) -> Schema:
+    return Schema(
+        id=row.id,
+        app_id=row.app_id,
+        app_slug=app_slug,
+        slug=row.slug,
+        name=row.name,
+        version=row.version,
+        created_at=row.created_at,
+        fields=fields,
+    )
+
+
+def _field(row: Any) -> Field:
+    return Field(
+        id=row.id,
+        slug=row.slug,
+        name=row.name,
+        type=row.type,
+        required=row.required,
+        options=tuple(row.options),
+        position=row.position,
+    )
+
+
+def _violated_constraint(error: IntegrityError) -> str | None:
+    """The unique constraint a failed statement hit, whichever driver raised it."""
+    original = error.orig
+    if getattr(original, "sqlstate", None) != UNIQUE_VIOLATION:
+        return None
+    for source in (original, getattr(original, "__cause__", None)):
+        name = getattr(source, "constraint_name", None)
+        if name:
+            return str(name)
+    return None

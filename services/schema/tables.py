@@ -1,0 +1,87 @@
+"""The schema service's tables (SQLAlchemy Core). migrations/versions must match them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from services.kit.nats.outbox import outbox_table
+
+metadata = MetaData()
+
+apps = Table(
+    "apps",
+    metadata,
+    # new_id("app"): the records service also uses it as the app's PostgreSQL schema name.
+    Column("id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("slug", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("description", Text, nullable=False, server_default=text("''")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("tenant_id", "slug", name="uq_apps_tenant_id_slug"),
+)
+
+schemas = Table(
+    "schemas",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column(
+        "app_id",
+        Text,
+        ForeignKey("apps.id", name="fk_schemas_app_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("slug", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    # Bumped on every change to the schema or its fields; the records service's cache
+    # compares it.
+    Column("version", BigInteger, nullable=False, server_default=text("1")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("app_id", "slug", name="uq_schemas_app_id_slug"),
+)
+
+fields = Table(
+    "fields",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column(
+        "schema_id",
+        Text,
+        ForeignKey("schemas.id", name="fk_fields_schema_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("slug", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    # The lowercase REST name of the type: text, long_text, number, ..., multi_select.
+    Column("type", Text, nullable=False),
+    Column("required", Boolean, nullable=False, server_default=text("false")),
+    Column("options", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("position", Integer, nullable=False),
+    UniqueConstraint("schema_id", "slug", name="uq_fields_schema_id_slug"),
+)
+
+outbox = outbox_table(metadata)
+
+# The relay scans only unpublished rows.
+Index(
+    "ix_outbox_unpublished",
+    outbox.c.seq,
+    postgresql_where=outbox.c.published_at.is_(None),
+)

@@ -1,0 +1,93 @@
+"""Proto <-> domain mapping of the servicer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from tessera.schema.v1 import schema_pb2
+
+from services.schema import rules, server
+from services.schema.models import App, Field, Schema
+
+MOMENT = datetime(2025, 1, 15, 10, 30, 0, 123000, tzinfo=UTC)
+
+
+def test_field_type_names_cover_the_enum_and_the_rules() -> None:
+    names = [
+        server.field_type_name(value)
+        for value in schema_pb2.FieldType.values()
+        if value != schema_pb2.FIELD_TYPE_UNSPECIFIED
+    ]
+    assert tuple(names) == rules.FIELD_TYPES
+
+
+@pytest.mark.parametrize("type_name", rules.FIELD_TYPES)
+def test_field_type_round_trip(type_name: str) -> None:
+    assert server.field_type_name(server.field_type_value(type_name)) == type_name
+
+
+def test_unspecified_and_unknown_types_never_pass_the_rules() -> None:
+    assert server.field_type_name(schema_pb2.FIELD_TYPE_UNSPECIFIED) not in rules.FIELD_TYPES
+    assert server.field_type_name(999) == ""
+
+
+def test_schema_input_from_request() -> None:
+    request = schema_pb2.CreateSchemaRequest(
+        app_slug="crm",
+        name="Contacts",
+        fields=[
+            schema_pb2.FieldInput(name="Name", type=schema_pb2.FIELD_TYPE_TEXT, required=True),
+            schema_pb2.FieldInput(
+                slug="status",
+                type=schema_pb2.FIELD_TYPE_MULTI_SELECT,
+                options=["a", "b"],
+            ),
+        ],
+    )
+    data = server.schema_input(request)
+    assert (data.app_slug, data.name, data.slug) == ("crm", "Contacts", "")
+    assert data.fields == [
+        rules.FieldInput(slug="", name="Name", type="text", required=True, options=[]),
+        rules.FieldInput(slug="status", name="", type="multi_select", options=["a", "b"]),
+    ]
+
+
+def test_app_to_proto() -> None:
+    reply = server.app_to_proto(App("app_1", "crm", "CRM", "", MOMENT))
+    assert reply == schema_pb2.App(
+        id="app_1", slug="crm", name="CRM", description="", created_at="2025-01-15T10:30:00.123000Z"
+    )
+
+
+def test_schema_to_proto() -> None:
+    schema = Schema(
+        id="sch_1",
+        app_id="app_1",
+        app_slug="crm",
+        slug="contacts",
+        name="Contacts",
+        version=3,
+        created_at=MOMENT,
+        fields=(Field("fld_1", "tags", "Tags", "multi_select", False, ("a", "b"), 0),),
+    )
+    reply = server.schema_to_proto(schema)
+    assert (reply.id, reply.app_id, reply.app_slug, reply.slug, reply.version) == (
+        "sch_1",
+        "app_1",
+        "crm",
+        "contacts",
+        3,
+    )
+    assert reply.created_at == "2025-01-15T10:30:00.123000Z"
+    assert list(reply.fields) == [
+        schema_pb2.Field(
+            id="fld_1",
+            slug="tags",
+            name="Tags",
+            type=schema_pb2.FIELD_TYPE_MULTI_SELECT,
+            required=False,
+            options=["a", "b"],
+            position=0,
+        )
+    ]
