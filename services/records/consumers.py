@@ -1,0 +1,118 @@
+"""Reactions to the schema service's events.
+
+- Eager provisioning: a durable JetStream consumer on the SCHEMA stream builds a schema's
+  table as soon as it is created or changed, so the first record write does not pay for
+  the DDL. Idempotent on the event id (processed_events) and on the version.
+- Cache invalidation: a plain NATS subscription (every replica gets every message) drops
+  the event's tenant's cached definitions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from services.kit.db import SessionMaker, transaction
+from services.kit.nats.consumer import first_delivery, run_durable_consumer
+from services.kit.nats.events import Event
+from services.records import tables
+from services.records.provisioning import Provisioner
+from services.records.schemas import CachedSchemaSource, schema_from_event
+
+log = logging.getLogger(__name__)
+
+SCHEMA_STREAM = "SCHEMA"
+PROVISIONER = "records-schema-provisioner"
+SCHEMA_EVENTS = "schema.*.schema.>"
+INVALIDATION_SUBJECT = "schema.>"
+
+RETRY_FIRST_SECONDS = 1.0
+RETRY_MAX_SECONDS = 30.0
+
+
+class SchemaProvisioningHandler:
+    """Provisions the table of the schema an event describes."""
+
+    def __init__(self, sessionmaker: SessionMaker, provisioner: Provisioner) -> None:
+        self._sessionmaker = sessionmaker
+        self._provisioner = provisioner
+
+    async def __call__(self, event: Event) -> None:
+        if event.entity != "schema" or "schema" not in event.data:
+            return
+        try:
+            schema = schema_from_event(event.data)
+        except (KeyError, TypeError, ValueError):
+            # Redelivering cannot fix it; on-demand provisioning still covers the schema.
+            log.error("schema event %s carries no usable definition; skipping it", event.id)
+            return
+        async with transaction(self._sessionmaker) as session:
+            if not await first_delivery(
+                session, tables.processed_events, consumer=PROVISIONER, event_id=event.id
+            ):
+                return
+            # Provisioning commits on its own; the processed_events row commits after it,
+            # so a failure leaves the event to be redelivered.
+            await self._provisioner.ensure(event.tenant, schema)
+
+
+async def run_schema_provisioner(
+    js: JetStreamContext,
+    handler: SchemaProvisioningHandler,
+    stop: asyncio.Event,
+    *,
+    durable: str = PROVISIONER,
+    subject: str = SCHEMA_EVENTS,
+) -> None:
+    """Runs the durable consumer until `stop`; while the SCHEMA stream does not exist yet
+    (the schema service creates it) or NATS misbehaves, retries with backoff."""
+    delay = RETRY_FIRST_SECONDS
+    while not stop.is_set():
+        try:
+            await run_durable_consumer(
+                js,
+                stream=SCHEMA_STREAM,
+                durable=durable,
+                subject=subject,
+                handler=handler,
+                stop=stop,
+            )
+        except Exception as error:
+            log.warning(
+                "schema provisioning consumer unavailable (%s); retrying in %.0fs",
+                type(error).__name__,
+                delay,
+            )
+        else:
+            delay = RETRY_FIRST_SECONDS
+            continue
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+        delay = min(delay * 2, RETRY_MAX_SECONDS)
+
+
+def invalidation_callback(source: CachedSchemaSource) -> Callable[[Msg], Awaitable[None]]:
+    """For `nc.subscribe("schema.>")`: the tenant is the subject's second token."""
+
+    async def on_message(message: Msg) -> None:
+        invalidate_for_subject(source, message.subject)
+
+    return on_message
+
+
+def invalidate_for_subject(source: CachedSchemaSource, subject: str) -> None:
+    parts = subject.split(".")
+    if len(parts) >= 2 and parts[1]:
+        source.invalidate_tenant(parts[1])
+
+
+__all__ = [
+    "SchemaProvisioningHandler",
+    "invalidate_for_subject",
+    "invalidation_callback",
+    "run_schema_provisioner",
+]

@@ -1,0 +1,12 @@
+"""Errors the records service raises, on top of the kit's table."""
+
+from __future__ import annotations
+
+from services.kit.errors import NotFound
+
+
+class RecordNotFound(NotFound):
+    default_message = "Record not found"
+
+
+__all__ = ["RecordNotFound"]

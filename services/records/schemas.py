@@ -1,0 +1,291 @@
+"""Schema definitions as the records service sees them, and where they come from.
+
+The schema service owns apps, schemas and fields; this service pulls a definition over
+gRPC on a cache miss (`SchemaSource` is the seam; tests use an in-memory fake) and drops a
+tenant's cached definitions whenever a `schema.<tenant>.…` event goes by."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tessera.common.v1 import common_pb2
+from tessera.schema.v1 import schema_pb2
+
+from services.kit.errors import ServiceUnavailable
+from services.kit.grpc.client import call
+from services.kit.tenancy import tenant_of
+from services.records.fields import REGISTRY, FieldType
+
+log = logging.getLogger(__name__)
+
+# Keys every record has; no field may take them.
+RESERVED_SLUGS = frozenset({"id", "created_at", "updated_at"})
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDef:
+    id: str
+    slug: str
+    name: str
+    type: FieldType
+    required: bool = False
+    options: tuple[str, ...] = ()
+    position: int = 0
+    option_set: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "option_set", frozenset(self.options))
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaDef:
+    id: str
+    app_id: str
+    app_slug: str
+    slug: str
+    name: str
+    version: int
+    # In position order, which is also the order of keys in a record.
+    fields: tuple[FieldDef, ...]
+    by_slug: Mapping[str, FieldDef] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        ordered = tuple(sorted(self.fields, key=lambda f: (f.position, f.slug)))
+        object.__setattr__(self, "fields", ordered)
+        object.__setattr__(self, "by_slug", {f.slug: f for f in ordered})
+
+
+def make_schema(
+    *,
+    id: str,
+    app_id: str,
+    app_slug: str,
+    slug: str,
+    version: int,
+    fields: Iterable[FieldDef],
+    name: str = "",
+) -> SchemaDef:
+    kept = []
+    for f in fields:
+        if f.slug in RESERVED_SLUGS:
+            # Its key would clash with the record's own id/created_at/updated_at.
+            log.warning("field %s uses reserved slug %r; ignoring it", f.id, f.slug)
+            continue
+        kept.append(f)
+    return SchemaDef(
+        id=id,
+        app_id=app_id,
+        app_slug=app_slug,
+        slug=slug,
+        name=name or slug,
+        version=version,
+        fields=tuple(kept),
+    )
+
+
+def _type_named(name: str, *, schema_id: str, field_id: str) -> FieldType | None:
+    kind = REGISTRY.get(name)
+    if kind is None:
+        # A type the schema service knows and this build does not: leave the field out
+        # rather than refusing every call on the schema.
+        log.warning(
+            "unknown field type %r", name, extra={"schema_id": schema_id, "field_id": field_id}
+        )
+    return kind
+
+
+def _proto_type_name(value: int) -> str:
+    # FIELD_TYPE_MULTI_SELECT -> multi_select: the enum and the registry share names.
+    try:
+        return schema_pb2.FieldType.Name(value).removeprefix("FIELD_TYPE_").lower()
+    except ValueError:
+        return ""
+
+
+def schema_from_proto(message: schema_pb2.Schema) -> SchemaDef:
+    fields: list[FieldDef] = []
+    for item in message.fields:
+        kind = _type_named(_proto_type_name(item.type), schema_id=message.id, field_id=item.id)
+        if kind is None:
+            continue
+        fields.append(
+            FieldDef(
+                id=item.id,
+                slug=item.slug,
+                name=item.name,
+                type=kind,
+                required=item.required,
+                options=tuple(item.options),
+                position=item.position,
+            )
+        )
+    return make_schema(
+        id=message.id,
+        app_id=message.app_id,
+        app_slug=message.app_slug,
+        slug=message.slug,
+        name=message.name,
+        version=message.version,
+        fields=fields,
+    )
+
+
+def schema_from_event(data: Mapping[str, Any]) -> SchemaDef:
+    """The definition carried by a schema event's data ({"schema": {...}}); KeyError,
+    TypeError or ValueError when it is not one."""
+    body = data["schema"]
+    fields: list[FieldDef] = []
+    for item in body["fields"]:
+        kind = _type_named(str(item["type"]), schema_id=body["id"], field_id=item["id"])
+        if kind is None:
+            continue
+        fields.append(
+            FieldDef(
+                id=str(item["id"]),
+                slug=str(item["slug"]),
+                name=str(item.get("name") or item["slug"]),
+                type=kind,
+                required=bool(item.get("required", False)),
+                options=tuple(str(o) for o in item.get("options") or ()),
+                position=int(item.get("position", 0)),
+            )
+        )
+    return make_schema(
+        id=str(body["id"]),
+        app_id=str(body["app_id"]),
+        app_slug=str(body["app_slug"]),
+        slug=str(body["slug"]),
+        name=str(body.get("name") or body["slug"]),
+        version=int(body["version"]),
+        fields=fields,
+    )
+
+
+class SchemaSource(Protocol):
+    async def get(
+        self,
+        ctx: common_pb2.RequestContext,
+        app_slug: str,
+        schema_slug: str,
+        *,
+        fresh: bool = False,
+    ) -> SchemaDef:
+        """The definition of one of the caller's tenant's schemas; NotFound when there is
+        none. `fresh` bypasses any cache."""
+        ...
+
+
+class GetSchemaMethod(Protocol):
+    def __call__(
+        self,
+        request: schema_pb2.GetSchemaRequest,
+        *,
+        timeout: float | None = ...,
+        metadata: Any = ...,
+    ) -> Awaitable[schema_pb2.Schema]: ...
+
+
+class SchemaStub(Protocol):
+    @property
+    def GetSchema(self) -> GetSchemaMethod: ...
+
+
+_Key = tuple[str, str]
+
+
+class CachedSchemaSource:
+    """Definitions from SchemaService.GetSchema, cached per (tenant, app, schema) for a TTL
+    and dropped per tenant when a schema event says something changed. Concurrent misses
+    of one key share a single call."""
+
+    def __init__(
+        self,
+        stub: SchemaStub,
+        *,
+        ttl_seconds: float,
+        timeout_seconds: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._stub = stub
+        self._ttl = ttl_seconds
+        self._timeout = timeout_seconds
+        self._clock = clock
+        self._entries: dict[str, dict[_Key, tuple[float, SchemaDef]]] = {}
+        # Bumped by every invalidation, so a call that started before it cannot store
+        # what it read into the cache afterwards.
+        self._generations: dict[str, int] = {}
+        self._inflight: dict[tuple[str, str, str], asyncio.Future[SchemaDef]] = {}
+
+    async def get(
+        self,
+        ctx: common_pb2.RequestContext,
+        app_slug: str,
+        schema_slug: str,
+        *,
+        fresh: bool = False,
+    ) -> SchemaDef:
+        tenant = tenant_of(ctx)
+        key = (app_slug, schema_slug)
+        entry = self._entries.get(tenant, {}).get(key)
+        if not fresh and entry is not None and entry[0] > self._clock():
+            return entry[1]
+        try:
+            pending = None if fresh else self._inflight.get((tenant, app_slug, schema_slug))
+            if pending is not None:
+                return await asyncio.shield(pending)
+            return await self._fetch(ctx, tenant, key)
+        except ServiceUnavailable:
+            # An expired (never an invalidated) copy beats failing while the schema
+            # service is briefly away.
+            if entry is None or self._entries.get(tenant, {}).get(key) is not entry:
+                raise
+            log.warning("schema service unavailable; serving an expired definition")
+            return entry[1]
+
+    def invalidate_tenant(self, tenant: str) -> None:
+        self._generations[tenant] = self._generations.get(tenant, 0) + 1
+        self._entries.pop(tenant, None)
+
+    async def _fetch(self, ctx: common_pb2.RequestContext, tenant: str, key: _Key) -> SchemaDef:
+        flight = (tenant, *key)
+        # Read now, not when the task first runs: an invalidation in between must count.
+        generation = self._generations.get(tenant, 0)
+        task = asyncio.ensure_future(self._load(ctx, tenant, key, generation))
+        self._inflight[flight] = task
+
+        def done(finished: asyncio.Future[SchemaDef]) -> None:
+            if self._inflight.get(flight) is finished:
+                del self._inflight[flight]
+            if not finished.cancelled():
+                finished.exception()  # retrieved here, so a shared failure is never "unseen"
+
+        task.add_done_callback(done)
+        # Shielded: one caller giving up must not cancel the call the others wait on.
+        return await asyncio.shield(task)
+
+    async def _load(
+        self, ctx: common_pb2.RequestContext, tenant: str, key: _Key, generation: int
+    ) -> SchemaDef:
+        request = schema_pb2.GetSchemaRequest(ctx=ctx, app_slug=key[0], schema_slug=key[1])
+        reply = await call(self._stub.GetSchema, request, deadline_seconds=self._timeout)
+        definition = schema_from_proto(reply)
+        if self._generations.get(tenant, 0) == generation:
+            expires = self._clock() + self._ttl
+            self._entries.setdefault(tenant, {})[key] = (expires, definition)
+        return definition
+
+
+__all__ = [
+    "CachedSchemaSource",
+    "FieldDef",
+    "SchemaDef",
+    "SchemaSource",
+    "make_schema",
+    "schema_from_event",
+    "schema_from_proto",
+]

@@ -1,0 +1,28 @@
+"""The records service's own bookkeeping tables. The records themselves live in one
+table per schema, built at run time from the schema's definition (see repository.py)."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, Table, Text, func
+
+from services.kit.nats.consumer import processed_events_table
+from services.kit.nats.outbox import outbox_table
+
+metadata = MetaData()
+
+outbox = outbox_table(metadata)
+# The relay only ever reads unpublished rows in order.
+Index("ix_outbox_unpublished", outbox.c.seq, postgresql_where=outbox.c.published_at.is_(None))
+
+processed_events = processed_events_table(metadata)
+
+# The newest schema version whose physical table, columns and indexes exist.
+provisioned_schemas = Table(
+    "provisioned_schemas",
+    metadata,
+    Column("schema_id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("app_id", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("provisioned_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

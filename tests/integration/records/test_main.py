@@ -1,0 +1,91 @@
+"""The real service process: boots, serves gRPC health, maps errors over the wire, and stops
+cleanly, even with the schema service unreachable and the SCHEMA stream not there yet."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from tessera.common.v1 import common_pb2
+from tessera.records.v1 import records_pb2, records_pb2_grpc
+
+from services.devstack.infra import free_port
+from services.devstack.processes import ServiceProcess
+from services.kit.errors import (
+    ServiceUnavailable,
+    Unauthenticated,
+    ValidationFailed,
+    from_grpc_error,
+)
+from services.kit.ids import new_id
+from tests.integration.records.conftest import migrated_database
+from tests.support.infra import Infra
+
+
+@pytest.fixture(scope="module")
+def records_process(infra: Infra) -> Iterator[ServiceProcess]:
+    url = migrated_database(infra, "records_process")
+    address = f"127.0.0.1:{free_port()}"
+    env = {
+        "RECORDS_DATABASE_URL": url,
+        "RECORDS_GRPC_HOST": "127.0.0.1",
+        "RECORDS_GRPC_PORT": address.rsplit(":", 1)[1],
+        # Nothing listens there: every schema lookup fails as unavailable.
+        "RECORDS_SCHEMA_ADDR": f"127.0.0.1:{free_port()}",
+        "NATS_URL": infra.nats_url,
+    }
+    process = ServiceProcess(
+        "records",
+        "services.records",
+        env,
+        log_path=infra.work_dir / "records-it.log",
+        grpc_address=address,
+    )
+    process.start()
+    try:
+        process.wait_ready(timeout=60)
+        yield process
+    finally:
+        process.stop()
+
+
+def call_error(call: grpc.UnaryUnaryMultiCallable, request: object) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as caught:
+        call(request, timeout=15)
+    return caught.value
+
+
+def test_the_process_serves_and_maps_errors(records_process: ServiceProcess) -> None:
+    assert records_process.grpc_address is not None
+    ctx = common_pb2.RequestContext(tenant_id=new_id("ws"), principal_id=new_id("acc"))
+    ref = records_pb2.SchemaRef(app_slug="crm", schema_slug="contacts")
+    with grpc.insecure_channel(records_process.grpc_address) as channel:
+        stub = records_pb2_grpc.RecordsServiceStub(channel)
+
+        error = call_error(
+            stub.GetRecord, records_pb2.GetRecordRequest(ctx=ctx, schema=ref, record_id="rec_x")
+        )
+        assert error.code() == grpc.StatusCode.UNAVAILABLE
+        domain = from_grpc_error(error.code(), error.details(), error.trailing_metadata())
+        assert isinstance(domain, ServiceUnavailable)
+        assert domain.code == "service_unavailable"
+
+        error = call_error(
+            stub.ListRecords, records_pb2.ListRecordsRequest(ctx=ctx, schema=ref, per_page=101)
+        )
+        domain = from_grpc_error(error.code(), error.details(), error.trailing_metadata())
+        assert isinstance(domain, ValidationFailed)
+        assert (domain.message, domain.field) == ("per_page must be between 1 and 100", "per_page")
+
+        error = call_error(stub.ListRecords, records_pb2.ListRecordsRequest(schema=ref))
+        domain = from_grpc_error(error.code(), error.details(), error.trailing_metadata())
+        assert isinstance(domain, Unauthenticated)
+
+    assert records_process.process is not None
+    assert records_process.process.poll() is None, records_process.log_tail()
+    assert records_process.is_ready()
+
+    records_process.stop()
+    assert records_process.process.returncode == 0, records_process.log_tail()
+    assert "Traceback" not in records_process.log_tail(100_000)
