@@ -21,6 +21,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,9 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(host: str, port: int, *, timeout: float, process: subprocess.Popen[bytes]) -> None:
+def wait_for_port(
+    host: str, port: int, *, timeout: float, process: subprocess.Popen[bytes]
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -72,18 +75,38 @@ def _postgres_bin_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
-def _postgres_user() -> str | None:
+@dataclass(frozen=True)
+class RunAs:
+    """Drop root completely: uid, gid and supplementary groups. With only the uid changed,
+    the process keeps group root, and root-owned 0701 directories would shut it out."""
+
+    user: str
+    gid: int
+
+    def popen_kwargs(self) -> dict[str, Any]:
+        return {"user": self.user, "group": self.gid, "extra_groups": []}
+
+
+def _postgres_user() -> RunAs | None:
     if os.geteuid() != 0:
         return None
     try:
-        pwd.getpwnam(POSTGRES_SYSTEM_USER)
+        entry = pwd.getpwnam(POSTGRES_SYSTEM_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", POSTGRES_SYSTEM_USER],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                POSTGRES_SYSTEM_USER,
+            ],
             check=True,
             capture_output=True,
         )
-    return POSTGRES_SYSTEM_USER
+        entry = pwd.getpwnam(POSTGRES_SYSTEM_USER)
+    return RunAs(POSTGRES_SYSTEM_USER, entry.pw_gid)
 
 
 def _make_traversable(path: Path) -> None:
@@ -110,43 +133,55 @@ class EmbeddedPostgres:
 
     def start(self, timeout: float = 60.0) -> None:
         bin_dir = _postgres_bin_dir()
-        user = _postgres_user()
+        run_as = _postgres_user()
+        drop_privileges = run_as.popen_kwargs() if run_as is not None else {}
         pgdata = self.data_dir
         pgdata.mkdir(parents=True, exist_ok=True)
-        if user is not None:
-            shutil.chown(pgdata, user)
+        if run_as is not None:
+            shutil.chown(pgdata, run_as.user, run_as.gid)
             pgdata.chmod(0o700)
             _make_traversable(pgdata.parent)
         if not (pgdata / "PG_VERSION").exists():
-            subprocess.run(
+            initdb = subprocess.run(
                 [
                     str(bin_dir / "initdb"),
-                    "-D", str(pgdata),
-                    "-U", POSTGRES_SUPERUSER,
+                    "-D",
+                    str(pgdata),
+                    "-U",
+                    POSTGRES_SUPERUSER,
                     "--auth=trust",
                     "--encoding=UTF8",
                     "--no-locale",
                 ],
-                check=True,
+                check=False,
                 capture_output=True,
-                user=user,
+                text=True,
+                **drop_privileges,
             )
+            if initdb.returncode != 0:
+                raise RuntimeError(f"initdb failed in {pgdata}:\n{initdb.stderr[-2000:]}")
         self._stop_orphan(pgdata)
         log_file = (pgdata / "server.log").open("ab")
         process = subprocess.Popen(
             [
                 str(bin_dir / "postgres"),
-                "-D", str(pgdata),
-                "-h", self.host,
-                "-p", str(self.port),
-                "-c", "unix_socket_directories=",
-                "-c", "max_connections=300",
-                "-c", "fsync=on",
+                "-D",
+                str(pgdata),
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-c",
+                "unix_socket_directories=",
+                "-c",
+                "max_connections=300",
+                "-c",
+                "fsync=on",
             ],
             stdout=log_file,
             stderr=subprocess.STDOUT,
-            user=user,
             start_new_session=True,
+            **drop_privileges,
         )
         # SIGINT is PostgreSQL's "fast" shutdown: roll back open work, checkpoint, exit.
         self._child = ChildProcess("postgres", process, stop_signal=signal.SIGINT)
@@ -218,11 +253,15 @@ class EmbeddedNats:
         process = subprocess.Popen(
             [
                 str(binary),
-                "-a", self.host,
-                "-p", str(self.port),
+                "-a",
+                self.host,
+                "-p",
+                str(self.port),
                 "-js",
-                "-sd", str(self.data_dir),
-                "-l", str(log_path),
+                "-sd",
+                str(self.data_dir),
+                "-l",
+                str(log_path),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

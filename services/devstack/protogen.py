@@ -1,7 +1,7 @@
 """Generates the Python gRPC stubs beside the .proto files, or checks them for drift.
 
-    python -m services.devstack.protogen proto          # regenerate in place
-    python -m services.devstack.protogen proto --check  # exit 1 when the stubs are stale
+python -m services.devstack.protogen proto          # regenerate in place
+python -m services.devstack.protogen proto --check  # exit 1 when the stubs are stale
 """
 
 from __future__ import annotations

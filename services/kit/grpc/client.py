@@ -32,12 +32,12 @@ async def call(
     method: Callable[..., Awaitable[Response]],
     request: Any,
     *,
-    timeout: float = DEFAULT_DEADLINE_SECONDS,
+    deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
     metadata: tuple[tuple[str, str], ...] | None = None,
 ) -> Response:
     """Invokes a unary method with a deadline; failures surface as DomainError."""
     try:
-        return await method(request, timeout=timeout, metadata=metadata)
+        return await method(request, timeout=deadline_seconds, metadata=metadata)
     except grpc.aio.AioRpcError as error:
         raise to_domain_error(error) from None
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 
 # Generous but bounded: a record body is capped far below this at the gateway.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
-BackgroundTask = Callable[[asyncio.Event], Awaitable[None]]
+BackgroundTask = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 def create_server() -> grpc.aio.Server:
@@ -55,7 +56,9 @@ async def run_grpc_service(
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     log.info("%s serving gRPC on %s", name, address)
 
-    tasks = [asyncio.create_task(task(stop), name=f"{name}-bg-{i}") for i, task in enumerate(background)]
+    tasks = [
+        asyncio.create_task(task(stop), name=f"{name}-bg-{i}") for i, task in enumerate(background)
+    ]
     stopped = asyncio.create_task(stop.wait())
     await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
     for task in tasks:

@@ -29,9 +29,7 @@ async def connect(url: str, *, name: str) -> Client:
 
 async def ensure_stream(js: JetStreamContext, *, name: str, subjects: list[str]) -> None:
     """Creates the stream, or updates its subjects; safe to call from every replica."""
-    config = StreamConfig(
-        name=name, subjects=subjects, duplicate_window=DUPLICATE_WINDOW_SECONDS
-    )
+    config = StreamConfig(name=name, subjects=subjects, duplicate_window=DUPLICATE_WINDOW_SECONDS)
     try:
         await js.stream_info(name)
     except NotFoundError:

@@ -60,7 +60,7 @@ class Event:
     @classmethod
     def from_message(cls, subject: str, payload: bytes) -> Event:
         body = orjson.loads(payload)
-        service, tenant, entity, action = subject.split(".", 3)
+        service, _tenant, entity, action = subject.split(".", 3)
         return cls(
             id=body["id"],
             service=service,

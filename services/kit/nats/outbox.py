@@ -157,7 +157,9 @@ class OutboxRelay:
 
     async def _listen(self) -> asyncpg.Connection | None:
         try:
-            connection = await asyncpg.connect(plain_url(str(self.engine.url.render_as_string(hide_password=False))))
+            connection = await asyncpg.connect(
+                plain_url(str(self.engine.url.render_as_string(hide_password=False)))
+            )
             await connection.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
         except Exception:
             log.warning("outbox relay could not LISTEN; falling back to polling", exc_info=True)

@@ -1,0 +1,155 @@
+"""The whole Tessera stack on one machine: PostgreSQL and NATS (embedded unless URLs are
+given), one database per service, migrations, the services, then the gateway."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.devstack.infra import (
+    EmbeddedNats,
+    EmbeddedPostgres,
+    create_database,
+    free_port,
+)
+from services.devstack.processes import ServiceProcess, migrate
+
+log = logging.getLogger(__name__)
+
+# The services that own a database, in start order; records resolves schemas at start.
+DATABASE_SERVICES = ("identity", "schema", "records")
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    gateway_port: int
+    # Per service: a database URL to use as is, or None for a database in embedded PostgreSQL.
+    database_urls: dict[str, str | None]
+    nats_url: str | None = None
+    database_prefix: str = "tessera"
+    gateway_host: str = "127.0.0.1"
+    extra_env: dict[str, str] = field(default_factory=dict)
+    postgres: EmbeddedPostgres | None = None
+    nats: EmbeddedNats | None = None
+    processes: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.gateway_host}:{self.gateway_port}"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    def start(self) -> None:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        urls = self._databases()
+        nats_url = self._nats()
+        with ThreadPoolExecutor(len(DATABASE_SERVICES)) as pool:
+            list(
+                pool.map(
+                    lambda name: migrate(
+                        f"services.{name}", {f"{name.upper()}_DATABASE_URL": urls[name]}
+                    ),
+                    DATABASE_SERVICES,
+                )
+            )
+        addresses = {name: f"127.0.0.1:{free_port()}" for name in DATABASE_SERVICES}
+        common = {"NATS_URL": nats_url, **self.extra_env}
+        for name in DATABASE_SERVICES:
+            prefix = name.upper()
+            env = {
+                **common,
+                f"{prefix}_DATABASE_URL": urls[name],
+                f"{prefix}_GRPC_PORT": addresses[name].rsplit(":", 1)[1],
+            }
+            if name == "records":
+                env["RECORDS_SCHEMA_ADDR"] = addresses["schema"]
+            self._launch(name, env, grpc_address=addresses[name])
+        for name in DATABASE_SERVICES:
+            self.processes[name].wait_ready()
+        gateway_env = {
+            **common,
+            "GATEWAY_HOST": self.gateway_host,
+            "GATEWAY_PORT": str(self.gateway_port),
+            "GATEWAY_IDENTITY_ADDR": addresses["identity"],
+            "GATEWAY_SCHEMA_ADDR": addresses["schema"],
+            "GATEWAY_RECORDS_ADDR": addresses["records"],
+        }
+        self._launch("gateway", gateway_env, http_ready_url=f"{self.gateway_url}/readyz")
+        self.processes["gateway"].wait_ready()
+
+    def _databases(self) -> dict[str, str]:
+        missing = [name for name in DATABASE_SERVICES if not self.database_urls.get(name)]
+        urls = {name: url for name, url in self.database_urls.items() if url}
+        if missing:
+            self.postgres = EmbeddedPostgres(self.data_dir / "postgres")
+            self.postgres.start()
+            for name in missing:
+                database = f"{self.database_prefix}_{name}"
+                create_database(self.postgres.admin_url, database)
+                urls[name] = self.postgres.url_for(database)
+        return urls
+
+    def _nats(self) -> str:
+        if self.nats_url:
+            return self.nats_url
+        self.nats = EmbeddedNats(self.data_dir / "nats")
+        self.nats.start()
+        return self.nats.url
+
+    def _launch(
+        self,
+        name: str,
+        env: dict[str, str],
+        *,
+        grpc_address: str | None = None,
+        http_ready_url: str | None = None,
+    ) -> None:
+        process = ServiceProcess(
+            name=name,
+            module=f"services.{name}",
+            env=env,
+            log_path=self.log_dir / f"{name}.log",
+            grpc_address=grpc_address,
+            http_ready_url=http_ready_url,
+        )
+        self.processes[name] = process
+        process.start()
+
+    def exited(self) -> list[str]:
+        """Services whose process has ended on its own."""
+        return [
+            name
+            for name, process in self.processes.items()
+            if process.process is not None and process.process.poll() is not None
+        ]
+
+    def restart(self, name: str) -> None:
+        """Stops and starts one service with the same settings (for failure tests)."""
+        process = self.processes[name]
+        process.stop()
+        process.start()
+        process.wait_ready()
+
+    def stop(self) -> None:
+        for name in ("gateway", *reversed(DATABASE_SERVICES)):
+            process = self.processes.pop(name, None)
+            if process is not None:
+                process.stop()
+        if self.nats is not None:
+            self.nats.stop()
+            self.nats = None
+        if self.postgres is not None:
+            self.postgres.stop()
+            self.postgres = None
