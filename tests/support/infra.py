@@ -24,7 +24,8 @@ class Infra:
     work_dir: Path
 
     def new_database(self, purpose: str) -> str:
-        name = f"t_{self.run_id}_{purpose}"
+        """A fresh database for every call: tests never share one by accident."""
+        name = f"t_{self.run_id}_{purpose}_{secrets.token_hex(3)}"
         create_database(self.postgres_admin_url, name)
         return database_url(self.postgres_admin_url, name)
 
@@ -47,7 +48,8 @@ def start_infra() -> Iterator[Infra]:
             if nats is not None:
                 nats.start()
                 nats_url = nats.url
-            assert postgres_url is not None and nats_url is not None
+            assert postgres_url is not None
+            assert nats_url is not None
             yield Infra(postgres_url, nats_url, run_id, work_dir)
         finally:
             if nats is not None:

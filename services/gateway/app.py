@@ -1,0 +1,72 @@
+"""The gateway application: create_app() wires settings, gRPC clients, the authenticator,
+the NATS subscription and the routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from nats.aio.client import Client
+
+from services.gateway.auth import Authenticator
+from services.gateway.clients import Backends
+from services.gateway.config import GatewaySettings
+from services.gateway.errors import install_error_handlers
+from services.gateway.events import IDENTITY_SUBJECTS, membership_invalidator
+from services.gateway.routes import apps, health, records, schemas, sessions, users
+from services.kit.nats.connection import connect
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        backends = Backends.connect(settings)
+        authenticator = Authenticator(settings, backends)
+        app.state.settings = settings
+        app.state.backends = backends
+        app.state.authenticator = authenticator
+        app.state.nats = None
+        # NATS may come up after the gateway; readiness reports it until then.
+        subscriber = asyncio.create_task(_subscribe(app, settings, authenticator))
+        try:
+            yield
+        finally:
+            subscriber.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await subscriber
+            nats: Client | None = app.state.nats
+            if nats is not None:
+                with contextlib.suppress(Exception):
+                    await nats.drain()
+            await backends.close()
+
+    app = FastAPI(
+        title="Tessera",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    install_error_handlers(app)
+    for module in (health, users, sessions, apps, schemas, records):
+        app.include_router(module.router)
+    return app
+
+
+async def _subscribe(app: FastAPI, settings: GatewaySettings, authenticator: Authenticator) -> None:
+    while True:
+        try:
+            nats = await connect(settings.nats_url, name="gateway")
+            break
+        except Exception:
+            log.warning("NATS not reachable at %s; retrying", settings.nats_url)
+            await asyncio.sleep(1.0)
+    await nats.subscribe(IDENTITY_SUBJECTS, cb=membership_invalidator(authenticator))
+    app.state.nats = nats

@@ -1,0 +1,217 @@
+"""Who is calling, and in which workspace.
+
+Credentials, in order: `Authorization: JWT <token>` or `Bearer <token>` (access JWTs,
+verified locally with identity's public keys), then the `sessionid` cookie (a server-side
+session looked up in identity). Cookie-authenticated writes must pass the CSRF check.
+The workspace is the caller's first, or the one named by `X-Workspace` (id or slug).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from fastapi import Request
+from tessera.common.v1 import common_pb2
+from tessera.identity.v1 import identity_pb2
+
+from services.gateway.clients import Backends
+from services.gateway.config import GatewaySettings
+from services.kit.errors import NotFound, PermissionDenied, Unauthenticated
+
+SESSION_COOKIE = "sessionid"
+CSRF_COOKIE = "csrftoken"
+CSRF_HEADER = "x-csrftoken"
+WORKSPACE_HEADER = "x-workspace"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Browsers send these cross-site only after a CORS preflight, which the gateway never
+# grants; so for them a foreign Origin is the only thing left to refuse.
+PREFLIGHTED_METHODS = frozenset({"PUT", "PATCH", "DELETE"})
+AUTH_SCHEMES = frozenset({"jwt", "bearer"})
+KEY_REFRESH_INTERVAL_SECONDS = 5.0
+VERIFIED_TOKEN_CACHE_SIZE = 10_000
+
+
+@dataclass(frozen=True)
+class Caller:
+    account_id: str
+    via: str  # "jwt" or "session"
+
+
+class AccessTokenVerifier:
+    """Verifies access JWTs with the public keys identity publishes; refetches the keys
+    when a token names a key id it has not seen (a rotation)."""
+
+    def __init__(self, backends: Backends) -> None:
+        self.backends = backends
+        self._keys: dict[str, Ed25519PublicKey] = {}
+        self._issuer = ""
+        self._audience = ""
+        self._fetched_at = 0.0
+        self._lock = asyncio.Lock()
+        # token -> (account id, expiry): a verified token need not be verified again.
+        self._verified: dict[str, tuple[str, float]] = {}
+
+    async def verify(self, token: str) -> str:
+        cached = self._verified.get(token)
+        now = time.time()
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise Unauthenticated("Access token is malformed") from None
+        key = await self._key(str(header.get("kid", "")))
+        try:
+            claims = jwt.decode(
+                token,
+                key=key,
+                algorithms=["EdDSA"],
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": ["exp", "iat", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("Access token has expired") from None
+        except jwt.PyJWTError:
+            raise Unauthenticated("Access token is invalid") from None
+        account_id = str(claims["sub"])
+        if len(self._verified) >= VERIFIED_TOKEN_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (account_id, float(claims["exp"]))
+        return account_id
+
+    async def _key(self, kid: str) -> Ed25519PublicKey:
+        key = self._keys.get(kid)
+        if key is not None:
+            return key
+        async with self._lock:
+            if (
+                kid not in self._keys
+                and time.monotonic() - self._fetched_at > KEY_REFRESH_INTERVAL_SECONDS
+            ):
+                await self._fetch()
+        key = self._keys.get(kid)
+        if key is None:
+            raise Unauthenticated("Access token is signed with an unknown key")
+        return key
+
+    async def _fetch(self) -> None:
+        reply = await self.backends.call(
+            self.backends.identity.GetSigningKeys, identity_pb2.GetSigningKeysRequest()
+        )
+        self._fetched_at = time.monotonic()
+        self._issuer, self._audience = reply.issuer, reply.audience
+        keys = {k.kid: load_pem_public_key(k.public_key_pem.encode()) for k in reply.keys}
+        # Only Ed25519 keys are trusted, whatever else the response might carry.
+        self._keys = {kid: key for kid, key in keys.items() if isinstance(key, Ed25519PublicKey)}
+
+
+class MembershipCache:
+    """Memberships per account, held briefly and dropped when identity reports a change."""
+
+    def __init__(self, backends: Backends, ttl_seconds: float) -> None:
+        self.backends = backends
+        self.ttl_seconds = ttl_seconds
+        self._entries: dict[str, tuple[float, list[identity_pb2.Membership]]] = {}
+
+    async def of(self, account_id: str) -> list[identity_pb2.Membership]:
+        entry = self._entries.get(account_id)
+        if entry is not None and time.monotonic() - entry[0] < self.ttl_seconds:
+            return entry[1]
+        ctx = common_pb2.RequestContext(principal_id=account_id, principal_kind="user")
+        reply = await self.backends.call(
+            self.backends.identity.ListMemberships,
+            identity_pb2.ListMembershipsRequest(ctx=ctx, account_id=account_id),
+        )
+        memberships = list(reply.memberships)
+        self._entries[account_id] = (time.monotonic(), memberships)
+        return memberships
+
+    def forget(self, account_id: str | None = None) -> None:
+        if account_id is None:
+            self._entries.clear()
+        else:
+            self._entries.pop(account_id, None)
+
+
+class Authenticator:
+    def __init__(self, settings: GatewaySettings, backends: Backends) -> None:
+        self.settings = settings
+        self.backends = backends
+        self.tokens = AccessTokenVerifier(backends)
+        self.memberships = MembershipCache(backends, settings.membership_cache_seconds)
+
+    async def caller(self, request: Request) -> Caller:
+        authorization = request.headers.get("authorization")
+        if authorization:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() not in AUTH_SCHEMES or not token.strip():
+                raise Unauthenticated("Use 'Authorization: JWT <token>' or 'Bearer <token>'")
+            return Caller(await self.tokens.verify(token.strip()), via="jwt")
+        session_id = request.cookies.get(SESSION_COOKIE)
+        if session_id:
+            reply = await self.backends.call(
+                self.backends.identity.ResolveSession,
+                identity_pb2.ResolveSessionRequest(session_id=session_id),
+            )
+            if request.method not in SAFE_METHODS:
+                self._check_csrf(request, reply.csrf_token)
+            return Caller(reply.account.id, via="session")
+        raise Unauthenticated("Authentication credentials were not provided")
+
+    async def context(self, request: Request) -> common_pb2.RequestContext:
+        caller = await self.caller(request)
+        memberships = await self.memberships.of(caller.account_id)
+        membership = _select_workspace(memberships, request.headers.get(WORKSPACE_HEADER))
+        return common_pb2.RequestContext(
+            tenant_id=membership.workspace.id,
+            principal_id=caller.account_id,
+            principal_kind="user",
+            role=membership.role,
+            request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
+        )
+
+    def _check_csrf(self, request: Request, session_csrf: str) -> None:
+        """Double submit: the X-CSRFToken header matches the session's token (the value of
+        the csrftoken cookie). Without it, a write passes only if a cross-site page could
+        not have sent it: a JSON POST, or a preflighted method, from no or an allowed Origin."""
+        header = request.headers.get(CSRF_HEADER)
+        if header:
+            if hmac.compare_digest(header, session_csrf):
+                return
+            raise PermissionDenied("CSRF token is missing or incorrect")
+        if not self._origin_allowed(request):
+            raise PermissionDenied("CSRF check failed: request comes from a foreign origin")
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if request.method in PREFLIGHTED_METHODS or media_type == "application/json":
+            return
+        raise PermissionDenied(
+            "CSRF check failed: send X-CSRFToken or a Content-Type: application/json body"
+        )
+
+    def _origin_allowed(self, request: Request) -> bool:
+        origin = request.headers.get("origin")
+        if origin is None:
+            return True
+        own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+        return origin == own or origin in self.settings.allowed_origins
+
+
+def _select_workspace(
+    memberships: list[identity_pb2.Membership], selector: str | None
+) -> identity_pb2.Membership:
+    if not memberships:
+        raise PermissionDenied("You are not a member of any workspace")
+    if not selector:
+        return memberships[0]
+    for membership in memberships:
+        if selector in (membership.workspace.id, membership.workspace.slug):
+            return membership
+    raise NotFound("Workspace not found")

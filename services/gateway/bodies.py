@@ -1,0 +1,85 @@
+"""Reading request bodies within a size limit, and validating them into models whose
+failures speak the error envelope."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+import orjson
+from fastapi import Request
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from services.kit.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class StrictInput(BaseModel):
+    """Request bodies: unknown keys and wrong JSON types are errors, never coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+async def read_body(request: Request) -> bytes:
+    limit: int = request.app.state.settings.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def read_json(request: Request) -> Any:
+    body = await read_body(request)
+    if not body.strip():
+        raise ValidationFailed("Request body is required")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ValidationFailed("Request body is not valid JSON") from None
+
+
+async def read_form_or_json(request: Request) -> Any:
+    """AppBuilder's login takes a form post or JSON."""
+    kind = media_type(request)
+    if kind == "application/x-www-form-urlencoded":
+        body = await read_body(request)
+        try:
+            return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        except UnicodeDecodeError:
+            raise ValidationFailed("Form body is not valid UTF-8") from None
+    if kind in ("", "application/json") or kind.endswith("+json"):
+        return await read_json(request)
+    raise UnsupportedMediaType(f"Unsupported media type '{kind}'; send JSON or a form")
+
+
+def parse(model: type[Model], data: Any) -> Model:
+    if not isinstance(data, dict):
+        raise ValidationFailed("Request body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        if first["type"] == "extra_forbidden":
+            message = f"Unknown field '{field}'"
+        elif first["type"] == "missing":
+            message = f"Field '{field}' is required"
+        else:
+            message = f"Field '{field}': {first['msg']}"
+        raise ValidationFailed(message, field=field) from None
+
+
+async def parse_json(request: Request, model: type[Model]) -> Model:
+    return parse(model, await read_json(request))

@@ -1,0 +1,61 @@
+"""The gateway's gRPC clients: one channel per backing service, every call with the
+configured deadline, failures rebuilt as DomainErrors at this edge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from tessera.identity.v1 import identity_pb2_grpc
+from tessera.records.v1 import records_pb2_grpc
+from tessera.schema.v1 import schema_pb2_grpc
+
+from services.gateway.config import GatewaySettings
+from services.kit.grpc.client import call, create_channel
+
+Response = TypeVar("Response")
+
+
+@dataclass
+class Backends:
+    identity: identity_pb2_grpc.IdentityServiceStub
+    schema: schema_pb2_grpc.SchemaServiceStub
+    records: records_pb2_grpc.RecordsServiceStub
+    channels: dict[str, grpc.aio.Channel]
+    timeout: float
+
+    @classmethod
+    def connect(cls, settings: GatewaySettings) -> Backends:
+        channels = {
+            "identity": create_channel(settings.identity_addr),
+            "schema": create_channel(settings.schema_addr),
+            "records": create_channel(settings.records_addr),
+        }
+        return cls(
+            identity=identity_pb2_grpc.IdentityServiceStub(channels["identity"]),
+            schema=schema_pb2_grpc.SchemaServiceStub(channels["schema"]),
+            records=records_pb2_grpc.RecordsServiceStub(channels["records"]),
+            channels=channels,
+            timeout=settings.call_timeout_seconds,
+        )
+
+    async def call(self, method: Any, request: Any) -> Any:
+        return await call(method, request, deadline_seconds=self.timeout)
+
+    async def serving(self) -> dict[str, bool]:
+        """gRPC health of every backing service."""
+        result = {}
+        for name, channel in self.channels.items():
+            stub = health_pb2_grpc.HealthStub(channel)
+            try:
+                reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=2.0)
+                result[name] = reply.status == health_pb2.HealthCheckResponse.SERVING
+            except grpc.aio.AioRpcError:
+                result[name] = False
+        return result
+
+    async def close(self) -> None:
+        for channel in self.channels.values():
+            await channel.close()

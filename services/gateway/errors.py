@@ -1,0 +1,72 @@
+"""One place that renders every failure as {"error": {"code", "message", "field"}}."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.kit.errors import (
+    DomainError,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    ValidationFailed,
+)
+
+log = logging.getLogger(__name__)
+
+
+def error_response(error: DomainError) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Bearer realm="tessera"'} if error.http_status == 401 else None
+    return JSONResponse(error.to_envelope(), status_code=error.http_status, headers=headers)
+
+
+async def _domain_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, DomainError)
+    return error_response(error)
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 404:
+        return error_response(NotFound(f"No endpoint at {request.url.path}"))
+    if error.status_code == 405:
+        return error_response(
+            MethodNotAllowed(f"Method {request.method} is not allowed on {request.url.path}")
+        )
+    if 400 <= error.status_code < 500:
+        failure = DomainError(str(error.detail))
+        failure.http_status = error.status_code  # type: ignore[misc]
+        failure.code = "bad_request"  # type: ignore[misc]
+        return error_response(failure)
+    return error_response(InternalError())
+
+
+async def _request_validation_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    first = error.errors()[0] if error.errors() else {}
+    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
+    field = ".".join(location) or None
+    return error_response(ValidationFailed(str(first.get("msg", "Invalid request")), field=field))
+
+
+async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    log.error(
+        "unhandled error on %s %s",
+        request.method,
+        request.url.path,
+        exc_info=error,
+        extra={"request_id": request.headers.get("x-request-id")},
+    )
+    return error_response(InternalError())
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _request_validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)

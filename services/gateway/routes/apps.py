@@ -1,0 +1,46 @@
+"""Apps of the caller's workspace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from tessera.schema.v1 import schema_pb2
+
+from services.gateway import presenters
+from services.gateway.bodies import StrictInput, parse_json
+from services.gateway.deps import BackendsDep, ContextDep
+
+router = APIRouter(prefix="/api/apps")
+
+
+class NewApp(StrictInput):
+    name: str
+    slug: str | None = None
+    description: str | None = None
+
+
+@router.get("")
+async def list_apps(ctx: ContextDep, backends: BackendsDep) -> dict[str, Any]:
+    reply = await backends.call(backends.schema.ListApps, schema_pb2.ListAppsRequest(ctx=ctx))
+    return {"apps": [presenters.app(a) for a in reply.apps]}
+
+
+@router.post("", status_code=201)
+async def create_app(request: Request, ctx: ContextDep, backends: BackendsDep) -> dict[str, Any]:
+    body = await parse_json(request, NewApp)
+    reply = await backends.call(
+        backends.schema.CreateApp,
+        schema_pb2.CreateAppRequest(
+            ctx=ctx, name=body.name, slug=body.slug or "", description=body.description or ""
+        ),
+    )
+    return presenters.app(reply)
+
+
+@router.get("/{app_slug}")
+async def get_app(app_slug: str, ctx: ContextDep, backends: BackendsDep) -> dict[str, Any]:
+    reply = await backends.call(
+        backends.schema.GetApp, schema_pb2.GetAppRequest(ctx=ctx, app_slug=app_slug)
+    )
+    return presenters.app(reply)

@@ -1,0 +1,67 @@
+"""Session login as AppBuilder documents it: POST /auth/login/ sets an HttpOnly sessionid
+cookie; POST /auth/logout/ ends the session server-side."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from tessera.identity.v1 import identity_pb2
+
+from services.gateway import presenters
+from services.gateway.auth import CSRF_COOKIE, SESSION_COOKIE
+from services.gateway.bodies import StrictInput, parse, read_form_or_json
+from services.gateway.config import GatewaySettings
+from services.gateway.deps import BackendsDep
+
+router = APIRouter(prefix="/auth")
+
+
+class Login(StrictInput):
+    username: str
+    password: str
+
+
+@router.post("/login/")
+async def login(request: Request, backends: BackendsDep) -> JSONResponse:
+    body = parse(Login, await read_form_or_json(request))
+    reply = await backends.call(
+        backends.identity.CreateSession,
+        identity_pb2.CreateSessionRequest(username=body.username, password=body.password),
+    )
+    settings: GatewaySettings = request.app.state.settings
+    response = JSONResponse(
+        {"user": presenters.user(reply.account), "csrf_token": reply.csrf_token}
+    )
+    response.set_cookie(
+        SESSION_COOKIE,
+        reply.session_id,
+        max_age=settings.session_cookie_max_age_seconds,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+        path="/",
+    )
+    # Readable by the page's script, so it can echo it in X-CSRFToken.
+    response.set_cookie(
+        CSRF_COOKIE,
+        reply.csrf_token,
+        max_age=settings.session_cookie_max_age_seconds,
+        httponly=False,
+        samesite="lax",
+        secure=settings.cookie_secure,
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout/")
+async def logout(request: Request, backends: BackendsDep) -> JSONResponse:
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        await backends.call(
+            backends.identity.EndSession, identity_pb2.EndSessionRequest(session_id=session_id)
+        )
+    response = JSONResponse({"detail": "Logged out"})
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    return response

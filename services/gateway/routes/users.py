@@ -1,0 +1,127 @@
+"""Accounts and JWTs, as Baserow documents them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from tessera.common.v1 import common_pb2
+from tessera.identity.v1 import identity_pb2
+
+from services.gateway import presenters
+from services.gateway.bodies import StrictInput, parse_json
+from services.gateway.deps import AuthenticatorDep, BackendsDep, CallerDep
+from services.kit.errors import ValidationFailed
+
+router = APIRouter(prefix="/api")
+
+
+class NewAccount(StrictInput):
+    name: str
+    email: str
+    password: str
+
+
+class Credentials(StrictInput):
+    username: str | None = None
+    # Baserow accepts the address under either key.
+    email: str | None = None
+    password: str
+
+
+class RefreshRequest(StrictInput):
+    refresh_token: str | None = None
+    # Older Baserow clients send the refresh token as "token".
+    token: str | None = None
+
+    def value(self) -> str:
+        given = self.refresh_token or self.token
+        if not given:
+            raise ValidationFailed("Field 'refresh_token' is required", field="refresh_token")
+        return given
+
+
+class NewWorkspace(StrictInput):
+    name: str
+
+
+class RevokeRequest(StrictInput):
+    refresh_token: str
+
+
+@router.post("/user/")
+async def create_account(request: Request, backends: BackendsDep) -> dict[str, Any]:
+    body = await parse_json(request, NewAccount)
+    reply = await backends.call(
+        backends.identity.CreateAccount,
+        identity_pb2.CreateAccountRequest(name=body.name, email=body.email, password=body.password),
+    )
+    return {
+        "user": presenters.user(reply.account),
+        "workspace": presenters.workspace(reply.workspace, "owner"),
+    }
+
+
+@router.post("/user/token-auth/")
+async def token_auth(request: Request, backends: BackendsDep) -> dict[str, Any]:
+    body = await parse_json(request, Credentials)
+    username = body.username or body.email
+    if not username:
+        raise ValidationFailed("Field 'username' is required", field="username")
+    reply = await backends.call(
+        backends.identity.IssueTokens,
+        identity_pb2.IssueTokensRequest(username=username, password=body.password),
+    )
+    return {
+        "token": reply.access_token,
+        "access_token": reply.access_token,
+        "refresh_token": reply.refresh_token,
+        "user": presenters.user(reply.account),
+    }
+
+
+@router.post("/user/token-refresh/")
+async def token_refresh(request: Request, backends: BackendsDep) -> dict[str, Any]:
+    body = await parse_json(request, RefreshRequest)
+    reply = await backends.call(
+        backends.identity.RefreshTokens,
+        identity_pb2.RefreshTokensRequest(refresh_token=body.value()),
+    )
+    return {
+        "token": reply.access_token,
+        "access_token": reply.access_token,
+        "user": presenters.user(reply.account),
+    }
+
+
+@router.post("/user/token-blacklist/", status_code=204)
+async def token_blacklist(request: Request, backends: BackendsDep) -> Response:
+    body = await parse_json(request, RevokeRequest)
+    await backends.call(
+        backends.identity.RevokeRefreshToken,
+        identity_pb2.RevokeRefreshTokenRequest(refresh_token=body.refresh_token),
+    )
+    return Response(status_code=204)
+
+
+@router.get("/workspaces/")
+async def list_workspaces(
+    caller: CallerDep, authenticator: AuthenticatorDep
+) -> list[dict[str, Any]]:
+    memberships = await authenticator.memberships.of(caller.account_id)
+    return [presenters.workspace(m.workspace, m.role) for m in memberships]
+
+
+@router.post("/workspaces/")
+async def create_workspace(
+    request: Request, caller: CallerDep, authenticator: AuthenticatorDep, backends: BackendsDep
+) -> dict[str, Any]:
+    body = await parse_json(request, NewWorkspace)
+    ctx = common_pb2.RequestContext(principal_id=caller.account_id, principal_kind="user")
+    membership = await backends.call(
+        backends.identity.CreateWorkspace,
+        identity_pb2.CreateWorkspaceRequest(ctx=ctx, name=body.name),
+    )
+    # Read-your-writes on this gateway; the member event clears the others.
+    authenticator.memberships.forget(caller.account_id)
+    return presenters.workspace(membership.workspace, membership.role)

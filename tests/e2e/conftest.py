@@ -1,0 +1,41 @@
+"""End-to-end fixtures: the running stack, an HTTP client, and tenants."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from services.devstack.stack import Stack
+from tests.factories.accounts import Tenant, sign_up
+from tests.support.infra import Infra
+from tests.support.stack import running_stack
+
+
+@pytest.fixture(scope="session")
+def stack(infra: Infra) -> Iterator[Stack]:
+    with running_stack(infra) as running:
+        yield running
+
+
+@pytest.fixture
+def client(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.gateway_url, timeout=30.0) as http:
+        yield http
+
+
+@pytest.fixture
+def tenant(client: httpx.Client) -> Tenant:
+    return sign_up(client)
+
+
+@pytest.fixture
+def other_tenant(client: httpx.Client) -> Tenant:
+    return sign_up(client, name="Grace Hopper")
+
+
+def database_url(stack: Stack, service: str) -> str:
+    url = stack.database_urls[service]
+    assert url is not None
+    return url

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import orjson
+
+from services.kit.ids import new_id
+from services.kit.nats.events import Event
+
+
+def test_subject_follows_service_tenant_entity_action() -> None:
+    event = Event.new(
+        service="records", tenant="ws_abc", entity="record", action="created", data={"x": 1}
+    )
+    assert event.subject == "records.ws_abc.record.created"
+    assert event.type == "records.record.created"
+    assert event.id.startswith("evt_")
+
+
+def test_envelope_round_trip() -> None:
+    event = Event.new(
+        service="schema", tenant="ws_t", entity="app", action="created", data={"app": {"slug": "a"}}
+    )
+    body = orjson.loads(event.to_json())
+    assert set(body) == {"id", "type", "tenant", "time", "data"}
+    assert body["time"].endswith("Z")
+    again = Event.from_message(event.subject, event.to_json())
+    assert (again.id, again.entity, again.action, again.data) == (
+        event.id,
+        "app",
+        "created",
+        event.data,
+    )
+
+
+def test_ids_are_prefixed_unguessable_and_identifier_safe() -> None:
+    ids = {new_id("rec") for _ in range(1000)}
+    assert len(ids) == 1000
+    for value in ids:
+        prefix, token = value.split("_")
+        assert prefix == "rec"
+        assert len(token) == 26
+        assert token.isalnum()
+        assert token == token.lower()
