@@ -1,6 +1,7 @@
 """The baseline for `make bench`: one uvicorn process, an asyncpg pool and the same SQL the
 records service issues, with no gateway, no gRPC and no auth. Configured by env vars that
-bench/records.py sets: BARE_DSN, BARE_TABLE ("schema"."table"), BARE_COLUMNS (JSON list of
+bench/records.py sets: BARE_DSN, BARE_TABLE ("schema"."table"), BARE_COUNTS_TABLE and
+BARE_SCHEMA_ID (the records service's row counters), BARE_COLUMNS (JSON list of
 [column, output key, kind]), BARE_SORT_COLUMN, BARE_PORT."""
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ LIST_SQL = (
     f'SELECT {SELECT_LIST} FROM {TABLE} ORDER BY {TABLE}."{SORT_COLUMN}" ASC, {TABLE}.id ASC '
     "LIMIT $1 OFFSET $2"
 )
-COUNT_SQL = f"SELECT count(*) AS count_1 FROM {TABLE}"
+# The records service answers an unfiltered total from its trigger-kept counters.
+COUNT_SQL = f"SELECT sum(n) AS sum_1 FROM {os.environ['BARE_COUNTS_TABLE']} WHERE schema_id = $1"
+SCHEMA_ID = os.environ["BARE_SCHEMA_ID"]
 
 pool: asyncpg.Pool | None = None
 
@@ -42,13 +45,8 @@ def render(row: asyncpg.Record) -> dict[str, Any]:
 
 
 async def send_json(send: Any, status: int, body: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json")],
-        }
-    )
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -70,7 +68,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if path == "/records":
         async with pool.acquire() as connection:
             rows = await connection.fetch(LIST_SQL, 50, 0)
-            total = await connection.fetchval(COUNT_SQL)
+            total = int(await connection.fetchval(COUNT_SQL, SCHEMA_ID))
         body = orjson.dumps(
             {"records": [render(r) for r in rows], "page": 1, "per_page": 50, "total": total}
         )

@@ -15,14 +15,16 @@ import json
 import os
 import random
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import httpx
+import uvloop
 
+from bench import loadgen
+from bench.loadgen import Result
 from services.devstack.infra import free_port
 from services.devstack.processes import ServiceProcess
 from services.devstack.stack import Stack
@@ -41,65 +43,36 @@ FIELDS = [
 ]
 
 
-@dataclass
-class Result:
-    requests: int
-    errors: int
-    seconds: float
-    latencies: list[float]
+def measure(port: int, path_of: Callable[[int], str], headers: dict[str, str]) -> Result:
+    def once(seconds: float) -> Result:
+        return uvloop.run(
+            loadgen.run(
+                "127.0.0.1",
+                port,
+                path_of,
+                headers=headers,
+                connections=CONCURRENCY,
+                seconds=seconds,
+            )
+        )
 
-    @property
-    def rate(self) -> float:
-        return self.requests / self.seconds
-
-    def percentile(self, p: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000
-
-
-async def drive(
-    base_url: str, path_of: Callable[[int], str], headers: dict[str, str], seconds: float
-) -> Result:
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-    async with httpx.AsyncClient(
-        base_url=base_url, headers=headers, limits=limits, timeout=30
-    ) as client:
-        latencies: list[float] = []
-        errors = 0
-        deadline = time.monotonic() + seconds
-
-        async def worker(offset: int) -> None:
-            nonlocal errors
-            i = offset
-            while time.monotonic() < deadline:
-                started = time.perf_counter()
-                response = await client.get(path_of(i))
-                latencies.append(time.perf_counter() - started)
-                if response.status_code != 200:
-                    errors += 1
-                i += CONCURRENCY
-
-        began = time.monotonic()
-        await asyncio.gather(*(worker(n) for n in range(CONCURRENCY)))
-        return Result(len(latencies), errors, time.monotonic() - began, latencies)
-
-
-def measure(base_url: str, path_of: Callable[[int], str], headers: dict[str, str]) -> Result:
-    asyncio.run(drive(base_url, path_of, headers, WARMUP_SECONDS))
-    return asyncio.run(drive(base_url, path_of, headers, SECONDS))
+    once(WARMUP_SECONDS)
+    return once(SECONDS)
 
 
 @dataclass
 class Seeded:
     dsn: str
     table: str
+    counts_table: str
+    schema_id: str
     columns: list[list[str]]
     sort_column: str
     ids: list[str]
 
 
 async def seed(stack: Stack, workspace_id: str) -> Seeded:
-    schema_db = await asyncpg.connect(plain_url(str(stack.database_urls["schema"])))
+    schema_db = await asyncpg.connect(plain_url(stack.resolved_database_urls["schema"]))
     app_id, schema_id = await schema_db.fetchrow(
         "SELECT a.id, s.id FROM apps a JOIN schemas s ON s.app_id = a.id "
         "WHERE a.tenant_id = $1 AND a.slug = 'bench' AND s.slug = 'people'",
@@ -111,7 +84,7 @@ async def seed(stack: Stack, workspace_id: str) -> Seeded:
     await schema_db.close()
     column = {row["slug"]: row["id"] for row in fields}
     table = f'"{app_id}"."{schema_id}"'
-    dsn = plain_url(str(stack.database_urls["records"]))
+    dsn = plain_url(stack.resolved_database_urls["records"])
     records_db = await asyncpg.connect(dsn)
     await records_db.execute(
         f"""INSERT INTO {table} (id, created_at, updated_at, "{column["name"]}",
@@ -132,7 +105,8 @@ async def seed(stack: Stack, workspace_id: str) -> Seeded:
     columns = [["id", "id", "text"]]
     columns += [[column[f["slug"]], f["slug"], f["type"]] for f in FIELDS]  # type: ignore[index]
     columns += [["created_at", "created_at", "ts"], ["updated_at", "updated_at", "ts"]]
-    return Seeded(dsn, table, columns, column["name"], ids)
+    counts_table = f'"{app_id}"."_record_counts"'
+    return Seeded(dsn, table, counts_table, schema_id, columns, column["name"], ids)
 
 
 def rss_mb(pid: int) -> float:
@@ -186,6 +160,8 @@ def main() -> None:
                 env={
                     "BARE_DSN": seeded.dsn,
                     "BARE_TABLE": seeded.table,
+                    "BARE_COUNTS_TABLE": seeded.counts_table,
+                    "BARE_SCHEMA_ID": seeded.schema_id,
                     "BARE_COLUMNS": json.dumps(seeded.columns),
                     "BARE_SORT_COLUMN": seeded.sort_column,
                     "BARE_PORT": str(port),
@@ -220,12 +196,12 @@ def main() -> None:
             print(header)
             print("-" * len(header))
             for name, gateway_path, bare_path in scenarios:
-                through = measure(stack.gateway_url, gateway_path, auth)
-                baseline = measure(f"http://127.0.0.1:{port}", bare_path, {})
+                through = measure(stack.gateway_port, gateway_path, auth)
+                baseline = measure(port, bare_path, {})
                 for target, result in (("tessera", through), ("bare", baseline)):
                     print(
-                        f"{name:<24}{target:<10}{result.rate:>9.0f}{result.percentile(0.5):>9.2f}"
-                        f"{result.percentile(0.99):>9.2f}{result.errors:>8}"
+                        f"{name:<24}{target:<10}{result.rate:>9.0f}{result.percentile_ms(0.5):>9.2f}"
+                        f"{result.percentile_ms(0.99):>9.2f}{result.errors:>8}"
                     )
                 print(
                     f"{'':<24}{'ratio':<10}{through.rate / baseline.rate:>9.0%}"

@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("command", choices=["run"])
     parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     sys.exit(run())
 
 

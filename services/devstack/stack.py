@@ -35,6 +35,9 @@ class Stack:
     postgres: EmbeddedPostgres | None = None
     nats: EmbeddedNats | None = None
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
+    # What the services actually use once started, embedded servers included.
+    resolved_database_urls: dict[str, str] = field(default_factory=dict)
+    resolved_nats_url: str | None = None
 
     @property
     def gateway_url(self) -> str:
@@ -53,8 +56,8 @@ class Stack:
 
     def _start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        urls = self._databases()
-        nats_url = self._nats()
+        urls = self.resolved_database_urls = self._databases()
+        nats_url = self.resolved_nats_url = self._nats()
         with ThreadPoolExecutor(len(DATABASE_SERVICES)) as pool:
             list(
                 pool.map(

@@ -36,6 +36,4 @@ def other_tenant(client: httpx.Client) -> Tenant:
 
 
 def database_url(stack: Stack, service: str) -> str:
-    url = stack.database_urls[service]
-    assert url is not None
-    return url
+    return stack.resolved_database_urls[service]

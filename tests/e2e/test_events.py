@@ -9,7 +9,7 @@ from tests.support.bus import stream_messages
 
 
 def test_record_changes_publish_exactly_one_event_each(stack: Stack, tenant: Tenant) -> None:
-    assert stack.nats_url is not None
+    assert stack.resolved_nats_url is not None
     app = create_app(tenant, name="Events")
     create_schema(tenant, app["slug"])
     path = records_path(app["slug"])
@@ -18,7 +18,7 @@ def test_record_changes_publish_exactly_one_event_each(stack: Stack, tenant: Ten
     tenant.delete(f"{path}/{record['id']}")
 
     events = stream_messages(
-        stack.nats_url, "RECORDS", f"records.{tenant.workspace_id}.record.>", at_least=3
+        stack.resolved_nats_url, "RECORDS", f"records.{tenant.workspace_id}.record.>", at_least=3
     )
     assert [e.subject.rsplit(".", 1)[1] for e in events] == ["created", "updated", "deleted"]
     for event in events:
@@ -30,13 +30,13 @@ def test_record_changes_publish_exactly_one_event_each(stack: Stack, tenant: Ten
 
 
 def test_identity_and_schema_changes_are_published(stack: Stack, tenant: Tenant) -> None:
-    assert stack.nats_url is not None
+    assert stack.resolved_nats_url is not None
     identity = stream_messages(
-        stack.nats_url, "IDENTITY", f"identity.{tenant.workspace_id}.>", at_least=1
+        stack.resolved_nats_url, "IDENTITY", f"identity.{tenant.workspace_id}.>", at_least=1
     )
     assert any(e.subject.endswith("account.created") for e in identity)
     create_schema(tenant, create_app(tenant, name="Published")["slug"])
     schema = stream_messages(
-        stack.nats_url, "SCHEMA", f"schema.{tenant.workspace_id}.>", at_least=2
+        stack.resolved_nats_url, "SCHEMA", f"schema.{tenant.workspace_id}.>", at_least=2
     )
     assert [e.subject.split(".", 2)[2] for e in schema] == ["app.created", "schema.created"]
