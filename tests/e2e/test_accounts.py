@@ -149,7 +149,9 @@ def test_missing_or_bad_credentials_are_401(
 
 def test_tampered_token_is_rejected(client: httpx.Client, tenant: Tenant) -> None:
     header, payload, signature = tenant.token.split(".")
-    forged = jwt.encode({"sub": "acc_someone_else"}, "secret", algorithm="HS256")
+    forged = jwt.encode(
+        {"sub": "acc_someone_else"}, "a-shared-secret-of-thirty-two-bytes!", algorithm="HS256"
+    )
     response = client.get("/api/apps", headers={"Authorization": f"JWT {forged}"})
     assert response.status_code == 401
     flipped = f"{header}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"

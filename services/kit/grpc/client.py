@@ -3,15 +3,17 @@ into the DomainError the service raised."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
 
-from services.kit.errors import DomainError, from_grpc_error
+from services.kit.errors import DomainError, InternalError, ServiceUnavailable, from_grpc_error
 from services.kit.grpc.server import MAX_MESSAGE_BYTES
 
 Response = TypeVar("Response")
+log = logging.getLogger(__name__)
 
 DEFAULT_DEADLINE_SECONDS = 10.0
 
@@ -43,4 +45,13 @@ async def call(
 
 
 def to_domain_error(error: grpc.aio.AioRpcError) -> DomainError:
-    return from_grpc_error(error.code(), error.details(), error.trailing_metadata())
+    domain_error = from_grpc_error(error.code(), error.details(), error.trailing_metadata())
+    if isinstance(domain_error, InternalError | ServiceUnavailable):
+        # The client sees a generic message; the raw status is for the operator.
+        log.warning(
+            "gRPC call failed: %s %s",
+            error.code().name,
+            error.details(),
+            extra={"grpc_code": error.code().name},
+        )
+    return domain_error

@@ -27,6 +27,9 @@ def create_server() -> grpc.aio.Server:
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            # gRPC shares ports by default on Linux; a second server on a taken port would
+            # silently split the traffic instead of failing to start.
+            ("grpc.so_reuseport", 0),
         ],
     )
 

@@ -18,8 +18,8 @@ from services.records.provisioning import Provisioner
 from services.records.repository import RecordTables
 from services.records.schemas import SchemaDef
 from services.records.service import RecordPage, RecordsService
+from tests.factories.records import FakeSchemaSource, context
 from tests.support.infra import Infra
-from tests.unit.records.factories import FakeSchemaSource, context
 
 
 def migrated_database(infra: Infra, purpose: str) -> str:

@@ -18,10 +18,10 @@ from services.records.consumers import (
     run_schema_provisioner,
 )
 from services.records.schemas import CachedSchemaSource
+from tests.factories.records import contacts_schema, context
 from tests.integration.records.conftest import harness
 from tests.integration.records.test_provisioning import schema_event
 from tests.support.infra import Infra
-from tests.unit.records.factories import contacts_schema, context
 from tests.unit.records.test_schemas import FakeSchemaStub, proto_schema
 
 

@@ -14,9 +14,9 @@ from services.kit.ids import new_id
 from services.kit.nats.connection import connect, ensure_stream
 from services.kit.nats.outbox import OutboxRelay
 from services.records import tables
+from tests.factories.records import contacts_schema
 from tests.integration.records.conftest import harness, migrated_database
 from tests.support.infra import Infra
-from tests.unit.records.factories import contacts_schema
 
 
 class RelayCrashed(Exception):

@@ -11,8 +11,8 @@ from services.records.consumers import PROVISIONER, SchemaProvisioningHandler
 from services.records.provisioning import Provisioner
 from services.records.repository import RecordTables
 from services.records.schemas import SchemaDef
+from tests.factories.records import contacts_schema, field, with_fields
 from tests.integration.records.conftest import Harness, harness
-from tests.unit.records.factories import contacts_schema, field, with_fields
 
 EXPECTED_TYPES = {
     "name": "text",

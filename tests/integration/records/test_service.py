@@ -12,8 +12,8 @@ from services.kit.errors import NotFound, ValidationFailed
 from services.kit.ids import new_id
 from services.records.errors import RecordNotFound
 from services.records.schemas import SchemaDef
+from tests.factories.records import contacts_schema, field, schema, with_fields
 from tests.integration.records.conftest import Harness, harness
-from tests.unit.records.factories import contacts_schema, field, schema, with_fields
 
 
 @dataclass(frozen=True)

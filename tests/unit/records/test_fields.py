@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql
 
 from services.kit.errors import ValidationFailed
 from services.records.fields import REGISTRY, field_type
-from tests.unit.records.factories import field
+from tests.factories.records import field
 
 DIALECT = postgresql.dialect()
 

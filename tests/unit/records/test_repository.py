@@ -19,7 +19,7 @@ from services.records.repository import (
     count_trigger_sql,
     list_statement,
 )
-from tests.unit.records.factories import contacts_schema, field, schema, with_fields
+from tests.factories.records import contacts_schema, field, schema, with_fields
 
 DIALECT = postgresql.dialect()
 SCHEMA = contacts_schema()

@@ -10,7 +10,7 @@ from services.kit.errors import NotFound, ServiceUnavailable, Unauthenticated
 from services.records.consumers import invalidate_for_subject
 from services.records.fields import REGISTRY
 from services.records.schemas import CachedSchemaSource, schema_from_event, schema_from_proto
-from tests.unit.records.factories import context
+from tests.factories.records import context
 
 
 def proto_schema(version: int = 1, *, slug: str = "contacts") -> schema_pb2.Schema:

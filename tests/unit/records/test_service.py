@@ -17,7 +17,7 @@ from services.records.service import (
     validate_values,
     writable,
 )
-from tests.unit.records.factories import contacts_schema
+from tests.factories.records import contacts_schema
 
 
 @dataclass(frozen=True)
