@@ -15,8 +15,3 @@ class IdentitySettings(DatabaseServiceSettings):
     session_ttl_seconds: int = 14 * 24 * 3600
     jwt_issuer: str = "tessera"
     jwt_audience: str = "tessera-api"
-
-
-def load_settings() -> IdentitySettings:
-    # database_url has no default: it must come from IDENTITY_DATABASE_URL.
-    return IdentitySettings()  # type: ignore[call-arg]

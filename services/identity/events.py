@@ -11,8 +11,6 @@ from services.kit.nats.events import Event
 from services.kit.nats.outbox import OutboxWriter
 
 SERVICE = "identity"
-STREAM = "IDENTITY"
-STREAM_SUBJECTS = ["identity.>"]
 
 _outbox = OutboxWriter(tables.outbox)
 

@@ -6,16 +6,11 @@ import sys
 from functools import partial
 from pathlib import Path
 
-import uvloop
 from tessera.schema.v1 import schema_pb2_grpc
 
-from services.kit.db import create_engine, create_sessionmaker
 from services.kit.grpc.client import create_channel
 from services.kit.grpc.server import run_grpc_service
-from services.kit.logging import configure_logging
-from services.kit.migrations import upgrade
-from services.kit.nats.connection import connect, ensure_stream
-from services.kit.nats.outbox import OutboxRelay
+from services.kit.runtime import service_main, service_runtime
 from services.records import tables
 from services.records.config import RecordsSettings
 from services.records.consumers import (
@@ -30,60 +25,38 @@ from services.records.schemas import CachedSchemaSource
 from services.records.server import RecordsServicer, register
 from services.records.service import RecordsService
 
-MIGRATIONS = Path(__file__).parent / "migrations"
 
-
-async def main(settings: RecordsSettings) -> None:
-    configure_logging("records", settings.log_level)
-    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
-    sessionmaker = create_sessionmaker(engine)
-
-    nc = await connect(settings.nats_url, name="records")
-    js = nc.jetstream()
-    await ensure_stream(js, name="RECORDS", subjects=["records.>"])
-
-    channel = create_channel(settings.schema_addr)
-    schemas = CachedSchemaSource(
-        schema_pb2_grpc.SchemaServiceStub(channel),
-        ttl_seconds=settings.schema_cache_ttl_seconds,
-    )
-    provisioner = Provisioner(sessionmaker, RecordTables())
-    service = RecordsService(schemas, provisioner)
-    servicer = RecordsServicer(sessionmaker, service)
-
-    relay = OutboxRelay(engine, tables.outbox, js, poll_seconds=settings.outbox_poll_seconds)
-    await nc.subscribe(INVALIDATION_SUBJECT, cb=invalidation_callback(schemas))
-    provisioning = SchemaProvisioningHandler(sessionmaker, provisioner)
-
-    async def on_stop() -> None:
-        await nc.drain()
-        await channel.close()
-        await engine.dispose()
-
-    await run_grpc_service(
-        name="records",
-        address=settings.grpc_address,
-        register=partial(register, servicer=servicer),
-        background=[relay.run, partial(run_schema_provisioner, js, provisioning)],
-        on_stop=on_stop,
-        grace_seconds=settings.shutdown_grace_seconds,
-    )
-
-
-def run(argv: list[str]) -> int:
-    settings = RecordsSettings()  # type: ignore[call-arg]  # database_url comes from env
-    if argv[1:2] == ["migrate"]:
-        upgrade(MIGRATIONS, settings.database_url)
-        return 0
-    if argv[1:]:
-        print(f"usage: python -m services.records [migrate]; got {argv[1:]}", file=sys.stderr)
-        return 2
+async def serve(settings: RecordsSettings) -> None:
     if not settings.schema_addr:
-        print("RECORDS_SCHEMA_ADDR (host:port of the schema service) is required", file=sys.stderr)
-        return 2
-    uvloop.run(main(settings))
-    return 0
+        raise SystemExit("RECORDS_SCHEMA_ADDR (host:port of the schema service) is required")
+    async with service_runtime("records", settings, outbox=tables.outbox) as runtime:
+        channel = create_channel(settings.schema_addr)
+        schemas = CachedSchemaSource(
+            schema_pb2_grpc.SchemaServiceStub(channel),
+            ttl_seconds=settings.schema_cache_ttl_seconds,
+        )
+        provisioner = Provisioner(runtime.sessionmaker, RecordTables())
+        servicer = RecordsServicer(runtime.sessionmaker, RecordsService(schemas, provisioner))
+        await runtime.nats.subscribe(INVALIDATION_SUBJECT, cb=invalidation_callback(schemas))
+        provisioning = SchemaProvisioningHandler(runtime.sessionmaker, provisioner)
+        try:
+            await run_grpc_service(
+                name="records",
+                address=settings.grpc_address,
+                register=partial(register, servicer=servicer),
+                background=[
+                    runtime.relay.run,
+                    partial(run_schema_provisioner, runtime.js, provisioning),
+                ],
+                grace_seconds=settings.shutdown_grace_seconds,
+            )
+        finally:
+            await channel.close()
 
 
 if __name__ == "__main__":
-    sys.exit(run(sys.argv))
+    sys.exit(
+        service_main(
+            "records", RecordsSettings, migrations=Path(__file__).parent / "migrations", serve=serve
+        )
+    )

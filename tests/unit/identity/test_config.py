@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from services.identity.config import load_settings
+from services.identity.config import IdentitySettings
 
 
 def test_settings_come_from_identity_prefixed_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -12,7 +12,7 @@ def test_settings_come_from_identity_prefixed_env(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("IDENTITY_GRPC_PORT", "6001")
     monkeypatch.setenv("NATS_URL", "nats://nats:4222")
 
-    settings = load_settings()
+    settings = IdentitySettings()
 
     assert settings.database_url == "postgresql://db/identity"
     assert settings.grpc_address == "0.0.0.0:6001"
@@ -27,4 +27,4 @@ def test_settings_come_from_identity_prefixed_env(monkeypatch: pytest.MonkeyPatc
 def test_database_url_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("IDENTITY_DATABASE_URL", raising=False)
     with pytest.raises(ValidationError):
-        load_settings()
+        IdentitySettings()

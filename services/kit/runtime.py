@@ -1,0 +1,78 @@
+"""What every database-owning service starts with, in one place: the command line
+(`python -m services.<svc> [migrate]`), the engine, the NATS connection and the service's
+stream, and the outbox relay; torn down in reverse order however serving ends."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import uvloop
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.kit.config import DatabaseServiceSettings
+from services.kit.db import SessionMaker, create_engine, create_sessionmaker
+from services.kit.logging import configure_logging
+from services.kit.migrations import upgrade
+from services.kit.nats.connection import connect, ensure_stream
+from services.kit.nats.outbox import OutboxRelay
+
+Settings = TypeVar("Settings", bound=DatabaseServiceSettings)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    engine: AsyncEngine
+    sessionmaker: SessionMaker
+    nats: Client
+    js: JetStreamContext
+    relay: OutboxRelay
+
+
+@asynccontextmanager
+async def service_runtime(
+    name: str, settings: DatabaseServiceSettings, *, outbox: Table
+) -> AsyncIterator[Runtime]:
+    """Connects to the database and NATS and declares the stream `NAME` on `name.>`;
+    NATS is drained and the engine disposed on the way out, also after a failed start."""
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    try:
+        nats = await connect(settings.nats_url, name=name)
+        try:
+            js = nats.jetstream()
+            await ensure_stream(js, name=name.upper(), subjects=[f"{name}.>"])
+            relay = OutboxRelay(engine, outbox, js, poll_seconds=settings.outbox_poll_seconds)
+            yield Runtime(engine, create_sessionmaker(engine), nats, js, relay)
+        finally:
+            await nats.drain()
+    finally:
+        await engine.dispose()
+
+
+def service_main(
+    name: str,
+    settings_type: type[Settings],
+    *,
+    migrations: Path,
+    serve: Callable[[Settings], Coroutine[Any, Any, None]],
+) -> int:
+    """`python -m services.<name>` serves until SIGINT/SIGTERM; `... migrate` applies the
+    service's migrations to its database and exits."""
+    settings = settings_type()
+    configure_logging(name, settings.log_level)
+    args = sys.argv[1:]
+    if args == ["migrate"]:
+        upgrade(migrations, settings.database_url)
+        return 0
+    if args:
+        print(f"usage: python -m services.{name} [migrate]; got {args}", file=sys.stderr)
+        return 2
+    uvloop.run(serve(settings))
+    return 0
