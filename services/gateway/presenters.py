@@ -7,26 +7,9 @@ from typing import Any
 from tessera.identity.v1 import identity_pb2
 from tessera.schema.v1 import schema_pb2
 
+from services.kit.field_types import type_name
+
 CHOICE_TYPES = frozenset({"select", "multi_select"})
-
-
-def field_type_name(value: int) -> str:
-    return schema_pb2.FieldType.Name(value).removeprefix("FIELD_TYPE_").lower()
-
-
-def field_type_value(name: str) -> int | None:
-    try:
-        value = schema_pb2.FieldType.Value(f"FIELD_TYPE_{name.upper()}")
-    except ValueError:
-        return None
-    return None if value == schema_pb2.FIELD_TYPE_UNSPECIFIED else int(value)
-
-
-FIELD_TYPE_NAMES = [
-    field_type_name(v)
-    for v in schema_pb2.FieldType.values()
-    if v != schema_pb2.FIELD_TYPE_UNSPECIFIED
-]
 
 
 def user(account: identity_pb2.Account) -> dict[str, Any]:
@@ -62,7 +45,7 @@ def app(message: schema_pb2.App) -> dict[str, Any]:
 
 
 def field(message: schema_pb2.Field) -> dict[str, Any]:
-    kind = field_type_name(message.type)
+    kind = type_name(message.type)
     body: dict[str, Any] = {
         "slug": message.slug,
         "name": message.name,

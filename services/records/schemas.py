@@ -17,6 +17,7 @@ from tessera.common.v1 import common_pb2
 from tessera.schema.v1 import schema_pb2
 
 from services.kit.errors import ServiceUnavailable
+from services.kit.field_types import type_name, type_value
 from services.kit.grpc.client import call
 from services.kit.tenancy import tenant_of
 from services.records.fields import REGISTRY, FieldType
@@ -99,18 +100,10 @@ def _type_named(name: str, *, schema_id: str, field_id: str) -> FieldType | None
     return kind
 
 
-def _proto_type_name(value: int) -> str:
-    # FIELD_TYPE_MULTI_SELECT -> multi_select: the enum and the registry share names.
-    try:
-        return schema_pb2.FieldType.Name(value).removeprefix("FIELD_TYPE_").lower()
-    except ValueError:
-        return ""
-
-
 def schema_from_proto(message: schema_pb2.Schema) -> SchemaDef:
     fields: list[FieldDef] = []
     for item in message.fields:
-        kind = _type_named(_proto_type_name(item.type), schema_id=message.id, field_id=item.id)
+        kind = _type_named(type_name(item.type), schema_id=message.id, field_id=item.id)
         if kind is None:
             continue
         fields.append(
@@ -139,23 +132,19 @@ def schema_from_event(data: Mapping[str, Any]) -> SchemaDef:
     """The definition carried by a schema event's data ({"schema": {...}}); KeyError,
     TypeError or ValueError when it is not one."""
     body = data["schema"]
-    fields: list[FieldDef] = []
-    for item in body["fields"]:
-        kind = _type_named(str(item["type"]), schema_id=body["id"], field_id=item["id"])
-        if kind is None:
-            continue
-        fields.append(
-            FieldDef(
-                id=str(item["id"]),
-                slug=str(item["slug"]),
-                name=str(item.get("name") or item["slug"]),
-                type=kind,
-                required=bool(item.get("required", False)),
-                options=tuple(str(o) for o in item.get("options") or ()),
-                position=int(item.get("position", 0)),
-            )
+    fields = [
+        schema_pb2.Field(
+            id=str(item["id"]),
+            slug=str(item["slug"]),
+            name=str(item.get("name") or item["slug"]),
+            type=type_value(str(item["type"])) or schema_pb2.FIELD_TYPE_UNSPECIFIED,
+            required=bool(item.get("required", False)),
+            options=[str(o) for o in item.get("options") or ()],
+            position=int(item.get("position", 0)),
         )
-    return make_schema(
+        for item in body["fields"]
+    ]
+    message = schema_pb2.Schema(
         id=str(body["id"]),
         app_id=str(body["app_id"]),
         app_slug=str(body["app_slug"]),
@@ -164,6 +153,7 @@ def schema_from_event(data: Mapping[str, Any]) -> SchemaDef:
         version=int(body["version"]),
         fields=fields,
     )
+    return schema_from_proto(message)
 
 
 class SchemaSource(Protocol):

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 import grpc
 from tessera.schema.v1 import schema_pb2, schema_pb2_grpc
 
 from services.kit.clock import rfc3339
 from services.kit.db import SessionMaker, transaction
+from services.kit.field_types import type_name, type_value
 from services.schema import rules, service
 from services.schema.models import App, Field, Schema
-
-FIELD_TYPE_PREFIX = "FIELD_TYPE_"
 
 
 class SchemaServicer(schema_pb2_grpc.SchemaServiceServicer):
@@ -68,19 +65,6 @@ class SchemaServicer(schema_pb2_grpc.SchemaServiceServicer):
         return schema_to_proto(schema)
 
 
-def field_type_name(value: int) -> str:
-    """FIELD_TYPE_MULTI_SELECT -> "multi_select"; an unknown number -> ""."""
-    try:
-        return schema_pb2.FieldType.Name(value).removeprefix(FIELD_TYPE_PREFIX).lower()
-    except ValueError:
-        return ""
-
-
-def field_type_value(name: str) -> schema_pb2.FieldType:
-    """ "multi_select" -> FIELD_TYPE_MULTI_SELECT."""
-    return cast(schema_pb2.FieldType, schema_pb2.FieldType.Value(FIELD_TYPE_PREFIX + name.upper()))
-
-
 def schema_input(request: schema_pb2.CreateSchemaRequest) -> service.SchemaInput:
     return service.SchemaInput(
         app_slug=request.app_slug,
@@ -90,7 +74,7 @@ def schema_input(request: schema_pb2.CreateSchemaRequest) -> service.SchemaInput
             rules.FieldInput(
                 slug=field.slug,
                 name=field.name,
-                type=field_type_name(field.type),
+                type=type_name(field.type),
                 required=field.required,
                 options=list(field.options),
             )
@@ -114,7 +98,7 @@ def field_to_proto(field: Field) -> schema_pb2.Field:
         id=field.id,
         slug=field.slug,
         name=field.name,
-        type=field_type_value(field.type),
+        type=type_value(field.type) or schema_pb2.FIELD_TYPE_UNSPECIFIED,
         required=field.required,
         options=field.options,
         position=field.position,

@@ -11,6 +11,7 @@ from services.gateway import presenters
 from services.gateway.bodies import StrictInput, parse_json
 from services.gateway.deps import BackendsDep, ContextDep
 from services.kit.errors import ValidationFailed
+from services.kit.field_types import TYPE_NAMES, type_value
 
 router = APIRouter(prefix="/api/apps/{app_slug}/schemas")
 
@@ -30,17 +31,16 @@ class NewSchema(StrictInput):
 
 
 def _field_input(position: int, field: NewField) -> schema_pb2.FieldInput:
-    kind = presenters.field_type_value(field.type)
+    kind = type_value(field.type)
     if kind is None:
         raise ValidationFailed(
-            f"Unknown field type '{field.type}'; expected one of "
-            + ", ".join(presenters.FIELD_TYPE_NAMES),
+            f"Unknown field type '{field.type}'; expected one of " + ", ".join(TYPE_NAMES),
             field=field.slug or field.name or f"fields.{position}.type",
         )
     return schema_pb2.FieldInput(
         slug=field.slug or "",
         name=field.name or "",
-        type=kind,  # type: ignore[arg-type]
+        type=kind,
         required=field.required,
         options=field.options or [],
     )
