@@ -7,14 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.kit.nats.events import Event
-from services.kit.telemetry import inject_traceparent
 from services.records.schemas import SchemaDef
 
 
 def _event(tenant: str, action: str, data: dict[str, Any]) -> Event:
-    event = Event.new(service="records", tenant=tenant, entity="record", action=action, data=data)
-    inject_traceparent(event.headers)
-    return event
+    return Event.new(service="records", tenant=tenant, entity="record", action=action, data=data)
 
 
 def _about(schema: SchemaDef) -> dict[str, Any]:

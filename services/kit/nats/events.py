@@ -10,6 +10,7 @@ import orjson
 
 from services.kit.clock import rfc3339, utcnow
 from services.kit.ids import new_id
+from services.kit.telemetry import inject_traceparent
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Event:
     def new(
         cls, *, service: str, tenant: str, entity: str, action: str, data: dict[str, Any]
     ) -> Event:
+        # The trace of the change rides along, whichever service publishes it.
         return cls(
             id=new_id("evt"),
             service=service,
@@ -35,6 +37,7 @@ class Event:
             action=action,
             time=rfc3339(utcnow()),
             data=data,
+            headers=inject_traceparent({}),
         )
 
     @property

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import orjson
+from opentelemetry.sdk.trace import TracerProvider
 
 from services.kit.ids import new_id
 from services.kit.nats.events import Event
@@ -40,3 +41,13 @@ def test_ids_are_prefixed_unguessable_and_identifier_safe() -> None:
         assert len(token) == 26
         assert token.isalnum()
         assert token == token.lower()
+
+
+def test_events_carry_the_current_trace() -> None:
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("change") as span:
+        event = Event.new(service="schema", tenant="ws_t", entity="app", action="created", data={})
+    trace_id = format(span.get_span_context().trace_id, "032x")
+    assert event.headers["traceparent"].split("-")[1] == trace_id
+    outside = Event.new(service="schema", tenant="ws_t", entity="app", action="created", data={})
+    assert "traceparent" not in outside.headers
