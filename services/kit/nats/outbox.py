@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "tessera_outbox"
 PUBLISHED_RETENTION = timedelta(days=1)
+# Old rows are purged at this pace, not on every pass: a pass follows every commit.
+PURGE_INTERVAL_SECONDS = 600.0
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -99,17 +102,20 @@ class OutboxRelay:
         # A seam for tests: runs after publishing, before the rows are marked published.
         self.after_publish = after_publish
         self._wake = asyncio.Event()
+        self._purged_at = -PURGE_INTERVAL_SECONDS
 
     async def run(self, stop: asyncio.Event) -> None:
         listener = await self._listen()
         try:
             while not stop.is_set():
+                # Cleared before the pass: a commit notified during it wakes the next one.
+                self._wake.clear()
                 try:
                     while await self.relay_once():
                         pass
+                    await self._purge_if_due()
                 except Exception:
                     log.exception("outbox relay pass failed; retrying")
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(
                         _first(self._wake.wait(), stop.wait()), timeout=self.poll_seconds
@@ -137,11 +143,6 @@ class OutboxRelay:
                 )
             ).all()
             if not rows:
-                await conn.execute(
-                    delete(self.table).where(
-                        self.table.c.published_at < utcnow() - PUBLISHED_RETENTION
-                    )
-                )
                 return 0
             for row in rows:
                 headers = {**row.headers, "Nats-Msg-Id": row.event_id}
@@ -155,10 +156,19 @@ class OutboxRelay:
             )
             return len(rows)
 
+    async def _purge_if_due(self) -> None:
+        if time.monotonic() - self._purged_at < PURGE_INTERVAL_SECONDS:
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                delete(self.table).where(self.table.c.published_at < utcnow() - PUBLISHED_RETENTION)
+            )
+        self._purged_at = time.monotonic()
+
     async def _listen(self) -> asyncpg.Connection | None:
         try:
             connection = await asyncpg.connect(
-                plain_url(str(self.engine.url.render_as_string(hide_password=False)))
+                plain_url(self.engine.url.render_as_string(hide_password=False))
             )
             await connection.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
         except Exception:
