@@ -9,36 +9,20 @@ import grpc
 import pytest
 from tessera.identity.v1 import identity_pb2_grpc
 
-from services.devstack.infra import free_port
-from services.devstack.processes import ServiceProcess, migrate
 from tests.integration.identity.support import IdentityStack
 from tests.support.infra import Infra
+from tests.support.services import running_service
 
 
 @pytest.fixture(scope="session")
 def identity(infra: Infra) -> Iterator[IdentityStack]:
-    url = infra.new_database("identity")
-    port = free_port()
-    env = {
-        "IDENTITY_DATABASE_URL": url,
-        "IDENTITY_GRPC_PORT": str(port),
-        "NATS_URL": infra.nats_url,
-    }
-    migrate("services.identity", env)
-    process = ServiceProcess(
-        "identity",
-        "services.identity",
-        env,
-        log_path=infra.work_dir / "identity-it.log",
-        grpc_address=f"127.0.0.1:{port}",
-    )
-    process.start()
-    try:
-        process.wait_ready()
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield IdentityStack(identity_pb2_grpc.IdentityServiceStub(channel), url, infra.nats_url)
-    finally:
-        process.stop()
+    with (
+        running_service(infra, "identity") as service,
+        grpc.insecure_channel(service.address) as channel,
+    ):
+        yield IdentityStack(
+            identity_pb2_grpc.IdentityServiceStub(channel), service.database_url, infra.nats_url
+        )
 
 
 @pytest.fixture

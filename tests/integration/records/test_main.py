@@ -19,35 +19,16 @@ from services.kit.errors import (
     from_grpc_error,
 )
 from services.kit.ids import new_id
-from tests.integration.records.conftest import migrated_database
 from tests.support.infra import Infra
+from tests.support.services import running_service
 
 
 @pytest.fixture(scope="module")
 def records_process(infra: Infra) -> Iterator[ServiceProcess]:
-    url = migrated_database(infra, "records_process")
-    address = f"127.0.0.1:{free_port()}"
-    env = {
-        "RECORDS_DATABASE_URL": url,
-        "RECORDS_GRPC_HOST": "127.0.0.1",
-        "RECORDS_GRPC_PORT": address.rsplit(":", 1)[1],
-        # Nothing listens there: every schema lookup fails as unavailable.
-        "RECORDS_SCHEMA_ADDR": f"127.0.0.1:{free_port()}",
-        "NATS_URL": infra.nats_url,
-    }
-    process = ServiceProcess(
-        "records",
-        "services.records",
-        env,
-        log_path=infra.work_dir / "records-it.log",
-        grpc_address=address,
-    )
-    process.start()
-    try:
-        process.wait_ready(timeout=60)
-        yield process
-    finally:
-        process.stop()
+    # Nothing listens on the schema address: every schema lookup fails as unavailable.
+    unreachable = f"127.0.0.1:{free_port()}"
+    with running_service(infra, "records", RECORDS_SCHEMA_ADDR=unreachable) as service:
+        yield service.process
 
 
 def call_error(call: grpc.UnaryUnaryMultiCallable, request: object) -> grpc.RpcError:

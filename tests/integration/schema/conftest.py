@@ -10,37 +10,23 @@ import pytest
 from tessera.common.v1 import common_pb2
 from tessera.schema.v1 import schema_pb2_grpc
 
-from services.devstack.infra import free_port
-from services.devstack.processes import ServiceProcess, migrate
 from services.kit.ids import new_id
 from tests.integration.schema.support import SchemaService
 from tests.support.infra import Infra
+from tests.support.services import running_service
 
 
 @pytest.fixture(scope="module")
 def schema_service(infra: Infra) -> Iterator[SchemaService]:
-    url = infra.new_database("schema")
-    port = free_port()
-    env = {"SCHEMA_DATABASE_URL": url, "SCHEMA_GRPC_PORT": str(port), "NATS_URL": infra.nats_url}
-    migrate("services.schema", env)
-    process = ServiceProcess(
-        "schema",
-        "services.schema",
-        env,
-        log_path=infra.work_dir / "schema-it.log",
-        grpc_address=f"127.0.0.1:{port}",
-    )
-    process.start()
-    try:
-        process.wait_ready()
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield SchemaService(
-                stub=schema_pb2_grpc.SchemaServiceStub(channel),
-                database_url=url,
-                nats_url=infra.nats_url,
-            )
-    finally:
-        process.stop()
+    with (
+        running_service(infra, "schema") as service,
+        grpc.insecure_channel(service.address) as channel,
+    ):
+        yield SchemaService(
+            stub=schema_pb2_grpc.SchemaServiceStub(channel),
+            database_url=service.database_url,
+            nats_url=infra.nats_url,
+        )
 
 
 @pytest.fixture
