@@ -8,6 +8,7 @@ and survives restarts.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
 import logging
@@ -22,6 +23,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from services.kit.db import plain_url
 
 log = logging.getLogger(__name__)
 
@@ -291,11 +297,6 @@ class EmbeddedNats:
 
 def create_database(admin_url: str, name: str) -> None:
     """CREATE DATABASE if it does not exist (CREATE DATABASE cannot run in a transaction)."""
-    import asyncio
-
-    import asyncpg
-
-    from services.kit.db import plain_url
 
     async def create() -> None:
         connection = await asyncpg.connect(plain_url(admin_url))
@@ -311,6 +312,4 @@ def create_database(admin_url: str, name: str) -> None:
 
 def database_url(admin_url: str, name: str) -> str:
     """The URL of database `name` on the server `admin_url` points at."""
-    from sqlalchemy.engine import make_url
-
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)

@@ -138,13 +138,6 @@ class Stack:
             if process.process is not None and process.process.poll() is not None
         ]
 
-    def restart(self, name: str) -> None:
-        """Stops and starts one service with the same settings (for failure tests)."""
-        process = self.processes[name]
-        process.stop()
-        process.start()
-        process.wait_ready()
-
     def stop(self) -> None:
         for name in ("gateway", *reversed(DATABASE_SERVICES)):
             process = self.processes.pop(name, None)

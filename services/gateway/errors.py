@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.kit.errors import (
+    ERRORS_BY_CODE,
     DomainError,
     InternalError,
     MethodNotAllowed,
@@ -18,6 +19,8 @@ from services.kit.errors import (
 )
 
 log = logging.getLogger(__name__)
+
+_ERRORS_BY_HTTP_STATUS = {cls.http_status: cls for cls in ERRORS_BY_CODE.values()}
 
 
 def error_response(error: DomainError) -> JSONResponse:
@@ -39,10 +42,8 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
             MethodNotAllowed(f"Method {request.method} is not allowed on {request.url.path}")
         )
     if 400 <= error.status_code < 500:
-        failure = DomainError(str(error.detail))
-        failure.http_status = error.status_code  # type: ignore[misc]
-        failure.code = "bad_request"  # type: ignore[misc]
-        return error_response(failure)
+        cls = _ERRORS_BY_HTTP_STATUS.get(error.status_code, ValidationFailed)
+        return error_response(cls(str(error.detail)))
     return error_response(InternalError())
 
 
