@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -17,7 +16,11 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from services.kit.db import SessionMaker, transaction
-from services.kit.nats.consumer import first_delivery, run_durable_consumer
+from services.kit.nats.consumer import (
+    dead_letter_writer,
+    first_delivery,
+    run_durable_consumer,
+)
 from services.kit.nats.events import Event
 from services.records import tables
 from services.records.provisioning import Provisioner
@@ -30,9 +33,6 @@ PROVISIONER = "records-schema-provisioner"
 SCHEMA_EVENTS = "schema.*.schema.>"
 INVALIDATION_SUBJECT = "schema.>"
 
-RETRY_FIRST_SECONDS = 1.0
-RETRY_MAX_SECONDS = 30.0
-
 
 class SchemaProvisioningHandler:
     """Provisions the table of the schema an event describes."""
@@ -40,6 +40,11 @@ class SchemaProvisioningHandler:
     def __init__(self, sessionmaker: SessionMaker, provisioner: Provisioner) -> None:
         self._sessionmaker = sessionmaker
         self._provisioner = provisioner
+
+    @property
+    def sessionmaker(self) -> SessionMaker:
+        """The records database, which also takes the events this handler gives up on."""
+        return self._sessionmaker
 
     async def __call__(self, event: Event) -> None:
         if event.entity != "schema" or "schema" not in event.data:
@@ -68,31 +73,17 @@ async def run_schema_provisioner(
     durable: str = PROVISIONER,
     subject: str = SCHEMA_EVENTS,
 ) -> None:
-    """Runs the durable consumer until `stop`; while the SCHEMA stream does not exist yet
-    (the schema service creates it) or NATS misbehaves, retries with backoff."""
-    delay = RETRY_FIRST_SECONDS
-    while not stop.is_set():
-        try:
-            await run_durable_consumer(
-                js,
-                stream=SCHEMA_STREAM,
-                durable=durable,
-                subject=subject,
-                handler=handler,
-                stop=stop,
-            )
-        except Exception as error:
-            log.warning(
-                "schema provisioning consumer unavailable (%s); retrying in %.0fs",
-                type(error).__name__,
-                delay,
-            )
-        else:
-            delay = RETRY_FIRST_SECONDS
-            continue
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=delay)
-        delay = min(delay * 2, RETRY_MAX_SECONDS)
+    """Runs the durable consumer until `stop`, waiting for the SCHEMA stream while it does
+    not exist yet (the schema service creates it); dead letters go to the records database."""
+    await run_durable_consumer(
+        js,
+        stream=SCHEMA_STREAM,
+        durable=durable,
+        subject=subject,
+        handler=handler,
+        dead_letters=dead_letter_writer(handler.sessionmaker, tables.dead_letters),
+        stop=stop,
+    )
 
 
 def invalidation_callback(source: CachedSchemaSource) -> Callable[[Msg], Awaitable[None]]:

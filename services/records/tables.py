@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, Table, Text, func
 
-from services.kit.nats.consumer import processed_events_table
+from services.kit.nats.consumer import dead_letters_table, processed_events_table
 from services.kit.nats.outbox import outbox_table
 
 metadata = MetaData()
@@ -15,6 +15,8 @@ outbox = outbox_table(metadata)
 Index("ix_outbox_unpublished", outbox.c.seq, postgresql_where=outbox.c.published_at.is_(None))
 
 processed_events = processed_events_table(metadata)
+# Events a consumer gave up on, kept for an operator to inspect.
+dead_letters = dead_letters_table(metadata)
 
 # The newest schema version whose physical table, columns and indexes exist.
 provisioned_schemas = Table(
