@@ -1,4 +1,4 @@
-"""One place that renders every failure as {"error": {"code", "message", "field"}}."""
+"""One place that renders every failure as {"error": {"code", "message", "field"?, "details"?}}."""
 
 from __future__ import annotations
 
@@ -24,7 +24,11 @@ _ERRORS_BY_HTTP_STATUS = {cls.http_status: cls for cls in ERRORS_BY_CODE.values(
 
 
 def error_response(error: DomainError) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Bearer realm="tessera"'} if error.http_status == 401 else None
+    headers = {}
+    if error.http_status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="tessera"'
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
     return JSONResponse(error.to_envelope(), status_code=error.http_status, headers=headers)
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from tessera.identity.v1 import identity_pb2
 from tessera.schema.v1 import schema_pb2
 
-from services.kit.field_types import type_name
-
-CHOICE_TYPES = frozenset({"select", "multi_select"})
+from services.kit.json import loads_exact
 
 
 def user(account: identity_pb2.Account) -> dict[str, Any]:
@@ -45,15 +44,22 @@ def app(message: schema_pb2.App) -> dict[str, Any]:
 
 
 def field(message: schema_pb2.Field) -> dict[str, Any]:
-    kind = type_name(message.type)
     body: dict[str, Any] = {
         "slug": message.slug,
         "name": message.name,
-        "type": kind,
+        "type": message.type,
         "required": message.required,
+        "unique": message.unique,
+        "primary": message.primary,
     }
-    if kind in CHOICE_TYPES:
+    # Only choice types have options, and they always have at least one.
+    if message.options:
         body["options"] = list(message.options)
+    if message.default_json:
+        body["default"] = loads_exact(message.default_json)
+    if message.config_json:
+        # The type's own settings sit beside the common ones, as clients send them.
+        body.update(orjson.loads(message.config_json))
     return body
 
 

@@ -1,18 +1,29 @@
 """The one error table: every failure a client can see is a DomainError subclass with a
 stable code, an HTTP status and a gRPC status. Services raise them; the gRPC interceptor
 encodes them as google.rpc.Status; the gateway decodes them and renders the envelope
-{"error": {"code", "message", "field"}}."""
+{"error": {"code", "message", "field"?, "details"?}}.
+
+`details` is a list of JSON objects for what one field name cannot say: the violations of a
+batch with item paths (`{"field": "records[17].email", "message": ...}`), the records a
+type change would lose, the current version behind a failed If-Match."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import grpc
+import orjson
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 ERROR_DOMAIN = "tessera"
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
+# ErrorInfo.metadata keys; metadata values are strings, so details travel as JSON.
+_DETAILS_KEY = "details"
+_RETRY_AFTER_KEY = "retry_after"
+
+Details = Sequence[Mapping[str, Any]]
 
 
 class DomainError(Exception):
@@ -21,15 +32,27 @@ class DomainError(Exception):
     grpc_status: ClassVar[grpc.StatusCode] = grpc.StatusCode.INTERNAL
     default_message: ClassVar[str] = "Internal server error"
 
-    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        field: str | None = None,
+        details: Details | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         self.message = message or self.default_message
         self.field = field
+        self.details = [dict(item) for item in details] if details else []
+        # Seconds a client should wait before retrying (the Retry-After header).
+        self.retry_after = retry_after
         super().__init__(self.message)
 
-    def to_envelope(self) -> dict[str, dict[str, str]]:
-        body = {"code": self.code, "message": self.message}
+    def to_envelope(self) -> dict[str, dict[str, Any]]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.field:
             body["field"] = self.field
+        if self.details:
+            body["details"] = self.details
         return {"error": body}
 
 
@@ -75,6 +98,13 @@ class Conflict(DomainError):
     default_message = "Conflict"
 
 
+class PreconditionFailed(DomainError):
+    code = "precondition_failed"
+    http_status = 412
+    grpc_status = grpc.StatusCode.FAILED_PRECONDITION
+    default_message = "The resource has changed since the version given"
+
+
 class PayloadTooLarge(DomainError):
     code = "payload_too_large"
     http_status = 413
@@ -116,6 +146,7 @@ ERRORS_BY_CODE: dict[str, type[DomainError]] = {
         NotFound,
         MethodNotAllowed,
         Conflict,
+        PreconditionFailed,
         PayloadTooLarge,
         UnsupportedMediaType,
         RateLimited,
@@ -136,6 +167,10 @@ _ERRORS_BY_GRPC_STATUS: dict[grpc.StatusCode, type[DomainError]] = {
 def to_status_details(error: DomainError) -> bytes:
     """Serialises a domain error as a google.rpc.Status for the status-details trailer."""
     info = error_details_pb2.ErrorInfo(reason=error.code, domain=ERROR_DOMAIN)
+    if error.details:
+        info.metadata[_DETAILS_KEY] = orjson.dumps(error.details).decode()
+    if error.retry_after is not None:
+        info.metadata[_RETRY_AFTER_KEY] = str(error.retry_after)
     details = [_pack(info)]
     if error.field:
         violation = error_details_pb2.BadRequest.FieldViolation(
@@ -154,10 +189,15 @@ def from_grpc_error(
     """Rebuilds the domain error a service raised from a failed call's status."""
     status = _status_from_trailers(trailing_metadata)
     if status is not None:
-        reason, field = _reason_and_field(status)
-        cls = ERRORS_BY_CODE.get(reason or "")
+        decoded = _decode(status)
+        cls = ERRORS_BY_CODE.get(decoded.reason)
         if cls is not None:
-            return cls(status.message, field=field)
+            return cls(
+                status.message,
+                field=decoded.field,
+                details=decoded.details,
+                retry_after=decoded.retry_after,
+            )
     fallback = _ERRORS_BY_GRPC_STATUS.get(code, InternalError)
     # Raw transport details are for logs, never for clients.
     return fallback()
@@ -178,33 +218,50 @@ def _status_from_trailers(trailing_metadata: object) -> status_pb2.Status | None
     return None
 
 
-def _reason_and_field(status: status_pb2.Status) -> tuple[str | None, str | None]:
-    reason: str | None = None
-    field: str | None = None
+class _Decoded:
+    def __init__(self) -> None:
+        self.reason = ""
+        self.field: str | None = None
+        self.details: list[dict[str, Any]] = []
+        self.retry_after: int | None = None
+
+
+def _decode(status: status_pb2.Status) -> _Decoded:
+    decoded = _Decoded()
     for detail in status.details:
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
             detail.Unpack(info)
-            if info.domain == ERROR_DOMAIN:
-                reason = info.reason
+            if info.domain != ERROR_DOMAIN:
+                continue
+            decoded.reason = info.reason
+            if _DETAILS_KEY in info.metadata:
+                loaded = orjson.loads(info.metadata[_DETAILS_KEY])
+                if isinstance(loaded, list):
+                    decoded.details = [item for item in loaded if isinstance(item, dict)]
+            raw_retry = info.metadata.get(_RETRY_AFTER_KEY, "")
+            if raw_retry.isdigit():
+                decoded.retry_after = int(raw_retry)
         elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad_request = error_details_pb2.BadRequest()
             detail.Unpack(bad_request)
             if bad_request.field_violations:
-                field = bad_request.field_violations[0].field
-    return reason, field
+                decoded.field = bad_request.field_violations[0].field
+    return decoded
 
 
 __all__ = [
     "ERRORS_BY_CODE",
     "STATUS_DETAILS_KEY",
     "Conflict",
+    "Details",
     "DomainError",
     "InternalError",
     "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
     "PermissionDenied",
+    "PreconditionFailed",
     "RateLimited",
     "ServiceUnavailable",
     "Unauthenticated",

@@ -20,7 +20,7 @@ from services.records.consumers import (
     run_schema_provisioner,
 )
 from services.records.provisioning import Provisioner
-from services.records.repository import RecordTables
+from services.records.repository import RecordTables, load_service_key
 from services.records.schemas import CachedSchemaSource
 from services.records.server import RecordsServicer, register
 from services.records.service import RecordsService
@@ -36,7 +36,9 @@ async def serve(settings: RecordsSettings) -> None:
             ttl_seconds=settings.schema_cache_ttl_seconds,
         )
         provisioner = Provisioner(runtime.sessionmaker, RecordTables())
-        servicer = RecordsServicer(runtime.sessionmaker, RecordsService(schemas, provisioner))
+        cursor_key = await load_service_key(runtime.sessionmaker, "cursor")
+        service = RecordsService(schemas, provisioner, cursor_key=cursor_key)
+        servicer = RecordsServicer(runtime.sessionmaker, service)
         await runtime.nats.subscribe(INVALIDATION_SUBJECT, cb=invalidation_callback(schemas))
         provisioning = SchemaProvisioningHandler(runtime.sessionmaker, provisioner)
         try:

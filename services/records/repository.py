@@ -1,10 +1,12 @@
 """All SQL of the records service, DDL included.
 
 Records live in one real table per schema: PostgreSQL schema = the app's id, table = the
-schema's id, one column per field named by the field's id, plus id / created_at /
-updated_at. Tenancy is structural here: a RecordTable is only ever built from a definition
-the schema service resolved for the caller's tenant, and ids are unguessable, so no
-statement can reach another tenant's app schema.
+schema's id, one column per field that owns one (named by the field's id), plus the
+system columns every record has: id, version, created_at, updated_at, created_by,
+updated_by; fields of the created_at/updated_at/created_by/updated_by types read those.
+Tenancy is structural here: a RecordTable is only ever built from a definition the schema
+service resolved for the caller's tenant, and ids are unguessable, so no statement can
+reach another tenant's app schema.
 
 Table objects (and the statements that never change) are built once per (schema id,
 version) and cached, so the hot path neither rebuilds them nor defeats SQLAlchemy's
@@ -12,15 +14,18 @@ compiled-statement cache."""
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Identity,
     Index,
     MetaData,
     Row,
@@ -28,14 +33,18 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     Text,
+    and_,
     bindparam,
     case,
     delete,
+    false,
     func,
     insert,
     literal,
+    or_,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -46,14 +55,28 @@ from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.kit.clock import rfc3339
+from services.kit.fields import RECORD_ID_TYPE, REGISTRY, Serializer, sql_text_array
 from services.records import tables
-from services.records.fields import FieldType, Serializer
-from services.records.schemas import SchemaDef
+from services.records.schemas import FieldDef, SchemaDef
+
+log = logging.getLogger(__name__)
 
 ID = "id"
+VERSION = "version"
 CREATED_AT = "created_at"
 UPDATED_AT = "updated_at"
-SYSTEM_COLUMNS = (ID, CREATED_AT, UPDATED_AT)
+CREATED_BY = "created_by"
+UPDATED_BY = "updated_by"
+SYSTEM_COLUMNS = (ID, VERSION, CREATED_AT, UPDATED_AT, CREATED_BY, UPDATED_BY)
+
+# Built-in keys seen as fields, so sorting and filtering on them goes through the same
+# catalogue as user fields. Their id is the column name.
+SYSTEM_FIELDS: Mapping[str, FieldDef] = {
+    ID: FieldDef(id=ID, slug=ID, name="Id", type=RECORD_ID_TYPE),
+    CREATED_AT: FieldDef(id=CREATED_AT, slug=CREATED_AT, name="Created", type=REGISTRY[CREATED_AT]),
+    UPDATED_AT: FieldDef(id=UPDATED_AT, slug=UPDATED_AT, name="Updated", type=REGISTRY[UPDATED_AT]),
+}
+_CREATED_AT_FIELD = SYSTEM_FIELDS[CREATED_AT]
 
 # DDL waits at most this long for a lock (a long transaction on the table) before giving up.
 DDL_LOCK_TIMEOUT = "5s"
@@ -73,14 +96,16 @@ class RecordTable:
 
     schema: SchemaDef
     table: Table
-    # Selected in record-key order: id, fields by position, created_at, updated_at.
-    columns: tuple[Column[Any], ...]
+    # Selected in record-key order: id, fields by position, created_at, updated_at, version.
+    columns: tuple[ColumnElement[Any], ...]
     keys: tuple[str, ...]
     serializers: tuple[Serializer, ...]
     get_statement: Select[Any]
     counts: Table
     # Sum of the counters; NULL when they do not exist.
     total_statement: Select[Any]
+    # Field id (or system column name) -> the column holding its values.
+    column_of: Mapping[str, Column[Any]]
 
     def to_record(self, row: Sequence[Any]) -> dict[str, Any]:
         return {
@@ -88,21 +113,53 @@ class RecordTable:
             for key, fn, value in zip(self.keys, self.serializers, row, strict=True)
         }
 
+    def field_column(self, f: FieldDef) -> Column[Any]:
+        return self.column_of[f.type.system_column or f.id]
+
+
+def system_columns() -> list[Column[Any]]:
+    return [
+        Column(ID, Text, primary_key=True),
+        Column(VERSION, BigInteger, nullable=False, server_default=text("1")),
+        Column(CREATED_AT, DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column(UPDATED_AT, DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column(CREATED_BY, Text, nullable=True),
+        Column(UPDATED_BY, Text, nullable=True),
+    ]
+
+
+def field_column(f: FieldDef) -> Column[Any]:
+    column_type = f.type.column_type(f.config)
+    if f.type.name == "autonumber":
+        # Existing rows are numbered when the column is added; new ones as they come.
+        return Column(f.id, column_type, Identity(), nullable=False)
+    return Column(f.id, column_type, nullable=True)
+
 
 def build_table(schema: SchemaDef) -> RecordTable:
     metadata = MetaData(schema=schema.app_id)
-    id_column = Column(ID, Text, primary_key=True)
-    field_columns = [Column(f.id, f.type.column_type(), nullable=True) for f in schema.fields]
-    created = Column(CREATED_AT, DateTime(timezone=True), nullable=False, server_default=func.now())
-    updated = Column(UPDATED_AT, DateTime(timezone=True), nullable=False, server_default=func.now())
-    table = Table(schema.id, metadata, id_column, *field_columns, created, updated)
+    system = system_columns()
+    by_name = {c.name: c for c in system}
+    owned = [f for f in schema.fields if f.has_column]
+    field_columns = [field_column(f) for f in owned]
+    table = Table(schema.id, metadata, *system[:1], *field_columns, *system[1:])
+    id_column = by_name[ID]
     # Indexes built on the table's columns attach themselves to it (table.indexes).
-    for f, column in zip(schema.fields, field_columns, strict=True):
+    for f, column in zip(owned, field_columns, strict=True):
         f.type.index(f"ix_{f.id}", column, id_column)
+        if f.unique:
+            f.type.unique_index(f"uq_{f.id}", column)
     # The default order and the "changed since" order.
-    Index(f"ix_{schema.id}_{CREATED_AT}", created, id_column)
-    Index(f"ix_{schema.id}_{UPDATED_AT}", updated, id_column)
-    columns = (id_column, *field_columns, created, updated)
+    Index(f"ix_{schema.id}_{CREATED_AT}", by_name[CREATED_AT], id_column)
+    Index(f"ix_{schema.id}_{UPDATED_AT}", by_name[UPDATED_AT], id_column)
+    column_of: dict[str, Column[Any]] = {c.name: c for c in table.columns}
+    selected = [
+        id_column,
+        *(column_of[f.type.system_column or f.id] for f in schema.fields),
+        by_name[CREATED_AT],
+        by_name[UPDATED_AT],
+        by_name[VERSION],
+    ]
     counts = Table(
         COUNTS_TABLE,
         metadata,
@@ -113,12 +170,19 @@ def build_table(schema: SchemaDef) -> RecordTable:
     return RecordTable(
         schema=schema,
         table=table,
-        columns=columns,
-        keys=(ID, *(f.slug for f in schema.fields), CREATED_AT, UPDATED_AT),
-        serializers=(None, *(f.type.serializer() for f in schema.fields), rfc3339, rfc3339),
-        get_statement=select(*columns).where(id_column == bindparam("record_id")),
+        columns=tuple(selected),
+        keys=(ID, *(f.slug for f in schema.fields), CREATED_AT, UPDATED_AT, VERSION),
+        serializers=(
+            None,
+            *(f.type.serializer(f.config) for f in schema.fields),
+            rfc3339,
+            rfc3339,
+            None,
+        ),
+        get_statement=select(*selected).where(id_column == bindparam("record_id")),
         counts=counts,
         total_statement=select(func.sum(counts.c.n)).where(counts.c.schema_id == schema.id),
+        column_of=column_of,
     )
 
 
@@ -147,48 +211,115 @@ class RecordTables:
 
 @dataclass(frozen=True, slots=True)
 class SortSpec:
-    column: str
+    field: FieldDef
     descending: bool = False
 
 
 @dataclass(frozen=True, slots=True)
-class FilterSpec:
-    column: str
-    type: FieldType
-    value: Any
+class Condition:
+    field: FieldDef
+    op: str
+    # In stored form, as FieldType.operand() made it.
+    operand: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    # True: any member may hold (OR); False: all must (AND).
+    any: bool
+    members: tuple[FilterNode, ...]
+
+
+FilterNode = Condition | Group
+
+
+@dataclass(frozen=True, slots=True)
+class Keyset:
+    """Where the previous page ended: the sort keys' values of its last record and its id."""
+
+    values: tuple[Any, ...]
+    record_id: str
 
 
 @dataclass(frozen=True, slots=True)
 class ListQuery:
     sort: tuple[SortSpec, ...]
-    filters: tuple[FilterSpec, ...]
+    filter: FilterNode | None
     limit: int
-    offset: int
+    offset: int = 0
+    after: Keyset | None = None
+    count: bool = True
 
 
-def _where(rt: RecordTable, filters: Sequence[FilterSpec]) -> list[ColumnElement[bool]]:
-    return [spec.type.eq_clause(rt.table.c[spec.column], spec.value) for spec in filters]
+def compile_filter(rt: RecordTable, node: FilterNode) -> ColumnElement[bool]:
+    if isinstance(node, Condition):
+        column = rt.field_column(node.field)
+        return node.field.type.compile(column, node.op, node.operand)
+    parts = [compile_filter(rt, member) for member in node.members]
+    if not parts:
+        return literal(True) if not node.any else false()
+    return or_(*parts) if node.any else and_(*parts)
+
+
+def _where(rt: RecordTable, query: ListQuery) -> list[ColumnElement[bool]]:
+    return [] if query.filter is None else [compile_filter(rt, query.filter)]
+
+
+def sort_keys(rt: RecordTable, query: ListQuery) -> list[tuple[ColumnElement[Any], bool]]:
+    """(expression, descending) per key, ending with the id. Without a sort, records come
+    in creation order. The id breaks ties in the direction of the first key, so that a
+    single-key order is one index scan, forwards or backwards."""
+    sort = query.sort or (SortSpec(_CREATED_AT_FIELD),)
+    keys = [(s.field.type.sort_key(rt.field_column(s.field)), s.descending) for s in sort]
+    keys.append((rt.column_of[ID], sort[0].descending))
+    return keys
 
 
 def list_statement(rt: RecordTable, query: ListQuery) -> Select[Any]:
-    """One page. Ties are always broken by id ascending, so paging is stable; without a
-    sort, records come in creation order."""
-    c = rt.table.c
-    sort = query.sort or (SortSpec(CREATED_AT),)
-    order = [c[s.column].desc() if s.descending else c[s.column].asc() for s in sort]
-    if all(s.column != ID for s in sort):
-        order.append(c[ID].asc())
-    return (
-        select(*rt.columns)
-        .where(*_where(rt, query.filters))
-        .order_by(*order)
-        .limit(query.limit)
-        .offset(query.offset)
-    )
+    keys = sort_keys(rt, query)
+    order = [key.desc() if descending else key.asc() for key, descending in keys]
+    statement = select(*rt.columns).where(*_where(rt, query))
+    if query.after is not None:
+        statement = statement.where(_after(keys, query.after))
+    return statement.order_by(*order).limit(query.limit).offset(query.offset)
+
+
+def _after(keys: list[tuple[ColumnElement[Any], bool]], after: Keyset) -> ColumnElement[bool]:
+    """Records strictly after the keyset in the order `keys` defines. PostgreSQL sorts
+    NULL last ascending and first descending."""
+    values = [*after.values, after.record_id]
+    directions = {descending for _, descending in keys}
+    if len(directions) == 1 and all(v is not None for v in values):
+        # One direction and no NULL at the boundary: a row comparison the index serves,
+        # plus the NULL group that (ascending) still lies ahead.
+        descending = directions.pop()
+        exprs = [key for key, _ in keys]
+        boundary = (
+            tuple_(*exprs) < tuple_(*values) if descending else tuple_(*exprs) > tuple_(*values)
+        )
+        if descending:
+            return boundary
+        return or_(boundary, *(key.is_(None) for key in exprs[:-1]))
+    # The general case: some key beyond its value, all earlier keys equal to theirs.
+    alternatives = []
+    for index, (key, descending) in enumerate(keys):
+        value = values[index]
+        earlier = [
+            k.is_(None) if v is None else k == v
+            for (k, _), v in zip(keys[:index], values[:index], strict=True)
+        ]
+        if value is None:
+            beyond: ColumnElement[bool] = key.is_not(None) if descending else false()
+        elif descending:
+            beyond = key < value
+        else:
+            beyond = or_(key > value, key.is_(None))
+        alternatives.append(and_(*earlier, beyond))
+    return or_(*alternatives)
 
 
 def count_statement(rt: RecordTable, query: ListQuery) -> Select[Any]:
-    return select(func.count()).select_from(rt.table).where(*_where(rt, query.filters))
+    return select(func.count()).select_from(rt.table).where(*_where(rt, query))
 
 
 async def _conn(session: AsyncSession) -> AsyncConnection:
@@ -217,7 +348,7 @@ async def update_record(
     statement = (
         update(rt.table)
         .where(c[ID] == record_id)
-        .values({**values, UPDATED_AT: func.now()})
+        .values({**values, UPDATED_AT: func.now(), VERSION: c[VERSION] + 1})
         .returning(*rt.columns)
     )
     return (await conn.execute(statement)).first()
@@ -232,29 +363,121 @@ async def delete_record(session: AsyncSession, rt: RecordTable, record_id: str) 
 
 async def list_records(
     session: AsyncSession, rt: RecordTable, query: ListQuery
-) -> tuple[Sequence[Row[Any]], int]:
+) -> tuple[Sequence[Row[Any]], int | None]:
+    """One page, and the total when the query asks for it."""
     conn = await _conn(session)
     total = None
-    if not query.filters:
-        total = (await conn.execute(rt.total_statement)).scalar()
-    if total is None:
-        total = (await conn.execute(count_statement(rt, query))).scalar_one()
-    if total <= query.offset:
-        return [], int(total)
+    if query.count:
+        if query.filter is None:
+            total = (await conn.execute(rt.total_statement)).scalar()
+        if total is None:
+            total = (await conn.execute(count_statement(rt, query))).scalar_one()
+        if total <= query.offset and query.after is None:
+            return [], int(total)
     rows = (await conn.execute(list_statement(rt, query))).all()
-    return rows, int(total)
+    return rows, None if total is None else int(total)
+
+
+async def load_service_key(sessionmaker: Any, name: str) -> bytes:
+    """A secret the migrations made for this service (see tables.service_keys)."""
+    keys = tables.service_keys
+    async with sessionmaker() as session:
+        secret = (
+            await session.execute(select(keys.c.secret).where(keys.c.name == name))
+        ).scalar_one()
+    return bytes(secret)
 
 
 # --- provisioning ----------------------------------------------------------------------
 
 
+def layout_of(schema: SchemaDef) -> dict[str, dict[str, Any]]:
+    """What a schema version's table holds per column-owning field: enough to know, at the
+    next version, whether a column must be converted and from what."""
+    return {
+        f.id: {
+            "type": f.type.name,
+            "options": list(f.options),
+            "config": dict(f.config),
+            "unique": f.unique,
+        }
+        for f in schema.fields
+        if f.has_column
+    }
+
+
+def _stored_field(field_id: str, stored: Mapping[str, Any]) -> FieldDef:
+    return FieldDef(
+        id=field_id,
+        slug=field_id,
+        name=field_id,
+        type=REGISTRY[stored["type"]],
+        options=tuple(stored.get("options") or ()),
+        config_json=orjson.dumps(stored.get("config") or {}).decode(),
+    )
+
+
+def needs_conversion(old: FieldDef, new: FieldDef) -> bool:
+    if old.type.name != new.type.name:
+        return True
+    if new.type.takes_choices and not set(old.options) <= new.option_set:
+        return True
+    return dict(old.config) != dict(new.config)
+
+
+def conversion_sql(old: FieldDef, new: FieldDef, column: str) -> str:
+    """The expression turning `column`, holding `old` values, into `new` ones; NULL where a
+    value cannot be kept."""
+    if old.type.name == new.type.name == "multi_select":
+        return f"CASE WHEN {column} <@ {sql_text_array(new.options)} THEN {column} END"
+    return new.type.from_text_sql(old.type.to_text_sql(column, old.config), new)
+
+
+async def lost_in_conversion(
+    session: AsyncSession, rt: RecordTable, old: FieldDef, new: FieldDef, *, shown: int
+) -> tuple[int, list[str]]:
+    """How many records hold a value of `old` that `new` cannot keep, and some of their ids."""
+    conn = await _conn(session)
+    quote = conn.dialect.identifier_preparer
+    table = quote.format_table(rt.table)
+    column = quote.quote(old.id)
+    await conn.execute(text("SET LOCAL timezone = 'UTC'"))
+    converted = conversion_sql(old, new, column)
+    lost = f"{column} IS NOT NULL AND ({converted}) IS NULL"
+    # Only identifiers rendered by the dialect's preparer and SQL of the field-type
+    # catalogue (which quotes every literal it embeds) go in here.
+    count = (
+        await conn.exec_driver_sql(f"SELECT count(*) FROM {table} WHERE {lost}")  # noqa: S608
+    ).scalar()
+    ids = (
+        await conn.exec_driver_sql(
+            f"SELECT id FROM {table} WHERE {lost} ORDER BY id LIMIT {int(shown)}"  # noqa: S608
+        )
+    ).scalars()
+    return int(count or 0), list(ids)
+
+
+async def duplicates(session: AsyncSession, rt: RecordTable, field: FieldDef) -> int:
+    """Values of the field held by more than one record."""
+    conn = await _conn(session)
+    column = rt.column_of[field.id]
+    repeated = (
+        select(column).where(column.is_not(None)).group_by(column).having(func.count() > 1)
+    ).subquery()
+    return int((await conn.execute(select(func.count()).select_from(repeated))).scalar_one())
+
+
 async def provision(session: AsyncSession, rt: RecordTable, *, tenant_id: str) -> bool:
-    """Creates what the schema version needs: the app's PostgreSQL schema, the table, any
-    missing columns and indexes. Idempotent; serialised per schema by an advisory lock and
-    bounded by a lock timeout. False when this version (or a newer one) already was."""
+    """Makes the table what the schema version needs: the app's PostgreSQL schema, the
+    table, the system columns; then, against the layout provisioned last, adds new field
+    columns, converts changed ones in place (values that cannot be kept become NULL; the
+    gateway refuses such a change unless forced) and drops removed ones; then the indexes.
+    Serialised per schema by an advisory lock and bounded by a lock timeout. False when
+    this version (or a newer one) already was."""
     conn = await _conn(session)
     schema = rt.schema
     await conn.execute(text(f"SET LOCAL lock_timeout = '{DDL_LOCK_TIMEOUT}'"))
+    await conn.execute(text("SET LOCAL timezone = 'UTC'"))
     # The app's lock guards what the app's schemas share (the PostgreSQL schema, the
     # counters, the trigger function); always taken before the schema's, so no deadlock.
     await conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(schema.app_id))))
@@ -262,32 +485,112 @@ async def provision(session: AsyncSession, rt: RecordTable, *, tenant_id: str) -
     provisioned = tables.provisioned_schemas
     current = (
         await conn.execute(
-            select(provisioned.c.version).where(provisioned.c.schema_id == schema.id)
+            select(provisioned.c.version, provisioned.c.layout).where(
+                provisioned.c.schema_id == schema.id
+            )
         )
-    ).scalar_one_or_none()
-    if current is not None and current >= schema.version:
+    ).one_or_none()
+    if current is not None and current.version >= schema.version:
         return False
     await conn.execute(CreateSchema(schema.app_id, if_not_exists=True))
     await conn.execute(CreateTable(rt.table, if_not_exists=True))
-    add_columns = add_columns_sql(conn.dialect, rt)
-    if add_columns is not None:
-        await conn.exec_driver_sql(add_columns)
+    quote = conn.dialect.identifier_preparer
+    table = quote.format_table(rt.table)
+    existing = set(
+        (
+            await conn.execute(
+                text(
+                    "SELECT attname FROM pg_attribute WHERE attrelid = CAST(:t AS regclass)"
+                    " AND attnum > 0 AND NOT attisdropped"
+                ),
+                {"t": table},
+            )
+        ).scalars()
+    )
+    stored: Mapping[str, Any] = (current.layout if current is not None else None) or {}
+    wanted = {f.id: f for f in rt.schema.fields if f.has_column}
+    for name in sorted(existing - set(SYSTEM_COLUMNS) - set(wanted)):
+        await conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {quote.quote(name)}")
+    for column in rt.table.columns:
+        if column.name in existing and column.name in stored:
+            old = _stored_field(column.name, stored[column.name])
+            new = wanted[column.name]
+            if needs_conversion(old, new):
+                await _convert(conn, rt, old, new)
+        elif column.name not in existing:
+            await conn.exec_driver_sql(
+                f"ALTER TABLE {table} ADD COLUMN {_column_ddl(conn.dialect, column)}"
+            )
+    app = quote.quote_schema(schema.app_id)
+    for f in wanted.values():
+        if not f.unique:
+            await conn.exec_driver_sql(f"DROP INDEX IF EXISTS {app}.{quote.quote(f'uq_{f.id}')}")
     for index in sorted(rt.table.indexes, key=lambda i: str(i.name)):
-        await conn.execute(CreateIndex(index, if_not_exists=True))
+        await _create_index(conn, index)
     await _provision_counts(conn, rt)
     upsert = pg_insert(provisioned).values(
-        schema_id=schema.id, tenant_id=tenant_id, app_id=schema.app_id, version=schema.version
+        schema_id=schema.id,
+        tenant_id=tenant_id,
+        app_id=schema.app_id,
+        version=schema.version,
+        layout=layout_of(schema),
     )
     await conn.execute(
         upsert.on_conflict_do_update(
             index_elements=[provisioned.c.schema_id],
             set_={
                 "version": func.greatest(provisioned.c.version, upsert.excluded.version),
+                "layout": upsert.excluded.layout,
                 "provisioned_at": func.now(),
             },
         )
     )
     return True
+
+
+def _column_ddl(dialect: Dialect, column: Column[Any]) -> str:
+    quote = dialect.identifier_preparer
+    ddl = f"{quote.format_column(column)} {column.type.compile(dialect=dialect)}"
+    if column.identity is not None:
+        ddl += " GENERATED BY DEFAULT AS IDENTITY"
+    elif column.server_default is not None:
+        default = column.server_default.arg  # type: ignore[attr-defined]
+        ddl += f" NOT NULL DEFAULT {default.compile(dialect=dialect)}"
+    return ddl
+
+
+async def _convert(conn: AsyncConnection, rt: RecordTable, old: FieldDef, new: FieldDef) -> None:
+    """Rewrites the column in place: one statement, so a value is never half-converted.
+    The field's indexes go first (their expressions may not fit the new type) and come
+    back with the others."""
+    quote = conn.dialect.identifier_preparer
+    app = quote.quote_schema(rt.schema.app_id)
+    for prefix in ("ix", "uq"):
+        await conn.exec_driver_sql(
+            f"DROP INDEX IF EXISTS {app}.{quote.quote(f'{prefix}_{new.id}')}"
+        )
+    column = quote.quote(new.id)
+    new_type = new.type.column_type(new.config).compile(dialect=conn.dialect)
+    using = conversion_sql(old, new, column)
+    await conn.exec_driver_sql(
+        f"ALTER TABLE {quote.format_table(rt.table)} ALTER COLUMN {column}"
+        f" TYPE {new_type} USING {using}"
+    )
+
+
+async def _create_index(conn: AsyncConnection, index: Index) -> None:
+    if not index.unique:
+        await conn.execute(CreateIndex(index, if_not_exists=True))
+        return
+    # Values may repeat (a race with a write after the gateway's check): the field stays
+    # usable without its index rather than the whole schema failing to provision.
+    try:
+        async with conn.begin_nested():
+            await conn.execute(CreateIndex(index, if_not_exists=True))
+    except DBAPIError as error:
+        if sqlstate(error) != UNIQUE_VIOLATION:
+            raise
+        log.error("values repeat; unique index %s not created", index.name)
 
 
 async def _provision_counts(conn: AsyncConnection, rt: RecordTable) -> None:
@@ -350,20 +653,6 @@ END
     ]
 
 
-def add_columns_sql(dialect: Dialect, rt: RecordTable) -> str | None:
-    """ALTER TABLE … ADD COLUMN IF NOT EXISTS for every field column (fields added after
-    the table was created). Identifiers and types are rendered by SQLAlchemy's dialect."""
-    quote = dialect.identifier_preparer
-    field_columns = [col for col in rt.columns if col.name not in SYSTEM_COLUMNS]
-    if not field_columns:
-        return None
-    clauses = ", ".join(
-        f"ADD COLUMN IF NOT EXISTS {quote.format_column(col)} {col.type.compile(dialect=dialect)}"
-        for col in field_columns
-    )
-    return f"ALTER TABLE {quote.format_table(rt.table)} {clauses}"
-
-
 def sqlstate(error: DBAPIError) -> str | None:
     """The PostgreSQL SQLSTATE behind a driver error, when there is one."""
     for candidate in (error.orig, getattr(error.orig, "__cause__", None)):
@@ -374,6 +663,7 @@ def sqlstate(error: DBAPIError) -> str | None:
 
 
 LOCK_NOT_AVAILABLE = "55P03"
+UNIQUE_VIOLATION = "23505"
 # Concurrent creation of the same catalog object (e.g. two schemas of one app creating the
 # app's PostgreSQL schema at once): retrying sees it exist.
 CREATION_RACES = frozenset({"23505", "40P01", "42P06", "42P07", "42710"})

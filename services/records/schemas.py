@@ -13,19 +13,25 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
 from tessera.common.v1 import common_pb2
 from tessera.schema.v1 import schema_pb2
 
-from services.kit.errors import ServiceUnavailable
-from services.kit.field_types import type_name, type_value
+from services.kit.errors import InternalError, ServiceUnavailable
+from services.kit.fields import COLUMN, REGISTRY, RESERVED_SLUGS, FieldType
 from services.kit.grpc.client import call
+from services.kit.json import loads_exact
 from services.kit.tenancy import tenant_of
-from services.records.fields import REGISTRY, FieldType
 
 log = logging.getLogger(__name__)
 
-# Keys every record has; no field may take them.
-RESERVED_SLUGS = frozenset({"id", "created_at", "updated_at"})
+# A field without a default.
+NO_DEFAULT: Any = None
+
+
+class UnknownFieldType(InternalError):
+    """The schema service knows a field type this build does not: every call on the
+    schema fails until this service is upgraded, rather than silently losing the field."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +43,28 @@ class FieldDef:
     required: bool = False
     options: tuple[str, ...] = ()
     position: int = 0
+    unique: bool = False
+    primary: bool = False
+    # The default as JSON text, or "" for none; kept as text so definitions compare and
+    # hash by value.
+    default_json: str = ""
+    config_json: str = ""
     option_set: frozenset[str] = field(init=False, repr=False, compare=False)
+    config: Mapping[str, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "option_set", frozenset(self.options))
+        object.__setattr__(
+            self, "config", orjson.loads(self.config_json) if self.config_json else {}
+        )
+
+    @property
+    def has_column(self) -> bool:
+        return self.type.storage == COLUMN
+
+    @property
+    def default(self) -> Any:
+        return loads_exact(self.default_json) if self.default_json else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +95,11 @@ def make_schema(
     fields: Iterable[FieldDef],
     name: str = "",
 ) -> SchemaDef:
-    kept = []
-    for f in fields:
+    kept = list(fields)
+    for f in kept:
         if f.slug in RESERVED_SLUGS:
-            # Its key would clash with the record's own id/created_at/updated_at.
-            log.warning("field %s uses reserved slug %r; ignoring it", f.id, f.slug)
-            continue
-        kept.append(f)
+            # The schema service refuses these; one arriving means the contract broke.
+            raise InternalError(f"field {f.id} of schema {id} uses the reserved slug {f.slug!r}")
     return SchemaDef(
         id=id,
         app_id=app_id,
@@ -89,34 +111,35 @@ def make_schema(
     )
 
 
-def _type_named(name: str, *, schema_id: str, field_id: str) -> FieldType | None:
+def _type_named(name: str, *, schema_id: str, field_id: str) -> FieldType:
     kind = REGISTRY.get(name)
     if kind is None:
-        # A type the schema service knows and this build does not: leave the field out
-        # rather than refusing every call on the schema.
-        log.warning(
-            "unknown field type %r", name, extra={"schema_id": schema_id, "field_id": field_id}
+        log.error(
+            "unknown field type %r; this build cannot serve the schema",
+            name,
+            extra={"schema_id": schema_id, "field_id": field_id},
         )
+        raise UnknownFieldType()
     return kind
 
 
+def field_from_proto(item: schema_pb2.Field, *, schema_id: str) -> FieldDef:
+    return FieldDef(
+        id=item.id,
+        slug=item.slug,
+        name=item.name,
+        type=_type_named(item.type, schema_id=schema_id, field_id=item.id),
+        required=item.required,
+        options=tuple(item.options),
+        position=item.position,
+        unique=item.unique,
+        primary=item.primary,
+        default_json=item.default_json.decode(),
+        config_json=item.config_json.decode(),
+    )
+
+
 def schema_from_proto(message: schema_pb2.Schema) -> SchemaDef:
-    fields: list[FieldDef] = []
-    for item in message.fields:
-        kind = _type_named(type_name(item.type), schema_id=message.id, field_id=item.id)
-        if kind is None:
-            continue
-        fields.append(
-            FieldDef(
-                id=item.id,
-                slug=item.slug,
-                name=item.name,
-                type=kind,
-                required=item.required,
-                options=tuple(item.options),
-                position=item.position,
-            )
-        )
     return make_schema(
         id=message.id,
         app_id=message.app_id,
@@ -124,23 +147,28 @@ def schema_from_proto(message: schema_pb2.Schema) -> SchemaDef:
         slug=message.slug,
         name=message.name,
         version=message.version,
-        fields=fields,
+        fields=[field_from_proto(item, schema_id=message.id) for item in message.fields],
     )
 
 
 def schema_from_event(data: Mapping[str, Any]) -> SchemaDef:
     """The definition carried by a schema event's data ({"schema": {...}}); KeyError,
-    TypeError or ValueError when it is not one."""
+    TypeError or ValueError when it is not one, UnknownFieldType for a type this build
+    does not know."""
     body = data["schema"]
     fields = [
         schema_pb2.Field(
             id=str(item["id"]),
             slug=str(item["slug"]),
             name=str(item.get("name") or item["slug"]),
-            type=type_value(str(item["type"])) or schema_pb2.FIELD_TYPE_UNSPECIFIED,
+            type=str(item["type"]),
             required=bool(item.get("required", False)),
             options=[str(o) for o in item.get("options") or ()],
             position=int(item.get("position", 0)),
+            unique=bool(item.get("unique", False)),
+            primary=bool(item.get("primary", False)),
+            default_json=orjson.dumps(item["default"]) if "default" in item else b"",
+            config_json=orjson.dumps(item["config"]) if item.get("config") else b"",
         )
         for item in body["fields"]
     ]
@@ -275,6 +303,8 @@ __all__ = [
     "FieldDef",
     "SchemaDef",
     "SchemaSource",
+    "UnknownFieldType",
+    "field_from_proto",
     "make_schema",
     "schema_from_event",
     "schema_from_proto",

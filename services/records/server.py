@@ -7,6 +7,7 @@ import orjson
 from tessera.records.v1 import records_pb2, records_pb2_grpc
 
 from services.kit.db import SessionMaker, transaction
+from services.records.schemas import field_from_proto
 from services.records.service import RecordsService
 
 
@@ -80,11 +81,32 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
                 page=request.page,
                 per_page=request.per_page,
                 sort=request.sort,
-                filters=request.filters,
+                filter=request.filter if request.HasField("filter") else None,
+                cursor=request.cursor,
+                count=not request.skip_count,
+                fields=request.fields,
             )
         return records_pb2.ListRecordsResponse(
-            records_json=orjson.dumps(page.records), total=page.total
+            records_json=orjson.dumps(page.records),
+            total=page.total or 0,
+            has_total=page.total is not None,
+            next_cursor=page.next_cursor,
         )
+
+    async def PreviewFieldChange(
+        self, request: records_pb2.PreviewFieldChangeRequest, context: grpc.aio.ServicerContext
+    ) -> records_pb2.PreviewFieldChangeResponse:
+        changed = field_from_proto(request.field, schema_id="")
+        async with transaction(self.sessionmaker) as session:
+            lost, ids = await self.service.preview_field_change(
+                session,
+                request.ctx,
+                request.schema.app_slug,
+                request.schema.schema_slug,
+                request.field_slug,
+                changed,
+            )
+        return records_pb2.PreviewFieldChangeResponse(lost=lost, record_ids=ids)
 
 
 def register(server: grpc.aio.Server, servicer: RecordsServicer) -> None:

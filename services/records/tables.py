@@ -3,7 +3,18 @@ table per schema, built at run time from the schema's definition (see repository
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, Table, Text, func
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 
 from services.kit.nats.consumer import dead_letters_table, processed_events_table
 from services.kit.nats.outbox import outbox_table
@@ -27,4 +38,16 @@ provisioned_schemas = Table(
     Column("app_id", Text, nullable=False),
     Column("version", BigInteger, nullable=False),
     Column("provisioned_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # What the table holds per field id ({"type", "options", "config", "unique"}), so the
+    # next version's provisioning knows what to convert; NULL for tables built before it.
+    Column("layout", JSONB, nullable=True),
+)
+
+# Secrets this service keeps for itself, made by the migrations: "cursor" signs the
+# keyset cursors handed to clients.
+service_keys = Table(
+    "service_keys",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("secret", LargeBinary, nullable=False),
 )

@@ -13,5 +13,9 @@ class SchemaNotFound(NotFound):
     default_message = "Schema not found"
 
 
+class FieldNotFound(NotFound):
+    default_message = "Field not found"
+
+
 class SlugTaken(Conflict):
     default_message = "That slug is already taken"

@@ -12,7 +12,7 @@ from services.kit.clock import rfc3339
 from services.kit.nats.events import Event
 from services.kit.nats.outbox import OutboxWriter
 from services.schema import tables
-from services.schema.models import App, Field, Schema
+from services.schema.models import NO_DEFAULT, App, Field, Schema
 
 SERVICE = "schema"
 
@@ -39,6 +39,27 @@ def schema_created(tenant_id: str, schema: Schema) -> Event:
         tenant=tenant_id,
         entity="schema",
         action="created",
+        data={"schema": schema_data(schema)},
+    )
+
+
+def app_updated(tenant_id: str, app: App) -> Event:
+    return Event.new(
+        service=SERVICE,
+        tenant=tenant_id,
+        entity="app",
+        action="updated",
+        data={"app": app_data(app)},
+    )
+
+
+def schema_updated(tenant_id: str, schema: Schema) -> Event:
+    """Any change to a schema or its fields; carries the whole new definition."""
+    return Event.new(
+        service=SERVICE,
+        tenant=tenant_id,
+        entity="schema",
+        action="updated",
         data={"schema": schema_data(schema)},
     )
 
@@ -75,4 +96,8 @@ def field_data(field: Field) -> dict[str, Any]:
         "required": field.required,
         "options": list(field.options),
         "position": field.position,
+        "unique": field.unique,
+        "primary": field.primary,
+        **({} if field.default is NO_DEFAULT else {"default": field.default}),
+        "config": field.config,
     }

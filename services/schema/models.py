@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+
+# A field without a default; a default of JSON null is None.
+NO_DEFAULT: Any = object()
 
 
 @dataclass(frozen=True)
@@ -21,11 +25,19 @@ class FieldSpec:
 
     slug: str
     name: str
-    # Lowercase REST name: text, long_text, ..., multi_select.
+    # A name from the field-type catalogue.
     type: str
     required: bool
     options: tuple[str, ...]
     position: int
+    unique: bool = False
+    primary: bool = False
+    default: Any = NO_DEFAULT
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def option_set(self) -> frozenset[str]:
+        return frozenset(self.options)
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,14 @@ class Field:
     required: bool
     options: tuple[str, ...]
     position: int
+    unique: bool = False
+    primary: bool = False
+    default: Any = NO_DEFAULT
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def option_set(self) -> frozenset[str]:
+        return frozenset(self.options)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.kit.ids import new_id
 from services.kit.tenancy import TenantTable
 from services.schema import tables
-from services.schema.models import App, Field, FieldSpec, Schema
+from services.schema.models import NO_DEFAULT, App, Field, FieldSpec, Schema
 
 UNIQUE_VIOLATION = "23505"
 
@@ -77,33 +77,10 @@ class SchemaRepository:
             if _violated_constraint(error) == "uq_schemas_app_id_slug":
                 return None
             raise
-        created = tuple(
-            Field(
-                id=new_id("fld"),
-                slug=spec.slug,
-                name=spec.name,
-                type=spec.type,
-                required=spec.required,
-                options=spec.options,
-                position=spec.position,
-            )
-            for spec in fields
-        )
+        created = tuple(_new_field(spec) for spec in fields)
         if created:
             await self.session.execute(
-                self.fields.insert(schema_id=schema_id),
-                [
-                    {
-                        "id": f.id,
-                        "slug": f.slug,
-                        "name": f.name,
-                        "type": f.type,
-                        "required": f.required,
-                        "options": list(f.options),
-                        "position": f.position,
-                    }
-                    for f in created
-                ],
+                self.fields.insert(schema_id=schema_id), [_field_row(f) for f in created]
             )
         return Schema(
             id=schema_id,
@@ -115,6 +92,92 @@ class SchemaRepository:
             created_at=row.created_at,
             fields=created,
         )
+
+    async def update_app(self, app: App, **values: str) -> App | None:
+        """The renamed app, or None when another app of the tenant has the new slug."""
+        statement = (
+            self.apps.update()
+            .where(self.apps.c.id == app.id)
+            .values(**values)
+            .returning(*tables.apps.c)
+        )
+        try:
+            async with self.session.begin_nested():
+                row = (await self.session.execute(statement)).one()
+        except IntegrityError as error:
+            if _violated_constraint(error) == "uq_apps_tenant_id_slug":
+                return None
+            raise
+        return _app(row)
+
+    async def update_schema(self, schema: Schema, **values: str) -> bool:
+        """Renames the schema and bumps its version; False when the slug is taken."""
+        statement = (
+            self.schemas.update()
+            .where(self.schemas.c.id == schema.id)
+            .values(version=self.schemas.c.version + 1, **values)
+        )
+        try:
+            async with self.session.begin_nested():
+                await self.session.execute(statement)
+        except IntegrityError as error:
+            if _violated_constraint(error) == "uq_schemas_app_id_slug":
+                return False
+            raise
+        return True
+
+    async def lock_schema(self, schema_id: str) -> None:
+        """Serialises field changes of one schema: positions and slugs are read, then
+        written."""
+        await self.session.execute(
+            self.schemas.select(self.schemas.c.id)
+            .where(self.schemas.c.id == schema_id)
+            .with_for_update()
+        )
+
+    async def bump_version(self, schema_id: str) -> None:
+        await self.session.execute(
+            self.schemas.update()
+            .where(self.schemas.c.id == schema_id)
+            .values(version=self.schemas.c.version + 1)
+        )
+
+    async def insert_field(self, schema_id: str, spec: FieldSpec) -> Field | None:
+        """The new field, or None when the schema already has its slug."""
+        created = _new_field(spec)
+        statement = self.fields.insert(schema_id=schema_id, **_field_row(created))
+        try:
+            async with self.session.begin_nested():
+                await self.session.execute(statement)
+        except IntegrityError as error:
+            if _violated_constraint(error) == "uq_fields_schema_id_slug":
+                return None
+            raise
+        return created
+
+    async def replace_field(self, field: Field) -> bool:
+        """Stores a changed field; False when its new slug is taken in the schema."""
+        row = _field_row(field)
+        del row["id"]
+        statement = self.fields.update().where(self.fields.c.id == field.id).values(**row)
+        try:
+            async with self.session.begin_nested():
+                await self.session.execute(statement)
+        except IntegrityError as error:
+            if _violated_constraint(error) == "uq_fields_schema_id_slug":
+                return False
+            raise
+        return True
+
+    async def clear_primary(self, schema_id: str) -> None:
+        await self.session.execute(
+            self.fields.update()
+            .where(self.fields.c.schema_id == schema_id, self.fields.c.is_primary)
+            .values(is_primary=False)
+        )
+
+    async def delete_field(self, field_id: str) -> None:
+        await self.session.execute(self.fields.delete().where(self.fields.c.id == field_id))
 
     async def list_schemas(self, app: App) -> list[Schema]:
         statement = (
@@ -157,6 +220,13 @@ class SchemaRepository:
             return True, None
         fields = await self._fields_of([row.id])
         return True, _schema(row, app_slug=app_slug, fields=fields.get(row.id, ()))
+
+    async def schema_by_id(self, app_slug: str, schema_id: str) -> Schema:
+        row = (
+            await self.session.execute(self.schemas.select().where(self.schemas.c.id == schema_id))
+        ).one()
+        fields = await self._fields_of([schema_id])
+        return _schema(row, app_slug=app_slug, fields=fields.get(schema_id, ()))
 
     async def _fields_of(self, schema_ids: Sequence[str]) -> dict[str, tuple[Field, ...]]:
         if not schema_ids:
@@ -204,7 +274,44 @@ def _field(row: Any) -> Field:
         required=row.required,
         options=tuple(row.options),
         position=row.position,
+        unique=row.unique,
+        primary=row.is_primary,
+        default=NO_DEFAULT if row.default_value is None else row.default_value["value"],
+        config=dict(row.config),
     )
+
+
+def _new_field(spec: FieldSpec) -> Field:
+    return Field(
+        id=new_id("fld"),
+        slug=spec.slug,
+        name=spec.name,
+        type=spec.type,
+        required=spec.required,
+        options=spec.options,
+        position=spec.position,
+        unique=spec.unique,
+        primary=spec.primary,
+        default=spec.default,
+        config=spec.config,
+    )
+
+
+def _field_row(f: Field) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "slug": f.slug,
+        "name": f.name,
+        "type": f.type,
+        "required": f.required,
+        "options": list(f.options),
+        "position": f.position,
+        "unique": f.unique,
+        "is_primary": f.primary,
+        # Wrapped, so a default of JSON null differs from no default.
+        "default_value": None if f.default is NO_DEFAULT else {"value": f.default},
+        "config": f.config,
+    }
 
 
 def _violated_constraint(error: IntegrityError) -> str | None:

@@ -6,10 +6,19 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from services.kit.errors import ValidationFailed
-from services.schema.models import FieldSpec
+from services.kit.fields import (
+    REGISTRY,
+    RESERVED_SLUGS,
+    TYPE_NAMES,
+    FieldLike,
+    FieldType,
+    config_of,
+)
+from services.schema.models import NO_DEFAULT, FieldSpec
 
 NAME_MAX = 100
 DESCRIPTION_MAX = 1000
@@ -22,23 +31,6 @@ OPTION_MAX = 100
 APP_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 SCHEMA_SLUG = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
 FIELD_SLUG = re.compile(r"[a-z][a-z0-9_]*")
-
-# The lowercase REST names of the field types, in proto enum order.
-FIELD_TYPES = (
-    "text",
-    "long_text",
-    "number",
-    "boolean",
-    "date",
-    "datetime",
-    "email",
-    "url",
-    "select",
-    "multi_select",
-)
-OPTION_TYPES = frozenset({"select", "multi_select"})
-# Every record carries these columns; a field cannot take their names.
-RESERVED_FIELD_SLUGS = frozenset({"id", "created_at", "updated_at"})
 
 APP_FALLBACK_SLUG = "app"
 SCHEMA_FALLBACK_SLUG = "schema"
@@ -53,6 +45,10 @@ class FieldInput:
     type: str = ""
     required: bool = False
     options: Sequence[str] = ()
+    unique: bool = False
+    primary: bool = False
+    default: Any = NO_DEFAULT
+    config: dict[str, Any] = field(default_factory=dict)
 
 
 def clean_name(value: str, *, field: str = "name") -> str:
@@ -137,7 +133,25 @@ def check_fields(inputs: Sequence[FieldInput]) -> list[FieldSpec]:
             )
         seen.add(spec.slug)
         specs.append(spec)
+    check_one_primary(specs)
+    if not any(spec.primary for spec in specs):
+        # Every schema has a display value: the first field that can be one.
+        for index, spec in enumerate(specs):
+            if REGISTRY[spec.type].can_be_primary:
+                specs[index] = replace(spec, primary=True)
+                break
     return specs
+
+
+def check_one_primary(fields: Sequence[FieldSpec]) -> None:
+    primaries = [f.slug for f in fields if f.primary]
+    if len(primaries) > 1:
+        raise ValidationFailed(
+            "A schema has one primary field; "
+            + ", ".join(f"'{slug}'" for slug in primaries)
+            + " all claim it",
+            field=primaries[1],
+        )
 
 
 def check_field(given: FieldInput, position: int) -> FieldSpec:
@@ -159,37 +173,93 @@ def check_field(given: FieldInput, position: int) -> FieldSpec:
             f"lowercase letters, digits and underscores, at most {FIELD_SLUG_MAX} characters",
             field=where,
         )
-    if slug in RESERVED_FIELD_SLUGS:
+    if slug in RESERVED_SLUGS:
         raise ValidationFailed(f"Field slug '{slug}' is reserved", field=slug)
     name = name or slug
     if len(name) > NAME_MAX:
         raise ValidationFailed(
             f"Field '{slug}' has a name longer than {NAME_MAX} characters", field=slug
         )
-    if given.type not in FIELD_TYPES:
-        raise ValidationFailed(f"Field '{slug}' has no valid type", field=slug)
-    options = _check_options(slug, given.type, given.options)
-    return FieldSpec(
+    kind = REGISTRY.get(given.type)
+    if kind is None:
+        raise ValidationFailed(
+            f"Field '{slug}' has no valid type; expected one of " + ", ".join(TYPE_NAMES),
+            field=slug,
+        )
+    options = _check_options(slug, kind, given.options)
+    config = _check_config(slug, kind, given.config)
+    _check_flags(slug, kind, given)
+    spec = FieldSpec(
         slug=slug,
         name=name,
         type=given.type,
         required=given.required,
         options=options,
         position=position,
+        unique=given.unique,
+        primary=given.primary,
+        config=config,
     )
+    if given.default is not NO_DEFAULT and given.default is not None:
+        _check_default(kind, spec, given.default)
+        spec = replace(spec, default=given.default)
+    return spec
 
 
-def _check_options(slug: str, type_name: str, given: Sequence[str]) -> tuple[str, ...]:
-    if type_name not in OPTION_TYPES:
+def _check_config(slug: str, kind: FieldType, given: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return config_of(kind, given)
+    except ValidationFailed as error:
+        raise ValidationFailed(f"Field '{slug}': {error.message}", field=slug) from None
+
+
+def _check_flags(slug: str, kind: FieldType, given: FieldInput) -> None:
+    if kind.read_only and given.required:
+        raise ValidationFailed(
+            f"Field '{slug}' of type {kind.name} is set by the system and cannot be required",
+            field=slug,
+        )
+    if kind.read_only and given.default not in (NO_DEFAULT, None):
+        raise ValidationFailed(
+            f"Field '{slug}' of type {kind.name} is set by the system and takes no default",
+            field=slug,
+        )
+    if given.unique and not kind.can_be_unique:
+        raise ValidationFailed(f"Fields of type {kind.name} cannot be unique", field=slug)
+    if given.primary and not kind.can_be_primary:
+        raise ValidationFailed(
+            f"Fields of type {kind.name} cannot be the primary field", field=slug
+        )
+
+
+def default_fits(kind: FieldType, field: FieldLike, value: Any) -> bool:
+    try:
+        kind.validate(field, value)
+    except ValidationFailed:
+        return False
+    return True
+
+
+def _check_default(kind: FieldType, spec: FieldSpec, value: Any) -> None:
+    try:
+        kind.validate(spec, value)
+    except ValidationFailed as error:
+        raise ValidationFailed(
+            f"Default of field '{spec.slug}': {error.message}", field=spec.slug
+        ) from None
+
+
+def _check_options(slug: str, kind: FieldType, given: Sequence[str]) -> tuple[str, ...]:
+    if not kind.takes_choices:
         if given:
             raise ValidationFailed(
-                f"Field '{slug}' of type {type_name} takes no options", field=slug
+                f"Field '{slug}' of type {kind.name} takes no options", field=slug
             )
         return ()
     options = tuple(option.strip() for option in given)
     if not options:
         raise ValidationFailed(
-            f"Field '{slug}' of type {type_name} needs at least one option", field=slug
+            f"Field '{slug}' of type {kind.name} needs at least one option", field=slug
         )
     if len(options) > OPTIONS_MAX:
         raise ValidationFailed(f"Field '{slug}' can have at most {OPTIONS_MAX} options", field=slug)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
+import orjson
 from tessera.schema.v1 import schema_pb2, schema_pb2_grpc
 
 from services.kit.clock import rfc3339
 from services.kit.db import SessionMaker, transaction
-from services.kit.field_types import type_name, type_value
+from services.kit.errors import ValidationFailed
+from services.kit.json import loads_exact
 from services.schema import rules, service
-from services.schema.models import App, Field, Schema
+from services.schema.models import NO_DEFAULT, App, Field, Schema
 
 
 class SchemaServicer(schema_pb2_grpc.SchemaServiceServicer):
@@ -64,22 +68,126 @@ class SchemaServicer(schema_pb2_grpc.SchemaServiceServicer):
             )
         return schema_to_proto(schema)
 
+    async def UpdateApp(
+        self, request: schema_pb2.UpdateAppRequest, context: grpc.aio.ServicerContext
+    ) -> schema_pb2.App:
+        change = service.AppChange(
+            name=request.name if request.HasField("name") else None,
+            slug=request.slug if request.HasField("slug") else None,
+            description=request.description if request.HasField("description") else None,
+        )
+        async with transaction(self.sessionmaker) as session:
+            app = await service.update_app(session, request.ctx, request.app_slug, change)
+        return app_to_proto(app)
+
+    async def UpdateSchema(
+        self, request: schema_pb2.UpdateSchemaRequest, context: grpc.aio.ServicerContext
+    ) -> schema_pb2.Schema:
+        change = service.SchemaChange(
+            name=request.name if request.HasField("name") else None,
+            slug=request.slug if request.HasField("slug") else None,
+        )
+        async with transaction(self.sessionmaker) as session:
+            schema = await service.update_schema(
+                session, request.ctx, request.app_slug, request.schema_slug, change
+            )
+        return schema_to_proto(schema)
+
+    async def AddField(
+        self, request: schema_pb2.AddFieldRequest, context: grpc.aio.ServicerContext
+    ) -> schema_pb2.Schema:
+        given = field_input(request.field)
+        async with transaction(self.sessionmaker) as session:
+            schema = await service.add_field(
+                session, request.ctx, request.app_slug, request.schema_slug, given
+            )
+        return schema_to_proto(schema)
+
+    async def UpdateField(
+        self, request: schema_pb2.UpdateFieldRequest, context: grpc.aio.ServicerContext
+    ) -> schema_pb2.Schema:
+        change = field_change(request)
+        async with transaction(self.sessionmaker) as session:
+            schema = await service.update_field(
+                session,
+                request.ctx,
+                request.app_slug,
+                request.schema_slug,
+                request.field_slug,
+                change,
+                validate_only=request.validate_only,
+            )
+        return schema_to_proto(schema)
+
+    async def DeleteField(
+        self, request: schema_pb2.DeleteFieldRequest, context: grpc.aio.ServicerContext
+    ) -> schema_pb2.Schema:
+        async with transaction(self.sessionmaker) as session:
+            schema = await service.delete_field(
+                session, request.ctx, request.app_slug, request.schema_slug, request.field_slug
+            )
+        return schema_to_proto(schema)
+
+
+def _json_object(raw: bytes, *, field: str) -> dict[str, Any]:
+    if not raw:
+        return {}
+    value = _json(raw, field=field)
+    if not isinstance(value, dict):
+        raise ValidationFailed("Field settings must be a JSON object", field=field)
+    return value
+
+
+def _json(raw: bytes, *, field: str) -> Any:
+    try:
+        return loads_exact(raw)
+    except ValueError:
+        raise ValidationFailed("Not valid JSON", field=field) from None
+
+
+def field_input(message: schema_pb2.FieldInput) -> rules.FieldInput:
+    return rules.FieldInput(
+        slug=message.slug,
+        name=message.name,
+        type=message.type,
+        required=message.required,
+        options=list(message.options),
+        unique=message.unique,
+        primary=message.primary,
+        default=_json(message.default_json, field=message.slug or "default")
+        if message.default_json
+        else NO_DEFAULT,
+        config=_json_object(message.config_json, field=message.slug or "config"),
+    )
+
+
+def field_change(request: schema_pb2.UpdateFieldRequest) -> service.FieldChange:
+    def given(name: str) -> Any:
+        return getattr(request, name) if request.HasField(name) else None
+
+    return service.FieldChange(
+        name=given("name"),
+        slug=given("slug"),
+        type=given("type"),
+        required=given("required"),
+        unique=given("unique"),
+        primary=given("primary"),
+        options=list(request.options) if request.has_options else None,
+        default=_json(request.default_json, field="default")
+        if request.HasField("default_json")
+        else service.UNCHANGED,
+        config=_json_object(request.config_json, field="config")
+        if request.HasField("config_json")
+        else None,
+    )
+
 
 def schema_input(request: schema_pb2.CreateSchemaRequest) -> service.SchemaInput:
     return service.SchemaInput(
         app_slug=request.app_slug,
         name=request.name,
         slug=request.slug,
-        fields=[
-            rules.FieldInput(
-                slug=field.slug,
-                name=field.name,
-                type=type_name(field.type),
-                required=field.required,
-                options=list(field.options),
-            )
-            for field in request.fields
-        ],
+        fields=[field_input(field) for field in request.fields],
     )
 
 
@@ -98,10 +206,14 @@ def field_to_proto(field: Field) -> schema_pb2.Field:
         id=field.id,
         slug=field.slug,
         name=field.name,
-        type=type_value(field.type) or schema_pb2.FIELD_TYPE_UNSPECIFIED,
+        type=field.type,
         required=field.required,
         options=field.options,
         position=field.position,
+        unique=field.unique,
+        primary=field.primary,
+        default_json=b"" if field.default is NO_DEFAULT else orjson.dumps(field.default),
+        config_json=orjson.dumps(field.config) if field.config else b"",
     )
 
 

@@ -4,16 +4,18 @@ through the repository and never commit: the servicer owns the transaction."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.common.v1 import common_pb2
 
 from services.kit.errors import Conflict
+from services.kit.fields import REGISTRY
 from services.kit.tenancy import tenant_of
 from services.schema import events, rules
-from services.schema.errors import AppNotFound, SchemaNotFound, SlugTaken
-from services.schema.models import App, Schema
+from services.schema.errors import AppNotFound, FieldNotFound, SchemaNotFound, SlugTaken
+from services.schema.models import NO_DEFAULT, App, Field, Schema
 from services.schema.repository import SchemaRepository
 
 # A derived slug is checked against this many numbered candidates per query.
@@ -118,6 +120,225 @@ async def get_schema(
         raise AppNotFound()
     if schema is None:
         raise SchemaNotFound()
+    return schema
+
+
+@dataclass(frozen=True)
+class AppChange:
+    name: str | None = None
+    slug: str | None = None
+    description: str | None = None
+
+
+async def update_app(
+    session: AsyncSession, ctx: common_pb2.RequestContext, app_slug: str, change: AppChange
+) -> App:
+    tenant_id = tenant_of(ctx)
+    repo = SchemaRepository(session, tenant_id)
+    app = await repo.get_app(app_slug)
+    if app is None:
+        raise AppNotFound()
+    values: dict[str, str] = {}
+    if change.name is not None:
+        values["name"] = rules.clean_name(change.name)
+    if change.slug is not None:
+        values["slug"] = rules.check_app_slug(change.slug.strip())
+    if change.description is not None:
+        values["description"] = rules.clean_description(change.description)
+    if not values:
+        return app
+    updated = await repo.update_app(app, **values)
+    if updated is None:
+        raise SlugTaken(f"An app with slug '{values['slug']}' already exists", field="slug")
+    await events.publish(session, events.app_updated(tenant_id, updated))
+    return updated
+
+
+@dataclass(frozen=True)
+class SchemaChange:
+    name: str | None = None
+    slug: str | None = None
+
+
+async def update_schema(
+    session: AsyncSession,
+    ctx: common_pb2.RequestContext,
+    app_slug: str,
+    schema_slug: str,
+    change: SchemaChange,
+) -> Schema:
+    tenant_id = tenant_of(ctx)
+    repo = SchemaRepository(session, tenant_id)
+    schema = await get_schema(session, ctx, app_slug, schema_slug)
+    values: dict[str, str] = {}
+    if change.name is not None:
+        values["name"] = rules.clean_name(change.name)
+    if change.slug is not None:
+        values["slug"] = rules.check_schema_slug(change.slug.strip())
+    if not values:
+        return schema
+    if not await repo.update_schema(schema, **values):
+        raise SlugTaken(
+            f"A schema with slug '{values['slug']}' already exists in this app", field="slug"
+        )
+    return await _changed(session, repo, tenant_id, app_slug, schema.id)
+
+
+# A FieldChange key left out keeps the field's current value.
+UNCHANGED: Any = object()
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    name: str | None = None
+    slug: str | None = None
+    type: str | None = None
+    required: bool | None = None
+    unique: bool | None = None
+    primary: bool | None = None
+    options: Sequence[str] | None = None
+    # UNCHANGED, None (remove the default) or a JSON value.
+    default: Any = UNCHANGED
+    config: dict[str, Any] | None = None
+
+
+async def add_field(
+    session: AsyncSession,
+    ctx: common_pb2.RequestContext,
+    app_slug: str,
+    schema_slug: str,
+    given: rules.FieldInput,
+) -> Schema:
+    tenant_id = tenant_of(ctx)
+    repo = SchemaRepository(session, tenant_id)
+    schema = await _locked_schema(session, ctx, repo, app_slug, schema_slug)
+    if len(schema.fields) >= rules.FIELDS_MAX:
+        raise Conflict(f"A schema can have at most {rules.FIELDS_MAX} fields", field="fields")
+    position = max((f.position for f in schema.fields), default=-1) + 1
+    spec = rules.check_field(given, position)
+    if spec.primary:
+        await repo.clear_primary(schema.id)
+    if await repo.insert_field(schema.id, spec) is None:
+        raise SlugTaken(f"The schema already has a field '{spec.slug}'", field=spec.slug)
+    await repo.bump_version(schema.id)
+    return await _changed(session, repo, tenant_id, app_slug, schema.id)
+
+
+async def update_field(
+    session: AsyncSession,
+    ctx: common_pb2.RequestContext,
+    app_slug: str,
+    schema_slug: str,
+    field_slug: str,
+    change: FieldChange,
+    *,
+    validate_only: bool = False,
+) -> Schema:
+    tenant_id = tenant_of(ctx)
+    repo = SchemaRepository(session, tenant_id)
+    schema = await _locked_schema(session, ctx, repo, app_slug, schema_slug)
+    current = _field_named(schema, field_slug)
+    spec = rules.check_field(_merged(current, change), current.position)
+    changed = Field(
+        id=current.id,
+        slug=spec.slug,
+        name=spec.name,
+        type=spec.type,
+        required=spec.required,
+        options=spec.options,
+        position=spec.position,
+        unique=spec.unique,
+        primary=spec.primary,
+        default=spec.default,
+        config=spec.config,
+    )
+    if changed == current:
+        return schema
+    if validate_only:
+        fields = tuple(changed if f.id == current.id else f for f in schema.fields)
+        return replace(schema, version=schema.version + 1, fields=fields)
+    if changed.primary and not current.primary:
+        await repo.clear_primary(schema.id)
+    if not await repo.replace_field(changed):
+        raise SlugTaken(f"The schema already has a field '{changed.slug}'", field="slug")
+    await repo.bump_version(schema.id)
+    return await _changed(session, repo, tenant_id, app_slug, schema.id)
+
+
+async def delete_field(
+    session: AsyncSession,
+    ctx: common_pb2.RequestContext,
+    app_slug: str,
+    schema_slug: str,
+    field_slug: str,
+) -> Schema:
+    tenant_id = tenant_of(ctx)
+    repo = SchemaRepository(session, tenant_id)
+    schema = await _locked_schema(session, ctx, repo, app_slug, schema_slug)
+    field = _field_named(schema, field_slug)
+    await repo.delete_field(field.id)
+    await repo.bump_version(schema.id)
+    return await _changed(session, repo, tenant_id, app_slug, schema.id)
+
+
+def _field_named(schema: Schema, slug: str) -> Field:
+    for field in schema.fields:
+        if field.slug == slug:
+            return field
+    raise FieldNotFound()
+
+
+def _merged(current: Field, change: FieldChange) -> rules.FieldInput:
+    """The field as it would be after the change. A new type starts from its own
+    settings; options and a default carry over only where the new type takes them."""
+    kind = change.type if change.type is not None else current.type
+    retyped = kind != current.type
+    options: Sequence[str] = current.options if change.options is None else change.options
+    config = change.config if change.config is not None else ({} if retyped else current.config)
+    default = current.default if change.default is UNCHANGED else change.default
+    if default is None:
+        default = NO_DEFAULT
+    kind_type = REGISTRY.get(kind)
+    if retyped and kind_type is not None:
+        if not kind_type.takes_choices and change.options is None:
+            options = ()
+        if change.default is UNCHANGED and default is not NO_DEFAULT:
+            default = default if rules.default_fits(kind_type, current, default) else NO_DEFAULT
+    return rules.FieldInput(
+        slug=current.slug if change.slug is None else change.slug,
+        name=current.name if change.name is None else change.name,
+        type=kind,
+        required=current.required if change.required is None else change.required,
+        options=options,
+        unique=current.unique if change.unique is None else change.unique,
+        primary=current.primary if change.primary is None else change.primary,
+        default=default,
+        config=config,
+    )
+
+
+async def _locked_schema(
+    session: AsyncSession,
+    ctx: common_pb2.RequestContext,
+    repo: SchemaRepository,
+    app_slug: str,
+    schema_slug: str,
+) -> Schema:
+    schema = await get_schema(session, ctx, app_slug, schema_slug)
+    await repo.lock_schema(schema.id)
+    # Read again under the lock: a concurrent change may have committed in between.
+    return await get_schema(session, ctx, app_slug, schema.slug)
+
+
+async def _changed(
+    session: AsyncSession,
+    repo: SchemaRepository,
+    tenant_id: str,
+    app_slug: str,
+    schema_id: str,
+) -> Schema:
+    schema = await repo.schema_by_id(app_slug, schema_id)
+    await events.publish(session, events.schema_updated(tenant_id, schema))
     return schema
 
 

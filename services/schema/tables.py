@@ -69,12 +69,23 @@ fields = Table(
     ),
     Column("slug", Text, nullable=False),
     Column("name", Text, nullable=False),
-    # The lowercase REST name of the type: text, long_text, number, ..., multi_select.
+    # A name from the field-type catalogue (services/kit/fields).
     Column("type", Text, nullable=False),
     Column("required", Boolean, nullable=False, server_default=text("false")),
     Column("options", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("position", Integer, nullable=False),
+    Column("unique", Boolean, nullable=False, server_default=text("false")),
+    Column("is_primary", Boolean, nullable=False, server_default=text("false")),
+    # {"value": <JSON>}; SQL NULL is no default.
+    Column("default_value", JSONB(none_as_null=True), nullable=True),
+    # The type's own settings (decimal_places, max, ...), checked by the catalogue.
+    Column("config", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     UniqueConstraint("schema_id", "slug", name="uq_fields_schema_id_slug"),
+)
+
+# The primary field is the schema's display value: one at most.
+Index(
+    "uq_fields_one_primary", fields.c.schema_id, unique=True, postgresql_where=fields.c.is_primary
 )
 
 outbox = outbox_table(metadata)

@@ -29,9 +29,24 @@ def test_create_schema_with_every_field_type(tenant: Tenant) -> None:
     assert schema["name"] == "Contacts"
     fields = {f["slug"]: f for f in schema["fields"]}
     assert [f["slug"] for f in schema["fields"]] == [f["slug"] for f in CONTACT_FIELDS]
-    assert fields["name"] == {"slug": "name", "name": "Name", "type": "text", "required": True}
+    assert fields["name"] == {
+        "slug": "name",
+        "name": "Name",
+        "type": "text",
+        "required": True,
+        "unique": False,
+        # The first field that can be one is the display value unless another is named.
+        "primary": True,
+    }
     # name defaults to the slug
-    assert fields["email"] == {"slug": "email", "name": "email", "type": "email", "required": False}
+    assert fields["email"] == {
+        "slug": "email",
+        "name": "email",
+        "type": "email",
+        "required": False,
+        "unique": False,
+        "primary": False,
+    }
     assert fields["status"]["options"] == ["lead", "customer"]
     assert fields["tags"]["type"] == "multi_select"
     listed = tenant.get(f"/api/apps/{app['slug']}/schemas")
@@ -48,7 +63,14 @@ def test_slugs_derive_from_names(tenant: Tenant) -> None:
     assert response.status_code == 201
     assert response.json()["slug"] in ("sales-leads", "sales_leads")
     assert response.json()["fields"] == [
-        {"slug": "full_name", "name": "Full Name", "type": "text", "required": False}
+        {
+            "slug": "full_name",
+            "name": "Full Name",
+            "type": "text",
+            "required": False,
+            "unique": False,
+            "primary": True,
+        }
     ]
 
 

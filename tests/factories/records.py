@@ -9,9 +9,9 @@ from dataclasses import replace
 from tessera.common.v1 import common_pb2
 
 from services.kit.errors import NotFound
+from services.kit.fields import REGISTRY
 from services.kit.ids import new_id
 from services.kit.tenancy import tenant_of
-from services.records.fields import REGISTRY
 from services.records.schemas import FieldDef, SchemaDef, make_schema
 
 

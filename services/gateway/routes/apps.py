@@ -44,3 +44,23 @@ async def get_app(app_slug: str, ctx: ContextDep, backends: BackendsDep) -> dict
         backends.schema.GetApp, schema_pb2.GetAppRequest(ctx=ctx, app_slug=app_slug)
     )
     return presenters.app(reply)
+
+
+class AppPatch(StrictInput):
+    name: str | None = None
+    slug: str | None = None
+    description: str | None = None
+
+
+@router.patch("/{app_slug}")
+async def update_app(
+    app_slug: str, request: Request, ctx: ContextDep, backends: BackendsDep
+) -> dict[str, Any]:
+    body = await parse_json(request, AppPatch)
+    change = schema_pb2.UpdateAppRequest(ctx=ctx, app_slug=app_slug)
+    for key in ("name", "slug", "description"):
+        value = getattr(body, key)
+        if value is not None:
+            setattr(change, key, value)
+    reply = await backends.call(backends.schema.UpdateApp, change)
+    return presenters.app(reply)

@@ -61,7 +61,9 @@ def test_provisioning_creates_table_columns_and_indexes(records_db: str) -> None
             assert columns["updated_at"] == "timestamp with time zone"
             for f in schema.fields:
                 assert columns[f.id] == EXPECTED_TYPES[f.slug], f.slug
-            assert len(columns) == len(schema.fields) + 3
+            assert columns["version"] == "bigint"
+            assert columns["created_by"] == columns["updated_by"] == "text"
+            assert len(columns) == len(schema.fields) + 6
 
             indexes = await indexes_of(h, schema)
             for f in schema.fields:
@@ -70,6 +72,11 @@ def test_provisioning_creates_table_columns_and_indexes(records_db: str) -> None
                     assert "USING gin" in indexes[name]
                 elif f.slug == "bio":
                     assert name not in indexes
+                elif f.type.name in ("text", "email", "url"):
+                    # Text is indexed by a bounded prefix: any valid value is storable.
+                    assert indexes[name].endswith(f'USING btree ("left"({f.id}, 200), id)'), (
+                        indexes[name]
+                    )
                 else:
                     assert indexes[name].endswith(f"USING btree ({f.id}, id)"), indexes[name]
             assert f"{schema.id}_pkey" in indexes
@@ -147,7 +154,7 @@ def test_schema_event_provisions_eagerly_and_once(records_db: str) -> None:
             handler = SchemaProvisioningHandler(h.sessionmaker, h.provisioner)
             event = schema_event(tenant, schema)
             await handler(event)
-            assert len(await columns_of(h, schema)) == len(schema.fields) + 3
+            assert len(await columns_of(h, schema)) == len(schema.fields) + 6
             assert (
                 await h.scalar(
                     "SELECT count(*) FROM processed_events WHERE consumer = :c AND event_id = :e",

@@ -23,16 +23,16 @@ Stub = schema_pb2_grpc.SchemaServiceStub
 FI = schema_pb2.FieldInput
 
 ALL_TYPES = [
-    FI(name="Name", type=schema_pb2.FIELD_TYPE_TEXT, required=True),
-    FI(name="Notes", type=schema_pb2.FIELD_TYPE_LONG_TEXT),
-    FI(name="Amount", type=schema_pb2.FIELD_TYPE_NUMBER),
-    FI(name="Active?", type=schema_pb2.FIELD_TYPE_BOOLEAN),
-    FI(name="Birthday", type=schema_pb2.FIELD_TYPE_DATE),
-    FI(name="Last seen", type=schema_pb2.FIELD_TYPE_DATETIME),
-    FI(slug="email", name="E-mail", type=schema_pb2.FIELD_TYPE_EMAIL, required=True),
-    FI(slug="website", type=schema_pb2.FIELD_TYPE_URL),
-    FI(name="Status", type=schema_pb2.FIELD_TYPE_SELECT, options=["lead", "customer"]),
-    FI(name="Tags", type=schema_pb2.FIELD_TYPE_MULTI_SELECT, options=["vip", "b2b", "new"]),
+    FI(name="Name", type="text", required=True),
+    FI(name="Notes", type="long_text"),
+    FI(name="Amount", type="number"),
+    FI(name="Active?", type="boolean"),
+    FI(name="Birthday", type="date"),
+    FI(name="Last seen", type="datetime"),
+    FI(slug="email", name="E-mail", type="email", required=True),
+    FI(slug="website", type="url"),
+    FI(name="Status", type="select", options=["lead", "customer"]),
+    FI(name="Tags", type="multi_select", options=["vip", "b2b", "new"]),
 ]
 EXPECTED_FIELDS = [
     ("name", "Name", "text", True, []),
@@ -65,10 +65,6 @@ def create_schema(
     return reply
 
 
-def lowercase_type(value: int) -> str:
-    return schema_pb2.FieldType.Name(value).removeprefix("FIELD_TYPE_").lower()
-
-
 def test_create_schema_with_every_field_type(
     schema_service: SchemaService, stub: Stub, ctx: Ctx
 ) -> None:
@@ -83,9 +79,7 @@ def test_create_schema_with_every_field_type(
         "Contacts",
         1,
     )
-    got = [
-        (f.slug, f.name, lowercase_type(f.type), f.required, list(f.options)) for f in schema.fields
-    ]
+    got = [(f.slug, f.name, f.type, f.required, list(f.options)) for f in schema.fields]
     assert got == EXPECTED_FIELDS
     assert [f.position for f in schema.fields] == list(range(10))
     assert all(re.fullmatch(r"fld_[a-z2-7]{26}", f.id) for f in schema.fields)
@@ -183,34 +177,34 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ({"name": "x" * 101}, "name"),
     ({"slug": "Bad Slug"}, "slug"),
     ({"slug": "x" * 51}, "slug"),
-    ({"fields": [FI(type=schema_pb2.FIELD_TYPE_TEXT)]}, "fields[0]"),
+    ({"fields": [FI(type="text")]}, "fields[0]"),
     (
         {
             "fields": [
-                FI(slug="ok", type=schema_pb2.FIELD_TYPE_TEXT),
-                FI(slug="9lives", type=schema_pb2.FIELD_TYPE_TEXT),
+                FI(slug="ok", type="text"),
+                FI(slug="9lives", type="text"),
             ]
         },
         "fields[1]",
     ),
-    ({"fields": [FI(slug="id", type=schema_pb2.FIELD_TYPE_TEXT)]}, "id"),
-    ({"fields": [FI(name="Created at", type=schema_pb2.FIELD_TYPE_DATETIME)]}, "created_at"),
+    ({"fields": [FI(slug="id", type="text")]}, "id"),
+    ({"fields": [FI(name="Created at", type="datetime")]}, "created_at"),
     (
         {
             "fields": [
-                FI(slug="a", type=schema_pb2.FIELD_TYPE_TEXT),
-                FI(name="A", type=schema_pb2.FIELD_TYPE_LONG_TEXT),
+                FI(slug="a", type="text"),
+                FI(name="A", type="long_text"),
             ]
         },
         "a",
     ),
     ({"fields": [FI(slug="a")]}, "a"),
-    ({"fields": [FI(slug="a", type=999)]}, "a"),  # type: ignore[arg-type]
-    ({"fields": [FI(slug="s", type=schema_pb2.FIELD_TYPE_SELECT)]}, "s"),
-    ({"fields": [FI(slug="s", type=schema_pb2.FIELD_TYPE_SELECT, options=["a", "a"])]}, "s"),
-    ({"fields": [FI(slug="s", type=schema_pb2.FIELD_TYPE_MULTI_SELECT, options=[""])]}, "s"),
-    ({"fields": [FI(slug="t", type=schema_pb2.FIELD_TYPE_TEXT, options=["a"])]}, "t"),
-    ({"fields": [FI(slug=f"f{i}", type=schema_pb2.FIELD_TYPE_TEXT) for i in range(201)]}, "fields"),
+    ({"fields": [FI(slug="a", type="hologram")]}, "a"),
+    ({"fields": [FI(slug="s", type="select")]}, "s"),
+    ({"fields": [FI(slug="s", type="select", options=["a", "a"])]}, "s"),
+    ({"fields": [FI(slug="s", type="multi_select", options=[""])]}, "s"),
+    ({"fields": [FI(slug="t", type="text", options=["a"])]}, "t"),
+    ({"fields": [FI(slug=f"f{i}", type="text") for i in range(201)]}, "fields"),
 ]
 
 
@@ -240,7 +234,9 @@ def test_no_valid_type_message(stub: Stub, ctx: Ctx) -> None:
     request = schema_pb2.CreateSchemaRequest(
         ctx=ctx, app_slug="crm", name="Contacts", fields=[FI(name="Due")]
     )
-    assert fails(stub.CreateSchema, request).error.message == "Field 'due' has no valid type"
+    assert fails(stub.CreateSchema, request).error.message.startswith(
+        "Field 'due' has no valid type; expected one of text, long_text, number, "
+    )
 
 
 def test_schema_created_event_on_the_stream(
@@ -275,6 +271,9 @@ def test_schema_created_event_on_the_stream(
                     "required": required,
                     "options": options,
                     "position": position,
+                    "unique": False,
+                    "primary": position == 0,
+                    "config": {},
                 }
                 for position, (field, (slug, name, type_name, required, options)) in enumerate(
                     zip(schema.fields, EXPECTED_FIELDS, strict=True)

@@ -53,3 +53,24 @@ def test_transport_failures_never_leak_their_details() -> None:
     unknown = from_grpc_error(grpc.StatusCode.UNKNOWN, "Traceback (most recent call last)", ())
     assert isinstance(unknown, InternalError)
     assert "Traceback" not in unknown.message
+
+
+def test_details_and_retry_after_survive_the_grpc_round_trip() -> None:
+    details: list[dict[str, object]] = [
+        {"field": "records[17].email", "message": "Field 'email' must be an email address"},
+        {"lost": 3, "record_ids": ["rec_a", "rec_b"]},
+    ]
+    error = Conflict("Busy", details=details, retry_after=2)
+    rebuilt = from_grpc_error(
+        error.grpc_status, error.message, [(STATUS_DETAILS_KEY, to_status_details(error))]
+    )
+    assert isinstance(rebuilt, Conflict)
+    assert rebuilt.details == details
+    assert rebuilt.retry_after == 2
+    assert rebuilt.to_envelope() == {
+        "error": {"code": "conflict", "message": "Busy", "details": details}
+    }
+
+
+def test_no_details_means_no_details_key() -> None:
+    assert "details" not in ValidationFailed("x", field="f").to_envelope()["error"]

@@ -7,13 +7,14 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql import Select
 
-from services.records.fields import REGISTRY
+from services.kit.fields import REGISTRY
 from services.records.repository import (
-    FilterSpec,
+    Condition,
+    Group,
+    Keyset,
     ListQuery,
     RecordTables,
     SortSpec,
-    add_columns_sql,
     build_table,
     count_statement,
     count_trigger_sql,
@@ -31,8 +32,8 @@ def sql(statement: Select[object]) -> str:
     return " ".join(str(statement.compile(dialect=DIALECT)).split())
 
 
-def query(*sort: SortSpec, filters: tuple[FilterSpec, ...] = (), limit: int = 50) -> ListQuery:
-    return ListQuery(sort=sort, filters=filters, limit=limit, offset=0)
+def query(*sort: SortSpec, where: Group | Condition | None = None, limit: int = 50) -> ListQuery:
+    return ListQuery(sort=sort, filter=where, limit=limit, offset=0)
 
 
 def order_by(statement: Select[object]) -> str:
@@ -47,8 +48,11 @@ def test_table_layout_follows_the_definition() -> None:
     assert [c.name for c in table.columns] == [
         "id",
         *(f.id for f in SCHEMA.fields),
+        "version",
         "created_at",
         "updated_at",
+        "created_by",
+        "updated_by",
     ]
     ddl = " ".join(str(CreateTable(table, if_not_exists=True).compile(dialect=DIALECT)).split())
     assert f"CREATE TABLE IF NOT EXISTS {SCHEMA.app_id}.{SCHEMA.id}" in ddl
@@ -60,7 +64,7 @@ def test_indexes_btree_for_sortable_gin_for_multi_select() -> None:
     indexes = {str(i.name): i for i in RT.table.indexes}
     sortable = [f for f in SCHEMA.fields if f.type.sortable]
     for f in sortable:
-        assert [c.name for c in indexes[f"ix_{f.id}"].columns] == [f.id, "id"]
+        assert str(indexes[f"ix_{f.id}"].expressions[-1]).endswith(".id")
     assert indexes[f"ix_{F['tags'].id}"].dialect_options["postgresql"]["using"] == "gin"
     assert f"ix_{F['bio'].id}" not in indexes
     assert f"ix_{SCHEMA.id}_created_at" in indexes
@@ -70,8 +74,6 @@ def test_quoting_is_left_to_the_dialect() -> None:
     odd = schema(field("name", id="Fld-Odd"), id="Sch Odd", app_id="App")
     text = sql(list_statement(build_table(odd), query()))
     assert '"App"."Sch Odd"."Fld-Odd"' in text
-    alter = add_columns_sql(DIALECT, build_table(odd))
-    assert alter == 'ALTER TABLE "App"."Sch Odd" ADD COLUMN IF NOT EXISTS "Fld-Odd" TEXT'
 
 
 def test_default_order_is_creation_then_id() -> None:
@@ -80,16 +82,34 @@ def test_default_order_is_creation_then_id() -> None:
     )
 
 
-def test_sort_keys_then_id_ascending_as_tie_break() -> None:
+def test_sort_keys_then_id_in_the_first_keys_direction() -> None:
     name, age = F["name"].id, F["age"].id
     t = RT.table.fullname
-    statement = list_statement(RT, query(SortSpec(name, True), SortSpec(age)))
-    assert order_by(statement) == f"{t}.{name} DESC, {t}.{age} ASC, {t}.id ASC"
+    statement = list_statement(RT, query(SortSpec(F["name"], True), SortSpec(F["age"])))
+    assert order_by(statement) == (f"left({t}.{name}, 200) DESC, {t}.{age} ASC, {t}.id DESC")
 
 
-def test_sort_by_id_needs_no_tie_break() -> None:
+def test_keyset_of_one_direction_is_a_row_comparison() -> None:
     t = RT.table.fullname
-    assert order_by(list_statement(RT, query(SortSpec("id", True)))) == f"{t}.id DESC"
+    after = Keyset(values=(Decimal(3),), record_id="rec_x")
+    statement = list_statement(
+        RT, ListQuery(sort=(SortSpec(F["age"], True),), filter=None, limit=5, after=after)
+    )
+    assert f"({t}.{F['age'].id}, {t}.id) < (" in sql(statement)
+
+
+def test_keyset_of_mixed_directions_expands() -> None:
+    after = Keyset(values=(Decimal(3), None), record_id="rec_x")
+    statement = list_statement(
+        RT,
+        ListQuery(
+            sort=(SortSpec(F["age"], True), SortSpec(F["born"] if "born" in F else F["birthday"])),
+            filter=None,
+            limit=5,
+            after=after,
+        ),
+    )
+    assert " OR " in sql(statement)
 
 
 def test_filters_and_together_and_paging_is_limit_offset() -> None:
@@ -97,9 +117,12 @@ def test_filters_and_together_and_paging_is_limit_offset() -> None:
         RT,
         ListQuery(
             sort=(),
-            filters=(
-                FilterSpec(F["status"].id, F["status"].type, "lead"),
-                FilterSpec(F["tags"].id, F["tags"].type, "a"),
+            filter=Group(
+                any=False,
+                members=(
+                    Condition(F["status"], "eq", "lead"),
+                    Condition(F["tags"], "eq", "a"),
+                ),
             ),
             limit=20,
             offset=40,
@@ -108,14 +131,14 @@ def test_filters_and_together_and_paging_is_limit_offset() -> None:
     text = sql(statement)
     t = RT.table.fullname
     assert f"WHERE {t}.{F['status'].id} = " in text
-    assert f" AND {t}.{F['tags'].id} @> " in text
+    assert f"{t}.{F['tags'].id} @> " in text
     params = statement.compile(dialect=DIALECT).params
     assert sorted(v for v in params.values() if isinstance(v, int)) == [20, 40]
 
 
 def test_count_uses_the_same_filters_without_order_or_paging() -> None:
-    spec = FilterSpec(F["active"].id, F["active"].type, True)
-    text = sql(count_statement(RT, query(SortSpec(F["name"].id), filters=(spec,))))
+    spec = Condition(F["active"], "eq", True)
+    text = sql(count_statement(RT, query(SortSpec(F["name"]), where=spec)))
     assert text.startswith(f"SELECT count(*) AS count_1 FROM {RT.table.fullname} WHERE")
     assert "ORDER BY" not in text
     assert "LIMIT" not in text
@@ -125,7 +148,7 @@ def test_selected_columns_are_in_record_key_order() -> None:
     text = sql(list_statement(RT, query()))
     select_list = text[len("SELECT ") : text.index(" FROM")]
     names = [part.rsplit(".", 1)[1] for part in select_list.split(", ")]
-    assert names == ["id", *(f.id for f in SCHEMA.fields), "created_at", "updated_at"]
+    assert names == ["id", *(f.id for f in SCHEMA.fields), "created_at", "updated_at", "version"]
 
 
 def test_to_record_orders_keys_and_serialises() -> None:
@@ -135,9 +158,15 @@ def test_to_record_orders_keys_and_serialises() -> None:
     values[F["age"].id] = Decimal("36")
     values[F["birthday"].id] = date(1815, 12, 10)
     values[F["tags"].id] = ["a"]
-    row = ("rec_1", *(values[f.id] for f in SCHEMA.fields), moment, moment)
+    row = ("rec_1", *(values[f.id] for f in SCHEMA.fields), moment, moment, 1)
     record = RT.to_record(row)
-    assert list(record) == ["id", *(f.slug for f in SCHEMA.fields), "created_at", "updated_at"]
+    assert list(record) == [
+        "id",
+        *(f.slug for f in SCHEMA.fields),
+        "created_at",
+        "updated_at",
+        "version",
+    ]
     assert record["id"] == "rec_1"
     assert record["name"] == "Ada"
     assert record["age"] == 36
@@ -151,10 +180,10 @@ def test_tables_are_cached_per_schema_version() -> None:
     cache = RecordTables(max_entries=2)
     first = cache.get(SCHEMA)
     assert cache.get(SCHEMA) is first
-    newer = with_fields(SCHEMA, field("phone"))
+    newer = with_fields(SCHEMA, field("mobile", "phone"))
     second = cache.get(newer)
     assert second is not first
-    assert second.table.c[newer.by_slug["phone"].id].type.compile(dialect=DIALECT) == "TEXT"
+    assert second.table.c[newer.by_slug["mobile"].id].type.compile(dialect=DIALECT) == "TEXT"
     assert cache.get(SCHEMA) is first
     cache.get(schema(field("x")))  # a third schema pushes out the least recently used
     assert cache.get(newer) is not second

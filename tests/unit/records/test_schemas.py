@@ -6,10 +6,15 @@ from typing import Any
 import pytest
 from tessera.schema.v1 import schema_pb2
 
-from services.kit.errors import NotFound, ServiceUnavailable, Unauthenticated
+from services.kit.errors import InternalError, NotFound, ServiceUnavailable, Unauthenticated
+from services.kit.fields import REGISTRY
 from services.records.consumers import invalidate_for_subject
-from services.records.fields import REGISTRY
-from services.records.schemas import CachedSchemaSource, schema_from_event, schema_from_proto
+from services.records.schemas import (
+    CachedSchemaSource,
+    UnknownFieldType,
+    schema_from_event,
+    schema_from_proto,
+)
 from tests.factories.records import context
 
 
@@ -26,7 +31,7 @@ def proto_schema(version: int = 1, *, slug: str = "contacts") -> schema_pb2.Sche
                 id="fld_2",
                 slug="tags",
                 name="Tags",
-                type=schema_pb2.FIELD_TYPE_MULTI_SELECT,
+                type="multi_select",
                 options=["a", "b"],
                 position=2,
             ),
@@ -34,11 +39,10 @@ def proto_schema(version: int = 1, *, slug: str = "contacts") -> schema_pb2.Sche
                 id="fld_1",
                 slug="name",
                 name="Name",
-                type=schema_pb2.FIELD_TYPE_TEXT,
+                type="text",
                 required=True,
                 position=1,
             ),
-            schema_pb2.Field(id="fld_3", slug="odd", type=schema_pb2.FIELD_TYPE_UNSPECIFIED),
         ],
     )
 
@@ -47,7 +51,7 @@ def test_schema_from_proto() -> None:
     definition = schema_from_proto(proto_schema(version=7))
     assert (definition.id, definition.app_id, definition.app_slug) == ("sch_1", "app_1", "crm")
     assert definition.version == 7
-    # Position order; a type this build does not know is left out.
+    # Position order.
     assert [f.slug for f in definition.fields] == ["name", "tags"]
     name, tags = definition.fields
     assert name.required
@@ -239,12 +243,18 @@ def test_an_expired_copy_serves_while_the_schema_service_is_away() -> None:
     asyncio.run(scenario())
 
 
-def test_reserved_slugs_are_left_out() -> None:
+def test_a_type_this_build_does_not_know_fails_loudly() -> None:
     message = proto_schema()
-    message.fields.append(
-        schema_pb2.Field(id="fld_9", slug="id", type=schema_pb2.FIELD_TYPE_TEXT, position=9)
-    )
-    assert [f.slug for f in schema_from_proto(message).fields] == ["name", "tags"]
+    message.fields.append(schema_pb2.Field(id="fld_3", slug="odd", type="hologram"))
+    with pytest.raises(UnknownFieldType):
+        schema_from_proto(message)
+
+
+def test_a_reserved_slug_breaks_the_contract_loudly() -> None:
+    message = proto_schema()
+    message.fields.append(schema_pb2.Field(id="fld_9", slug="id", type="text", position=9))
+    with pytest.raises(InternalError):
+        schema_from_proto(message)
 
 
 def test_not_found_propagates_and_is_not_cached() -> None:

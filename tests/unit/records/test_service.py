@@ -5,11 +5,12 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from tessera.records.v1 import records_pb2
 
 from services.kit.errors import ValidationFailed
-from services.records.repository import FilterSpec, SortSpec
+from services.records.repository import Condition, Group
 from services.records.service import (
-    filter_specs,
+    filter_tree,
     page_bounds,
     parse_body,
     sort_specs,
@@ -148,11 +149,11 @@ def test_sort_specs() -> None:
     specs = sort_specs(
         SCHEMA, [Sort("name", True), Sort("created_at"), Sort("name"), Sort("id", True)]
     )
-    assert specs == (
-        SortSpec(F["name"].id, True),
-        SortSpec("created_at", False),
-        SortSpec("id", True),
-    )
+    assert [(s.field.id, s.descending) for s in specs] == [
+        (F["name"].id, True),
+        ("created_at", False),
+        ("id", True),
+    ]
 
 
 def test_sort_rejects_unknown_and_unsortable() -> None:
@@ -165,34 +166,78 @@ def test_sort_rejects_unknown_and_unsortable() -> None:
         fails(error, f"Field '{unsortable}' cannot be sorted", "sort")
 
 
-def test_filter_specs_parse_by_type() -> None:
-    specs = filter_specs(
+def conditions(*items: tuple[str, str, str]) -> records_pb2.FilterNode:
+    return records_pb2.FilterNode(
+        all_of=records_pb2.FilterGroup(
+            nodes=[
+                records_pb2.FilterNode(condition=records_pb2.Condition(field=f, op=op, text=value))
+                for f, op, value in items
+            ]
+        )
+    )
+
+
+def test_filter_tree_parses_operands_by_type() -> None:
+    tree = filter_tree(
         SCHEMA,
-        [Filter("active", "1"), Filter("age", "36"), Filter("tags", "a"), Filter("id", "rec_x")],
+        conditions(
+            ("active", "eq", "1"),
+            ("age", "between", "30,40"),
+            ("tags", "has_any", "a,b"),
+            ("id", "eq", "rec_x"),
+            ("name", "", "Ada"),
+        ),
     )
-    assert specs == (
-        FilterSpec(F["active"].id, F["active"].type, True),
-        FilterSpec(F["age"].id, F["age"].type, Decimal(36)),
-        FilterSpec(F["tags"].id, F["tags"].type, "a"),
-        FilterSpec("id", F["name"].type, "rec_x"),
-    )
-    # proto3's default (empty) operator is eq.
-    assert filter_specs(SCHEMA, [Filter("name", "Ada", op="")])[0].value == "Ada"
+    assert isinstance(tree, Group)
+    assert [(c.field.slug, c.op, c.operand) for c in tree.members if isinstance(c, Condition)] == [
+        ("active", "eq", True),
+        ("age", "between", [Decimal(30), Decimal(40)]),
+        ("tags", "has_any", ["a", "b"]),
+        ("id", "eq", "rec_x"),
+        # proto3's default (empty) operator is eq.
+        ("name", "eq", "Ada"),
+    ]
 
 
-def test_filter_rejections() -> None:
+def test_json_operands_and_nested_groups() -> None:
+    tree = filter_tree(
+        SCHEMA,
+        records_pb2.FilterNode(
+            any_of=records_pb2.FilterGroup(
+                nodes=[
+                    records_pb2.FilterNode(
+                        condition=records_pb2.Condition(field="age", op="in", json=b"[1, 2.5]")
+                    ),
+                    conditions(("status", "eq", "lead")),
+                ]
+            )
+        ),
+    )
+    assert isinstance(tree, Group)
+    assert tree.any
+    first, second = tree.members
+    assert isinstance(first, Condition)
+    assert first.operand == [Decimal(1), Decimal("2.5")]
+    assert isinstance(second, Group)
+    assert not second.any
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        (("nope", "eq", "x"), "Unknown filter field 'nope'"),
+        (("name", "gtt", "x"), "Unknown filter operator 'gtt'"),
+        (("active", "gt", "1"), "Fields of type boolean do not support 'gt'"),
+        (("age", "eq", "old"), "Filter on 'age' with 'eq' needs a number"),
+        (("age", "eq", "1e999999999"), "Filter on 'age' with 'eq' needs a number"),
+        (("age", "eq", "\u0663"), "Filter on 'age' with 'eq' needs a number"),
+        (("active", "eq", "yes"), "Filter on 'active' with 'eq' needs true or false"),
+        (("status", "eq", "nobody"), "Filter on 'status' with 'eq' needs one of"),
+        (("age", "between", "1"), "Filter on 'age' with 'between' needs two values"),
+    ],
+)
+def test_filter_rejections(item: tuple[str, str, str], message: str) -> None:
     with pytest.raises(ValidationFailed) as error:
-        filter_specs(SCHEMA, [Filter("nope", "x")])
-    fails(error, "Unknown filter field 'nope'", "filter[nope]")
-    with pytest.raises(ValidationFailed) as error:
-        filter_specs(SCHEMA, [Filter("name", "x", op="gt")])
-    fails(error, "Unsupported filter operator 'gt' on 'name'", "filter[name]")
-    with pytest.raises(ValidationFailed) as error:
-        filter_specs(SCHEMA, [Filter("age", "old")])
-    fails(error, "Filter on 'age' must be a number", "filter[age]")
-    with pytest.raises(ValidationFailed) as error:
-        filter_specs(SCHEMA, [Filter("active", "yes")])
-    assert error.value.field == "filter[active]"
-    with pytest.raises(ValidationFailed) as error:
-        filter_specs(SCHEMA, [Filter("status", "nobody")])
-    assert error.value.field == "filter[status]"
+        filter_tree(SCHEMA, conditions(item))
+    assert error.value.message.startswith(message)
+    assert error.value.field == f"filter[{item[0]}]"

@@ -66,6 +66,9 @@ def test_schema_created_event_has_the_exact_shape() -> None:
                     "required": True,
                     "options": [],
                     "position": 0,
+                    "unique": False,
+                    "primary": False,
+                    "config": {},
                 },
                 {
                     "id": "fld_2",
@@ -75,6 +78,9 @@ def test_schema_created_event_has_the_exact_shape() -> None:
                     "required": False,
                     "options": ["lead", "customer"],
                     "position": 1,
+                    "unique": False,
+                    "primary": False,
+                    "config": {},
                 },
             ],
         }

@@ -6,19 +6,10 @@ from datetime import UTC, datetime
 
 from tessera.schema.v1 import schema_pb2
 
-from services.kit.field_types import TYPE_NAMES, type_name
 from services.schema import rules, server
 from services.schema.models import App, Field, Schema
 
 MOMENT = datetime(2025, 1, 15, 10, 30, 0, 123000, tzinfo=UTC)
-
-
-def test_field_type_names_cover_the_enum_and_the_rules() -> None:
-    assert TYPE_NAMES == rules.FIELD_TYPES
-
-
-def test_unspecified_and_unknown_types_never_pass_the_rules() -> None:
-    assert type_name(schema_pb2.FIELD_TYPE_UNSPECIFIED) not in rules.FIELD_TYPES
 
 
 def test_schema_input_from_request() -> None:
@@ -26,10 +17,10 @@ def test_schema_input_from_request() -> None:
         app_slug="crm",
         name="Contacts",
         fields=[
-            schema_pb2.FieldInput(name="Name", type=schema_pb2.FIELD_TYPE_TEXT, required=True),
+            schema_pb2.FieldInput(name="Name", type="text", required=True),
             schema_pb2.FieldInput(
                 slug="status",
-                type=schema_pb2.FIELD_TYPE_MULTI_SELECT,
+                type="multi_select",
                 options=["a", "b"],
             ),
         ],
@@ -74,7 +65,7 @@ def test_schema_to_proto() -> None:
             id="fld_1",
             slug="tags",
             name="Tags",
-            type=schema_pb2.FIELD_TYPE_MULTI_SELECT,
+            type="multi_select",
             required=False,
             options=["a", "b"],
             position=0,

@@ -23,37 +23,46 @@ _sym_db = _symbol_database.Default()
 
 
 from tessera.common.v1 import common_pb2 as tessera_dot_common_dot_v1_dot_common__pb2
+from tessera.schema.v1 import schema_pb2 as tessera_dot_schema_dot_v1_dot_schema__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n tessera/records/v1/records.proto\x12\x12tessera.records.v1\x1a\x1etessera/common/v1/common.proto\"2\n\tSchemaRef\x12\x10\n\x08\x61pp_slug\x18\x01 \x01(\t\x12\x13\n\x0bschema_slug\x18\x02 \x01(\t\"%\n\x0eRecordResponse\x12\x13\n\x0brecord_json\x18\x01 \x01(\x0c\"\x89\x01\n\x13\x43reateRecordRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x13\n\x0bvalues_json\x18\x03 \x01(\x0c\"\x84\x01\n\x10GetRecordRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x11\n\trecord_id\x18\x03 \x01(\t\"\x9c\x01\n\x13UpdateRecordRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x11\n\trecord_id\x18\x03 \x01(\t\x12\x13\n\x0bvalues_json\x18\x04 \x01(\x0c\"\x87\x01\n\x13\x44\x65leteRecordRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x11\n\trecord_id\x18\x03 \x01(\t\"\x16\n\x14\x44\x65leteRecordResponse\",\n\x07SortKey\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x12\n\ndescending\x18\x02 \x01(\x08\"2\n\x06\x46ilter\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\n\n\x02op\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t\"\xeb\x01\n\x12ListRecordsRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x0c\n\x04page\x18\x03 \x01(\x05\x12\x10\n\x08per_page\x18\x04 \x01(\x05\x12)\n\x04sort\x18\x05 \x03(\x0b\x32\x1b.tessera.records.v1.SortKey\x12+\n\x07\x66ilters\x18\x06 \x03(\x0b\x32\x1a.tessera.records.v1.Filter\":\n\x13ListRecordsResponse\x12\x14\n\x0crecords_json\x18\x01 \x01(\x0c\x12\r\n\x05total\x18\x02 \x01(\x03\x32\xe4\x03\n\x0eRecordsService\x12[\n\x0c\x43reateRecord\x12\'.tessera.records.v1.CreateRecordRequest\x1a\".tessera.records.v1.RecordResponse\x12U\n\tGetRecord\x12$.tessera.records.v1.GetRecordRequest\x1a\".tessera.records.v1.RecordResponse\x12[\n\x0cUpdateRecord\x12\'.tessera.records.v1.UpdateRecordRequest\x1a\".tessera.records.v1.RecordResponse\x12\x61\n\x0c\x44\x65leteRecord\x12\'.tessera.records.v1.DeleteRecordRequest\x1a(.tessera.records.v1.DeleteRecordResponse\x12^\n\x0bListRecords\x12&.tessera.records.v1.ListRecordsRequest\x1a\'.tessera.records.v1.ListRecordsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n tessera/records/v1/records.proto\x12\x12tessera.records.v1\x1a\x1etessera/common/v1/common.proto\x1a\x1etessera/schema/v1/schema.proto\"2\n\tSchemaRef\x12\x10\n\x08\x61pp_slug\x18\x01 \x01(\t\x12\x13\n\x0bschema_slug\x18\x02 \x01(\t\"%\n\x0eRecordResponse\x12\x13\n\x0brecord_json\x18\x01 \x01(\x0c\"\x89\x01\n\x13\x43reateRecordRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x13\n\x0bvalues_json\x18\x03 \x01(\x0c\"\x84\x01\n\x10GetRecordRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x11\n\trecord_id\x18\x03 \x01(\t\"\x9c\x01\n\x13UpdateRecordRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x11\n\trecord_id\x18\x03 \x01(\t\x12\x13\n\x0bvalues_json\x18\x04 \x01(\x0c\"\x87\x01\n\x13\x44\x65leteRecordRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x11\n\trecord_id\x18\x03 \x01(\t\"\x16\n\x14\x44\x65leteRecordResponse\",\n\x07SortKey\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x12\n\ndescending\x18\x02 \x01(\x08\"a\n\tCondition\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\n\n\x02op\x18\x02 \x01(\t\x12\x0e\n\x04text\x18\x03 \x01(\tH\x00\x12\x0e\n\x04json\x18\x04 \x01(\x0cH\x00\x12\x0e\n\x06source\x18\x05 \x01(\tB\t\n\x07operand\"\xae\x01\n\nFilterNode\x12\x31\n\x06\x61ll_of\x18\x01 \x01(\x0b\x32\x1f.tessera.records.v1.FilterGroupH\x00\x12\x31\n\x06\x61ny_of\x18\x02 \x01(\x0b\x32\x1f.tessera.records.v1.FilterGroupH\x00\x12\x32\n\tcondition\x18\x03 \x01(\x0b\x32\x1d.tessera.records.v1.ConditionH\x00\x42\x06\n\x04node\"L\n\x0b\x46ilterGroup\x12-\n\x05nodes\x18\x01 \x03(\x0b\x32\x1e.tessera.records.v1.FilterNode\x12\x0e\n\x06source\x18\x02 \x01(\t\"\xb8\x02\n\x12ListRecordsRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x0c\n\x04page\x18\x03 \x01(\x05\x12\x10\n\x08per_page\x18\x04 \x01(\x05\x12)\n\x04sort\x18\x05 \x03(\x0b\x32\x1b.tessera.records.v1.SortKey\x12.\n\x06\x66ilter\x18\x07 \x01(\x0b\x32\x1e.tessera.records.v1.FilterNode\x12\x0e\n\x06\x63ursor\x18\x08 \x01(\t\x12\x12\n\nskip_count\x18\t \x01(\x08\x12\x0e\n\x06\x66ields\x18\n \x03(\t\x12\x0e\n\x06search\x18\x0b \x01(\tJ\x04\x08\x06\x10\x07\"b\n\x13ListRecordsResponse\x12\x14\n\x0crecords_json\x18\x01 \x01(\x0c\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x11\n\thas_total\x18\x03 \x01(\x08\x12\x13\n\x0bnext_cursor\x18\x04 \x01(\t\"\xb7\x01\n\x19PreviewFieldChangeRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x12\n\nfield_slug\x18\x03 \x01(\t\x12\'\n\x05\x66ield\x18\x04 \x01(\x0b\x32\x18.tessera.schema.v1.Field\">\n\x1aPreviewFieldChangeResponse\x12\x0c\n\x04lost\x18\x01 \x01(\x03\x12\x12\n\nrecord_ids\x18\x02 \x03(\t2\xd9\x04\n\x0eRecordsService\x12[\n\x0c\x43reateRecord\x12\'.tessera.records.v1.CreateRecordRequest\x1a\".tessera.records.v1.RecordResponse\x12U\n\tGetRecord\x12$.tessera.records.v1.GetRecordRequest\x1a\".tessera.records.v1.RecordResponse\x12[\n\x0cUpdateRecord\x12\'.tessera.records.v1.UpdateRecordRequest\x1a\".tessera.records.v1.RecordResponse\x12\x61\n\x0c\x44\x65leteRecord\x12\'.tessera.records.v1.DeleteRecordRequest\x1a(.tessera.records.v1.DeleteRecordResponse\x12^\n\x0bListRecords\x12&.tessera.records.v1.ListRecordsRequest\x1a\'.tessera.records.v1.ListRecordsResponse\x12s\n\x12PreviewFieldChange\x12-.tessera.records.v1.PreviewFieldChangeRequest\x1a..tessera.records.v1.PreviewFieldChangeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tessera.records.v1.records_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SCHEMAREF']._serialized_start=88
-  _globals['_SCHEMAREF']._serialized_end=138
-  _globals['_RECORDRESPONSE']._serialized_start=140
-  _globals['_RECORDRESPONSE']._serialized_end=177
-  _globals['_CREATERECORDREQUEST']._serialized_start=180
-  _globals['_CREATERECORDREQUEST']._serialized_end=317
-  _globals['_GETRECORDREQUEST']._serialized_start=320
-  _globals['_GETRECORDREQUEST']._serialized_end=452
-  _globals['_UPDATERECORDREQUEST']._serialized_start=455
-  _globals['_UPDATERECORDREQUEST']._serialized_end=611
-  _globals['_DELETERECORDREQUEST']._serialized_start=614
-  _globals['_DELETERECORDREQUEST']._serialized_end=749
-  _globals['_DELETERECORDRESPONSE']._serialized_start=751
-  _globals['_DELETERECORDRESPONSE']._serialized_end=773
-  _globals['_SORTKEY']._serialized_start=775
-  _globals['_SORTKEY']._serialized_end=819
-  _globals['_FILTER']._serialized_start=821
-  _globals['_FILTER']._serialized_end=871
-  _globals['_LISTRECORDSREQUEST']._serialized_start=874
-  _globals['_LISTRECORDSREQUEST']._serialized_end=1109
-  _globals['_LISTRECORDSRESPONSE']._serialized_start=1111
-  _globals['_LISTRECORDSRESPONSE']._serialized_end=1169
-  _globals['_RECORDSSERVICE']._serialized_start=1172
-  _globals['_RECORDSSERVICE']._serialized_end=1656
+  _globals['_SCHEMAREF']._serialized_start=120
+  _globals['_SCHEMAREF']._serialized_end=170
+  _globals['_RECORDRESPONSE']._serialized_start=172
+  _globals['_RECORDRESPONSE']._serialized_end=209
+  _globals['_CREATERECORDREQUEST']._serialized_start=212
+  _globals['_CREATERECORDREQUEST']._serialized_end=349
+  _globals['_GETRECORDREQUEST']._serialized_start=352
+  _globals['_GETRECORDREQUEST']._serialized_end=484
+  _globals['_UPDATERECORDREQUEST']._serialized_start=487
+  _globals['_UPDATERECORDREQUEST']._serialized_end=643
+  _globals['_DELETERECORDREQUEST']._serialized_start=646
+  _globals['_DELETERECORDREQUEST']._serialized_end=781
+  _globals['_DELETERECORDRESPONSE']._serialized_start=783
+  _globals['_DELETERECORDRESPONSE']._serialized_end=805
+  _globals['_SORTKEY']._serialized_start=807
+  _globals['_SORTKEY']._serialized_end=851
+  _globals['_CONDITION']._serialized_start=853
+  _globals['_CONDITION']._serialized_end=950
+  _globals['_FILTERNODE']._serialized_start=953
+  _globals['_FILTERNODE']._serialized_end=1127
+  _globals['_FILTERGROUP']._serialized_start=1129
+  _globals['_FILTERGROUP']._serialized_end=1205
+  _globals['_LISTRECORDSREQUEST']._serialized_start=1208
+  _globals['_LISTRECORDSREQUEST']._serialized_end=1520
+  _globals['_LISTRECORDSRESPONSE']._serialized_start=1522
+  _globals['_LISTRECORDSRESPONSE']._serialized_end=1620
+  _globals['_PREVIEWFIELDCHANGEREQUEST']._serialized_start=1623
+  _globals['_PREVIEWFIELDCHANGEREQUEST']._serialized_end=1806
+  _globals['_PREVIEWFIELDCHANGERESPONSE']._serialized_start=1808
+  _globals['_PREVIEWFIELDCHANGERESPONSE']._serialized_end=1870
+  _globals['_RECORDSSERVICE']._serialized_start=1873
+  _globals['_RECORDSSERVICE']._serialized_end=2474
 # @@protoc_insertion_point(module_scope)

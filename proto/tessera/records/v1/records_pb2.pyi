@@ -1,4 +1,5 @@
 from tessera.common.v1 import common_pb2 as _common_pb2
+from tessera.schema.v1 import schema_pb2 as _schema_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -75,36 +76,90 @@ class SortKey(_message.Message):
     descending: bool
     def __init__(self, field: _Optional[str] = ..., descending: _Optional[bool] = ...) -> None: ...
 
-class Filter(_message.Message):
-    __slots__ = ("field", "op", "value")
+class Condition(_message.Message):
+    __slots__ = ("field", "op", "text", "json", "source")
     FIELD_FIELD_NUMBER: _ClassVar[int]
     OP_FIELD_NUMBER: _ClassVar[int]
-    VALUE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     field: str
     op: str
-    value: str
-    def __init__(self, field: _Optional[str] = ..., op: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    text: str
+    json: bytes
+    source: str
+    def __init__(self, field: _Optional[str] = ..., op: _Optional[str] = ..., text: _Optional[str] = ..., json: _Optional[bytes] = ..., source: _Optional[str] = ...) -> None: ...
+
+class FilterNode(_message.Message):
+    __slots__ = ("all_of", "any_of", "condition")
+    ALL_OF_FIELD_NUMBER: _ClassVar[int]
+    ANY_OF_FIELD_NUMBER: _ClassVar[int]
+    CONDITION_FIELD_NUMBER: _ClassVar[int]
+    all_of: FilterGroup
+    any_of: FilterGroup
+    condition: Condition
+    def __init__(self, all_of: _Optional[_Union[FilterGroup, _Mapping]] = ..., any_of: _Optional[_Union[FilterGroup, _Mapping]] = ..., condition: _Optional[_Union[Condition, _Mapping]] = ...) -> None: ...
+
+class FilterGroup(_message.Message):
+    __slots__ = ("nodes", "source")
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    nodes: _containers.RepeatedCompositeFieldContainer[FilterNode]
+    source: str
+    def __init__(self, nodes: _Optional[_Iterable[_Union[FilterNode, _Mapping]]] = ..., source: _Optional[str] = ...) -> None: ...
 
 class ListRecordsRequest(_message.Message):
-    __slots__ = ("ctx", "schema", "page", "per_page", "sort", "filters")
+    __slots__ = ("ctx", "schema", "page", "per_page", "sort", "filter", "cursor", "skip_count", "fields", "search")
     CTX_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_FIELD_NUMBER: _ClassVar[int]
     PAGE_FIELD_NUMBER: _ClassVar[int]
     PER_PAGE_FIELD_NUMBER: _ClassVar[int]
     SORT_FIELD_NUMBER: _ClassVar[int]
-    FILTERS_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    SKIP_COUNT_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    SEARCH_FIELD_NUMBER: _ClassVar[int]
     ctx: _common_pb2.RequestContext
     schema: SchemaRef
     page: int
     per_page: int
     sort: _containers.RepeatedCompositeFieldContainer[SortKey]
-    filters: _containers.RepeatedCompositeFieldContainer[Filter]
-    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., schema: _Optional[_Union[SchemaRef, _Mapping]] = ..., page: _Optional[int] = ..., per_page: _Optional[int] = ..., sort: _Optional[_Iterable[_Union[SortKey, _Mapping]]] = ..., filters: _Optional[_Iterable[_Union[Filter, _Mapping]]] = ...) -> None: ...
+    filter: FilterNode
+    cursor: str
+    skip_count: bool
+    fields: _containers.RepeatedScalarFieldContainer[str]
+    search: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., schema: _Optional[_Union[SchemaRef, _Mapping]] = ..., page: _Optional[int] = ..., per_page: _Optional[int] = ..., sort: _Optional[_Iterable[_Union[SortKey, _Mapping]]] = ..., filter: _Optional[_Union[FilterNode, _Mapping]] = ..., cursor: _Optional[str] = ..., skip_count: _Optional[bool] = ..., fields: _Optional[_Iterable[str]] = ..., search: _Optional[str] = ...) -> None: ...
 
 class ListRecordsResponse(_message.Message):
-    __slots__ = ("records_json", "total")
+    __slots__ = ("records_json", "total", "has_total", "next_cursor")
     RECORDS_JSON_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
+    HAS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
     records_json: bytes
     total: int
-    def __init__(self, records_json: _Optional[bytes] = ..., total: _Optional[int] = ...) -> None: ...
+    has_total: bool
+    next_cursor: str
+    def __init__(self, records_json: _Optional[bytes] = ..., total: _Optional[int] = ..., has_total: _Optional[bool] = ..., next_cursor: _Optional[str] = ...) -> None: ...
+
+class PreviewFieldChangeRequest(_message.Message):
+    __slots__ = ("ctx", "schema", "field_slug", "field")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    FIELD_SLUG_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    schema: SchemaRef
+    field_slug: str
+    field: _schema_pb2.Field
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., schema: _Optional[_Union[SchemaRef, _Mapping]] = ..., field_slug: _Optional[str] = ..., field: _Optional[_Union[_schema_pb2.Field, _Mapping]] = ...) -> None: ...
+
+class PreviewFieldChangeResponse(_message.Message):
+    __slots__ = ("lost", "record_ids")
+    LOST_FIELD_NUMBER: _ClassVar[int]
+    RECORD_IDS_FIELD_NUMBER: _ClassVar[int]
+    lost: int
+    record_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, lost: _Optional[int] = ..., record_ids: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -62,6 +62,11 @@ class RecordsServiceStub:
                 request_serializer=tessera_dot_records_dot_v1_dot_records__pb2.ListRecordsRequest.SerializeToString,
                 response_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.ListRecordsResponse.FromString,
                 _registered_method=True)
+        self.PreviewFieldChange = channel.unary_unary(
+                '/tessera.records.v1.RecordsService/PreviewFieldChange',
+                request_serializer=tessera_dot_records_dot_v1_dot_records__pb2.PreviewFieldChangeRequest.SerializeToString,
+                response_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.PreviewFieldChangeResponse.FromString,
+                _registered_method=True)
 
 
 class RecordsServiceServicer:
@@ -100,6 +105,14 @@ class RecordsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PreviewFieldChange(self, request, context):
+        """What changing a field to a new definition would cost: the records whose values
+        could not be kept. Changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RecordsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -127,6 +140,11 @@ def add_RecordsServiceServicer_to_server(servicer, server):
                     servicer.ListRecords,
                     request_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.ListRecordsRequest.FromString,
                     response_serializer=tessera_dot_records_dot_v1_dot_records__pb2.ListRecordsResponse.SerializeToString,
+            ),
+            'PreviewFieldChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.PreviewFieldChange,
+                    request_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.PreviewFieldChangeRequest.FromString,
+                    response_serializer=tessera_dot_records_dot_v1_dot_records__pb2.PreviewFieldChangeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -267,6 +285,33 @@ class RecordsService:
             '/tessera.records.v1.RecordsService/ListRecords',
             tessera_dot_records_dot_v1_dot_records__pb2.ListRecordsRequest.SerializeToString,
             tessera_dot_records_dot_v1_dot_records__pb2.ListRecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PreviewFieldChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.records.v1.RecordsService/PreviewFieldChange',
+            tessera_dot_records_dot_v1_dot_records__pb2.PreviewFieldChangeRequest.SerializeToString,
+            tessera_dot_records_dot_v1_dot_records__pb2.PreviewFieldChangeResponse.FromString,
             options,
             channel_credentials,
             insecure,

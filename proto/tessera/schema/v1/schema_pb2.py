@@ -25,39 +25,47 @@ _sym_db = _symbol_database.Default()
 from tessera.common.v1 import common_pb2 as tessera_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etessera/schema/v1/schema.proto\x12\x11tessera.schema.v1\x1a\x1etessera/common/v1/common.proto\"V\n\x03\x41pp\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x12\n\ncreated_at\x18\x05 \x01(\t\"\x90\x01\n\x05\x46ield\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12*\n\x04type\x18\x04 \x01(\x0e\x32\x1c.tessera.schema.v1.FieldType\x12\x10\n\x08required\x18\x05 \x01(\x08\x12\x0f\n\x07options\x18\x06 \x03(\t\x12\x10\n\x08position\x18\x07 \x01(\x05\"\xa1\x01\n\x06Schema\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x61pp_id\x18\x02 \x01(\t\x12\x10\n\x08\x61pp_slug\x18\x03 \x01(\t\x12\x0c\n\x04slug\x18\x04 \x01(\t\x12\x0c\n\x04name\x18\x05 \x01(\t\x12(\n\x06\x66ields\x18\x06 \x03(\x0b\x32\x18.tessera.schema.v1.Field\x12\x0f\n\x07version\x18\x07 \x01(\x03\x12\x12\n\ncreated_at\x18\x08 \x01(\t\"s\n\x10\x43reateAppRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04slug\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"A\n\x0fListAppsRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\"8\n\x10ListAppsResponse\x12$\n\x04\x61pps\x18\x01 \x03(\x0b\x32\x16.tessera.schema.v1.App\"Q\n\rGetAppRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12\x10\n\x08\x61pp_slug\x18\x02 \x01(\t\"w\n\nFieldInput\x12\x0c\n\x04slug\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12*\n\x04type\x18\x03 \x01(\x0e\x32\x1c.tessera.schema.v1.FieldType\x12\x10\n\x08required\x18\x04 \x01(\x08\x12\x0f\n\x07options\x18\x05 \x03(\t\"\xa2\x01\n\x13\x43reateSchemaRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12\x10\n\x08\x61pp_slug\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0c\n\x04slug\x18\x04 \x01(\t\x12-\n\x06\x66ields\x18\x05 \x03(\x0b\x32\x1d.tessera.schema.v1.FieldInput\"V\n\x12ListSchemasRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12\x10\n\x08\x61pp_slug\x18\x02 \x01(\t\"A\n\x13ListSchemasResponse\x12*\n\x07schemas\x18\x01 \x03(\x0b\x32\x19.tessera.schema.v1.Schema\"i\n\x10GetSchemaRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12\x10\n\x08\x61pp_slug\x18\x02 \x01(\t\x12\x13\n\x0bschema_slug\x18\x03 \x01(\t*\x91\x02\n\tFieldType\x12\x1a\n\x16\x46IELD_TYPE_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x46IELD_TYPE_TEXT\x10\x01\x12\x18\n\x14\x46IELD_TYPE_LONG_TEXT\x10\x02\x12\x15\n\x11\x46IELD_TYPE_NUMBER\x10\x03\x12\x16\n\x12\x46IELD_TYPE_BOOLEAN\x10\x04\x12\x13\n\x0f\x46IELD_TYPE_DATE\x10\x05\x12\x17\n\x13\x46IELD_TYPE_DATETIME\x10\x06\x12\x14\n\x10\x46IELD_TYPE_EMAIL\x10\x07\x12\x12\n\x0e\x46IELD_TYPE_URL\x10\x08\x12\x15\n\x11\x46IELD_TYPE_SELECT\x10\t\x12\x1b\n\x17\x46IELD_TYPE_MULTI_SELECT\x10\n2\xf0\x03\n\rSchemaService\x12H\n\tCreateApp\x12#.tessera.schema.v1.CreateAppRequest\x1a\x16.tessera.schema.v1.App\x12S\n\x08ListApps\x12\".tessera.schema.v1.ListAppsRequest\x1a#.tessera.schema.v1.ListAppsResponse\x12\x42\n\x06GetApp\x12 .tessera.schema.v1.GetAppRequest\x1a\x16.tessera.schema.v1.App\x12Q\n\x0c\x43reateSchema\x12&.tessera.schema.v1.CreateSchemaRequest\x1a\x19.tessera.schema.v1.Schema\x12\\\n\x0bListSchemas\x12%.tessera.schema.v1.ListSchemasRequest\x1a&.tessera.schema.v1.ListSchemasResponse\x12K\n\tGetSchema\x12#.tessera.schema.v1.GetSchemaRequest\x1a\x19.tessera.schema.v1.Schemab\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etessera/schema/v1/schema.proto\x12\x11tessera.schema.v1\x1a\x1etessera/common/v1/common.proto\"V\n\x03\x41pp\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x12\n\ncreated_at\x18\x05 \x01(\t\"\xc4\x01\n\x05\x46ield\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0c\n\x04type\x18\x08 \x01(\t\x12\x10\n\x08required\x18\x05 \x01(\x08\x12\x0f\n\x07options\x18\x06 \x03(\t\x12\x10\n\x08position\x18\x07 \x01(\x05\x12\x0e\n\x06unique\x18\t \x01(\x08\x12\x0f\n\x07primary\x18\n \x01(\x08\x12\x14\n\x0c\x64\x65\x66\x61ult_json\x18\x0b \x01(\x0c\x12\x13\n\x0b\x63onfig_json\x18\x0c \x01(\x0cJ\x04\x08\x04\x10\x05\"\xa1\x01\n\x06Schema\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x61pp_id\x18\x02 \x01(\t\x12\x10\n\x08\x61pp_slug\x18\x03 \x01(\t\x12\x0c\n\x04slug\x18\x04 \x01(\t\x12\x0c\n\x04name\x18\x05 \x01(\t\x12(\n\x06\x66ields\x18\x06 \x03(\x0b\x32\x18.tessera.schema.v1.Field\x12\x0f\n\x07version\x18\x07 \x01(\x03\x12\x12\n\ncreated_at\x18\x08 \x01(\t\"s\n\x10\x43reateAppRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04slug\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"A\n\x0fListAppsRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\"8\n\x10ListAppsResponse\x12$\n\x04\x61pps\x18\x01 \x03(\x0b\x32\x16.tessera.schema.v1.App\"Q\n\rGetAppRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12\x10\n\x08\x61pp_slug\x18\x02 \x01(\t\"\xab\x01\n\nFieldInput\x12\x0c\n\x04slug\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x06 \x01(\t\x12\x10\n\x08required\x18\x04 \x01(\x08\x12\x0f\n\x07options\x18\x05 \x03(\t\x12\x0e\n\x06unique\x18\x07 \x01(\x08\x12\x0f\n\x07primary\x18\x08 \x01(\x08\x12\x14\n\x0c\x64\x65\x66\x61ult_json\x18\t \x01(\x0c\x12\x13\n\x0b\x63onfig_json\x18\n \x01(\x0cJ\x04\x08\x03\x10\x04\"\xa2\x01\n\x13\x43reateSchemaRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12\x10\n\x08\x61pp_slug\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0c\n\x04slug\x18\x04 \x01(\t\x12-\n\x06\x66ields\x18\x05 \x03(\x0b\x32\x1d.tessera.schema.v1.FieldInput\"V\n\x12ListSchemasRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12\x10\n\x08\x61pp_slug\x18\x02 \x01(\t\"A\n\x13ListSchemasResponse\x12*\n\x07schemas\x18\x01 \x03(\x0b\x32\x19.tessera.schema.v1.Schema\"i\n\x10GetSchemaRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12\x10\n\x08\x61pp_slug\x18\x02 \x01(\t\x12\x13\n\x0bschema_slug\x18\x03 \x01(\t\"\xb6\x01\n\x10UpdateAppRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12\x10\n\x08\x61pp_slug\x18\x02 \x01(\t\x12\x11\n\x04name\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x11\n\x04slug\x18\x04 \x01(\tH\x01\x88\x01\x01\x12\x18\n\x0b\x64\x65scription\x18\x05 \x01(\tH\x02\x88\x01\x01\x42\x07\n\x05_nameB\x07\n\x05_slugB\x0e\n\x0c_description\"\xa4\x01\n\x13UpdateSchemaRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12\x10\n\x08\x61pp_slug\x18\x02 \x01(\t\x12\x13\n\x0bschema_slug\x18\x03 \x01(\t\x12\x11\n\x04name\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x11\n\x04slug\x18\x05 \x01(\tH\x01\x88\x01\x01\x42\x07\n\x05_nameB\x07\n\x05_slug\"\x96\x01\n\x0f\x41\x64\x64\x46ieldRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12\x10\n\x08\x61pp_slug\x18\x02 \x01(\t\x12\x13\n\x0bschema_slug\x18\x03 \x01(\t\x12,\n\x05\x66ield\x18\x04 \x01(\x0b\x32\x1d.tessera.schema.v1.FieldInput\"\xcc\x03\n\x12UpdateFieldRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12\x10\n\x08\x61pp_slug\x18\x02 \x01(\t\x12\x13\n\x0bschema_slug\x18\x03 \x01(\t\x12\x12\n\nfield_slug\x18\x04 \x01(\t\x12\x11\n\x04name\x18\x05 \x01(\tH\x00\x88\x01\x01\x12\x11\n\x04slug\x18\x06 \x01(\tH\x01\x88\x01\x01\x12\x11\n\x04type\x18\x07 \x01(\tH\x02\x88\x01\x01\x12\x15\n\x08required\x18\x08 \x01(\x08H\x03\x88\x01\x01\x12\x13\n\x06unique\x18\t \x01(\x08H\x04\x88\x01\x01\x12\x14\n\x07primary\x18\n \x01(\x08H\x05\x88\x01\x01\x12\x13\n\x0bhas_options\x18\x0b \x01(\x08\x12\x0f\n\x07options\x18\x0c \x03(\t\x12\x19\n\x0c\x64\x65\x66\x61ult_json\x18\r \x01(\x0cH\x06\x88\x01\x01\x12\x18\n\x0b\x63onfig_json\x18\x0e \x01(\x0cH\x07\x88\x01\x01\x12\x15\n\rvalidate_only\x18\x0f \x01(\x08\x42\x07\n\x05_nameB\x07\n\x05_slugB\x07\n\x05_typeB\x0b\n\t_requiredB\t\n\x07_uniqueB\n\n\x08_primaryB\x0f\n\r_default_jsonB\x0e\n\x0c_config_json\"\x7f\n\x12\x44\x65leteFieldRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12\x10\n\x08\x61pp_slug\x18\x02 \x01(\t\x12\x13\n\x0bschema_slug\x18\x03 \x01(\t\x12\x12\n\nfield_slug\x18\x04 \x01(\t2\xfa\x06\n\rSchemaService\x12H\n\tCreateApp\x12#.tessera.schema.v1.CreateAppRequest\x1a\x16.tessera.schema.v1.App\x12S\n\x08ListApps\x12\".tessera.schema.v1.ListAppsRequest\x1a#.tessera.schema.v1.ListAppsResponse\x12\x42\n\x06GetApp\x12 .tessera.schema.v1.GetAppRequest\x1a\x16.tessera.schema.v1.App\x12Q\n\x0c\x43reateSchema\x12&.tessera.schema.v1.CreateSchemaRequest\x1a\x19.tessera.schema.v1.Schema\x12\\\n\x0bListSchemas\x12%.tessera.schema.v1.ListSchemasRequest\x1a&.tessera.schema.v1.ListSchemasResponse\x12K\n\tGetSchema\x12#.tessera.schema.v1.GetSchemaRequest\x1a\x19.tessera.schema.v1.Schema\x12H\n\tUpdateApp\x12#.tessera.schema.v1.UpdateAppRequest\x1a\x16.tessera.schema.v1.App\x12Q\n\x0cUpdateSchema\x12&.tessera.schema.v1.UpdateSchemaRequest\x1a\x19.tessera.schema.v1.Schema\x12I\n\x08\x41\x64\x64\x46ield\x12\".tessera.schema.v1.AddFieldRequest\x1a\x19.tessera.schema.v1.Schema\x12O\n\x0bUpdateField\x12%.tessera.schema.v1.UpdateFieldRequest\x1a\x19.tessera.schema.v1.Schema\x12O\n\x0b\x44\x65leteField\x12%.tessera.schema.v1.DeleteFieldRequest\x1a\x19.tessera.schema.v1.Schemab\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tessera.schema.v1.schema_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FIELDTYPE']._serialized_start=1358
-  _globals['_FIELDTYPE']._serialized_end=1631
   _globals['_APP']._serialized_start=85
   _globals['_APP']._serialized_end=171
   _globals['_FIELD']._serialized_start=174
-  _globals['_FIELD']._serialized_end=318
-  _globals['_SCHEMA']._serialized_start=321
-  _globals['_SCHEMA']._serialized_end=482
-  _globals['_CREATEAPPREQUEST']._serialized_start=484
-  _globals['_CREATEAPPREQUEST']._serialized_end=599
-  _globals['_LISTAPPSREQUEST']._serialized_start=601
-  _globals['_LISTAPPSREQUEST']._serialized_end=666
-  _globals['_LISTAPPSRESPONSE']._serialized_start=668
-  _globals['_LISTAPPSRESPONSE']._serialized_end=724
-  _globals['_GETAPPREQUEST']._serialized_start=726
-  _globals['_GETAPPREQUEST']._serialized_end=807
-  _globals['_FIELDINPUT']._serialized_start=809
-  _globals['_FIELDINPUT']._serialized_end=928
-  _globals['_CREATESCHEMAREQUEST']._serialized_start=931
-  _globals['_CREATESCHEMAREQUEST']._serialized_end=1093
-  _globals['_LISTSCHEMASREQUEST']._serialized_start=1095
-  _globals['_LISTSCHEMASREQUEST']._serialized_end=1181
-  _globals['_LISTSCHEMASRESPONSE']._serialized_start=1183
-  _globals['_LISTSCHEMASRESPONSE']._serialized_end=1248
-  _globals['_GETSCHEMAREQUEST']._serialized_start=1250
-  _globals['_GETSCHEMAREQUEST']._serialized_end=1355
-  _globals['_SCHEMASERVICE']._serialized_start=1634
-  _globals['_SCHEMASERVICE']._serialized_end=2130
+  _globals['_FIELD']._serialized_end=370
+  _globals['_SCHEMA']._serialized_start=373
+  _globals['_SCHEMA']._serialized_end=534
+  _globals['_CREATEAPPREQUEST']._serialized_start=536
+  _globals['_CREATEAPPREQUEST']._serialized_end=651
+  _globals['_LISTAPPSREQUEST']._serialized_start=653
+  _globals['_LISTAPPSREQUEST']._serialized_end=718
+  _globals['_LISTAPPSRESPONSE']._serialized_start=720
+  _globals['_LISTAPPSRESPONSE']._serialized_end=776
+  _globals['_GETAPPREQUEST']._serialized_start=778
+  _globals['_GETAPPREQUEST']._serialized_end=859
+  _globals['_FIELDINPUT']._serialized_start=862
+  _globals['_FIELDINPUT']._serialized_end=1033
+  _globals['_CREATESCHEMAREQUEST']._serialized_start=1036
+  _globals['_CREATESCHEMAREQUEST']._serialized_end=1198
+  _globals['_LISTSCHEMASREQUEST']._serialized_start=1200
+  _globals['_LISTSCHEMASREQUEST']._serialized_end=1286
+  _globals['_LISTSCHEMASRESPONSE']._serialized_start=1288
+  _globals['_LISTSCHEMASRESPONSE']._serialized_end=1353
+  _globals['_GETSCHEMAREQUEST']._serialized_start=1355
+  _globals['_GETSCHEMAREQUEST']._serialized_end=1460
+  _globals['_UPDATEAPPREQUEST']._serialized_start=1463
+  _globals['_UPDATEAPPREQUEST']._serialized_end=1645
+  _globals['_UPDATESCHEMAREQUEST']._serialized_start=1648
+  _globals['_UPDATESCHEMAREQUEST']._serialized_end=1812
+  _globals['_ADDFIELDREQUEST']._serialized_start=1815
+  _globals['_ADDFIELDREQUEST']._serialized_end=1965
+  _globals['_UPDATEFIELDREQUEST']._serialized_start=1968
+  _globals['_UPDATEFIELDREQUEST']._serialized_end=2428
+  _globals['_DELETEFIELDREQUEST']._serialized_start=2430
+  _globals['_DELETEFIELDREQUEST']._serialized_end=2557
+  _globals['_SCHEMASERVICE']._serialized_start=2560
+  _globals['_SCHEMASERVICE']._serialized_end=3450
 # @@protoc_insertion_point(module_scope)

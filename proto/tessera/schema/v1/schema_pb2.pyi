@@ -1,37 +1,11 @@
 from tessera.common.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
-from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
-
-class FieldType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
-    __slots__ = ()
-    FIELD_TYPE_UNSPECIFIED: _ClassVar[FieldType]
-    FIELD_TYPE_TEXT: _ClassVar[FieldType]
-    FIELD_TYPE_LONG_TEXT: _ClassVar[FieldType]
-    FIELD_TYPE_NUMBER: _ClassVar[FieldType]
-    FIELD_TYPE_BOOLEAN: _ClassVar[FieldType]
-    FIELD_TYPE_DATE: _ClassVar[FieldType]
-    FIELD_TYPE_DATETIME: _ClassVar[FieldType]
-    FIELD_TYPE_EMAIL: _ClassVar[FieldType]
-    FIELD_TYPE_URL: _ClassVar[FieldType]
-    FIELD_TYPE_SELECT: _ClassVar[FieldType]
-    FIELD_TYPE_MULTI_SELECT: _ClassVar[FieldType]
-FIELD_TYPE_UNSPECIFIED: FieldType
-FIELD_TYPE_TEXT: FieldType
-FIELD_TYPE_LONG_TEXT: FieldType
-FIELD_TYPE_NUMBER: FieldType
-FIELD_TYPE_BOOLEAN: FieldType
-FIELD_TYPE_DATE: FieldType
-FIELD_TYPE_DATETIME: FieldType
-FIELD_TYPE_EMAIL: FieldType
-FIELD_TYPE_URL: FieldType
-FIELD_TYPE_SELECT: FieldType
-FIELD_TYPE_MULTI_SELECT: FieldType
 
 class App(_message.Message):
     __slots__ = ("id", "slug", "name", "description", "created_at")
@@ -48,7 +22,7 @@ class App(_message.Message):
     def __init__(self, id: _Optional[str] = ..., slug: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., created_at: _Optional[str] = ...) -> None: ...
 
 class Field(_message.Message):
-    __slots__ = ("id", "slug", "name", "type", "required", "options", "position")
+    __slots__ = ("id", "slug", "name", "type", "required", "options", "position", "unique", "primary", "default_json", "config_json")
     ID_FIELD_NUMBER: _ClassVar[int]
     SLUG_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -56,14 +30,22 @@ class Field(_message.Message):
     REQUIRED_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     POSITION_FIELD_NUMBER: _ClassVar[int]
+    UNIQUE_FIELD_NUMBER: _ClassVar[int]
+    PRIMARY_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_JSON_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
     id: str
     slug: str
     name: str
-    type: FieldType
+    type: str
     required: bool
     options: _containers.RepeatedScalarFieldContainer[str]
     position: int
-    def __init__(self, id: _Optional[str] = ..., slug: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[_Union[FieldType, str]] = ..., required: _Optional[bool] = ..., options: _Optional[_Iterable[str]] = ..., position: _Optional[int] = ...) -> None: ...
+    unique: bool
+    primary: bool
+    default_json: bytes
+    config_json: bytes
+    def __init__(self, id: _Optional[str] = ..., slug: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[str] = ..., required: _Optional[bool] = ..., options: _Optional[_Iterable[str]] = ..., position: _Optional[int] = ..., unique: _Optional[bool] = ..., primary: _Optional[bool] = ..., default_json: _Optional[bytes] = ..., config_json: _Optional[bytes] = ...) -> None: ...
 
 class Schema(_message.Message):
     __slots__ = ("id", "app_id", "app_slug", "slug", "name", "fields", "version", "created_at")
@@ -118,18 +100,26 @@ class GetAppRequest(_message.Message):
     def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., app_slug: _Optional[str] = ...) -> None: ...
 
 class FieldInput(_message.Message):
-    __slots__ = ("slug", "name", "type", "required", "options")
+    __slots__ = ("slug", "name", "type", "required", "options", "unique", "primary", "default_json", "config_json")
     SLUG_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     REQUIRED_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    UNIQUE_FIELD_NUMBER: _ClassVar[int]
+    PRIMARY_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_JSON_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
     slug: str
     name: str
-    type: FieldType
+    type: str
     required: bool
     options: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, slug: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[_Union[FieldType, str]] = ..., required: _Optional[bool] = ..., options: _Optional[_Iterable[str]] = ...) -> None: ...
+    unique: bool
+    primary: bool
+    default_json: bytes
+    config_json: bytes
+    def __init__(self, slug: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[str] = ..., required: _Optional[bool] = ..., options: _Optional[_Iterable[str]] = ..., unique: _Optional[bool] = ..., primary: _Optional[bool] = ..., default_json: _Optional[bytes] = ..., config_json: _Optional[bytes] = ...) -> None: ...
 
 class CreateSchemaRequest(_message.Message):
     __slots__ = ("ctx", "app_slug", "name", "slug", "fields")
@@ -168,3 +158,89 @@ class GetSchemaRequest(_message.Message):
     app_slug: str
     schema_slug: str
     def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., app_slug: _Optional[str] = ..., schema_slug: _Optional[str] = ...) -> None: ...
+
+class UpdateAppRequest(_message.Message):
+    __slots__ = ("ctx", "app_slug", "name", "slug", "description")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    APP_SLUG_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SLUG_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    app_slug: str
+    name: str
+    slug: str
+    description: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., app_slug: _Optional[str] = ..., name: _Optional[str] = ..., slug: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+
+class UpdateSchemaRequest(_message.Message):
+    __slots__ = ("ctx", "app_slug", "schema_slug", "name", "slug")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    APP_SLUG_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_SLUG_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SLUG_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    app_slug: str
+    schema_slug: str
+    name: str
+    slug: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., app_slug: _Optional[str] = ..., schema_slug: _Optional[str] = ..., name: _Optional[str] = ..., slug: _Optional[str] = ...) -> None: ...
+
+class AddFieldRequest(_message.Message):
+    __slots__ = ("ctx", "app_slug", "schema_slug", "field")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    APP_SLUG_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_SLUG_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    app_slug: str
+    schema_slug: str
+    field: FieldInput
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., app_slug: _Optional[str] = ..., schema_slug: _Optional[str] = ..., field: _Optional[_Union[FieldInput, _Mapping]] = ...) -> None: ...
+
+class UpdateFieldRequest(_message.Message):
+    __slots__ = ("ctx", "app_slug", "schema_slug", "field_slug", "name", "slug", "type", "required", "unique", "primary", "has_options", "options", "default_json", "config_json", "validate_only")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    APP_SLUG_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_SLUG_FIELD_NUMBER: _ClassVar[int]
+    FIELD_SLUG_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SLUG_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    UNIQUE_FIELD_NUMBER: _ClassVar[int]
+    PRIMARY_FIELD_NUMBER: _ClassVar[int]
+    HAS_OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_JSON_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    app_slug: str
+    schema_slug: str
+    field_slug: str
+    name: str
+    slug: str
+    type: str
+    required: bool
+    unique: bool
+    primary: bool
+    has_options: bool
+    options: _containers.RepeatedScalarFieldContainer[str]
+    default_json: bytes
+    config_json: bytes
+    validate_only: bool
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., app_slug: _Optional[str] = ..., schema_slug: _Optional[str] = ..., field_slug: _Optional[str] = ..., name: _Optional[str] = ..., slug: _Optional[str] = ..., type: _Optional[str] = ..., required: _Optional[bool] = ..., unique: _Optional[bool] = ..., primary: _Optional[bool] = ..., has_options: _Optional[bool] = ..., options: _Optional[_Iterable[str]] = ..., default_json: _Optional[bytes] = ..., config_json: _Optional[bytes] = ..., validate_only: _Optional[bool] = ...) -> None: ...
+
+class DeleteFieldRequest(_message.Message):
+    __slots__ = ("ctx", "app_slug", "schema_slug", "field_slug")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    APP_SLUG_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_SLUG_FIELD_NUMBER: _ClassVar[int]
+    FIELD_SLUG_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    app_slug: str
+    schema_slug: str
+    field_slug: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., app_slug: _Optional[str] = ..., schema_slug: _Optional[str] = ..., field_slug: _Optional[str] = ...) -> None: ...

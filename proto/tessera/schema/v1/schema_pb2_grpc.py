@@ -65,6 +65,31 @@ class SchemaServiceStub:
                 request_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.GetSchemaRequest.SerializeToString,
                 response_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.Schema.FromString,
                 _registered_method=True)
+        self.UpdateApp = channel.unary_unary(
+                '/tessera.schema.v1.SchemaService/UpdateApp',
+                request_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.UpdateAppRequest.SerializeToString,
+                response_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.App.FromString,
+                _registered_method=True)
+        self.UpdateSchema = channel.unary_unary(
+                '/tessera.schema.v1.SchemaService/UpdateSchema',
+                request_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.UpdateSchemaRequest.SerializeToString,
+                response_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.Schema.FromString,
+                _registered_method=True)
+        self.AddField = channel.unary_unary(
+                '/tessera.schema.v1.SchemaService/AddField',
+                request_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.AddFieldRequest.SerializeToString,
+                response_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.Schema.FromString,
+                _registered_method=True)
+        self.UpdateField = channel.unary_unary(
+                '/tessera.schema.v1.SchemaService/UpdateField',
+                request_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.UpdateFieldRequest.SerializeToString,
+                response_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.Schema.FromString,
+                _registered_method=True)
+        self.DeleteField = channel.unary_unary(
+                '/tessera.schema.v1.SchemaService/DeleteField',
+                request_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.DeleteFieldRequest.SerializeToString,
+                response_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.Schema.FromString,
+                _registered_method=True)
 
 
 class SchemaServiceServicer:
@@ -108,6 +133,37 @@ class SchemaServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateApp(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateSchema(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddField(self, request, context):
+        """Field changes answer with the whole schema at its new version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateField(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteField(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SchemaServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -139,6 +195,31 @@ def add_SchemaServiceServicer_to_server(servicer, server):
             'GetSchema': grpc.unary_unary_rpc_method_handler(
                     servicer.GetSchema,
                     request_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.GetSchemaRequest.FromString,
+                    response_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.Schema.SerializeToString,
+            ),
+            'UpdateApp': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateApp,
+                    request_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.UpdateAppRequest.FromString,
+                    response_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.App.SerializeToString,
+            ),
+            'UpdateSchema': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateSchema,
+                    request_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.UpdateSchemaRequest.FromString,
+                    response_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.Schema.SerializeToString,
+            ),
+            'AddField': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddField,
+                    request_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.AddFieldRequest.FromString,
+                    response_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.Schema.SerializeToString,
+            ),
+            'UpdateField': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateField,
+                    request_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.UpdateFieldRequest.FromString,
+                    response_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.Schema.SerializeToString,
+            ),
+            'DeleteField': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteField,
+                    request_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.DeleteFieldRequest.FromString,
                     response_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.Schema.SerializeToString,
             ),
     }
@@ -304,6 +385,141 @@ class SchemaService:
             target,
             '/tessera.schema.v1.SchemaService/GetSchema',
             tessera_dot_schema_dot_v1_dot_schema__pb2.GetSchemaRequest.SerializeToString,
+            tessera_dot_schema_dot_v1_dot_schema__pb2.Schema.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateApp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.schema.v1.SchemaService/UpdateApp',
+            tessera_dot_schema_dot_v1_dot_schema__pb2.UpdateAppRequest.SerializeToString,
+            tessera_dot_schema_dot_v1_dot_schema__pb2.App.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateSchema(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.schema.v1.SchemaService/UpdateSchema',
+            tessera_dot_schema_dot_v1_dot_schema__pb2.UpdateSchemaRequest.SerializeToString,
+            tessera_dot_schema_dot_v1_dot_schema__pb2.Schema.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddField(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.schema.v1.SchemaService/AddField',
+            tessera_dot_schema_dot_v1_dot_schema__pb2.AddFieldRequest.SerializeToString,
+            tessera_dot_schema_dot_v1_dot_schema__pb2.Schema.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateField(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.schema.v1.SchemaService/UpdateField',
+            tessera_dot_schema_dot_v1_dot_schema__pb2.UpdateFieldRequest.SerializeToString,
+            tessera_dot_schema_dot_v1_dot_schema__pb2.Schema.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteField(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.schema.v1.SchemaService/DeleteField',
+            tessera_dot_schema_dot_v1_dot_schema__pb2.DeleteFieldRequest.SerializeToString,
             tessera_dot_schema_dot_v1_dot_schema__pb2.Schema.FromString,
             options,
             channel_credentials,

@@ -1,0 +1,232 @@
+"""The records query language at the edge: list parameters from a query string, and the
+JSON body of a search, both turned into one ListRecordsRequest. Only the shape is checked
+here (known parameters, well-formed values, bounded sizes); what a field and an operator
+accept is the records service's business, through the field-type catalogue."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+from tessera.records.v1 import records_pb2
+
+from services.kit.errors import ValidationFailed
+
+MAX_SORT_KEYS = 10
+MAX_FILTERS = 50
+MAX_FIELDS = 200
+MAX_NAME_LENGTH = 63
+MAX_SEARCH_LENGTH = 200
+MAX_CURSOR_LENGTH = 4096
+MAX_TREE_DEPTH = 8
+# Digits in page/per_page: more cannot be a page anyone has.
+MAX_INTEGER_DIGITS = 9
+
+LIST_PARAMETERS = frozenset({"page", "per_page", "sort", "search", "fields", "cursor", "count"})
+_FILTER_KEY = re.compile(r"filter\[([^\[\]]+)\](?:\[([^\[\]]+)\])?")
+_TRUE = frozenset({"true", "1"})
+_FALSE = frozenset({"false", "0"})
+
+
+def _shown(value: str, limit: int = 64) -> str:
+    return repr(value if len(value) <= limit else value[: limit - 1] + "…")
+
+
+def integer(raw: str | None, name: str) -> int:
+    """A positive integer parameter; 0 when absent (the service applies its default)."""
+    if raw is None or raw == "":
+        return 0
+    # isdigit() alone takes other scripts' digits; only ASCII ones are numbers here.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > MAX_INTEGER_DIGITS or int(raw) < 1:
+        raise ValidationFailed(f"'{name}' must be a positive integer", field=name)
+    return int(raw)
+
+
+def sort_keys(raw: str | Iterable[str] | None) -> list[records_pb2.SortKey]:
+    if not raw:
+        return []
+    parts = raw.split(",") if isinstance(raw, str) else list(raw)
+    keys = []
+    for part in parts:
+        if not isinstance(part, str):
+            raise ValidationFailed("'sort' keys must be strings", field="sort")
+        name = part.strip()
+        descending = name.startswith("-")
+        name = name.removeprefix("-")
+        if not name:
+            raise ValidationFailed("'sort' has an empty key", field="sort")
+        if len(name) > MAX_NAME_LENGTH:
+            raise ValidationFailed(f"Unknown sort field {_shown(name)}", field="sort")
+        keys.append(records_pb2.SortKey(field=name, descending=descending))
+    if len(keys) > MAX_SORT_KEYS:
+        raise ValidationFailed(f"'sort' takes at most {MAX_SORT_KEYS} keys", field="sort")
+    return keys
+
+
+def field_list(raw: str | Iterable[str] | None) -> list[str]:
+    if raw is None:
+        return []
+    names = [n.strip() for n in raw.split(",")] if isinstance(raw, str) else list(raw)
+    if not names or len(names) > MAX_FIELDS:
+        raise ValidationFailed(f"'fields' names 1 to {MAX_FIELDS} fields", field="fields")
+    for name in names:
+        if not isinstance(name, str) or not name or len(name) > MAX_NAME_LENGTH:
+            raise ValidationFailed("'fields' holds field slugs", field="fields")
+    return names
+
+
+def boolean(raw: str | bool | None, name: str, *, default: bool) -> bool:
+    if raw is None:
+        return default
+    if isinstance(raw, bool):
+        return raw
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValidationFailed(f"'{name}' must be true or false", field=name)
+
+
+def text(raw: Any, name: str, limit: int) -> str:
+    if raw is None:
+        return ""
+    if not isinstance(raw, str) or len(raw) > limit or "\x00" in raw:
+        raise ValidationFailed(
+            f"'{name}' must be a string of at most {limit} characters", field=name
+        )
+    return raw
+
+
+def query_filter(items: Iterable[tuple[str, str]]) -> records_pb2.FilterNode | None:
+    """filter[field]=v and filter[field][op]=v parameters, all of which must hold."""
+    conditions = []
+    for key, value in items:
+        match = _FILTER_KEY.fullmatch(key)
+        if match is None:
+            raise ValidationFailed(f"Malformed filter parameter {_shown(key)}", field=key[:100])
+        name, op = match.group(1), match.group(2) or "eq"
+        if len(name) > MAX_NAME_LENGTH:
+            raise ValidationFailed(f"Unknown filter field {_shown(name)}", field=key[:100])
+        conditions.append(
+            records_pb2.FilterNode(
+                condition=records_pb2.Condition(field=name, op=op, text=value, source=key)
+            )
+        )
+    if len(conditions) > MAX_FILTERS:
+        raise ValidationFailed(f"At most {MAX_FILTERS} filters", field="filter")
+    if not conditions:
+        return None
+    return records_pb2.FilterNode(all_of=records_pb2.FilterGroup(nodes=conditions))
+
+
+def list_request(items: list[tuple[str, str]]) -> records_pb2.ListRecordsRequest:
+    """A list call's query string as a request (ctx and schema left to the caller); an
+    unknown or repeated parameter is refused, never ignored."""
+    seen: dict[str, str] = {}
+    filters = []
+    for key, value in items:
+        if key.startswith("filter"):
+            filters.append((key, value))
+            continue
+        if key not in LIST_PARAMETERS:
+            raise ValidationFailed(
+                f"Unknown parameter {_shown(key)}; lists take "
+                + ", ".join(sorted(LIST_PARAMETERS))
+                + " and filter[…]",
+                field=key[:100],
+            )
+        if key in seen:
+            raise ValidationFailed(f"'{key}' is given more than once", field=key)
+        seen[key] = value
+    request = records_pb2.ListRecordsRequest(
+        page=integer(seen.get("page"), "page"),
+        per_page=integer(seen.get("per_page"), "per_page"),
+        sort=sort_keys(seen.get("sort")),
+        cursor=text(seen.get("cursor"), "cursor", MAX_CURSOR_LENGTH),
+        skip_count=not boolean(seen.get("count"), "count", default=True),
+        fields=field_list(seen.get("fields")),
+        search=text(seen.get("search"), "search", MAX_SEARCH_LENGTH),
+    )
+    tree = query_filter(filters)
+    if tree is not None:
+        request.filter.CopyFrom(tree)
+    return request
+
+
+SEARCH_KEYS = frozenset(
+    {"filter", "sort", "search", "fields", "cursor", "count", "page", "per_page"}
+)
+
+
+def search_request(body: Any) -> records_pb2.ListRecordsRequest:
+    """A search body: the query string's parameters as JSON, with the filter as a tree of
+    {"and": [...]}, {"or": [...]} and {"field", "op", "value"}."""
+    if not isinstance(body, dict):
+        raise ValidationFailed("Request body must be a JSON object")
+    for key in body:
+        if key not in SEARCH_KEYS:
+            raise ValidationFailed(
+                f"Unknown key {_shown(key)}; a search takes " + ", ".join(sorted(SEARCH_KEYS)),
+                field=key[:100],
+            )
+    request = records_pb2.ListRecordsRequest(
+        page=_json_integer(body.get("page"), "page"),
+        per_page=_json_integer(body.get("per_page"), "per_page"),
+        sort=sort_keys(body.get("sort")),
+        cursor=text(body.get("cursor"), "cursor", MAX_CURSOR_LENGTH),
+        skip_count=not boolean(body.get("count"), "count", default=True),
+        fields=field_list(body.get("fields")),
+        search=text(body.get("search"), "search", MAX_SEARCH_LENGTH),
+    )
+    if body.get("filter") is not None:
+        request.filter.CopyFrom(tree_node(body["filter"], "filter", depth=0))
+    return request
+
+
+def _json_integer(raw: Any, name: str) -> int:
+    if raw is None:
+        return 0
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw < 10**MAX_INTEGER_DIGITS:
+        raise ValidationFailed(f"'{name}' must be a positive integer", field=name)
+    return raw
+
+
+def tree_node(node: Any, where: str, *, depth: int) -> records_pb2.FilterNode:
+    if not isinstance(node, dict):
+        raise ValidationFailed("A filter is an object", field=where)
+    if depth > MAX_TREE_DEPTH:
+        raise ValidationFailed(f"Filter groups nest at most {MAX_TREE_DEPTH} deep", field=where)
+    groups = [key for key in ("and", "or") if key in node]
+    if groups:
+        key = groups[0]
+        if len(node) != 1 or not isinstance(node[key], list):
+            raise ValidationFailed(
+                f'A filter group is {{"{key}": [filters]}} and nothing else', field=where
+            )
+        members = [
+            tree_node(item, f"{where}.{key}[{index}]", depth=depth + 1)
+            for index, item in enumerate(node[key])
+        ]
+        group = records_pb2.FilterGroup(nodes=members, source=where)
+        if key == "and":
+            return records_pb2.FilterNode(all_of=group)
+        return records_pb2.FilterNode(any_of=group)
+    unknown = set(node) - {"field", "op", "value"}
+    if unknown or not isinstance(node.get("field"), str):
+        raise ValidationFailed(
+            'A condition is {"field", "op", "value"}; a group is {"and": [...]} or {"or": [...]}',
+            field=where,
+        )
+    op = node.get("op", "eq")
+    if not isinstance(op, str):
+        raise ValidationFailed("'op' must be a string", field=where)
+    condition = records_pb2.Condition(
+        field=node["field"][:100], op=op[:32], source=where, json=orjson.dumps(node.get("value"))
+    )
+    return records_pb2.FilterNode(condition=condition)
+
+
+__all__ = ["LIST_PARAMETERS", "list_request", "search_request"]
