@@ -24,10 +24,13 @@ from tessera.identity.v1 import identity_pb2
 from services.gateway.clients import Backends
 from services.gateway.config import GatewaySettings
 from services.kit.errors import NotFound, PermissionDenied, Unauthenticated
+from services.kit.idempotency import check_key
 
 SESSION_COOKIE = "sessionid"
 CSRF_COOKIE = "csrftoken"
 CSRF_HEADER = "x-csrftoken"
+IDEMPOTENCY_HEADER = "idempotency-key"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 WORKSPACE_HEADER = "x-workspace"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Browsers send these cross-site only after a CORS preflight, which the gateway never
@@ -170,12 +173,16 @@ class Authenticator:
         caller = await self.caller(request)
         memberships = await self.memberships.of(caller.account_id)
         membership = _select_workspace(memberships, request.headers.get(WORKSPACE_HEADER))
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if key is not None and request.method not in WRITE_METHODS:
+            key = None
         return common_pb2.RequestContext(
             tenant_id=membership.workspace.id,
             principal_id=caller.account_id,
             principal_kind="user",
             role=membership.role,
             request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
+            idempotency_key="" if key is None else check_key(key),
         )
 
     def _check_csrf(self, request: Request, session_csrf: str) -> None:

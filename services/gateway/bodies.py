@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
-import orjson
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from services.kit.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from services.kit.json import loads_exact
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -21,8 +21,10 @@ class StrictInput(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-async def read_body(request: Request) -> bytes:
-    limit: int = request.app.state.settings.max_body_bytes
+async def read_body(request: Request, *, limit: int | None = None) -> bytes:
+    """The whole body, refused past `limit` (the configured maximum by default)."""
+    if limit is None:
+        limit = request.app.state.settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
@@ -40,13 +42,14 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-async def read_json(request: Request) -> Any:
-    body = await read_body(request)
+async def read_json(request: Request, *, limit: int | None = None) -> Any:
+    """The body as JSON, numbers kept exact (fractions and large ones as Decimal)."""
+    body = await read_body(request, limit=limit)
     if not body.strip():
         raise ValidationFailed("Request body is required")
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
+        return loads_exact(body)
+    except ValueError:
         raise ValidationFailed("Request body is not valid JSON") from None
 
 

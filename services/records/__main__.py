@@ -49,6 +49,7 @@ async def serve(settings: RecordsSettings) -> None:
                 background=[
                     runtime.relay.run,
                     partial(run_schema_provisioner, runtime.js, provisioning),
+                    partial(servicer.idempotency.run_purge, runtime.engine),
                 ],
                 grace_seconds=settings.shutdown_grace_seconds,
             )

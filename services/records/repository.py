@@ -49,7 +49,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
 from sqlalchemy.sql.elements import ColumnElement
@@ -88,6 +88,10 @@ DDL_LOCK_TIMEOUT = "5s"
 COUNTS_TABLE = "_record_counts"
 COUNT_FUNCTION = "_count_records"
 COUNT_SLOTS = 16
+
+
+# A column a multi-row insert leaves to its server default.
+_DEFAULT = text("DEFAULT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,12 +331,84 @@ async def _conn(session: AsyncSession) -> AsyncConnection:
     return await session.connection()
 
 
+class UniqueViolation(Exception):
+    """A write gave a unique field a value another record holds."""
+
+    def __init__(self, field_id: str) -> None:
+        super().__init__(field_id)
+        self.field_id = field_id
+
+
+def _unique_violation(error: IntegrityError) -> UniqueViolation | None:
+    if sqlstate(error) != UNIQUE_VIOLATION:
+        return None
+    for candidate in (error.orig, getattr(error.orig, "__cause__", None)):
+        name = getattr(candidate, "constraint_name", None)
+        if isinstance(name, str) and name.startswith("uq_"):
+            return UniqueViolation(name.removeprefix("uq_"))
+    return None
+
+
+async def _write(conn: AsyncConnection, statement: Any, *, savepoint: bool = False) -> Any:
+    """Runs a write; a unique field's duplicate surfaces as UniqueViolation. With
+    `savepoint`, the caller's transaction stays usable after one (two more round trips,
+    so only where the caller goes on)."""
+    try:
+        if not savepoint:
+            return await conn.execute(statement)
+        async with conn.begin_nested():
+            return await conn.execute(statement)
+    except IntegrityError as error:
+        violation = _unique_violation(error)
+        if violation is None:
+            raise
+        raise violation from None
+
+
 async def insert_record(
-    session: AsyncSession, rt: RecordTable, record_id: str, values: Mapping[str, Any]
+    session: AsyncSession,
+    rt: RecordTable,
+    record_id: str,
+    values: Mapping[str, Any],
+    *,
+    savepoint: bool = False,
 ) -> Row[Any]:
     conn = await _conn(session)
     statement = insert(rt.table).values({ID: record_id, **values}).returning(*rt.columns)
-    return (await conn.execute(statement)).one()
+    return (await _write(conn, statement, savepoint=savepoint)).one()
+
+
+async def insert_records(
+    session: AsyncSession, rt: RecordTable, rows: Sequence[Mapping[str, Any]]
+) -> Sequence[Row[Any]]:
+    """Many records in one statement, returned in the order given (each row carries its
+    id). Rows may name different columns: the ones they leave out take their default."""
+    conn = await _conn(session)
+    columns = sorted({key for row in rows for key in row})
+    filled = [{key: row.get(key, _DEFAULT) for key in columns} for row in rows]
+    statement = insert(rt.table).values(filled).returning(*rt.columns)
+    result = (await _write(conn, statement)).all()
+    order = {row[ID]: index for index, row in enumerate(rows)}
+    return sorted(result, key=lambda r: order[r[0]])
+
+
+async def holders(
+    session: AsyncSession,
+    rt: RecordTable,
+    field: FieldDef,
+    values: Sequence[Any],
+    *,
+    lock: bool = False,
+) -> dict[Any, str]:
+    """Which records hold these values of a unique field: value -> record id; `lock`
+    keeps them from changing until the transaction ends."""
+    conn = await _conn(session)
+    column = rt.field_column(field)
+    id_column = rt.column_of[ID]
+    statement = select(column, id_column).where(column.in_(list(values)))
+    if lock:
+        statement = statement.with_for_update()
+    return {row[0]: row[1] for row in (await conn.execute(statement)).all()}
 
 
 async def get_record(session: AsyncSession, rt: RecordTable, record_id: str) -> Row[Any] | None:
@@ -340,9 +416,33 @@ async def get_record(session: AsyncSession, rt: RecordTable, record_id: str) -> 
     return (await conn.execute(rt.get_statement, {"record_id": record_id})).first()
 
 
+async def current_version(session: AsyncSession, rt: RecordTable, record_id: str) -> int | None:
+    conn = await _conn(session)
+    c = rt.table.c
+    return (await conn.execute(select(c[VERSION]).where(c[ID] == record_id))).scalar()
+
+
+async def find_by_unique(
+    session: AsyncSession, rt: RecordTable, field: FieldDef, value: Any
+) -> str | None:
+    """The id of the record holding `value` in a unique field, locked for update."""
+    conn = await _conn(session)
+    column = rt.field_column(field)
+    condition = field.type.compile(column, "eq", value)
+    statement = select(rt.column_of[ID]).where(condition).with_for_update()
+    return (await conn.execute(statement)).scalar()
+
+
 async def update_record(
-    session: AsyncSession, rt: RecordTable, record_id: str, values: Mapping[str, Any]
+    session: AsyncSession,
+    rt: RecordTable,
+    record_id: str,
+    values: Mapping[str, Any],
+    *,
+    if_match: int | None = None,
 ) -> Row[Any] | None:
+    """The updated record; None when there is no such record (or, with if_match, not at
+    that version)."""
     conn = await _conn(session)
     c = rt.table.c
     statement = (
@@ -351,14 +451,30 @@ async def update_record(
         .values({**values, UPDATED_AT: func.now(), VERSION: c[VERSION] + 1})
         .returning(*rt.columns)
     )
-    return (await conn.execute(statement)).first()
+    if if_match is not None:
+        statement = statement.where(c[VERSION] == if_match)
+    return (await _write(conn, statement)).first()
 
 
-async def delete_record(session: AsyncSession, rt: RecordTable, record_id: str) -> bool:
+async def delete_record(
+    session: AsyncSession, rt: RecordTable, record_id: str, *, if_match: int | None = None
+) -> bool:
     conn = await _conn(session)
     c = rt.table.c
     statement = delete(rt.table).where(c[ID] == record_id).returning(c[ID])
+    if if_match is not None:
+        statement = statement.where(c[VERSION] == if_match)
     return (await conn.execute(statement)).first() is not None
+
+
+async def delete_records(
+    session: AsyncSession, rt: RecordTable, record_ids: Sequence[str]
+) -> list[str]:
+    """Deletes the records; the ids that were there."""
+    conn = await _conn(session)
+    c = rt.table.c
+    statement = delete(rt.table).where(c[ID].in_(list(record_ids))).returning(c[ID])
+    return list((await conn.execute(statement)).scalars())
 
 
 async def list_records(

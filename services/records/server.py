@@ -1,25 +1,61 @@
-"""RecordsService over gRPC: proto in, one transaction around the domain call, proto out."""
+"""RecordsService over gRPC: proto in, one transaction around the domain call, proto out.
+Writes honour the caller's Idempotency-Key inside that same transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
 import grpc
 import orjson
+from google.protobuf.message import Message
+from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.records.v1 import records_pb2, records_pb2_grpc
 
 from services.kit.db import SessionMaker, transaction
+from services.kit.idempotency import IdempotencyKeys
+from services.records import tables
 from services.records.schemas import field_from_proto
-from services.records.service import RecordsService
+from services.records.service import VERSION, RecordsService
+
+Reply = TypeVar("Reply", bound=Message)
+
+
+def _record_reply(record: dict[str, Any], *, created: bool = False) -> records_pb2.RecordResponse:
+    return records_pb2.RecordResponse(
+        record_json=orjson.dumps(record), version=record[VERSION], created=created
+    )
+
+
+def _if_match(request: Any) -> int | None:
+    return request.if_match if request.HasField("if_match") else None
 
 
 class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
     def __init__(self, sessionmaker: SessionMaker, service: RecordsService) -> None:
         self.sessionmaker = sessionmaker
         self.service = service
+        self.idempotency = IdempotencyKeys(tables.idempotency_keys)
+
+    async def _write(
+        self,
+        method: str,
+        request: Any,
+        reply_type: type[Reply],
+        work: Callable[[AsyncSession], Awaitable[Reply]],
+    ) -> Reply:
+        async with transaction(self.sessionmaker) as session:
+            stored = await self.idempotency.replay(session, request.ctx, method, request)
+            if stored is not None:
+                return reply_type.FromString(stored)
+            reply = await work(session)
+            await self.idempotency.store(session, request.ctx, reply)
+        return reply
 
     async def CreateRecord(
         self, request: records_pb2.CreateRecordRequest, context: grpc.aio.ServicerContext
     ) -> records_pb2.RecordResponse:
-        async with transaction(self.sessionmaker) as session:
+        async def work(session: AsyncSession) -> records_pb2.RecordResponse:
             record = await self.service.create_record(
                 session,
                 request.ctx,
@@ -27,7 +63,9 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
                 request.schema.schema_slug,
                 request.values_json,
             )
-        return records_pb2.RecordResponse(record_json=orjson.dumps(record))
+            return _record_reply(record)
+
+        return await self._write("CreateRecord", request, records_pb2.RecordResponse, work)
 
     async def GetRecord(
         self, request: records_pb2.GetRecordRequest, context: grpc.aio.ServicerContext
@@ -40,12 +78,12 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
                 request.schema.schema_slug,
                 request.record_id,
             )
-        return records_pb2.RecordResponse(record_json=orjson.dumps(record))
+        return _record_reply(record)
 
     async def UpdateRecord(
         self, request: records_pb2.UpdateRecordRequest, context: grpc.aio.ServicerContext
     ) -> records_pb2.RecordResponse:
-        async with transaction(self.sessionmaker) as session:
+        async def work(session: AsyncSession) -> records_pb2.RecordResponse:
             record = await self.service.update_record(
                 session,
                 request.ctx,
@@ -53,21 +91,89 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
                 request.schema.schema_slug,
                 request.record_id,
                 request.values_json,
+                if_match=_if_match(request),
             )
-        return records_pb2.RecordResponse(record_json=orjson.dumps(record))
+            return _record_reply(record)
+
+        return await self._write("UpdateRecord", request, records_pb2.RecordResponse, work)
 
     async def DeleteRecord(
         self, request: records_pb2.DeleteRecordRequest, context: grpc.aio.ServicerContext
     ) -> records_pb2.DeleteRecordResponse:
-        async with transaction(self.sessionmaker) as session:
+        async def work(session: AsyncSession) -> records_pb2.DeleteRecordResponse:
             await self.service.delete_record(
                 session,
                 request.ctx,
                 request.schema.app_slug,
                 request.schema.schema_slug,
                 request.record_id,
+                if_match=_if_match(request),
             )
-        return records_pb2.DeleteRecordResponse()
+            return records_pb2.DeleteRecordResponse()
+
+        return await self._write("DeleteRecord", request, records_pb2.DeleteRecordResponse, work)
+
+    async def CreateRecords(
+        self, request: records_pb2.CreateRecordsRequest, context: grpc.aio.ServicerContext
+    ) -> records_pb2.RecordsResponse:
+        async def work(session: AsyncSession) -> records_pb2.RecordsResponse:
+            records = await self.service.create_records(
+                session,
+                request.ctx,
+                request.schema.app_slug,
+                request.schema.schema_slug,
+                request.records_json,
+                upsert_on=request.upsert_on,
+            )
+            return records_pb2.RecordsResponse(records_json=orjson.dumps(records))
+
+        return await self._write("CreateRecords", request, records_pb2.RecordsResponse, work)
+
+    async def UpdateRecords(
+        self, request: records_pb2.UpdateRecordsRequest, context: grpc.aio.ServicerContext
+    ) -> records_pb2.RecordsResponse:
+        async def work(session: AsyncSession) -> records_pb2.RecordsResponse:
+            records = await self.service.update_records(
+                session,
+                request.ctx,
+                request.schema.app_slug,
+                request.schema.schema_slug,
+                request.records_json,
+            )
+            return records_pb2.RecordsResponse(records_json=orjson.dumps(records))
+
+        return await self._write("UpdateRecords", request, records_pb2.RecordsResponse, work)
+
+    async def DeleteRecords(
+        self, request: records_pb2.DeleteRecordsRequest, context: grpc.aio.ServicerContext
+    ) -> records_pb2.DeleteRecordResponse:
+        async def work(session: AsyncSession) -> records_pb2.DeleteRecordResponse:
+            await self.service.delete_records(
+                session,
+                request.ctx,
+                request.schema.app_slug,
+                request.schema.schema_slug,
+                list(request.record_ids),
+            )
+            return records_pb2.DeleteRecordResponse()
+
+        return await self._write("DeleteRecords", request, records_pb2.DeleteRecordResponse, work)
+
+    async def UpsertRecord(
+        self, request: records_pb2.UpsertRecordRequest, context: grpc.aio.ServicerContext
+    ) -> records_pb2.RecordResponse:
+        async def work(session: AsyncSession) -> records_pb2.RecordResponse:
+            record, created = await self.service.upsert_record(
+                session,
+                request.ctx,
+                request.schema.app_slug,
+                request.schema.schema_slug,
+                request.values_json,
+                request.upsert_on,
+            )
+            return _record_reply(record, created=created)
+
+        return await self._write("UpsertRecord", request, records_pb2.RecordResponse, work)
 
     async def ListRecords(
         self, request: records_pb2.ListRecordsRequest, context: grpc.aio.ServicerContext

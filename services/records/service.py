@@ -5,7 +5,8 @@ gRPC."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -13,7 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.common.v1 import common_pb2
 from tessera.records.v1 import records_pb2
 
-from services.kit.errors import ValidationFailed
+from services.kit.errors import (
+    Conflict,
+    PreconditionFailed,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 from services.kit.fields import ALL_OPERATORS
 from services.kit.ids import new_id
 from services.kit.json import loads_exact
@@ -286,7 +292,8 @@ class RecordsService:
         tenant, rt = await self._table_for_write(ctx, app_slug, schema_slug, list(values))
         columns = validate_values(rt.schema, values, creating=True)
         columns.update(_actor(ctx, creating=True))
-        row = await repository.insert_record(session, rt, new_id("rec"), columns)
+        with _unique_conflicts(rt):
+            row = await repository.insert_record(session, rt, new_id("rec"), columns)
         record = rt.to_record(row)
         await self._outbox.add(session, events.record_created(tenant, rt.schema, record))
         return record
@@ -315,6 +322,8 @@ class RecordsService:
         schema_slug: str,
         record_id: str,
         body: bytes,
+        *,
+        if_match: int | None = None,
     ) -> dict[str, Any]:
         values = writable(parse_body(body))
         tenant, rt = await self._table_for_write(ctx, app_slug, schema_slug, list(values))
@@ -325,11 +334,15 @@ class RecordsService:
             row = await repository.get_record(session, rt, record_id)
             if row is None:
                 raise RecordNotFound()
-            return rt.to_record(row)
+            record = rt.to_record(row)
+            _check_version(record_id, record[VERSION], if_match)
+            return record
         columns.update(_actor(ctx, creating=False))
-        row = await repository.update_record(session, rt, record_id, columns)
+        with _unique_conflicts(rt):
+            row = await repository.update_record(session, rt, record_id, columns, if_match=if_match)
         if row is None:
-            raise RecordNotFound()
+            await self._missing_or_moved(session, rt, record_id, if_match)
+        assert row is not None
         record = rt.to_record(row)
         changed = [f.slug for f in rt.schema.fields if f.slug in values]
         await self._outbox.add(session, events.record_updated(tenant, rt.schema, record, changed))
@@ -342,13 +355,314 @@ class RecordsService:
         app_slug: str,
         schema_slug: str,
         record_id: str,
+        *,
+        if_match: int | None = None,
     ) -> None:
         tenant, rt = await self._table(ctx, app_slug, schema_slug)
-        if not _plausible_id(record_id) or not await repository.delete_record(
-            session, rt, record_id
-        ):
+        if not _plausible_id(record_id):
             raise RecordNotFound()
+        if not await repository.delete_record(session, rt, record_id, if_match=if_match):
+            await self._missing_or_moved(session, rt, record_id, if_match)
         await self._outbox.add(session, events.record_deleted(tenant, rt.schema, record_id))
+
+    async def _missing_or_moved(
+        self, session: AsyncSession, rt: RecordTable, record_id: str, if_match: int | None
+    ) -> None:
+        """Raises why a write matched no row: no such record, or not at that version."""
+        current = (
+            None if if_match is None else await repository.current_version(session, rt, record_id)
+        )
+        if current is None:
+            raise RecordNotFound()
+        _check_version(record_id, current, if_match)
+
+    async def create_records(
+        self,
+        session: AsyncSession,
+        ctx: common_pb2.RequestContext,
+        app_slug: str,
+        schema_slug: str,
+        body: bytes,
+        *,
+        upsert_on: str = "",
+    ) -> list[dict[str, Any]]:
+        """Up to MAX_BATCH records, all or none. With `upsert_on` (a unique field), an item
+        whose value some record holds updates that record instead."""
+        items = _batch(parse_json_array(body))
+        slugs = {key for item in items for key in item}
+        tenant, rt = await self._table_for_write(ctx, app_slug, schema_slug, sorted(slugs))
+        schema = rt.schema
+        key_field = _upsert_field(schema, upsert_on) if upsert_on else None
+        violations: list[dict[str, str]] = []
+        rows: list[dict[str, Any]] = []
+        for index, item in enumerate(items):
+            try:
+                values = writable(item)
+                rows.append(validate_values(schema, values, creating=key_field is None))
+            except ValidationFailed as error:
+                violations.append(_violation(index, error))
+        _refuse(violations)
+        updates: dict[int, str] = {}
+        if key_field is not None:
+            updates = await self._upsert_targets(session, rt, key_field, items, rows)
+            for index in range(len(rows)):
+                if index not in updates:
+                    # A new record: required fields and defaults apply.
+                    try:
+                        rows[index] = validate_values(schema, writable(items[index]), creating=True)
+                    except ValidationFailed as error:
+                        violations.append(_violation(index, error))
+            _refuse(violations)
+        await self._refuse_duplicates(session, rt, rows, skip=set(updates))
+        created_by = _actor(ctx, creating=True)
+        inserts = [
+            {ID: new_id("rec"), **row, **created_by}
+            for index, row in enumerate(rows)
+            if index not in updates
+        ]
+        with _unique_conflicts(rt):
+            inserted = iter(
+                await repository.insert_records(session, rt, inserts) if inserts else []
+            )
+            updated_by = _actor(ctx, creating=False)
+            records = []
+            batch_events = []
+            for index, row in enumerate(rows):
+                if index in updates:
+                    changed_row = await repository.update_record(
+                        session, rt, updates[index], {**row, **updated_by}
+                    )
+                    assert changed_row is not None
+                    record = rt.to_record(changed_row)
+                    changed = [f.slug for f in schema.fields if f.slug in items[index]]
+                    batch_events.append(events.record_updated(tenant, schema, record, changed))
+                else:
+                    record = rt.to_record(next(inserted))
+                    batch_events.append(events.record_created(tenant, schema, record))
+                records.append(record)
+        await self._outbox.add_many(session, batch_events)
+        return records
+
+    async def _upsert_targets(
+        self,
+        session: AsyncSession,
+        rt: RecordTable,
+        key_field: FieldDef,
+        items: Sequence[Mapping[str, Any]],
+        rows: Sequence[Mapping[str, Any]],
+    ) -> dict[int, str]:
+        """Item index -> the id of the record it updates (its key value exists)."""
+        violations = []
+        keys: dict[Any, int] = {}
+        for index, row in enumerate(rows):
+            value = row.get(key_field.id)
+            if value is None:
+                violations.append(
+                    {
+                        "field": f"records[{index}].{key_field.slug}",
+                        "message": f"Upserting on '{key_field.slug}' needs its value",
+                    }
+                )
+            elif value in keys:
+                violations.append(
+                    {
+                        "field": f"records[{index}].{key_field.slug}",
+                        "message": f"records[{keys[value]}] has the same '{key_field.slug}'",
+                    }
+                )
+            else:
+                keys[value] = index
+        _refuse(violations)
+        held = await repository.holders(session, rt, key_field, list(keys), lock=True)
+        return {keys[value]: record_id for value, record_id in held.items()}
+
+    async def _refuse_duplicates(
+        self,
+        session: AsyncSession,
+        rt: RecordTable,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        skip: set[int],
+    ) -> None:
+        """Names each item whose unique value repeats within the batch or is held by a
+        record the batch does not update."""
+        violations = []
+        for f in rt.schema.fields:
+            if not f.unique or not f.has_column:
+                continue
+            first: dict[Any, int] = {}
+            for index, row in enumerate(rows):
+                value = row.get(f.id)
+                if value is None:
+                    continue
+                if value in first:
+                    violations.append(
+                        {
+                            "field": f"records[{index}].{f.slug}",
+                            "message": f"records[{first[value]}] has the same '{f.slug}'",
+                        }
+                    )
+                else:
+                    first[value] = index
+            held = await repository.holders(session, rt, f, list(first)) if first else {}
+            for value, record_id in held.items():
+                index = first[value]
+                if index in skip:
+                    continue
+                violations.append(
+                    {
+                        "field": f"records[{index}].{f.slug}",
+                        "message": f"Record {record_id} already has this '{f.slug}'",
+                    }
+                )
+        if violations:
+            raise Conflict(
+                f"{len(violations)} record(s) repeat a unique value; nothing was written",
+                field=violations[0]["field"],
+                details=violations,
+            )
+
+    async def update_records(
+        self,
+        session: AsyncSession,
+        ctx: common_pb2.RequestContext,
+        app_slug: str,
+        schema_slug: str,
+        body: bytes,
+    ) -> list[dict[str, Any]]:
+        """Up to MAX_BATCH partial updates, each naming its record's "id"; all or none."""
+        items = _batch(parse_json_array(body))
+        slugs = {key for item in items for key in item}
+        tenant, rt = await self._table_for_write(ctx, app_slug, schema_slug, sorted(slugs))
+        violations = []
+        targets: list[tuple[str, dict[str, Any], list[str]]] = []
+        seen: dict[str, int] = {}
+        for index, item in enumerate(items):
+            record_id = item.get(ID)
+            if not isinstance(record_id, str) or not _plausible_id(record_id):
+                violations.append(
+                    {"field": f"records[{index}].id", "message": "Each record needs its id"}
+                )
+                continue
+            if record_id in seen:
+                violations.append(
+                    {
+                        "field": f"records[{index}].id",
+                        "message": f"records[{seen[record_id]}] changes the same record",
+                    }
+                )
+                continue
+            seen[record_id] = index
+            values = writable(item)
+            try:
+                columns = validate_values(rt.schema, values, creating=False)
+            except ValidationFailed as error:
+                violations.append(_violation(index, error))
+                continue
+            changed = [f.slug for f in rt.schema.fields if f.slug in values]
+            targets.append((record_id, columns, changed))
+        _refuse(violations)
+        updated_by = _actor(ctx, creating=False)
+        records = []
+        batch_events = []
+        with _unique_conflicts(rt):
+            for index, (record_id, columns, changed) in enumerate(targets):
+                row = await repository.update_record(
+                    session, rt, record_id, {**columns, **updated_by}
+                )
+                if row is None:
+                    raise RecordNotFound(
+                        f"No record {record_id}; nothing was written",
+                        field=f"records[{index}].id",
+                        details=[{"field": f"records[{index}].id", "message": "No such record"}],
+                    )
+                record = rt.to_record(row)
+                records.append(record)
+                batch_events.append(events.record_updated(tenant, rt.schema, record, changed))
+        await self._outbox.add_many(session, batch_events)
+        return records
+
+    async def delete_records(
+        self,
+        session: AsyncSession,
+        ctx: common_pb2.RequestContext,
+        app_slug: str,
+        schema_slug: str,
+        record_ids: Sequence[str],
+    ) -> None:
+        """Deletes every record named, or none when one of them does not exist."""
+        ids = list(dict.fromkeys(record_ids))
+        if not ids or len(ids) > MAX_BATCH:
+            raise ValidationFailed(f"Name 1 to {MAX_BATCH} record ids", field="ids")
+        tenant, rt = await self._table(ctx, app_slug, schema_slug)
+        plausible = [i for i in ids if _plausible_id(i)]
+        deleted = set(await repository.delete_records(session, rt, plausible))
+        missing = [i for i in ids if i not in deleted]
+        if missing:
+            raise RecordNotFound(
+                f"{len(missing)} of the records do not exist; nothing was deleted",
+                field="ids",
+                details=[
+                    {"field": "ids", "record_id": i[:MAX_RECORD_ID_LENGTH]} for i in missing[:100]
+                ],
+            )
+        await self._outbox.add_many(
+            session, [events.record_deleted(tenant, rt.schema, i) for i in ids]
+        )
+
+    async def upsert_record(
+        self,
+        session: AsyncSession,
+        ctx: common_pb2.RequestContext,
+        app_slug: str,
+        schema_slug: str,
+        body: bytes,
+        upsert_on: str,
+    ) -> tuple[dict[str, Any], bool]:
+        """(the record, whether it was created): updates the record whose `upsert_on` value
+        the body's matches, or creates one."""
+        values = writable(parse_body(body))
+        tenant, rt = await self._table_for_write(ctx, app_slug, schema_slug, list(values))
+        key_field = _upsert_field(rt.schema, upsert_on)
+        columns = validate_values(rt.schema, values, creating=False)
+        value = columns.get(key_field.id)
+        if value is None:
+            raise ValidationFailed(
+                f"Upserting on '{key_field.slug}' needs its value", field=key_field.slug
+            )
+        for attempt in range(2):
+            existing = await repository.find_by_unique(session, rt, key_field, value)
+            if existing is not None:
+                with _unique_conflicts(rt):
+                    row = await repository.update_record(
+                        session, rt, existing, {**columns, **_actor(ctx, creating=False)}
+                    )
+                if row is None:
+                    continue
+                record = rt.to_record(row)
+                changed = [f.slug for f in rt.schema.fields if f.slug in values]
+                await self._outbox.add(
+                    session, events.record_updated(tenant, rt.schema, record, changed)
+                )
+                return record, False
+            created = validate_values(rt.schema, values, creating=True)
+            try:
+                row = await repository.insert_record(
+                    session,
+                    rt,
+                    new_id("rec"),
+                    {**created, **_actor(ctx, creating=True)},
+                    savepoint=True,
+                )
+            except repository.UniqueViolation as violation:
+                # A concurrent upsert created it first: update that one instead.
+                if violation.field_id == key_field.id and attempt == 0:
+                    continue
+                raise _conflict(rt, violation) from None
+            record = rt.to_record(row)
+            await self._outbox.add(session, events.record_created(tenant, rt.schema, record))
+            return record, True
+        raise ServiceUnavailable("The record changed while upserting; try again", retry_after=1)
 
     async def list_records(
         self,
@@ -420,6 +734,79 @@ class RecordsService:
         )
 
 
+MAX_BATCH = 1000
+
+
+def parse_json_array(raw: bytes) -> list[Any]:
+    try:
+        body = loads_exact(raw)
+    except ValueError:
+        raise ValidationFailed("Request body is not valid JSON") from None
+    if not isinstance(body, list):
+        raise ValidationFailed("'records' must be a list of objects", field="records")
+    return body
+
+
+def _batch(items: list[Any]) -> list[dict[str, Any]]:
+    if not items or len(items) > MAX_BATCH:
+        raise ValidationFailed(f"A batch holds 1 to {MAX_BATCH} records", field="records")
+    bad = [i for i, item in enumerate(items) if not isinstance(item, dict)]
+    if bad:
+        raise ValidationFailed(
+            f"records[{bad[0]}] is not an object",
+            field=f"records[{bad[0]}]",
+            details=[{"field": f"records[{i}]", "message": "Not an object"} for i in bad[:100]],
+        )
+    return items
+
+
+def _violation(index: int, error: ValidationFailed) -> dict[str, str]:
+    where = f"records[{index}]" + (f".{error.field}" if error.field else "")
+    return {"field": where, "message": error.message}
+
+
+def _refuse(violations: list[dict[str, str]]) -> None:
+    if violations:
+        raise ValidationFailed(
+            f"{len(violations)} problem(s) in the batch; nothing was written",
+            field=violations[0]["field"],
+            details=violations[:MAX_BATCH],
+        )
+
+
+def _upsert_field(schema: SchemaDef, slug: str) -> FieldDef:
+    f = schema.by_slug.get(slug)
+    if f is None or not f.unique:
+        raise ValidationFailed(
+            f"'upsert_on' must name a unique field; {_shown(slug)} is not one", field="upsert_on"
+        )
+    return f
+
+
+def _check_version(record_id: str, current: int, if_match: int | None) -> None:
+    if if_match is not None and current != if_match:
+        raise PreconditionFailed(
+            f"Record {record_id} is at version {current}, not {if_match}",
+            field="If-Match",
+            details=[{"record_id": record_id, "current_version": current}],
+        )
+
+
+def _conflict(rt: RecordTable, violation: repository.UniqueViolation) -> Conflict:
+    f = next((f for f in rt.schema.fields if f.id == violation.field_id), None)
+    slug = f.slug if f is not None else "unknown"
+    return Conflict(f"Another record already has this '{slug}'", field=slug)
+
+
+@contextmanager
+def _unique_conflicts(rt: RecordTable) -> Iterator[None]:
+    """A duplicate value of a unique field is a 409 naming the field."""
+    try:
+        yield
+    except repository.UniqueViolation as violation:
+        raise _conflict(rt, violation) from None
+
+
 def _actor(ctx: common_pb2.RequestContext, *, creating: bool) -> dict[str, Any]:
     who = ctx.principal_id or None
     return {"created_by": who, "updated_by": who} if creating else {"updated_by": who}
@@ -435,6 +822,7 @@ def _keyset(rt: RecordTable, specs: Sequence[SortSpec], row: Sequence[Any]) -> K
 
 
 __all__ = [
+    "VERSION",
     "RecordPage",
     "RecordsService",
     "filter_tree",

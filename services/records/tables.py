@@ -16,6 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from services.kit.idempotency import idempotency_keys_table
 from services.kit.nats.consumer import dead_letters_table, processed_events_table
 from services.kit.nats.outbox import outbox_table
 
@@ -51,3 +52,6 @@ service_keys = Table(
     Column("name", Text, primary_key=True),
     Column("secret", LargeBinary, nullable=False),
 )
+
+# Idempotency-Key claims of record writes, with the reply each got.
+idempotency_keys = idempotency_keys_table(metadata)

@@ -11,7 +11,8 @@ from services.devstack.stack import Stack
 from tests.e2e.conftest import database_url
 from tests.factories.accounts import Tenant
 from tests.factories.apps import create_app, create_schema, records_path
-from tests.support.db import count_rows, scalar
+from tests.support.db import scalar
+from tests.support.records import physical_names, stored_rows
 from tests.support.wait import eventually
 
 RECORD_ID = re.compile(r"^rec_[a-z2-7]{26}$")
@@ -22,25 +23,6 @@ def crm(tenant: Tenant) -> str:
     app = create_app(tenant, name="My CRM")
     create_schema(tenant, app["slug"])
     return str(app["slug"])
-
-
-def stored_rows(stack: Stack, tenant: Tenant, app_slug: str, schema_slug: str = "contacts") -> int:
-    """Rows in the schema's real table, found through the schema service's catalogue."""
-    app_id, schema_id = _physical_names(stack, tenant, app_slug, schema_slug)
-    return count_rows(database_url(stack, "records"), app_id, schema_id)
-
-
-def _physical_names(
-    stack: Stack, tenant: Tenant, app_slug: str, schema_slug: str
-) -> tuple[str, str]:
-    url = database_url(stack, "schema")
-    app_id = scalar(
-        url, "SELECT id FROM apps WHERE tenant_id = %s AND slug = %s", tenant.workspace_id, app_slug
-    )
-    schema_id = scalar(
-        url, "SELECT id FROM schemas WHERE app_id = %s AND slug = %s", app_id, schema_slug
-    )
-    return str(app_id), str(schema_id)
 
 
 def test_create_get_update_delete(tenant: Tenant, crm: str) -> None:
@@ -248,7 +230,7 @@ def test_other_workspace_cannot_see_or_touch_records(
 def test_schema_creation_provisions_a_real_typed_table(
     stack: Stack, tenant: Tenant, crm: str
 ) -> None:
-    app_id, schema_id = _physical_names(stack, tenant, crm, "contacts")
+    app_id, schema_id = physical_names(stack, tenant, crm, "contacts")
     # The records service builds the table from the schema.created event, without a write.
     column_types = eventually(
         lambda: scalar(

@@ -38,6 +38,10 @@ class Tenant:
     def delete(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.client.delete(path, headers=self._auth(kwargs), **kwargs)
 
+    def request_delete_json(self, path: str, body: Any) -> httpx.Response:
+        """DELETE with a JSON body, which httpx's delete() does not take."""
+        return self.client.request("DELETE", path, json=body, headers=self._auth({}))
+
     def _auth(self, kwargs: dict[str, Any]) -> dict[str, str]:
         return {"Authorization": f"JWT {self.token}", **kwargs.pop("headers", {})}
 

@@ -3,6 +3,8 @@ them against the schema's field types and returns ready-made JSON."""
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -12,6 +14,7 @@ from tessera.records.v1 import records_pb2
 from services.gateway import queries
 from services.gateway.bodies import read_body, read_json
 from services.gateway.deps import BackendsDep, ContextDep
+from services.kit.errors import ValidationFailed
 
 router = APIRouter(prefix="/api/apps/{app_slug}/schemas/{schema_slug}/records")
 
@@ -65,6 +68,130 @@ async def search_records(
     return await _list(backends, ctx, _ref(app_slug, schema_slug), message)
 
 
+# A batch of 1000 records outgrows the ordinary body limit.
+BATCH_BODY_BYTES = 16 * 1024 * 1024
+_ETAG = re.compile(r'(?:W/)?"?(\d{1,18})"?')
+
+
+def _if_match(request: Request) -> int | None:
+    """The version an If-Match header names ("3", 3 or W/"3"); None for none or *."""
+    raw = request.headers.get("if-match")
+    if raw is None or raw.strip() == "*":
+        return None
+    match = _ETAG.fullmatch(raw.strip())
+    if match is None:
+        raise ValidationFailed(
+            "If-Match must name a record version, as the ETag header gives it", field="If-Match"
+        )
+    return int(match.group(1))
+
+
+def _record(reply: records_pb2.RecordResponse, status_code: int = 200) -> Response:
+    return Response(
+        reply.record_json,
+        status_code=status_code,
+        media_type=JSON,
+        headers={"ETag": f'"{reply.version}"'},
+    )
+
+
+def _exact(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(format(value, "f").encode())
+    raise TypeError(type(value))
+
+
+async def _batch_body(request: Request, key: str, allowed: frozenset[str]) -> dict[str, Any]:
+    body = await read_json(request, limit=BATCH_BODY_BYTES)
+    if not isinstance(body, dict):
+        raise ValidationFailed("Request body must be a JSON object")
+    for name in body:
+        if name not in allowed:
+            raise ValidationFailed(f"Unknown key {name[:64]!r}", field=name[:100])
+    if not isinstance(body.get(key), list):
+        raise ValidationFailed(f"'{key}' must be a list", field=key)
+    return body
+
+
+@router.post("/batch", status_code=201)
+async def create_records(
+    app_slug: str, schema_slug: str, request: Request, ctx: ContextDep, backends: BackendsDep
+) -> Response:
+    """{"records": [...], "upsert_on"?: "<unique field>"}: all or none."""
+    body = await _batch_body(request, "records", frozenset({"records", "upsert_on"}))
+    upsert_on = body.get("upsert_on") or ""
+    if not isinstance(upsert_on, str):
+        raise ValidationFailed("'upsert_on' must be a field slug", field="upsert_on")
+    reply = await backends.call(
+        backends.records.CreateRecords,
+        records_pb2.CreateRecordsRequest(
+            ctx=ctx,
+            schema=_ref(app_slug, schema_slug),
+            records_json=orjson.dumps(body["records"], default=_exact),
+            upsert_on=upsert_on,
+        ),
+    )
+    return Response(b'{"records":%s}' % reply.records_json, status_code=201, media_type=JSON)
+
+
+@router.patch("/batch")
+async def update_records(
+    app_slug: str, schema_slug: str, request: Request, ctx: ContextDep, backends: BackendsDep
+) -> Response:
+    """{"records": [{"id": ..., <fields to change>}, ...]}: all or none."""
+    body = await _batch_body(request, "records", frozenset({"records"}))
+    reply = await backends.call(
+        backends.records.UpdateRecords,
+        records_pb2.UpdateRecordsRequest(
+            ctx=ctx,
+            schema=_ref(app_slug, schema_slug),
+            records_json=orjson.dumps(body["records"], default=_exact),
+        ),
+    )
+    return Response(b'{"records":%s}' % reply.records_json, media_type=JSON)
+
+
+@router.delete("/batch", status_code=204)
+async def delete_records(
+    app_slug: str, schema_slug: str, request: Request, ctx: ContextDep, backends: BackendsDep
+) -> Response:
+    """{"ids": [...]}: every record, or none when one does not exist."""
+    body = await _batch_body(request, "ids", frozenset({"ids"}))
+    ids = body["ids"]
+    if not all(isinstance(i, str) for i in ids):
+        raise ValidationFailed("'ids' must be a list of record ids", field="ids")
+    await backends.call(
+        backends.records.DeleteRecords,
+        records_pb2.DeleteRecordsRequest(
+            ctx=ctx, schema=_ref(app_slug, schema_slug), record_ids=ids
+        ),
+    )
+    return Response(status_code=204)
+
+
+@router.put("")
+async def upsert_record(
+    app_slug: str, schema_slug: str, request: Request, ctx: ContextDep, backends: BackendsDep
+) -> Response:
+    """PUT …/records?upsert_on=<unique field>: updates the record holding the body's value
+    of that field, or creates one (201)."""
+    params = dict(request.query_params)
+    upsert_on = params.pop("upsert_on", "")
+    if params or not upsert_on:
+        raise ValidationFailed(
+            "PUT on the records takes one parameter, upsert_on=<unique field>",
+            field="upsert_on",
+        )
+    body = await read_body(request)
+    reply = await backends.call(
+        backends.records.UpsertRecord,
+        records_pb2.UpsertRecordRequest(
+            ctx=ctx, schema=_ref(app_slug, schema_slug), values_json=body, upsert_on=upsert_on
+        ),
+    )
+    return _record(reply, 201 if reply.created else 200)
+
+
 @router.post("")
 async def create_record(
     app_slug: str, schema_slug: str, request: Request, ctx: ContextDep, backends: BackendsDep
@@ -76,7 +203,7 @@ async def create_record(
             ctx=ctx, schema=_ref(app_slug, schema_slug), values_json=body
         ),
     )
-    return Response(reply.record_json, status_code=201, media_type=JSON)
+    return _record(reply, 201)
 
 
 @router.get("/{record_id}")
@@ -89,7 +216,7 @@ async def get_record(
             ctx=ctx, schema=_ref(app_slug, schema_slug), record_id=record_id
         ),
     )
-    return Response(reply.record_json, media_type=JSON)
+    return _record(reply)
 
 
 async def _update(
@@ -100,14 +227,15 @@ async def _update(
     ctx: ContextDep,
     backends: BackendsDep,
 ) -> Response:
+    if_match = _if_match(request)
     body = await read_body(request)
-    reply = await backends.call(
-        backends.records.UpdateRecord,
-        records_pb2.UpdateRecordRequest(
-            ctx=ctx, schema=_ref(app_slug, schema_slug), record_id=record_id, values_json=body
-        ),
+    message = records_pb2.UpdateRecordRequest(
+        ctx=ctx, schema=_ref(app_slug, schema_slug), record_id=record_id, values_json=body
     )
-    return Response(reply.record_json, media_type=JSON)
+    if if_match is not None:
+        message.if_match = if_match
+    reply = await backends.call(backends.records.UpdateRecord, message)
+    return _record(reply)
 
 
 # AppBuilder documents PUT with only the fields to change, so PUT and PATCH are the same
@@ -118,12 +246,18 @@ router.add_api_route("/{record_id}", _update, methods=["PATCH"], name="update_re
 
 @router.delete("/{record_id}", status_code=204)
 async def delete_record(
-    app_slug: str, schema_slug: str, record_id: str, ctx: ContextDep, backends: BackendsDep
+    app_slug: str,
+    schema_slug: str,
+    record_id: str,
+    request: Request,
+    ctx: ContextDep,
+    backends: BackendsDep,
 ) -> Response:
-    await backends.call(
-        backends.records.DeleteRecord,
-        records_pb2.DeleteRecordRequest(
-            ctx=ctx, schema=_ref(app_slug, schema_slug), record_id=record_id
-        ),
+    message = records_pb2.DeleteRecordRequest(
+        ctx=ctx, schema=_ref(app_slug, schema_slug), record_id=record_id
     )
+    if_match = _if_match(request)
+    if if_match is not None:
+        message.if_match = if_match
+    await backends.call(backends.records.DeleteRecord, message)
     return Response(status_code=204)

@@ -17,10 +17,14 @@ class SchemaRef(_message.Message):
     def __init__(self, app_slug: _Optional[str] = ..., schema_slug: _Optional[str] = ...) -> None: ...
 
 class RecordResponse(_message.Message):
-    __slots__ = ("record_json",)
+    __slots__ = ("record_json", "version", "created")
     RECORD_JSON_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
     record_json: bytes
-    def __init__(self, record_json: _Optional[bytes] = ...) -> None: ...
+    version: int
+    created: bool
+    def __init__(self, record_json: _Optional[bytes] = ..., version: _Optional[int] = ..., created: _Optional[bool] = ...) -> None: ...
 
 class CreateRecordRequest(_message.Message):
     __slots__ = ("ctx", "schema", "values_json")
@@ -43,26 +47,80 @@ class GetRecordRequest(_message.Message):
     def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., schema: _Optional[_Union[SchemaRef, _Mapping]] = ..., record_id: _Optional[str] = ...) -> None: ...
 
 class UpdateRecordRequest(_message.Message):
-    __slots__ = ("ctx", "schema", "record_id", "values_json")
+    __slots__ = ("ctx", "schema", "record_id", "values_json", "if_match")
     CTX_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_FIELD_NUMBER: _ClassVar[int]
     RECORD_ID_FIELD_NUMBER: _ClassVar[int]
     VALUES_JSON_FIELD_NUMBER: _ClassVar[int]
+    IF_MATCH_FIELD_NUMBER: _ClassVar[int]
     ctx: _common_pb2.RequestContext
     schema: SchemaRef
     record_id: str
     values_json: bytes
-    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., schema: _Optional[_Union[SchemaRef, _Mapping]] = ..., record_id: _Optional[str] = ..., values_json: _Optional[bytes] = ...) -> None: ...
+    if_match: int
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., schema: _Optional[_Union[SchemaRef, _Mapping]] = ..., record_id: _Optional[str] = ..., values_json: _Optional[bytes] = ..., if_match: _Optional[int] = ...) -> None: ...
 
 class DeleteRecordRequest(_message.Message):
-    __slots__ = ("ctx", "schema", "record_id")
+    __slots__ = ("ctx", "schema", "record_id", "if_match")
     CTX_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_FIELD_NUMBER: _ClassVar[int]
     RECORD_ID_FIELD_NUMBER: _ClassVar[int]
+    IF_MATCH_FIELD_NUMBER: _ClassVar[int]
     ctx: _common_pb2.RequestContext
     schema: SchemaRef
     record_id: str
-    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., schema: _Optional[_Union[SchemaRef, _Mapping]] = ..., record_id: _Optional[str] = ...) -> None: ...
+    if_match: int
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., schema: _Optional[_Union[SchemaRef, _Mapping]] = ..., record_id: _Optional[str] = ..., if_match: _Optional[int] = ...) -> None: ...
+
+class RecordsResponse(_message.Message):
+    __slots__ = ("records_json",)
+    RECORDS_JSON_FIELD_NUMBER: _ClassVar[int]
+    records_json: bytes
+    def __init__(self, records_json: _Optional[bytes] = ...) -> None: ...
+
+class CreateRecordsRequest(_message.Message):
+    __slots__ = ("ctx", "schema", "records_json", "upsert_on")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_JSON_FIELD_NUMBER: _ClassVar[int]
+    UPSERT_ON_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    schema: SchemaRef
+    records_json: bytes
+    upsert_on: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., schema: _Optional[_Union[SchemaRef, _Mapping]] = ..., records_json: _Optional[bytes] = ..., upsert_on: _Optional[str] = ...) -> None: ...
+
+class UpdateRecordsRequest(_message.Message):
+    __slots__ = ("ctx", "schema", "records_json")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_JSON_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    schema: SchemaRef
+    records_json: bytes
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., schema: _Optional[_Union[SchemaRef, _Mapping]] = ..., records_json: _Optional[bytes] = ...) -> None: ...
+
+class DeleteRecordsRequest(_message.Message):
+    __slots__ = ("ctx", "schema", "record_ids")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    RECORD_IDS_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    schema: SchemaRef
+    record_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., schema: _Optional[_Union[SchemaRef, _Mapping]] = ..., record_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class UpsertRecordRequest(_message.Message):
+    __slots__ = ("ctx", "schema", "values_json", "upsert_on")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    VALUES_JSON_FIELD_NUMBER: _ClassVar[int]
+    UPSERT_ON_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    schema: SchemaRef
+    values_json: bytes
+    upsert_on: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., schema: _Optional[_Union[SchemaRef, _Mapping]] = ..., values_json: _Optional[bytes] = ..., upsert_on: _Optional[str] = ...) -> None: ...
 
 class DeleteRecordResponse(_message.Message):
     __slots__ = ()

@@ -67,6 +67,26 @@ class RecordsServiceStub:
                 request_serializer=tessera_dot_records_dot_v1_dot_records__pb2.PreviewFieldChangeRequest.SerializeToString,
                 response_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.PreviewFieldChangeResponse.FromString,
                 _registered_method=True)
+        self.CreateRecords = channel.unary_unary(
+                '/tessera.records.v1.RecordsService/CreateRecords',
+                request_serializer=tessera_dot_records_dot_v1_dot_records__pb2.CreateRecordsRequest.SerializeToString,
+                response_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.RecordsResponse.FromString,
+                _registered_method=True)
+        self.UpdateRecords = channel.unary_unary(
+                '/tessera.records.v1.RecordsService/UpdateRecords',
+                request_serializer=tessera_dot_records_dot_v1_dot_records__pb2.UpdateRecordsRequest.SerializeToString,
+                response_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.RecordsResponse.FromString,
+                _registered_method=True)
+        self.DeleteRecords = channel.unary_unary(
+                '/tessera.records.v1.RecordsService/DeleteRecords',
+                request_serializer=tessera_dot_records_dot_v1_dot_records__pb2.DeleteRecordsRequest.SerializeToString,
+                response_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.DeleteRecordResponse.FromString,
+                _registered_method=True)
+        self.UpsertRecord = channel.unary_unary(
+                '/tessera.records.v1.RecordsService/UpsertRecord',
+                request_serializer=tessera_dot_records_dot_v1_dot_records__pb2.UpsertRecordRequest.SerializeToString,
+                response_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.RecordResponse.FromString,
+                _registered_method=True)
 
 
 class RecordsServiceServicer:
@@ -113,6 +133,32 @@ class RecordsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateRecords(self, request, context):
+        """Up to 1000 records at once, all or nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateRecords(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteRecords(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpsertRecord(self, request, context):
+        """Creates the record, or updates the one whose unique field holds the same value.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RecordsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -145,6 +191,26 @@ def add_RecordsServiceServicer_to_server(servicer, server):
                     servicer.PreviewFieldChange,
                     request_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.PreviewFieldChangeRequest.FromString,
                     response_serializer=tessera_dot_records_dot_v1_dot_records__pb2.PreviewFieldChangeResponse.SerializeToString,
+            ),
+            'CreateRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateRecords,
+                    request_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.CreateRecordsRequest.FromString,
+                    response_serializer=tessera_dot_records_dot_v1_dot_records__pb2.RecordsResponse.SerializeToString,
+            ),
+            'UpdateRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateRecords,
+                    request_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.UpdateRecordsRequest.FromString,
+                    response_serializer=tessera_dot_records_dot_v1_dot_records__pb2.RecordsResponse.SerializeToString,
+            ),
+            'DeleteRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteRecords,
+                    request_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.DeleteRecordsRequest.FromString,
+                    response_serializer=tessera_dot_records_dot_v1_dot_records__pb2.DeleteRecordResponse.SerializeToString,
+            ),
+            'UpsertRecord': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertRecord,
+                    request_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.UpsertRecordRequest.FromString,
+                    response_serializer=tessera_dot_records_dot_v1_dot_records__pb2.RecordResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -312,6 +378,114 @@ class RecordsService:
             '/tessera.records.v1.RecordsService/PreviewFieldChange',
             tessera_dot_records_dot_v1_dot_records__pb2.PreviewFieldChangeRequest.SerializeToString,
             tessera_dot_records_dot_v1_dot_records__pb2.PreviewFieldChangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.records.v1.RecordsService/CreateRecords',
+            tessera_dot_records_dot_v1_dot_records__pb2.CreateRecordsRequest.SerializeToString,
+            tessera_dot_records_dot_v1_dot_records__pb2.RecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.records.v1.RecordsService/UpdateRecords',
+            tessera_dot_records_dot_v1_dot_records__pb2.UpdateRecordsRequest.SerializeToString,
+            tessera_dot_records_dot_v1_dot_records__pb2.RecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.records.v1.RecordsService/DeleteRecords',
+            tessera_dot_records_dot_v1_dot_records__pb2.DeleteRecordsRequest.SerializeToString,
+            tessera_dot_records_dot_v1_dot_records__pb2.DeleteRecordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertRecord(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.records.v1.RecordsService/UpsertRecord',
+            tessera_dot_records_dot_v1_dot_records__pb2.UpsertRecordRequest.SerializeToString,
+            tessera_dot_records_dot_v1_dot_records__pb2.RecordResponse.FromString,
             options,
             channel_credentials,
             insecure,
