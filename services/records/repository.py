@@ -14,9 +14,10 @@ compiled-statement cache."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
     text,
@@ -90,6 +92,16 @@ COUNT_FUNCTION = "_count_records"
 COUNT_SLOTS = 16
 
 
+# What of each searchable field goes into the search document.
+SEARCH_CHARS_PER_FIELD = 20_000
+_SEARCH_CHARS: ColumnElement[int] = literal_column(str(SEARCH_CHARS_PER_FIELD))
+
+
+def _digest(names: Iterable[str]) -> str:
+    """A short name part that changes when the set of searchable columns does."""
+    return hashlib.sha256(",".join(names).encode()).hexdigest()[:10]
+
+
 # A column a multi-row insert leaves to its server default.
 _DEFAULT = text("DEFAULT")
 
@@ -110,6 +122,8 @@ class RecordTable:
     total_statement: Select[Any]
     # Field id (or system column name) -> the column holding its values.
     column_of: Mapping[str, Column[Any]]
+    # The full-text document of a record (its searchable fields), or None without any.
+    search_vector: ColumnElement[Any] | None
 
     def to_record(self, row: Sequence[Any]) -> dict[str, Any]:
         return {
@@ -171,6 +185,28 @@ def build_table(schema: SchemaDef) -> RecordTable:
         Column("slot", SmallInteger, primary_key=True),
         Column("n", BigInteger, nullable=False),
     )
+    searchable = [column_of[f.id] for f in owned if f.type.searchable]
+    vector = None
+    if searchable:
+        # Bounded per field: a tsvector holds at most 1 MB, and any valid value must be
+        # storable while the index exists.
+        # || of coalesced parts, not concat_ws: an index expression must be immutable.
+        parts: list[ColumnElement[Any]] = []
+        for c in searchable:
+            if parts:
+                parts.append(literal_column("' '"))
+            parts.append(func.coalesce(func.left(c, _SEARCH_CHARS), literal_column("''")))
+        document = parts[0]
+        for part in parts[1:]:
+            document = document.op("||")(part)
+        # Punctuation splits words, so "ada@lovelace.example" is found by "lovelace".
+        words = func.regexp_replace(document, literal_column("'[[:punct:]]+'"), " ", "g")
+        vector = func.to_tsvector(literal_column("'simple'::regconfig"), words)
+        Index(
+            f"ix_{schema.id}_search_{_digest(c.name for c in searchable)}",
+            vector,
+            postgresql_using="gin",
+        )
     return RecordTable(
         schema=schema,
         table=table,
@@ -187,6 +223,7 @@ def build_table(schema: SchemaDef) -> RecordTable:
         counts=counts,
         total_statement=select(func.sum(counts.c.n)).where(counts.c.schema_id == schema.id),
         column_of=column_of,
+        search_vector=vector,
     )
 
 
@@ -253,6 +290,8 @@ class ListQuery:
     offset: int = 0
     after: Keyset | None = None
     count: bool = True
+    # A tsquery (prefix terms joined by &); records must match it.
+    search: str | None = None
 
 
 def compile_filter(rt: RecordTable, node: FilterNode) -> ColumnElement[bool]:
@@ -265,14 +304,35 @@ def compile_filter(rt: RecordTable, node: FilterNode) -> ColumnElement[bool]:
     return or_(*parts) if node.any else and_(*parts)
 
 
+def _tsquery(query: ListQuery) -> ColumnElement[Any]:
+    return func.to_tsquery(literal_column("'simple'::regconfig"), query.search)
+
+
+def rank(rt: RecordTable, query: ListQuery) -> ColumnElement[Any] | None:
+    """How well a record matches the search, when results are ordered by it."""
+    if query.search is None or query.sort or rt.search_vector is None:
+        return None
+    return func.ts_rank(rt.search_vector, _tsquery(query))
+
+
 def _where(rt: RecordTable, query: ListQuery) -> list[ColumnElement[bool]]:
-    return [] if query.filter is None else [compile_filter(rt, query.filter)]
+    conditions = [] if query.filter is None else [compile_filter(rt, query.filter)]
+    if query.search is not None:
+        if rt.search_vector is None:
+            conditions.append(false())
+        else:
+            conditions.append(rt.search_vector.op("@@")(_tsquery(query)))
+    return conditions
 
 
 def sort_keys(rt: RecordTable, query: ListQuery) -> list[tuple[ColumnElement[Any], bool]]:
     """(expression, descending) per key, ending with the id. Without a sort, records come
     in creation order. The id breaks ties in the direction of the first key, so that a
     single-key order is one index scan, forwards or backwards."""
+    ranked = rank(rt, query)
+    if ranked is not None:
+        # Best match first.
+        return [(ranked, True), (rt.column_of[ID], True)]
     sort = query.sort or (SortSpec(_CREATED_AT_FIELD),)
     keys = [(s.field.type.sort_key(rt.field_column(s.field)), s.descending) for s in sort]
     keys.append((rt.column_of[ID], sort[0].descending))
@@ -282,7 +342,10 @@ def sort_keys(rt: RecordTable, query: ListQuery) -> list[tuple[ColumnElement[Any
 def list_statement(rt: RecordTable, query: ListQuery) -> Select[Any]:
     keys = sort_keys(rt, query)
     order = [key.desc() if descending else key.asc() for key, descending in keys]
-    statement = select(*rt.columns).where(*_where(rt, query))
+    ranked = rank(rt, query)
+    # A ranked page also selects the rank, last, for the next cursor.
+    selected = [*rt.columns] if ranked is None else [*rt.columns, ranked]
+    statement = select(*selected).where(*_where(rt, query))
     if query.after is not None:
         statement = statement.where(_after(keys, query.after))
     return statement.order_by(*order).limit(query.limit).offset(query.offset)
@@ -641,6 +704,19 @@ async def provision(session: AsyncSession, rt: RecordTable, *, tenant_id: str) -
     for f in wanted.values():
         if not f.unique:
             await conn.exec_driver_sql(f"DROP INDEX IF EXISTS {app}.{quote.quote(f'uq_{f.id}')}")
+    wanted_indexes = {str(index.name) for index in rt.table.indexes}
+    stale_search = (
+        await conn.execute(
+            text(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = :app AND tablename = :table"
+                " AND starts_with(indexname, :prefix)"
+            ),
+            {"app": schema.app_id, "table": schema.id, "prefix": f"ix_{schema.id}_search_"},
+        )
+    ).scalars()
+    for name in stale_search:
+        if name not in wanted_indexes:
+            await conn.exec_driver_sql(f"DROP INDEX IF EXISTS {app}.{quote.quote(name)}")
     for index in sorted(rt.table.indexes, key=lambda i: str(i.name)):
         await _create_index(conn, index)
     await _provision_counts(conn, rt)

@@ -191,6 +191,7 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
                 cursor=request.cursor,
                 count=not request.skip_count,
                 fields=request.fields,
+                search=request.search,
             )
         return records_pb2.ListRecordsResponse(
             records_json=orjson.dumps(page.records),

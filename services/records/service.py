@@ -4,10 +4,11 @@ gRPC."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -229,6 +230,19 @@ def _operand_wording(f: FieldDef, op: str) -> str:
     if op in ("contains", "ncontains", "icontains", "starts_with", "ends_with"):
         return "a string of at most 1000 characters"
     return f.type.expected
+
+
+# Words of a search, at most; each matches as a prefix.
+MAX_SEARCH_WORDS = 16
+_WORD = re.compile(r"\w+")
+
+
+def search_terms(search: str) -> str:
+    """A search as a tsquery: every word must match the start of a word in the record."""
+    words = _WORD.findall(search.lower())[:MAX_SEARCH_WORDS]
+    if not words:
+        raise ValidationFailed("'search' needs at least one word", field="search")
+    return " & ".join(f"{word}:*" for word in words)
 
 
 def selected_keys(schema: SchemaDef, fields: Sequence[str]) -> frozenset[str] | None:
@@ -678,6 +692,7 @@ class RecordsService:
         cursor: str = "",
         count: bool = True,
         fields: Sequence[str] = (),
+        search: str = "",
     ) -> RecordPage:
         limit, offset = page_bounds(page, per_page)
         if cursor and page:
@@ -686,29 +701,41 @@ class RecordsService:
         specs = sort_specs(rt.schema, sort)
         tree = None if filter is None else filter_tree(rt.schema, filter)
         keep = selected_keys(rt.schema, fields)
+        terms = search_terms(search) if search else None
         bound_to = binding(
-            [(s.field.id, s.descending) for s in specs], None if filter is None else filter
+            [(s.field.id, s.descending) for s in specs],
+            None if filter is None else filter,
+            terms,
         )
-        after = None
-        if cursor:
-            after = self._cursors.decode(cursor, bound_to=bound_to, keys=len(specs) or 1)
-            offset = 0
         query = ListQuery(
             sort=specs,
             filter=tree,
             limit=limit + 1,
             offset=offset,
-            after=after,
             count=count,
+            search=terms,
         )
+        ranked = repository.rank(rt, query) is not None
+        if cursor:
+            after = self._cursors.decode(
+                cursor, bound_to=bound_to, keys=1 if ranked else len(specs) or 1
+            )
+            query = replace(query, after=after, offset=0)
         rows, total = await repository.list_records(session, rt, query)
         more = len(rows) > limit
         rows = rows[:limit]
+        width = len(rt.columns)
         to_record = rt.to_record
-        records = [to_record(row) for row in rows]
+        records = [to_record(row[:width]) for row in rows]
         next_cursor = ""
         if more and rows:
-            next_cursor = self._cursors.encode(_keyset(rt, specs, rows[-1]), bound_to=bound_to)
+            last = rows[-1]
+            keyset = (
+                Keyset(values=(last[width],), record_id=last[0])
+                if ranked
+                else _keyset(rt, specs, last)
+            )
+            next_cursor = self._cursors.encode(keyset, bound_to=bound_to)
         if keep is not None:
             records = [{k: v for k, v in r.items() if k in keep} for r in records]
         return RecordPage(records=records, total=total, next_cursor=next_cursor)

@@ -99,6 +99,8 @@ class FieldType:
     # Takes a list of choices (`options`), like select.
     takes_choices: ClassVar[bool] = False
     config_model: ClassVar[type[BaseModel]] = NoConfig
+    # Its text is part of the record's full-text search.
+    searchable: ClassVar[bool] = False
     can_be_unique: ClassVar[bool] = True
     can_be_primary: ClassVar[bool] = True
     operators: ClassVar[frozenset[str]] = EQUALITY

@@ -83,6 +83,7 @@ _KEY_LENGTH_SQL: ColumnElement[int] = literal_column(str(TEXT_KEY_LENGTH))
 class TextLike(FieldType):
     max_length: ClassVar[int]
     operators = TEXTUAL
+    searchable = True
 
     def column_type(self, config: Mapping[str, Any]) -> TypeEngine[Any]:
         return Text()
@@ -520,6 +521,7 @@ class SelectType(FieldType):
     name = "select"
     expected = "one of the field's options"
     takes_choices = True
+    searchable = True
     operators = EQUALITY
 
     def column_type(self, config: Mapping[str, Any]) -> TypeEngine[Any]:
