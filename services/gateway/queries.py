@@ -24,7 +24,9 @@ MAX_TREE_DEPTH = 8
 # Digits in page/per_page: more cannot be a page anyone has.
 MAX_INTEGER_DIGITS = 9
 
-LIST_PARAMETERS = frozenset({"page", "per_page", "sort", "search", "fields", "cursor", "count"})
+LIST_PARAMETERS = frozenset(
+    {"page", "per_page", "sort", "search", "fields", "cursor", "count", "expand"}
+)
 _FILTER_KEY = re.compile(r"filter\[([^\[\]]+)\](?:\[([^\[\]]+)\])?")
 _TRUE = frozenset({"true", "1"})
 _FALSE = frozenset({"false", "0"})
@@ -65,15 +67,15 @@ def sort_keys(raw: str | Iterable[str] | None) -> list[records_pb2.SortKey]:
     return keys
 
 
-def field_list(raw: str | Iterable[str] | None) -> list[str]:
+def field_list(raw: str | Iterable[str] | None, name: str = "fields") -> list[str]:
     if raw is None:
         return []
     names = [n.strip() for n in raw.split(",")] if isinstance(raw, str) else list(raw)
     if not names or len(names) > MAX_FIELDS:
-        raise ValidationFailed(f"'fields' names 1 to {MAX_FIELDS} fields", field="fields")
-    for name in names:
-        if not isinstance(name, str) or not name or len(name) > MAX_NAME_LENGTH:
-            raise ValidationFailed("'fields' holds field slugs", field="fields")
+        raise ValidationFailed(f"'{name}' names 1 to {MAX_FIELDS} fields", field=name)
+    for item in names:
+        if not isinstance(item, str) or not item or len(item) > MAX_NAME_LENGTH:
+            raise ValidationFailed(f"'{name}' holds field slugs", field=name)
     return names
 
 
@@ -149,6 +151,7 @@ def list_request(items: list[tuple[str, str]]) -> records_pb2.ListRecordsRequest
         skip_count=not boolean(seen.get("count"), "count", default=True),
         fields=field_list(seen.get("fields")),
         search=text(seen.get("search"), "search", MAX_SEARCH_LENGTH),
+        expand=field_list(seen.get("expand"), "expand"),
     )
     tree = query_filter(filters)
     if tree is not None:
@@ -157,7 +160,7 @@ def list_request(items: list[tuple[str, str]]) -> records_pb2.ListRecordsRequest
 
 
 SEARCH_KEYS = frozenset(
-    {"filter", "sort", "search", "fields", "cursor", "count", "page", "per_page"}
+    {"filter", "sort", "search", "fields", "cursor", "count", "page", "per_page", "expand"}
 )
 
 
@@ -180,6 +183,7 @@ def search_request(body: Any) -> records_pb2.ListRecordsRequest:
         skip_count=not boolean(body.get("count"), "count", default=True),
         fields=field_list(body.get("fields")),
         search=text(body.get("search"), "search", MAX_SEARCH_LENGTH),
+        expand=field_list(body.get("expand"), "expand"),
     )
     if body.get("filter") is not None:
         request.filter.CopyFrom(tree_node(body["filter"], "filter", depth=0))
@@ -229,4 +233,17 @@ def tree_node(node: Any, where: str, *, depth: int) -> records_pb2.FilterNode:
     return records_pb2.FilterNode(condition=condition)
 
 
-__all__ = ["LIST_PARAMETERS", "list_request", "search_request"]
+def expand_only(items: list[tuple[str, str]]) -> list[str]:
+    """A single record's query string: `expand` and nothing else."""
+    expand: list[str] = []
+    for key, value in items:
+        if key != "expand" or expand:
+            raise ValidationFailed(
+                f"Unknown or repeated parameter {_shown(key)}; a record takes only expand",
+                field=key[:100],
+            )
+        expand = field_list(value, "expand")
+    return expand
+
+
+__all__ = ["LIST_PARAMETERS", "expand_only", "list_request", "search_request"]

@@ -26,8 +26,10 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    ForeignKey,
     Identity,
     Index,
+    Integer,
     MetaData,
     Row,
     Select,
@@ -38,11 +40,13 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    exists,
     false,
     func,
     insert,
     literal,
     literal_column,
+    null,
     or_,
     select,
     text,
@@ -124,6 +128,8 @@ class RecordTable:
     column_of: Mapping[str, Column[Any]]
     # The full-text document of a record (its searchable fields), or None without any.
     search_vector: ColumnElement[Any] | None
+    # Link field id -> its join table (record_id, target_id, position).
+    links: Mapping[str, Table]
 
     def to_record(self, row: Sequence[Any]) -> dict[str, Any]:
         return {
@@ -171,9 +177,14 @@ def build_table(schema: SchemaDef) -> RecordTable:
     Index(f"ix_{schema.id}_{CREATED_AT}", by_name[CREATED_AT], id_column)
     Index(f"ix_{schema.id}_{UPDATED_AT}", by_name[UPDATED_AT], id_column)
     column_of: dict[str, Column[Any]] = {c.name: c for c in table.columns}
-    selected = [
+    links = {f.id: _link_table(metadata, f, id_column) for f in schema.fields if f.is_link}
+    selected: list[ColumnElement[Any]] = [
         id_column,
-        *(column_of[f.type.system_column or f.id] for f in schema.fields),
+        *(
+            # Links are read from their own table after the page; a NULL holds their place.
+            null().label(f.id) if f.is_link else column_of[f.type.system_column or f.id]
+            for f in schema.fields
+        ),
         by_name[CREATED_AT],
         by_name[UPDATED_AT],
         by_name[VERSION],
@@ -224,6 +235,26 @@ def build_table(schema: SchemaDef) -> RecordTable:
         total_statement=select(func.sum(counts.c.n)).where(counts.c.schema_id == schema.id),
         column_of=column_of,
         search_vector=vector,
+        links=links,
+    )
+
+
+def _link_table(metadata: MetaData, f: FieldDef, id_column: Column[Any]) -> Table:
+    """lnk_<field id>: which records a record links to, in order. Removing the record
+    removes its links; removing a target is handled by unlink() (the target may live in
+    another schema, provisioned on its own)."""
+    return Table(
+        f"lnk_{f.id}",
+        metadata,
+        Column(
+            "record_id",
+            Text,
+            ForeignKey(id_column, ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        Column("target_id", Text, primary_key=True),
+        Column("position", Integer, nullable=False),
+        Index(f"ix_lnk_{f.id}_target", "target_id"),
     )
 
 
@@ -296,6 +327,8 @@ class ListQuery:
 
 def compile_filter(rt: RecordTable, node: FilterNode) -> ColumnElement[bool]:
     if isinstance(node, Condition):
+        if node.field.is_link:
+            return _link_condition(rt, node)
         column = rt.field_column(node.field)
         return node.field.type.compile(column, node.op, node.operand)
     parts = [compile_filter(rt, member) for member in node.members]
@@ -313,6 +346,24 @@ def rank(rt: RecordTable, query: ListQuery) -> ColumnElement[Any] | None:
     if query.search is None or query.sort or rt.search_vector is None:
         return None
     return func.ts_rank(rt.search_vector, _tsquery(query))
+
+
+def _link_condition(rt: RecordTable, node: Condition) -> ColumnElement[bool]:
+    link = rt.links[node.field.id]
+    mine = link.c.record_id == rt.column_of[ID]
+    if node.op == "empty":
+        return ~exists().where(mine)
+    if node.op == "nempty":
+        return exists().where(mine)
+    among = link.c.target_id.in_(list(node.operand))
+    if node.op == "has_any":
+        return exists().where(mine, among)
+    if node.op == "has_none":
+        return ~exists().where(mine, among)
+    if node.op == "has_all":
+        held = select(func.count()).select_from(link).where(mine, among).scalar_subquery()
+        return held == len(set(node.operand))
+    raise ValueError(node.op)
 
 
 def _where(rt: RecordTable, query: ListQuery) -> list[ColumnElement[bool]]:
@@ -540,6 +591,89 @@ async def delete_records(
     return list((await conn.execute(statement)).scalars())
 
 
+async def links_of(
+    session: AsyncSession,
+    rt: RecordTable,
+    field: FieldDef,
+    target: RecordTable,
+    record_ids: Sequence[str],
+) -> dict[str, list[dict[str, Any]]]:
+    """record id -> [{"id", "display"}] of one link field, in link order, for a whole page
+    in one query; display is the target's primary field."""
+    conn = await _conn(session)
+    link = rt.links[field.id]
+    primary = next((f for f in target.schema.fields if f.primary and f.has_column), None)
+    shown = target.field_column(primary) if primary is not None else target.column_of[ID]
+    serialize = primary.type.serializer(primary.config) if primary is not None else None
+    statement = (
+        select(link.c.record_id, link.c.target_id, shown)
+        .select_from(link.outerjoin(target.table, target.column_of[ID] == link.c.target_id))
+        .where(link.c.record_id.in_(list(record_ids)))
+        .order_by(link.c.record_id, link.c.position)
+    )
+    found: dict[str, list[dict[str, Any]]] = {}
+    for record_id, target_id, value in (await conn.execute(statement)).all():
+        display = value if serialize is None or value is None else serialize(value)
+        found.setdefault(record_id, []).append({"id": target_id, "display": display})
+    return found
+
+
+async def existing_ids(session: AsyncSession, rt: RecordTable, ids: Sequence[str]) -> set[str]:
+    conn = await _conn(session)
+    column = rt.column_of[ID]
+    statement = select(column).where(column.in_(list(ids)))
+    return set((await conn.execute(statement)).scalars())
+
+
+async def records_by_id(
+    session: AsyncSession, rt: RecordTable, ids: Sequence[str]
+) -> dict[str, Row[Any]]:
+    conn = await _conn(session)
+    statement = select(*rt.columns).where(rt.column_of[ID].in_(list(ids)))
+    return {row[0]: row for row in (await conn.execute(statement)).all()}
+
+
+async def replace_links(
+    session: AsyncSession,
+    rt: RecordTable,
+    field: FieldDef,
+    links: Mapping[str, Sequence[str]],
+) -> None:
+    """Sets each record's links of the field to the given target ids, in that order."""
+    if not links:
+        return
+    conn = await _conn(session)
+    table = rt.links[field.id]
+    await conn.execute(delete(table).where(table.c.record_id.in_(list(links))))
+    rows = [
+        {"record_id": record_id, "target_id": target_id, "position": position}
+        for record_id, targets in links.items()
+        for position, target_id in enumerate(targets)
+    ]
+    if rows:
+        await conn.execute(insert(table), rows)
+
+
+async def unlink(session: AsyncSession, schema_id: str, record_ids: Sequence[str]) -> None:
+    """Removes deleted records of a schema from every link that points at them."""
+    conn = await _conn(session)
+    registry = tables.link_tables
+    pointing = (
+        await conn.execute(
+            select(registry.c.app_id, registry.c.field_id).where(
+                registry.c.target_schema_id == schema_id
+            )
+        )
+    ).all()
+    quote = conn.dialect.identifier_preparer
+    for app_id, field_id in pointing:
+        link = f"{quote.quote_schema(app_id)}.{quote.quote(f'lnk_{field_id}')}"
+        await conn.execute(
+            text(f"DELETE FROM {link} WHERE target_id = ANY(:ids)"),  # noqa: S608
+            {"ids": list(record_ids)},
+        )
+
+
 async def list_records(
     session: AsyncSession, rt: RecordTable, query: ListQuery
 ) -> tuple[Sequence[Row[Any]], int | None]:
@@ -581,7 +715,7 @@ def layout_of(schema: SchemaDef) -> dict[str, dict[str, Any]]:
             "unique": f.unique,
         }
         for f in schema.fields
-        if f.has_column
+        if f.has_column or f.is_link
     }
 
 
@@ -687,7 +821,9 @@ async def provision(session: AsyncSession, rt: RecordTable, *, tenant_id: str) -
         ).scalars()
     )
     stored: Mapping[str, Any] = (current.layout if current is not None else None) or {}
+    await _provision_links(conn, rt, stored, tenant_id=tenant_id)
     wanted = {f.id: f for f in rt.schema.fields if f.has_column}
+    stored = {k: v for k, v in stored.items() if v.get("type") != "link"}
     for name in sorted(existing - set(SYSTEM_COLUMNS) - set(wanted)):
         await conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {quote.quote(name)}")
     for column in rt.table.columns:
@@ -738,6 +874,37 @@ async def provision(session: AsyncSession, rt: RecordTable, *, tenant_id: str) -
         )
     )
     return True
+
+
+async def _provision_links(
+    conn: AsyncConnection, rt: RecordTable, stored: Mapping[str, Any], *, tenant_id: str
+) -> None:
+    """Join tables of the schema's link fields: made for new ones, dropped for removed
+    ones, and registered by the schema they point at."""
+    quote = conn.dialect.identifier_preparer
+    app = quote.quote_schema(rt.schema.app_id)
+    registry = tables.link_tables
+    for field_id, layout in stored.items():
+        if layout.get("type") == "link" and field_id not in rt.links:
+            await conn.exec_driver_sql(
+                f"DROP TABLE IF EXISTS {app}.{quote.quote(f'lnk_{field_id}')}"
+            )
+            await conn.execute(delete(registry).where(registry.c.field_id == field_id))
+    for f in rt.schema.fields:
+        if not f.is_link:
+            continue
+        link = rt.links[f.id]
+        await conn.execute(CreateTable(link, if_not_exists=True))
+        for index in link.indexes:
+            await conn.execute(CreateIndex(index, if_not_exists=True))
+        row = pg_insert(registry).values(
+            field_id=f.id,
+            tenant_id=tenant_id,
+            app_id=rt.schema.app_id,
+            source_schema_id=rt.schema.id,
+            target_schema_id=f.target_id,
+        )
+        await conn.execute(row.on_conflict_do_nothing())
 
 
 def _column_ddl(dialect: Dialect, column: Column[Any]) -> str:

@@ -18,7 +18,7 @@ from tessera.common.v1 import common_pb2
 from tessera.schema.v1 import schema_pb2
 
 from services.kit.errors import InternalError, ServiceUnavailable
-from services.kit.fields import COLUMN, REGISTRY, RESERVED_SLUGS, FieldType
+from services.kit.fields import COLUMN, JOIN, REGISTRY, RESERVED_SLUGS, FieldType
 from services.kit.grpc.client import call
 from services.kit.json import loads_exact
 from services.kit.tenancy import tenant_of
@@ -61,6 +61,19 @@ class FieldDef:
     @property
     def has_column(self) -> bool:
         return self.type.storage == COLUMN
+
+    @property
+    def is_link(self) -> bool:
+        return self.type.storage == JOIN
+
+    @property
+    def target(self) -> str:
+        """A link's target schema slug."""
+        return str(self.config.get("target") or "")
+
+    @property
+    def target_id(self) -> str:
+        return str(self.config.get("target_id") or "")
 
     @property
     def default(self) -> Any:

@@ -77,6 +77,7 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
                 request.schema.app_slug,
                 request.schema.schema_slug,
                 request.record_id,
+                expand=request.expand,
             )
         return _record_reply(record)
 
@@ -192,6 +193,7 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
                 count=not request.skip_count,
                 fields=request.fields,
                 search=request.search,
+                expand=request.expand,
             )
         return records_pb2.ListRecordsResponse(
             records_json=orjson.dumps(page.records),

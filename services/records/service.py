@@ -305,10 +305,13 @@ class RecordsService:
         values = writable(parse_body(body))
         tenant, rt = await self._table_for_write(ctx, app_slug, schema_slug, list(values))
         columns = validate_values(rt.schema, values, creating=True)
+        links = _take_links(rt, columns)
         columns.update(_actor(ctx, creating=True))
         with _unique_conflicts(rt):
             row = await repository.insert_record(session, rt, new_id("rec"), columns)
         record = rt.to_record(row)
+        await self._save_links(session, ctx, rt, {record[ID]: links})
+        await self._show_links(session, ctx, rt, [record])
         await self._outbox.add(session, events.record_created(tenant, rt.schema, record))
         return record
 
@@ -319,14 +322,19 @@ class RecordsService:
         app_slug: str,
         schema_slug: str,
         record_id: str,
+        *,
+        expand: Sequence[str] = (),
     ) -> dict[str, Any]:
         _, rt = await self._table(ctx, app_slug, schema_slug)
+        expanded = _expanded(rt.schema, expand)
         if not _plausible_id(record_id):
             raise RecordNotFound()
         row = await repository.get_record(session, rt, record_id)
         if row is None:
             raise RecordNotFound()
-        return rt.to_record(row)
+        record = rt.to_record(row)
+        await self._show_links(session, ctx, rt, [record], expand=expanded)
+        return record
 
     async def update_record(
         self,
@@ -342,14 +350,16 @@ class RecordsService:
         values = writable(parse_body(body))
         tenant, rt = await self._table_for_write(ctx, app_slug, schema_slug, list(values))
         columns = validate_values(rt.schema, values, creating=False)
+        links = _take_links(rt, columns)
         if not _plausible_id(record_id):
             raise RecordNotFound()
-        if not columns:
+        if not columns and not links:
             row = await repository.get_record(session, rt, record_id)
             if row is None:
                 raise RecordNotFound()
             record = rt.to_record(row)
             _check_version(record_id, record[VERSION], if_match)
+            await self._show_links(session, ctx, rt, [record])
             return record
         columns.update(_actor(ctx, creating=False))
         with _unique_conflicts(rt):
@@ -358,6 +368,8 @@ class RecordsService:
             await self._missing_or_moved(session, rt, record_id, if_match)
         assert row is not None
         record = rt.to_record(row)
+        await self._save_links(session, ctx, rt, {record_id: links})
+        await self._show_links(session, ctx, rt, [record])
         changed = [f.slug for f in rt.schema.fields if f.slug in values]
         await self._outbox.add(session, events.record_updated(tenant, rt.schema, record, changed))
         return record
@@ -377,7 +389,84 @@ class RecordsService:
             raise RecordNotFound()
         if not await repository.delete_record(session, rt, record_id, if_match=if_match):
             await self._missing_or_moved(session, rt, record_id, if_match)
+        await repository.unlink(session, rt.schema.id, [record_id])
         await self._outbox.add(session, events.record_deleted(tenant, rt.schema, record_id))
+
+    async def _targets(
+        self, ctx: common_pb2.RequestContext, rt: RecordTable
+    ) -> dict[str, RecordTable]:
+        """Link field id -> the (provisioned) table of the schema it links to."""
+        found: dict[str, RecordTable] = {}
+        for f in rt.schema.fields:
+            if not f.is_link:
+                continue
+            if f.target_id == rt.schema.id:
+                found[f.id] = rt
+                continue
+            target = await self._schemas.get(ctx, rt.schema.app_slug, f.target)
+            found[f.id] = await self._provisioner.ensure(tenant_of(ctx), target)
+        return found
+
+    async def _save_links(
+        self,
+        session: AsyncSession,
+        ctx: common_pb2.RequestContext,
+        rt: RecordTable,
+        written: Mapping[str, Mapping[str, list[str]]],
+    ) -> None:
+        """Stores the links each written record was given (record id -> field id -> target
+        ids); every target must be a record of the linked schema."""
+        if not any(written.values()):
+            return
+        targets = await self._targets(ctx, rt)
+        for f in rt.schema.fields:
+            if not f.is_link:
+                continue
+            given = {rid: held[f.id] for rid, held in written.items() if f.id in held}
+            if not given:
+                continue
+            wanted = {target for ids in given.values() for target in ids}
+            found = await repository.existing_ids(session, targets[f.id], sorted(wanted))
+            missing = sorted(wanted - found)
+            if missing:
+                raise ValidationFailed(
+                    f"Field '{f.slug}' links to {_shown(missing[0])}, which is not a record"
+                    f" of '{f.target}'",
+                    field=f.slug,
+                    details=[{"field": f.slug, "record_id": m} for m in missing[:100]],
+                )
+            await repository.replace_links(session, rt, f, given)
+
+    async def _show_links(
+        self,
+        session: AsyncSession,
+        ctx: common_pb2.RequestContext,
+        rt: RecordTable,
+        records: list[dict[str, Any]],
+        *,
+        expand: frozenset[str] = frozenset(),
+        keep: frozenset[str] | None = None,
+    ) -> None:
+        """Fills the records' link fields: [{"id", "display"}], or the linked records
+        themselves for the fields in `expand`; one query per link field for all records."""
+        shown = [f for f in rt.schema.fields if f.is_link and (keep is None or f.slug in keep)]
+        if not shown or not records:
+            return
+        targets = await self._targets(ctx, rt)
+        ids = [r[ID] for r in records]
+        for f in shown:
+            links = await repository.links_of(session, rt, f, targets[f.id], ids)
+            for record in records:
+                record[f.slug] = links.get(record[ID], [])
+            if f.slug in expand:
+                target = targets[f.id]
+                wanted = sorted({link["id"] for held in links.values() for link in held})
+                rows = await repository.records_by_id(session, target, wanted)
+                full = {rid: target.to_record(row) for rid, row in rows.items()}
+                for record in records:
+                    record[f.slug] = [
+                        full[link["id"]] for link in record[f.slug] if link["id"] in full
+                    ]
 
     async def _missing_or_moved(
         self, session: AsyncSession, rt: RecordTable, record_id: str, if_match: int | None
@@ -428,6 +517,7 @@ class RecordsService:
                         violations.append(_violation(index, error))
             _refuse(violations)
         await self._refuse_duplicates(session, rt, rows, skip=set(updates))
+        links = [_take_links(rt, row) for row in rows]
         created_by = _actor(ctx, creating=True)
         inserts = [
             {ID: new_id("rec"), **row, **created_by}
@@ -440,20 +530,26 @@ class RecordsService:
             )
             updated_by = _actor(ctx, creating=False)
             records = []
-            batch_events = []
             for index, row in enumerate(rows):
                 if index in updates:
                     changed_row = await repository.update_record(
                         session, rt, updates[index], {**row, **updated_by}
                     )
                     assert changed_row is not None
-                    record = rt.to_record(changed_row)
-                    changed = [f.slug for f in schema.fields if f.slug in items[index]]
-                    batch_events.append(events.record_updated(tenant, schema, record, changed))
+                    records.append(rt.to_record(changed_row))
                 else:
-                    record = rt.to_record(next(inserted))
-                    batch_events.append(events.record_created(tenant, schema, record))
-                records.append(record)
+                    records.append(rt.to_record(next(inserted)))
+        await self._save_links(
+            session, ctx, rt, {r[ID]: held for r, held in zip(records, links, strict=True)}
+        )
+        await self._show_links(session, ctx, rt, records)
+        batch_events = []
+        for index, record in enumerate(records):
+            if index in updates:
+                changed = [f.slug for f in schema.fields if f.slug in items[index]]
+                batch_events.append(events.record_updated(tenant, schema, record, changed))
+            else:
+                batch_events.append(events.record_created(tenant, schema, record))
         await self._outbox.add_many(session, batch_events)
         return records
 
@@ -578,9 +674,11 @@ class RecordsService:
         _refuse(violations)
         updated_by = _actor(ctx, creating=False)
         records = []
-        batch_events = []
+        changes = []
+        saved: dict[str, dict[str, list[str]]] = {}
         with _unique_conflicts(rt):
             for index, (record_id, columns, changed) in enumerate(targets):
+                saved[record_id] = _take_links(rt, columns)
                 row = await repository.update_record(
                     session, rt, record_id, {**columns, **updated_by}
                 )
@@ -590,10 +688,17 @@ class RecordsService:
                         field=f"records[{index}].id",
                         details=[{"field": f"records[{index}].id", "message": "No such record"}],
                     )
-                record = rt.to_record(row)
-                records.append(record)
-                batch_events.append(events.record_updated(tenant, rt.schema, record, changed))
-        await self._outbox.add_many(session, batch_events)
+                records.append(rt.to_record(row))
+                changes.append(changed)
+        await self._save_links(session, ctx, rt, saved)
+        await self._show_links(session, ctx, rt, records)
+        await self._outbox.add_many(
+            session,
+            [
+                events.record_updated(tenant, rt.schema, record, changed)
+                for record, changed in zip(records, changes, strict=True)
+            ],
+        )
         return records
 
     async def delete_records(
@@ -620,6 +725,7 @@ class RecordsService:
                     {"field": "ids", "record_id": i[:MAX_RECORD_ID_LENGTH]} for i in missing[:100]
                 ],
             )
+        await repository.unlink(session, rt.schema.id, ids)
         await self._outbox.add_many(
             session, [events.record_deleted(tenant, rt.schema, i) for i in ids]
         )
@@ -639,6 +745,7 @@ class RecordsService:
         tenant, rt = await self._table_for_write(ctx, app_slug, schema_slug, list(values))
         key_field = _upsert_field(rt.schema, upsert_on)
         columns = validate_values(rt.schema, values, creating=False)
+        links = _take_links(rt, columns)
         value = columns.get(key_field.id)
         if value is None:
             raise ValidationFailed(
@@ -654,12 +761,15 @@ class RecordsService:
                 if row is None:
                     continue
                 record = rt.to_record(row)
+                await self._save_links(session, ctx, rt, {existing: links})
+                await self._show_links(session, ctx, rt, [record])
                 changed = [f.slug for f in rt.schema.fields if f.slug in values]
                 await self._outbox.add(
                     session, events.record_updated(tenant, rt.schema, record, changed)
                 )
                 return record, False
             created = validate_values(rt.schema, values, creating=True)
+            _take_links(rt, created)
             try:
                 row = await repository.insert_record(
                     session,
@@ -674,6 +784,8 @@ class RecordsService:
                     continue
                 raise _conflict(rt, violation) from None
             record = rt.to_record(row)
+            await self._save_links(session, ctx, rt, {record[ID]: links})
+            await self._show_links(session, ctx, rt, [record])
             await self._outbox.add(session, events.record_created(tenant, rt.schema, record))
             return record, True
         raise ServiceUnavailable("The record changed while upserting; try again", retry_after=1)
@@ -693,6 +805,7 @@ class RecordsService:
         count: bool = True,
         fields: Sequence[str] = (),
         search: str = "",
+        expand: Sequence[str] = (),
     ) -> RecordPage:
         limit, offset = page_bounds(page, per_page)
         if cursor and page:
@@ -701,6 +814,7 @@ class RecordsService:
         specs = sort_specs(rt.schema, sort)
         tree = None if filter is None else filter_tree(rt.schema, filter)
         keep = selected_keys(rt.schema, fields)
+        expanded = _expanded(rt.schema, expand)
         terms = search_terms(search) if search else None
         bound_to = binding(
             [(s.field.id, s.descending) for s in specs],
@@ -736,6 +850,7 @@ class RecordsService:
                 else _keyset(rt, specs, last)
             )
             next_cursor = self._cursors.encode(keyset, bound_to=bound_to)
+        await self._show_links(session, ctx, rt, records, expand=expanded, keep=keep)
         if keep is not None:
             records = [{k: v for k, v in r.items() if k in keep} for r in records]
         return RecordPage(records=records, total=total, next_cursor=next_cursor)
@@ -832,6 +947,24 @@ def _unique_conflicts(rt: RecordTable) -> Iterator[None]:
         yield
     except repository.UniqueViolation as violation:
         raise _conflict(rt, violation) from None
+
+
+def _take_links(rt: RecordTable, columns: dict[str, Any]) -> dict[str, list[str]]:
+    """Moves the link fields' target ids out of a validated row (they live in their own
+    tables); a null clears the links."""
+    return {
+        f.id: columns.pop(f.id) or [] for f in rt.schema.fields if f.is_link and f.id in columns
+    }
+
+
+def _expanded(schema: SchemaDef, expand: Sequence[str]) -> frozenset[str]:
+    for slug in expand:
+        f = schema.by_slug.get(slug)
+        if f is None or not f.is_link:
+            raise ValidationFailed(
+                f"'expand' names link fields; {_shown(slug)} is not one", field="expand"
+            )
+    return frozenset(expand)
 
 
 def _actor(ctx: common_pb2.RequestContext, *, creating: bool) -> dict[str, Any]:

@@ -55,3 +55,16 @@ service_keys = Table(
 
 # Idempotency-Key claims of record writes, with the reply each got.
 idempotency_keys = idempotency_keys_table(metadata)
+
+# Every link field's join table (lnk_<field id> in the app's schema) and the schema it
+# points at: deleting records of a schema removes them from the links that target it.
+link_tables = Table(
+    "link_tables",
+    metadata,
+    Column("field_id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("app_id", Text, nullable=False),
+    Column("source_schema_id", Text, nullable=False),
+    Column("target_schema_id", Text, nullable=False),
+    Index("ix_link_tables_target_schema_id", "target_schema_id"),
+)

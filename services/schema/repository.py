@@ -221,6 +221,12 @@ class SchemaRepository:
         fields = await self._fields_of([row.id])
         return True, _schema(row, app_slug=app_slug, fields=fields.get(row.id, ()))
 
+    async def schema_id_of(self, app_id: str, slug: str) -> str | None:
+        statement = self.schemas.select(self.schemas.c.id).where(
+            self.schemas.c.app_id == app_id, self.schemas.c.slug == slug
+        )
+        return (await self.session.execute(statement)).scalar()
+
     async def schema_by_id(self, app_slug: str, schema_id: str) -> Schema:
         row = (
             await self.session.execute(self.schemas.select().where(self.schemas.c.id == schema_id))
@@ -237,9 +243,22 @@ class SchemaRepository:
             .order_by(self.fields.c.schema_id, self.fields.c.position)
         )
         grouped: dict[str, list[Field]] = {}
-        for row in (await self.session.execute(statement)).all():
-            grouped.setdefault(row.schema_id, []).append(_field(row))
+        rows = (await self.session.execute(statement)).all()
+        targets = await self._slugs_of(
+            {row.config["target_id"] for row in rows if row.config.get("target_id")}
+        )
+        for row in rows:
+            grouped.setdefault(row.schema_id, []).append(_field(row, targets))
         return {schema_id: tuple(items) for schema_id, items in grouped.items()}
+
+    async def _slugs_of(self, schema_ids: set[str]) -> dict[str, str]:
+        """Current slugs of link targets: a link shows its target's slug as it is now."""
+        if not schema_ids:
+            return {}
+        statement = self.schemas.select(self.schemas.c.id, self.schemas.c.slug).where(
+            self.schemas.c.id.in_(sorted(schema_ids))
+        )
+        return {row.id: row.slug for row in (await self.session.execute(statement)).all()}
 
 
 def _app(row: Any) -> App:
@@ -265,7 +284,10 @@ def _schema(row: Any, *, app_slug: str, fields: tuple[Field, ...]) -> Schema:
     )
 
 
-def _field(row: Any) -> Field:
+def _field(row: Any, targets: dict[str, str]) -> Field:
+    config = dict(row.config)
+    if config.get("target_id") in targets:
+        config["target"] = targets[config["target_id"]]
     return Field(
         id=row.id,
         slug=row.slug,
@@ -277,7 +299,7 @@ def _field(row: Any) -> Field:
         unique=row.unique,
         primary=row.is_primary,
         default=NO_DEFAULT if row.default_value is None else row.default_value["value"],
-        config=dict(row.config),
+        config=config,
     )
 
 

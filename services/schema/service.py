@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.common.v1 import common_pb2
 
-from services.kit.errors import Conflict
-from services.kit.fields import REGISTRY
+from services.kit.errors import Conflict, ValidationFailed
+from services.kit.fields import COLUMN, REGISTRY
 from services.kit.tenancy import tenant_of
 from services.schema import events, rules
 from services.schema.errors import AppNotFound, FieldNotFound, SchemaNotFound, SlugTaken
-from services.schema.models import NO_DEFAULT, App, Field, Schema
+from services.schema.models import NO_DEFAULT, App, Field, FieldSpec, Schema
 from services.schema.repository import SchemaRepository
 
 # A derived slug is checked against this many numbered candidates per query.
@@ -83,7 +83,7 @@ async def create_schema(
     explicit = data.slug.strip()
     if explicit:
         rules.check_schema_slug(explicit)
-    fields = rules.check_fields(data.fields)
+    fields = [await _resolve_link(repo, app.id, spec) for spec in rules.check_fields(data.fields)]
     base = rules.derive_slug(name, fallback=rules.SCHEMA_FALLBACK_SLUG)
 
     async def taken(candidates: Sequence[str]) -> set[str]:
@@ -215,7 +215,7 @@ async def add_field(
     if len(schema.fields) >= rules.FIELDS_MAX:
         raise Conflict(f"A schema can have at most {rules.FIELDS_MAX} fields", field="fields")
     position = max((f.position for f in schema.fields), default=-1) + 1
-    spec = rules.check_field(given, position)
+    spec = await _resolve_link(repo, schema.app_id, rules.check_field(given, position))
     if spec.primary:
         await repo.clear_primary(schema.id)
     if await repo.insert_field(schema.id, spec) is None:
@@ -239,6 +239,15 @@ async def update_field(
     schema = await _locked_schema(session, ctx, repo, app_slug, schema_slug)
     current = _field_named(schema, field_slug)
     spec = rules.check_field(_merged(current, change), current.position)
+    _check_retype(current, spec)
+    if spec.type == LINK:
+        spec = await _resolve_link(repo, schema.app_id, spec)
+        if spec.config.get("target_id") != current.config.get("target_id"):
+            raise ValidationFailed(
+                f"A link's target cannot change; add a new field linking to "
+                f"'{spec.config.get('target')}'",
+                field=field_slug,
+            )
     changed = Field(
         id=current.id,
         slug=spec.slug,
@@ -279,6 +288,42 @@ async def delete_field(
     await repo.delete_field(field.id)
     await repo.bump_version(schema.id)
     return await _changed(session, repo, tenant_id, app_slug, schema.id)
+
+
+LINK = "link"
+
+
+async def _resolve_link(repo: SchemaRepository, app_id: str, spec: FieldSpec) -> FieldSpec:
+    """A link field's target slug resolved to the id of a schema of the same app."""
+    if spec.type != LINK:
+        return spec
+    target = spec.config.get("target")
+    if not target:
+        raise ValidationFailed(
+            f"Link field '{spec.slug}' needs a target: the slug of a schema of this app",
+            field=spec.slug,
+        )
+    target_id = await repo.schema_id_of(app_id, target)
+    if target_id is None:
+        raise ValidationFailed(
+            f"Link field '{spec.slug}' targets {target!r}, which is not a schema of this app",
+            field=spec.slug,
+        )
+    return replace(spec, config={**spec.config, "target_id": target_id})
+
+
+def _check_retype(current: Field, spec: FieldSpec) -> None:
+    """Values convert between types that own a column; a link's records or a
+    system-set value have no such common ground."""
+    if current.type == spec.type:
+        return
+    for kind in (REGISTRY[current.type], REGISTRY[spec.type]):
+        if kind.storage != COLUMN or kind.read_only:
+            raise ValidationFailed(
+                f"A field cannot change from {current.type} to {spec.type}; "
+                "add a new field instead",
+                field=current.slug,
+            )
 
 
 def _field_named(schema: Schema, slug: str) -> Field:

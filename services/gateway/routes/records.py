@@ -208,12 +208,18 @@ async def create_record(
 
 @router.get("/{record_id}")
 async def get_record(
-    app_slug: str, schema_slug: str, record_id: str, ctx: ContextDep, backends: BackendsDep
+    app_slug: str,
+    schema_slug: str,
+    record_id: str,
+    request: Request,
+    ctx: ContextDep,
+    backends: BackendsDep,
 ) -> Response:
+    expand = queries.expand_only(request.query_params.multi_items())
     reply = await backends.call(
         backends.records.GetRecord,
         records_pb2.GetRecordRequest(
-            ctx=ctx, schema=_ref(app_slug, schema_slug), record_id=record_id
+            ctx=ctx, schema=_ref(app_slug, schema_slug), record_id=record_id, expand=expand
         ),
     )
     return _record(reply)

@@ -6,6 +6,7 @@ touches `_types.py` and nothing else."""
 from services.kit.fields._base import (
     ALL_OPERATORS,
     COLUMN,
+    JOIN,
     LIST_OPERATORS,
     NULLARY_OPERATORS,
     SYSTEM,
@@ -32,6 +33,7 @@ RESERVED_SLUGS = frozenset(
 __all__ = [
     "ALL_OPERATORS",
     "COLUMN",
+    "JOIN",
     "LIST_OPERATORS",
     "NULLARY_OPERATORS",
     "RECORD_ID_TYPE",

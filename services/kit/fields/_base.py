@@ -41,6 +41,7 @@ Serializer = Callable[[Any], Any] | None
 # Where a field's values live.
 COLUMN = "column"  # one typed column named by the field id
 SYSTEM = "system"  # a column every record table has (created_at, created_by, ...)
+JOIN = "join"  # a table of its own pairing records with the records they link to
 
 # Operators of the filter language. Lists are comma-separated in a query string.
 LIST_OPERATORS = frozenset({"in", "nin", "has_any", "has_all", "has_none"})
@@ -239,6 +240,7 @@ __all__ = [
     "COLUMN",
     "DATES",
     "EQUALITY",
+    "JOIN",
     "LIST_OPERATORS",
     "NULLARY_OPERATORS",
     "ORDERING",

@@ -38,6 +38,7 @@ from services.kit.errors import ValidationFailed
 from services.kit.fields._base import (
     DATES,
     EQUALITY,
+    JOIN,
     ORDERING,
     SYSTEM,
     TEXTUAL,
@@ -652,6 +653,64 @@ def _has_decimal(value: Any) -> bool:
     return False
 
 
+class LinkConfig(NoConfig):
+    # The slug of the schema (of the same app) linked to; the schema service resolves it
+    # to target_id and keeps the slug current when that schema is renamed.
+    target: str | None = Field(default=None, min_length=1, max_length=50)
+    target_id: str | None = Field(default=None, min_length=1, max_length=64)
+    # At most one linked record.
+    single: bool = False
+
+
+# Links one record may hold in one field.
+MAX_LINKS = 1000
+
+
+class LinkType(FieldType):
+    """Records of another schema of the app (or the same one). Values are written as
+    record ids and read as [{"id", "display"}], display being the target's primary
+    field."""
+
+    name = "link"
+    expected = "a list of record ids of the linked schema"
+    storage = JOIN
+    sortable = False
+    config_model = LinkConfig
+    can_be_unique = False
+    can_be_primary = False
+    operators = frozenset({"has_any", "has_all", "has_none", "empty", "nempty"})
+
+    def validate(self, field: FieldLike, value: Any) -> Any:
+        single = bool(field.config.get("single"))
+        if single and isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or len(value) > (1 if single else MAX_LINKS):
+            raise ValidationFailed(
+                f"Field '{field.slug}' must be "
+                + ("one record id" if single else f"a list of at most {MAX_LINKS} record ids"),
+                field=field.slug,
+            )
+        ids: dict[str, None] = {}
+        for item in value:
+            if isinstance(item, dict):
+                # A read value ({"id", "display"}) written back.
+                item = item.get("id")
+            if not isinstance(item, str) or not 0 < len(item) <= 64 or "\x00" in item:
+                raise self.fail(field)
+            ids[item] = None
+        return list(ids)
+
+    def parse_text(self, field: FieldLike, raw: str) -> Any:
+        if not raw or len(raw) > 64 or "\x00" in raw:
+            raise ValueError(raw)
+        return raw
+
+    def parse_json(self, field: FieldLike, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueError(value)
+        return self.parse_text(field, value)
+
+
 class ReadOnly(FieldType):
     """A value the system sets; clients read and filter it, never write it."""
 
@@ -769,6 +828,7 @@ REGISTRY: dict[str, FieldType] = {
         RatingType(),
         DurationType(),
         JsonType(),
+        LinkType(),
         AutonumberType(),
         CreatedAtType(),
         UpdatedAtType(),

@@ -68,6 +68,7 @@ def test_registry_names_every_type_once() -> None:
             "rating",
             "duration",
             "json",
+            "link",
             "autonumber",
             "created_at",
             "updated_at",
@@ -99,7 +100,7 @@ def test_column_types(type_name: str, sql: str) -> None:
 
 def test_sortable_types() -> None:
     unsortable = {name for name, kind in REGISTRY.items() if not kind.sortable}
-    assert unsortable == {"long_text", "multi_select", "json"}
+    assert unsortable == {"long_text", "multi_select", "json", "link"}
 
 
 # --- text ---------------------------------------------------------------------------------

@@ -190,7 +190,7 @@ def test_field_name_is_bounded() -> None:
     assert error.field == "f"
 
 
-@pytest.mark.parametrize("type_name", ["", "unspecified", "TEXT", "link"])
+@pytest.mark.parametrize("type_name", ["", "unspecified", "TEXT", "hyperlink"])
 def test_field_without_valid_type(type_name: str) -> None:
     error = failure(rules.check_fields, [FieldInput(slug="f", type=type_name)])
     assert error.field == "f"

@@ -26,7 +26,7 @@ from tessera.common.v1 import common_pb2 as tessera_dot_common_dot_v1_dot_common
 from tessera.schema.v1 import schema_pb2 as tessera_dot_schema_dot_v1_dot_schema__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n tessera/records/v1/records.proto\x12\x12tessera.records.v1\x1a\x1etessera/common/v1/common.proto\x1a\x1etessera/schema/v1/schema.proto\"2\n\tSchemaRef\x12\x10\n\x08\x61pp_slug\x18\x01 \x01(\t\x12\x13\n\x0bschema_slug\x18\x02 \x01(\t\"G\n\x0eRecordResponse\x12\x13\n\x0brecord_json\x18\x01 \x01(\x0c\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x0f\n\x07\x63reated\x18\x03 \x01(\x08\"\x89\x01\n\x13\x43reateRecordRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x13\n\x0bvalues_json\x18\x03 \x01(\x0c\"\x84\x01\n\x10GetRecordRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x11\n\trecord_id\x18\x03 \x01(\t\"\xc0\x01\n\x13UpdateRecordRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x11\n\trecord_id\x18\x03 \x01(\t\x12\x13\n\x0bvalues_json\x18\x04 \x01(\x0c\x12\x15\n\x08if_match\x18\x05 \x01(\x03H\x00\x88\x01\x01\x42\x0b\n\t_if_match\"\xab\x01\n\x13\x44\x65leteRecordRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x11\n\trecord_id\x18\x03 \x01(\t\x12\x15\n\x08if_match\x18\x04 \x01(\x03H\x00\x88\x01\x01\x42\x0b\n\t_if_match\"\'\n\x0fRecordsResponse\x12\x14\n\x0crecords_json\x18\x01 \x01(\x0c\"\x9e\x01\n\x14\x43reateRecordsRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x14\n\x0crecords_json\x18\x03 \x01(\x0c\x12\x11\n\tupsert_on\x18\x04 \x01(\t\"\x8b\x01\n\x14UpdateRecordsRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x14\n\x0crecords_json\x18\x03 \x01(\x0c\"\x89\x01\n\x14\x44\x65leteRecordsRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x12\n\nrecord_ids\x18\x03 \x03(\t\"\x9c\x01\n\x13UpsertRecordRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x13\n\x0bvalues_json\x18\x03 \x01(\x0c\x12\x11\n\tupsert_on\x18\x04 \x01(\t\"\x16\n\x14\x44\x65leteRecordResponse\",\n\x07SortKey\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x12\n\ndescending\x18\x02 \x01(\x08\"a\n\tCondition\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\n\n\x02op\x18\x02 \x01(\t\x12\x0e\n\x04text\x18\x03 \x01(\tH\x00\x12\x0e\n\x04json\x18\x04 \x01(\x0cH\x00\x12\x0e\n\x06source\x18\x05 \x01(\tB\t\n\x07operand\"\xae\x01\n\nFilterNode\x12\x31\n\x06\x61ll_of\x18\x01 \x01(\x0b\x32\x1f.tessera.records.v1.FilterGroupH\x00\x12\x31\n\x06\x61ny_of\x18\x02 \x01(\x0b\x32\x1f.tessera.records.v1.FilterGroupH\x00\x12\x32\n\tcondition\x18\x03 \x01(\x0b\x32\x1d.tessera.records.v1.ConditionH\x00\x42\x06\n\x04node\"L\n\x0b\x46ilterGroup\x12-\n\x05nodes\x18\x01 \x03(\x0b\x32\x1e.tessera.records.v1.FilterNode\x12\x0e\n\x06source\x18\x02 \x01(\t\"\xb8\x02\n\x12ListRecordsRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x0c\n\x04page\x18\x03 \x01(\x05\x12\x10\n\x08per_page\x18\x04 \x01(\x05\x12)\n\x04sort\x18\x05 \x03(\x0b\x32\x1b.tessera.records.v1.SortKey\x12.\n\x06\x66ilter\x18\x07 \x01(\x0b\x32\x1e.tessera.records.v1.FilterNode\x12\x0e\n\x06\x63ursor\x18\x08 \x01(\t\x12\x12\n\nskip_count\x18\t \x01(\x08\x12\x0e\n\x06\x66ields\x18\n \x03(\t\x12\x0e\n\x06search\x18\x0b \x01(\tJ\x04\x08\x06\x10\x07\"b\n\x13ListRecordsResponse\x12\x14\n\x0crecords_json\x18\x01 \x01(\x0c\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x11\n\thas_total\x18\x03 \x01(\x08\x12\x13\n\x0bnext_cursor\x18\x04 \x01(\t\"\xb7\x01\n\x19PreviewFieldChangeRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x12\n\nfield_slug\x18\x03 \x01(\t\x12\'\n\x05\x66ield\x18\x04 \x01(\x0b\x32\x18.tessera.schema.v1.Field\">\n\x1aPreviewFieldChangeResponse\x12\x0c\n\x04lost\x18\x01 \x01(\x03\x12\x12\n\nrecord_ids\x18\x02 \x03(\t2\xdb\x07\n\x0eRecordsService\x12[\n\x0c\x43reateRecord\x12\'.tessera.records.v1.CreateRecordRequest\x1a\".tessera.records.v1.RecordResponse\x12U\n\tGetRecord\x12$.tessera.records.v1.GetRecordRequest\x1a\".tessera.records.v1.RecordResponse\x12[\n\x0cUpdateRecord\x12\'.tessera.records.v1.UpdateRecordRequest\x1a\".tessera.records.v1.RecordResponse\x12\x61\n\x0c\x44\x65leteRecord\x12\'.tessera.records.v1.DeleteRecordRequest\x1a(.tessera.records.v1.DeleteRecordResponse\x12^\n\x0bListRecords\x12&.tessera.records.v1.ListRecordsRequest\x1a\'.tessera.records.v1.ListRecordsResponse\x12s\n\x12PreviewFieldChange\x12-.tessera.records.v1.PreviewFieldChangeRequest\x1a..tessera.records.v1.PreviewFieldChangeResponse\x12^\n\rCreateRecords\x12(.tessera.records.v1.CreateRecordsRequest\x1a#.tessera.records.v1.RecordsResponse\x12^\n\rUpdateRecords\x12(.tessera.records.v1.UpdateRecordsRequest\x1a#.tessera.records.v1.RecordsResponse\x12\x63\n\rDeleteRecords\x12(.tessera.records.v1.DeleteRecordsRequest\x1a(.tessera.records.v1.DeleteRecordResponse\x12[\n\x0cUpsertRecord\x12\'.tessera.records.v1.UpsertRecordRequest\x1a\".tessera.records.v1.RecordResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n tessera/records/v1/records.proto\x12\x12tessera.records.v1\x1a\x1etessera/common/v1/common.proto\x1a\x1etessera/schema/v1/schema.proto\"2\n\tSchemaRef\x12\x10\n\x08\x61pp_slug\x18\x01 \x01(\t\x12\x13\n\x0bschema_slug\x18\x02 \x01(\t\"G\n\x0eRecordResponse\x12\x13\n\x0brecord_json\x18\x01 \x01(\x0c\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x0f\n\x07\x63reated\x18\x03 \x01(\x08\"\x89\x01\n\x13\x43reateRecordRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x13\n\x0bvalues_json\x18\x03 \x01(\x0c\"\x94\x01\n\x10GetRecordRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x11\n\trecord_id\x18\x03 \x01(\t\x12\x0e\n\x06\x65xpand\x18\x04 \x03(\t\"\xc0\x01\n\x13UpdateRecordRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x11\n\trecord_id\x18\x03 \x01(\t\x12\x13\n\x0bvalues_json\x18\x04 \x01(\x0c\x12\x15\n\x08if_match\x18\x05 \x01(\x03H\x00\x88\x01\x01\x42\x0b\n\t_if_match\"\xab\x01\n\x13\x44\x65leteRecordRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x11\n\trecord_id\x18\x03 \x01(\t\x12\x15\n\x08if_match\x18\x04 \x01(\x03H\x00\x88\x01\x01\x42\x0b\n\t_if_match\"\'\n\x0fRecordsResponse\x12\x14\n\x0crecords_json\x18\x01 \x01(\x0c\"\x9e\x01\n\x14\x43reateRecordsRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x14\n\x0crecords_json\x18\x03 \x01(\x0c\x12\x11\n\tupsert_on\x18\x04 \x01(\t\"\x8b\x01\n\x14UpdateRecordsRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x14\n\x0crecords_json\x18\x03 \x01(\x0c\"\x89\x01\n\x14\x44\x65leteRecordsRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x12\n\nrecord_ids\x18\x03 \x03(\t\"\x9c\x01\n\x13UpsertRecordRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x13\n\x0bvalues_json\x18\x03 \x01(\x0c\x12\x11\n\tupsert_on\x18\x04 \x01(\t\"\x16\n\x14\x44\x65leteRecordResponse\",\n\x07SortKey\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x12\n\ndescending\x18\x02 \x01(\x08\"a\n\tCondition\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\n\n\x02op\x18\x02 \x01(\t\x12\x0e\n\x04text\x18\x03 \x01(\tH\x00\x12\x0e\n\x04json\x18\x04 \x01(\x0cH\x00\x12\x0e\n\x06source\x18\x05 \x01(\tB\t\n\x07operand\"\xae\x01\n\nFilterNode\x12\x31\n\x06\x61ll_of\x18\x01 \x01(\x0b\x32\x1f.tessera.records.v1.FilterGroupH\x00\x12\x31\n\x06\x61ny_of\x18\x02 \x01(\x0b\x32\x1f.tessera.records.v1.FilterGroupH\x00\x12\x32\n\tcondition\x18\x03 \x01(\x0b\x32\x1d.tessera.records.v1.ConditionH\x00\x42\x06\n\x04node\"L\n\x0b\x46ilterGroup\x12-\n\x05nodes\x18\x01 \x03(\x0b\x32\x1e.tessera.records.v1.FilterNode\x12\x0e\n\x06source\x18\x02 \x01(\t\"\xc8\x02\n\x12ListRecordsRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x0c\n\x04page\x18\x03 \x01(\x05\x12\x10\n\x08per_page\x18\x04 \x01(\x05\x12)\n\x04sort\x18\x05 \x03(\x0b\x32\x1b.tessera.records.v1.SortKey\x12.\n\x06\x66ilter\x18\x07 \x01(\x0b\x32\x1e.tessera.records.v1.FilterNode\x12\x0e\n\x06\x63ursor\x18\x08 \x01(\t\x12\x12\n\nskip_count\x18\t \x01(\x08\x12\x0e\n\x06\x66ields\x18\n \x03(\t\x12\x0e\n\x06search\x18\x0b \x01(\t\x12\x0e\n\x06\x65xpand\x18\x0c \x03(\tJ\x04\x08\x06\x10\x07\"b\n\x13ListRecordsResponse\x12\x14\n\x0crecords_json\x18\x01 \x01(\x0c\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x11\n\thas_total\x18\x03 \x01(\x08\x12\x13\n\x0bnext_cursor\x18\x04 \x01(\t\"\xb7\x01\n\x19PreviewFieldChangeRequest\x12.\n\x03\x63tx\x18\x01 \x01(\x0b\x32!.tessera.common.v1.RequestContext\x12-\n\x06schema\x18\x02 \x01(\x0b\x32\x1d.tessera.records.v1.SchemaRef\x12\x12\n\nfield_slug\x18\x03 \x01(\t\x12\'\n\x05\x66ield\x18\x04 \x01(\x0b\x32\x18.tessera.schema.v1.Field\">\n\x1aPreviewFieldChangeResponse\x12\x0c\n\x04lost\x18\x01 \x01(\x03\x12\x12\n\nrecord_ids\x18\x02 \x03(\t2\xdb\x07\n\x0eRecordsService\x12[\n\x0c\x43reateRecord\x12\'.tessera.records.v1.CreateRecordRequest\x1a\".tessera.records.v1.RecordResponse\x12U\n\tGetRecord\x12$.tessera.records.v1.GetRecordRequest\x1a\".tessera.records.v1.RecordResponse\x12[\n\x0cUpdateRecord\x12\'.tessera.records.v1.UpdateRecordRequest\x1a\".tessera.records.v1.RecordResponse\x12\x61\n\x0c\x44\x65leteRecord\x12\'.tessera.records.v1.DeleteRecordRequest\x1a(.tessera.records.v1.DeleteRecordResponse\x12^\n\x0bListRecords\x12&.tessera.records.v1.ListRecordsRequest\x1a\'.tessera.records.v1.ListRecordsResponse\x12s\n\x12PreviewFieldChange\x12-.tessera.records.v1.PreviewFieldChangeRequest\x1a..tessera.records.v1.PreviewFieldChangeResponse\x12^\n\rCreateRecords\x12(.tessera.records.v1.CreateRecordsRequest\x1a#.tessera.records.v1.RecordsResponse\x12^\n\rUpdateRecords\x12(.tessera.records.v1.UpdateRecordsRequest\x1a#.tessera.records.v1.RecordsResponse\x12\x63\n\rDeleteRecords\x12(.tessera.records.v1.DeleteRecordsRequest\x1a(.tessera.records.v1.DeleteRecordResponse\x12[\n\x0cUpsertRecord\x12\'.tessera.records.v1.UpsertRecordRequest\x1a\".tessera.records.v1.RecordResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,39 +40,39 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATERECORDREQUEST']._serialized_start=246
   _globals['_CREATERECORDREQUEST']._serialized_end=383
   _globals['_GETRECORDREQUEST']._serialized_start=386
-  _globals['_GETRECORDREQUEST']._serialized_end=518
-  _globals['_UPDATERECORDREQUEST']._serialized_start=521
-  _globals['_UPDATERECORDREQUEST']._serialized_end=713
-  _globals['_DELETERECORDREQUEST']._serialized_start=716
-  _globals['_DELETERECORDREQUEST']._serialized_end=887
-  _globals['_RECORDSRESPONSE']._serialized_start=889
-  _globals['_RECORDSRESPONSE']._serialized_end=928
-  _globals['_CREATERECORDSREQUEST']._serialized_start=931
-  _globals['_CREATERECORDSREQUEST']._serialized_end=1089
-  _globals['_UPDATERECORDSREQUEST']._serialized_start=1092
-  _globals['_UPDATERECORDSREQUEST']._serialized_end=1231
-  _globals['_DELETERECORDSREQUEST']._serialized_start=1234
-  _globals['_DELETERECORDSREQUEST']._serialized_end=1371
-  _globals['_UPSERTRECORDREQUEST']._serialized_start=1374
-  _globals['_UPSERTRECORDREQUEST']._serialized_end=1530
-  _globals['_DELETERECORDRESPONSE']._serialized_start=1532
-  _globals['_DELETERECORDRESPONSE']._serialized_end=1554
-  _globals['_SORTKEY']._serialized_start=1556
-  _globals['_SORTKEY']._serialized_end=1600
-  _globals['_CONDITION']._serialized_start=1602
-  _globals['_CONDITION']._serialized_end=1699
-  _globals['_FILTERNODE']._serialized_start=1702
-  _globals['_FILTERNODE']._serialized_end=1876
-  _globals['_FILTERGROUP']._serialized_start=1878
-  _globals['_FILTERGROUP']._serialized_end=1954
-  _globals['_LISTRECORDSREQUEST']._serialized_start=1957
-  _globals['_LISTRECORDSREQUEST']._serialized_end=2269
-  _globals['_LISTRECORDSRESPONSE']._serialized_start=2271
-  _globals['_LISTRECORDSRESPONSE']._serialized_end=2369
-  _globals['_PREVIEWFIELDCHANGEREQUEST']._serialized_start=2372
-  _globals['_PREVIEWFIELDCHANGEREQUEST']._serialized_end=2555
-  _globals['_PREVIEWFIELDCHANGERESPONSE']._serialized_start=2557
-  _globals['_PREVIEWFIELDCHANGERESPONSE']._serialized_end=2619
-  _globals['_RECORDSSERVICE']._serialized_start=2622
-  _globals['_RECORDSSERVICE']._serialized_end=3609
+  _globals['_GETRECORDREQUEST']._serialized_end=534
+  _globals['_UPDATERECORDREQUEST']._serialized_start=537
+  _globals['_UPDATERECORDREQUEST']._serialized_end=729
+  _globals['_DELETERECORDREQUEST']._serialized_start=732
+  _globals['_DELETERECORDREQUEST']._serialized_end=903
+  _globals['_RECORDSRESPONSE']._serialized_start=905
+  _globals['_RECORDSRESPONSE']._serialized_end=944
+  _globals['_CREATERECORDSREQUEST']._serialized_start=947
+  _globals['_CREATERECORDSREQUEST']._serialized_end=1105
+  _globals['_UPDATERECORDSREQUEST']._serialized_start=1108
+  _globals['_UPDATERECORDSREQUEST']._serialized_end=1247
+  _globals['_DELETERECORDSREQUEST']._serialized_start=1250
+  _globals['_DELETERECORDSREQUEST']._serialized_end=1387
+  _globals['_UPSERTRECORDREQUEST']._serialized_start=1390
+  _globals['_UPSERTRECORDREQUEST']._serialized_end=1546
+  _globals['_DELETERECORDRESPONSE']._serialized_start=1548
+  _globals['_DELETERECORDRESPONSE']._serialized_end=1570
+  _globals['_SORTKEY']._serialized_start=1572
+  _globals['_SORTKEY']._serialized_end=1616
+  _globals['_CONDITION']._serialized_start=1618
+  _globals['_CONDITION']._serialized_end=1715
+  _globals['_FILTERNODE']._serialized_start=1718
+  _globals['_FILTERNODE']._serialized_end=1892
+  _globals['_FILTERGROUP']._serialized_start=1894
+  _globals['_FILTERGROUP']._serialized_end=1970
+  _globals['_LISTRECORDSREQUEST']._serialized_start=1973
+  _globals['_LISTRECORDSREQUEST']._serialized_end=2301
+  _globals['_LISTRECORDSRESPONSE']._serialized_start=2303
+  _globals['_LISTRECORDSRESPONSE']._serialized_end=2401
+  _globals['_PREVIEWFIELDCHANGEREQUEST']._serialized_start=2404
+  _globals['_PREVIEWFIELDCHANGEREQUEST']._serialized_end=2587
+  _globals['_PREVIEWFIELDCHANGERESPONSE']._serialized_start=2589
+  _globals['_PREVIEWFIELDCHANGERESPONSE']._serialized_end=2651
+  _globals['_RECORDSSERVICE']._serialized_start=2654
+  _globals['_RECORDSSERVICE']._serialized_end=3641
 # @@protoc_insertion_point(module_scope)

@@ -37,14 +37,16 @@ class CreateRecordRequest(_message.Message):
     def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., schema: _Optional[_Union[SchemaRef, _Mapping]] = ..., values_json: _Optional[bytes] = ...) -> None: ...
 
 class GetRecordRequest(_message.Message):
-    __slots__ = ("ctx", "schema", "record_id")
+    __slots__ = ("ctx", "schema", "record_id", "expand")
     CTX_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_FIELD_NUMBER: _ClassVar[int]
     RECORD_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPAND_FIELD_NUMBER: _ClassVar[int]
     ctx: _common_pb2.RequestContext
     schema: SchemaRef
     record_id: str
-    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., schema: _Optional[_Union[SchemaRef, _Mapping]] = ..., record_id: _Optional[str] = ...) -> None: ...
+    expand: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., schema: _Optional[_Union[SchemaRef, _Mapping]] = ..., record_id: _Optional[str] = ..., expand: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class UpdateRecordRequest(_message.Message):
     __slots__ = ("ctx", "schema", "record_id", "values_json", "if_match")
@@ -167,7 +169,7 @@ class FilterGroup(_message.Message):
     def __init__(self, nodes: _Optional[_Iterable[_Union[FilterNode, _Mapping]]] = ..., source: _Optional[str] = ...) -> None: ...
 
 class ListRecordsRequest(_message.Message):
-    __slots__ = ("ctx", "schema", "page", "per_page", "sort", "filter", "cursor", "skip_count", "fields", "search")
+    __slots__ = ("ctx", "schema", "page", "per_page", "sort", "filter", "cursor", "skip_count", "fields", "search", "expand")
     CTX_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_FIELD_NUMBER: _ClassVar[int]
     PAGE_FIELD_NUMBER: _ClassVar[int]
@@ -178,6 +180,7 @@ class ListRecordsRequest(_message.Message):
     SKIP_COUNT_FIELD_NUMBER: _ClassVar[int]
     FIELDS_FIELD_NUMBER: _ClassVar[int]
     SEARCH_FIELD_NUMBER: _ClassVar[int]
+    EXPAND_FIELD_NUMBER: _ClassVar[int]
     ctx: _common_pb2.RequestContext
     schema: SchemaRef
     page: int
@@ -188,7 +191,8 @@ class ListRecordsRequest(_message.Message):
     skip_count: bool
     fields: _containers.RepeatedScalarFieldContainer[str]
     search: str
-    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., schema: _Optional[_Union[SchemaRef, _Mapping]] = ..., page: _Optional[int] = ..., per_page: _Optional[int] = ..., sort: _Optional[_Iterable[_Union[SortKey, _Mapping]]] = ..., filter: _Optional[_Union[FilterNode, _Mapping]] = ..., cursor: _Optional[str] = ..., skip_count: _Optional[bool] = ..., fields: _Optional[_Iterable[str]] = ..., search: _Optional[str] = ...) -> None: ...
+    expand: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., schema: _Optional[_Union[SchemaRef, _Mapping]] = ..., page: _Optional[int] = ..., per_page: _Optional[int] = ..., sort: _Optional[_Iterable[_Union[SortKey, _Mapping]]] = ..., filter: _Optional[_Union[FilterNode, _Mapping]] = ..., cursor: _Optional[str] = ..., skip_count: _Optional[bool] = ..., fields: _Optional[_Iterable[str]] = ..., search: _Optional[str] = ..., expand: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListRecordsResponse(_message.Message):
     __slots__ = ("records_json", "total", "has_total", "next_cursor")
