@@ -8,7 +8,6 @@ Failed writes roll back their claim: a retry of a failure runs again."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 from datetime import timedelta
@@ -34,6 +33,7 @@ from tessera.common.v1 import common_pb2
 
 from services.kit.clock import utcnow
 from services.kit.errors import Conflict, ValidationFailed
+from services.kit.periodic import run_every
 
 log = logging.getLogger(__name__)
 
@@ -140,15 +140,13 @@ class IdempotencyKeys:
 
     async def run_purge(self, engine: AsyncEngine, stop: asyncio.Event) -> None:
         """A background task: purges expired keys every PURGE_INTERVAL_SECONDS."""
-        while not stop.is_set():
-            try:
-                purged = await self.purge(engine)
-                if purged:
-                    log.info("purged %d expired idempotency keys", purged)
-            except Exception:
-                log.exception("purging idempotency keys failed; retrying later")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=PURGE_INTERVAL_SECONDS)
+
+        async def purge() -> None:
+            purged = await self.purge(engine)
+            if purged:
+                log.info("purged %d expired idempotency keys", purged)
+
+        await run_every(PURGE_INTERVAL_SECONDS, purge, stop, name="idempotency key purge")
 
 
 __all__ = ["IdempotencyKeys", "check_key", "fingerprint", "idempotency_keys_table"]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from functools import partial
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from tessera.schema.v1 import schema_pb2_grpc
 
+from services.kit.clock import utcnow
 from services.kit.grpc.client import create_channel
 from services.kit.grpc.server import run_grpc_service
+from services.kit.periodic import run_every
 from services.kit.runtime import service_main, service_runtime
 from services.records import tables
 from services.records.config import RecordsSettings
@@ -20,10 +24,21 @@ from services.records.consumers import (
     run_schema_provisioner,
 )
 from services.records.provisioning import Provisioner
-from services.records.repository import RecordTables, load_service_key
+from services.records.repository import RecordTables, load_service_key, purge_trash
 from services.records.schemas import CachedSchemaSource
 from services.records.server import RecordsServicer, register
-from services.records.service import RecordsService
+from services.records.service import TRASH_RETENTION, RecordsService
+
+TRASH_PURGE_INTERVAL_SECONDS = 600.0
+
+
+async def run_trash_purge(engine: AsyncEngine, stop: asyncio.Event) -> None:
+    """Removes trashed records once they are past restoring."""
+
+    async def purge() -> None:
+        await purge_trash(engine, utcnow() - TRASH_RETENTION)
+
+    await run_every(TRASH_PURGE_INTERVAL_SECONDS, purge, stop, name="trash purge")
 
 
 async def serve(settings: RecordsSettings) -> None:
@@ -50,6 +65,7 @@ async def serve(settings: RecordsSettings) -> None:
                     runtime.relay.run,
                     partial(run_schema_provisioner, runtime.js, provisioning),
                     partial(servicer.idempotency.run_purge, runtime.engine),
+                    partial(run_trash_purge, runtime.engine),
                 ],
                 grace_seconds=settings.shutdown_grace_seconds,
             )

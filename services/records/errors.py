@@ -9,4 +9,8 @@ class RecordNotFound(NotFound):
     default_message = "Record not found"
 
 
-__all__ = ["RecordNotFound"]
+class TrashNotFound(NotFound):
+    default_message = "Nothing in the trash has that id"
+
+
+__all__ = ["RecordNotFound", "TrashNotFound"]

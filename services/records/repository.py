@@ -62,6 +62,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from services.kit.clock import rfc3339
 from services.kit.fields import RECORD_ID_TYPE, REGISTRY, Serializer, sql_text_array
+from services.kit.ids import new_id
 from services.records import tables
 from services.records.schemas import FieldDef, SchemaDef
 
@@ -570,25 +571,114 @@ async def update_record(
     return (await _write(conn, statement)).first()
 
 
-async def delete_record(
-    session: AsyncSession, rt: RecordTable, record_id: str, *, if_match: int | None = None
-) -> bool:
+async def trash_records(
+    session: AsyncSession,
+    rt: RecordTable,
+    record_ids: Sequence[str],
+    *,
+    tenant_id: str,
+    deleted_by: str | None,
+    if_match: int | None = None,
+) -> list[str]:
+    """Moves the records to the trash: the row as JSON and its links, restorable by
+    restore_record() until purged. The ids that were there (at that version)."""
     conn = await _conn(session)
     c = rt.table.c
-    statement = delete(rt.table).where(c[ID] == record_id).returning(c[ID])
+    held: dict[str, dict[str, list[str]]] = {}
+    for field_id, link in rt.links.items():
+        links = (
+            select(link.c.record_id, link.c.target_id)
+            .where(link.c.record_id.in_(list(record_ids)))
+            .order_by(link.c.record_id, link.c.position)
+        )
+        for record_id, target_id in (await conn.execute(links)).all():
+            held.setdefault(record_id, {}).setdefault(field_id, []).append(target_id)
+    # The whole row, by the table's own name, as the trash keeps it.
+    row_json = func.to_jsonb(literal_column(conn.dialect.identifier_preparer.quote(rt.table.name)))
+    statement = delete(rt.table).where(c[ID].in_(list(record_ids))).returning(c[ID], row_json)
     if if_match is not None:
         statement = statement.where(c[VERSION] == if_match)
-    return (await conn.execute(statement)).first() is not None
+    gone = (await conn.execute(statement)).all()
+    if gone:
+        await conn.execute(
+            insert(tables.trashed_records),
+            [
+                {
+                    "id": new_id("trr"),
+                    "tenant_id": tenant_id,
+                    "app_id": rt.schema.app_id,
+                    "schema_id": rt.schema.id,
+                    "app_slug": rt.schema.app_slug,
+                    "schema_slug": rt.schema.slug,
+                    "record_id": record_id,
+                    "data": data,
+                    "links": held.get(record_id, {}),
+                    "deleted_by": deleted_by,
+                }
+                for record_id, data in gone
+            ],
+        )
+    return [record_id for record_id, _ in gone]
 
 
-async def delete_records(
-    session: AsyncSession, rt: RecordTable, record_ids: Sequence[str]
-) -> list[str]:
-    """Deletes the records; the ids that were there."""
+async def trashed(session: AsyncSession, tenant_id: str, *, limit: int) -> Sequence[Any]:
+    """The tenant's trashed records, newest first."""
     conn = await _conn(session)
-    c = rt.table.c
-    statement = delete(rt.table).where(c[ID].in_(list(record_ids))).returning(c[ID])
-    return list((await conn.execute(statement)).scalars())
+    trash = tables.trashed_records
+    statement = (
+        select(
+            trash.c.id,
+            trash.c.app_slug,
+            trash.c.schema_slug,
+            trash.c.record_id,
+            trash.c.deleted_at,
+            trash.c.deleted_by,
+        )
+        .where(trash.c.tenant_id == tenant_id)
+        .order_by(trash.c.deleted_at.desc(), trash.c.id)
+        .limit(limit)
+    )
+    return (await conn.execute(statement)).all()
+
+
+async def take_from_trash(session: AsyncSession, tenant_id: str, trash_id: str) -> Any:
+    """The trash entry, removed (the caller restores it in the same transaction)."""
+    conn = await _conn(session)
+    trash = tables.trashed_records
+    statement = (
+        delete(trash)
+        .where(trash.c.tenant_id == tenant_id, trash.c.id == trash_id)
+        .returning(trash.c.schema_id, trash.c.record_id, trash.c.data, trash.c.links)
+    )
+    return (await conn.execute(statement)).first()
+
+
+async def restore_record(
+    session: AsyncSession, rt: RecordTable, data: Mapping[str, Any]
+) -> Row[Any]:
+    """Puts a trashed row back as it was; columns added since start empty, values of
+    columns converted since are cast by PostgreSQL."""
+    conn = await _conn(session)
+    quote = conn.dialect.identifier_preparer
+    table = quote.format_table(rt.table)
+    names = [c.name for c in rt.table.columns if c.name in data]
+    listed = ", ".join(quote.quote(n) for n in names)
+    await _write(
+        conn,
+        text(
+            f"INSERT INTO {table} ({listed}) SELECT {listed}"  # noqa: S608
+            f" FROM jsonb_populate_record(NULL::{table}, CAST(:data AS jsonb))"
+        ).bindparams(data=orjson.dumps(data).decode()),
+    )
+    row = (await conn.execute(rt.get_statement, {"record_id": data[ID]})).one()
+    return row
+
+
+async def purge_trash(engine: Any, older_than: Any) -> int:
+    async with engine.begin() as conn:
+        trash = tables.trashed_records
+        result = await conn.execute(delete(trash).where(trash.c.deleted_at < older_than))
+    return int(result.rowcount)
 
 
 async def links_of(

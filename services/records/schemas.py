@@ -210,6 +210,10 @@ class SchemaSource(Protocol):
         none. `fresh` bypasses any cache."""
         ...
 
+    async def by_id(self, ctx: common_pb2.RequestContext, schema_id: str) -> SchemaDef:
+        """The definition of one of the caller's tenant's schemas by id; NotFound."""
+        ...
+
 
 class GetSchemaMethod(Protocol):
     def __call__(
@@ -277,6 +281,14 @@ class CachedSchemaSource:
                 raise
             log.warning("schema service unavailable; serving an expired definition")
             return entry[1]
+
+    async def by_id(self, ctx: common_pb2.RequestContext, schema_id: str) -> SchemaDef:
+        """The current definition of one of the tenant's schemas by id, never cached
+        (for rare calls that hold an id, not slugs)."""
+        tenant_of(ctx)
+        request = schema_pb2.GetSchemaRequest(ctx=ctx, schema_id=schema_id)
+        reply = await call(self._stub.GetSchema, request, deadline_seconds=self._timeout)
+        return schema_from_proto(reply)
 
     def invalidate_tenant(self, tenant: str) -> None:
         self._generations[tenant] = self._generations.get(tenant, 0) + 1

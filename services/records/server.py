@@ -176,6 +176,29 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
 
         return await self._write("UpsertRecord", request, records_pb2.RecordResponse, work)
 
+    async def ListTrash(
+        self, request: records_pb2.ListTrashRequest, context: grpc.aio.ServicerContext
+    ) -> records_pb2.ListTrashResponse:
+        async with transaction(self.sessionmaker) as session:
+            items = await self.service.list_trash(session, request.ctx)
+        return records_pb2.ListTrashResponse(items_json=orjson.dumps(items))
+
+    async def RestoreTrash(
+        self, request: records_pb2.RestoreTrashRequest, context: grpc.aio.ServicerContext
+    ) -> records_pb2.RestoreTrashResponse:
+        async def work(session: AsyncSession) -> records_pb2.RestoreTrashResponse:
+            schema, record = await self.service.restore(session, request.ctx, request.trash_id)
+            item = {
+                "id": request.trash_id,
+                "type": "record",
+                "app": schema.app_slug,
+                "schema": schema.slug,
+                "record": record,
+            }
+            return records_pb2.RestoreTrashResponse(item_json=orjson.dumps(item))
+
+        return await self._write("RestoreTrash", request, records_pb2.RestoreTrashResponse, work)
+
     async def ListRecords(
         self, request: records_pb2.ListRecordsRequest, context: grpc.aio.ServicerContext
     ) -> records_pb2.ListRecordsResponse:

@@ -9,14 +9,17 @@ import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.common.v1 import common_pb2
 from tessera.records.v1 import records_pb2
 
+from services.kit.clock import rfc3339
 from services.kit.errors import (
     Conflict,
+    NotFound,
     PreconditionFailed,
     ServiceUnavailable,
     ValidationFailed,
@@ -28,7 +31,7 @@ from services.kit.nats.outbox import OutboxWriter
 from services.kit.tenancy import tenant_of
 from services.records import events, repository, tables
 from services.records.cursors import CursorCodec, binding
-from services.records.errors import RecordNotFound
+from services.records.errors import RecordNotFound, TrashNotFound
 from services.records.provisioning import Provisioner
 from services.records.repository import (
     CREATED_AT,
@@ -387,10 +390,69 @@ class RecordsService:
         tenant, rt = await self._table(ctx, app_slug, schema_slug)
         if not _plausible_id(record_id):
             raise RecordNotFound()
-        if not await repository.delete_record(session, rt, record_id, if_match=if_match):
+        trashed = await repository.trash_records(
+            session,
+            rt,
+            [record_id],
+            tenant_id=tenant,
+            deleted_by=ctx.principal_id or None,
+            if_match=if_match,
+        )
+        if not trashed:
             await self._missing_or_moved(session, rt, record_id, if_match)
         await repository.unlink(session, rt.schema.id, [record_id])
         await self._outbox.add(session, events.record_deleted(tenant, rt.schema, record_id))
+
+    async def list_trash(
+        self, session: AsyncSession, ctx: common_pb2.RequestContext
+    ) -> list[dict[str, Any]]:
+        """The workspace's deleted records that can still be restored, newest first."""
+        rows = await repository.trashed(session, tenant_of(ctx), limit=MAX_TRASH_LISTED)
+        return [
+            {
+                "id": row.id,
+                "type": "record",
+                "app": row.app_slug,
+                "schema": row.schema_slug,
+                "record_id": row.record_id,
+                "deleted_at": rfc3339(row.deleted_at),
+                "deleted_by": row.deleted_by,
+                "expires_at": rfc3339(row.deleted_at + TRASH_RETENTION),
+            }
+            for row in rows
+        ]
+
+    async def restore(
+        self, session: AsyncSession, ctx: common_pb2.RequestContext, trash_id: str
+    ) -> tuple[SchemaDef, dict[str, Any]]:
+        """Puts a trashed record back, with the links whose targets still exist."""
+        tenant = tenant_of(ctx)
+        if not 0 < len(trash_id) <= MAX_RECORD_ID_LENGTH:
+            raise TrashNotFound()
+        entry = await repository.take_from_trash(session, tenant, trash_id)
+        if entry is None:
+            raise TrashNotFound()
+        try:
+            schema = await self._schemas.by_id(ctx, entry.schema_id)
+        except NotFound:
+            raise Conflict(
+                "The record's schema is gone; restore the schema first", field="schema"
+            ) from None
+        rt = await self._provisioner.ensure(tenant, schema)
+        with _unique_conflicts(rt):
+            row = await repository.restore_record(session, rt, entry.data)
+        record = rt.to_record(row)
+        targets = await self._targets(ctx, rt)
+        kept: dict[str, list[str]] = {}
+        for f in rt.schema.fields:
+            ids = entry.links.get(f.id)
+            if f.is_link and ids:
+                alive = await repository.existing_ids(session, targets[f.id], ids)
+                kept[f.id] = [i for i in ids if i in alive]
+        await self._save_links(session, ctx, rt, {record[ID]: kept})
+        await self._show_links(session, ctx, rt, [record])
+        await self._outbox.add(session, events.record_created(tenant, rt.schema, record))
+        return rt.schema, record
 
     async def _targets(
         self, ctx: common_pb2.RequestContext, rt: RecordTable
@@ -715,7 +777,11 @@ class RecordsService:
             raise ValidationFailed(f"Name 1 to {MAX_BATCH} record ids", field="ids")
         tenant, rt = await self._table(ctx, app_slug, schema_slug)
         plausible = [i for i in ids if _plausible_id(i)]
-        deleted = set(await repository.delete_records(session, rt, plausible))
+        deleted = set(
+            await repository.trash_records(
+                session, rt, plausible, tenant_id=tenant, deleted_by=ctx.principal_id or None
+            )
+        )
         missing = [i for i in ids if i not in deleted]
         if missing:
             raise RecordNotFound(
@@ -877,6 +943,9 @@ class RecordsService:
 
 
 MAX_BATCH = 1000
+# Deleted records stay restorable this long; then the purge removes them.
+TRASH_RETENTION = timedelta(hours=72)
+MAX_TRASH_LISTED = 1000
 
 
 def parse_json_array(raw: bytes) -> list[Any]:
@@ -982,6 +1051,7 @@ def _keyset(rt: RecordTable, specs: Sequence[SortSpec], row: Sequence[Any]) -> K
 
 
 __all__ = [
+    "TRASH_RETENTION",
     "VERSION",
     "RecordPage",
     "RecordsService",

@@ -68,3 +68,24 @@ link_tables = Table(
     Column("target_schema_id", Text, nullable=False),
     Index("ix_link_tables_target_schema_id", "target_schema_id"),
 )
+
+# Deleted records: the row as JSON and its links, restorable until purged.
+trashed_records = Table(
+    "trashed_records",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("app_id", Text, nullable=False),
+    Column("schema_id", Text, nullable=False),
+    # As they were when the record was deleted, to show in the trash.
+    Column("app_slug", Text, nullable=False),
+    Column("schema_slug", Text, nullable=False),
+    Column("record_id", Text, nullable=False),
+    Column("data", JSONB, nullable=False),
+    # Link field id -> target ids, in order.
+    Column("links", JSONB, nullable=False),
+    Column("deleted_by", Text, nullable=True),
+    Column("deleted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_trashed_records_tenant_id_deleted_at", "tenant_id", "deleted_at"),
+    Index("ix_trashed_records_deleted_at", "deleted_at"),
+)

@@ -227,6 +227,16 @@ class SchemaRepository:
         )
         return (await self.session.execute(statement)).scalar()
 
+    async def find_schema_by_id(self, schema_id: str) -> Schema | None:
+        apps, schemas = self.apps.c, self.schemas.c
+        statement = (
+            self.schemas.select(schemas.id, apps.slug.label("app_slug"))
+            .join_from(tables.schemas, tables.apps, apps.id == schemas.app_id)
+            .where(schemas.id == schema_id)
+        )
+        row = (await self.session.execute(statement)).one_or_none()
+        return None if row is None else await self.schema_by_id(row.app_slug, schema_id)
+
     async def schema_by_id(self, app_slug: str, schema_id: str) -> Schema:
         row = (
             await self.session.execute(self.schemas.select().where(self.schemas.c.id == schema_id))

@@ -63,9 +63,12 @@ class SchemaServicer(schema_pb2_grpc.SchemaServiceServicer):
         self, request: schema_pb2.GetSchemaRequest, context: grpc.aio.ServicerContext
     ) -> schema_pb2.Schema:
         async with transaction(self.sessionmaker) as session:
-            schema = await service.get_schema(
-                session, request.ctx, request.app_slug, request.schema_slug
-            )
+            if request.schema_id:
+                schema = await service.get_schema_by_id(session, request.ctx, request.schema_id)
+            else:
+                schema = await service.get_schema(
+                    session, request.ctx, request.app_slug, request.schema_slug
+                )
         return schema_to_proto(schema)
 
     async def UpdateApp(

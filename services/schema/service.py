@@ -110,6 +110,15 @@ async def list_schemas(
     return await repo.list_schemas(app)
 
 
+async def get_schema_by_id(
+    session: AsyncSession, ctx: common_pb2.RequestContext, schema_id: str
+) -> Schema:
+    schema = await SchemaRepository(session, tenant_of(ctx)).find_schema_by_id(schema_id)
+    if schema is None:
+        raise SchemaNotFound()
+    return schema
+
+
 async def get_schema(
     session: AsyncSession, ctx: common_pb2.RequestContext, app_slug: str, schema_slug: str
 ) -> Schema:

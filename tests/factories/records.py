@@ -109,6 +109,13 @@ class FakeSchemaSource:
         self._truth[key] = self._cached[key] = definition
         return definition
 
+    async def by_id(self, ctx: common_pb2.RequestContext, schema_id: str) -> SchemaDef:
+        tenant = tenant_of(ctx)
+        for (owner, _, _), definition in self._truth.items():
+            if owner == tenant and definition.id == schema_id:
+                return definition
+        raise NotFound("Schema not found")
+
     async def get(
         self,
         ctx: common_pb2.RequestContext,

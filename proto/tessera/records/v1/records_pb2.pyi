@@ -225,3 +225,29 @@ class PreviewFieldChangeResponse(_message.Message):
     lost: int
     record_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, lost: _Optional[int] = ..., record_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListTrashRequest(_message.Message):
+    __slots__ = ("ctx",)
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
+
+class ListTrashResponse(_message.Message):
+    __slots__ = ("items_json",)
+    ITEMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    items_json: bytes
+    def __init__(self, items_json: _Optional[bytes] = ...) -> None: ...
+
+class RestoreTrashRequest(_message.Message):
+    __slots__ = ("ctx", "trash_id")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    TRASH_ID_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    trash_id: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., trash_id: _Optional[str] = ...) -> None: ...
+
+class RestoreTrashResponse(_message.Message):
+    __slots__ = ("item_json",)
+    ITEM_JSON_FIELD_NUMBER: _ClassVar[int]
+    item_json: bytes
+    def __init__(self, item_json: _Optional[bytes] = ...) -> None: ...

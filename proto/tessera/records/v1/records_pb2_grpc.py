@@ -87,6 +87,16 @@ class RecordsServiceStub:
                 request_serializer=tessera_dot_records_dot_v1_dot_records__pb2.UpsertRecordRequest.SerializeToString,
                 response_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.RecordResponse.FromString,
                 _registered_method=True)
+        self.ListTrash = channel.unary_unary(
+                '/tessera.records.v1.RecordsService/ListTrash',
+                request_serializer=tessera_dot_records_dot_v1_dot_records__pb2.ListTrashRequest.SerializeToString,
+                response_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.ListTrashResponse.FromString,
+                _registered_method=True)
+        self.RestoreTrash = channel.unary_unary(
+                '/tessera.records.v1.RecordsService/RestoreTrash',
+                request_serializer=tessera_dot_records_dot_v1_dot_records__pb2.RestoreTrashRequest.SerializeToString,
+                response_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.RestoreTrashResponse.FromString,
+                _registered_method=True)
 
 
 class RecordsServiceServicer:
@@ -159,6 +169,19 @@ class RecordsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListTrash(self, request, context):
+        """Deleted records of the workspace, restorable for 72 hours.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RestoreTrash(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RecordsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -211,6 +234,16 @@ def add_RecordsServiceServicer_to_server(servicer, server):
                     servicer.UpsertRecord,
                     request_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.UpsertRecordRequest.FromString,
                     response_serializer=tessera_dot_records_dot_v1_dot_records__pb2.RecordResponse.SerializeToString,
+            ),
+            'ListTrash': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTrash,
+                    request_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.ListTrashRequest.FromString,
+                    response_serializer=tessera_dot_records_dot_v1_dot_records__pb2.ListTrashResponse.SerializeToString,
+            ),
+            'RestoreTrash': grpc.unary_unary_rpc_method_handler(
+                    servicer.RestoreTrash,
+                    request_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.RestoreTrashRequest.FromString,
+                    response_serializer=tessera_dot_records_dot_v1_dot_records__pb2.RestoreTrashResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -486,6 +519,60 @@ class RecordsService:
             '/tessera.records.v1.RecordsService/UpsertRecord',
             tessera_dot_records_dot_v1_dot_records__pb2.UpsertRecordRequest.SerializeToString,
             tessera_dot_records_dot_v1_dot_records__pb2.RecordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTrash(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.records.v1.RecordsService/ListTrash',
+            tessera_dot_records_dot_v1_dot_records__pb2.ListTrashRequest.SerializeToString,
+            tessera_dot_records_dot_v1_dot_records__pb2.ListTrashResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RestoreTrash(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.records.v1.RecordsService/RestoreTrash',
+            tessera_dot_records_dot_v1_dot_records__pb2.RestoreTrashRequest.SerializeToString,
+            tessera_dot_records_dot_v1_dot_records__pb2.RestoreTrashResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -150,14 +150,16 @@ class ListSchemasResponse(_message.Message):
     def __init__(self, schemas: _Optional[_Iterable[_Union[Schema, _Mapping]]] = ...) -> None: ...
 
 class GetSchemaRequest(_message.Message):
-    __slots__ = ("ctx", "app_slug", "schema_slug")
+    __slots__ = ("ctx", "app_slug", "schema_slug", "schema_id")
     CTX_FIELD_NUMBER: _ClassVar[int]
     APP_SLUG_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_SLUG_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_ID_FIELD_NUMBER: _ClassVar[int]
     ctx: _common_pb2.RequestContext
     app_slug: str
     schema_slug: str
-    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., app_slug: _Optional[str] = ..., schema_slug: _Optional[str] = ...) -> None: ...
+    schema_id: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., app_slug: _Optional[str] = ..., schema_slug: _Optional[str] = ..., schema_id: _Optional[str] = ...) -> None: ...
 
 class UpdateAppRequest(_message.Message):
     __slots__ = ("ctx", "app_slug", "name", "slug", "description")
