@@ -22,7 +22,7 @@ from services.kit.nats.consumer import (
     run_durable_consumer,
 )
 from services.kit.nats.events import Event
-from services.records import tables
+from services.records import repository, tables
 from services.records.provisioning import Provisioner
 from services.records.schemas import CachedSchemaSource, schema_from_event
 
@@ -47,6 +47,9 @@ class SchemaProvisioningHandler:
         return self._sessionmaker
 
     async def __call__(self, event: Event) -> None:
+        if event.entity == "schema" and event.action == "purged":
+            await self._purge(event)
+            return
         if event.entity != "schema" or "schema" not in event.data:
             return
         try:
@@ -63,6 +66,21 @@ class SchemaProvisioningHandler:
             # Provisioning commits on its own; the processed_events row commits after it,
             # so a failure leaves the event to be redelivered.
             await self._provisioner.ensure(event.tenant, schema)
+
+    async def _purge(self, event: Event) -> None:
+        """A schema's trash time is over: its table and links go, once."""
+        try:
+            app_id = str(event.data["purged"]["app_id"])
+            schema_id = str(event.data["purged"]["schema_id"])
+        except (KeyError, TypeError):
+            log.error("schema purge event %s names no schema; skipping it", event.id)
+            return
+        async with transaction(self._sessionmaker) as session:
+            if await first_delivery(
+                session, tables.processed_events, consumer=PROVISIONER, event_id=event.id
+            ):
+                await repository.drop_schema(session, app_id, schema_id)
+                log.info("dropped purged schema %s", schema_id, extra={"tenant_id": event.tenant})
 
 
 async def run_schema_provisioner(

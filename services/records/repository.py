@@ -674,6 +674,47 @@ async def restore_record(
     return row
 
 
+async def drop_schema(session: AsyncSession, app_id: str, schema_id: str) -> None:
+    """A purged schema: its table, its link tables, the links that point at it, its
+    counters and trashed records go."""
+    conn = await _conn(session)
+    quote = conn.dialect.identifier_preparer
+    app = quote.quote_schema(app_id)
+    registry = tables.link_tables
+    await conn.execute(text(f"SET LOCAL lock_timeout = '{DDL_LOCK_TIMEOUT}'"))
+    await conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(app_id))))
+    own = (
+        await conn.execute(
+            delete(registry)
+            .where(registry.c.source_schema_id == schema_id)
+            .returning(registry.c.field_id)
+        )
+    ).scalars()
+    for field_id in list(own):
+        await conn.exec_driver_sql(f"DROP TABLE IF EXISTS {app}.{quote.quote(f'lnk_{field_id}')}")
+    pointing = (
+        await conn.execute(
+            delete(registry)
+            .where(registry.c.target_schema_id == schema_id)
+            .returning(registry.c.app_id, registry.c.field_id)
+        )
+    ).all()
+    for link_app, field_id in pointing:
+        link = f"{quote.quote_schema(link_app)}.{quote.quote(f'lnk_{field_id}')}"
+        await conn.exec_driver_sql(f"DELETE FROM {link}")  # noqa: S608
+    await conn.exec_driver_sql(f"DROP TABLE IF EXISTS {app}.{quote.quote(schema_id)}")
+    counts = f"{app}.{quote.quote(COUNTS_TABLE)}"
+    if (await conn.execute(text("SELECT to_regclass(:t)"), {"t": counts})).scalar() is not None:
+        await conn.execute(
+            text(f"DELETE FROM {counts} WHERE schema_id = :s"),  # noqa: S608
+            {"s": schema_id},
+        )
+    provisioned = tables.provisioned_schemas
+    await conn.execute(delete(provisioned).where(provisioned.c.schema_id == schema_id))
+    trash = tables.trashed_records
+    await conn.execute(delete(trash).where(trash.c.schema_id == schema_id))
+
+
 async def purge_trash(engine: Any, older_than: Any) -> int:
     async with engine.begin() as conn:
         trash = tables.trashed_records
@@ -685,21 +726,27 @@ async def links_of(
     session: AsyncSession,
     rt: RecordTable,
     field: FieldDef,
-    target: RecordTable,
+    target: RecordTable | None,
     record_ids: Sequence[str],
 ) -> dict[str, list[dict[str, Any]]]:
     """record id -> [{"id", "display"}] of one link field, in link order, for a whole page
-    in one query; display is the target's primary field."""
+    in one query; display is the target's primary field (None while the target schema is
+    in the trash)."""
     conn = await _conn(session)
     link = rt.links[field.id]
-    primary = next((f for f in target.schema.fields if f.primary and f.has_column), None)
-    shown = target.field_column(primary) if primary is not None else target.column_of[ID]
+    primary = None
+    if target is not None:
+        primary = next((f for f in target.schema.fields if f.primary and f.has_column), None)
     serialize = primary.type.serializer(primary.config) if primary is not None else None
-    statement = (
-        select(link.c.record_id, link.c.target_id, shown)
-        .select_from(link.outerjoin(target.table, target.column_of[ID] == link.c.target_id))
-        .where(link.c.record_id.in_(list(record_ids)))
-        .order_by(link.c.record_id, link.c.position)
+    if target is None:
+        statement = select(link.c.record_id, link.c.target_id, null())
+    else:
+        shown = target.field_column(primary) if primary is not None else target.column_of[ID]
+        statement = select(link.c.record_id, link.c.target_id, shown).select_from(
+            link.outerjoin(target.table, target.column_of[ID] == link.c.target_id)
+        )
+    statement = statement.where(link.c.record_id.in_(list(record_ids))).order_by(
+        link.c.record_id, link.c.position
     )
     found: dict[str, list[dict[str, Any]]] = {}
     for record_id, target_id, value in (await conn.execute(statement)).all():
@@ -914,7 +961,9 @@ async def provision(session: AsyncSession, rt: RecordTable, *, tenant_id: str) -
     await _provision_links(conn, rt, stored, tenant_id=tenant_id)
     wanted = {f.id: f for f in rt.schema.fields if f.has_column}
     stored = {k: v for k, v in stored.items() if v.get("type") != "link"}
-    for name in sorted(existing - set(SYSTEM_COLUMNS) - set(wanted)):
+    # A trashed field's column stays until the purge, so a restore finds its values.
+    kept = set(SYSTEM_COLUMNS) | set(wanted) | set(rt.schema.trashed_field_ids)
+    for name in sorted(existing - kept):
         await conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {quote.quote(name)}")
     for column in rt.table.columns:
         if column.name in existing and column.name in stored:

@@ -90,6 +90,8 @@ class SchemaDef:
     version: int
     # In position order, which is also the order of keys in a record.
     fields: tuple[FieldDef, ...]
+    # Fields in the trash: their columns stay until the purge.
+    trashed_field_ids: tuple[str, ...] = ()
     by_slug: Mapping[str, FieldDef] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -107,6 +109,7 @@ def make_schema(
     version: int,
     fields: Iterable[FieldDef],
     name: str = "",
+    trashed_field_ids: Iterable[str] = (),
 ) -> SchemaDef:
     kept = list(fields)
     for f in kept:
@@ -121,6 +124,7 @@ def make_schema(
         name=name or slug,
         version=version,
         fields=tuple(kept),
+        trashed_field_ids=tuple(sorted(trashed_field_ids)),
     )
 
 
@@ -161,6 +165,7 @@ def schema_from_proto(message: schema_pb2.Schema) -> SchemaDef:
         name=message.name,
         version=message.version,
         fields=[field_from_proto(item, schema_id=message.id) for item in message.fields],
+        trashed_field_ids=message.trashed_field_ids,
     )
 
 
@@ -193,6 +198,7 @@ def schema_from_event(data: Mapping[str, Any]) -> SchemaDef:
         name=str(body.get("name") or body["slug"]),
         version=int(body["version"]),
         fields=fields,
+        trashed_field_ids=[str(i) for i in body.get("trashed_field_ids") or ()],
     )
     return schema_from_proto(message)
 

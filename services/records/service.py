@@ -446,8 +446,9 @@ class RecordsService:
         kept: dict[str, list[str]] = {}
         for f in rt.schema.fields:
             ids = entry.links.get(f.id)
-            if f.is_link and ids:
-                alive = await repository.existing_ids(session, targets[f.id], ids)
+            target_table = targets.get(f.id)
+            if f.is_link and ids and target_table is not None:
+                alive = await repository.existing_ids(session, target_table, ids)
                 kept[f.id] = [i for i in ids if i in alive]
         await self._save_links(session, ctx, rt, {record[ID]: kept})
         await self._show_links(session, ctx, rt, [record])
@@ -456,16 +457,21 @@ class RecordsService:
 
     async def _targets(
         self, ctx: common_pb2.RequestContext, rt: RecordTable
-    ) -> dict[str, RecordTable]:
-        """Link field id -> the (provisioned) table of the schema it links to."""
-        found: dict[str, RecordTable] = {}
+    ) -> dict[str, RecordTable | None]:
+        """Link field id -> the (provisioned) table of the schema it links to; None while
+        that schema is in the trash."""
+        found: dict[str, RecordTable | None] = {}
         for f in rt.schema.fields:
             if not f.is_link:
                 continue
             if f.target_id == rt.schema.id:
                 found[f.id] = rt
                 continue
-            target = await self._schemas.get(ctx, rt.schema.app_slug, f.target)
+            try:
+                target = await self._schemas.get(ctx, rt.schema.app_slug, f.target)
+            except NotFound:
+                found[f.id] = None
+                continue
             found[f.id] = await self._provisioner.ensure(tenant_of(ctx), target)
         return found
 
@@ -488,7 +494,15 @@ class RecordsService:
             if not given:
                 continue
             wanted = {target for ids in given.values() for target in ids}
-            found = await repository.existing_ids(session, targets[f.id], sorted(wanted))
+            target_table = targets[f.id]
+            if target_table is None:
+                if wanted:
+                    raise ValidationFailed(
+                        f"Field '{f.slug}' links to a schema that is in the trash", field=f.slug
+                    )
+                await repository.replace_links(session, rt, f, given)
+                continue
+            found = await repository.existing_ids(session, target_table, sorted(wanted))
             missing = sorted(wanted - found)
             if missing:
                 raise ValidationFailed(
@@ -520,8 +534,8 @@ class RecordsService:
             links = await repository.links_of(session, rt, f, targets[f.id], ids)
             for record in records:
                 record[f.slug] = links.get(record[ID], [])
-            if f.slug in expand:
-                target = targets[f.id]
+            target = targets[f.id]
+            if f.slug in expand and target is not None:
                 wanted = sorted({link["id"] for held in links.values() for link in held})
                 rows = await repository.records_by_id(session, target, wanted)
                 full = {rid: target.to_record(row) for rid, row in rows.items()}

@@ -3,17 +3,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
+from functools import partial
 from pathlib import Path
 
 import grpc
 from tessera.schema.v1 import schema_pb2_grpc
 
+from services.kit.clock import utcnow
+from services.kit.db import SessionMaker, transaction
 from services.kit.grpc.server import run_grpc_service
+from services.kit.periodic import run_every
 from services.kit.runtime import service_main, service_runtime
-from services.schema import tables
+from services.schema import service, tables
 from services.schema.config import SchemaSettings
 from services.schema.server import SchemaServicer
+
+# How often the purge looks for trash entries past their 72 hours.
+TRASH_PURGE_INTERVAL_SECONDS = 600.0
+
+
+async def run_trash_purge(sessionmaker: SessionMaker, stop: asyncio.Event) -> None:
+    async def purge() -> None:
+        async with transaction(sessionmaker) as session:
+            await service.purge_trash(session, utcnow() - service.TRASH_RETENTION)
+
+    await run_every(TRASH_PURGE_INTERVAL_SECONDS, purge, stop, name="trash purge")
 
 
 async def serve(settings: SchemaSettings) -> None:
@@ -27,7 +43,7 @@ async def serve(settings: SchemaSettings) -> None:
             name="schema",
             address=settings.grpc_address,
             register=register,
-            background=[runtime.relay.run],
+            background=[runtime.relay.run, partial(run_trash_purge, runtime.sessionmaker)],
             grace_seconds=settings.shutdown_grace_seconds,
         )
 

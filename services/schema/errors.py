@@ -17,5 +17,9 @@ class FieldNotFound(NotFound):
     default_message = "Field not found"
 
 
+class TrashEntryNotFound(NotFound):
+    default_message = "Nothing in the trash has that id"
+
+
 class SlugTaken(Conflict):
     default_message = "That slug is already taken"

@@ -64,6 +64,37 @@ def schema_updated(tenant_id: str, schema: Schema) -> Event:
     )
 
 
+def app_trashed(tenant_id: str, app: App) -> Event:
+    return Event.new(
+        service=SERVICE,
+        tenant=tenant_id,
+        entity="app",
+        action="trashed",
+        data={"app": app_data(app)},
+    )
+
+
+def schema_trashed(tenant_id: str, schema: Schema) -> Event:
+    return Event.new(
+        service=SERVICE,
+        tenant=tenant_id,
+        entity="schema",
+        action="trashed",
+        data={"trashed": {"id": schema.id, "app_id": schema.app_id, "slug": schema.slug}},
+    )
+
+
+def schema_purged(tenant_id: str, app_id: str, schema_id: str) -> Event:
+    """A schema's trash time is over: its records go too."""
+    return Event.new(
+        service=SERVICE,
+        tenant=tenant_id,
+        entity="schema",
+        action="purged",
+        data={"purged": {"app_id": app_id, "schema_id": schema_id}},
+    )
+
+
 def app_data(app: App) -> dict[str, Any]:
     return {
         "id": app.id,
@@ -84,6 +115,7 @@ def schema_data(schema: Schema) -> dict[str, Any]:
         "version": schema.version,
         "created_at": rfc3339(schema.created_at),
         "fields": [field_data(field) for field in schema.fields],
+        "trashed_field_ids": list(schema.trashed_field_ids),
     }
 
 

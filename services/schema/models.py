@@ -69,3 +69,5 @@ class Schema:
     version: int
     created_at: datetime
     fields: tuple[Field, ...]
+    # Fields in the trash: not part of the schema, but their values are kept.
+    trashed_field_ids: tuple[str, ...] = ()

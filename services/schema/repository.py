@@ -4,9 +4,10 @@ through a TenantTable bound to the caller's tenant."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_
+from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +25,7 @@ class SchemaRepository:
         self.apps = TenantTable(tables.apps, tenant_id)
         self.schemas = TenantTable(tables.schemas, tenant_id)
         self.fields = TenantTable(tables.fields, tenant_id)
+        self._tables = {"app": self.apps, "schema": self.schemas, "field": self.fields}
 
     # apps
 
@@ -46,11 +48,17 @@ class SchemaRepository:
         return _app(row)
 
     async def list_apps(self) -> list[App]:
-        statement = self.apps.select().order_by(self.apps.c.created_at, self.apps.c.id)
+        statement = (
+            self.apps.select()
+            .where(self.apps.c.deleted_at.is_(None))
+            .order_by(self.apps.c.created_at, self.apps.c.id)
+        )
         return [_app(row) for row in (await self.session.execute(statement)).all()]
 
     async def get_app(self, slug: str) -> App | None:
-        statement = self.apps.select().where(self.apps.c.slug == slug)
+        statement = self.apps.select().where(
+            self.apps.c.slug == slug, self.apps.c.deleted_at.is_(None)
+        )
         row = (await self.session.execute(statement)).one_or_none()
         return None if row is None else _app(row)
 
@@ -182,12 +190,21 @@ class SchemaRepository:
     async def list_schemas(self, app: App) -> list[Schema]:
         statement = (
             self.schemas.select()
-            .where(self.schemas.c.app_id == app.id)
+            .where(self.schemas.c.app_id == app.id, self.schemas.c.deleted_at.is_(None))
             .order_by(self.schemas.c.created_at, self.schemas.c.id)
         )
         rows = (await self.session.execute(statement)).all()
         fields = await self._fields_of([row.id for row in rows])
-        return [_schema(row, app_slug=app.slug, fields=fields.get(row.id, ())) for row in rows]
+        trashed = await self.trashed_field_ids([row.id for row in rows])
+        return [
+            _schema(
+                row,
+                app_slug=app.slug,
+                fields=fields.get(row.id, ()),
+                trashed=trashed.get(row.id, ()),
+            )
+            for row in rows
+        ]
 
     async def find_schema(self, app_slug: str, schema_slug: str) -> tuple[bool, Schema | None]:
         """(whether the app exists, the schema if it does): one join, then the fields."""
@@ -208,10 +225,11 @@ class SchemaRepository:
                         schemas.app_id == apps.id,
                         schemas.tenant_id == apps.tenant_id,
                         schemas.slug == schema_slug,
+                        schemas.deleted_at.is_(None),
                     ),
                 )
             )
-            .where(apps.slug == app_slug)
+            .where(apps.slug == app_slug, apps.deleted_at.is_(None))
         )
         row = (await self.session.execute(statement)).one_or_none()
         if row is None:
@@ -219,11 +237,16 @@ class SchemaRepository:
         if row.id is None:
             return True, None
         fields = await self._fields_of([row.id])
-        return True, _schema(row, app_slug=app_slug, fields=fields.get(row.id, ()))
+        trashed = await self.trashed_field_ids([row.id])
+        return True, _schema(
+            row, app_slug=app_slug, fields=fields.get(row.id, ()), trashed=trashed.get(row.id, ())
+        )
 
     async def schema_id_of(self, app_id: str, slug: str) -> str | None:
         statement = self.schemas.select(self.schemas.c.id).where(
-            self.schemas.c.app_id == app_id, self.schemas.c.slug == slug
+            self.schemas.c.app_id == app_id,
+            self.schemas.c.slug == slug,
+            self.schemas.c.deleted_at.is_(None),
         )
         return (await self.session.execute(statement)).scalar()
 
@@ -232,7 +255,7 @@ class SchemaRepository:
         statement = (
             self.schemas.select(schemas.id, apps.slug.label("app_slug"))
             .join_from(tables.schemas, tables.apps, apps.id == schemas.app_id)
-            .where(schemas.id == schema_id)
+            .where(schemas.id == schema_id, schemas.deleted_at.is_(None), apps.deleted_at.is_(None))
         )
         row = (await self.session.execute(statement)).one_or_none()
         return None if row is None else await self.schema_by_id(row.app_slug, schema_id)
@@ -242,7 +265,13 @@ class SchemaRepository:
             await self.session.execute(self.schemas.select().where(self.schemas.c.id == schema_id))
         ).one()
         fields = await self._fields_of([schema_id])
-        return _schema(row, app_slug=app_slug, fields=fields.get(schema_id, ()))
+        trashed = await self.trashed_field_ids([schema_id])
+        return _schema(
+            row,
+            app_slug=app_slug,
+            fields=fields.get(schema_id, ()),
+            trashed=trashed.get(schema_id, ()),
+        )
 
     async def _fields_of(self, schema_ids: Sequence[str]) -> dict[str, tuple[Field, ...]]:
         if not schema_ids:
@@ -253,13 +282,143 @@ class SchemaRepository:
             .order_by(self.fields.c.schema_id, self.fields.c.position)
         )
         grouped: dict[str, list[Field]] = {}
-        rows = (await self.session.execute(statement)).all()
+        rows = [r for r in (await self.session.execute(statement)).all() if r.deleted_at is None]
         targets = await self._slugs_of(
             {row.config["target_id"] for row in rows if row.config.get("target_id")}
         )
         for row in rows:
             grouped.setdefault(row.schema_id, []).append(_field(row, targets))
         return {schema_id: tuple(items) for schema_id, items in grouped.items()}
+
+    async def trashed_field_ids(self, schema_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """Fields in the trash per schema: their values are kept until the purge."""
+        if not schema_ids:
+            return {}
+        statement = self.fields.select(self.fields.c.schema_id, self.fields.c.id).where(
+            self.fields.c.schema_id.in_(schema_ids), self.fields.c.deleted_at.is_not(None)
+        )
+        grouped: dict[str, list[str]] = {}
+        for schema_id, field_id in (await self.session.execute(statement)).all():
+            grouped.setdefault(schema_id, []).append(field_id)
+        return {k: tuple(sorted(v)) for k, v in grouped.items()}
+
+    # trash
+
+    async def trash(self, kind: str, entity_id: str, when: datetime) -> None:
+        """Moves an app, schema or field to the trash: its slug goes to trashed_slug and
+        the id stands in for it, so the slug is free meanwhile."""
+        table = self._tables[kind]
+        await self.session.execute(
+            table.update()
+            .where(table.c.id == entity_id, table.c.deleted_at.is_(None))
+            .values(deleted_at=when, trashed_slug=table.c.slug, slug=table.c.id)
+        )
+
+    async def untrash(self, kind: str, entity_id: str) -> bool:
+        """Takes an entry out of the trash under its old slug; False when that slug has
+        been taken since."""
+        table = self._tables[kind]
+        statement = (
+            table.update()
+            .where(table.c.id == entity_id, table.c.deleted_at.is_not(None))
+            .values(deleted_at=None, trashed_slug=None, slug=table.c.trashed_slug)
+        )
+        try:
+            async with self.session.begin_nested():
+                await self.session.execute(statement)
+        except IntegrityError as error:
+            if _violated_constraint(error) is None:
+                raise
+            return False
+        return True
+
+    async def trashed_entry(self, kind: str, entity_id: str) -> Any:
+        table = self._tables[kind]
+        statement = (
+            table.select()
+            .where(table.c.id == entity_id, table.c.deleted_at.is_not(None))
+            .with_for_update()
+        )
+        return (await self.session.execute(statement)).one_or_none()
+
+    async def trash_entries(self) -> list[dict[str, Any]]:
+        """Everything of the tenant in the trash, with the slugs it had."""
+        apps, schemas, fields = tables.apps.c, tables.schemas.c, tables.fields.c
+        found: list[dict[str, Any]] = []
+        app_rows = await self.session.execute(
+            self.apps.select(apps.id, apps.trashed_slug, apps.name, apps.deleted_at).where(
+                apps.deleted_at.is_not(None)
+            )
+        )
+        for row in app_rows.all():
+            found.append(_entry(row, "app", app=row.trashed_slug))
+        schema_rows = await self.session.execute(
+            self.schemas.select(
+                schemas.id,
+                schemas.trashed_slug,
+                schemas.name,
+                schemas.deleted_at,
+                apps.slug.label("app_slug"),
+            )
+            .join_from(tables.schemas, tables.apps, apps.id == schemas.app_id)
+            .where(schemas.deleted_at.is_not(None), apps.deleted_at.is_(None))
+        )
+        for row in schema_rows.all():
+            found.append(_entry(row, "schema", app=row.app_slug, schema=row.trashed_slug))
+        field_rows = await self.session.execute(
+            self.fields.select(
+                fields.id,
+                fields.trashed_slug,
+                fields.name,
+                fields.deleted_at,
+                schemas.slug.label("schema_slug"),
+                apps.slug.label("app_slug"),
+            )
+            .join_from(tables.fields, tables.schemas, schemas.id == fields.schema_id)
+            .join(tables.apps, apps.id == schemas.app_id)
+            .where(
+                fields.deleted_at.is_not(None),
+                schemas.deleted_at.is_(None),
+                apps.deleted_at.is_(None),
+            )
+        )
+        for row in field_rows.all():
+            found.append(
+                _entry(
+                    row, "field", app=row.app_slug, schema=row.schema_slug, field=row.trashed_slug
+                )
+            )
+        return found
+
+    async def purge_field(self, field_id: str) -> str:
+        """Deletes a trashed field for good; the id of its schema."""
+        statement = (
+            self.fields.delete()
+            .where(self.fields.c.id == field_id)
+            .returning(self.fields.c.schema_id)
+        )
+        return str((await self.session.execute(statement)).scalar_one())
+
+    async def purge(self, kind: str, entity_id: str) -> list[tuple[str, str]]:
+        """Deletes a trashed app or schema for good, fields and schemas with it; the
+        (app id, schema id) of every schema that went."""
+        schemas = self.schemas.c
+        where = schemas.app_id == entity_id if kind == "app" else schemas.id == entity_id
+        gone = (
+            await self.session.execute(self.schemas.select(schemas.app_id, schemas.id).where(where))
+        ).all()
+        table = self._tables[kind]
+        await self.session.execute(table.delete().where(table.c.id == entity_id))
+        return [(row.app_id, row.id) for row in gone]
+
+    async def app_slug_of(self, schema_id: str) -> str | None:
+        apps, schemas = self.apps.c, self.schemas.c
+        statement = (
+            self.apps.select(apps.slug)
+            .join_from(tables.apps, tables.schemas, schemas.app_id == apps.id)
+            .where(schemas.id == schema_id)
+        )
+        return (await self.session.execute(statement)).scalar()
 
     async def _slugs_of(self, schema_ids: set[str]) -> dict[str, str]:
         """Current slugs of link targets: a link shows its target's slug as it is now."""
@@ -269,6 +428,25 @@ class SchemaRepository:
             self.schemas.c.id.in_(sorted(schema_ids))
         )
         return {row.id: row.slug for row in (await self.session.execute(statement)).all()}
+
+
+async def purgeable(session: AsyncSession, older_than: datetime) -> list[tuple[str, str, str]]:
+    """(tenant, kind, id) of every trash entry older than the cut, across tenants: the
+    purge is the system's own job, not a tenant's call."""
+    found: list[tuple[str, str, str]] = []
+    for kind, table in (("field", tables.fields), ("schema", tables.schemas), ("app", tables.apps)):
+        statement = select(table.c.tenant_id, table.c.id).where(
+            table.c.deleted_at.is_not(None), table.c.deleted_at < older_than
+        )
+        found.extend(
+            (tenant, kind, entity_id)
+            for tenant, entity_id in (await session.execute(statement)).all()
+        )
+    return found
+
+
+def _entry(row: Any, kind: str, **where: str) -> dict[str, Any]:
+    return {"id": row.id, "type": kind, **where, "name": row.name, "deleted_at": row.deleted_at}
 
 
 def _app(row: Any) -> App:
@@ -281,7 +459,9 @@ def _app(row: Any) -> App:
     )
 
 
-def _schema(row: Any, *, app_slug: str, fields: tuple[Field, ...]) -> Schema:
+def _schema(
+    row: Any, *, app_slug: str, fields: tuple[Field, ...], trashed: tuple[str, ...] = ()
+) -> Schema:
     return Schema(
         id=row.id,
         app_id=row.app_id,
@@ -291,6 +471,7 @@ def _schema(row: Any, *, app_slug: str, fields: tuple[Field, ...]) -> Schema:
         version=row.version,
         created_at=row.created_at,
         fields=fields,
+        trashed_field_ids=trashed,
     )
 
 

@@ -131,6 +131,49 @@ class SchemaServicer(schema_pb2_grpc.SchemaServiceServicer):
             )
         return schema_to_proto(schema)
 
+    async def DeleteApp(
+        self, request: schema_pb2.DeleteAppRequest, context: grpc.aio.ServicerContext
+    ) -> schema_pb2.TrashEntry:
+        async with transaction(self.sessionmaker) as session:
+            entry = await service.delete_app(session, request.ctx, request.app_slug)
+        return trash_entry_to_proto(entry)
+
+    async def DeleteSchema(
+        self, request: schema_pb2.DeleteSchemaRequest, context: grpc.aio.ServicerContext
+    ) -> schema_pb2.TrashEntry:
+        async with transaction(self.sessionmaker) as session:
+            entry = await service.delete_schema(
+                session, request.ctx, request.app_slug, request.schema_slug
+            )
+        return trash_entry_to_proto(entry)
+
+    async def ListTrash(
+        self, request: schema_pb2.ListTrashRequest, context: grpc.aio.ServicerContext
+    ) -> schema_pb2.ListTrashResponse:
+        async with transaction(self.sessionmaker) as session:
+            entries = await service.list_trash(session, request.ctx)
+        return schema_pb2.ListTrashResponse(entries=[trash_entry_to_proto(e) for e in entries])
+
+    async def RestoreTrash(
+        self, request: schema_pb2.RestoreTrashRequest, context: grpc.aio.ServicerContext
+    ) -> schema_pb2.TrashEntry:
+        async with transaction(self.sessionmaker) as session:
+            entry = await service.restore(session, request.ctx, request.trash_id)
+        return trash_entry_to_proto(entry)
+
+
+def trash_entry_to_proto(entry: service.TrashEntry) -> schema_pb2.TrashEntry:
+    return schema_pb2.TrashEntry(
+        id=entry.id,
+        type=entry.type,
+        app=entry.app,
+        schema=entry.schema,
+        field=entry.field,
+        name=entry.name,
+        deleted_at=rfc3339(entry.deleted_at),
+        expires_at=rfc3339(entry.expires_at),
+    )
+
 
 def _json_object(raw: bytes, *, field: str) -> dict[str, Any]:
     if not raw:
@@ -230,4 +273,5 @@ def schema_to_proto(schema: Schema) -> schema_pb2.Schema:
         fields=[field_to_proto(field) for field in schema.fields],
         version=schema.version,
         created_at=rfc3339(schema.created_at),
+        trashed_field_ids=schema.trashed_field_ids,
     )

@@ -5,18 +5,26 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.common.v1 import common_pb2
 
+from services.kit.clock import utcnow
 from services.kit.errors import Conflict, ValidationFailed
 from services.kit.fields import COLUMN, REGISTRY
 from services.kit.tenancy import tenant_of
 from services.schema import events, rules
-from services.schema.errors import AppNotFound, FieldNotFound, SchemaNotFound, SlugTaken
+from services.schema.errors import (
+    AppNotFound,
+    FieldNotFound,
+    SchemaNotFound,
+    SlugTaken,
+    TrashEntryNotFound,
+)
 from services.schema.models import NO_DEFAULT, App, Field, FieldSpec, Schema
-from services.schema.repository import SchemaRepository
+from services.schema.repository import SchemaRepository, purgeable
 
 # A derived slug is checked against this many numbered candidates per query.
 SLUG_BATCH = 50
@@ -294,9 +302,127 @@ async def delete_field(
     repo = SchemaRepository(session, tenant_id)
     schema = await _locked_schema(session, ctx, repo, app_slug, schema_slug)
     field = _field_named(schema, field_slug)
-    await repo.delete_field(field.id)
+    # To the trash: the records service keeps the field's values until the purge.
+    await repo.trash("field", field.id, utcnow())
     await repo.bump_version(schema.id)
     return await _changed(session, repo, tenant_id, app_slug, schema.id)
+
+
+# Deleted apps, schemas and fields stay restorable this long.
+TRASH_RETENTION = timedelta(hours=72)
+
+
+@dataclass(frozen=True)
+class TrashEntry:
+    id: str
+    type: str
+    name: str
+    deleted_at: datetime
+    app: str = ""
+    schema: str = ""
+    field: str = ""
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.deleted_at + TRASH_RETENTION
+
+
+async def delete_app(
+    session: AsyncSession, ctx: common_pb2.RequestContext, app_slug: str
+) -> TrashEntry:
+    """Moves the app, with its schemas and records, to the trash."""
+    tenant_id = tenant_of(ctx)
+    repo = SchemaRepository(session, tenant_id)
+    app = await get_app(session, ctx, app_slug)
+    when = utcnow()
+    await repo.trash("app", app.id, when)
+    await events.publish(session, events.app_trashed(tenant_id, app))
+    return TrashEntry(id=app.id, type="app", name=app.name, deleted_at=when, app=app.slug)
+
+
+async def delete_schema(
+    session: AsyncSession, ctx: common_pb2.RequestContext, app_slug: str, schema_slug: str
+) -> TrashEntry:
+    """Moves the schema, with its records, to the trash. Links to it from other schemas
+    stay, and show their ids alone, until it is restored or purged."""
+    tenant_id = tenant_of(ctx)
+    repo = SchemaRepository(session, tenant_id)
+    schema = await _locked_schema(session, ctx, repo, app_slug, schema_slug)
+    when = utcnow()
+    await repo.trash("schema", schema.id, when)
+    await events.publish(session, events.schema_trashed(tenant_id, schema))
+    return TrashEntry(
+        id=schema.id,
+        type="schema",
+        name=schema.name,
+        deleted_at=when,
+        app=app_slug,
+        schema=schema.slug,
+    )
+
+
+async def list_trash(session: AsyncSession, ctx: common_pb2.RequestContext) -> list[TrashEntry]:
+    entries = await SchemaRepository(session, tenant_of(ctx)).trash_entries()
+    return sorted(
+        (TrashEntry(**entry) for entry in entries), key=lambda e: e.deleted_at, reverse=True
+    )
+
+
+async def restore(
+    session: AsyncSession, ctx: common_pb2.RequestContext, trash_id: str
+) -> TrashEntry:
+    """Takes an app, schema or field out of the trash under its old slug; 409 when that
+    slug was taken meanwhile."""
+    tenant_id = tenant_of(ctx)
+    repo = SchemaRepository(session, tenant_id)
+    kind = TRASH_KINDS.get(trash_id.split("_", 1)[0])
+    entry = None if kind is None else await repo.trashed_entry(kind, trash_id)
+    if kind is None or entry is None:
+        raise TrashEntryNotFound()
+    listed = {e.id: e for e in await list_trash(session, ctx)}
+    shown = listed.get(trash_id)
+    if shown is None:
+        # Inside a trashed app or schema: restore that first.
+        raise Conflict(
+            "It belongs to something that is in the trash; restore that first", field="id"
+        )
+    if not await repo.untrash(kind, trash_id):
+        raise SlugTaken(
+            f"Its slug '{entry.trashed_slug}' has been taken since; rename that first",
+            field="slug",
+        )
+    if kind == "field":
+        await repo.bump_version(entry.schema_id)
+        await _changed(session, repo, tenant_id, shown.app, entry.schema_id)
+    elif kind == "schema":
+        await repo.bump_version(trash_id)
+        await _changed(session, repo, tenant_id, shown.app, trash_id)
+    else:
+        app = await get_app(session, ctx, entry.trashed_slug)
+        await events.publish(session, events.app_updated(tenant_id, app))
+    return shown
+
+
+TRASH_KINDS = {"app": "app", "sch": "schema", "fld": "field"}
+
+
+async def purge_trash(session: AsyncSession, older_than: datetime) -> int:
+    """Removes what has been in the trash too long, of every tenant, and tells the
+    records service (which drops the tables and columns then)."""
+    purged = 0
+    for tenant_id, kind, entity_id in await purgeable(session, older_than):
+        repo = SchemaRepository(session, tenant_id)
+        if kind == "field":
+            schema_id = await repo.purge_field(entity_id)
+            await repo.bump_version(schema_id)
+            app_slug = await repo.app_slug_of(schema_id)
+            if app_slug is not None:
+                await _changed(session, repo, tenant_id, app_slug, schema_id)
+        else:
+            for app_id, schema_id in await repo.purge(kind, entity_id):
+                await events.publish(session, events.schema_purged(tenant_id, app_id, schema_id))
+        purged += 1
+    return purged
 
 
 LINK = "link"

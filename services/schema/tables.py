@@ -23,6 +23,17 @@ from services.kit.nats.outbox import outbox_table
 
 metadata = MetaData()
 
+
+def trash_columns() -> list[Column[object]]:
+    """A deleted app, schema or field stays, restorable, until the purge: deleted_at is
+    set, and its slug moves to trashed_slug (the slug becomes its id), so a new one may
+    take the slug meanwhile."""
+    return [
+        Column("deleted_at", DateTime(timezone=True), nullable=True),
+        Column("trashed_slug", Text, nullable=True),
+    ]
+
+
 apps = Table(
     "apps",
     metadata,
@@ -33,6 +44,7 @@ apps = Table(
     Column("name", Text, nullable=False),
     Column("description", Text, nullable=False, server_default=text("''")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    *trash_columns(),
     UniqueConstraint("tenant_id", "slug", name="uq_apps_tenant_id_slug"),
 )
 
@@ -53,6 +65,7 @@ schemas = Table(
     # compares it.
     Column("version", BigInteger, nullable=False, server_default=text("1")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    *trash_columns(),
     UniqueConstraint("app_id", "slug", name="uq_schemas_app_id_slug"),
 )
 
@@ -80,6 +93,7 @@ fields = Table(
     Column("default_value", JSONB(none_as_null=True), nullable=True),
     # The type's own settings (decimal_places, max, ...), checked by the catalogue.
     Column("config", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    *trash_columns(),
     UniqueConstraint("schema_id", "slug", name="uq_fields_schema_id_slug"),
 )
 
@@ -96,3 +110,11 @@ Index(
     outbox.c.seq,
     postgresql_where=outbox.c.published_at.is_(None),
 )
+
+for _table in (apps, schemas, fields):
+    # The purge looks for old deletions only.
+    Index(
+        f"ix_{_table.name}_deleted_at",
+        _table.c.deleted_at,
+        postgresql_where=_table.c.deleted_at.is_not(None),
+    )

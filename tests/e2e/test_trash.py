@@ -79,3 +79,71 @@ def test_another_workspaces_trash_is_invisible(tenant: Tenant, other_tenant: Ten
     assert other_tenant.post(f"/api/trash/{entry['id']}/restore").status_code == 404
     assert tenant.post("/api/trash/trr_nope/restore").status_code == 404
     assert tenant.post("/api/trash/whatever/restore").status_code == 404
+
+
+def test_a_deleted_field_comes_back_with_its_values(tenant: Tenant) -> None:
+    app = create_app(tenant)["slug"]
+    create_schema(tenant, app)
+    path = records_path(app)
+    record = tenant.post(path, json={"name": "Ada", "email": "ada@example.com"}).json()
+    fields = f"/api/apps/{app}/schemas/contacts/fields"
+    assert tenant.delete(f"{fields}/email").status_code == 200
+    assert "email" not in tenant.get(f"{path}/{record['id']}").json()
+    # The slug is free meanwhile.
+    again = tenant.post(fields, json={"slug": "email", "type": "text"})
+    assert again.status_code == 201
+    entry = next(e for e in tenant.get("/api/trash").json()["trash"] if e["type"] == "field")
+    assert (entry["app"], entry["schema"], entry["field"]) == (app, "contacts", "email")
+    taken = tenant.post(f"/api/trash/{entry['id']}/restore")
+    assert taken.status_code == 409
+    assert tenant.delete(f"{fields}/email").status_code == 200
+    restored = tenant.post(f"/api/trash/{entry['id']}/restore")
+    assert restored.status_code == 200, restored.text
+    assert tenant.get(f"{path}/{record['id']}").json()["email"] == "ada@example.com"
+
+
+def test_deleted_schemas_and_apps_hide_and_come_back(tenant: Tenant) -> None:
+    app = create_app(tenant)["slug"]
+    create_schema(tenant, app)
+    path = records_path(app)
+    record = tenant.post(path, json={"name": "Ada"}).json()
+
+    gone = tenant.delete(f"/api/apps/{app}/schemas/contacts")
+    assert gone.status_code == 200, gone.text
+    schema_entry = gone.json()["trash"]
+    assert (schema_entry["type"], schema_entry["schema"]) == ("schema", "contacts")
+    assert tenant.get(f"/api/apps/{app}/schemas/contacts").status_code == 404
+    assert tenant.get(path).status_code == 404
+    assert tenant.get(f"/api/apps/{app}/schemas").json() == {"schemas": []}
+    assert tenant.post(f"/api/trash/{schema_entry['id']}/restore").status_code == 200
+    assert tenant.get(f"{path}/{record['id']}").json()["name"] == "Ada"
+
+    app_gone = tenant.delete(f"/api/apps/{app}")
+    assert app_gone.status_code == 200
+    assert tenant.get(f"/api/apps/{app}").status_code == 404
+    assert app not in [a["slug"] for a in tenant.get("/api/apps").json()["apps"]]
+    # A new app may take the slug; restoring the old one then is a conflict.
+    assert tenant.post("/api/apps", json={"name": "X", "slug": app}).status_code == 201
+    app_entry = app_gone.json()["trash"]
+    assert tenant.post(f"/api/trash/{app_entry['id']}/restore").status_code == 409
+    assert tenant.delete(f"/api/apps/{app}").status_code == 200
+    assert tenant.post(f"/api/trash/{app_entry['id']}/restore").status_code == 200
+    assert tenant.get(f"{path}/{record['id']}").json()["name"] == "Ada"
+
+
+def test_links_to_a_trashed_schema_show_ids_alone(tenant: Tenant) -> None:
+    app = create_app(tenant)["slug"]
+    create_schema(tenant, app, name="T", slug="t", fields=[{"slug": "label", "type": "text"}])
+    create_schema(
+        tenant,
+        app,
+        name="S",
+        slug="s",
+        fields=[{"slug": "name", "type": "text"}, {"slug": "to", "type": "link", "target": "t"}],
+    )
+    target = tenant.post(records_path(app, "t"), json={"label": "x"}).json()["id"]
+    source = tenant.post(records_path(app, "s"), json={"name": "a", "to": [target]}).json()
+    assert tenant.delete(f"/api/apps/{app}/schemas/t").status_code == 200
+    shown = tenant.get(f"{records_path(app, 's')}/{source['id']}")
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["to"] == [{"id": target, "display": None}]

@@ -10,6 +10,7 @@ from tessera.schema.v1 import schema_pb2
 from services.gateway import presenters
 from services.gateway.bodies import StrictInput, parse_json
 from services.gateway.deps import BackendsDep, ContextDep
+from services.gateway.routes import trash
 
 router = APIRouter(prefix="/api/apps")
 
@@ -64,3 +65,12 @@ async def update_app(
             setattr(change, key, value)
     reply = await backends.call(backends.schema.UpdateApp, change)
     return presenters.app(reply)
+
+
+@router.delete("/{app_slug}")
+async def delete_app(app_slug: str, ctx: ContextDep, backends: BackendsDep) -> dict[str, Any]:
+    """Moves the app, its schemas and records to the trash (restorable for 72 hours)."""
+    reply = await backends.call(
+        backends.schema.DeleteApp, schema_pb2.DeleteAppRequest(ctx=ctx, app_slug=app_slug)
+    )
+    return {"trash": trash.entry(reply)}

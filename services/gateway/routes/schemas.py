@@ -13,6 +13,7 @@ from tessera.schema.v1 import schema_pb2
 from services.gateway import presenters
 from services.gateway.bodies import StrictInput, parse, parse_json, read_json
 from services.gateway.deps import BackendsDep, ContextDep
+from services.gateway.routes import trash
 from services.kit.errors import Conflict, ValidationFailed
 from services.kit.fields import REGISTRY
 
@@ -139,6 +140,18 @@ async def update_schema(
         request_message.slug = body.slug
     reply = await backends.call(backends.schema.UpdateSchema, request_message)
     return presenters.schema(reply)
+
+
+@router.delete("/{schema_slug}")
+async def delete_schema(
+    app_slug: str, schema_slug: str, ctx: ContextDep, backends: BackendsDep
+) -> dict[str, Any]:
+    """Moves the schema and its records to the trash (restorable for 72 hours)."""
+    reply = await backends.call(
+        backends.schema.DeleteSchema,
+        schema_pb2.DeleteSchemaRequest(ctx=ctx, app_slug=app_slug, schema_slug=schema_slug),
+    )
+    return {"trash": trash.entry(reply)}
 
 
 @router.post("/{schema_slug}/fields", status_code=201)

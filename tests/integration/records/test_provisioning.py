@@ -215,3 +215,30 @@ def test_unfiltered_totals_follow_every_writer(records_db: str) -> None:
             assert (await h.page(tenant, schema)).total == 1
 
     asyncio.run(scenario())
+
+
+def test_a_purge_event_drops_the_schema_table_once(records_db: str) -> None:
+    async def scenario() -> None:
+        async with harness(records_db) as h:
+            tenant = new_id("ws")
+            schema = h.schemas.put(tenant, contacts_schema())
+            await h.create(tenant, schema, b'{"name": "Ada"}')
+            handler = SchemaProvisioningHandler(h.sessionmaker, h.provisioner)
+            purged = Event.new(
+                service="schema",
+                tenant=tenant,
+                entity="schema",
+                action="purged",
+                data={"purged": {"app_id": schema.app_id, "schema_id": schema.id}},
+            )
+            await handler(purged)
+            await handler(purged)  # a redelivery changes nothing
+            assert await columns_of(h, schema) == {}
+            assert (
+                await h.scalar(
+                    "SELECT count(*) FROM provisioned_schemas WHERE schema_id = :id", id=schema.id
+                )
+                == 0
+            )
+
+    asyncio.run(scenario())

@@ -279,6 +279,7 @@ def test_schema_created_event_on_the_stream(
                     zip(schema.fields, EXPECTED_FIELDS, strict=True)
                 )
             ],
+            "trashed_field_ids": [],
         }
     }
 

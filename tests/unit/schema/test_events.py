@@ -83,5 +83,6 @@ def test_schema_created_event_has_the_exact_shape() -> None:
                     "config": {},
                 },
             ],
+            "trashed_field_ids": [],
         }
     }

@@ -48,7 +48,7 @@ class Field(_message.Message):
     def __init__(self, id: _Optional[str] = ..., slug: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[str] = ..., required: _Optional[bool] = ..., options: _Optional[_Iterable[str]] = ..., position: _Optional[int] = ..., unique: _Optional[bool] = ..., primary: _Optional[bool] = ..., default_json: _Optional[bytes] = ..., config_json: _Optional[bytes] = ...) -> None: ...
 
 class Schema(_message.Message):
-    __slots__ = ("id", "app_id", "app_slug", "slug", "name", "fields", "version", "created_at")
+    __slots__ = ("id", "app_id", "app_slug", "slug", "name", "fields", "version", "created_at", "trashed_field_ids")
     ID_FIELD_NUMBER: _ClassVar[int]
     APP_ID_FIELD_NUMBER: _ClassVar[int]
     APP_SLUG_FIELD_NUMBER: _ClassVar[int]
@@ -57,6 +57,7 @@ class Schema(_message.Message):
     FIELDS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    TRASHED_FIELD_IDS_FIELD_NUMBER: _ClassVar[int]
     id: str
     app_id: str
     app_slug: str
@@ -65,7 +66,8 @@ class Schema(_message.Message):
     fields: _containers.RepeatedCompositeFieldContainer[Field]
     version: int
     created_at: str
-    def __init__(self, id: _Optional[str] = ..., app_id: _Optional[str] = ..., app_slug: _Optional[str] = ..., slug: _Optional[str] = ..., name: _Optional[str] = ..., fields: _Optional[_Iterable[_Union[Field, _Mapping]]] = ..., version: _Optional[int] = ..., created_at: _Optional[str] = ...) -> None: ...
+    trashed_field_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., app_id: _Optional[str] = ..., app_slug: _Optional[str] = ..., slug: _Optional[str] = ..., name: _Optional[str] = ..., fields: _Optional[_Iterable[_Union[Field, _Mapping]]] = ..., version: _Optional[int] = ..., created_at: _Optional[str] = ..., trashed_field_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateAppRequest(_message.Message):
     __slots__ = ("ctx", "name", "slug", "description")
@@ -246,3 +248,61 @@ class DeleteFieldRequest(_message.Message):
     schema_slug: str
     field_slug: str
     def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., app_slug: _Optional[str] = ..., schema_slug: _Optional[str] = ..., field_slug: _Optional[str] = ...) -> None: ...
+
+class DeleteAppRequest(_message.Message):
+    __slots__ = ("ctx", "app_slug")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    APP_SLUG_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    app_slug: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., app_slug: _Optional[str] = ...) -> None: ...
+
+class DeleteSchemaRequest(_message.Message):
+    __slots__ = ("ctx", "app_slug", "schema_slug")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    APP_SLUG_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_SLUG_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    app_slug: str
+    schema_slug: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., app_slug: _Optional[str] = ..., schema_slug: _Optional[str] = ...) -> None: ...
+
+class TrashEntry(_message.Message):
+    __slots__ = ("id", "type", "app", "schema", "field", "name", "deleted_at", "expires_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    APP_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DELETED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    type: str
+    app: str
+    schema: str
+    field: str
+    name: str
+    deleted_at: str
+    expires_at: str
+    def __init__(self, id: _Optional[str] = ..., type: _Optional[str] = ..., app: _Optional[str] = ..., schema: _Optional[str] = ..., field: _Optional[str] = ..., name: _Optional[str] = ..., deleted_at: _Optional[str] = ..., expires_at: _Optional[str] = ...) -> None: ...
+
+class ListTrashRequest(_message.Message):
+    __slots__ = ("ctx",)
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
+
+class ListTrashResponse(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[TrashEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[TrashEntry, _Mapping]]] = ...) -> None: ...
+
+class RestoreTrashRequest(_message.Message):
+    __slots__ = ("ctx", "trash_id")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    TRASH_ID_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    trash_id: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., trash_id: _Optional[str] = ...) -> None: ...

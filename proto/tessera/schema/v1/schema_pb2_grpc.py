@@ -90,6 +90,26 @@ class SchemaServiceStub:
                 request_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.DeleteFieldRequest.SerializeToString,
                 response_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.Schema.FromString,
                 _registered_method=True)
+        self.DeleteApp = channel.unary_unary(
+                '/tessera.schema.v1.SchemaService/DeleteApp',
+                request_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.DeleteAppRequest.SerializeToString,
+                response_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.TrashEntry.FromString,
+                _registered_method=True)
+        self.DeleteSchema = channel.unary_unary(
+                '/tessera.schema.v1.SchemaService/DeleteSchema',
+                request_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.DeleteSchemaRequest.SerializeToString,
+                response_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.TrashEntry.FromString,
+                _registered_method=True)
+        self.ListTrash = channel.unary_unary(
+                '/tessera.schema.v1.SchemaService/ListTrash',
+                request_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.ListTrashRequest.SerializeToString,
+                response_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.ListTrashResponse.FromString,
+                _registered_method=True)
+        self.RestoreTrash = channel.unary_unary(
+                '/tessera.schema.v1.SchemaService/RestoreTrash',
+                request_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.RestoreTrashRequest.SerializeToString,
+                response_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.TrashEntry.FromString,
+                _registered_method=True)
 
 
 class SchemaServiceServicer:
@@ -164,6 +184,31 @@ class SchemaServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteApp(self, request, context):
+        """Deleting moves an app or schema to the trash, restorable for 72 hours.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSchema(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTrash(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RestoreTrash(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SchemaServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -221,6 +266,26 @@ def add_SchemaServiceServicer_to_server(servicer, server):
                     servicer.DeleteField,
                     request_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.DeleteFieldRequest.FromString,
                     response_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.Schema.SerializeToString,
+            ),
+            'DeleteApp': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteApp,
+                    request_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.DeleteAppRequest.FromString,
+                    response_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.TrashEntry.SerializeToString,
+            ),
+            'DeleteSchema': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSchema,
+                    request_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.DeleteSchemaRequest.FromString,
+                    response_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.TrashEntry.SerializeToString,
+            ),
+            'ListTrash': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTrash,
+                    request_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.ListTrashRequest.FromString,
+                    response_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.ListTrashResponse.SerializeToString,
+            ),
+            'RestoreTrash': grpc.unary_unary_rpc_method_handler(
+                    servicer.RestoreTrash,
+                    request_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.RestoreTrashRequest.FromString,
+                    response_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.TrashEntry.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -521,6 +586,114 @@ class SchemaService:
             '/tessera.schema.v1.SchemaService/DeleteField',
             tessera_dot_schema_dot_v1_dot_schema__pb2.DeleteFieldRequest.SerializeToString,
             tessera_dot_schema_dot_v1_dot_schema__pb2.Schema.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteApp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.schema.v1.SchemaService/DeleteApp',
+            tessera_dot_schema_dot_v1_dot_schema__pb2.DeleteAppRequest.SerializeToString,
+            tessera_dot_schema_dot_v1_dot_schema__pb2.TrashEntry.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSchema(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.schema.v1.SchemaService/DeleteSchema',
+            tessera_dot_schema_dot_v1_dot_schema__pb2.DeleteSchemaRequest.SerializeToString,
+            tessera_dot_schema_dot_v1_dot_schema__pb2.TrashEntry.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTrash(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.schema.v1.SchemaService/ListTrash',
+            tessera_dot_schema_dot_v1_dot_schema__pb2.ListTrashRequest.SerializeToString,
+            tessera_dot_schema_dot_v1_dot_schema__pb2.ListTrashResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RestoreTrash(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.schema.v1.SchemaService/RestoreTrash',
+            tessera_dot_schema_dot_v1_dot_schema__pb2.RestoreTrashRequest.SerializeToString,
+            tessera_dot_schema_dot_v1_dot_schema__pb2.TrashEntry.FromString,
             options,
             channel_credentials,
             insecure,
