@@ -56,7 +56,7 @@ class Provisioner:
                 if state == repository.LOCK_NOT_AVAILABLE:
                     log.warning("provisioning %s timed out on a lock", schema.id)
                     raise ServiceUnavailable(
-                        "The schema's table is busy; try again shortly"
+                        "The schema's table is busy; try again shortly", retry_after=1
                     ) from error
                 if state in repository.CREATION_RACES and attempt < ATTEMPTS:
                     continue
