@@ -9,7 +9,7 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -215,6 +215,9 @@ def _exact_number(value: Decimal) -> Any:
     if value == value.to_integral_value():
         if -_INT_LIMIT < value < _INT_LIMIT:
             return int(value)
+        # Whole but beyond 64 bits: its digits alone, never a float's, nor a ".00" tail a
+        # client would read as a float.
+        return orjson.Fragment(str(int(value)).encode())
     else:
         text = format(value.normalize(), "f")
         as_float = float(value)
@@ -260,6 +263,16 @@ def _decimal(value: Any) -> Decimal | None:
     return number
 
 
+# Rounds to decimal_places as PostgreSQL's round() does (halves away from zero), so a
+# value written now and one converted by a type change agree; precise enough for the most
+# digits a number keeps plus the most places it rounds to.
+_ROUNDING = Context(prec=2 * MAX_NUMBER_DIGITS + 2, rounding=ROUND_HALF_UP)
+
+
+def _rounded(number: Decimal, places: int) -> Decimal:
+    return number.quantize(Decimal(1).scaleb(-places), context=_ROUNDING)
+
+
 NUMBER_TEXT = r"'^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d{1,2})?\s*$'"
 
 
@@ -280,7 +293,7 @@ class NumberType(FieldType):
             raise self.fail(field)
         places = field.config.get("decimal_places")
         if places is not None:
-            number = round(number, places)
+            number = _rounded(number, int(places))
         return number
 
     def parse_text(self, field: FieldLike, raw: str) -> Any:
@@ -303,6 +316,26 @@ class NumberType(FieldType):
 _INT64 = 2**63
 
 
+def _whole(value: Any) -> int | None:
+    """A JSON number that is a whole one (5, 5.0, 5E+1) as an int; None otherwise. JSON
+    does not tell 5 from 5.0, and exact parsing reads 5.0 as a Decimal."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    # adjusted() first: int() of 1E+999999999 would build a billion digits.
+    if (
+        isinstance(value, Decimal)
+        and value.is_finite()
+        and value.adjusted() < 20
+        and value == value.to_integral_value()
+    ):
+        return int(value)
+    return None
+
+
 class IntegerType(FieldType):
     name = "integer"
     expected = "a whole number between -9223372036854775808 and 9223372036854775807"
@@ -312,19 +345,19 @@ class IntegerType(FieldType):
         return BigInteger()
 
     def validate(self, field: FieldLike, value: Any) -> Any:
-        if isinstance(value, bool):
+        whole = _whole(value)
+        if whole is None or not -_INT64 <= whole < _INT64:
             raise self.fail(field)
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if not isinstance(value, int) or not -_INT64 <= value < _INT64:
-            raise self.fail(field)
-        return value
+        return whole
 
     def parse_text(self, field: FieldLike, raw: str) -> Any:
         text = raw.strip()
         if not text.isascii() or not re.fullmatch(r"[-+]?\d{1,19}", text):
             raise ValueError(raw)
-        return self.validate(field, int(text))
+        try:
+            return self.validate(field, int(text))
+        except ValidationFailed:
+            raise ValueError(raw) from None
 
     def from_text_sql(self, text: str, field: FieldLike) -> str:
         number = f"btrim({text})::numeric"
