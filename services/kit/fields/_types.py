@@ -142,7 +142,7 @@ class EmailType(TextLike):
     max_length = 254
 
     def validate(self, field: FieldLike, value: Any) -> Any:
-        if not isinstance(value, str) or len(value) > self.max_length:
+        if not isinstance(value, str) or len(value) > self.max_length or "\x00" in value:
             raise self.fail(field)
         if _EMAIL.fullmatch(value) is None:
             raise self.fail(field)
@@ -653,6 +653,7 @@ class JsonType(FieldType):
 
     def validate(self, field: FieldLike, value: Any) -> Any:
         try:
+            # Also refuses nesting deeper than orjson's limit, before anything recurses.
             encoded = orjson.dumps(value, default=_json_default)
         except TypeError:
             raise self.fail(field) from None
@@ -668,8 +669,12 @@ class JsonType(FieldType):
 
 
 def _json_default(value: Any) -> Any:
+    """A fraction or a large number inside a JSON value, as the double it is stored as; a
+    number no double holds (1e400, 1e-400) is refused rather than made infinite or 0."""
     if isinstance(value, Decimal):
-        return orjson.Fragment(format(value, "f").encode())
+        number = float(value)
+        if math.isfinite(number) and (number != 0 or value == 0):
+            return number
     raise TypeError(type(value))
 
 
