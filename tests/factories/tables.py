@@ -97,8 +97,10 @@ class Table:
         return {r[key] for r in self.page([*given, ("per_page", 100)])["records"]}
 
     def walk(self, params: Mapping[str, str | int], *, per_page: int) -> list[dict[str, Any]]:
-        """Every record of a list, following next_cursor from the first page to the last."""
+        """Every record of a list, following next_cursor from the first page to the last;
+        fails as soon as a record comes back a second time."""
         seen: list[dict[str, Any]] = []
+        seen_ids: set[str] = set()
         cursor = None
         for _ in range(MAX_PAGES):
             query = {**params, "per_page": per_page}
@@ -106,15 +108,16 @@ class Table:
                 query["cursor"] = cursor
             body = self.page(query)
             assert len(body["records"]) <= per_page
+            for record in body["records"]:
+                assert record["id"] not in seen_ids, f"{record['id']} came back on a later page"
+                seen_ids.add(record["id"])
             seen.extend(body["records"])
             cursor = body["next_cursor"]
             if cursor is None:
                 return seen
         raise AssertionError(f"the cursors did not end within {MAX_PAGES} pages")
 
-    def settled(
-        self, record_id: str, done: Callable[[dict[str, Any]], bool]
-    ) -> dict[str, Any]:
+    def settled(self, record_id: str, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
         """The record once a schema change shows in it; the records service learns of
         changes through events, so a read may briefly see the previous version."""
 
@@ -144,9 +147,7 @@ class Table:
         return self.tenant.delete(f"{self.path}/fields/{slug}")
 
 
-def new_table(
-    tenant: Tenant, fields: Sequence[Mapping[str, Any]], *, slug: str = "items"
-) -> Table:
+def new_table(tenant: Tenant, fields: Sequence[Mapping[str, Any]], *, slug: str = "items") -> Table:
     """A fresh app holding one schema with `fields`."""
     app = create_app(tenant, name=f"QA {secrets.token_hex(3)}")
     create_schema(tenant, app["slug"], name=slug.title(), slug=slug, fields=list(fields))
