@@ -396,6 +396,7 @@ class RatingType(IntegerType):
 
 
 _DURATION = re.compile(r"(-)?(\d{1,9}):([0-5]?\d)(?::([0-5]?\d(?:\.\d{1,6})?))?")
+_DURATION_TEXT = r"'^\s*-?\d{1,9}:[0-5]?\d(:[0-5]?\d(\.\d{1,6})?)?\s*$'"
 
 
 class DurationType(FieldType):
@@ -435,7 +436,18 @@ class DurationType(FieldType):
         return _exact_number
 
     def from_text_sql(self, text: str, field: FieldLike) -> str:
-        return f"CASE WHEN {text} ~ {NUMBER_TEXT} THEN btrim({text})::numeric END"
+        # Seconds, or h:mm[:ss] as validate() reads it.
+        t = f"btrim({text})"
+        clock = (
+            f"(CASE WHEN left({t}, 1) = '-' THEN -1 ELSE 1 END)"
+            f" * (ltrim(split_part({t}, ':', 1), '-')::numeric * 3600"
+            f" + split_part({t}, ':', 2)::numeric * 60"
+            f" + coalesce(nullif(split_part({t}, ':', 3), ''), '0')::numeric)"
+        )
+        return (
+            f"CASE WHEN {text} ~ {NUMBER_TEXT} THEN {t}::numeric"
+            f" WHEN {text} ~ {_DURATION_TEXT} THEN {clock} END"
+        )
 
 
 class BooleanType(FieldType):
