@@ -161,7 +161,7 @@ def test_a_tampered_cursor_is_400(ranked: Table) -> None:
         "not a cursor!",
         "é" * 10,
     ):
-        invalid(ranked.list({"sort": "name", "per_page": 2, "cursor": bad}), "cursor")
+        invalid(ranked.query({"sort": "name", "per_page": 2, "cursor": bad}), "cursor")
 
 
 @pytest.mark.parametrize(
@@ -178,15 +178,15 @@ def test_a_cursor_used_with_another_sort_or_filter_is_400(
     ranked: Table, other: dict[str, str]
 ) -> None:
     cursor = ranked.page({"sort": "name", "per_page": 2})["next_cursor"]
-    error = invalid(ranked.list({**other, "cursor": cursor}), "cursor")
+    error = invalid(ranked.query({**other, "cursor": cursor}), "cursor")
     assert "another sort or filter" in error["message"]
     filtered = ranked.page({"filter[group]": "b", "per_page": 2})["next_cursor"]
-    invalid(ranked.list({"filter[group]": "c", "cursor": filtered}), "cursor")
+    invalid(ranked.query({"filter[group]": "c", "cursor": filtered}), "cursor")
 
 
 def test_cursor_and_page_together_are_400(ranked: Table) -> None:
     cursor = ranked.page({"per_page": 2})["next_cursor"]
-    invalid(ranked.list({"per_page": 2, "page": 2, "cursor": cursor}), "cursor")
+    invalid(ranked.query({"per_page": 2, "page": 2, "cursor": cursor}), "cursor")
 
 
 def test_count_false_leaves_total_null(ranked: Table) -> None:
@@ -214,7 +214,7 @@ def test_a_cursor_from_another_schema_is_400(ranked: Table, shared_tenant: Tenan
     for i in range(3):
         other.insert(**row(i))
     cursor = other.page({"per_page": 1})["next_cursor"]
-    invalid(ranked.list({"per_page": 1, "cursor": cursor}), "cursor")
+    invalid(ranked.query({"per_page": 1, "cursor": cursor}), "cursor")
 
 
 @pytest.mark.xfail(
@@ -232,4 +232,4 @@ def test_a_cursor_made_before_a_type_change_is_400(shared_tenant: Tenant) -> Non
     table.settled(
         table.page({"per_page": 1})["records"][0]["id"], lambda r: isinstance(r["score"], str)
     )
-    invalid(table.list({"sort": "score", "per_page": 2, "cursor": cursor}), "cursor")
+    invalid(table.query({"sort": "score", "per_page": 2, "cursor": cursor}), "cursor")

@@ -9,30 +9,9 @@ import pytest
 
 from services.kit.fields import RECORD_ID_TYPE, REGISTRY
 from tests.factories.accounts import Tenant
-from tests.factories.tables import Table, invalid, new_table
+from tests.factories.tables import ONE_OF_EACH_TYPE, Table, invalid, new_table
 
-FIELDS: list[dict[str, Any]] = [
-    {"slug": "name", "type": "text"},
-    {"slug": "body", "type": "long_text"},
-    {"slug": "amount", "type": "number"},
-    {"slug": "qty", "type": "integer"},
-    {"slug": "done", "type": "boolean"},
-    {"slug": "due", "type": "date"},
-    {"slug": "at", "type": "datetime"},
-    {"slug": "mail", "type": "email"},
-    {"slug": "site", "type": "url"},
-    {"slug": "tel", "type": "phone"},
-    {"slug": "stage", "type": "select", "options": ["new", "won", "lost"]},
-    {"slug": "tags", "type": "multi_select", "options": ["red", "green", "blue"]},
-    {"slug": "stars", "type": "rating", "max": 5},
-    {"slug": "took", "type": "duration"},
-    {"slug": "meta", "type": "json"},
-    {"slug": "made", "type": "created_at"},
-    {"slug": "changed", "type": "updated_at"},
-    {"slug": "maker", "type": "created_by"},
-    {"slug": "changer", "type": "updated_by"},
-    {"slug": "no", "type": "autonumber"},
-]
+FIELDS = ONE_OF_EACH_TYPE
 # The keys every record has, filterable like fields.
 SYSTEM_TYPES = {"id": "record_id", "created_at": "created_at", "updated_at": "updated_at"}
 TYPE_OF = {**{f["slug"]: f["type"] for f in FIELDS}, **SYSTEM_TYPES}
@@ -468,7 +447,7 @@ UNSUPPORTED = [
 def test_an_operator_the_type_does_not_support_is_400_naming_the_parameter(
     catalog: Table, field: str, op: str
 ) -> None:
-    error = invalid(catalog.list({_key(field, op): "x"}), _key(field, op))
+    error = invalid(catalog.query({_key(field, op): "x"}), _key(field, op))
     assert f"'{op}'" in error["message"]
 
 
@@ -609,7 +588,8 @@ def test_malformed_search_bodies_are_400_naming_the_part(
 
 
 def test_a_search_body_that_is_not_an_object_is_400(catalog: Table) -> None:
-    for body in ([], "filter", None, 5):
+    bodies: list[Any] = [[], "filter", None, 5]
+    for body in bodies:
         response = catalog.search(body)
         assert response.status_code == 400, response.text
         assert response.json()["error"]["code"] == "validation_error"
@@ -743,4 +723,4 @@ MALFORMED: list[tuple[Any, str]] = [
 def test_malformed_parameters_are_400_naming_the_parameter(
     catalog: Table, params: Any, field: str
 ) -> None:
-    invalid(catalog.list(params), field)
+    invalid(catalog.query(params), field)

@@ -20,6 +20,30 @@ MAX_PAGES = 200
 
 Params = Mapping[str, str | int] | Sequence[tuple[str, str | int]]
 
+# One field of every type the catalogue has, with the slugs the e2e suites use.
+ONE_OF_EACH_TYPE: list[dict[str, Any]] = [
+    {"slug": "name", "type": "text"},
+    {"slug": "body", "type": "long_text"},
+    {"slug": "amount", "type": "number"},
+    {"slug": "qty", "type": "integer"},
+    {"slug": "done", "type": "boolean"},
+    {"slug": "due", "type": "date"},
+    {"slug": "at", "type": "datetime"},
+    {"slug": "mail", "type": "email"},
+    {"slug": "site", "type": "url"},
+    {"slug": "tel", "type": "phone"},
+    {"slug": "stage", "type": "select", "options": ["new", "won", "lost"]},
+    {"slug": "tags", "type": "multi_select", "options": ["red", "green", "blue"]},
+    {"slug": "stars", "type": "rating", "max": 5},
+    {"slug": "took", "type": "duration"},
+    {"slug": "meta", "type": "json"},
+    {"slug": "made", "type": "created_at"},
+    {"slug": "changed", "type": "updated_at"},
+    {"slug": "maker", "type": "created_by"},
+    {"slug": "changer", "type": "updated_by"},
+    {"slug": "no", "type": "autonumber"},
+]
+
 
 def error_of(response: httpx.Response, status: int, field: str | None = None) -> dict[str, Any]:
     """The error envelope of a failed response, checked for its status and, when given,
@@ -75,23 +99,30 @@ class Table:
     def update(self, record_id: str, values: Mapping[str, Any]) -> httpx.Response:
         return self.tenant.patch(f"{self.records}/{record_id}", json=dict(values))
 
+    def update_raw(self, record_id: str, body: bytes) -> httpx.Response:
+        return self.tenant.patch(
+            f"{self.records}/{record_id}",
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
+
     def get(self, record_id: str) -> dict[str, Any]:
         response = self.tenant.get(f"{self.records}/{record_id}")
         assert response.status_code == 200, response.text
         return dict(response.json())
 
-    def list(self, params: Params = ()) -> httpx.Response:
+    def query(self, params: Params = ()) -> httpx.Response:
         return self.tenant.get(self.records, params=params)
 
     def page(self, params: Params = ()) -> dict[str, Any]:
-        response = self.list(params)
+        response = self.query(params)
         assert response.status_code == 200, response.text
         return dict(response.json())
 
     def search(self, body: Any) -> httpx.Response:
         return self.tenant.post(f"{self.records}/search", json=body)
 
-    def names(self, params: Params = (), key: str = "name") -> set[str]:
+    def names(self, params: Params = (), key: str = "name") -> set[Any]:
         """The `key` values of every record a list (at most 100) returns."""
         given = list(params.items()) if isinstance(params, Mapping) else list(params)
         return {r[key] for r in self.page([*given, ("per_page", 100)])["records"]}
