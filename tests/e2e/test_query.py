@@ -715,6 +715,10 @@ MALFORMED: list[tuple[Any, str]] = [
     ({"filter[name][eq][x]": "y"}, "filter[name][eq][x]"),
     ({f"filter[{'n' * 64}]": "x"}, f"filter[{'n' * 64}]"),
     ({f"filter[name][{'o' * 40}]": "x"}, f"filter[name][{'o' * 40}]"),
+    # Echoed only in part: an error does not grow with the input.
+    ({f"filter[name][{'o' * 9000}]": "x"}, f"filter[name][{'o' * 9000}]"[:100]),
+    ({f"filter[{'n' * 9000}]": "x"}, f"filter[{'n' * 9000}]"[:100]),
+    ({"u" * 9000: "x"}, "u" * 100),
     ([("filter[name]", "x")] * 51, "filter"),
 ]
 
