@@ -516,6 +516,8 @@ def names_of(response: Any) -> set[str]:
         ({"field": "took", "op": "gte", "value": "1:00:00"}, {B, G}),
         ({"field": "at", "op": "on", "value": "2024-02-20"}, {B}),
         ({"field": "meta", "op": "empty"}, {D, E}),
+        ({"field": "no", "op": "lte", "value": 2.0}, {A, B}),
+        ({"field": "qty", "op": "in", "value": [1.0, 2]}, {A, B}),
         ({"or": [{"field": "name", "value": "alpha"}, {"field": "stars", "value": 0}]}, {A, E}),
         ({"and": []}, ALL),
         ({"or": []}, set()),

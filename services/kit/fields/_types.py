@@ -727,9 +727,10 @@ class AutonumberType(ReadOnly):
     def parse_json(self, field: FieldLike, value: Any) -> Any:
         if isinstance(value, str):
             return self.parse_text(field, value)
-        if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= _INT64:
+        whole = _whole(value)
+        if whole is None or abs(whole) >= _INT64:
             raise ValueError(value)
-        return value
+        return whole
 
 
 class MomentStamp(ReadOnly):
