@@ -18,6 +18,10 @@ MAX_SORT_KEYS = 10
 MAX_FILTERS = 50
 MAX_FIELDS = 200
 MAX_NAME_LENGTH = 63
+# Longer than any operator; a search body's operators are cut to it too.
+MAX_OPERATOR_LENGTH = 32
+# Keys are echoed in errors at most this long.
+MAX_KEY_SHOWN = 100
 MAX_SEARCH_LENGTH = 200
 MAX_CURSOR_LENGTH = 4096
 MAX_TREE_DEPTH = 8
@@ -108,10 +112,18 @@ def query_filter(items: Iterable[tuple[str, str]]) -> records_pb2.FilterNode | N
     for key, value in items:
         match = _FILTER_KEY.fullmatch(key)
         if match is None:
-            raise ValidationFailed(f"Malformed filter parameter {_shown(key)}", field=key[:100])
+            raise ValidationFailed(
+                f"Malformed filter parameter {_shown(key)}", field=key[:MAX_KEY_SHOWN]
+            )
         name, op = match.group(1), match.group(2) or "eq"
         if len(name) > MAX_NAME_LENGTH:
-            raise ValidationFailed(f"Unknown filter field {_shown(name)}", field=key[:100])
+            raise ValidationFailed(
+                f"Unknown filter field {_shown(name)}", field=key[:MAX_KEY_SHOWN]
+            )
+        if len(op) > MAX_OPERATOR_LENGTH:
+            raise ValidationFailed(
+                f"Unknown filter operator {_shown(op)}", field=key[:MAX_KEY_SHOWN]
+            )
         conditions.append(
             records_pb2.FilterNode(
                 condition=records_pb2.Condition(field=name, op=op, text=value, source=key)
@@ -138,7 +150,7 @@ def list_request(items: list[tuple[str, str]]) -> records_pb2.ListRecordsRequest
                 f"Unknown parameter {_shown(key)}; lists take "
                 + ", ".join(sorted(LIST_PARAMETERS))
                 + " and filter[…]",
-                field=key[:100],
+                field=key[:MAX_KEY_SHOWN],
             )
         if key in seen:
             raise ValidationFailed(f"'{key}' is given more than once", field=key)
@@ -173,7 +185,7 @@ def search_request(body: Any) -> records_pb2.ListRecordsRequest:
         if key not in SEARCH_KEYS:
             raise ValidationFailed(
                 f"Unknown key {_shown(key)}; a search takes " + ", ".join(sorted(SEARCH_KEYS)),
-                field=key[:100],
+                field=key[:MAX_KEY_SHOWN],
             )
     request = records_pb2.ListRecordsRequest(
         page=_json_integer(body.get("page"), "page"),
@@ -228,7 +240,10 @@ def tree_node(node: Any, where: str, *, depth: int) -> records_pb2.FilterNode:
     if not isinstance(op, str):
         raise ValidationFailed("'op' must be a string", field=where)
     condition = records_pb2.Condition(
-        field=node["field"][:100], op=op[:32], source=where, json=orjson.dumps(node.get("value"))
+        field=node["field"][:MAX_KEY_SHOWN],
+        op=op[:MAX_OPERATOR_LENGTH],
+        source=where,
+        json=orjson.dumps(node.get("value")),
     )
     return records_pb2.FilterNode(condition=condition)
 

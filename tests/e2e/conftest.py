@@ -25,6 +25,24 @@ def client(stack: Stack) -> Iterator[httpx.Client]:
         yield http
 
 
+@pytest.fixture(scope="module")
+def module_client(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.gateway_url, timeout=30.0) as http:
+        yield http
+
+
+@pytest.fixture(scope="module")
+def shared_tenant(module_client: httpx.Client) -> Tenant:
+    """One account for a whole module, whose tests each make their own app: signing up
+    costs a password hash, an app costs a few milliseconds."""
+    return sign_up(module_client)
+
+
+@pytest.fixture(scope="module")
+def shared_other_tenant(module_client: httpx.Client) -> Tenant:
+    return sign_up(module_client, name="Grace Hopper")
+
+
 @pytest.fixture
 def tenant(client: httpx.Client) -> Tenant:
     return sign_up(client)

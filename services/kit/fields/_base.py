@@ -187,7 +187,8 @@ class FieldType:
 
     def compile(self, column: ColumnElement[Any], op: str, operand: Any) -> ColumnElement[bool]:
         """`column op operand` as SQL; the operand came from operand()."""
-        if op == "eq":
+        # "on" a date is that date; DatetimeType makes it a calendar day.
+        if op in ("eq", "on"):
             return column == operand
         if op == "neq":
             return or_(column != operand, column.is_(None))

@@ -9,7 +9,7 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -144,7 +144,7 @@ class EmailType(TextLike):
     max_length = 254
 
     def validate(self, field: FieldLike, value: Any) -> Any:
-        if not isinstance(value, str) or len(value) > self.max_length:
+        if not isinstance(value, str) or len(value) > self.max_length or "\x00" in value:
             raise self.fail(field)
         if _EMAIL.fullmatch(value) is None:
             raise self.fail(field)
@@ -217,6 +217,9 @@ def _exact_number(value: Decimal) -> Any:
     if value == value.to_integral_value():
         if -_INT_LIMIT < value < _INT_LIMIT:
             return int(value)
+        # Whole but beyond 64 bits: its digits alone, never a float's, nor a ".00" tail a
+        # client would read as a float.
+        return orjson.Fragment(str(int(value)).encode())
     else:
         text = format(value.normalize(), "f")
         as_float = float(value)
@@ -262,6 +265,16 @@ def _decimal(value: Any) -> Decimal | None:
     return number
 
 
+# Rounds to decimal_places as PostgreSQL's round() does (halves away from zero), so a
+# value written now and one converted by a type change agree; precise enough for the most
+# digits a number keeps plus the most places it rounds to.
+_ROUNDING = Context(prec=2 * MAX_NUMBER_DIGITS + 2, rounding=ROUND_HALF_UP)
+
+
+def _rounded(number: Decimal, places: int) -> Decimal:
+    return number.quantize(Decimal(1).scaleb(-places), context=_ROUNDING)
+
+
 NUMBER_TEXT = r"'^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d{1,2})?\s*$'"
 
 
@@ -282,7 +295,7 @@ class NumberType(FieldType):
             raise self.fail(field)
         places = field.config.get("decimal_places")
         if places is not None:
-            number = round(number, places)
+            number = _rounded(number, int(places))
         return number
 
     def parse_text(self, field: FieldLike, raw: str) -> Any:
@@ -305,6 +318,26 @@ class NumberType(FieldType):
 _INT64 = 2**63
 
 
+def _whole(value: Any) -> int | None:
+    """A JSON number that is a whole one (5, 5.0, 5E+1) as an int; None otherwise. JSON
+    does not tell 5 from 5.0, and exact parsing reads 5.0 as a Decimal."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    # adjusted() first: int() of 1E+999999999 would build a billion digits.
+    if (
+        isinstance(value, Decimal)
+        and value.is_finite()
+        and value.adjusted() < 20
+        and value == value.to_integral_value()
+    ):
+        return int(value)
+    return None
+
+
 class IntegerType(FieldType):
     name = "integer"
     expected = "a whole number between -9223372036854775808 and 9223372036854775807"
@@ -314,19 +347,19 @@ class IntegerType(FieldType):
         return BigInteger()
 
     def validate(self, field: FieldLike, value: Any) -> Any:
-        if isinstance(value, bool):
+        whole = _whole(value)
+        if whole is None or not -_INT64 <= whole < _INT64:
             raise self.fail(field)
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if not isinstance(value, int) or not -_INT64 <= value < _INT64:
-            raise self.fail(field)
-        return value
+        return whole
 
     def parse_text(self, field: FieldLike, raw: str) -> Any:
         text = raw.strip()
         if not text.isascii() or not re.fullmatch(r"[-+]?\d{1,19}", text):
             raise ValueError(raw)
-        return self.validate(field, int(text))
+        try:
+            return self.validate(field, int(text))
+        except ValidationFailed:
+            raise ValueError(raw) from None
 
     def from_text_sql(self, text: str, field: FieldLike) -> str:
         number = f"btrim({text})::numeric"
@@ -365,6 +398,7 @@ class RatingType(IntegerType):
 
 
 _DURATION = re.compile(r"(-)?(\d{1,9}):([0-5]?\d)(?::([0-5]?\d(?:\.\d{1,6})?))?")
+_DURATION_TEXT = r"'^\s*-?\d{1,9}:[0-5]?\d(:[0-5]?\d(\.\d{1,6})?)?\s*$'"
 
 
 class DurationType(FieldType):
@@ -404,7 +438,18 @@ class DurationType(FieldType):
         return _exact_number
 
     def from_text_sql(self, text: str, field: FieldLike) -> str:
-        return f"CASE WHEN {text} ~ {NUMBER_TEXT} THEN btrim({text})::numeric END"
+        # Seconds, or h:mm[:ss] as validate() reads it.
+        t = f"btrim({text})"
+        clock = (
+            f"(CASE WHEN left({t}, 1) = '-' THEN -1 ELSE 1 END)"
+            f" * (ltrim(split_part({t}, ':', 1), '-')::numeric * 3600"
+            f" + split_part({t}, ':', 2)::numeric * 60"
+            f" + coalesce(nullif(split_part({t}, ':', 3), ''), '0')::numeric)"
+        )
+        return (
+            f"CASE WHEN {text} ~ {NUMBER_TEXT} THEN {t}::numeric"
+            f" WHEN {text} ~ {_DURATION_TEXT} THEN {clock} END"
+        )
 
 
 class BooleanType(FieldType):
@@ -623,6 +668,7 @@ class JsonType(FieldType):
 
     def validate(self, field: FieldLike, value: Any) -> Any:
         try:
+            # Also refuses nesting deeper than orjson's limit, before anything recurses.
             encoded = orjson.dumps(value, default=_json_default)
         except TypeError:
             raise self.fail(field) from None
@@ -638,8 +684,12 @@ class JsonType(FieldType):
 
 
 def _json_default(value: Any) -> Any:
+    """A fraction or a large number inside a JSON value, as the double it is stored as; a
+    number no double holds (1e400, 1e-400) is refused rather than made infinite or 0."""
     if isinstance(value, Decimal):
-        return orjson.Fragment(format(value, "f").encode())
+        number = float(value)
+        if math.isfinite(number) and (number != 0 or value == 0):
+            return number
     raise TypeError(type(value))
 
 
@@ -738,9 +788,10 @@ class AutonumberType(ReadOnly):
     def parse_json(self, field: FieldLike, value: Any) -> Any:
         if isinstance(value, str):
             return self.parse_text(field, value)
-        if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= _INT64:
+        whole = _whole(value)
+        if whole is None or abs(whole) >= _INT64:
             raise ValueError(value)
-        return value
+        return whole
 
 
 class MomentStamp(ReadOnly):
