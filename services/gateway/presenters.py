@@ -5,10 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from fastapi import Response
 from tessera.identity.v1 import identity_pb2
 from tessera.schema.v1 import schema_pb2
 
-from services.kit.json import loads_exact
+from services.kit.json import dumps_exact, loads_exact
+
+
+def exact_json(body: Any, status_code: int = 200) -> Response:
+    """A JSON response that keeps every digit of exact numbers (field defaults)."""
+    return Response(dumps_exact(body), status_code=status_code, media_type="application/json")
 
 
 def user(account: identity_pb2.Account) -> dict[str, Any]:

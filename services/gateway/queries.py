@@ -9,10 +9,10 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
 from tessera.records.v1 import records_pb2
 
 from services.kit.errors import ValidationFailed
+from services.kit.json import dumps_exact
 
 MAX_SORT_KEYS = 10
 MAX_FILTERS = 50
@@ -243,7 +243,7 @@ def tree_node(node: Any, where: str, *, depth: int) -> records_pb2.FilterNode:
         field=node["field"][:MAX_KEY_SHOWN],
         op=op[:MAX_OPERATOR_LENGTH],
         source=where,
-        json=orjson.dumps(node.get("value")),
+        json=dumps_exact(node.get("value")),
     )
     return records_pb2.FilterNode(condition=condition)
 

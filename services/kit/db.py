@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from services.kit.json import dumps_exact, loads_exact
+
 SessionMaker = async_sessionmaker[AsyncSession]
 
 
@@ -32,11 +34,14 @@ def plain_url(url: str) -> str:
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    # JSON columns keep numbers exact both ways (PostgreSQL's jsonb numbers are numeric).
     return create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
+        json_serializer=lambda value: dumps_exact(value).decode(),
+        json_deserializer=loads_exact,
     )
 
 

@@ -1,6 +1,7 @@
 """JSON that keeps numbers exact. orjson is fast but reads every fractional or 64-bit-plus
 number as a double (a 30-digit integer loses its tail), so a body holding such a number
-is read again with the standard parser, numbers as Decimal."""
+is read again with the standard parser: fractions and integers past 64 bits as Decimal,
+which dumps_exact writes out digit for digit."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ import orjson
 
 # A JSON integer beyond this travels as a double through orjson.
 _SAFE_INTEGER = 2**53
+
+
+class NestedTooDeeply(ValueError):
+    """JSON deeper than any record is; the parsers stop at about a thousand levels."""
 
 
 def loads_exact(raw: bytes | str) -> Any:
@@ -26,8 +31,29 @@ def loads_exact(raw: bytes | str) -> Any:
     return _slow(raw) if _inexact(value) else value
 
 
+def dumps_exact(value: Any) -> bytes:
+    """JSON of a value that may hold Decimals (from loads_exact), every digit kept."""
+    return orjson.dumps(value, default=_exact_number)
+
+
+def _exact_number(value: Any) -> Any:
+    if isinstance(value, Decimal) and value.is_finite():
+        return orjson.Fragment(format(value, "f").encode())
+    raise TypeError(type(value).__name__)
+
+
 def _slow(raw: bytes | str) -> Any:
-    return json.loads(raw, parse_float=Decimal, parse_constant=_reject)
+    try:
+        return json.loads(raw, parse_float=Decimal, parse_int=_integer, parse_constant=_reject)
+    except RecursionError:
+        # Nesting deeper than any record has; orjson stops at 1024 levels too.
+        raise NestedTooDeeply("JSON nested too deeply") from None
+
+
+def _integer(text: str) -> int | Decimal:
+    # Past 64 bits an int cannot be written out again by orjson; a Decimal can, exactly.
+    value = int(text)
+    return value if -(2**63) <= value < 2**63 else Decimal(text)
 
 
 def _reject(name: str) -> Any:
@@ -46,4 +72,4 @@ def _inexact(value: Any) -> bool:
     return False
 
 
-__all__ = ["loads_exact"]
+__all__ = ["NestedTooDeeply", "dumps_exact", "loads_exact"]

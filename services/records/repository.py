@@ -18,10 +18,9 @@ import hashlib
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -63,6 +62,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from services.kit.clock import rfc3339
 from services.kit.fields import RECORD_ID_TYPE, REGISTRY, Serializer, sql_text_array
 from services.kit.ids import new_id
+from services.kit.json import dumps_exact
 from services.records import tables
 from services.records.schemas import FieldDef, SchemaDef
 
@@ -391,34 +391,50 @@ def sort_keys(rt: RecordTable, query: ListQuery) -> list[tuple[ColumnElement[Any
     return keys
 
 
-def list_statement(rt: RecordTable, query: ListQuery) -> Select[Any]:
+def list_statement(rt: RecordTable, query: ListQuery, *, null_tail: bool = False) -> Select[Any]:
+    """One page. With `null_tail`, the records whose (ascending, single) sort key is NULL,
+    which come after all others: see list_records()."""
     keys = sort_keys(rt, query)
     order = [key.desc() if descending else key.asc() for key, descending in keys]
     ranked = rank(rt, query)
     # A ranked page also selects the rank, last, for the next cursor.
     selected = [*rt.columns] if ranked is None else [*rt.columns, ranked]
     statement = select(*selected).where(*_where(rt, query))
-    if query.after is not None:
+    if null_tail:
+        statement = statement.where(keys[0][0].is_(None))
+    elif query.after is not None:
         statement = statement.where(_after(keys, query.after))
     return statement.order_by(*order).limit(query.limit).offset(query.offset)
+
+
+def has_null_tail(rt: RecordTable, query: ListQuery) -> bool:
+    """Whether a keyset page sorted by one ascending key from a non-NULL boundary reads
+    its NULL records separately. In one statement the `OR key IS NULL` would keep the
+    index from jumping to the boundary, and a deep page would cost a scan."""
+    if query.after is None or query.after.values[0] is None:
+        return False
+    keys = sort_keys(rt, query)
+    return len(keys) == 2 and not keys[0][1]
 
 
 def _after(keys: list[tuple[ColumnElement[Any], bool]], after: Keyset) -> ColumnElement[bool]:
     """Records strictly after the keyset in the order `keys` defines. PostgreSQL sorts
     NULL last ascending and first descending."""
-    values = [*after.values, after.record_id]
-    directions = {descending for _, descending in keys}
-    if len(directions) == 1 and all(v is not None for v in values):
-        # One direction and no NULL at the boundary: a row comparison the index serves,
-        # plus the NULL group that (ascending) still lies ahead.
-        descending = directions.pop()
+    # Bound as literals of the key's type: SQLAlchemy refuses `>` with a bare True/False.
+    values: list[Any] = [
+        None if raw is None else literal(raw, type_=key.type)
+        for (key, _), raw in zip(keys, [*after.values, after.record_id], strict=True)
+    ]
+    if len(keys) == 2 and values[0] is not None:
+        # One sort key (then the id, same direction) and no NULL at the boundary: a row
+        # comparison the index serves, plus the NULL group that (ascending) lies ahead.
+        descending = keys[0][1]
         exprs = [key for key, _ in keys]
         boundary = (
             tuple_(*exprs) < tuple_(*values) if descending else tuple_(*exprs) > tuple_(*values)
         )
-        if descending:
-            return boundary
-        return or_(boundary, *(key.is_(None) for key in exprs[:-1]))
+        # Ascending, the NULL group comes after: list_records() reads it on its own.
+        return boundary
     # The general case: some key beyond its value, all earlier keys equal to theirs.
     alternatives = []
     for index, (key, descending) in enumerate(keys):
@@ -668,7 +684,7 @@ async def restore_record(
         text(
             f"INSERT INTO {table} ({listed}) SELECT {listed}"  # noqa: S608
             f" FROM jsonb_populate_record(NULL::{table}, CAST(:data AS jsonb))"
-        ).bindparams(data=orjson.dumps(data).decode()),
+        ).bindparams(data=dumps_exact(data).decode()),
     )
     row = (await conn.execute(rt.get_statement, {"record_id": data[ID]})).one()
     return row
@@ -818,13 +834,16 @@ async def list_records(
     conn = await _conn(session)
     total = None
     if query.count:
-        if query.filter is None:
+        if query.filter is None and query.search is None:
             total = (await conn.execute(rt.total_statement)).scalar()
         if total is None:
             total = (await conn.execute(count_statement(rt, query))).scalar_one()
         if total <= query.offset and query.after is None:
             return [], int(total)
-    rows = (await conn.execute(list_statement(rt, query))).all()
+    rows = list((await conn.execute(list_statement(rt, query))).all())
+    if len(rows) < query.limit and has_null_tail(rt, query):
+        tail = replace(query, limit=query.limit - len(rows))
+        rows.extend((await conn.execute(list_statement(rt, tail, null_tail=True))).all())
     return rows, None if total is None else int(total)
 
 
@@ -863,7 +882,7 @@ def _stored_field(field_id: str, stored: Mapping[str, Any]) -> FieldDef:
         name=field_id,
         type=REGISTRY[stored["type"]],
         options=tuple(stored.get("options") or ()),
-        config_json=orjson.dumps(stored.get("config") or {}).decode(),
+        config_json=dumps_exact(stored.get("config") or {}).decode(),
     )
 
 
@@ -879,8 +898,16 @@ def conversion_sql(old: FieldDef, new: FieldDef, column: str) -> str:
     """The expression turning `column`, holding `old` values, into `new` ones; NULL where a
     value cannot be kept."""
     if old.type.name == new.type.name == "multi_select":
-        return f"CASE WHEN {column} <@ {sql_text_array(new.options)} THEN {column} END"
+        # Options taken away leave the others.
+        return f"tessera_keep_options({column}, {sql_text_array(new.options)})"
     return new.type.from_text_sql(old.type.to_text_sql(column, old.config), new)
+
+
+def lost_sql(old: FieldDef, new: FieldDef, column: str) -> str:
+    """True for a stored value the conversion would not keep whole."""
+    if old.type.name == new.type.name == "multi_select":
+        return f"NOT ({column} <@ {sql_text_array(new.options)})"
+    return f"{column} IS NOT NULL AND ({conversion_sql(old, new, column)}) IS NULL"
 
 
 async def lost_in_conversion(
@@ -892,8 +919,7 @@ async def lost_in_conversion(
     table = quote.format_table(rt.table)
     column = quote.quote(old.id)
     await conn.execute(text("SET LOCAL timezone = 'UTC'"))
-    converted = conversion_sql(old, new, column)
-    lost = f"{column} IS NOT NULL AND ({converted}) IS NULL"
+    lost = lost_sql(old, new, column)
     # Only identifiers rendered by the dialect's preparer and SQL of the field-type
     # catalogue (which quotes every literal it embeds) go in here.
     count = (

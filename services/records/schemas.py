@@ -20,7 +20,7 @@ from tessera.schema.v1 import schema_pb2
 from services.kit.errors import InternalError, ServiceUnavailable
 from services.kit.fields import COLUMN, JOIN, REGISTRY, RESERVED_SLUGS, FieldType
 from services.kit.grpc.client import call
-from services.kit.json import loads_exact
+from services.kit.json import dumps_exact, loads_exact
 from services.kit.tenancy import tenant_of
 
 log = logging.getLogger(__name__)
@@ -185,8 +185,8 @@ def schema_from_event(data: Mapping[str, Any]) -> SchemaDef:
             position=int(item.get("position", 0)),
             unique=bool(item.get("unique", False)),
             primary=bool(item.get("primary", False)),
-            default_json=orjson.dumps(item["default"]) if "default" in item else b"",
-            config_json=orjson.dumps(item["config"]) if item.get("config") else b"",
+            default_json=dumps_exact(item["default"]) if "default" in item else b"",
+            config_json=dumps_exact(item["config"]) if item.get("config") else b"",
         )
         for item in body["fields"]
     ]

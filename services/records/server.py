@@ -7,13 +7,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
-import orjson
 from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.records.v1 import records_pb2, records_pb2_grpc
 
 from services.kit.db import SessionMaker, transaction
 from services.kit.idempotency import IdempotencyKeys
+from services.kit.json import dumps_exact
 from services.records import tables
 from services.records.schemas import field_from_proto
 from services.records.service import VERSION, RecordsService
@@ -23,7 +23,7 @@ Reply = TypeVar("Reply", bound=Message)
 
 def _record_reply(record: dict[str, Any], *, created: bool = False) -> records_pb2.RecordResponse:
     return records_pb2.RecordResponse(
-        record_json=orjson.dumps(record), version=record[VERSION], created=created
+        record_json=dumps_exact(record), version=record[VERSION], created=created
     )
 
 
@@ -126,7 +126,7 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
                 request.records_json,
                 upsert_on=request.upsert_on,
             )
-            return records_pb2.RecordsResponse(records_json=orjson.dumps(records))
+            return records_pb2.RecordsResponse(records_json=dumps_exact(records))
 
         return await self._write("CreateRecords", request, records_pb2.RecordsResponse, work)
 
@@ -141,7 +141,7 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
                 request.schema.schema_slug,
                 request.records_json,
             )
-            return records_pb2.RecordsResponse(records_json=orjson.dumps(records))
+            return records_pb2.RecordsResponse(records_json=dumps_exact(records))
 
         return await self._write("UpdateRecords", request, records_pb2.RecordsResponse, work)
 
@@ -181,7 +181,7 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
     ) -> records_pb2.ListTrashResponse:
         async with transaction(self.sessionmaker) as session:
             items = await self.service.list_trash(session, request.ctx)
-        return records_pb2.ListTrashResponse(items_json=orjson.dumps(items))
+        return records_pb2.ListTrashResponse(items_json=dumps_exact(items))
 
     async def RestoreTrash(
         self, request: records_pb2.RestoreTrashRequest, context: grpc.aio.ServicerContext
@@ -195,7 +195,7 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
                 "schema": schema.slug,
                 "record": record,
             }
-            return records_pb2.RestoreTrashResponse(item_json=orjson.dumps(item))
+            return records_pb2.RestoreTrashResponse(item_json=dumps_exact(item))
 
         return await self._write("RestoreTrash", request, records_pb2.RestoreTrashResponse, work)
 
@@ -219,7 +219,7 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
                 expand=request.expand,
             )
         return records_pb2.ListRecordsResponse(
-            records_json=orjson.dumps(page.records),
+            records_json=dumps_exact(page.records),
             total=page.total or 0,
             has_total=page.total is not None,
             next_cursor=page.next_cursor,
@@ -230,7 +230,7 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
     ) -> records_pb2.PreviewFieldChangeResponse:
         changed = field_from_proto(request.field, schema_id="")
         async with transaction(self.sessionmaker) as session:
-            lost, ids = await self.service.preview_field_change(
+            lost, ids, duplicates = await self.service.preview_field_change(
                 session,
                 request.ctx,
                 request.schema.app_slug,
@@ -238,7 +238,9 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
                 request.field_slug,
                 changed,
             )
-        return records_pb2.PreviewFieldChangeResponse(lost=lost, record_ids=ids)
+        return records_pb2.PreviewFieldChangeResponse(
+            lost=lost, record_ids=ids, duplicates=duplicates
+        )
 
 
 def register(server: grpc.aio.Server, servicer: RecordsServicer) -> None:

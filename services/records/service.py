@@ -26,7 +26,7 @@ from services.kit.errors import (
 )
 from services.kit.fields import ALL_OPERATORS
 from services.kit.ids import new_id
-from services.kit.json import loads_exact
+from services.kit.json import NestedTooDeeply, loads_exact
 from services.kit.nats.outbox import OutboxWriter
 from services.kit.tenancy import tenant_of
 from services.records import events, repository, tables
@@ -82,6 +82,8 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     """A request body: a JSON object keyed by field slug, numbers kept exact."""
     try:
         body = loads_exact(raw)
+    except NestedTooDeeply:
+        raise ValidationFailed("Request body nests too deeply") from None
     except ValueError:
         raise ValidationFailed("Request body is not valid JSON") from None
     if not isinstance(body, dict):
@@ -896,8 +898,11 @@ class RecordsService:
         keep = selected_keys(rt.schema, fields)
         expanded = _expanded(rt.schema, expand)
         terms = search_terms(search) if search else None
+        # A cursor belongs to this schema, this sort (and the sort fields' types, whose
+        # values it carries), this filter and this search.
         bound_to = binding(
-            [(s.field.id, s.descending) for s in specs],
+            rt.schema.id,
+            [(s.field.id, s.field.type.name, s.descending) for s in specs],
             None if filter is None else filter,
             terms,
         )
@@ -943,17 +948,23 @@ class RecordsService:
         schema_slug: str,
         field_slug: str,
         changed: FieldDef,
-    ) -> tuple[int, list[str]]:
-        """How many stored values of the field a change to `changed` would lose."""
+    ) -> tuple[int, list[str], int]:
+        """What a change of the field to `changed` would cost: how many stored values it
+        would lose (and some of their records), and how many values repeat when it makes
+        the field unique."""
         _, rt = await self._table(ctx, app_slug, schema_slug, fresh=True)
         current = rt.schema.by_slug.get(field_slug)
         if current is None or not current.has_column or not changed.has_column:
-            return 0, []
-        if not repository.needs_conversion(current, changed):
-            return 0, []
-        return await repository.lost_in_conversion(
-            session, rt, current, changed, shown=LOST_IDS_SHOWN
-        )
+            return 0, [], 0
+        lost, ids = 0, list[str]()
+        if repository.needs_conversion(current, changed):
+            lost, ids = await repository.lost_in_conversion(
+                session, rt, current, changed, shown=LOST_IDS_SHOWN
+            )
+        repeated = 0
+        if changed.unique and not current.unique:
+            repeated = await repository.duplicates(session, rt, current)
+        return lost, ids, repeated
 
 
 MAX_BATCH = 1000

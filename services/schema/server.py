@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-import orjson
 from tessera.schema.v1 import schema_pb2, schema_pb2_grpc
 
 from services.kit.clock import rfc3339
 from services.kit.db import SessionMaker, transaction
 from services.kit.errors import ValidationFailed
-from services.kit.json import loads_exact
+from services.kit.json import dumps_exact, loads_exact
 from services.schema import rules, service
 from services.schema.models import NO_DEFAULT, App, Field, Schema
 
@@ -258,8 +257,8 @@ def field_to_proto(field: Field) -> schema_pb2.Field:
         position=field.position,
         unique=field.unique,
         primary=field.primary,
-        default_json=b"" if field.default is NO_DEFAULT else orjson.dumps(field.default),
-        config_json=orjson.dumps(field.config) if field.config else b"",
+        default_json=b"" if field.default is NO_DEFAULT else dumps_exact(field.default),
+        config_json=dumps_exact(field.config) if field.config else b"",
     )
 
 

@@ -76,17 +76,7 @@ WALKS = [
     pytest.param(
         {"sort": "name", "filter[score][gte]": "2", "filter[flag]": "true"}, id="two-filters"
     ),
-    pytest.param(
-        {"sort": "group,score"},
-        id="ascending-keys-with-nulls",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="records repository _after(): with two or more ascending keys and no NULL "
-            "at the boundary it adds `OR key IS NULL` for every non-last key, so records with "
-            "an earlier first key and a NULL later key come back on later pages (with "
-            "per_page=1 the walk never ends)",
-        ),
-    ),
+    pytest.param({"sort": "group,score"}, id="ascending-keys-with-nulls"),
 ]
 
 
@@ -202,13 +192,6 @@ def test_count_false_leaves_total_null(ranked: Table) -> None:
     assert ranked.page({"per_page": 5, "filter[group]": "a", "count": "0"})["total"] is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="records service binds a cursor to the sort and filter only (binding() is not "
-    "given the schema id or version, though its docstring says so): a cursor from another "
-    "schema's list with the same sort is accepted and pages this one from the other's "
-    "position",
-)
 def test_a_cursor_from_another_schema_is_400(ranked: Table, shared_tenant: Tenant) -> None:
     other = new_table(shared_tenant, FIELDS)
     for i in range(3):
@@ -217,12 +200,6 @@ def test_a_cursor_from_another_schema_is_400(ranked: Table, shared_tenant: Tenan
     invalid(ranked.query({"per_page": 1, "cursor": cursor}), "cursor")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="records service: a cursor made before a field's type changed carries values of "
-    "the old type (a Decimal for a field now text); PostgreSQL refuses the comparison and "
-    "GET …?sort=score&cursor=… answers 500",
-)
 def test_a_cursor_made_before_a_type_change_is_400(shared_tenant: Tenant) -> None:
     table = new_table(shared_tenant, FIELDS)
     for i in range(4):

@@ -4,7 +4,6 @@ them against the schema's field types and returns ready-made JSON."""
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -15,6 +14,7 @@ from services.gateway import queries
 from services.gateway.bodies import read_body, read_json
 from services.gateway.deps import BackendsDep, ContextDep
 from services.kit.errors import ValidationFailed
+from services.kit.json import dumps_exact
 
 router = APIRouter(prefix="/api/apps/{app_slug}/schemas/{schema_slug}/records")
 
@@ -95,12 +95,6 @@ def _record(reply: records_pb2.RecordResponse, status_code: int = 200) -> Respon
     )
 
 
-def _exact(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return orjson.Fragment(format(value, "f").encode())
-    raise TypeError(type(value))
-
-
 async def _batch_body(request: Request, key: str, allowed: frozenset[str]) -> dict[str, Any]:
     body = await read_json(request, limit=BATCH_BODY_BYTES)
     if not isinstance(body, dict):
@@ -127,7 +121,7 @@ async def create_records(
         records_pb2.CreateRecordsRequest(
             ctx=ctx,
             schema=_ref(app_slug, schema_slug),
-            records_json=orjson.dumps(body["records"], default=_exact),
+            records_json=dumps_exact(body["records"]),
             upsert_on=upsert_on,
         ),
     )
@@ -145,7 +139,7 @@ async def update_records(
         records_pb2.UpdateRecordsRequest(
             ctx=ctx,
             schema=_ref(app_slug, schema_slug),
-            records_json=orjson.dumps(body["records"], default=_exact),
+            records_json=dumps_exact(body["records"]),
         ),
     )
     return Response(b'{"records":%s}' % reply.records_json, media_type=JSON)

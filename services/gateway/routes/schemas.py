@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import ConfigDict
 from tessera.records.v1 import records_pb2
 from tessera.schema.v1 import schema_pb2
@@ -13,9 +12,11 @@ from tessera.schema.v1 import schema_pb2
 from services.gateway import presenters
 from services.gateway.bodies import StrictInput, parse, parse_json, read_json
 from services.gateway.deps import BackendsDep, ContextDep
+from services.gateway.presenters import exact_json
 from services.gateway.routes import trash
 from services.kit.errors import Conflict, ValidationFailed
 from services.kit.fields import REGISTRY
+from services.kit.json import dumps_exact
 
 router = APIRouter(prefix="/api/apps/{app_slug}/schemas")
 
@@ -84,23 +85,23 @@ def _field_input(raw: Any, *, where: str) -> schema_pb2.FieldInput:
         unique=body.unique,
         primary=body.primary,
         options=body.options or [],
-        default_json=orjson.dumps(raw["default"]) if raw.get("default") is not None else b"",
-        config_json=orjson.dumps(settings) if settings else b"",
+        default_json=dumps_exact(raw["default"]) if raw.get("default") is not None else b"",
+        config_json=dumps_exact(settings) if settings else b"",
     )
 
 
 @router.get("")
-async def list_schemas(app_slug: str, ctx: ContextDep, backends: BackendsDep) -> dict[str, Any]:
+async def list_schemas(app_slug: str, ctx: ContextDep, backends: BackendsDep) -> Response:
     reply = await backends.call(
         backends.schema.ListSchemas, schema_pb2.ListSchemasRequest(ctx=ctx, app_slug=app_slug)
     )
-    return {"schemas": [presenters.schema(s) for s in reply.schemas]}
+    return exact_json({"schemas": [presenters.schema(s) for s in reply.schemas]})
 
 
 @router.post("", status_code=201)
 async def create_schema(
     app_slug: str, request: Request, ctx: ContextDep, backends: BackendsDep
-) -> dict[str, Any]:
+) -> Response:
     body = await parse_json(request, NewSchema)
     reply = await backends.call(
         backends.schema.CreateSchema,
@@ -112,24 +113,24 @@ async def create_schema(
             fields=[_field_input(f, where=f"fields.{i}") for i, f in enumerate(body.fields)],
         ),
     )
-    return presenters.schema(reply)
+    return exact_json(presenters.schema(reply), 201)
 
 
 @router.get("/{schema_slug}")
 async def get_schema(
     app_slug: str, schema_slug: str, ctx: ContextDep, backends: BackendsDep
-) -> dict[str, Any]:
+) -> Response:
     reply = await backends.call(
         backends.schema.GetSchema,
         schema_pb2.GetSchemaRequest(ctx=ctx, app_slug=app_slug, schema_slug=schema_slug),
     )
-    return presenters.schema(reply)
+    return exact_json(presenters.schema(reply))
 
 
 @router.patch("/{schema_slug}")
 async def update_schema(
     app_slug: str, schema_slug: str, request: Request, ctx: ContextDep, backends: BackendsDep
-) -> dict[str, Any]:
+) -> Response:
     body = await parse_json(request, SchemaPatch)
     request_message = schema_pb2.UpdateSchemaRequest(
         ctx=ctx, app_slug=app_slug, schema_slug=schema_slug
@@ -139,25 +140,25 @@ async def update_schema(
     if body.slug is not None:
         request_message.slug = body.slug
     reply = await backends.call(backends.schema.UpdateSchema, request_message)
-    return presenters.schema(reply)
+    return exact_json(presenters.schema(reply))
 
 
 @router.delete("/{schema_slug}")
 async def delete_schema(
     app_slug: str, schema_slug: str, ctx: ContextDep, backends: BackendsDep
-) -> dict[str, Any]:
+) -> Response:
     """Moves the schema and its records to the trash (restorable for 72 hours)."""
     reply = await backends.call(
         backends.schema.DeleteSchema,
         schema_pb2.DeleteSchemaRequest(ctx=ctx, app_slug=app_slug, schema_slug=schema_slug),
     )
-    return {"trash": trash.entry(reply)}
+    return exact_json({"trash": trash.entry(reply)})
 
 
 @router.post("/{schema_slug}/fields", status_code=201)
 async def add_field(
     app_slug: str, schema_slug: str, request: Request, ctx: ContextDep, backends: BackendsDep
-) -> dict[str, Any]:
+) -> Response:
     raw = await read_json(request)
     reply = await backends.call(
         backends.schema.AddField,
@@ -168,7 +169,7 @@ async def add_field(
             field=_field_input(raw, where="field"),
         ),
     )
-    return presenters.schema(reply)
+    return exact_json(presenters.schema(reply), 201)
 
 
 class FieldPatch(StrictInput):
@@ -192,7 +193,7 @@ async def update_field(
     request: Request,
     ctx: ContextDep,
     backends: BackendsDep,
-) -> dict[str, Any]:
+) -> Response:
     """Changes a field. A new type or new options convert every stored value; when some
     could not be kept the change is refused with 409 naming them, unless `force`."""
     raw = await read_json(request)
@@ -210,14 +211,14 @@ async def update_field(
         change.has_options = True
         change.options.extend(body.options)
     if "default" in raw:
-        change.default_json = orjson.dumps(raw["default"])
+        change.default_json = dumps_exact(raw["default"])
     settings = _settings(raw, body.type, where="")
     if settings:
-        change.config_json = orjson.dumps(settings)
-    if body.type is not None or body.options is not None or settings:
+        change.config_json = dumps_exact(settings)
+    if body.type is not None or body.options is not None or settings or body.unique:
         await _refuse_lossy_change(backends, ctx, change, force=body.force)
     reply = await backends.call(backends.schema.UpdateField, change)
-    return presenters.schema(reply)
+    return exact_json(presenters.schema(reply))
 
 
 async def _refuse_lossy_change(
@@ -235,7 +236,7 @@ async def _refuse_lossy_change(
     would_be = await backends.call(backends.schema.UpdateField, dry_run)
     new_slug = change.slug if change.HasField("slug") else change.field_slug
     field = next((f for f in would_be.fields if f.slug == new_slug), None)
-    if field is None or force:
+    if field is None:
         return
     preview = await backends.call(
         backends.records.PreviewFieldChange,
@@ -246,7 +247,15 @@ async def _refuse_lossy_change(
             field=field,
         ),
     )
-    if preview.lost:
+    if preview.duplicates:
+        # Not even force makes repeated values unique.
+        raise Conflict(
+            f"{preview.duplicates} value(s) of '{change.field_slug}' are held by more than "
+            "one record; make them unique first",
+            field=change.field_slug,
+            details=[{"duplicates": preview.duplicates}],
+        )
+    if preview.lost and not force:
         raise Conflict(
             f"{preview.lost} record(s) hold values of '{change.field_slug}' that the change "
             'would lose; send "force": true to change it anyway',
@@ -258,11 +267,11 @@ async def _refuse_lossy_change(
 @router.delete("/{schema_slug}/fields/{field_slug}")
 async def delete_field(
     app_slug: str, schema_slug: str, field_slug: str, ctx: ContextDep, backends: BackendsDep
-) -> dict[str, Any]:
+) -> Response:
     reply = await backends.call(
         backends.schema.DeleteField,
         schema_pb2.DeleteFieldRequest(
             ctx=ctx, app_slug=app_slug, schema_slug=schema_slug, field_slug=field_slug
         ),
     )
-    return presenters.schema(reply)
+    return exact_json(presenters.schema(reply))

@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from services.kit.clock import rfc3339, utcnow
 from services.kit.ids import new_id
+from services.kit.json import dumps_exact, loads_exact
 from services.kit.telemetry import inject_traceparent
 
 
@@ -50,7 +49,7 @@ class Event:
         return f"{self.service}.{self.tenant}.{self.entity}.{self.action}"
 
     def to_json(self) -> bytes:
-        return orjson.dumps(
+        return dumps_exact(
             {
                 "id": self.id,
                 "type": self.type,
@@ -62,7 +61,7 @@ class Event:
 
     @classmethod
     def from_message(cls, subject: str, payload: bytes) -> Event:
-        body = orjson.loads(payload)
+        body = loads_exact(payload)
         service, _tenant, entity, action = subject.split(".", 3)
         return cls(
             id=body["id"],
