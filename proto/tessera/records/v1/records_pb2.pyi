@@ -219,12 +219,14 @@ class PreviewFieldChangeRequest(_message.Message):
     def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., schema: _Optional[_Union[SchemaRef, _Mapping]] = ..., field_slug: _Optional[str] = ..., field: _Optional[_Union[_schema_pb2.Field, _Mapping]] = ...) -> None: ...
 
 class PreviewFieldChangeResponse(_message.Message):
-    __slots__ = ("lost", "record_ids")
+    __slots__ = ("lost", "record_ids", "duplicates")
     LOST_FIELD_NUMBER: _ClassVar[int]
     RECORD_IDS_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_FIELD_NUMBER: _ClassVar[int]
     lost: int
     record_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, lost: _Optional[int] = ..., record_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    duplicates: int
+    def __init__(self, lost: _Optional[int] = ..., record_ids: _Optional[_Iterable[str]] = ..., duplicates: _Optional[int] = ...) -> None: ...
 
 class ListTrashRequest(_message.Message):
     __slots__ = ("ctx",)
