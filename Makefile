@@ -37,7 +37,8 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 proto: $(STAMP) ## Regenerate the gRPC stubs under proto/
 	$(BIN)/python -m services.devstack.protogen proto
 
-bench: $(STAMP) ## Seed 100,000 records and measure the gateway against a bare endpoint
+bench: $(STAMP) ## Seed 100,000 records; wrk drives the gateway and two baselines (bench/records.py)
+	sh bench/ensure-wrk.sh
 	$(BIN)/python -m bench.records
 
 helm: ## Render the Helm chart (arrives with the operators issue)
