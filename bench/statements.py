@@ -71,6 +71,9 @@ class FixedSchema:
     ) -> SchemaDef:
         return self.schema
 
+    async def by_id(self, ctx: common_pb2.RequestContext, schema_id: str) -> SchemaDef:
+        return self.schema
+
 
 class RecordingConnection:
     """An asyncpg connection seen as Records' pool, keeping every statement it runs."""
