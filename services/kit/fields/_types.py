@@ -46,6 +46,7 @@ from services.kit.fields._base import (
     NoConfig,
     Serializer,
 )
+from services.kit.json import loads_exact
 
 
 def sql_literal(value: str) -> str:
@@ -289,6 +290,13 @@ class NumberType(FieldType):
             raise ValueError(raw)
         return number
 
+    def parse_cell(self, field: FieldLike, raw: str) -> Any:
+        number = _decimal(raw)
+        if number is None:
+            raise self.fail(field)
+        places = field.config.get("decimal_places")
+        return number if places is None else round(number, places)
+
     def serializer(self, config: Mapping[str, Any]) -> Serializer:
         return _exact_number
 
@@ -301,6 +309,7 @@ class NumberType(FieldType):
 
 
 _INT64 = 2**63
+_INTEGER_TEXT = re.compile(r"[-+]?\d{1,19}")
 
 
 class IntegerType(FieldType):
@@ -322,8 +331,15 @@ class IntegerType(FieldType):
 
     def parse_text(self, field: FieldLike, raw: str) -> Any:
         text = raw.strip()
-        if not text.isascii() or not re.fullmatch(r"[-+]?\d{1,19}", text):
+        if not text.isascii() or not _INTEGER_TEXT.fullmatch(text):
             raise ValueError(raw)
+        return self.validate(field, int(text))
+
+    def parse_cell(self, field: FieldLike, raw: str) -> Any:
+        text = raw.strip()
+        if not text.isascii() or not _INTEGER_TEXT.fullmatch(text):
+            raise self.fail(field)
+        # validate() keeps it in range (and a rating within its maximum).
         return self.validate(field, int(text))
 
     def from_text_sql(self, text: str, field: FieldLike) -> str:
@@ -398,6 +414,10 @@ class DurationType(FieldType):
         except ValidationFailed:
             raise ValueError(raw) from None
 
+    def parse_cell(self, field: FieldLike, raw: str) -> Any:
+        number = _decimal(raw)
+        return number if number is not None else self.validate(field, raw)
+
     def serializer(self, config: Mapping[str, Any]) -> Serializer:
         return _exact_number
 
@@ -425,10 +445,22 @@ class BooleanType(FieldType):
             raise self.fail(field)
         return value
 
+    # What a spreadsheet may hold; the same words a conversion from text understands.
+    _CELL_VALUES: ClassVar[dict[str, bool]] = {
+        **dict.fromkeys(("true", "t", "yes", "y", "1", "on"), True),
+        **dict.fromkeys(("false", "f", "no", "n", "0", "off"), False),
+    }
+
     def parse_text(self, field: FieldLike, raw: str) -> Any:
         parsed = self._TEXT_VALUES.get(raw.strip().lower())
         if parsed is None:
             raise ValueError(raw)
+        return parsed
+
+    def parse_cell(self, field: FieldLike, raw: str) -> Any:
+        parsed = self._CELL_VALUES.get(raw.strip().lower())
+        if parsed is None:
+            raise self.fail(field)
         return parsed
 
     def from_text_sql(self, text: str, field: FieldLike) -> str:
@@ -461,6 +493,9 @@ class DateType(FieldType):
             return date.fromisoformat(value)
         except ValueError:
             raise self.fail(field) from None
+
+    def parse_cell(self, field: FieldLike, raw: str) -> Any:
+        return self.validate(field, raw.strip())
 
     def serializer(self, config: Mapping[str, Any]) -> Serializer:
         return _iso_date
@@ -498,6 +533,9 @@ class DatetimeType(FieldType):
         if moment is None:
             raise self.fail(field)
         return moment
+
+    def parse_cell(self, field: FieldLike, raw: str) -> Any:
+        return self.validate(field, raw.strip())
 
     def serializer(self, config: Mapping[str, Any]) -> Serializer:
         return rfc3339
@@ -574,6 +612,18 @@ class MultiSelectType(FieldType):
             raise ValueError(value)
         return self.parse_text(field, value)
 
+    def parse_cell(self, field: FieldLike, raw: str) -> Any:
+        """A JSON list, as an export writes it, or options separated by commas."""
+        text = raw.strip()
+        if text.startswith("["):
+            try:
+                chosen = loads_exact(text)
+            except ValueError:
+                raise self.fail(field) from None
+        else:
+            chosen = [part for part in (p.strip() for p in text.split(",")) if part]
+        return self.validate(field, chosen)
+
     def serializer(self, config: Mapping[str, Any]) -> Serializer:
         return _as_list
 
@@ -626,6 +676,15 @@ class JsonType(FieldType):
         if len(encoded) > MAX_JSON_BYTES or b"\\u0000" in encoded:
             raise self.fail(field)
         return orjson.loads(encoded) if _has_decimal(value) else value
+
+    def parse_cell(self, field: FieldLike, raw: str) -> Any:
+        """JSON text; anything that is not JSON is a string. An export writes a string
+        value as its bare text, so this reads it back."""
+        try:
+            value = loads_exact(raw)
+        except ValueError:
+            value = raw
+        return self.validate(field, value)
 
     def to_text_sql(self, column: str, config: Mapping[str, Any]) -> str:
         return f"({column} #>> '{{}}')"
