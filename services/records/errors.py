@@ -9,4 +9,8 @@ class RecordNotFound(NotFound):
     default_message = "Record not found"
 
 
-__all__ = ["RecordNotFound"]
+class ImportNotFound(NotFound):
+    default_message = "Import not found"
+
+
+__all__ = ["ImportNotFound", "RecordNotFound"]

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.common.v1 import common_pb2
 from tessera.records.v1 import records_pb2
@@ -21,7 +22,7 @@ from services.kit.nats.outbox import OutboxWriter
 from services.kit.tenancy import tenant_of
 from services.records import events, repository, tables
 from services.records.cursors import CursorCodec, binding
-from services.records.errors import RecordNotFound
+from services.records.errors import ImportNotFound, RecordNotFound
 from services.records.provisioning import Provisioner
 from services.records.repository import (
     CREATED_AT,
@@ -399,6 +400,30 @@ class RecordsService:
             records = [{k: v for k, v in r.items() if k in keep} for r in records]
         return RecordPage(records=records, total=total, next_cursor=next_cursor)
 
+    async def table_for_import(
+        self, ctx: common_pb2.RequestContext, app_slug: str, schema_slug: str
+    ) -> tuple[str, RecordTable]:
+        """The tenant and the schema's table, from a fresh definition: an import's header
+        may name a field created a moment ago."""
+        return await self._table(ctx, app_slug, schema_slug, fresh=True)
+
+    async def get_import(
+        self,
+        session: AsyncSession,
+        ctx: common_pb2.RequestContext,
+        app_slug: str,
+        schema_slug: str,
+        import_id: str,
+    ) -> Row[Any]:
+        """An import job of the caller's tenant, found only under its own schema."""
+        tenant, rt = await self._table(ctx, app_slug, schema_slug)
+        if not _plausible_id(import_id):
+            raise ImportNotFound()
+        row = await repository.get_import(session, tenant, rt.schema.id, import_id)
+        if row is None:
+            raise ImportNotFound()
+        return row
+
     async def preview_field_change(
         self,
         session: AsyncSession,
@@ -442,4 +467,5 @@ __all__ = [
     "parse_body",
     "sort_specs",
     "validate_values",
+    "writable",
 ]
