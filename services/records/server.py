@@ -29,6 +29,9 @@ MODES = {
     records_pb2.IMPORT_MODE_ALL_OR_NOTHING: ALL_OR_NOTHING,
 }
 MODE_OF = {name: value for value, name in MODES.items()}
+# An export's message carries at most about this much: records are cut into several
+# messages rather than one message growing with the records' size.
+EXPORT_CHUNK_BYTES = 1024 * 1024
 
 
 class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
@@ -164,6 +167,42 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
                 request.import_id,
             )
         return _job(ImportJob.from_row(row))
+
+    async def ExportRecords(
+        self, request: records_pb2.ListRecordsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[records_pb2.ExportChunk]:
+        if request.page or request.per_page or request.cursor:
+            raise ValidationFailed("An export has no pages: no page, per_page or cursor")
+        plan = await self.service.export_plan(
+            request.ctx,
+            request.schema.app_slug,
+            request.schema.schema_slug,
+            sort=request.sort,
+            filter=request.filter if request.HasField("filter") else None,
+            fields=request.fields,
+        )
+        # The keys go out before any record, so a client can write a header even for
+        # an export of nothing.
+        yield records_pb2.ExportChunk(keys=plan.keys)
+        after = None
+        while True:
+            # A transaction per batch: a slow reader holds no snapshot and no connection.
+            async with transaction(self.sessionmaker) as session:
+                batch = await self.service.export_batch(session, plan, after)
+            lines: list[bytes] = []
+            size = 0
+            for record in batch.records:
+                line = orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+                lines.append(line)
+                size += len(line)
+                if size >= EXPORT_CHUNK_BYTES:
+                    yield records_pb2.ExportChunk(records_ndjson=b"".join(lines))
+                    lines, size = [], 0
+            if lines:
+                yield records_pb2.ExportChunk(records_ndjson=b"".join(lines))
+            if batch.after is None:
+                return
+            after = batch.after
 
 
 async def _data(chunks: AsyncIterator[records_pb2.ImportChunk]) -> AsyncIterator[bytes]:

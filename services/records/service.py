@@ -47,6 +47,8 @@ MAX_PAGE = 10_000_000
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 100
 MAX_RECORD_ID_LENGTH = 64
+# Records an export reads per query (and per transaction).
+EXPORT_BATCH_SIZE = 1000
 # A filter tree may not grow without bound: nodes in all, and groups inside groups.
 MAX_FILTER_NODES = 200
 MAX_FILTER_DEPTH = 8
@@ -67,6 +69,26 @@ class RecordPage:
     records: list[dict[str, Any]]
     total: int | None
     next_cursor: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportPlan:
+    """What an export reads, checked once: the table, the order, the filter, the keys."""
+
+    rt: RecordTable
+    sort: tuple[SortSpec, ...]
+    filter: FilterNode | None
+    # The keys of every exported record, in order.
+    keys: tuple[str, ...]
+    # None: every key.
+    keep: frozenset[str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExportBatch:
+    records: list[dict[str, Any]]
+    # Where the next batch starts; None after the last.
+    after: Keyset | None
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
@@ -400,6 +422,49 @@ class RecordsService:
             records = [{k: v for k, v in r.items() if k in keep} for r in records]
         return RecordPage(records=records, total=total, next_cursor=next_cursor)
 
+    async def export_plan(
+        self,
+        ctx: common_pb2.RequestContext,
+        app_slug: str,
+        schema_slug: str,
+        *,
+        sort: Iterable[SortLike] = (),
+        filter: records_pb2.FilterNode | None = None,
+        fields: Sequence[str] = (),
+    ) -> ExportPlan:
+        """Every record the list's sort and filter select, with no pages: checked here,
+        read batch by batch with export_batch."""
+        _, rt = await self._table(ctx, app_slug, schema_slug)
+        keep = selected_keys(rt.schema, fields)
+        return ExportPlan(
+            rt=rt,
+            sort=sort_specs(rt.schema, sort),
+            filter=None if filter is None else filter_tree(rt.schema, filter),
+            keys=rt.keys if keep is None else tuple(k for k in rt.keys if k in keep),
+            keep=keep,
+        )
+
+    async def export_batch(
+        self,
+        session: AsyncSession,
+        plan: ExportPlan,
+        after: Keyset | None,
+        *,
+        size: int = EXPORT_BATCH_SIZE,
+    ) -> ExportBatch:
+        """The next `size` records after `after` (a keyset, never an offset: each batch
+        is an index range however deep the export is)."""
+        rt = plan.rt
+        query = ListQuery(sort=plan.sort, filter=plan.filter, limit=size, after=after, count=False)
+        rows, _ = await repository.list_records(session, rt, query)
+        to_record = rt.to_record
+        records = [to_record(row) for row in rows]
+        if plan.keep is not None:
+            keep = plan.keep
+            records = [{k: v for k, v in r.items() if k in keep} for r in records]
+        following = _keyset(rt, plan.sort, rows[-1]) if len(rows) == size else None
+        return ExportBatch(records=records, after=following)
+
     async def table_for_import(
         self, ctx: common_pb2.RequestContext, app_slug: str, schema_slug: str
     ) -> tuple[str, RecordTable]:
@@ -460,6 +525,9 @@ def _keyset(rt: RecordTable, specs: Sequence[SortSpec], row: Sequence[Any]) -> K
 
 
 __all__ = [
+    "EXPORT_BATCH_SIZE",
+    "ExportBatch",
+    "ExportPlan",
     "RecordPage",
     "RecordsService",
     "filter_tree",
