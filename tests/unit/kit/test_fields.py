@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -10,6 +12,7 @@ import pytest
 from sqlalchemy import Column, MetaData, Table, Text
 from sqlalchemy.dialects import postgresql
 
+from services.gateway.presenters import RecordsCsv
 from services.kit.errors import ValidationFailed
 from services.kit.fields import REGISTRY, field_type
 from tests.factories.records import field
@@ -365,3 +368,37 @@ def test_parse_cell_refuses_what_the_type_cannot_hold(type_name: str, raw: str) 
 def test_number_cells_round_to_the_fields_decimal_places() -> None:
     f = replace(field("f", "number"), config_json='{"decimal_places": 1}')
     assert f.type.parse_cell(f, "2.57") == Decimal("2.6")
+
+
+@pytest.mark.parametrize(
+    ("type_name", "value"),
+    [
+        ("text", 'quotes " and, commas'),
+        ("long_text", "two\nlines"),
+        ("number", 2.5),
+        ("number", Decimal("12345678901234567890.5")),
+        ("integer", -42),
+        ("boolean", False),
+        ("date", "2020-01-31"),
+        ("datetime", "2020-01-31T10:00:00.123456Z"),
+        ("email", "ada@example.com"),
+        ("url", "https://example.com/a?b=c"),
+        ("phone", "+1 555 0100"),
+        ("select", "a"),
+        ("multi_select", ["b", "a"]),
+        ("rating", 4),
+        ("duration", 90.5),
+        ("json", {"a": [1, 2.5, None]}),
+        ("json", "a string"),
+    ],
+)
+def test_every_type_reads_back_what_a_csv_export_writes(type_name: str, value: Any) -> None:
+    f = field("f", type_name, options=["a", "b"])
+    stored = f.type.validate(f, value)
+    serialize = f.type.serializer(f.config)
+    record = {"f": stored if serialize is None else serialize(stored)}
+    table = RecordsCsv(["f"])
+    table.header()
+    text = table.rows(orjson.dumps(record) + b"\n").decode()
+    (written,) = next(csv.reader(io.StringIO(text, newline="")))
+    assert f.type.parse_cell(f, written) == stored
