@@ -221,6 +221,7 @@ def test_a_header_that_does_not_fit_is_400_and_writes_nothing(
         {"Content-Type": "application/json"},
         {"Content-Type": "text/plain"},
         {"Content-Type": "text/csv; charset=latin-1"},
+        {"Content-Type": "text/csv", "Content-Encoding": "gzip"},
         {},
     ],
 )

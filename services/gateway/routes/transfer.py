@@ -55,6 +55,9 @@ def _import_format(request: Request) -> records_pb2.ImportFormat:
     charset = _CHARSET.search(request.headers.get("content-type", ""))
     if charset is not None and charset.group(1).lower() not in ("utf-8", "utf8", "us-ascii"):
         raise UnsupportedMediaType("Imports are UTF-8")
+    # Compressed bytes would be read as rows of garbage.
+    if request.headers.get("content-encoding", "identity").strip().lower() != "identity":
+        raise UnsupportedMediaType("Send the file uncompressed (no Content-Encoding)")
     return IMPORT_FORMATS[kind]
 
 
