@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Table, text
+from sqlalchemy import Table, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -61,21 +61,12 @@ async def copy_rows(
     rows: Sequence[Sequence[Any]],
 ) -> None:
     """COPY rows into a table through the caller's own connection, inside its transaction:
-    the fastest way in for many rows. Values go to the driver as they are (asyncpg takes
-    Python values for every type), but for JSON columns, whose values are Python values
-    encoded here as the codec SQLAlchemy installs expects; None is NULL. Columns not named
-    get their defaults."""
+    the fastest way in for many rows. Values go to the driver as they are: asyncpg takes
+    Python values for every type but JSON, which (with the codec SQLAlchemy installs) it
+    takes as JSON text, see json_text. None is NULL; columns not named get their
+    defaults."""
     if isinstance(conn, AsyncSession):
         conn = await conn.connection()
-    encoded = [isinstance(table.c[name].type, JSON) for name in columns]
-    if any(encoded):
-        rows = [
-            tuple(
-                _json_text(value) if encode and value is not None else value
-                for encode, value in zip(encoded, row, strict=True)
-            )
-            for row in rows
-        ]
     driver = (await conn.get_raw_connection()).driver_connection
     assert driver is not None
     if not driver.is_in_transaction():
@@ -87,5 +78,6 @@ async def copy_rows(
     )
 
 
-def _json_text(value: Any) -> str:
+def json_text(value: Any) -> str:
+    """A value of a JSON column as copy_rows takes it."""
     return orjson.dumps(value).decode()

@@ -24,6 +24,7 @@ from typing import Any
 import asyncpg
 import orjson
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     DateTime,
@@ -57,7 +58,7 @@ from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.kit.clock import rfc3339
-from services.kit.db import copy_rows
+from services.kit.db import copy_rows, json_text
 from services.kit.fields import RECORD_ID_TYPE, REGISTRY, Serializer, sql_text_array
 from services.kit.tenancy import TenantTable
 from services.records import tables
@@ -407,8 +408,18 @@ async def insert_records(
         (record_id, *values, *(n[index] for n in numbers), *system)
         for index, (record_id, values) in enumerate(zip(ids, rows, strict=True))
     ]
+    copied = full
+    encoded = [isinstance(rt.table.c[name].type, JSON) for name in names]
+    if any(encoded):
+        copied = [
+            tuple(
+                json_text(value) if encode and value is not None else value
+                for encode, value in zip(encoded, row, strict=True)
+            )
+            for row in full
+        ]
     refused: list[int] = []
-    if not await _copy(conn, rt, names, full):
+    if not await _copy(conn, rt, names, copied):
         inserted = await _insert_skipping_conflicts(conn, rt, names, full)
         refused = [index for index, row in enumerate(full) if row[0] not in inserted]
         full = [row for row in full if row[0] in inserted]

@@ -39,7 +39,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.kit.clock import utcnow
-from services.kit.db import copy_rows, plain_url
+from services.kit.db import copy_rows, json_text, plain_url
 from services.kit.nats.events import Event
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class OutboxWriter:
         # NOTIFY is delivered on commit only, which is exactly when the relay should look.
         await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
         if len(events) >= COPY_FROM_EVENTS:
-            rows = [(e.id, e.subject, e.to_json(), e.headers) for e in events]
+            rows = [(e.id, e.subject, e.to_json(), json_text(e.headers)) for e in events]
             await copy_rows(session, self.table, _COPIED, rows)
             return
         await session.execute(
