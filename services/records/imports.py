@@ -12,7 +12,7 @@ import asyncio
 import bisect
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -85,7 +85,7 @@ class _RowRejected(Exception):
         self.field = field
 
 
-Values = tuple[Any, ...]
+Values = Sequence[Any]
 # A row ready to land: its line and its values in the order of ImportRun.columns.
 Pending = tuple[int, Values]
 
@@ -114,7 +114,8 @@ class ImportRun:
         self.columns: tuple[str, ...] = tuple(f.id for f in writable_fields)
         self._convert: Callable[[int, Any], Values] = self._ndjson_row
         self._cells: list[tuple[FieldDef, Callable[[FieldDef, str], Any]]] = []
-        self._defaults: Values = ()
+        self._required: list[tuple[int, FieldDef]] = []
+        self._defaults: list[Any] = []
 
     @property
     def ready(self) -> bool:
@@ -216,7 +217,8 @@ class ImportRun:
             if f.default_json and not f.type.read_only and f.has_column and f.slug not in seen
         ]
         self._cells = [(f, f.type.parse_cell) for f in fields]
-        self._defaults = tuple(f.type.validate(f, f.default) for f in defaulted)
+        self._required = [(index, f) for index, f in enumerate(fields) if f.required]
+        self._defaults = [f.type.validate(f, f.default) for f in defaulted]
         self.columns = tuple(f.id for f in (*fields, *defaulted))
         self._convert = self._csv_row
 
@@ -225,15 +227,18 @@ class ImportRun:
             raise _RowRejected(
                 f"The row has {len(cells)} values; the header names {len(self._cells)}"
             )
-        values = []
-        for (f, parse), raw in zip(self._cells, cells, strict=True):
-            if raw:
-                values.append(parse(f, raw))
-            elif f.required:
+        # An empty cell is null; the rest go through the catalogue (the hot loop). The
+        # lengths were compared above.
+        values = [
+            parse(f, raw) if raw else None
+            for (f, parse), raw in zip(self._cells, cells, strict=False)
+        ]
+        for index, f in self._required:
+            if values[index] is None:
                 raise _RowRejected(f"Field '{f.slug}' is required", f.slug)
-            else:
-                values.append(None)
-        return (*values, *self._defaults)
+        if self._defaults:
+            values += self._defaults
+        return values
 
     # --- NDJSON ------------------------------------------------------------------------
 

@@ -407,3 +407,54 @@ def test_an_upload_that_stops_leaves_a_failed_job_with_what_landed(records_db: s
             assert len(await created_events(h, tenant)) == 8
 
     asyncio.run(scenario())
+
+
+def test_json_and_list_values_land_as_a_create_would_store_them(records_db: str) -> None:
+    async def scenario() -> None:
+        async with harness(records_db) as h:
+            tenant = new_id("ws")
+            s = h.schemas.put(
+                tenant,
+                schema(
+                    field("name"),
+                    field("meta", "json"),
+                    field("tags", "multi_select", options=["a", "b"]),
+                ),
+            )
+            ndjson = b"\n".join(
+                orjson.dumps(values)
+                for values in (
+                    {"name": "obj", "meta": {"a": [1, 2.5, None]}, "tags": ["b"]},
+                    {"name": "str", "meta": "text"},
+                    {"name": "null", "meta": None, "tags": []},
+                )
+            )
+            await run_import(h, tenant, s, ndjson, format=NDJSON)
+            await run_import(h, tenant, s, lines("name,meta,tags", 'csv,"[1, {""b"": 2}]",a'))
+            created = await h.create(tenant, s, b'{"name": "api", "meta": {"a": [1, 2.5, null]}}')
+            stored = {r["name"]: r for r in await all_records(h, tenant, s)}
+            assert stored["obj"]["meta"] == created["meta"] == {"a": [1, 2.5, None]}
+            assert stored["obj"]["tags"] == ["b"]
+            assert stored["str"]["meta"] == "text"
+            assert stored["null"]["meta"] is None
+            assert stored["null"]["tags"] == []
+            assert stored["csv"]["meta"] == [1, {"b": 2}]
+            assert stored["csv"]["tags"] == ["a"]
+            for event in await created_events(h, tenant):
+                record = event["data"]["record"]
+                assert record == orjson.loads(orjson.dumps(stored[record["name"]]))
+
+    asyncio.run(scenario())
+
+
+def test_a_required_cell_that_reads_as_null_is_refused(records_db: str) -> None:
+    async def scenario() -> None:
+        async with harness(records_db) as h:
+            tenant = new_id("ws")
+            required = replace(field("meta", "json"), required=True)
+            s = h.schemas.put(tenant, schema(field("name"), required))
+            job = await run_import(h, tenant, s, lines("name,meta", "a,null", "b,", "c,1"))
+            assert (job.rows_done, job.rows_rejected) == (1, 2)
+            assert [(e["line"], e["field"]) for e in job.errors] == [(2, "meta"), (3, "meta")]
+
+    asyncio.run(scenario())
