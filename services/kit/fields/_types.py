@@ -216,11 +216,12 @@ def _exact_number(value: Decimal) -> Any:
     if value == value.to_integral_value():
         if -_INT_LIMIT < value < _INT_LIMIT:
             return int(value)
-    else:
-        text = format(value.normalize(), "f")
-        as_float = float(value)
-        if repr(as_float) == text:
-            return as_float
+        return orjson.Fragment(format(value, "f").encode())
+    as_float = float(value)
+    shortest = repr(as_float)
+    # str() first: it is the normalised text already for most values, and cheaper.
+    if shortest == str(value) or shortest == format(value.normalize(), "f"):
+        return as_float
     return orjson.Fragment(format(value, "f").encode())
 
 
@@ -230,18 +231,7 @@ class NumberConfig(NoConfig):
 
 def _decimal(value: Any) -> Decimal | None:
     """A JSON or text number as an exact, finite Decimal; None when it is not one."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        number = Decimal(value)
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        # repr() is the shortest text that round-trips: 0.1 stays 0.1, not its binary.
-        number = Decimal(repr(value))
-    elif isinstance(value, Decimal):
-        number = value
-    elif isinstance(value, str):
+    if isinstance(value, str):
         text = value.strip()
         # ASCII only: Decimal() would take other scripts' digits too.
         if not text or len(text) > 2 * MAX_NUMBER_DIGITS or not text.isascii():
@@ -250,6 +240,21 @@ def _decimal(value: Any) -> Decimal | None:
             number = Decimal(text)
         except InvalidOperation:
             return None
+        if len(text) <= MAX_NUMBER_DIGITS and "e" not in text and "E" not in text:
+            # No more digits than characters and no exponent: within bounds (the common
+            # case, decided without taking the number apart).
+            return number if number.is_finite() else None
+    elif isinstance(value, bool):
+        return None
+    elif isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        # repr() is the shortest text that round-trips: 0.1 stays 0.1, not its binary.
+        number = Decimal(repr(value))
+    elif isinstance(value, Decimal):
+        number = value
     else:
         return None
     if not number.is_finite():
