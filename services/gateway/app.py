@@ -16,7 +16,16 @@ from services.gateway.clients import Backends
 from services.gateway.config import GatewaySettings
 from services.gateway.errors import install_error_handlers
 from services.gateway.events import IDENTITY_SUBJECTS, membership_invalidator
-from services.gateway.routes import apps, health, records, schemas, sessions, trash, users
+from services.gateway.routes import (
+    apps,
+    health,
+    records,
+    schemas,
+    sessions,
+    transfer,
+    trash,
+    users,
+)
 from services.kit.nats.connection import connect
 
 log = logging.getLogger(__name__)
@@ -55,7 +64,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         openapi_url=None,
     )
     install_error_handlers(app)
-    for module in (health, users, sessions, apps, schemas, records, trash):
+    # transfer before records: its /records/import and /records/export are not record ids.
+    for module in (health, users, sessions, apps, schemas, transfer, records, trash):
         app.include_router(module.router)
     return app
 

@@ -18,6 +18,8 @@ class GatewaySettings(BaseServiceSettings):
     max_body_bytes: int = 1024 * 1024
     # Deadline of every call to a backing service.
     call_timeout_seconds: float = 10.0
+    # Deadline of a streamed import or export, which lasts as long as the file takes.
+    transfer_timeout_seconds: float = 3600.0
     # Origins besides the gateway's own that may send cookie-authenticated JSON writes.
     allowed_origins: list[str] = Field(default_factory=list)
     # Set when served over HTTPS, so session cookies never travel in clear text.

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from decimal import Decimal
 from typing import Any
 
 import orjson
 from fastapi import Response
 from tessera.identity.v1 import identity_pb2
+from tessera.records.v1 import records_pb2
 from tessera.schema.v1 import schema_pb2
 
 from services.kit.json import dumps_exact, loads_exact
@@ -75,3 +79,85 @@ def schema(message: schema_pb2.Schema) -> dict[str, Any]:
         "name": message.name,
         "fields": [field(f) for f in message.fields],
     }
+
+
+IMPORT_FORMATS = {
+    records_pb2.IMPORT_FORMAT_CSV: "csv",
+    records_pb2.IMPORT_FORMAT_NDJSON: "ndjson",
+}
+IMPORT_MODES = {
+    records_pb2.IMPORT_MODE_BEST_EFFORT: "best_effort",
+    records_pb2.IMPORT_MODE_ALL_OR_NOTHING: "all_or_nothing",
+}
+
+
+def import_job(message: records_pb2.ImportJob) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "state": message.state,
+        "mode": IMPORT_MODES.get(message.mode, ""),
+        "format": IMPORT_FORMATS.get(message.format, ""),
+        "rows_done": message.rows_done,
+        "rows_rejected": message.rows_rejected,
+        "errors": [
+            {"line": e.line, "field": e.field, "message": e.message}
+            if e.field
+            else {"line": e.line, "message": e.message}
+            for e in message.errors
+        ],
+        "created_at": message.created_at,
+        "finished_at": message.finished_at or None,
+    }
+
+
+def _cell(value: Any) -> str:
+    """A record value in a CSV cell: null is empty, a JSON scalar its text (a string
+    itself, numbers exactly as JSON writes them), lists and objects their JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, int | float):
+        return orjson.dumps(value).decode()
+    return orjson.dumps(value, default=_exact).decode()
+
+
+def _exact(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(format(value, "f").encode())
+    raise TypeError(type(value))
+
+
+class RecordsCsv:
+    """Records (NDJSON from the records service) rendered as CSV rows under a header of
+    their keys, a batch at a time."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self._keys = keys
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer)
+
+    def header(self) -> bytes:
+        self._writer.writerow(self._keys)
+        return self._take()
+
+    def rows(self, ndjson: bytes) -> bytes:
+        keys = self._keys
+        write = self._writer.writerow
+        for line in ndjson.splitlines():
+            # Exact numbers: a 30-digit integer or a long fraction keeps its digits.
+            record = loads_exact(line)
+            write([_cell(record.get(key)) for key in keys])
+        return self._take()
+
+    def _take(self) -> bytes:
+        text = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        return text.encode()

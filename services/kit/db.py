@@ -5,11 +5,15 @@ and repositories only flush. A DomainError raised inside rolls everything back."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
+import orjson
+from sqlalchemy import Table, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -53,3 +57,32 @@ def create_sessionmaker(engine: AsyncEngine) -> SessionMaker:
 async def transaction(sessionmaker: SessionMaker) -> AsyncIterator[AsyncSession]:
     async with sessionmaker() as session, session.begin():
         yield session
+
+
+async def copy_rows(
+    conn: AsyncConnection | AsyncSession,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """COPY rows into a table through the caller's own connection, inside its transaction:
+    the fastest way in for many rows. Values go to the driver as they are: asyncpg takes
+    Python values for every type but JSON, which (with the codec SQLAlchemy installs) it
+    takes as JSON text, see json_text. None is NULL; columns not named get their
+    defaults."""
+    if isinstance(conn, AsyncSession):
+        conn = await conn.connection()
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    if not driver.is_in_transaction():
+        # SQLAlchemy begins the driver's transaction with its first statement; COPY on its
+        # own would commit by itself.
+        await conn.execute(text("SELECT 1"))
+    await driver.copy_records_to_table(
+        table.name, schema_name=table.schema, columns=list(columns), records=rows
+    )
+
+
+def json_text(value: Any) -> str:
+    """A value of a JSON column as copy_rows takes it."""
+    return orjson.dumps(value).decode()

@@ -23,6 +23,7 @@ from services.records.consumers import (
     invalidation_callback,
     run_schema_provisioner,
 )
+from services.records.imports import Importer
 from services.records.provisioning import Provisioner
 from services.records.repository import RecordTables, load_service_key, purge_trash
 from services.records.schemas import CachedSchemaSource
@@ -53,7 +54,8 @@ async def serve(settings: RecordsSettings) -> None:
         provisioner = Provisioner(runtime.sessionmaker, RecordTables())
         cursor_key = await load_service_key(runtime.sessionmaker, "cursor")
         service = RecordsService(schemas, provisioner, cursor_key=cursor_key)
-        servicer = RecordsServicer(runtime.sessionmaker, service)
+        importer = Importer(runtime.sessionmaker, service)
+        servicer = RecordsServicer(runtime.sessionmaker, service, importer)
         await runtime.nats.subscribe(INVALIDATION_SUBJECT, cb=invalidation_callback(schemas))
         provisioning = SchemaProvisioningHandler(runtime.sessionmaker, provisioner)
         try:

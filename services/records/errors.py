@@ -13,4 +13,8 @@ class TrashNotFound(NotFound):
     default_message = "Nothing in the trash has that id"
 
 
-__all__ = ["RecordNotFound", "TrashNotFound"]
+class ImportNotFound(NotFound):
+    default_message = "Import not found"
+
+
+__all__ = ["ImportNotFound", "RecordNotFound", "TrashNotFound"]

@@ -3,7 +3,7 @@ written to the outbox in the same transaction as the change."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from services.kit.nats.events import Event
@@ -22,6 +22,20 @@ def record_created(tenant: str, schema: SchemaDef, record: dict[str, Any]) -> Ev
     return _event(tenant, "created", {**_about(schema), "record": record})
 
 
+def records_created(
+    tenant: str, schema: SchemaDef, records: Iterable[dict[str, Any]]
+) -> list[Event]:
+    """record_created for each of many records created together (an import's batch)."""
+    about = _about(schema)
+    return Event.many(
+        service="records",
+        tenant=tenant,
+        entity="record",
+        action="created",
+        datas=({**about, "record": record} for record in records),
+    )
+
+
 def record_updated(
     tenant: str, schema: SchemaDef, record: dict[str, Any], changed: Sequence[str]
 ) -> Event:
@@ -32,4 +46,4 @@ def record_deleted(tenant: str, schema: SchemaDef, record_id: str) -> Event:
     return _event(tenant, "deleted", {**_about(schema), "record_id": record_id})
 
 
-__all__ = ["record_created", "record_deleted", "record_updated"]
+__all__ = ["record_created", "record_deleted", "record_updated", "records_created"]

@@ -19,9 +19,12 @@ import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from operator import itemgetter
 from typing import Any
 
+import asyncpg
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     DateTime,
@@ -60,9 +63,11 @@ from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.kit.clock import rfc3339
+from services.kit.db import copy_rows, json_text
 from services.kit.fields import RECORD_ID_TYPE, REGISTRY, Serializer, sql_text_array
 from services.kit.ids import new_id
 from services.kit.json import dumps_exact
+from services.kit.tenancy import TenantTable
 from services.records import tables
 from services.records.schemas import FieldDef, SchemaDef
 
@@ -847,6 +852,86 @@ async def list_records(
     return rows, None if total is None else int(total)
 
 
+async def copy_records(
+    session: AsyncSession,
+    rt: RecordTable,
+    columns: Sequence[str],
+    ids: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    actor: str | None,
+) -> tuple[list[tuple[Any, ...]], list[int]]:
+    """New records in one go: `rows` hold validated values for `columns` (field ids), one
+    row per id. COPY carries them; when a unique field refuses some, the batch is written
+    again with those left out. Returns the stored rows in the order of rt.columns (for
+    to_record) and the indexes of the rows refused."""
+    conn = await _conn(session)
+    # Also starts the transaction on the driver connection, which COPY goes through.
+    now = (await conn.execute(select(func.now()))).scalar_one()
+    numbered = [c for c in rt.table.columns if c.identity is not None]
+    numbers = [await _next_numbers(conn, rt, column, len(rows)) for column in numbered]
+    names = [ID, *columns, *(c.name for c in numbered), VERSION, CREATED_AT, UPDATED_AT]
+    names += [CREATED_BY, UPDATED_BY]
+    system = (1, now, now, actor, actor)
+    full = [
+        (record_id, *values, *(n[index] for n in numbers), *system)
+        for index, (record_id, values) in enumerate(zip(ids, rows, strict=True))
+    ]
+    copied = full
+    encoded = [isinstance(rt.table.c[name].type, JSON) for name in names]
+    if any(encoded):
+        copied = [
+            tuple(
+                json_text(value) if encode and value is not None else value
+                for encode, value in zip(encoded, row, strict=True)
+            )
+            for row in full
+        ]
+    refused: list[int] = []
+    if not await _copy(conn, rt, names, copied):
+        inserted = await _insert_skipping_conflicts(conn, rt, names, full)
+        refused = [index for index, row in enumerate(full) if row[0] not in inserted]
+        full = [row for row in full if row[0] in inserted]
+    # Columns the rows do not name stay NULL; (None,) holds their place.
+    position = {name: index for index, name in enumerate(names)}
+    pick = itemgetter(*(position.get(column.name, len(names)) for column in rt.columns))
+    return [pick((*row, None)) for row in full], refused
+
+
+async def _next_numbers(
+    conn: AsyncConnection, rt: RecordTable, column: Column[Any], count: int
+) -> list[int]:
+    """The next `count` values of an identity column's sequence, for rows that name them."""
+    table = conn.dialect.identifier_preparer.format_table(rt.table)
+    sequence = func.pg_get_serial_sequence(table, column.name)
+    statement = select(func.nextval(sequence)).select_from(func.generate_series(1, count))
+    return list((await conn.execute(statement)).scalars())
+
+
+async def _copy(
+    conn: AsyncConnection, rt: RecordTable, names: list[str], rows: list[tuple[Any, ...]]
+) -> bool:
+    """False when a unique field refused the batch (then nothing of it stays)."""
+    if not any(f.unique for f in rt.schema.fields):
+        await copy_rows(conn, rt.table, names, rows)
+        return True
+    try:
+        async with conn.begin_nested():
+            await copy_rows(conn, rt.table, names, rows)
+    except asyncpg.UniqueViolationError:
+        return False
+    return True
+
+
+async def _insert_skipping_conflicts(
+    conn: AsyncConnection, rt: RecordTable, names: list[str], rows: list[tuple[Any, ...]]
+) -> set[str]:
+    """The ids of the rows inserted; a row a unique index refuses is left out."""
+    statement = pg_insert(rt.table).on_conflict_do_nothing().returning(rt.table.c[ID])
+    result = await conn.execute(statement, [dict(zip(names, row, strict=True)) for row in rows])
+    return set(result.scalars())
+
+
 async def load_service_key(sessionmaker: Any, name: str) -> bytes:
     """A secret the migrations made for this service (see tables.service_keys)."""
     keys = tables.service_keys
@@ -855,6 +940,68 @@ async def load_service_key(sessionmaker: Any, name: str) -> bytes:
             await session.execute(select(keys.c.secret).where(keys.c.name == name))
         ).scalar_one()
     return bytes(secret)
+
+
+# --- imports ---------------------------------------------------------------------------
+
+
+def _imports(tenant_id: str) -> TenantTable:
+    return TenantTable(tables.imports, tenant_id)
+
+
+async def create_import(
+    session: AsyncSession,
+    tenant_id: str,
+    *,
+    import_id: str,
+    schema_id: str,
+    format: str,
+    mode: str,
+    created_by: str | None,
+) -> Row[Any]:
+    jobs = _imports(tenant_id)
+    statement = jobs.insert(
+        id=import_id,
+        schema_id=schema_id,
+        format=format,
+        mode=mode,
+        state="running",
+        created_by=created_by,
+    ).returning(*jobs.table.columns)
+    return (await session.execute(statement)).one()
+
+
+async def update_import(
+    session: AsyncSession,
+    tenant_id: str,
+    import_id: str,
+    *,
+    rows_done: int,
+    rows_rejected: int,
+    errors: list[dict[str, Any]],
+    state: str = "running",
+) -> Row[Any]:
+    jobs = _imports(tenant_id)
+    values: dict[str, Any] = {
+        "rows_done": rows_done,
+        "rows_rejected": rows_rejected,
+        "errors": errors,
+        "state": state,
+    }
+    if state != "running":
+        values["finished_at"] = func.now()
+    statement = (
+        jobs.update().where(jobs.c.id == import_id).values(values).returning(*jobs.table.columns)
+    )
+    return (await session.execute(statement)).one()
+
+
+async def get_import(
+    session: AsyncSession, tenant_id: str, schema_id: str, import_id: str
+) -> Row[Any] | None:
+    jobs = _imports(tenant_id)
+    statement = jobs.select().where(jobs.c.id == import_id, jobs.c.schema_id == schema_id)
+    return (await session.execute(statement)).first()
 
 
 # --- provisioning ----------------------------------------------------------------------

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Protocol
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.common.v1 import common_pb2
 from tessera.records.v1 import records_pb2
@@ -31,7 +32,7 @@ from services.kit.nats.outbox import OutboxWriter
 from services.kit.tenancy import tenant_of
 from services.records import events, repository, tables
 from services.records.cursors import CursorCodec, binding
-from services.records.errors import RecordNotFound, TrashNotFound
+from services.records.errors import ImportNotFound, RecordNotFound, TrashNotFound
 from services.records.provisioning import Provisioner
 from services.records.repository import (
     CREATED_AT,
@@ -56,6 +57,8 @@ MAX_PAGE = 10_000_000
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 100
 MAX_RECORD_ID_LENGTH = 64
+# Records an export reads per query (and per transaction).
+EXPORT_BATCH_SIZE = 1000
 # A filter tree may not grow without bound: nodes in all, and groups inside groups.
 MAX_FILTER_NODES = 200
 MAX_FILTER_DEPTH = 8
@@ -76,6 +79,26 @@ class RecordPage:
     records: list[dict[str, Any]]
     total: int | None
     next_cursor: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportPlan:
+    """What an export reads, checked once: the table, the order, the filter, the keys."""
+
+    rt: RecordTable
+    sort: tuple[SortSpec, ...]
+    filter: FilterNode | None
+    # The keys of every exported record, in order.
+    keys: tuple[str, ...]
+    # None: every key.
+    keep: frozenset[str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExportBatch:
+    records: list[dict[str, Any]]
+    # Where the next batch starts; None after the last.
+    after: Keyset | None
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
@@ -940,6 +963,73 @@ class RecordsService:
             records = [{k: v for k, v in r.items() if k in keep} for r in records]
         return RecordPage(records=records, total=total, next_cursor=next_cursor)
 
+    async def export_plan(
+        self,
+        ctx: common_pb2.RequestContext,
+        app_slug: str,
+        schema_slug: str,
+        *,
+        sort: Iterable[SortLike] = (),
+        filter: records_pb2.FilterNode | None = None,
+        fields: Sequence[str] = (),
+    ) -> ExportPlan:
+        """Every record the list's sort and filter select, with no pages: checked here,
+        read batch by batch with export_batch."""
+        _, rt = await self._table(ctx, app_slug, schema_slug)
+        keep = selected_keys(rt.schema, fields)
+        return ExportPlan(
+            rt=rt,
+            sort=sort_specs(rt.schema, sort),
+            filter=None if filter is None else filter_tree(rt.schema, filter),
+            keys=rt.keys if keep is None else tuple(k for k in rt.keys if k in keep),
+            keep=keep,
+        )
+
+    async def export_batch(
+        self,
+        session: AsyncSession,
+        plan: ExportPlan,
+        after: Keyset | None,
+        *,
+        size: int = EXPORT_BATCH_SIZE,
+    ) -> ExportBatch:
+        """The next `size` records after `after` (a keyset, never an offset: each batch
+        is an index range however deep the export is)."""
+        rt = plan.rt
+        query = ListQuery(sort=plan.sort, filter=plan.filter, limit=size, after=after, count=False)
+        rows, _ = await repository.list_records(session, rt, query)
+        to_record = rt.to_record
+        records = [to_record(row) for row in rows]
+        if plan.keep is not None:
+            keep = plan.keep
+            records = [{k: v for k, v in r.items() if k in keep} for r in records]
+        following = _keyset(rt, plan.sort, rows[-1]) if len(rows) == size else None
+        return ExportBatch(records=records, after=following)
+
+    async def table_for_import(
+        self, ctx: common_pb2.RequestContext, app_slug: str, schema_slug: str
+    ) -> tuple[str, RecordTable]:
+        """The tenant and the schema's table, from a fresh definition: an import's header
+        may name a field created a moment ago."""
+        return await self._table(ctx, app_slug, schema_slug, fresh=True)
+
+    async def get_import(
+        self,
+        session: AsyncSession,
+        ctx: common_pb2.RequestContext,
+        app_slug: str,
+        schema_slug: str,
+        import_id: str,
+    ) -> Row[Any]:
+        """An import job of the caller's tenant, found only under its own schema."""
+        tenant, rt = await self._table(ctx, app_slug, schema_slug)
+        if not _plausible_id(import_id):
+            raise ImportNotFound()
+        row = await repository.get_import(session, tenant, rt.schema.id, import_id)
+        if row is None:
+            raise ImportNotFound()
+        return row
+
     async def preview_field_change(
         self,
         session: AsyncSession,
@@ -1076,8 +1166,11 @@ def _keyset(rt: RecordTable, specs: Sequence[SortSpec], row: Sequence[Any]) -> K
 
 
 __all__ = [
+    "EXPORT_BATCH_SIZE",
     "TRASH_RETENTION",
     "VERSION",
+    "ExportBatch",
+    "ExportPlan",
     "RecordPage",
     "RecordsService",
     "filter_tree",
@@ -1085,4 +1178,5 @@ __all__ = [
     "parse_body",
     "sort_specs",
     "validate_values",
+    "writable",
 ]

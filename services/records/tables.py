@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Column,
     DateTime,
     Index,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -88,4 +90,26 @@ trashed_records = Table(
     Column("deleted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_trashed_records_tenant_id_deleted_at", "tenant_id", "deleted_at"),
     Index("ix_trashed_records_deleted_at", "deleted_at"),
+)
+
+# Imports of CSV or NDJSON into a schema, and how far each got. Tenant-owned: every
+# statement goes through a TenantTable.
+imports = Table(
+    "imports",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    # The schema imported into; a job is only found under its own schema.
+    Column("schema_id", Text, nullable=False),
+    Column("format", Text, nullable=False),
+    Column("mode", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("rows_done", BigInteger, nullable=False, server_default=text("0")),
+    Column("rows_rejected", BigInteger, nullable=False, server_default=text("0")),
+    # The first rejected rows: [{"line", "field"?, "message"}].
+    Column("errors", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("created_by", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint("state IN ('running', 'done', 'failed')", name="ck_imports_state"),
 )

@@ -135,6 +135,12 @@ class FieldType:
         """JSON input -> the value to store; ValidationFailed(field=slug) when unfit."""
         raise NotImplementedError
 
+    def parse_cell(self, field: FieldLike, raw: str) -> Any:
+        """A non-empty CSV cell -> the value to store, as validate() makes it from JSON;
+        ValidationFailed(field=slug) when unfit. Text-like types keep the text as it is;
+        the others read what an export writes for their values (and a little more)."""
+        return self.validate(field, raw)
+
     def serializer(self, config: Mapping[str, Any]) -> Serializer:
         """A function turning a stored (non-null) value into JSON, or None for identity."""
         return None

@@ -47,6 +47,7 @@ from services.kit.fields._base import (
     NoConfig,
     Serializer,
 )
+from services.kit.json import loads_exact
 
 
 def sql_literal(value: str) -> str:
@@ -220,11 +221,11 @@ def _exact_number(value: Decimal) -> Any:
         # Whole but beyond 64 bits: its digits alone, never a float's, nor a ".00" tail a
         # client would read as a float.
         return orjson.Fragment(str(int(value)).encode())
-    else:
-        text = format(value.normalize(), "f")
-        as_float = float(value)
-        if repr(as_float) == text:
-            return as_float
+    as_float = float(value)
+    shortest = repr(as_float)
+    # str() first: it is the normalised text already for most values, and cheaper.
+    if shortest == str(value) or shortest == format(value.normalize(), "f"):
+        return as_float
     return orjson.Fragment(format(value, "f").encode())
 
 
@@ -234,18 +235,7 @@ class NumberConfig(NoConfig):
 
 def _decimal(value: Any) -> Decimal | None:
     """A JSON or text number as an exact, finite Decimal; None when it is not one."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        number = Decimal(value)
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        # repr() is the shortest text that round-trips: 0.1 stays 0.1, not its binary.
-        number = Decimal(repr(value))
-    elif isinstance(value, Decimal):
-        number = value
-    elif isinstance(value, str):
+    if isinstance(value, str):
         text = value.strip()
         # ASCII only: Decimal() would take other scripts' digits too.
         if not text or len(text) > 2 * MAX_NUMBER_DIGITS or not text.isascii():
@@ -254,6 +244,21 @@ def _decimal(value: Any) -> Decimal | None:
             number = Decimal(text)
         except InvalidOperation:
             return None
+        if len(text) <= MAX_NUMBER_DIGITS and "e" not in text and "E" not in text:
+            # No more digits than characters and no exponent: within bounds (the common
+            # case, decided without taking the number apart).
+            return number if number.is_finite() else None
+    elif isinstance(value, bool):
+        return None
+    elif isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        # repr() is the shortest text that round-trips: 0.1 stays 0.1, not its binary.
+        number = Decimal(repr(value))
+    elif isinstance(value, Decimal):
+        number = value
     else:
         return None
     if not number.is_finite():
@@ -304,6 +309,13 @@ class NumberType(FieldType):
             raise ValueError(raw)
         return number
 
+    def parse_cell(self, field: FieldLike, raw: str) -> Any:
+        number = _decimal(raw)
+        if number is None:
+            raise self.fail(field)
+        places = field.config.get("decimal_places")
+        return number if places is None else round(number, places)
+
     def serializer(self, config: Mapping[str, Any]) -> Serializer:
         return _exact_number
 
@@ -316,6 +328,7 @@ class NumberType(FieldType):
 
 
 _INT64 = 2**63
+_INTEGER_TEXT = re.compile(r"[-+]?\d{1,19}")
 
 
 def _whole(value: Any) -> int | None:
@@ -354,12 +367,19 @@ class IntegerType(FieldType):
 
     def parse_text(self, field: FieldLike, raw: str) -> Any:
         text = raw.strip()
-        if not text.isascii() or not re.fullmatch(r"[-+]?\d{1,19}", text):
+        if not text.isascii() or not _INTEGER_TEXT.fullmatch(text):
             raise ValueError(raw)
         try:
             return self.validate(field, int(text))
         except ValidationFailed:
             raise ValueError(raw) from None
+
+    def parse_cell(self, field: FieldLike, raw: str) -> Any:
+        text = raw.strip()
+        if not text.isascii() or not _INTEGER_TEXT.fullmatch(text):
+            raise self.fail(field)
+        # validate() keeps it in range (and a rating within its maximum).
+        return self.validate(field, int(text))
 
     def from_text_sql(self, text: str, field: FieldLike) -> str:
         number = f"btrim({text})::numeric"
@@ -434,6 +454,10 @@ class DurationType(FieldType):
         except ValidationFailed:
             raise ValueError(raw) from None
 
+    def parse_cell(self, field: FieldLike, raw: str) -> Any:
+        number = _decimal(raw)
+        return number if number is not None else self.validate(field, raw)
+
     def serializer(self, config: Mapping[str, Any]) -> Serializer:
         return _exact_number
 
@@ -472,10 +496,22 @@ class BooleanType(FieldType):
             raise self.fail(field)
         return value
 
+    # What a spreadsheet may hold; the same words a conversion from text understands.
+    _CELL_VALUES: ClassVar[dict[str, bool]] = {
+        **dict.fromkeys(("true", "t", "yes", "y", "1", "on"), True),
+        **dict.fromkeys(("false", "f", "no", "n", "0", "off"), False),
+    }
+
     def parse_text(self, field: FieldLike, raw: str) -> Any:
         parsed = self._TEXT_VALUES.get(raw.strip().lower())
         if parsed is None:
             raise ValueError(raw)
+        return parsed
+
+    def parse_cell(self, field: FieldLike, raw: str) -> Any:
+        parsed = self._CELL_VALUES.get(raw.strip().lower())
+        if parsed is None:
+            raise self.fail(field)
         return parsed
 
     def from_text_sql(self, text: str, field: FieldLike) -> str:
@@ -508,6 +544,9 @@ class DateType(FieldType):
             return date.fromisoformat(value)
         except ValueError:
             raise self.fail(field) from None
+
+    def parse_cell(self, field: FieldLike, raw: str) -> Any:
+        return self.validate(field, raw.strip())
 
     def serializer(self, config: Mapping[str, Any]) -> Serializer:
         return _iso_date
@@ -545,6 +584,9 @@ class DatetimeType(FieldType):
         if moment is None:
             raise self.fail(field)
         return moment
+
+    def parse_cell(self, field: FieldLike, raw: str) -> Any:
+        return self.validate(field, raw.strip())
 
     def serializer(self, config: Mapping[str, Any]) -> Serializer:
         return rfc3339
@@ -622,6 +664,18 @@ class MultiSelectType(FieldType):
             raise ValueError(value)
         return self.parse_text(field, value)
 
+    def parse_cell(self, field: FieldLike, raw: str) -> Any:
+        """A JSON list, as an export writes it, or options separated by commas."""
+        text = raw.strip()
+        if text.startswith("["):
+            try:
+                chosen = loads_exact(text)
+            except ValueError:
+                raise self.fail(field) from None
+        else:
+            chosen = [part for part in (p.strip() for p in text.split(",")) if part]
+        return self.validate(field, chosen)
+
     def serializer(self, config: Mapping[str, Any]) -> Serializer:
         return _as_list
 
@@ -675,6 +729,15 @@ class JsonType(FieldType):
         if len(encoded) > MAX_JSON_BYTES or b"\\u0000" in encoded:
             raise self.fail(field)
         return orjson.loads(encoded) if _has_decimal(value) else value
+
+    def parse_cell(self, field: FieldLike, raw: str) -> Any:
+        """JSON text; anything that is not JSON is a string. An export writes a string
+        value as its bare text, so this reads it back."""
+        try:
+            value = loads_exact(raw)
+        except ValueError:
+            value = raw
+        return self.validate(field, value)
 
     def to_text_sql(self, column: str, config: Mapping[str, Any]) -> str:
         return f"({column} #>> '{{}}')"

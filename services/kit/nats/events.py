@@ -3,11 +3,12 @@ Nats-Msg-Id), a type, the tenant, the time and the entity."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from services.kit.clock import rfc3339, utcnow
-from services.kit.ids import new_id
+from services.kit.ids import new_id, new_ids
 from services.kit.json import dumps_exact, loads_exact
 from services.kit.telemetry import inject_traceparent
 
@@ -38,6 +39,35 @@ class Event:
             data=data,
             headers=inject_traceparent({}),
         )
+
+    @classmethod
+    def many(
+        cls,
+        *,
+        service: str,
+        tenant: str,
+        entity: str,
+        action: str,
+        datas: Iterable[dict[str, Any]],
+    ) -> list[Event]:
+        """One event per data, for a change that touched many entities at once (an
+        import's batch): each its own id, all with the change's time and trace."""
+        time = rfc3339(utcnow())
+        headers = inject_traceparent({})
+        datas = list(datas)
+        return [
+            cls(
+                id=event_id,
+                service=service,
+                tenant=tenant,
+                entity=entity,
+                action=action,
+                time=time,
+                data=data,
+                headers=dict(headers),
+            )
+            for event_id, data in zip(new_ids("evt", len(datas)), datas, strict=True)
+        ]
 
     @property
     def type(self) -> str:

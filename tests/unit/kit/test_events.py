@@ -51,3 +51,20 @@ def test_events_carry_the_current_trace() -> None:
     assert event.headers["traceparent"].split("-")[1] == trace_id
     outside = Event.new(service="schema", tenant="ws_t", entity="app", action="created", data={})
     assert "traceparent" not in outside.headers
+
+
+def test_many_events_of_one_change_share_its_time_and_trace() -> None:
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("import"):
+        events = Event.many(
+            service="records",
+            tenant="ws_t",
+            entity="record",
+            action="created",
+            datas=({"n": n} for n in range(3)),
+        )
+    assert [e.data for e in events] == [{"n": 0}, {"n": 1}, {"n": 2}]
+    assert len({e.id for e in events}) == 3
+    assert len({e.time for e in events}) == 1
+    assert len({e.headers["traceparent"] for e in events}) == 1
+    assert all(e.subject == "records.ws_t.record.created" for e in events)

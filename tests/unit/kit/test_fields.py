@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import csv
+import io
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -9,6 +12,7 @@ import pytest
 from sqlalchemy import Column, MetaData, Table, Text
 from sqlalchemy.dialects import postgresql
 
+from services.gateway.presenters import RecordsCsv
 from services.kit.errors import ValidationFailed
 from services.kit.fields import REGISTRY, field_type
 from tests.factories.records import field
@@ -292,3 +296,110 @@ def test_indexes_per_type() -> None:
     assert gin is not None
     assert gin.dialect_options["postgresql"]["using"] == "gin"
     assert REGISTRY["long_text"].index("ix_bio", table.c.name, table.c.id) is None
+
+
+def cell(type_name: str, raw: str, **kwargs: Any) -> Any:
+    f = field("f", type_name, **kwargs)
+    return f.type.parse_cell(f, raw)
+
+
+@pytest.mark.parametrize(
+    ("type_name", "raw", "expected"),
+    [
+        ("text", "  spaced, as is ", "  spaced, as is "),
+        ("long_text", "two\nlines", "two\nlines"),
+        ("number", "36", Decimal(36)),
+        ("number", " -2.50 ", Decimal("-2.50")),
+        ("number", "12345678901234567890.5", Decimal("12345678901234567890.5")),
+        ("integer", "+42", 42),
+        ("rating", "3", 3),
+        ("boolean", "true", True),
+        ("boolean", " Yes", True),
+        ("boolean", "0", False),
+        ("boolean", "OFF", False),
+        ("date", " 2020-01-31 ", date(2020, 1, 31)),
+        ("datetime", "2020-01-31T10:00:00+02:00", datetime(2020, 1, 31, 8, tzinfo=UTC)),
+        ("duration", "90.5", Decimal("90.5")),
+        ("duration", "1:30", Decimal(5400)),
+        ("email", "ada@example.com", "ada@example.com"),
+        ("select", "lead", "lead"),
+        ("multi_select", '["b", "a"]', ["b", "a"]),
+        ("multi_select", "b, a,b", ["b", "a"]),
+        ("multi_select", "", []),
+        ("json", '{"a": [1, 2]}', {"a": [1, 2]}),
+        ("json", "null", None),
+        ("json", "not json, a string", "not json, a string"),
+    ],
+)
+def test_parse_cell_reads_text_into_the_stored_form(
+    type_name: str, raw: str, expected: Any
+) -> None:
+    options = ["lead", "customer"] if type_name == "select" else ["a", "b"]
+    assert cell(type_name, raw, options=options) == expected
+
+
+@pytest.mark.parametrize(
+    ("type_name", "raw"),
+    [
+        ("number", "abc"),
+        ("number", "NaN"),
+        ("number", "١٢"),
+        ("integer", "1.5"),
+        ("integer", "99999999999999999999"),
+        ("rating", "9"),
+        ("boolean", "maybe"),
+        ("date", "31/12/2020"),
+        ("date", "2020-02-30"),
+        ("datetime", "yesterday"),
+        ("email", "nope"),
+        ("select", "prospect"),
+        ("multi_select", '["a", "z"]'),
+        ("multi_select", "[broken"),
+        ("multi_select", '{"a": 1}'),
+        ("text", "nul\x00"),
+    ],
+)
+def test_parse_cell_refuses_what_the_type_cannot_hold(type_name: str, raw: str) -> None:
+    f = field("f", type_name, options=["lead", "customer", "a", "b"])
+    with pytest.raises(ValidationFailed) as caught:
+        f.type.parse_cell(f, raw)
+    assert caught.value.field == "f"
+
+
+def test_number_cells_round_to_the_fields_decimal_places() -> None:
+    f = replace(field("f", "number"), config_json='{"decimal_places": 1}')
+    assert f.type.parse_cell(f, "2.57") == Decimal("2.6")
+
+
+@pytest.mark.parametrize(
+    ("type_name", "value"),
+    [
+        ("text", 'quotes " and, commas'),
+        ("long_text", "two\nlines"),
+        ("number", 2.5),
+        ("number", Decimal("12345678901234567890.5")),
+        ("integer", -42),
+        ("boolean", False),
+        ("date", "2020-01-31"),
+        ("datetime", "2020-01-31T10:00:00.123456Z"),
+        ("email", "ada@example.com"),
+        ("url", "https://example.com/a?b=c"),
+        ("phone", "+1 555 0100"),
+        ("select", "a"),
+        ("multi_select", ["b", "a"]),
+        ("rating", 4),
+        ("duration", 90.5),
+        ("json", {"a": [1, 2.5, None]}),
+        ("json", "a string"),
+    ],
+)
+def test_every_type_reads_back_what_a_csv_export_writes(type_name: str, value: Any) -> None:
+    f = field("f", type_name, options=["a", "b"])
+    stored = f.type.validate(f, value)
+    serialize = f.type.serializer(f.config)
+    record = {"f": stored if serialize is None else serialize(stored)}
+    table = RecordsCsv(["f"])
+    table.header()
+    text = table.rows(orjson.dumps(record) + b"\n").decode()
+    (written,) = next(csv.reader(io.StringIO(text, newline="")))
+    assert f.type.parse_cell(f, written) == stored

@@ -1,12 +1,29 @@
 from tessera.common.v1 import common_pb2 as _common_pb2
 from tessera.schema.v1 import schema_pb2 as _schema_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class ImportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    IMPORT_FORMAT_UNSPECIFIED: _ClassVar[ImportFormat]
+    IMPORT_FORMAT_CSV: _ClassVar[ImportFormat]
+    IMPORT_FORMAT_NDJSON: _ClassVar[ImportFormat]
+
+class ImportMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    IMPORT_MODE_BEST_EFFORT: _ClassVar[ImportMode]
+    IMPORT_MODE_ALL_OR_NOTHING: _ClassVar[ImportMode]
+IMPORT_FORMAT_UNSPECIFIED: ImportFormat
+IMPORT_FORMAT_CSV: ImportFormat
+IMPORT_FORMAT_NDJSON: ImportFormat
+IMPORT_MODE_BEST_EFFORT: ImportMode
+IMPORT_MODE_ALL_OR_NOTHING: ImportMode
 
 class SchemaRef(_message.Message):
     __slots__ = ("app_slug", "schema_slug")
@@ -253,3 +270,73 @@ class RestoreTrashResponse(_message.Message):
     ITEM_JSON_FIELD_NUMBER: _ClassVar[int]
     item_json: bytes
     def __init__(self, item_json: _Optional[bytes] = ...) -> None: ...
+
+class ImportStart(_message.Message):
+    __slots__ = ("ctx", "schema", "format", "mode")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    schema: SchemaRef
+    format: ImportFormat
+    mode: ImportMode
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., schema: _Optional[_Union[SchemaRef, _Mapping]] = ..., format: _Optional[_Union[ImportFormat, str]] = ..., mode: _Optional[_Union[ImportMode, str]] = ...) -> None: ...
+
+class ImportChunk(_message.Message):
+    __slots__ = ("start", "data")
+    START_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    start: ImportStart
+    data: bytes
+    def __init__(self, start: _Optional[_Union[ImportStart, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class ImportError(_message.Message):
+    __slots__ = ("line", "field", "message")
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    line: int
+    field: str
+    message: str
+    def __init__(self, line: _Optional[int] = ..., field: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class ImportJob(_message.Message):
+    __slots__ = ("id", "state", "rows_done", "rows_rejected", "errors", "mode", "format", "created_at", "finished_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ROWS_DONE_FIELD_NUMBER: _ClassVar[int]
+    ROWS_REJECTED_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    state: str
+    rows_done: int
+    rows_rejected: int
+    errors: _containers.RepeatedCompositeFieldContainer[ImportError]
+    mode: ImportMode
+    format: ImportFormat
+    created_at: str
+    finished_at: str
+    def __init__(self, id: _Optional[str] = ..., state: _Optional[str] = ..., rows_done: _Optional[int] = ..., rows_rejected: _Optional[int] = ..., errors: _Optional[_Iterable[_Union[ImportError, _Mapping]]] = ..., mode: _Optional[_Union[ImportMode, str]] = ..., format: _Optional[_Union[ImportFormat, str]] = ..., created_at: _Optional[str] = ..., finished_at: _Optional[str] = ...) -> None: ...
+
+class GetImportRequest(_message.Message):
+    __slots__ = ("ctx", "schema", "import_id")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    IMPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    schema: SchemaRef
+    import_id: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., schema: _Optional[_Union[SchemaRef, _Mapping]] = ..., import_id: _Optional[str] = ...) -> None: ...
+
+class ExportChunk(_message.Message):
+    __slots__ = ("keys", "records_ndjson")
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_NDJSON_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedScalarFieldContainer[str]
+    records_ndjson: bytes
+    def __init__(self, keys: _Optional[_Iterable[str]] = ..., records_ndjson: _Optional[bytes] = ...) -> None: ...

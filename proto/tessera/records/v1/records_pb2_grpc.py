@@ -97,6 +97,21 @@ class RecordsServiceStub:
                 request_serializer=tessera_dot_records_dot_v1_dot_records__pb2.RestoreTrashRequest.SerializeToString,
                 response_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.RestoreTrashResponse.FromString,
                 _registered_method=True)
+        self.ImportRecords = channel.stream_unary(
+                '/tessera.records.v1.RecordsService/ImportRecords',
+                request_serializer=tessera_dot_records_dot_v1_dot_records__pb2.ImportChunk.SerializeToString,
+                response_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.ImportJob.FromString,
+                _registered_method=True)
+        self.GetImport = channel.unary_unary(
+                '/tessera.records.v1.RecordsService/GetImport',
+                request_serializer=tessera_dot_records_dot_v1_dot_records__pb2.GetImportRequest.SerializeToString,
+                response_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.ImportJob.FromString,
+                _registered_method=True)
+        self.ExportRecords = channel.unary_stream(
+                '/tessera.records.v1.RecordsService/ExportRecords',
+                request_serializer=tessera_dot_records_dot_v1_dot_records__pb2.ListRecordsRequest.SerializeToString,
+                response_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.ExportChunk.FromString,
+                _registered_method=True)
 
 
 class RecordsServiceServicer:
@@ -182,6 +197,28 @@ class RecordsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportRecords(self, request_iterator, context):
+        """Streams CSV or NDJSON into the schema: the first chunk says what and how, the rest
+        carry the bytes in order. Answers the finished (done or failed) job.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetImport(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportRecords(self, request, context):
+        """Every record the list's filter and sort select (page, per_page, cursor and count do
+        not apply), in batches.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RecordsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -244,6 +281,21 @@ def add_RecordsServiceServicer_to_server(servicer, server):
                     servicer.RestoreTrash,
                     request_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.RestoreTrashRequest.FromString,
                     response_serializer=tessera_dot_records_dot_v1_dot_records__pb2.RestoreTrashResponse.SerializeToString,
+            ),
+            'ImportRecords': grpc.stream_unary_rpc_method_handler(
+                    servicer.ImportRecords,
+                    request_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.ImportChunk.FromString,
+                    response_serializer=tessera_dot_records_dot_v1_dot_records__pb2.ImportJob.SerializeToString,
+            ),
+            'GetImport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetImport,
+                    request_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.GetImportRequest.FromString,
+                    response_serializer=tessera_dot_records_dot_v1_dot_records__pb2.ImportJob.SerializeToString,
+            ),
+            'ExportRecords': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportRecords,
+                    request_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.ListRecordsRequest.FromString,
+                    response_serializer=tessera_dot_records_dot_v1_dot_records__pb2.ExportChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -573,6 +625,87 @@ class RecordsService:
             '/tessera.records.v1.RecordsService/RestoreTrash',
             tessera_dot_records_dot_v1_dot_records__pb2.RestoreTrashRequest.SerializeToString,
             tessera_dot_records_dot_v1_dot_records__pb2.RestoreTrashResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportRecords(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/tessera.records.v1.RecordsService/ImportRecords',
+            tessera_dot_records_dot_v1_dot_records__pb2.ImportChunk.SerializeToString,
+            tessera_dot_records_dot_v1_dot_records__pb2.ImportJob.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetImport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.records.v1.RecordsService/GetImport',
+            tessera_dot_records_dot_v1_dot_records__pb2.GetImportRequest.SerializeToString,
+            tessera_dot_records_dot_v1_dot_records__pb2.ImportJob.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tessera.records.v1.RecordsService/ExportRecords',
+            tessera_dot_records_dot_v1_dot_records__pb2.ListRecordsRequest.SerializeToString,
+            tessera_dot_records_dot_v1_dot_records__pb2.ExportChunk.FromString,
             options,
             channel_credentials,
             insecure,
