@@ -30,6 +30,7 @@ from bench.baseline import Records
 from services.gateway.queries import list_request
 from services.kit.db import async_url
 from services.records.cursors import CursorCodec
+from services.records.imports import Importer
 from services.records.provisioning import Provisioner
 from services.records.repository import RecordTables, load_service_key
 from services.records.schemas import SchemaDef, schema_from_proto
@@ -187,7 +188,9 @@ async def compare(
                     sessionmaker = async_sessionmaker(
                         bind=conn, join_transaction_mode="create_savepoint"
                     )
-                    servicer = RecordsServicer(sessionmaker, service)
+                    servicer = RecordsServicer(
+                        sessionmaker, service, Importer(sessionmaker, service)
+                    )
                     await _service_call(
                         servicer, ctx, schema.app_slug, schema.slug, service_request
                     )

@@ -201,8 +201,8 @@ def test_text_of_10000_characters_is_stored_sorted_and_filtered(shared_tenant: T
 
 @pytest.mark.xfail(
     strict=True,
-    reason="records repository sort_keys() orders text by left(value, 200) and then by id, "
-    "never by the whole value, although TEXT_KEY_LENGTH's comment promises it",
+    reason="by design for now: text sorts by its first 200 characters, then by record id "
+    "(README, Field types); a whole-value order would make cursors carry whole values",
 )
 def test_long_texts_sharing_a_prefix_sort_by_the_whole_value(shared_tenant: Tenant) -> None:
     table = new_table(shared_tenant, [{"slug": "name", "type": "text"}])

@@ -75,8 +75,9 @@ def _check_string(field: FieldLike, value: Any, max_length: int, kind: FieldType
 
 
 # Index and sort keys of text are cut here: a btree entry must fit a third of a page, and
-# any valid value must be storable. Values sharing this prefix are ordered by the whole
-# value after it, so the order stays total.
+# any valid value must be storable. Values sharing this prefix sort by record id (a
+# keyset cursor carries the prefix, never a 10,000-character value); equality still
+# compares the whole value.
 TEXT_KEY_LENGTH = 200
 # Rendered inline, never bound: a query's expression must match the index's to use it.
 _KEY_LENGTH_SQL: ColumnElement[int] = literal_column(str(TEXT_KEY_LENGTH))

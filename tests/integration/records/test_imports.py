@@ -15,6 +15,7 @@ import pytest
 from services.kit.db import transaction
 from services.kit.errors import ValidationFailed
 from services.kit.ids import new_id
+from services.kit.json import dumps_exact, loads_exact
 from services.records.errors import ImportNotFound
 from services.records.imports import ALL_OR_NOTHING, BEST_EFFORT, CSV, NDJSON, Importer, ImportJob
 from services.records.schemas import SchemaDef
@@ -421,14 +422,12 @@ def test_json_and_list_values_land_as_a_create_would_store_them(records_db: str)
                     field("tags", "multi_select", options=["a", "b"]),
                 ),
             )
-            ndjson = b"\n".join(
-                orjson.dumps(values)
-                for values in (
-                    {"name": "obj", "meta": {"a": [1, 2.5, None]}, "tags": ["b"]},
-                    {"name": "str", "meta": "text"},
-                    {"name": "null", "meta": None, "tags": []},
-                )
+            rows: tuple[dict[str, Any], ...] = (
+                {"name": "obj", "meta": {"a": [1, 2.5, None]}, "tags": ["b"]},
+                {"name": "str", "meta": "text"},
+                {"name": "null", "meta": None, "tags": []},
             )
+            ndjson = b"\n".join(orjson.dumps(values) for values in rows)
             await run_import(h, tenant, s, ndjson, format=NDJSON)
             await run_import(h, tenant, s, lines("name,meta,tags", 'csv,"[1, {""b"": 2}]",a'))
             created = await h.create(tenant, s, b'{"name": "api", "meta": {"a": [1, 2.5, null]}}')
@@ -442,7 +441,7 @@ def test_json_and_list_values_land_as_a_create_would_store_them(records_db: str)
             assert stored["csv"]["tags"] == ["a"]
             for event in await created_events(h, tenant):
                 record = event["data"]["record"]
-                assert record == orjson.loads(orjson.dumps(stored[record["name"]]))
+                assert record == loads_exact(dumps_exact(stored[record["name"]]))
 
     asyncio.run(scenario())
 
