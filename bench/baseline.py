@@ -249,7 +249,12 @@ class Records:
             count=count,
             rows=Statement.of(repository.list_statement(self.rt, query)),
             specs=specs,
-            bound_to=binding([(s.field.id, s.descending) for s in specs], proto_filter, terms),
+            bound_to=binding(
+                schema.id,
+                [(s.field.id, s.field.type.name, s.descending) for s in specs],
+                proto_filter,
+                terms,
+            ),
             ranked=repository.rank(self.rt, query) is not None,
             keep=selected_keys(schema, request.fields),
         )
@@ -290,7 +295,7 @@ class Records:
         total = None
         async with self.db.acquire() as connection:
             if plan.query.count:
-                if plan.query.filter is None:
+                if plan.query.filter is None and plan.query.search is None:
                     total = await connection.fetchval(
                         self.total_statement.sql, *self.total_statement.args()
                     )

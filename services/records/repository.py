@@ -425,9 +425,9 @@ def has_null_tail(rt: RecordTable, query: ListQuery) -> bool:
 def _after(keys: list[tuple[ColumnElement[Any], bool]], after: Keyset) -> ColumnElement[bool]:
     """Records strictly after the keyset in the order `keys` defines. PostgreSQL sorts
     NULL last ascending and first descending."""
-    # Bound as literals of the key's type: SQLAlchemy refuses `>` with a bare True/False.
+    # SQLAlchemy refuses `>` with a bare True/False: those are bound as literals.
     values: list[Any] = [
-        None if raw is None else literal(raw, type_=key.type)
+        literal(raw, type_=key.type) if isinstance(raw, bool) else raw
         for (key, _), raw in zip(keys, [*after.values, after.record_id], strict=True)
     ]
     if len(keys) == 2 and values[0] is not None:
