@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from operator import itemgetter
 from typing import Any
@@ -410,6 +410,14 @@ def list_statement(rt: RecordTable, query: ListQuery, *, null_tail: bool = False
     elif query.after is not None:
         statement = statement.where(_after(keys, query.after))
     return statement.order_by(*order).limit(query.limit).offset(query.offset)
+
+
+def export_statement(rt: RecordTable, query: ListQuery) -> Select[Any]:
+    """Every record the query selects, in the list's order, in one statement: no page, no
+    keyset (ascending, PostgreSQL puts NULLs last on its own, as the list's tail does)."""
+    keys = sort_keys(rt, query)
+    order = [key.desc() if descending else key.asc() for key, descending in keys]
+    return select(*rt.columns).where(*_where(rt, query)).order_by(*order)
 
 
 def has_null_tail(rt: RecordTable, query: ListQuery) -> bool:
@@ -850,6 +858,24 @@ async def list_records(
         tail = replace(query, limit=query.limit - len(rows))
         rows.extend((await conn.execute(list_statement(rt, tail, null_tail=True))).all())
     return rows, None if total is None else int(total)
+
+
+async def stream_records(
+    session: AsyncSession, rt: RecordTable, query: ListQuery, *, batch_size: int
+) -> AsyncIterator[Sequence[Row[Any]]]:
+    """Every record the query selects, in its order, batch by batch through one server-side
+    cursor: one statement and one snapshot however many records there are, and memory for
+    one batch. The query's limit and offset do not apply. (Keyset batches would need an
+    index range per batch, which PostgreSQL does not find for nullable or mixed-direction
+    sort keys: each batch would scan from the start.)"""
+    conn = await _conn(session)
+    statement = export_statement(rt, query).execution_options(yield_per=batch_size)
+    result = await conn.stream(statement)
+    try:
+        async for rows in result.partitions(batch_size):
+            yield rows
+    finally:
+        await result.close()
 
 
 async def copy_records(

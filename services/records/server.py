@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
-import orjson
 from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.records.v1 import records_pb2, records_pb2_grpc
@@ -314,29 +313,28 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
             sort=request.sort,
             filter=request.filter if request.HasField("filter") else None,
             fields=request.fields,
+            search=request.search,
+            expand=request.expand,
         )
         # The keys go out before any record, so a client can write a header even for
         # an export of nothing.
         yield records_pb2.ExportChunk(keys=plan.keys)
-        after = None
-        while True:
-            # A transaction per batch: a slow reader holds no snapshot and no connection.
-            async with transaction(self.sessionmaker) as session:
-                batch = await self.service.export_batch(session, plan, after)
-            lines: list[bytes] = []
-            size = 0
-            for record in batch.records:
-                line = orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
-                lines.append(line)
-                size += len(line)
-                if size >= EXPORT_CHUNK_BYTES:
+        # One transaction for the whole export: its cursor reads one snapshot, in order, a
+        # batch at a time, as fast as the client takes them (a slow client keeps the
+        # transaction and a connection for as long; the call's deadline bounds it).
+        async with transaction(self.sessionmaker) as session:
+            async for records in self.service.export_records(session, request.ctx, plan):
+                lines: list[bytes] = []
+                size = 0
+                for record in records:
+                    line = dumps_exact(record) + b"\n"
+                    lines.append(line)
+                    size += len(line)
+                    if size >= EXPORT_CHUNK_BYTES:
+                        yield records_pb2.ExportChunk(records_ndjson=b"".join(lines))
+                        lines, size = [], 0
+                if lines:
                     yield records_pb2.ExportChunk(records_ndjson=b"".join(lines))
-                    lines, size = [], 0
-            if lines:
-                yield records_pb2.ExportChunk(records_ndjson=b"".join(lines))
-            if batch.after is None:
-                return
-            after = batch.after
 
 
 async def _data(chunks: AsyncIterator[records_pb2.ImportChunk]) -> AsyncIterator[bytes]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -57,7 +57,7 @@ MAX_PAGE = 10_000_000
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 100
 MAX_RECORD_ID_LENGTH = 64
-# Records an export reads per query (and per transaction).
+# Records an export reads from its cursor at a time.
 EXPORT_BATCH_SIZE = 1000
 # A filter tree may not grow without bound: nodes in all, and groups inside groups.
 MAX_FILTER_NODES = 200
@@ -92,13 +92,9 @@ class ExportPlan:
     keys: tuple[str, ...]
     # None: every key.
     keep: frozenset[str] | None
-
-
-@dataclass(frozen=True, slots=True)
-class ExportBatch:
-    records: list[dict[str, Any]]
-    # Where the next batch starts; None after the last.
-    after: Keyset | None
+    # As a list's: a tsquery, and the link fields shown as the linked records.
+    search: str | None = None
+    expand: frozenset[str] = frozenset()
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
@@ -972,9 +968,11 @@ class RecordsService:
         sort: Iterable[SortLike] = (),
         filter: records_pb2.FilterNode | None = None,
         fields: Sequence[str] = (),
+        search: str = "",
+        expand: Sequence[str] = (),
     ) -> ExportPlan:
-        """Every record the list's sort and filter select, with no pages: checked here,
-        read batch by batch with export_batch."""
+        """Every record the list's sort, filter and search select, with no pages: checked
+        here, read with export_records."""
         _, rt = await self._table(ctx, app_slug, schema_slug)
         keep = selected_keys(rt.schema, fields)
         return ExportPlan(
@@ -983,28 +981,34 @@ class RecordsService:
             filter=None if filter is None else filter_tree(rt.schema, filter),
             keys=rt.keys if keep is None else tuple(k for k in rt.keys if k in keep),
             keep=keep,
+            search=search_terms(search) if search else None,
+            expand=_expanded(rt.schema, expand),
         )
 
-    async def export_batch(
+    async def export_records(
         self,
         session: AsyncSession,
+        ctx: common_pb2.RequestContext,
         plan: ExportPlan,
-        after: Keyset | None,
         *,
-        size: int = EXPORT_BATCH_SIZE,
-    ) -> ExportBatch:
-        """The next `size` records after `after` (a keyset, never an offset: each batch
-        is an index range however deep the export is)."""
+        batch_size: int = EXPORT_BATCH_SIZE,
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """The plan's records in order, a batch at a time, read by one query through a
+        server-side cursor in the caller's transaction, with their links as a list shows
+        them."""
         rt = plan.rt
-        query = ListQuery(sort=plan.sort, filter=plan.filter, limit=size, after=after, count=False)
-        rows, _ = await repository.list_records(session, rt, query)
+        # Neither page nor count: the stream reads everything the query selects.
+        query = ListQuery(
+            sort=plan.sort, filter=plan.filter, limit=0, count=False, search=plan.search
+        )
         to_record = rt.to_record
-        records = [to_record(row) for row in rows]
-        if plan.keep is not None:
-            keep = plan.keep
-            records = [{k: v for k, v in r.items() if k in keep} for r in records]
-        following = _keyset(rt, plan.sort, rows[-1]) if len(rows) == size else None
-        return ExportBatch(records=records, after=following)
+        keep = plan.keep
+        async for rows in repository.stream_records(session, rt, query, batch_size=batch_size):
+            records = [to_record(row) for row in rows]
+            await self._show_links(session, ctx, rt, records, expand=plan.expand, keep=keep)
+            if keep is not None:
+                records = [{k: v for k, v in r.items() if k in keep} for r in records]
+            yield records
 
     async def table_for_import(
         self, ctx: common_pb2.RequestContext, app_slug: str, schema_slug: str
@@ -1169,7 +1173,6 @@ __all__ = [
     "EXPORT_BATCH_SIZE",
     "TRASH_RETENTION",
     "VERSION",
-    "ExportBatch",
     "ExportPlan",
     "RecordPage",
     "RecordsService",
