@@ -25,6 +25,7 @@ from services.kit.db import SessionMaker, transaction
 from services.kit.errors import DomainError, ValidationFailed
 from services.kit.ids import new_id, new_ids
 from services.kit.json import loads_exact
+from services.kit.nats.events import Event
 from services.kit.nats.outbox import OutboxWriter
 from services.records import events, repository, tables
 from services.records.readers import CsvReader, NdjsonReader, Rejected
@@ -41,9 +42,9 @@ BEST_EFFORT = "best_effort"
 ALL_OR_NOTHING = "all_or_nothing"
 MODES = (BEST_EFFORT, ALL_OR_NOTHING)
 
-# Rows per COPY and, in best-effort mode, per transaction. Larger batches than the usual
-# thousand: on a table with an index per field PostgreSQL takes a third less time per row
-# at 5000 (measured with bench/transfer.py).
+# Rows per COPY and, in best-effort mode, per transaction. Larger than the usual thousand:
+# COPYing into a table with an index per field, PostgreSQL took about a third less time
+# per row in batches of several thousand than of one thousand (2-core dev machine).
 BATCH_SIZE = 5000
 MAX_ERRORS = 100
 
@@ -272,11 +273,21 @@ def _header_message(problems: list[dict[str, str]]) -> str:
 @dataclass
 class _Job:
     tenant: str
-    ctx: common_pb2.RequestContext
     id: str
     mode: str
     run: ImportRun
+    # Who imports: the records' creator.
+    actor: str | None
     done: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """Rows made into records and events, ready to write."""
+
+    lines: list[int]
+    records: repository.NewRecords
+    events: list[Event]
 
 
 class _Undo(Exception):
@@ -284,20 +295,20 @@ class _Undo(Exception):
 
 
 class _Writer:
-    """Lands batches one at a time beside the reading: while one batch is being written,
-    the next rows are read and checked. A failed landing surfaces at the next submit or
-    flush."""
+    """Writes batches one at a time beside the reading: while PostgreSQL takes one batch,
+    the next rows are read, checked and made into records and events. A failed write
+    surfaces at the next submit or flush."""
 
     def __init__(self) -> None:
         self._task: asyncio.Task[None] | None = None
 
-    async def submit(self, landing: Coroutine[Any, Any, None]) -> None:
+    async def submit(self, write: Coroutine[Any, Any, None]) -> None:
         try:
             await self.flush()
         except BaseException:
-            landing.close()
+            write.close()
             raise
-        self._task = asyncio.create_task(landing)
+        self._task = asyncio.create_task(write)
 
     async def flush(self) -> None:
         task, self._task = self._task, None
@@ -353,7 +364,13 @@ class Importer:
                 mode=mode,
                 created_by=ctx.principal_id or None,
             )
-        job = _Job(tenant=tenant, ctx=ctx, id=row.id, mode=mode, run=run)
+        job = _Job(
+            tenant=tenant,
+            id=row.id,
+            mode=mode,
+            run=run,
+            actor=ctx.principal_id or None,
+        )
         try:
             if mode == ALL_OR_NOTHING:
                 return await self._all_or_nothing(job, data)
@@ -373,16 +390,18 @@ class Importer:
         writer = _Writer()
         try:
             while not run.closed:
-                # Rows read with the header are landed before waiting for more.
+                # Rows read with the header are written before waiting for more.
                 while len(run.pending) >= self._batch:
-                    await writer.submit(self._commit(job, run.take(self._batch)))
+                    batch = await self._prepare(job, run.take(self._batch))
+                    await writer.submit(self._commit(job, batch))
                 chunk = await anext(data, None)
                 if chunk is None:
                     run.close()
                 else:
                     run.feed(chunk)
             while run.pending:
-                await writer.submit(self._commit(job, run.take(self._batch)))
+                batch = await self._prepare(job, run.take(self._batch))
+                await writer.submit(self._commit(job, batch))
             await writer.flush()
         except BaseException:
             await writer.cancel()
@@ -390,16 +409,16 @@ class Importer:
         async with transaction(self._sessionmaker) as session:
             return await self._save(session, job, DONE)
 
-    async def _commit(self, job: _Job, batch: list[Pending]) -> None:
+    async def _commit(self, job: _Job, batch: _Batch) -> None:
         async with transaction(self._sessionmaker) as session:
-            job.done += await self._land(session, job, batch)
+            job.done += await self._write(session, job, batch)
             await self._save(session, job, RUNNING)
 
     async def _all_or_nothing(self, job: _Job, data: AsyncIterator[bytes]) -> ImportJob:
         run = job.run
         try:
             async with transaction(self._sessionmaker) as session:
-                if await self._land_all(session, job, data):
+                if await self._write_all(session, job, data):
                     # The job is done in the same transaction the records land in.
                     return await self._save(session, job, DONE)
                 raise _Undo
@@ -417,20 +436,23 @@ class Importer:
         async with transaction(self._sessionmaker) as session:
             return await self._save(session, job, FAILED)
 
-    async def _land_all(self, session: AsyncSession, job: _Job, data: AsyncIterator[bytes]) -> bool:
-        """Lands every row in the caller's transaction; False at the first refusal."""
+    async def _write_all(
+        self, session: AsyncSession, job: _Job, data: AsyncIterator[bytes]
+    ) -> bool:
+        """Writes every row in the caller's transaction; False at the first refusal."""
         run = job.run
         writer = _Writer()
 
-        async def land(batch: list[Pending]) -> None:
-            job.done += await self._land(session, job, batch)
+        async def write(batch: _Batch) -> None:
+            job.done += await self._write(session, job, batch)
 
         try:
             while not run.rejected:
                 while not run.rejected and (
                     len(run.pending) >= self._batch or (run.closed and run.pending)
                 ):
-                    await writer.submit(land(run.take(self._batch)))
+                    batch = await self._prepare(job, run.take(self._batch))
+                    await writer.submit(write(batch))
                 if run.closed:
                     break
                 chunk = await anext(data, None)
@@ -444,16 +466,33 @@ class Importer:
             raise
         return not run.rejected
 
-    async def _land(self, session: AsyncSession, job: _Job, batch: list[Pending]) -> int:
+    async def _prepare(self, job: _Job, rows: list[Pending]) -> _Batch:
+        """Makes rows into complete records and their events (all but the writing)."""
         rt = job.run.rt
-        stored, refused = await repository.copy_records(
-            session,
+        numbers: list[list[int]] = []
+        # The database's clock, as for any other record, read per batch: records that share
+        # a creation time spread over the whole (created_at, id) index, later ones go to
+        # its end. Sequence values are taken for good, whatever becomes of the rows.
+        async with transaction(self._sessionmaker) as session:
+            now = await repository.database_now(session)
+            if repository.numbered_columns(rt):
+                numbers = await repository.next_numbers(session, rt, len(rows))
+        records = repository.new_records(
             rt,
             job.run.columns,
-            new_ids("rec", len(batch)),
-            [values for _, values in batch],
-            actor=job.ctx.principal_id or None,
+            new_ids("rec", len(rows)),
+            [values for _, values in rows],
+            now=now,
+            actor=job.actor,
+            numbers=numbers,
         )
+        created = events.records_created(job.tenant, rt.schema, map(rt.to_record, records.stored))
+        return _Batch(lines=[line for line, _ in rows], records=records, events=created)
+
+    async def _write(self, session: AsyncSession, job: _Job, batch: _Batch) -> int:
+        rt = job.run.rt
+        refused = await repository.copy_records(session, rt, batch.records)
+        created = batch.events
         if refused:
             unique = [f.slug for f in rt.schema.fields if f.unique]
             message = (
@@ -463,12 +502,11 @@ class Importer:
                 f" ({', '.join(unique)})"
             )
             for index in refused:
-                job.run.reject(batch[index][0], message, unique[0] if len(unique) == 1 else "")
-        to_record = rt.to_record
-        await self._outbox.add_many(
-            session, events.records_created(job.tenant, rt.schema, map(to_record, stored))
-        )
-        return len(stored)
+                job.run.reject(batch.lines[index], message, unique[0] if len(unique) == 1 else "")
+            gone = set(refused)
+            created = [event for index, event in enumerate(created) if index not in gone]
+        await self._outbox.add_many(session, created)
+        return len(created)
 
     async def _save(self, session: AsyncSession, job: _Job, state: str) -> ImportJob:
         row = await repository.update_import(

@@ -19,6 +19,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
@@ -878,26 +879,38 @@ async def stream_records(
         await result.close()
 
 
-async def copy_records(
-    session: AsyncSession,
+@dataclass(frozen=True, slots=True)
+class NewRecords:
+    """New records ready to write: each row's values for `names`, the same rows as COPY
+    takes them, and as a read returns them (in the order of RecordTable.columns, for
+    to_record)."""
+
+    names: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+    copied: list[tuple[Any, ...]]
+    stored: list[tuple[Any, ...]]
+
+
+def numbered_columns(rt: RecordTable) -> list[Column[Any]]:
+    """The table's columns numbered by a sequence (autonumber fields)."""
+    return [c for c in rt.table.columns if c.identity is not None]
+
+
+def new_records(
     rt: RecordTable,
     columns: Sequence[str],
     ids: Sequence[str],
     rows: Sequence[Sequence[Any]],
     *,
+    now: datetime,
     actor: str | None,
-) -> tuple[list[tuple[Any, ...]], list[int]]:
-    """New records in one go: `rows` hold validated values for `columns` (field ids), one
-    row per id. COPY carries them; when a unique field refuses some, the batch is written
-    again with those left out. Returns the stored rows in the order of rt.columns (for
-    to_record) and the indexes of the rows refused."""
-    conn = await _conn(session)
-    # Also starts the transaction on the driver connection, which COPY goes through.
-    now = (await conn.execute(select(func.now()))).scalar_one()
-    numbered = [c for c in rt.table.columns if c.identity is not None]
-    numbers = [await _next_numbers(conn, rt, column, len(rows)) for column in numbered]
-    names = [ID, *columns, *(c.name for c in numbered), VERSION, CREATED_AT, UPDATED_AT]
-    names += [CREATED_BY, UPDATED_BY]
+    numbers: Sequence[Sequence[int]] = (),
+) -> NewRecords:
+    """Validated values for `columns` (field ids), one row per id, made whole: the system
+    columns and the `numbers` taken for numbered_columns. No I/O."""
+    numbered = numbered_columns(rt)
+    names = (ID, *columns, *(c.name for c in numbered), VERSION, CREATED_AT, UPDATED_AT)
+    names += (CREATED_BY, UPDATED_BY)
     system = (1, now, now, actor, actor)
     full = [
         (record_id, *values, *(n[index] for n in numbers), *system)
@@ -913,29 +926,45 @@ async def copy_records(
             )
             for row in full
         ]
-    refused: list[int] = []
-    if not await _copy(conn, rt, names, copied):
-        inserted = await _insert_skipping_conflicts(conn, rt, names, full)
-        refused = [index for index, row in enumerate(full) if row[0] not in inserted]
-        full = [row for row in full if row[0] in inserted]
     # Columns the rows do not name stay NULL; (None,) holds their place.
     position = {name: index for index, name in enumerate(names)}
     pick = itemgetter(*(position.get(column.name, len(names)) for column in rt.columns))
-    return [pick((*row, None)) for row in full], refused
+    stored = [pick((*row, None)) for row in full]
+    return NewRecords(names=names, rows=full, copied=copied, stored=stored)
 
 
-async def _next_numbers(
-    conn: AsyncConnection, rt: RecordTable, column: Column[Any], count: int
-) -> list[int]:
-    """The next `count` values of an identity column's sequence, for rows that name them."""
+async def database_now(session: AsyncSession) -> datetime:
+    conn = await _conn(session)
+    now: datetime = (await conn.execute(select(func.now()))).scalar_one()
+    return now
+
+
+async def next_numbers(session: AsyncSession, rt: RecordTable, count: int) -> list[list[int]]:
+    """The next `count` values of each numbered column's sequence (taken for good, whatever
+    becomes of the rows)."""
+    conn = await _conn(session)
+    numbers = []
     table = conn.dialect.identifier_preparer.format_table(rt.table)
-    sequence = func.pg_get_serial_sequence(table, column.name)
-    statement = select(func.nextval(sequence)).select_from(func.generate_series(1, count))
-    return list((await conn.execute(statement)).scalars())
+    for column in numbered_columns(rt):
+        sequence = func.pg_get_serial_sequence(table, column.name)
+        statement = select(func.nextval(sequence)).select_from(func.generate_series(1, count))
+        numbers.append(list((await conn.execute(statement)).scalars()))
+    return numbers
+
+
+async def copy_records(session: AsyncSession, rt: RecordTable, new: NewRecords) -> list[int]:
+    """Writes new records with one COPY (an import's way in; insert_records is a batch
+    write's); when a unique field refuses some, the batch is written again without them.
+    Returns the indexes of the rows refused."""
+    conn = await _conn(session)
+    if await _copy(conn, rt, new.names, new.copied):
+        return []
+    inserted = await _insert_skipping_conflicts(conn, rt, new.names, new.rows)
+    return [index for index, row in enumerate(new.rows) if row[0] not in inserted]
 
 
 async def _copy(
-    conn: AsyncConnection, rt: RecordTable, names: list[str], rows: list[tuple[Any, ...]]
+    conn: AsyncConnection, rt: RecordTable, names: Sequence[str], rows: list[tuple[Any, ...]]
 ) -> bool:
     """False when a unique field refused the batch (then nothing of it stays)."""
     if not any(f.unique for f in rt.schema.fields):
@@ -950,7 +979,7 @@ async def _copy(
 
 
 async def _insert_skipping_conflicts(
-    conn: AsyncConnection, rt: RecordTable, names: list[str], rows: list[tuple[Any, ...]]
+    conn: AsyncConnection, rt: RecordTable, names: Sequence[str], rows: list[tuple[Any, ...]]
 ) -> set[str]:
     """The ids of the rows inserted; a row a unique index refuses is left out."""
     statement = pg_insert(rt.table).on_conflict_do_nothing().returning(rt.table.c[ID])
