@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-import orjson
 from sqlalchemy import Table, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -84,5 +83,6 @@ async def copy_rows(
 
 
 def json_text(value: Any) -> str:
-    """A value of a JSON column as copy_rows takes it."""
-    return orjson.dumps(value).decode()
+    """A value of a JSON column as copy_rows takes it, numbers exact as the engine's own
+    serializer writes them."""
+    return dumps_exact(value).decode()

@@ -47,6 +47,8 @@ MODES = (BEST_EFFORT, ALL_OR_NOTHING)
 # per row in batches of several thousand than of one thousand (2-core dev machine).
 BATCH_SIZE = 5000
 MAX_ERRORS = 100
+# Links live in join tables and need their targets checked; imports do not write them yet.
+LINKS_NOT_IMPORTED = "A link field cannot be imported; set links after the import"
 
 RUNNING = "running"
 DONE = "done"
@@ -111,6 +113,7 @@ class ImportRun:
         self._csv = CsvReader() if format == CSV else None
         self._ndjson = NdjsonReader() if format == NDJSON else None
         writable_fields = [f for f in rt.schema.fields if not f.type.read_only and f.has_column]
+        self._links = frozenset(f.slug for f in rt.schema.fields if f.is_link)
         # The field ids a row's values are for; CSV sets them from its header.
         self.columns: tuple[str, ...] = tuple(f.id for f in writable_fields)
         self._convert: Callable[[int, Any], Values] = self._ndjson_row
@@ -201,6 +204,8 @@ class ImportRun:
                 problems.append({"field": column, "message": "The column appears twice"})
             elif column in SYSTEM_COLUMNS or (f is not None and f.type.read_only):
                 problems.append({"field": column, "message": "The field is read-only"})
+            elif f is not None and f.is_link:
+                problems.append({"field": column, "message": LINKS_NOT_IMPORTED})
             elif f is None:
                 problems.append({"field": column, "message": "The schema has no such field"})
             seen.add(column)
@@ -252,6 +257,9 @@ class ImportRun:
             raise _RowRejected("The line is not valid JSON") from None
         if not isinstance(body, dict):
             raise _RowRejected("The line must be a JSON object keyed by field slug")
+        for slug in self._links.intersection(body):
+            if body[slug] is not None and body[slug] != []:
+                raise _RowRejected(LINKS_NOT_IMPORTED, slug)
         values = validate_values(self.rt.schema, writable(body), creating=True)
         return tuple(values.get(column) for column in self.columns)
 
@@ -265,6 +273,7 @@ def _header_message(problems: list[dict[str, str]]) -> str:
         "The field is read-only": "read-only fields cannot be imported",
         "The schema has no such field": "unknown columns",
         "The field is required": "required fields missing",
+        LINKS_NOT_IMPORTED: "link fields cannot be imported",
     }
     parts = [f"{wording[message]}: {', '.join(names)}" for message, names in groups.items()]
     return "The CSV header does not fit the schema; " + "; ".join(parts)

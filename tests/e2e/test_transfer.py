@@ -359,3 +359,72 @@ def test_export_of_an_unknown_schema_is_404(tenant: Tenant, crm: str) -> None:
     response = tenant.get(f"/api/apps/{crm}/schemas/nope/records/export")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+# --- links and search -------------------------------------------------------------------
+
+
+@pytest.fixture
+def linked(tenant: Tenant) -> str:
+    app = str(create_app(tenant)["slug"])
+    create_schema(
+        tenant,
+        app,
+        name="Companies",
+        slug="companies",
+        fields=[{"slug": "name", "type": "text", "primary": True}],
+    )
+    create_schema(
+        tenant,
+        app,
+        name="People",
+        slug="people",
+        fields=[
+            {"slug": "name", "type": "text"},
+            {"slug": "bio", "type": "long_text"},
+            {"slug": "employers", "type": "link", "target": "companies"},
+        ],
+    )
+    return app
+
+
+def test_link_fields_are_not_imported(stack: Stack, tenant: Tenant, linked: str) -> None:
+    people = records_path(linked, "people")
+    refused = tenant.post(
+        f"{people}/import", content=b"name,employers\nAda,rec_x\n", headers=CSV_TYPE
+    )
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["field"] == "employers"
+    assert "link" in refused.json()["error"]["message"]
+    body = b'{"name": "Ada", "employers": ["rec_x"]}\n{"name": "Bob", "employers": []}\n'
+    job = tenant.post(f"{people}/import", content=body, headers=NDJSON_TYPE).json()
+    assert (job["rows_done"], job["rows_rejected"]) == (1, 1)
+    assert job["errors"] == [
+        {"line": 1, "field": "employers", "message": job["errors"][0]["message"]}
+    ]
+    listed_people = tenant.get(people).json()["records"]
+    assert [(p["name"], p["employers"]) for p in listed_people] == [("Bob", [])]
+
+
+def test_an_export_shows_links_and_searches_like_the_list(tenant: Tenant, linked: str) -> None:
+    companies, people = records_path(linked, "companies"), records_path(linked, "people")
+    acme = tenant.post(companies, json={"name": "Acme"}).json()["id"]
+    globex = tenant.post(companies, json={"name": "Globex"}).json()["id"]
+    for i in range(30):
+        employers = [acme, globex] if i % 3 == 0 else [globex] if i % 3 == 1 else []
+        bio = "writes compilers" if i % 2 else "plays chess"
+        response = tenant.post(
+            people, json={"name": f"p{i:02d}", "bio": bio, "employers": employers}
+        )
+        assert response.status_code == 201, response.text
+    for params in (
+        {"sort": "-name"},
+        {"search": "compil"},
+        {"filter[employers][has_any]": acme, "expand": "employers", "sort": "name"},
+    ):
+        expected = tenant.get(people, params={**params, "per_page": "100"}).json()["records"]
+        exported = tenant.get(f"{people}/export", params=params)
+        assert exported.status_code == 200, exported.text
+        assert [orjson.loads(line) for line in exported.content.splitlines()] == expected
+    assert len(expected) == 10
+    assert expected[0]["employers"][0]["name"] == "Acme"
