@@ -161,3 +161,13 @@ class RecordsCsv:
         self._buffer.seek(0)
         self._buffer.truncate()
         return text.encode()
+
+
+def trash_entry(message: schema_pb2.TrashEntry) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": message.id, "type": message.type, "app": message.app}
+    if message.schema:
+        body["schema"] = message.schema
+    if message.field:
+        body["field"] = message.field
+    body.update(name=message.name, deleted_at=message.deleted_at, expires_at=message.expires_at)
+    return body

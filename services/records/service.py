@@ -917,14 +917,18 @@ class RecordsService:
         keep = selected_keys(rt.schema, fields)
         expanded = _expanded(rt.schema, expand)
         terms = search_terms(search) if search else None
-        # A cursor belongs to this schema, this sort (and the sort fields' types, whose
-        # values it carries), this filter and this search.
-        bound_to = binding(
-            rt.schema.id,
-            [(s.field.id, s.field.type.name, s.descending) for s in specs],
-            None if filter is None else filter,
-            terms,
-        )
+
+        def bound_to() -> str:
+            """What a cursor belongs to: this schema, this sort (and the sort fields'
+            types, whose values it carries), this filter and this search. Worked out
+            only when a cursor is read or made: hashing the filter costs on every list."""
+            return binding(
+                rt.schema.id,
+                [(s.field.id, s.field.type.name, s.descending) for s in specs],
+                None if filter is None else filter,
+                terms,
+            )
+
         query = ListQuery(
             sort=specs,
             filter=tree,
@@ -936,7 +940,7 @@ class RecordsService:
         ranked = repository.rank(rt, query) is not None
         if cursor:
             after = self._cursors.decode(
-                cursor, bound_to=bound_to, keys=1 if ranked else len(specs) or 1
+                cursor, bound_to=bound_to(), keys=1 if ranked else len(specs) or 1
             )
             query = replace(query, after=after, offset=0)
         rows, total = await repository.list_records(session, rt, query)
@@ -953,7 +957,7 @@ class RecordsService:
                 if ranked
                 else _keyset(rt, specs, last)
             )
-            next_cursor = self._cursors.encode(keyset, bound_to=bound_to)
+            next_cursor = self._cursors.encode(keyset, bound_to=bound_to())
         await self._show_links(session, ctx, rt, records, expand=expanded, keep=keep)
         if keep is not None:
             records = [{k: v for k, v in r.items() if k in keep} for r in records]

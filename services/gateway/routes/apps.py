@@ -10,7 +10,6 @@ from tessera.schema.v1 import schema_pb2
 from services.gateway import presenters
 from services.gateway.bodies import StrictInput, parse_json
 from services.gateway.deps import BackendsDep, ContextDep
-from services.gateway.routes import trash
 
 router = APIRouter(prefix="/api/apps")
 
@@ -73,4 +72,4 @@ async def delete_app(app_slug: str, ctx: ContextDep, backends: BackendsDep) -> d
     reply = await backends.call(
         backends.schema.DeleteApp, schema_pb2.DeleteAppRequest(ctx=ctx, app_slug=app_slug)
     )
-    return {"trash": trash.entry(reply)}
+    return {"trash": presenters.trash_entry(reply)}

@@ -13,7 +13,6 @@ from services.gateway import presenters
 from services.gateway.bodies import StrictInput, parse, parse_json, read_json
 from services.gateway.deps import BackendsDep, ContextDep
 from services.gateway.presenters import exact_json
-from services.gateway.routes import trash
 from services.kit.errors import Conflict, ValidationFailed
 from services.kit.fields import REGISTRY
 from services.kit.json import dumps_exact
@@ -152,7 +151,7 @@ async def delete_schema(
         backends.schema.DeleteSchema,
         schema_pb2.DeleteSchemaRequest(ctx=ctx, app_slug=app_slug, schema_slug=schema_slug),
     )
-    return exact_json({"trash": trash.entry(reply)})
+    return exact_json({"trash": presenters.trash_entry(reply)})
 
 
 @router.post("/{schema_slug}/fields", status_code=201)

@@ -4,13 +4,12 @@ service the records; an entry's id says which."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 from fastapi import APIRouter, Response
 from tessera.records.v1 import records_pb2
 from tessera.schema.v1 import schema_pb2
 
+from services.gateway import presenters
 from services.gateway.deps import BackendsDep, ContextDep
 from services.kit.errors import NotFound
 
@@ -21,21 +20,13 @@ RECORDS_TRASH = "trr_"
 SCHEMA_TRASH = ("app_", "sch_", "fld_")
 
 
-def entry(message: schema_pb2.TrashEntry) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": message.id, "type": message.type, "app": message.app}
-    if message.schema:
-        body["schema"] = message.schema
-    if message.field:
-        body["field"] = message.field
-    body.update(name=message.name, deleted_at=message.deleted_at, expires_at=message.expires_at)
-    return body
-
-
 @router.get("")
 async def list_trash(ctx: ContextDep, backends: BackendsDep) -> Response:
     structure = await backends.call(backends.schema.ListTrash, schema_pb2.ListTrashRequest(ctx=ctx))
     records = await backends.call(backends.records.ListTrash, records_pb2.ListTrashRequest(ctx=ctx))
-    items = [entry(e) for e in structure.entries] + orjson.loads(records.items_json)
+    items = [presenters.trash_entry(e) for e in structure.entries] + orjson.loads(
+        records.items_json
+    )
     items.sort(key=lambda item: item["deleted_at"], reverse=True)
     return Response(orjson.dumps({"trash": items}), media_type=JSON)
 
@@ -53,5 +44,5 @@ async def restore(trash_id: str, ctx: ContextDep, backends: BackendsDep) -> Resp
             backends.schema.RestoreTrash,
             schema_pb2.RestoreTrashRequest(ctx=ctx, trash_id=trash_id),
         )
-        return Response(orjson.dumps(entry(restored)), media_type=JSON)
+        return Response(orjson.dumps(presenters.trash_entry(restored)), media_type=JSON)
     raise NotFound("Nothing in the trash has that id")
