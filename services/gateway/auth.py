@@ -1,14 +1,22 @@
-"""Who is calling, and in which workspace.
+"""Who is calling, and in which workspace: any credential becomes one RequestContext.
 
-Credentials, in order: `Authorization: JWT <token>` or `Bearer <token>` (access JWTs,
-verified locally with identity's public keys), then the `sessionid` cookie (a server-side
-session looked up in identity). Cookie-authenticated writes must pass the CSRF check.
-The workspace is the caller's first, or the one named by `X-Workspace` (id or slug).
+Credentials, in order:
+- `X-Api-Key: <key>`, or `Authorization: Token <secret>` / `Bearer <secret>` with an
+  opaque secret (API tokens, per-user keys, admin tokens, app end-user sessions): identity
+  resolves it into a principal, which is cached briefly and dropped at once when identity
+  reports the credential or its creator's membership changed.
+- `Authorization: JWT <token>` or `Bearer <token>` with an access JWT, verified locally
+  with identity's public keys.
+- the `sessionid` cookie (a server-side session looked up in identity). Cookie-
+  authenticated writes must pass the CSRF check.
+A member's workspace is their first, or the one named by `X-Workspace` (id or slug); a
+token's is the one it was made in.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import time
 import uuid
@@ -23,6 +31,7 @@ from tessera.identity.v1 import identity_pb2
 
 from services.gateway.clients import Backends
 from services.gateway.config import GatewaySettings
+from services.kit.access import CREDENTIAL_PREFIX
 from services.kit.errors import NotFound, PermissionDenied, Unauthenticated
 from services.kit.idempotency import check_key
 
@@ -36,15 +45,21 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Browsers send these cross-site only after a CORS preflight, which the gateway never
 # grants; so for them a foreign Origin is the only thing left to refuse.
 PREFLIGHTED_METHODS = frozenset({"PUT", "PATCH", "DELETE"})
-AUTH_SCHEMES = frozenset({"jwt", "bearer"})
+AUTH_SCHEMES = frozenset({"jwt", "bearer", "token"})
+API_KEY_HEADER = "x-api-key"
+CREDENTIAL_CACHE_SECONDS = 30.0
+CREDENTIAL_CACHE_SIZE = 10_000
 KEY_REFRESH_INTERVAL_SECONDS = 5.0
 VERIFIED_TOKEN_CACHE_SIZE = 10_000
+MAX_SECRET_LENGTH = 200
 
 
 @dataclass(frozen=True)
 class Caller:
     account_id: str
-    via: str  # "jwt" or "session"
+    via: str  # "jwt", "session" or "credential"
+    # Set for opaque credentials: the principal identity resolved, workspace included.
+    resolved: common_pb2.RequestContext | None = None
 
 
 class AccessTokenVerifier:
@@ -144,20 +159,69 @@ class MembershipCache:
             self._entries.pop(account_id, None)
 
 
+class CredentialCache:
+    """Principals behind opaque secrets, keyed by the secret's hash, held at most
+    CREDENTIAL_CACHE_SECONDS and dropped as soon as identity reports a revocation or a
+    membership change of the account behind them."""
+
+    def __init__(self, backends: Backends) -> None:
+        self.backends = backends
+        # sha256(secret) -> (held until, monotonic; resolved principal)
+        self._entries: dict[str, tuple[float, common_pb2.RequestContext]] = {}
+
+    async def resolve(self, secret: str) -> common_pb2.RequestContext:
+        key = hashlib.sha256(secret.encode()).hexdigest()
+        entry = self._entries.get(key)
+        now = time.monotonic()
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        reply = await self.backends.call(
+            self.backends.identity.ResolveCredential,
+            identity_pb2.ResolveCredentialRequest(secret=secret),
+        )
+        held = now + CREDENTIAL_CACHE_SECONDS
+        if reply.expires_at:
+            held = min(held, now + max(0.0, reply.expires_at - time.time()))
+        if len(self._entries) >= CREDENTIAL_CACHE_SIZE:
+            self._entries.clear()
+        self._entries[key] = (held, reply.ctx)
+        return reply.ctx
+
+    def forget(self, *, credential_id: str | None = None, account_id: str | None = None) -> None:
+        """Drops what a revocation or membership change touches; neither given: all."""
+        if credential_id is None and account_id is None:
+            self._entries.clear()
+            return
+        for key, (_, ctx) in list(self._entries.items()):
+            if ctx.credential_id == credential_id or (
+                account_id is not None and ctx.account_id == account_id
+            ):
+                del self._entries[key]
+
+
 class Authenticator:
     def __init__(self, settings: GatewaySettings, backends: Backends) -> None:
         self.settings = settings
         self.backends = backends
         self.tokens = AccessTokenVerifier(backends)
         self.memberships = MembershipCache(backends, settings.membership_cache_seconds)
+        self.credentials = CredentialCache(backends)
 
     async def caller(self, request: Request) -> Caller:
+        api_key = request.headers.get(API_KEY_HEADER)
+        if api_key is not None:
+            return await self._opaque(api_key.strip())
         authorization = request.headers.get("authorization")
         if authorization:
             scheme, _, token = authorization.partition(" ")
-            if scheme.lower() not in AUTH_SCHEMES or not token.strip():
-                raise Unauthenticated("Use 'Authorization: JWT <token>' or 'Bearer <token>'")
-            return Caller(await self.tokens.verify(token.strip()), via="jwt")
+            scheme, token = scheme.lower(), token.strip()
+            if scheme not in AUTH_SCHEMES or not token:
+                raise Unauthenticated(
+                    "Use 'Authorization: JWT <token>', 'Token <token>' or 'Bearer <token>'"
+                )
+            if scheme == "token" or token.startswith(CREDENTIAL_PREFIX):
+                return await self._opaque(token)
+            return Caller(await self.tokens.verify(token), via="jwt")
         session_id = request.cookies.get(SESSION_COOKIE)
         if session_id:
             reply = await self.backends.call(
@@ -169,20 +233,35 @@ class Authenticator:
             return Caller(reply.account.id, via="session")
         raise Unauthenticated("Authentication credentials were not provided")
 
+    async def _opaque(self, secret: str) -> Caller:
+        if not secret.startswith(CREDENTIAL_PREFIX) or len(secret) > MAX_SECRET_LENGTH:
+            raise Unauthenticated("The token is not valid")
+        ctx = await self.credentials.resolve(secret)
+        return Caller(ctx.account_id, via="credential", resolved=ctx)
+
     async def context(self, request: Request) -> common_pb2.RequestContext:
         caller = await self.caller(request)
-        memberships = await self.memberships.of(caller.account_id)
-        membership = _select_workspace(memberships, request.headers.get(WORKSPACE_HEADER))
         key = request.headers.get(IDEMPOTENCY_HEADER)
         if key is not None and request.method not in WRITE_METHODS:
             key = None
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        idempotency_key = "" if key is None else check_key(key)
+        if caller.resolved is not None:
+            ctx = common_pb2.RequestContext()
+            ctx.CopyFrom(caller.resolved)
+            ctx.request_id = request_id
+            ctx.idempotency_key = idempotency_key
+            return ctx
+        memberships = await self.memberships.of(caller.account_id)
+        membership = _select_workspace(memberships, request.headers.get(WORKSPACE_HEADER))
         return common_pb2.RequestContext(
             tenant_id=membership.workspace.id,
             principal_id=caller.account_id,
             principal_kind="user",
+            account_id=caller.account_id,
             role=membership.role,
-            request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
-            idempotency_key="" if key is None else check_key(key),
+            request_id=request_id,
+            idempotency_key=idempotency_key,
         )
 
     def _check_csrf(self, request: Request, session_csrf: str) -> None:

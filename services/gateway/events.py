@@ -1,4 +1,9 @@
-"""What the gateway hears on NATS: identity changes that invalidate its caches."""
+"""What the gateway hears on NATS: identity changes that invalidate its caches.
+
+`identity.<tenant>.member.*` drops the account's memberships and every credential made by
+it (a token's rights follow its creator's role); `identity.<tenant>.credential.*` drops
+the credential named (`credential_id`) or, without one, every credential of the account
+(`account_id`: a password change, logout everywhere)."""
 
 from __future__ import annotations
 
@@ -18,13 +23,22 @@ IDENTITY_SUBJECTS = "identity.>"
 def membership_invalidator(authenticator: Authenticator) -> Callable[[Msg], Awaitable[None]]:
     async def on_identity_event(message: Msg) -> None:
         entity = message.subject.split(".")[2:3]
-        if entity != ["member"]:
+        if entity not in (["member"], ["credential"]):
             return
         try:
             data = orjson.loads(message.data).get("data", {})
         except orjson.JSONDecodeError:
             log.warning("undecodable identity event on %s", message.subject)
             return
-        authenticator.memberships.forget(data.get("account_id"))
+        account_id = data.get("account_id")
+        if entity == ["member"]:
+            authenticator.memberships.forget(account_id)
+            authenticator.credentials.forget(account_id=account_id)
+            return
+        credential_id = data.get("credential_id")
+        if credential_id:
+            authenticator.credentials.forget(credential_id=credential_id)
+        elif account_id:
+            authenticator.credentials.forget(account_id=account_id)
 
     return on_identity_event

@@ -12,6 +12,7 @@ import grpc
 
 from services.identity import passwords, service, tables
 from services.identity.config import IdentitySettings
+from services.identity.policy import POLICY
 from services.identity.server import IdentityServicer, register
 from services.kit.db import transaction
 from services.kit.grpc.server import run_grpc_service
@@ -33,6 +34,7 @@ async def serve(settings: IdentitySettings) -> None:
 
         await run_grpc_service(
             name="identity",
+            policy=POLICY,
             address=settings.grpc_address,
             register=add_servicer,
             background=[runtime.relay.run],

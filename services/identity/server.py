@@ -7,7 +7,7 @@ from __future__ import annotations
 import grpc
 from tessera.identity.v1 import identity_pb2, identity_pb2_grpc
 
-from services.identity import models, service
+from services.identity import credentials, models, service
 from services.identity.config import IdentitySettings
 from services.kit.clock import rfc3339
 from services.kit.db import SessionMaker, transaction
@@ -127,6 +127,16 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             ],
             issuer=published.issuer,
             audience=published.audience,
+        )
+
+    async def ResolveCredential(
+        self, request: identity_pb2.ResolveCredentialRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.ResolvedCredential:
+        async with transaction(self.sessionmaker) as session:
+            resolved = await credentials.resolve(session, request.secret)
+        expires_at = resolved.expires_at
+        return identity_pb2.ResolvedCredential(
+            ctx=resolved.ctx, expires_at=int(expires_at.timestamp()) if expires_at else 0
         )
 
 

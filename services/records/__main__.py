@@ -24,6 +24,7 @@ from services.records.consumers import (
     run_schema_provisioner,
 )
 from services.records.imports import Importer
+from services.records.policy import POLICY
 from services.records.provisioning import Provisioner
 from services.records.repository import RecordTables, load_service_key, purge_trash
 from services.records.schemas import CachedSchemaSource
@@ -61,6 +62,7 @@ async def serve(settings: RecordsSettings) -> None:
         try:
             await run_grpc_service(
                 name="records",
+                policy=POLICY,
                 address=settings.grpc_address,
                 register=partial(register, servicer=servicer),
                 background=[

@@ -291,8 +291,7 @@ class CachedSchemaSource:
     async def by_id(self, ctx: common_pb2.RequestContext, schema_id: str) -> SchemaDef:
         """The current definition of one of the tenant's schemas by id, never cached
         (for rare calls that hold an id, not slugs)."""
-        tenant_of(ctx)
-        request = schema_pb2.GetSchemaRequest(ctx=ctx, schema_id=schema_id)
+        request = schema_pb2.GetSchemaRequest(ctx=_as_service(ctx), schema_id=schema_id)
         reply = await call(self._stub.GetSchema, request, deadline_seconds=self._timeout)
         return schema_from_proto(reply)
 
@@ -320,13 +319,26 @@ class CachedSchemaSource:
     async def _load(
         self, ctx: common_pb2.RequestContext, tenant: str, key: _Key, generation: int
     ) -> SchemaDef:
-        request = schema_pb2.GetSchemaRequest(ctx=ctx, app_slug=key[0], schema_slug=key[1])
+        request = schema_pb2.GetSchemaRequest(
+            ctx=_as_service(ctx), app_slug=key[0], schema_slug=key[1]
+        )
         reply = await call(self._stub.GetSchema, request, deadline_seconds=self._timeout)
         definition = schema_from_proto(reply)
         if self._generations.get(tenant, 0) == generation:
             expires = self._clock() + self._ttl
             self._entries.setdefault(tenant, {})[key] = (expires, definition)
         return definition
+
+
+def _as_service(ctx: common_pb2.RequestContext) -> common_pb2.RequestContext:
+    """The definition is read for this service, whoever its caller: the caller may be
+    an app end user who may not read schemas, and the definition is cached for everyone."""
+    return common_pb2.RequestContext(
+        tenant_id=tenant_of(ctx),
+        principal_kind="service",
+        principal_id="records",
+        request_id=ctx.request_id,
+    )
 
 
 __all__ = [

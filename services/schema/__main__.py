@@ -18,6 +18,7 @@ from services.kit.periodic import run_every
 from services.kit.runtime import service_main, service_runtime
 from services.schema import service, tables
 from services.schema.config import SchemaSettings
+from services.schema.policy import POLICY
 from services.schema.server import SchemaServicer
 
 # How often the purge looks for trash entries past their 72 hours.
@@ -41,6 +42,7 @@ async def serve(settings: SchemaSettings) -> None:
 
         await run_grpc_service(
             name="schema",
+            policy=POLICY,
             address=settings.grpc_address,
             register=register,
             background=[runtime.relay.run, partial(run_trash_purge, runtime.sessionmaker)],

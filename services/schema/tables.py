@@ -66,6 +66,8 @@ schemas = Table(
     Column("version", BigInteger, nullable=False, server_default=text("1")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     *trash_columns(),
+    # Ordered rules and the default, with field ids; NULL when the schema has none.
+    Column("privacy_rules", JSONB, nullable=True),
     UniqueConstraint("app_id", "slug", name="uq_schemas_app_id_slug"),
 )
 

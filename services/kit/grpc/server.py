@@ -13,6 +13,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from services.kit.grpc.interceptors import DomainErrorInterceptor
+from services.kit.grpc.policy import PolicyInterceptor, PolicyTable
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +22,10 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 BackgroundTask = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
-def create_server() -> grpc.aio.Server:
+def create_server(policy: PolicyTable) -> grpc.aio.Server:
+    # The error interceptor is outermost, so a refusal by the policy becomes a status too.
     return grpc.aio.server(
-        interceptors=[DomainErrorInterceptor()],
+        interceptors=[DomainErrorInterceptor(), PolicyInterceptor(policy)],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -39,6 +41,7 @@ async def run_grpc_service(
     name: str,
     address: str,
     register: Callable[[grpc.aio.Server], None],
+    policy: PolicyTable,
     background: Sequence[BackgroundTask] = (),
     on_stop: Callable[[], Awaitable[None]] | None = None,
     grace_seconds: float = 5.0,
@@ -49,7 +52,7 @@ async def run_grpc_service(
     Background tasks receive the same stop event and must return once it is set.
     """
     stop = stop or _stop_on_signals()
-    server = create_server()
+    server = create_server(policy)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     register(server)

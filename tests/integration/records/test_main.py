@@ -39,7 +39,9 @@ def call_error(call: grpc.UnaryUnaryMultiCallable, request: object) -> grpc.RpcE
 
 def test_the_process_serves_and_maps_errors(records_process: ServiceProcess) -> None:
     assert records_process.grpc_address is not None
-    ctx = common_pb2.RequestContext(tenant_id=new_id("ws"), principal_id=new_id("acc"))
+    ctx = common_pb2.RequestContext(
+        tenant_id=new_id("ws"), principal_id=new_id("acc"), role="owner"
+    )
     ref = records_pb2.SchemaRef(app_slug="crm", schema_slug="contacts")
     with grpc.insecure_channel(records_process.grpc_address) as channel:
         stub = records_pb2_grpc.RecordsServiceStub(channel)

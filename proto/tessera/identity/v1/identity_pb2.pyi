@@ -182,3 +182,17 @@ class GetSigningKeysResponse(_message.Message):
     issuer: str
     audience: str
     def __init__(self, keys: _Optional[_Iterable[_Union[SigningKey, _Mapping]]] = ..., issuer: _Optional[str] = ..., audience: _Optional[str] = ...) -> None: ...
+
+class ResolveCredentialRequest(_message.Message):
+    __slots__ = ("secret",)
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    secret: str
+    def __init__(self, secret: _Optional[str] = ...) -> None: ...
+
+class ResolvedCredential(_message.Message):
+    __slots__ = ("ctx", "expires_at")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    expires_at: int
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., expires_at: _Optional[int] = ...) -> None: ...

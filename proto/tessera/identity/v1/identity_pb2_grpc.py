@@ -85,6 +85,11 @@ class IdentityServiceStub:
                 request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.GetSigningKeysRequest.SerializeToString,
                 response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.GetSigningKeysResponse.FromString,
                 _registered_method=True)
+        self.ResolveCredential = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/ResolveCredential',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ResolveCredentialRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ResolvedCredential.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -161,6 +166,15 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResolveCredential(self, request, context):
+        """Resolves an opaque secret (API token, per-user key, admin token, app end-user session)
+        into the principal it stands for, checked against its expiry, revocation and its
+        creator's current membership. An unknown or dead secret is UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -213,6 +227,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.GetSigningKeys,
                     request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.GetSigningKeysRequest.FromString,
                     response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.GetSigningKeysResponse.SerializeToString,
+            ),
+            'ResolveCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveCredential,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ResolveCredentialRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ResolvedCredential.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -486,6 +505,33 @@ class IdentityService:
             '/tessera.identity.v1.IdentityService/GetSigningKeys',
             tessera_dot_identity_dot_v1_dot_identity__pb2.GetSigningKeysRequest.SerializeToString,
             tessera_dot_identity_dot_v1_dot_identity__pb2.GetSigningKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/ResolveCredential',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.ResolveCredentialRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.ResolvedCredential.FromString,
             options,
             channel_credentials,
             insecure,

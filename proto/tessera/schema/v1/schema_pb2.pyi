@@ -48,7 +48,7 @@ class Field(_message.Message):
     def __init__(self, id: _Optional[str] = ..., slug: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[str] = ..., required: _Optional[bool] = ..., options: _Optional[_Iterable[str]] = ..., position: _Optional[int] = ..., unique: _Optional[bool] = ..., primary: _Optional[bool] = ..., default_json: _Optional[bytes] = ..., config_json: _Optional[bytes] = ...) -> None: ...
 
 class Schema(_message.Message):
-    __slots__ = ("id", "app_id", "app_slug", "slug", "name", "fields", "version", "created_at", "trashed_field_ids")
+    __slots__ = ("id", "app_id", "app_slug", "slug", "name", "fields", "version", "created_at", "trashed_field_ids", "privacy_rules_json")
     ID_FIELD_NUMBER: _ClassVar[int]
     APP_ID_FIELD_NUMBER: _ClassVar[int]
     APP_SLUG_FIELD_NUMBER: _ClassVar[int]
@@ -58,6 +58,7 @@ class Schema(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     TRASHED_FIELD_IDS_FIELD_NUMBER: _ClassVar[int]
+    PRIVACY_RULES_JSON_FIELD_NUMBER: _ClassVar[int]
     id: str
     app_id: str
     app_slug: str
@@ -67,7 +68,8 @@ class Schema(_message.Message):
     version: int
     created_at: str
     trashed_field_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., app_id: _Optional[str] = ..., app_slug: _Optional[str] = ..., slug: _Optional[str] = ..., name: _Optional[str] = ..., fields: _Optional[_Iterable[_Union[Field, _Mapping]]] = ..., version: _Optional[int] = ..., created_at: _Optional[str] = ..., trashed_field_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    privacy_rules_json: bytes
+    def __init__(self, id: _Optional[str] = ..., app_id: _Optional[str] = ..., app_slug: _Optional[str] = ..., slug: _Optional[str] = ..., name: _Optional[str] = ..., fields: _Optional[_Iterable[_Union[Field, _Mapping]]] = ..., version: _Optional[int] = ..., created_at: _Optional[str] = ..., trashed_field_ids: _Optional[_Iterable[str]] = ..., privacy_rules_json: _Optional[bytes] = ...) -> None: ...
 
 class CreateAppRequest(_message.Message):
     __slots__ = ("ctx", "name", "slug", "description")

@@ -1,0 +1,121 @@
+"""Every call a service answers is checked against its policy table before the handler
+runs: the table names the operation each RPC is (services.kit.access.Op), or PUBLIC for
+the few that need no principal (logging in, resolving a credential). A method missing from
+the table is refused, so a new RPC is closed until someone decides who may call it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, Final
+
+import grpc
+
+from services.kit.access import Kind, Op, require
+from services.kit.errors import PermissionDenied
+from services.kit.grpc.interceptors import StreamingHandler, UnaryHandler
+
+PUBLIC: Final = None
+# The call acts on the calling account itself (its memberships, its new workspace), in no
+# particular workspace: any signed-in member's credential will do.
+ACCOUNT: Final = "account"
+ACCOUNT_KINDS = frozenset({Kind.USER, Kind.USER_KEY})
+UNDECLARED: Final = "undeclared"
+PolicyTable = Mapping[str, Op | str | None]
+
+
+class PolicyInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, table: PolicyTable) -> None:
+        self.table = table
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        service, _, name = handler_call_details.method.rpartition("/")
+        if service == "/grpc.health.v1.Health":
+            return handler
+        codec = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
+        declared = self.table.get(name, UNDECLARED)
+        if declared is PUBLIC:
+            return handler
+        op: Op | str = declared
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(_checked(handler.unary_unary, op), **codec)
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                _checked_stream(handler.unary_stream, op), **codec
+            )
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(
+                _checked_upload(handler.stream_unary, op), **codec
+            )
+        return handler
+
+
+def _check(request: Any, op: Op | str) -> None:
+    if op == ACCOUNT:
+        ctx = request.ctx
+        if ctx.principal_kind not in ACCOUNT_KINDS or not ctx.principal_id:
+            raise PermissionDenied("Only a signed-in member may do this")
+        return
+    if not isinstance(op, Op):
+        raise PermissionDenied("This call is not open to anyone")
+    fields = request.DESCRIPTOR.fields_by_name
+    if "ctx" in fields:
+        require(request.ctx, op)
+    elif "start" in fields:
+        # An upload's first message carries the context inside its `start` part.
+        require(request.start.ctx, op)
+    else:
+        raise PermissionDenied("The call carries no context")
+
+
+def _checked(behaviour: UnaryHandler, op: Op | str) -> UnaryHandler:
+    async def checked(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        _check(request, op)
+        return await behaviour(request, context)
+
+    return checked
+
+
+def _checked_stream(behaviour: StreamingHandler, op: Op | str) -> StreamingHandler:
+    async def checked(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        _check(request, op)
+        async for response in behaviour(request, context):
+            yield response
+
+    return checked
+
+
+def _checked_upload(behaviour: UnaryHandler, op: Op | str) -> UnaryHandler:
+    """An upload carries its context in the first message: check it, then hand the
+    handler the whole stream, first message included."""
+
+    async def checked(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
+        iterator = aiter(requests)
+        try:
+            first = await anext(iterator)
+        except StopAsyncIteration:
+            return await behaviour(_empty(), context)
+        _check(first, op)
+
+        async def replay() -> AsyncIterator[Any]:
+            yield first
+            async for item in iterator:
+                yield item
+
+        return await behaviour(replay(), context)
+
+    return checked
+
+
+async def _empty() -> AsyncIterator[Any]:
+    return
+    yield
