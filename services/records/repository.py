@@ -49,6 +49,7 @@ from sqlalchemy import (
     insert,
     literal,
     literal_column,
+    not_,
     null,
     or_,
     select,
@@ -68,6 +69,7 @@ from services.kit.db import copy_rows, json_text
 from services.kit.fields import RECORD_ID_TYPE, REGISTRY, Serializer, sql_text_array
 from services.kit.ids import new_id
 from services.kit.json import dumps_exact
+from services.kit.privacy import AllOf, AnyOf, FieldTest, NoneOf, Residual, SchemaAccess
 from services.kit.tenancy import TenantTable
 from services.records import tables
 from services.records.schemas import FieldDef, SchemaDef
@@ -330,6 +332,118 @@ class ListQuery:
     count: bool = True
     # A tsquery (prefix terms joined by &); records must match it.
     search: str | None = None
+    # The caller's privacy rules: only records it may find count, and per found record
+    # which of the rules' branches hold (selected last, for per-record field masks).
+    visible: ColumnElement[bool] | None = None
+    flags: tuple[ColumnElement[bool], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RowAccess:
+    """One principal's privacy rules on one table, as SQL. A None predicate allows every
+    record."""
+
+    find: ColumnElement[bool] | None
+    create: ColumnElement[bool] | None
+    update: ColumnElement[bool] | None
+    delete: ColumnElement[bool] | None
+    # Per way of finding a record: whether it holds for a row, and the record keys it
+    # shows (None: all). Empty when every found record shows the same keys.
+    flags: tuple[ColumnElement[bool], ...]
+    branch_keys: tuple[frozenset[str] | None, ...]
+    # Record keys that can be shown at all (None: all), and field ids the caller may
+    # filter, sort and search on (None: all).
+    readable: frozenset[str] | None
+    usable: frozenset[str] | None
+    # "create", "update", "delete": what the rules allow on no record at all.
+    denied: frozenset[str] = frozenset()
+
+
+UNLIMITED = RowAccess(None, None, None, None, (), (), None, None)
+# Keys every found record shows, whatever the rules say of fields.
+ALWAYS_SHOWN = frozenset({ID, VERSION, CREATED_AT, UPDATED_AT})
+
+
+def compile_access(rt: RecordTable, access: SchemaAccess) -> RowAccess:
+    if not access.bound:
+        return UNLIMITED
+
+    def predicate(condition: bool | Residual) -> ColumnElement[bool] | None:
+        if condition is True:
+            return None
+        if condition is False:
+            return false()
+        return _residual(rt, condition)
+
+    def keys(field_ids: frozenset[str] | None) -> frozenset[str] | None:
+        if field_ids is None:
+            return None
+        by_id = rt.schema.by_id
+        return ALWAYS_SHOWN | {by_id[i].slug for i in field_ids if i in by_id}
+
+    branches = [(predicate(branch.when), keys(branch.fields)) for branch in access.find]
+    ways = [when for when, _ in branches if when is not None]
+    if len(ways) < len(branches):
+        find: ColumnElement[bool] | None = None
+    else:
+        find = or_(*ways) if ways else false()
+    flags: tuple[ColumnElement[bool], ...] = ()
+    branch_keys: tuple[frozenset[str] | None, ...] = ()
+    if not access.uniform_fields:
+        flags = tuple(literal(True) if when is None else when for when, _ in branches)
+        branch_keys = tuple(shown for _, shown in branches)
+    return RowAccess(
+        find=find,
+        create=predicate(access.create),
+        update=predicate(access.update),
+        delete=predicate(access.delete),
+        flags=flags,
+        branch_keys=branch_keys,
+        readable=keys(access.readable),
+        usable=access.usable,
+        denied=frozenset(
+            action
+            for action, allowed in (
+                ("create", access.create),
+                ("update", access.update),
+                ("delete", access.delete),
+            )
+            if allowed is False
+        ),
+    )
+
+
+def creation_checks(access: RowAccess) -> list[ColumnElement[Any]]:
+    """What a new row returns after its columns: whether the rules let the caller create
+    it (True when nothing limits creation), then the flags saying which fields it sees."""
+    if access is UNLIMITED:
+        return []
+    allowed = access.create if access.create is not None else literal(True)
+    return [allowed.label("_may_create"), *access.flags]
+
+
+def _residual(rt: RecordTable, node: Residual) -> ColumnElement[bool]:
+    """A rule's condition about the record; NULL (an unknown) counts as not holding, so
+    that the default's "no rule holds" is exact."""
+    if isinstance(node, FieldTest):
+        f = rt.schema.by_id.get(node.field_id) or SYSTEM_FIELDS.get(node.field_id)
+        if f is None:
+            # The field was deleted since the rule was written: the test holds for none.
+            return false()
+        try:
+            operand = f.type.operand(f, node.op, node.value, text=False)
+        except ValueError:
+            return false()
+        return func.coalesce(
+            compile_filter(rt, Condition(field=f, op=node.op, operand=operand)), false()
+        )
+    members = [_residual(rt, member) for member in node.members]
+    if isinstance(node, AllOf):
+        return and_(*members)
+    if isinstance(node, AnyOf):
+        return or_(*members)
+    assert isinstance(node, NoneOf)
+    return not_(or_(*members))
 
 
 def compile_filter(rt: RecordTable, node: FilterNode) -> ColumnElement[bool]:
@@ -375,6 +489,8 @@ def _link_condition(rt: RecordTable, node: Condition) -> ColumnElement[bool]:
 
 def _where(rt: RecordTable, query: ListQuery) -> list[ColumnElement[bool]]:
     conditions = [] if query.filter is None else [compile_filter(rt, query.filter)]
+    if query.visible is not None:
+        conditions.append(query.visible)
     if query.search is not None:
         if rt.search_vector is None:
             conditions.append(false())
@@ -403,8 +519,10 @@ def list_statement(rt: RecordTable, query: ListQuery, *, null_tail: bool = False
     keys = sort_keys(rt, query)
     order = [key.desc() if descending else key.asc() for key, descending in keys]
     ranked = rank(rt, query)
-    # A ranked page also selects the rank, last, for the next cursor.
+    # A ranked page also selects the rank, after the columns, for the next cursor; the
+    # privacy rules' flags come last.
     selected = [*rt.columns] if ranked is None else [*rt.columns, ranked]
+    selected.extend(query.flags)
     statement = select(*selected).where(*_where(rt, query))
     if null_tail:
         statement = statement.where(keys[0][0].is_(None))
@@ -418,7 +536,7 @@ def export_statement(rt: RecordTable, query: ListQuery) -> Select[Any]:
     keyset (ascending, PostgreSQL puts NULLs last on its own, as the list's tail does)."""
     keys = sort_keys(rt, query)
     order = [key.desc() if descending else key.asc() for key, descending in keys]
-    return select(*rt.columns).where(*_where(rt, query)).order_by(*order)
+    return select(*rt.columns, *query.flags).where(*_where(rt, query)).order_by(*order)
 
 
 def has_null_tail(rt: RecordTable, query: ListQuery) -> bool:
@@ -517,21 +635,26 @@ async def insert_record(
     values: Mapping[str, Any],
     *,
     savepoint: bool = False,
+    checks: Sequence[ColumnElement[Any]] = (),
 ) -> Row[Any]:
+    """The new record, then `checks` (privacy rules) evaluated on it."""
     conn = await _conn(session)
-    statement = insert(rt.table).values({ID: record_id, **values}).returning(*rt.columns)
+    statement = insert(rt.table).values({ID: record_id, **values}).returning(*rt.columns, *checks)
     return (await _write(conn, statement, savepoint=savepoint)).one()
 
 
 async def insert_records(
-    session: AsyncSession, rt: RecordTable, rows: Sequence[Mapping[str, Any]]
+    session: AsyncSession,
+    rt: RecordTable,
+    rows: Sequence[Mapping[str, Any]],
+    checks: Sequence[ColumnElement[Any]] = (),
 ) -> Sequence[Row[Any]]:
     """Many records in one statement, returned in the order given (each row carries its
     id). Rows may name different columns: the ones they leave out take their default."""
     conn = await _conn(session)
     columns = sorted({key for row in rows for key in row})
     filled = [{key: row.get(key, _DEFAULT) for key in columns} for row in rows]
-    statement = insert(rt.table).values(filled).returning(*rt.columns)
+    statement = insert(rt.table).values(filled).returning(*rt.columns, *checks)
     result = (await _write(conn, statement)).all()
     order = {row[ID]: index for index, row in enumerate(rows)}
     return sorted(result, key=lambda r: order[r[0]])
@@ -556,9 +679,18 @@ async def holders(
     return {row[0]: row[1] for row in (await conn.execute(statement)).all()}
 
 
-async def get_record(session: AsyncSession, rt: RecordTable, record_id: str) -> Row[Any] | None:
+async def get_record(
+    session: AsyncSession, rt: RecordTable, record_id: str, access: RowAccess = UNLIMITED
+) -> Row[Any] | None:
+    """The record if the caller may find it, with the privacy rules' flags after its
+    columns."""
     conn = await _conn(session)
-    return (await conn.execute(rt.get_statement, {"record_id": record_id})).first()
+    if access.find is None and not access.flags:
+        return (await conn.execute(rt.get_statement, {"record_id": record_id})).first()
+    statement = select(*rt.columns, *access.flags).where(rt.column_of[ID] == record_id)
+    if access.find is not None:
+        statement = statement.where(access.find)
+    return (await conn.execute(statement)).first()
 
 
 async def current_version(session: AsyncSession, rt: RecordTable, record_id: str) -> int | None:
@@ -585,17 +717,21 @@ async def update_record(
     values: Mapping[str, Any],
     *,
     if_match: int | None = None,
+    allowed: ColumnElement[bool] | None = None,
+    flags: Sequence[ColumnElement[bool]] = (),
 ) -> Row[Any] | None:
-    """The updated record; None when there is no such record (or, with if_match, not at
-    that version)."""
+    """The updated record (then the flags, on its new values); None when there is no
+    such record (or, with if_match, not at that version, or `allowed` does not hold)."""
     conn = await _conn(session)
     c = rt.table.c
     statement = (
         update(rt.table)
         .where(c[ID] == record_id)
         .values({**values, UPDATED_AT: func.now(), VERSION: c[VERSION] + 1})
-        .returning(*rt.columns)
+        .returning(*rt.columns, *flags)
     )
+    if allowed is not None:
+        statement = statement.where(allowed)
     if if_match is not None:
         statement = statement.where(c[VERSION] == if_match)
     return (await _write(conn, statement)).first()
@@ -609,6 +745,7 @@ async def trash_records(
     tenant_id: str,
     deleted_by: str | None,
     if_match: int | None = None,
+    allowed: ColumnElement[bool] | None = None,
 ) -> list[str]:
     """Moves the records to the trash: the row as JSON and its links, restorable by
     restore_record() until purged. The ids that were there (at that version)."""
@@ -626,6 +763,8 @@ async def trash_records(
     # The whole row, by the table's own name, as the trash keeps it.
     row_json = func.to_jsonb(literal_column(conn.dialect.identifier_preparer.quote(rt.table.name)))
     statement = delete(rt.table).where(c[ID].in_(list(record_ids))).returning(c[ID], row_json)
+    if allowed is not None:
+        statement = statement.where(allowed)
     if if_match is not None:
         statement = statement.where(c[VERSION] == if_match)
     gone = (await conn.execute(statement)).all()
@@ -651,8 +790,10 @@ async def trash_records(
     return [record_id for record_id, _ in gone]
 
 
-async def trashed(session: AsyncSession, tenant_id: str, *, limit: int) -> Sequence[Any]:
-    """The tenant's trashed records, newest first."""
+async def trashed(
+    session: AsyncSession, tenant_id: str, *, limit: int, deleted_by: str | None = None
+) -> Sequence[Any]:
+    """The tenant's trashed records, newest first; with `deleted_by`, only those."""
     conn = await _conn(session)
     trash = tables.trashed_records
     statement = (
@@ -668,11 +809,16 @@ async def trashed(session: AsyncSession, tenant_id: str, *, limit: int) -> Seque
         .order_by(trash.c.deleted_at.desc(), trash.c.id)
         .limit(limit)
     )
+    if deleted_by is not None:
+        statement = statement.where(trash.c.deleted_by == deleted_by)
     return (await conn.execute(statement)).all()
 
 
-async def take_from_trash(session: AsyncSession, tenant_id: str, trash_id: str) -> Any:
-    """The trash entry, removed (the caller restores it in the same transaction)."""
+async def take_from_trash(
+    session: AsyncSession, tenant_id: str, trash_id: str, *, deleted_by: str | None = None
+) -> Any:
+    """The trash entry, removed (the caller restores it in the same transaction); with
+    `deleted_by`, only if that caller deleted it."""
     conn = await _conn(session)
     trash = tables.trashed_records
     statement = (
@@ -680,6 +826,8 @@ async def take_from_trash(session: AsyncSession, tenant_id: str, trash_id: str) 
         .where(trash.c.tenant_id == tenant_id, trash.c.id == trash_id)
         .returning(trash.c.schema_id, trash.c.record_id, trash.c.data, trash.c.links)
     )
+    if deleted_by is not None:
+        statement = statement.where(trash.c.deleted_by == deleted_by)
     return (await conn.execute(statement)).first()
 
 
@@ -793,10 +941,13 @@ async def existing_ids(session: AsyncSession, rt: RecordTable, ids: Sequence[str
 
 
 async def records_by_id(
-    session: AsyncSession, rt: RecordTable, ids: Sequence[str]
+    session: AsyncSession, rt: RecordTable, ids: Sequence[str], access: RowAccess = UNLIMITED
 ) -> dict[str, Row[Any]]:
+    """The records the caller may find among `ids`, with the rules' flags last."""
     conn = await _conn(session)
-    statement = select(*rt.columns).where(rt.column_of[ID].in_(list(ids)))
+    statement = select(*rt.columns, *access.flags).where(rt.column_of[ID].in_(list(ids)))
+    if access.find is not None:
+        statement = statement.where(access.find)
     return {row[0]: row for row in (await conn.execute(statement)).all()}
 
 
@@ -848,7 +999,7 @@ async def list_records(
     conn = await _conn(session)
     total = None
     if query.count:
-        if query.filter is None and query.search is None:
+        if query.filter is None and query.search is None and query.visible is None:
             total = (await conn.execute(rt.total_statement)).scalar()
         if total is None:
             total = (await conn.execute(count_statement(rt, query))).scalar_one()

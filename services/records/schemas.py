@@ -92,12 +92,19 @@ class SchemaDef:
     fields: tuple[FieldDef, ...]
     # Fields in the trash: their columns stay until the purge.
     trashed_field_ids: tuple[str, ...] = ()
+    # The privacy rules in stored form (services.kit.privacy) as JSON; "" for none.
+    privacy_rules_json: str = ""
     by_slug: Mapping[str, FieldDef] = field(init=False, repr=False, compare=False)
+    by_id: Mapping[str, FieldDef] = field(init=False, repr=False, compare=False)
+    privacy_rules: Mapping[str, Any] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ordered = tuple(sorted(self.fields, key=lambda f: (f.position, f.slug)))
         object.__setattr__(self, "fields", ordered)
         object.__setattr__(self, "by_slug", {f.slug: f for f in ordered})
+        object.__setattr__(self, "by_id", {f.id: f for f in ordered})
+        rules = loads_exact(self.privacy_rules_json) if self.privacy_rules_json else None
+        object.__setattr__(self, "privacy_rules", rules)
 
 
 def make_schema(
@@ -110,6 +117,7 @@ def make_schema(
     fields: Iterable[FieldDef],
     name: str = "",
     trashed_field_ids: Iterable[str] = (),
+    privacy_rules_json: str = "",
 ) -> SchemaDef:
     kept = list(fields)
     for f in kept:
@@ -125,6 +133,7 @@ def make_schema(
         version=version,
         fields=tuple(kept),
         trashed_field_ids=tuple(sorted(trashed_field_ids)),
+        privacy_rules_json=privacy_rules_json,
     )
 
 
@@ -166,6 +175,7 @@ def schema_from_proto(message: schema_pb2.Schema) -> SchemaDef:
         version=message.version,
         fields=[field_from_proto(item, schema_id=message.id) for item in message.fields],
         trashed_field_ids=message.trashed_field_ids,
+        privacy_rules_json=message.privacy_rules_json.decode(),
     )
 
 
@@ -199,6 +209,9 @@ def schema_from_event(data: Mapping[str, Any]) -> SchemaDef:
         version=int(body["version"]),
         fields=fields,
         trashed_field_ids=[str(i) for i in body.get("trashed_field_ids") or ()],
+        privacy_rules_json=b""
+        if body.get("privacy_rules") is None
+        else dumps_exact(body["privacy_rules"]),
     )
     return schema_from_proto(message)
 

@@ -17,10 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.common.v1 import common_pb2
 from tessera.records.v1 import records_pb2
 
+from services.kit.access import Op, Principal
 from services.kit.clock import rfc3339
 from services.kit.errors import (
     Conflict,
     NotFound,
+    PermissionDenied,
     PreconditionFailed,
     ServiceUnavailable,
     ValidationFailed,
@@ -29,6 +31,7 @@ from services.kit.fields import ALL_OPERATORS
 from services.kit.ids import new_id
 from services.kit.json import NestedTooDeeply, loads_exact
 from services.kit.nats.outbox import OutboxWriter
+from services.kit.privacy import CLOSED, schema_access
 from services.kit.tenancy import tenant_of
 from services.records import events, repository, tables
 from services.records.cursors import CursorCodec, binding
@@ -38,6 +41,7 @@ from services.records.repository import (
     CREATED_AT,
     ID,
     SYSTEM_FIELDS,
+    UNLIMITED,
     UPDATED_AT,
     VERSION,
     Condition,
@@ -46,7 +50,9 @@ from services.records.repository import (
     Keyset,
     ListQuery,
     RecordTable,
+    RowAccess,
     SortSpec,
+    compile_access,
 )
 from services.records.schemas import FieldDef, SchemaDef, SchemaSource
 
@@ -95,6 +101,7 @@ class ExportPlan:
     # As a list's: a tsquery, and the link fields shown as the linked records.
     search: str | None = None
     expand: frozenset[str] = frozenset()
+    access: RowAccess = UNLIMITED
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
@@ -308,15 +315,23 @@ class RecordsService:
         schema = await self._schemas.get(ctx, app_slug, schema_slug, fresh=fresh)
         return tenant, await self._provisioner.ensure(tenant, schema)
 
-    async def _table_for_write(
-        self, ctx: common_pb2.RequestContext, app_slug: str, schema_slug: str, keys: list[str]
-    ) -> tuple[str, RecordTable]:
-        """A write naming a field the cached definition does not know asks the schema
-        service once more, so a field created a moment ago is accepted."""
+    async def _table_for(
+        self,
+        ctx: common_pb2.RequestContext,
+        app_slug: str,
+        schema_slug: str,
+        op: Op,
+        *,
+        keys: Sequence[str] = (),
+    ) -> tuple[str, RecordTable, RowAccess]:
+        """The table, once the caller may perform `op` on it, with what its privacy rules
+        let it see and do there. A write naming a field the cached definition does not
+        know asks the schema service once more, so a field created a moment ago is
+        accepted."""
         tenant, rt = await self._table(ctx, app_slug, schema_slug)
-        if unknown_keys(rt.schema, keys):
+        if keys and unknown_keys(rt.schema, keys):
             tenant, rt = await self._table(ctx, app_slug, schema_slug, fresh=True)
-        return tenant, rt
+        return tenant, rt, access_to(ctx, rt, op)
 
     async def create_record(
         self,
@@ -327,15 +342,22 @@ class RecordsService:
         body: bytes,
     ) -> dict[str, Any]:
         values = writable(parse_body(body))
-        tenant, rt = await self._table_for_write(ctx, app_slug, schema_slug, list(values))
+        tenant, rt, access = await self._table_for(
+            ctx, app_slug, schema_slug, Op.RECORDS_CREATE, keys=list(values)
+        )
+        _refuse_hidden(access, values)
         columns = validate_values(rt.schema, values, creating=True)
         links = _take_links(rt, columns)
         columns.update(_actor(ctx, creating=True))
         with _unique_conflicts(rt):
-            row = await repository.insert_record(session, rt, new_id("rec"), columns)
-        record = rt.to_record(row)
+            row = await repository.insert_record(
+                session, rt, new_id("rec"), columns, checks=repository.creation_checks(access)
+            )
+        _check_created(access, rt, [row])
+        record = rt.to_record(row[: len(rt.columns)])
         await self._save_links(session, ctx, rt, {record[ID]: links})
         await self._show_links(session, ctx, rt, [record])
+        _mask(access, [record], [row], len(rt.columns) + 1)
         await self._outbox.add(session, events.record_created(tenant, rt.schema, record))
         return record
 
@@ -349,15 +371,17 @@ class RecordsService:
         *,
         expand: Sequence[str] = (),
     ) -> dict[str, Any]:
-        _, rt = await self._table(ctx, app_slug, schema_slug)
+        _, rt, access = await self._table_for(ctx, app_slug, schema_slug, Op.RECORDS_READ)
         expanded = _expanded(rt.schema, expand)
+        _refuse_hidden(access, expanded, where="expand")
         if not _plausible_id(record_id):
             raise RecordNotFound()
-        row = await repository.get_record(session, rt, record_id)
+        row = await repository.get_record(session, rt, record_id, access)
         if row is None:
             raise RecordNotFound()
-        record = rt.to_record(row)
+        record = rt.to_record(row[: len(rt.columns)])
         await self._show_links(session, ctx, rt, [record], expand=expanded)
+        _mask(access, [record], [row], len(rt.columns))
         return record
 
     async def update_record(
@@ -372,28 +396,41 @@ class RecordsService:
         if_match: int | None = None,
     ) -> dict[str, Any]:
         values = writable(parse_body(body))
-        tenant, rt = await self._table_for_write(ctx, app_slug, schema_slug, list(values))
+        tenant, rt, access = await self._table_for(
+            ctx, app_slug, schema_slug, Op.RECORDS_UPDATE, keys=list(values)
+        )
+        _refuse_hidden(access, values)
         columns = validate_values(rt.schema, values, creating=False)
         links = _take_links(rt, columns)
         if not _plausible_id(record_id):
             raise RecordNotFound()
         if not columns and not links:
-            row = await repository.get_record(session, rt, record_id)
+            row = await repository.get_record(session, rt, record_id, access)
             if row is None:
                 raise RecordNotFound()
-            record = rt.to_record(row)
+            record = rt.to_record(row[: len(rt.columns)])
             _check_version(record_id, record[VERSION], if_match)
             await self._show_links(session, ctx, rt, [record])
+            _mask(access, [record], [row], len(rt.columns))
             return record
         columns.update(_actor(ctx, creating=False))
         with _unique_conflicts(rt):
-            row = await repository.update_record(session, rt, record_id, columns, if_match=if_match)
+            row = await repository.update_record(
+                session,
+                rt,
+                record_id,
+                columns,
+                if_match=if_match,
+                allowed=access.update,
+                flags=access.flags,
+            )
         if row is None:
-            await self._missing_or_moved(session, rt, record_id, if_match)
+            await self._refused(session, rt, access, record_id, if_match)
         assert row is not None
-        record = rt.to_record(row)
+        record = rt.to_record(row[: len(rt.columns)])
         await self._save_links(session, ctx, rt, {record_id: links})
         await self._show_links(session, ctx, rt, [record])
+        _mask(access, [record], [row], len(rt.columns))
         changed = [f.slug for f in rt.schema.fields if f.slug in values]
         await self._outbox.add(session, events.record_updated(tenant, rt.schema, record, changed))
         return record
@@ -408,7 +445,7 @@ class RecordsService:
         *,
         if_match: int | None = None,
     ) -> None:
-        tenant, rt = await self._table(ctx, app_slug, schema_slug)
+        tenant, rt, access = await self._table_for(ctx, app_slug, schema_slug, Op.RECORDS_DELETE)
         if not _plausible_id(record_id):
             raise RecordNotFound()
         trashed = await repository.trash_records(
@@ -416,11 +453,12 @@ class RecordsService:
             rt,
             [record_id],
             tenant_id=tenant,
-            deleted_by=ctx.principal_id or None,
+            deleted_by=Principal.of(ctx).current_user,
             if_match=if_match,
+            allowed=access.delete,
         )
         if not trashed:
-            await self._missing_or_moved(session, rt, record_id, if_match)
+            await self._refused(session, rt, access, record_id, if_match)
         await repository.unlink(session, rt.schema.id, [record_id])
         await self._outbox.add(session, events.record_deleted(tenant, rt.schema, record_id))
 
@@ -428,7 +466,9 @@ class RecordsService:
         self, session: AsyncSession, ctx: common_pb2.RequestContext
     ) -> list[dict[str, Any]]:
         """The workspace's deleted records that can still be restored, newest first."""
-        rows = await repository.trashed(session, tenant_of(ctx), limit=MAX_TRASH_LISTED)
+        rows = await repository.trashed(
+            session, tenant_of(ctx), limit=MAX_TRASH_LISTED, deleted_by=_own_trash_only(ctx)
+        )
         return [
             {
                 "id": row.id,
@@ -450,7 +490,9 @@ class RecordsService:
         tenant = tenant_of(ctx)
         if not 0 < len(trash_id) <= MAX_RECORD_ID_LENGTH:
             raise TrashNotFound()
-        entry = await repository.take_from_trash(session, tenant, trash_id)
+        entry = await repository.take_from_trash(
+            session, tenant, trash_id, deleted_by=_own_trash_only(ctx)
+        )
         if entry is None:
             raise TrashNotFound()
         try:
@@ -553,17 +595,45 @@ class RecordsService:
         ids = [r[ID] for r in records]
         for f in shown:
             links = await repository.links_of(session, rt, f, targets[f.id], ids)
+            target = targets[f.id]
+            seen = UNLIMITED if target is None else _target_access(ctx, target)
+            if seen is not UNLIMITED:
+                # The display value is the target's primary field, which the target's
+                # own rules may hide: a linked record shows its id only.
+                for held in links.values():
+                    for link in held:
+                        link["display"] = None
             for record in records:
                 record[f.slug] = links.get(record[ID], [])
-            target = targets[f.id]
             if f.slug in expand and target is not None:
                 wanted = sorted({link["id"] for held in links.values() for link in held})
-                rows = await repository.records_by_id(session, target, wanted)
-                full = {rid: target.to_record(row) for rid, row in rows.items()}
+                rows = await repository.records_by_id(session, target, wanted, seen)
+                width = len(target.columns)
+                full = {rid: target.to_record(row[:width]) for rid, row in rows.items()}
+                _mask(seen, list(full.values()), list(rows.values()), width)
                 for record in records:
                     record[f.slug] = [
                         full[link["id"]] for link in record[f.slug] if link["id"] in full
                     ]
+
+    async def _refused(
+        self,
+        session: AsyncSession,
+        rt: RecordTable,
+        access: RowAccess,
+        record_id: str,
+        if_match: int | None,
+    ) -> None:
+        """Raises why a write the privacy rules narrowed matched no row: a record the
+        caller cannot find does not exist for it; one it finds but may not change is
+        forbidden; otherwise the version moved."""
+        if access is not UNLIMITED:
+            row = await repository.get_record(session, rt, record_id, access)
+            if row is None:
+                raise RecordNotFound()
+            if if_match is None or rt.to_record(row[: len(rt.columns)])[VERSION] == if_match:
+                raise PermissionDenied("Privacy rules do not let you change this record")
+        await self._missing_or_moved(session, rt, record_id, if_match)
 
     async def _missing_or_moved(
         self, session: AsyncSession, rt: RecordTable, record_id: str, if_match: int | None
@@ -590,9 +660,16 @@ class RecordsService:
         whose value some record holds updates that record instead."""
         items = _batch(parse_json_array(body))
         slugs = {key for item in items for key in item}
-        tenant, rt = await self._table_for_write(ctx, app_slug, schema_slug, sorted(slugs))
+        tenant, rt, access = await self._table_for(
+            ctx, app_slug, schema_slug, Op.RECORDS_CREATE, keys=sorted(slugs)
+        )
+        _refuse_hidden(access, slugs)
         schema = rt.schema
         key_field = _upsert_field(schema, upsert_on) if upsert_on else None
+        if key_field is not None:
+            Principal.of(ctx).require_on(
+                Op.RECORDS_UPDATE, app_id=schema.app_id, schema_id=schema.id
+            )
         violations: list[dict[str, str]] = []
         rows: list[dict[str, Any]] = []
         for index, item in enumerate(items):
@@ -621,25 +698,47 @@ class RecordsService:
             for index, row in enumerate(rows)
             if index not in updates
         ]
+        width = len(rt.columns)
         with _unique_conflicts(rt):
-            inserted = iter(
-                await repository.insert_records(session, rt, inserts) if inserts else []
+            new_rows = (
+                await repository.insert_records(
+                    session, rt, inserts, checks=repository.creation_checks(access)
+                )
+                if inserts
+                else []
             )
+            _check_created(access, rt, new_rows)
+            inserted = iter(new_rows)
             updated_by = _actor(ctx, creating=False)
             records = []
+            stored: list[Sequence[Any]] = []
             for index, row in enumerate(rows):
                 if index in updates:
                     changed_row = await repository.update_record(
-                        session, rt, updates[index], {**row, **updated_by}
+                        session,
+                        rt,
+                        updates[index],
+                        {**row, **updated_by},
+                        allowed=access.update,
+                        flags=access.flags,
                     )
-                    assert changed_row is not None
-                    records.append(rt.to_record(changed_row))
+                    if changed_row is None:
+                        raise PermissionDenied(
+                            f"You may not change the record records[{index}] would update",
+                            field=f"records[{index}]",
+                        )
+                    records.append(rt.to_record(changed_row[:width]))
+                    # As a new row reads: the creation check's place holds nothing.
+                    stored.append((*changed_row[:width], True, *changed_row[width:]))
                 else:
-                    records.append(rt.to_record(next(inserted)))
+                    new_row = next(inserted)
+                    records.append(rt.to_record(new_row[:width]))
+                    stored.append(new_row)
         await self._save_links(
             session, ctx, rt, {r[ID]: held for r, held in zip(records, links, strict=True)}
         )
         await self._show_links(session, ctx, rt, records)
+        _mask(access, records, stored, width + 1)
         batch_events = []
         for index, record in enumerate(records):
             if index in updates:
@@ -740,7 +839,10 @@ class RecordsService:
         """Up to MAX_BATCH partial updates, each naming its record's "id"; all or none."""
         items = _batch(parse_json_array(body))
         slugs = {key for item in items for key in item}
-        tenant, rt = await self._table_for_write(ctx, app_slug, schema_slug, sorted(slugs))
+        tenant, rt, access = await self._table_for(
+            ctx, app_slug, schema_slug, Op.RECORDS_UPDATE, keys=sorted(slugs)
+        )
+        _refuse_hidden(access, slugs - {ID})
         violations = []
         targets: list[tuple[str, dict[str, Any], list[str]]] = []
         seen: dict[str, int] = {}
@@ -772,23 +874,37 @@ class RecordsService:
         updated_by = _actor(ctx, creating=False)
         records = []
         changes = []
+        stored = []
+        width = len(rt.columns)
         saved: dict[str, dict[str, list[str]]] = {}
         with _unique_conflicts(rt):
             for index, (record_id, columns, changed) in enumerate(targets):
                 saved[record_id] = _take_links(rt, columns)
                 row = await repository.update_record(
-                    session, rt, record_id, {**columns, **updated_by}
+                    session,
+                    rt,
+                    record_id,
+                    {**columns, **updated_by},
+                    allowed=access.update,
+                    flags=access.flags,
                 )
                 if row is None:
-                    raise RecordNotFound(
-                        f"No record {record_id}; nothing was written",
-                        field=f"records[{index}].id",
-                        details=[{"field": f"records[{index}].id", "message": "No such record"}],
-                    )
-                records.append(rt.to_record(row))
+                    try:
+                        await self._refused(session, rt, access, record_id, None)
+                    except (RecordNotFound, PermissionDenied) as error:
+                        where = f"records[{index}].id"
+                        raise type(error)(
+                            f"{error.message} ({record_id}); nothing was written",
+                            field=where,
+                            details=[{"field": where, "message": error.message}],
+                        ) from None
+                assert row is not None
+                records.append(rt.to_record(row[:width]))
+                stored.append(row)
                 changes.append(changed)
         await self._save_links(session, ctx, rt, saved)
         await self._show_links(session, ctx, rt, records)
+        _mask(access, records, stored, width)
         await self._outbox.add_many(
             session,
             [
@@ -810,14 +926,27 @@ class RecordsService:
         ids = list(dict.fromkeys(record_ids))
         if not ids or len(ids) > MAX_BATCH:
             raise ValidationFailed(f"Name 1 to {MAX_BATCH} record ids", field="ids")
-        tenant, rt = await self._table(ctx, app_slug, schema_slug)
+        tenant, rt, access = await self._table_for(ctx, app_slug, schema_slug, Op.RECORDS_DELETE)
         plausible = [i for i in ids if _plausible_id(i)]
         deleted = set(
             await repository.trash_records(
-                session, rt, plausible, tenant_id=tenant, deleted_by=ctx.principal_id or None
+                session,
+                rt,
+                plausible,
+                tenant_id=tenant,
+                deleted_by=Principal.of(ctx).current_user,
+                allowed=access.delete,
             )
         )
         missing = [i for i in ids if i not in deleted]
+        if missing and access is not UNLIMITED:
+            found = await repository.records_by_id(session, rt, missing, access)
+            if found:
+                raise PermissionDenied(
+                    f"You may not delete {len(found)} of the records; nothing was deleted",
+                    field="ids",
+                    details=[{"field": "ids", "record_id": i} for i in sorted(found)[:100]],
+                )
         if missing:
             raise RecordNotFound(
                 f"{len(missing)} of the records do not exist; nothing was deleted",
@@ -843,8 +972,15 @@ class RecordsService:
         """(the record, whether it was created): updates the record whose `upsert_on` value
         the body's matches, or creates one."""
         values = writable(parse_body(body))
-        tenant, rt = await self._table_for_write(ctx, app_slug, schema_slug, list(values))
+        tenant, rt, access = await self._table_for(
+            ctx, app_slug, schema_slug, Op.RECORDS_CREATE, keys=list(values)
+        )
+        Principal.of(ctx).require_on(
+            Op.RECORDS_UPDATE, app_id=rt.schema.app_id, schema_id=rt.schema.id
+        )
+        _refuse_hidden(access, values)
         key_field = _upsert_field(rt.schema, upsert_on)
+        width = len(rt.columns)
         columns = validate_values(rt.schema, values, creating=False)
         links = _take_links(rt, columns)
         value = columns.get(key_field.id)
@@ -857,13 +993,21 @@ class RecordsService:
             if existing is not None:
                 with _unique_conflicts(rt):
                     row = await repository.update_record(
-                        session, rt, existing, {**columns, **_actor(ctx, creating=False)}
+                        session,
+                        rt,
+                        existing,
+                        {**columns, **_actor(ctx, creating=False)},
+                        allowed=access.update,
+                        flags=access.flags,
                     )
                 if row is None:
+                    if access is not UNLIMITED:
+                        await self._refused(session, rt, access, existing, None)
                     continue
-                record = rt.to_record(row)
+                record = rt.to_record(row[:width])
                 await self._save_links(session, ctx, rt, {existing: links})
                 await self._show_links(session, ctx, rt, [record])
+                _mask(access, [record], [row], width)
                 changed = [f.slug for f in rt.schema.fields if f.slug in values]
                 await self._outbox.add(
                     session, events.record_updated(tenant, rt.schema, record, changed)
@@ -878,15 +1022,18 @@ class RecordsService:
                     new_id("rec"),
                     {**created, **_actor(ctx, creating=True)},
                     savepoint=True,
+                    checks=repository.creation_checks(access),
                 )
             except repository.UniqueViolation as violation:
                 # A concurrent upsert created it first: update that one instead.
                 if violation.field_id == key_field.id and attempt == 0:
                     continue
                 raise _conflict(rt, violation) from None
-            record = rt.to_record(row)
+            _check_created(access, rt, [row])
+            record = rt.to_record(row[:width])
             await self._save_links(session, ctx, rt, {record[ID]: links})
             await self._show_links(session, ctx, rt, [record])
+            _mask(access, [record], [row], width + 1)
             await self._outbox.add(session, events.record_created(tenant, rt.schema, record))
             return record, True
         raise ServiceUnavailable("The record changed while upserting; try again", retry_after=1)
@@ -911,12 +1058,15 @@ class RecordsService:
         limit, offset = page_bounds(page, per_page)
         if cursor and page:
             raise ValidationFailed("Give either 'page' or 'cursor', not both", field="cursor")
-        _, rt = await self._table(ctx, app_slug, schema_slug)
+        _, rt, access = await self._table_for(ctx, app_slug, schema_slug, Op.RECORDS_READ)
         specs = sort_specs(rt.schema, sort)
         tree = None if filter is None else filter_tree(rt.schema, filter)
         keep = selected_keys(rt.schema, fields)
         expanded = _expanded(rt.schema, expand)
         terms = search_terms(search) if search else None
+        _refuse_unusable(access, rt, specs, tree, terms)
+        _refuse_hidden(access, keep or (), where="fields")
+        _refuse_hidden(access, expanded, where="expand")
 
         def bound_to() -> str:
             """What a cursor belongs to: this schema, this sort (and the sort fields'
@@ -936,6 +1086,8 @@ class RecordsService:
             offset=offset,
             count=count,
             search=terms,
+            visible=access.find,
+            flags=access.flags,
         )
         ranked = repository.rank(rt, query) is not None
         if cursor:
@@ -959,6 +1111,7 @@ class RecordsService:
             )
             next_cursor = self._cursors.encode(keyset, bound_to=bound_to())
         await self._show_links(session, ctx, rt, records, expand=expanded, keep=keep)
+        _mask(access, records, rows, width + (1 if ranked else 0))
         if keep is not None:
             records = [{k: v for k, v in r.items() if k in keep} for r in records]
         return RecordPage(records=records, total=total, next_cursor=next_cursor)
@@ -977,16 +1130,29 @@ class RecordsService:
     ) -> ExportPlan:
         """Every record the list's sort, filter and search select, with no pages: checked
         here, read with export_records."""
-        _, rt = await self._table(ctx, app_slug, schema_slug)
+        _, rt, access = await self._table_for(ctx, app_slug, schema_slug, Op.RECORDS_EXPORT)
         keep = selected_keys(rt.schema, fields)
+        specs = sort_specs(rt.schema, sort)
+        tree = None if filter is None else filter_tree(rt.schema, filter)
+        terms = search_terms(search) if search else None
+        expanded = _expanded(rt.schema, expand)
+        _refuse_unusable(access, rt, specs, tree, terms)
+        _refuse_hidden(access, keep or (), where="fields")
+        _refuse_hidden(access, expanded, where="expand")
+        readable = access.readable
         return ExportPlan(
             rt=rt,
-            sort=sort_specs(rt.schema, sort),
-            filter=None if filter is None else filter_tree(rt.schema, filter),
-            keys=rt.keys if keep is None else tuple(k for k in rt.keys if k in keep),
+            sort=specs,
+            filter=tree,
+            keys=tuple(
+                k
+                for k in rt.keys
+                if (keep is None or k in keep) and (readable is None or k in readable)
+            ),
             keep=keep,
-            search=search_terms(search) if search else None,
-            expand=_expanded(rt.schema, expand),
+            search=terms,
+            expand=expanded,
+            access=access,
         )
 
     async def export_records(
@@ -1003,13 +1169,21 @@ class RecordsService:
         rt = plan.rt
         # Neither page nor count: the stream reads everything the query selects.
         query = ListQuery(
-            sort=plan.sort, filter=plan.filter, limit=0, count=False, search=plan.search
+            sort=plan.sort,
+            filter=plan.filter,
+            limit=0,
+            count=False,
+            search=plan.search,
+            visible=plan.access.find,
+            flags=plan.access.flags,
         )
         to_record = rt.to_record
         keep = plan.keep
+        width = len(rt.columns)
         async for rows in repository.stream_records(session, rt, query, batch_size=batch_size):
-            records = [to_record(row) for row in rows]
+            records = [to_record(row[:width]) for row in rows]
             await self._show_links(session, ctx, rt, records, expand=plan.expand, keep=keep)
+            _mask(plan.access, records, rows, width)
             if keep is not None:
                 records = [{k: v for k, v in r.items() if k in keep} for r in records]
             yield records
@@ -1018,8 +1192,16 @@ class RecordsService:
         self, ctx: common_pb2.RequestContext, app_slug: str, schema_slug: str
     ) -> tuple[str, RecordTable]:
         """The tenant and the schema's table, from a fresh definition: an import's header
-        may name a field created a moment ago."""
-        return await self._table(ctx, app_slug, schema_slug, fresh=True)
+        may name a field created a moment ago. Bulk loading skips per-record checks, so a
+        caller whose privacy rules limit what it may create or read imports nothing."""
+        tenant, rt = await self._table(ctx, app_slug, schema_slug, fresh=True)
+        access = access_to(ctx, rt, Op.RECORDS_IMPORT)
+        if access.create is not None or access.readable is not None:
+            raise PermissionDenied(
+                "Privacy rules limit what you may create in this schema: create records"
+                " one at a time or in batches instead of importing"
+            )
+        return tenant, rt
 
     async def get_import(
         self,
@@ -1160,8 +1342,142 @@ def _expanded(schema: SchemaDef, expand: Sequence[str]) -> frozenset[str]:
 
 
 def _actor(ctx: common_pb2.RequestContext, *, creating: bool) -> dict[str, Any]:
-    who = ctx.principal_id or None
+    # The person, not the credential: an API token's records are its creator's.
+    who = Principal.of(ctx).current_user
     return {"created_by": who, "updated_by": who} if creating else {"updated_by": who}
+
+
+def _target_access(ctx: common_pb2.RequestContext, target: RecordTable) -> RowAccess:
+    """What the caller sees of a linked schema's records: its own privacy rules, and
+    nothing of them when it may not read that schema at all."""
+    principal = Principal.of(ctx)
+    if not principal.bound_by_privacy_rules:
+        return UNLIMITED
+    schema = target.schema
+    if not principal.may_on(Op.RECORDS_READ, app_id=schema.app_id, schema_id=schema.id):
+        return compile_access(target, CLOSED)
+    return compile_access(target, schema_access(principal, schema.privacy_rules))
+
+
+def _own_trash_only(ctx: common_pb2.RequestContext) -> str | None:
+    """A caller bound by privacy rules sees and restores only what it deleted itself:
+    the trash would otherwise show records the rules hide."""
+    principal = Principal.of(ctx)
+    if not principal.bound_by_privacy_rules:
+        return None
+    return principal.current_user or ""
+
+
+def access_to(ctx: common_pb2.RequestContext, rt: RecordTable, op: Op) -> RowAccess:
+    """What the caller may do in this table: the role table and an API token's grants
+    decide whether `op` is allowed at all (PermissionDenied), the schema's privacy rules
+    which records and fields it reaches."""
+    principal = Principal.of(ctx)
+    principal.require_on(op, app_id=rt.schema.app_id, schema_id=rt.schema.id)
+    if not principal.bound_by_privacy_rules:
+        return UNLIMITED
+    access = compile_access(rt, schema_access(principal, rt.schema.privacy_rules))
+    action = WRITE_ACTIONS.get(op)
+    if action in access.denied:
+        raise PermissionDenied(f"Privacy rules do not let you {action} records here")
+    return access
+
+
+WRITE_ACTIONS = {
+    Op.RECORDS_CREATE: "create",
+    Op.RECORDS_UPDATE: "update",
+    Op.RECORDS_DELETE: "delete",
+}
+
+
+def _refuse_hidden(access: RowAccess, keys: Iterable[str], *, where: str = "") -> None:
+    """A field the caller may not read does not exist for it: naming one in a body,
+    `fields` or `expand` is refused like an unknown field."""
+    readable = access.readable
+    if readable is None:
+        return
+    for key in keys:
+        if key not in readable:
+            raise ValidationFailed(f"Unknown field {_shown(key)}", field=where or key[:64])
+
+
+def _refuse_unusable(
+    access: RowAccess,
+    rt: RecordTable,
+    specs: Sequence[SortSpec],
+    tree: FilterNode | None,
+    terms: str | None,
+) -> None:
+    """Filtering, sorting or searching on a field hidden in any record the caller finds
+    would tell its values through what matches: refused."""
+    usable = access.usable
+    if usable is None:
+        return
+
+    def allowed(f: FieldDef) -> bool:
+        return f.id in usable or f.id in SYSTEM_FIELDS
+
+    for spec in specs:
+        if not allowed(spec.field):
+            raise ValidationFailed(f"Unknown sort field {_shown(spec.field.slug)}", field="sort")
+    for condition in _conditions(tree):
+        if not allowed(condition.field):
+            raise ValidationFailed(
+                f"Unknown filter field {_shown(condition.field.slug)}", field="filter"
+            )
+    if terms is not None and not all(
+        allowed(f) for f in rt.schema.fields if f.has_column and f.type.searchable
+    ):
+        raise ValidationFailed(
+            "Search is not available here: some fields are hidden from you", field="search"
+        )
+
+
+def _conditions(node: FilterNode | None) -> Iterator[Condition]:
+    if node is None:
+        return
+    if isinstance(node, Condition):
+        yield node
+        return
+    for member in node.members:
+        yield from _conditions(member)
+
+
+def _mask(
+    access: RowAccess,
+    records: list[dict[str, Any]],
+    rows: Sequence[Sequence[Any]],
+    flags_at: int,
+) -> None:
+    """Removes, in place, the fields the caller may not read in each record; `rows` are
+    the records' rows with the rules' flags from `flags_at` on."""
+    readable = access.readable
+    if not access.flags:
+        if readable is None:
+            return
+        for record in records:
+            for key in [k for k in record if k not in readable]:
+                del record[key]
+        return
+    count = len(access.flags)
+    for record, row in zip(records, rows, strict=True):
+        shown: set[str] = set()
+        for holds, keys in zip(row[flags_at : flags_at + count], access.branch_keys, strict=True):
+            if holds:
+                if keys is None:
+                    shown = set(record)
+                    break
+                shown |= keys
+        for key in [k for k in record if k not in shown]:
+            del record[key]
+
+
+def _check_created(access: RowAccess, rt: RecordTable, rows: Sequence[Sequence[Any]]) -> None:
+    if access is UNLIMITED:
+        return
+    width = len(rt.columns)
+    if not all(row[width] for row in rows):
+        raise PermissionDenied("Privacy rules do not let you create this record")
 
 
 def _keyset(rt: RecordTable, specs: Sequence[SortSpec], row: Sequence[Any]) -> Keyset:

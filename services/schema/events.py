@@ -116,6 +116,7 @@ def schema_data(schema: Schema) -> dict[str, Any]:
         "created_at": rfc3339(schema.created_at),
         "fields": [field_data(field) for field in schema.fields],
         "trashed_field_ids": list(schema.trashed_field_ids),
+        "privacy_rules": schema.privacy_rules,
     }
 
 

@@ -71,3 +71,5 @@ class Schema:
     fields: tuple[Field, ...]
     # Fields in the trash: not part of the schema, but their values are kept.
     trashed_field_ids: tuple[str, ...] = ()
+    # Stored form, with field ids (services.kit.privacy); None when the schema has none.
+    privacy_rules: dict[str, Any] | None = None

@@ -21,4 +21,6 @@ POLICY: PolicyTable = {
     "DeleteSchema": Op.APPS_WRITE,
     "ListTrash": Op.APPS_WRITE,
     "RestoreTrash": Op.APPS_WRITE,
+    "GetPrivacyRules": Op.PRIVACY_RULES_MANAGE,
+    "SetPrivacyRules": Op.PRIVACY_RULES_MANAGE,
 }

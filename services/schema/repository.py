@@ -143,6 +143,13 @@ class SchemaRepository:
             .with_for_update()
         )
 
+    async def set_privacy_rules(self, schema_id: str, rules: dict[str, Any] | None) -> None:
+        await self.session.execute(
+            self.schemas.update()
+            .where(self.schemas.c.id == schema_id)
+            .values(privacy_rules=rules, version=self.schemas.c.version + 1)
+        )
+
     async def bump_version(self, schema_id: str) -> None:
         await self.session.execute(
             self.schemas.update()
@@ -217,6 +224,7 @@ class SchemaRepository:
                 schemas.name,
                 schemas.version,
                 schemas.created_at,
+                schemas.privacy_rules,
             )
             .select_from(
                 tables.apps.outerjoin(
@@ -472,6 +480,7 @@ def _schema(
         created_at=row.created_at,
         fields=fields,
         trashed_field_ids=trashed,
+        privacy_rules=row.privacy_rules,
     )
 
 

@@ -160,6 +160,28 @@ class SchemaServicer(schema_pb2_grpc.SchemaServiceServicer):
             entry = await service.restore(session, request.ctx, request.trash_id)
         return trash_entry_to_proto(entry)
 
+    async def GetPrivacyRules(
+        self, request: schema_pb2.GetPrivacyRulesRequest, context: grpc.aio.ServicerContext
+    ) -> schema_pb2.PrivacyRules:
+        async with transaction(self.sessionmaker) as session:
+            schema, shown = await service.get_privacy_rules(
+                session, request.ctx, request.app_slug, request.schema_slug
+            )
+        return schema_pb2.PrivacyRules(rules_json=dumps_exact(shown), version=schema.version)
+
+    async def SetPrivacyRules(
+        self, request: schema_pb2.SetPrivacyRulesRequest, context: grpc.aio.ServicerContext
+    ) -> schema_pb2.PrivacyRules:
+        try:
+            body = loads_exact(request.rules_json)
+        except ValueError:
+            raise ValidationFailed("Privacy rules must be JSON", field="rules") from None
+        async with transaction(self.sessionmaker) as session:
+            schema, shown = await service.set_privacy_rules(
+                session, request.ctx, request.app_slug, request.schema_slug, body
+            )
+        return schema_pb2.PrivacyRules(rules_json=dumps_exact(shown), version=schema.version)
+
 
 def trash_entry_to_proto(entry: service.TrashEntry) -> schema_pb2.TrashEntry:
     return schema_pb2.TrashEntry(
@@ -273,4 +295,7 @@ def schema_to_proto(schema: Schema) -> schema_pb2.Schema:
         version=schema.version,
         created_at=rfc3339(schema.created_at),
         trashed_field_ids=schema.trashed_field_ids,
+        privacy_rules_json=b""
+        if schema.privacy_rules is None
+        else dumps_exact(schema.privacy_rules),
     )

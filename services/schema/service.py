@@ -15,7 +15,7 @@ from services.kit.clock import utcnow
 from services.kit.errors import Conflict, ValidationFailed
 from services.kit.fields import COLUMN, REGISTRY
 from services.kit.tenancy import tenant_of
-from services.schema import events, rules
+from services.schema import events, privacy, rules
 from services.schema.errors import (
     AppNotFound,
     FieldNotFound,
@@ -508,6 +508,29 @@ async def _locked_schema(
     await repo.lock_schema(schema.id)
     # Read again under the lock: a concurrent change may have committed in between.
     return await get_schema(session, ctx, app_slug, schema.slug)
+
+
+async def get_privacy_rules(
+    session: AsyncSession, ctx: common_pb2.RequestContext, app_slug: str, schema_slug: str
+) -> tuple[Schema, dict[str, Any]]:
+    schema = await get_schema(session, ctx, app_slug, schema_slug)
+    return schema, privacy.present_rules(schema.privacy_rules, schema)
+
+
+async def set_privacy_rules(
+    session: AsyncSession,
+    ctx: common_pb2.RequestContext,
+    app_slug: str,
+    schema_slug: str,
+    body: Any,
+) -> tuple[Schema, dict[str, Any]]:
+    tenant_id = tenant_of(ctx)
+    repo = SchemaRepository(session, tenant_id)
+    schema = await get_schema(session, ctx, app_slug, schema_slug)
+    await repo.lock_schema(schema.id)
+    await repo.set_privacy_rules(schema.id, privacy.parse_rules(body, schema))
+    changed = await _changed(session, repo, tenant_id, app_slug, schema.id)
+    return changed, privacy.present_rules(changed.privacy_rules, changed)
 
 
 async def _changed(

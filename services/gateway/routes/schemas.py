@@ -274,3 +274,30 @@ async def delete_field(
         ),
     )
     return exact_json(presenters.schema(reply))
+
+
+@router.get("/{schema_slug}/privacy-rules")
+async def get_privacy_rules(
+    app_slug: str, schema_slug: str, ctx: ContextDep, backends: BackendsDep
+) -> Response:
+    reply = await backends.call(
+        backends.schema.GetPrivacyRules,
+        schema_pb2.GetPrivacyRulesRequest(ctx=ctx, app_slug=app_slug, schema_slug=schema_slug),
+    )
+    return Response(reply.rules_json, media_type="application/json")
+
+
+@router.put("/{schema_slug}/privacy-rules")
+async def set_privacy_rules(
+    app_slug: str, schema_slug: str, request: Request, ctx: ContextDep, backends: BackendsDep
+) -> Response:
+    """Replaces the schema's rules: {"rules": [...], "default": {...}}; {"rules": null}
+    removes them."""
+    body = await read_json(request)
+    reply = await backends.call(
+        backends.schema.SetPrivacyRules,
+        schema_pb2.SetPrivacyRulesRequest(
+            ctx=ctx, app_slug=app_slug, schema_slug=schema_slug, rules_json=dumps_exact(body)
+        ),
+    )
+    return Response(reply.rules_json, media_type="application/json")

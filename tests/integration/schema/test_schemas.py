@@ -280,6 +280,7 @@ def test_schema_created_event_on_the_stream(
                 )
             ],
             "trashed_field_ids": [],
+            "privacy_rules": None,
         }
     }
 

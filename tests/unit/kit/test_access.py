@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from tessera.common.v1 import common_pb2
 from tessera.identity.v1 import identity_pb2
@@ -9,7 +11,7 @@ from tessera.records.v1 import records_pb2
 from tessera.schema.v1 import schema_pb2
 
 from services.identity.policy import POLICY as IDENTITY_POLICY
-from services.kit.access import Op, Principal, grant_strings
+from services.kit.access import Op, Principal, grant_strings, roles_table_markdown
 from services.kit.errors import NotFound, PermissionDenied, Unauthenticated
 from services.records.policy import POLICY as RECORDS_POLICY
 from services.schema.policy import POLICY as SCHEMA_POLICY
@@ -103,3 +105,8 @@ def test_privacy_rules_bind_everyone_but_designers_and_bypassing_admin_tokens() 
     assert not principal(
         principal_kind="admin_token", role="admin", bypass_privacy_rules=True
     ).bound_by_privacy_rules
+
+
+def test_the_readme_prints_the_roles_table_as_enforced() -> None:
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    assert roles_table_markdown() in readme

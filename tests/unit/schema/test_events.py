@@ -84,5 +84,6 @@ def test_schema_created_event_has_the_exact_shape() -> None:
                 },
             ],
             "trashed_field_ids": [],
+            "privacy_rules": None,
         }
     }

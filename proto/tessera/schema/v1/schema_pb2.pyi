@@ -308,3 +308,33 @@ class RestoreTrashRequest(_message.Message):
     ctx: _common_pb2.RequestContext
     trash_id: str
     def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., trash_id: _Optional[str] = ...) -> None: ...
+
+class GetPrivacyRulesRequest(_message.Message):
+    __slots__ = ("ctx", "app_slug", "schema_slug")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    APP_SLUG_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_SLUG_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    app_slug: str
+    schema_slug: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., app_slug: _Optional[str] = ..., schema_slug: _Optional[str] = ...) -> None: ...
+
+class SetPrivacyRulesRequest(_message.Message):
+    __slots__ = ("ctx", "app_slug", "schema_slug", "rules_json")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    APP_SLUG_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_SLUG_FIELD_NUMBER: _ClassVar[int]
+    RULES_JSON_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    app_slug: str
+    schema_slug: str
+    rules_json: bytes
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., app_slug: _Optional[str] = ..., schema_slug: _Optional[str] = ..., rules_json: _Optional[bytes] = ...) -> None: ...
+
+class PrivacyRules(_message.Message):
+    __slots__ = ("rules_json", "version")
+    RULES_JSON_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    rules_json: bytes
+    version: int
+    def __init__(self, rules_json: _Optional[bytes] = ..., version: _Optional[int] = ...) -> None: ...

@@ -110,6 +110,16 @@ class SchemaServiceStub:
                 request_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.RestoreTrashRequest.SerializeToString,
                 response_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.TrashEntry.FromString,
                 _registered_method=True)
+        self.GetPrivacyRules = channel.unary_unary(
+                '/tessera.schema.v1.SchemaService/GetPrivacyRules',
+                request_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.GetPrivacyRulesRequest.SerializeToString,
+                response_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.PrivacyRules.FromString,
+                _registered_method=True)
+        self.SetPrivacyRules = channel.unary_unary(
+                '/tessera.schema.v1.SchemaService/SetPrivacyRules',
+                request_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.SetPrivacyRulesRequest.SerializeToString,
+                response_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.PrivacyRules.FromString,
+                _registered_method=True)
 
 
 class SchemaServiceServicer:
@@ -209,6 +219,20 @@ class SchemaServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetPrivacyRules(self, request, context):
+        """A schema's privacy rules as builders wrote them (field slugs).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetPrivacyRules(self, request, context):
+        """Replaces them; the schema's version is bumped and a schema.updated event goes out.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SchemaServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -286,6 +310,16 @@ def add_SchemaServiceServicer_to_server(servicer, server):
                     servicer.RestoreTrash,
                     request_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.RestoreTrashRequest.FromString,
                     response_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.TrashEntry.SerializeToString,
+            ),
+            'GetPrivacyRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPrivacyRules,
+                    request_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.GetPrivacyRulesRequest.FromString,
+                    response_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.PrivacyRules.SerializeToString,
+            ),
+            'SetPrivacyRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPrivacyRules,
+                    request_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.SetPrivacyRulesRequest.FromString,
+                    response_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.PrivacyRules.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -694,6 +728,60 @@ class SchemaService:
             '/tessera.schema.v1.SchemaService/RestoreTrash',
             tessera_dot_schema_dot_v1_dot_schema__pb2.RestoreTrashRequest.SerializeToString,
             tessera_dot_schema_dot_v1_dot_schema__pb2.TrashEntry.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPrivacyRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.schema.v1.SchemaService/GetPrivacyRules',
+            tessera_dot_schema_dot_v1_dot_schema__pb2.GetPrivacyRulesRequest.SerializeToString,
+            tessera_dot_schema_dot_v1_dot_schema__pb2.PrivacyRules.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPrivacyRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.schema.v1.SchemaService/SetPrivacyRules',
+            tessera_dot_schema_dot_v1_dot_schema__pb2.SetPrivacyRulesRequest.SerializeToString,
+            tessera_dot_schema_dot_v1_dot_schema__pb2.PrivacyRules.FromString,
             options,
             channel_credentials,
             insecure,
