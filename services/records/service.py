@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -1376,10 +1377,36 @@ def access_to(ctx: common_pb2.RequestContext, rt: RecordTable, op: Op) -> RowAcc
     principal.require_on(op, app_id=rt.schema.app_id, schema_id=rt.schema.id)
     if not principal.bound_by_privacy_rules:
         return UNLIMITED
-    access = compile_access(rt, schema_access(principal, rt.schema.privacy_rules))
+    access = _compiled_access(rt, principal)
     action = WRITE_ACTIONS.get(op)
     if action in access.denied:
         raise PermissionDenied(f"Privacy rules do not let you {action} records here")
+    return access
+
+
+# Compiled rules per (table, caller as the rules see it): a bound caller's every request
+# would otherwise rebuild the same SQL expressions.
+ACCESS_CACHE_SIZE = 4096
+_access_cache: OrderedDict[tuple[Any, ...], tuple[RecordTable, RowAccess]] = OrderedDict()
+
+
+def _compiled_access(rt: RecordTable, principal: Principal) -> RowAccess:
+    key = (
+        rt.schema.id,
+        rt.schema.version,
+        principal.kind,
+        principal.role,
+        principal.app_role,
+        principal.current_user,
+    )
+    entry = _access_cache.get(key)
+    if entry is not None and entry[0] is rt:
+        _access_cache.move_to_end(key)
+        return entry[1]
+    access = compile_access(rt, schema_access(principal, rt.schema.privacy_rules))
+    _access_cache[key] = (rt, access)
+    if len(_access_cache) > ACCESS_CACHE_SIZE:
+        _access_cache.popitem(last=False)
     return access
 
 
