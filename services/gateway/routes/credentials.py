@@ -32,14 +32,15 @@ from services.kit.errors import NotFound, ValidationFailed
 
 router = APIRouter(prefix="/api")
 
-ScopeInput = bool | list[list[str]]
+SCOPE_SHAPE = 'Each permission is true, false or a list of ["app", app] and ["schema", app, schema]'
 
 
 class PermissionsInput(StrictInput):
-    create: ScopeInput = False
-    read: ScopeInput = False
-    update: ScopeInput = False
-    delete: ScopeInput = False
+    # Checked by _resolve_permissions, whose errors say what the shape should be.
+    create: Any = False
+    read: Any = False
+    update: Any = False
+    delete: Any = False
 
 
 class NewToken(StrictInput):
@@ -223,14 +224,18 @@ async def _resolve_permissions(
             resolved.append(identity_pb2.TokenPermission(operation=operation, all=scope))
             continue
         field = f"permissions.{operation}"
+        if not isinstance(scope, list):
+            raise ValidationFailed(SCOPE_SHAPE, field=field)
         scopes = [await _resolve_scope(backends, ctx, item, field) for item in scope]
         resolved.append(identity_pb2.TokenPermission(operation=operation, scopes=scopes))
     return resolved
 
 
 async def _resolve_scope(
-    backends: Backends, ctx: common_pb2.RequestContext, item: list[str], field: str
+    backends: Backends, ctx: common_pb2.RequestContext, item: Any, field: str
 ) -> identity_pb2.TokenScope:
+    if not isinstance(item, list) or not all(isinstance(part, str) and part for part in item):
+        raise ValidationFailed(SCOPE_SHAPE, field=field)
     if len(item) == 2 and item[0] == "app":
         try:
             app = await backends.call(
@@ -250,10 +255,7 @@ async def _resolve_scope(
                 f"No schema '{item[2]}' in app '{item[1]}' of this workspace", field=field
             ) from None
         return identity_pb2.TokenScope(app_id=schema.app_id, schema_id=schema.id)
-    raise ValidationFailed(
-        'Each permission is true, false or a list of ["app", app] and ["schema", app, schema]',
-        field=field,
-    )
+    raise ValidationFailed(SCOPE_SHAPE, field=field)
 
 
 class _Names:
