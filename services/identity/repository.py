@@ -24,6 +24,7 @@ from services.identity.models import (
     Workspace,
 )
 from services.identity.tokens import KeyPair
+from services.kit.access import GRANT_OPERATIONS
 from services.kit.tenancy import TenantTable
 
 # Serialises signing-key bootstrap across replicas starting at the same time.
@@ -553,14 +554,19 @@ def _api_token(row: Row[Any]) -> ApiToken:
         name=row.name,
         workspace_id=row.tenant_id,
         account_id=row.account_id,
+        # JSONB keeps its own key order; tokens show theirs in the operations' order.
         permissions={
-            operation: scope if isinstance(scope, bool) else [tuple(item) for item in scope]
-            for operation, scope in row.permissions.items()
+            operation: _scope(row.permissions.get(operation, False))
+            for operation in GRANT_OPERATIONS
         },
         created_at=row.created_at,
         expires_at=row.expires_at,
         last_used_at=row.last_used_at,
     )
+
+
+def _scope(stored: Any) -> Permission:
+    return stored if isinstance(stored, bool) else [tuple(item) for item in stored]
 
 
 def _admin_token(row: Row[Any]) -> AdminToken:
