@@ -18,13 +18,16 @@ from services.gateway.errors import install_error_handlers
 from services.gateway.events import IDENTITY_SUBJECTS, membership_invalidator
 from services.gateway.routes import (
     apps,
+    credentials,
     health,
+    members,
     records,
     schemas,
     sessions,
     transfer,
     trash,
     users,
+    workspace_users,
 )
 from services.kit.nats.connection import connect
 
@@ -65,7 +68,19 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     # transfer before records: its /records/import and /records/export are not record ids.
-    for module in (health, users, sessions, apps, schemas, transfer, records, trash):
+    for module in (
+        health,
+        users,
+        sessions,
+        members,
+        workspace_users,
+        credentials,
+        apps,
+        schemas,
+        transfer,
+        records,
+        trash,
+    ):
         app.include_router(module.router)
     return app
 

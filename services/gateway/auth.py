@@ -31,7 +31,7 @@ from tessera.identity.v1 import identity_pb2
 
 from services.gateway.clients import Backends
 from services.gateway.config import GatewaySettings
-from services.kit.access import CREDENTIAL_PREFIX
+from services.kit.access import CREDENTIAL_PREFIX, Kind
 from services.kit.errors import NotFound, PermissionDenied, Unauthenticated
 from services.kit.idempotency import check_key
 
@@ -60,6 +60,19 @@ class Caller:
     via: str  # "jwt", "session" or "credential"
     # Set for opaque credentials: the principal identity resolved, workspace included.
     resolved: common_pb2.RequestContext | None = None
+
+    @property
+    def acts_as_account(self) -> bool:
+        """A signed-in member or their per-user key: what may manage the account's own
+        credentials and workspaces. API tokens and admin tokens stand for less."""
+        return self.resolved is None or self.resolved.principal_kind == Kind.USER_KEY
+
+    def require_account(self) -> None:
+        if not self.acts_as_account:
+            raise PermissionDenied(
+                "API tokens and admin tokens cannot do this; "
+                "sign in as a member or use your API key"
+            )
 
 
 class AccessTokenVerifier:
@@ -239,30 +252,46 @@ class Authenticator:
         ctx = await self.credentials.resolve(secret)
         return Caller(ctx.account_id, via="credential", resolved=ctx)
 
-    async def context(self, request: Request) -> common_pb2.RequestContext:
-        caller = await self.caller(request)
+    async def context(
+        self, request: Request, *, workspace: str | None = None, caller: Caller | None = None
+    ) -> common_pb2.RequestContext:
+        """The caller in a workspace: the one `workspace` names (a path's), else the
+        X-Workspace header's, else the member's first; a token's is always its own."""
+        if caller is None:
+            caller = await self.caller(request)
         key = request.headers.get(IDEMPOTENCY_HEADER)
         if key is not None and request.method not in WRITE_METHODS:
             key = None
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         idempotency_key = "" if key is None else check_key(key)
-        if caller.resolved is not None:
+        resolved = caller.resolved
+        if resolved is not None and resolved.tenant_id:
+            if workspace and workspace != resolved.tenant_id:
+                raise NotFound("Workspace not found")
             ctx = common_pb2.RequestContext()
-            ctx.CopyFrom(caller.resolved)
+            ctx.CopyFrom(resolved)
             ctx.request_id = request_id
             ctx.idempotency_key = idempotency_key
             return ctx
         memberships = await self.memberships.of(caller.account_id)
-        membership = _select_workspace(memberships, request.headers.get(WORKSPACE_HEADER))
-        return common_pb2.RequestContext(
+        membership = _select_workspace(
+            memberships, workspace or request.headers.get(WORKSPACE_HEADER)
+        )
+        ctx = common_pb2.RequestContext(
             tenant_id=membership.workspace.id,
             principal_id=caller.account_id,
-            principal_kind="user",
+            principal_kind=Kind.USER,
             account_id=caller.account_id,
             role=membership.role,
             request_id=request_id,
             idempotency_key=idempotency_key,
         )
+        if resolved is not None and resolved.principal_kind == Kind.USER_KEY:
+            # A per-user key acts as its account, in the workspace it picks like a JWT does.
+            ctx.principal_id = resolved.principal_id
+            ctx.principal_kind = Kind.USER_KEY
+            ctx.credential_id = resolved.credential_id
+        return ctx
 
     def _check_csrf(self, request: Request, session_csrf: str) -> None:
         """Double submit: the X-CSRFToken header matches the session's token (the value of

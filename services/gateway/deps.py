@@ -29,7 +29,29 @@ async def get_context(request: Request) -> common_pb2.RequestContext:
     return await get_authenticator(request).context(request)
 
 
+async def get_workspace_context(request: Request, workspace_id: str) -> common_pb2.RequestContext:
+    """For routes under /api/workspaces/{workspace_id}/: the caller in that workspace."""
+    return await get_authenticator(request).context(request, workspace=workspace_id)
+
+
+async def get_account_caller(request: Request) -> Caller:
+    """A caller that stands for the account itself (not an API or admin token)."""
+    caller = await get_caller(request)
+    caller.require_account()
+    return caller
+
+
+async def get_account_context(request: Request) -> common_pb2.RequestContext:
+    authenticator = get_authenticator(request)
+    caller = await authenticator.caller(request)
+    caller.require_account()
+    return await authenticator.context(request, caller=caller)
+
+
 BackendsDep = Annotated[Backends, Depends(get_backends)]
 AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
 ContextDep = Annotated[common_pb2.RequestContext, Depends(get_context)]
+WorkspaceContextDep = Annotated[common_pb2.RequestContext, Depends(get_workspace_context)]
+AccountCallerDep = Annotated[Caller, Depends(get_account_caller)]
+AccountContextDep = Annotated[common_pb2.RequestContext, Depends(get_account_context)]

@@ -171,3 +171,30 @@ def trash_entry(message: schema_pb2.TrashEntry) -> dict[str, Any]:
         body["field"] = message.field
     body.update(name=message.name, deleted_at=message.deleted_at, expires_at=message.expires_at)
     return body
+
+
+def member(message: identity_pb2.Member) -> dict[str, Any]:
+    return {
+        "id": message.account.id,
+        "name": message.account.name,
+        "email": message.account.email,
+        "role": message.role,
+        "joined_at": message.joined_at,
+    }
+
+
+def workspace_user(message: identity_pb2.Member) -> dict[str, Any]:
+    """A member as the users API shows it; `_id` as Budibase's public API names it."""
+    return {"_id": message.account.id, **member(message)}
+
+
+def admin_token(message: identity_pb2.AdminToken) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "name": message.name,
+        "workspace_id": message.workspace_id,
+        "bypass_privacy_rules": message.bypass_privacy_rules,
+        "created_by": message.created_by,
+        "created_at": message.created_at,
+        "last_used_at": message.last_used_at or None,
+    }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.kit.errors import Conflict, PermissionDenied, Unauthenticated
+from services.kit.errors import Conflict, NotFound, PermissionDenied, Unauthenticated
 
 
 class InvalidCredentials(Unauthenticated):
@@ -31,3 +31,37 @@ class NotYourMemberships(PermissionDenied):
 
 class NoSigningKey(Exception):
     """Startup did not provision a signing key; an operator problem, never a client one."""
+
+
+class MemberNotFound(NotFound):
+    default_message = "Member not found"
+
+
+class NoAccountWithEmail(NotFound):
+    default_message = "No account has this email address; create it through the users API"
+
+    def __init__(self) -> None:
+        super().__init__(field="email")
+
+
+class AlreadyMember(Conflict):
+    default_message = "This account is already a member of the workspace"
+
+    def __init__(self) -> None:
+        super().__init__(field="email")
+
+
+class LastOwner(Conflict):
+    default_message = "A workspace must keep at least one owner; make someone else owner first"
+
+
+class OwnersOnly(PermissionDenied):
+    default_message = "Only an owner may make, change or remove an owner"
+
+
+class TokenNotFound(NotFound):
+    default_message = "Token not found"
+
+
+class NoUserKey(NotFound):
+    default_message = "You have no API key"

@@ -67,3 +67,50 @@ def session_ended(workspace_id: str, account_id: str) -> Event:
         action="ended",
         data={"account_id": account_id},
     )
+
+
+def member_role_changed(workspace_id: str, account_id: str, role: str, previous: str) -> Event:
+    return Event.new(
+        service=SERVICE,
+        tenant=workspace_id,
+        entity="member",
+        action="role_changed",
+        data={
+            "workspace_id": workspace_id,
+            "account_id": account_id,
+            "role": role,
+            "previous_role": previous,
+        },
+    )
+
+
+def member_removed(workspace_id: str, account_id: str) -> Event:
+    return Event.new(
+        service=SERVICE,
+        tenant=workspace_id,
+        entity="member",
+        action="removed",
+        data={"workspace_id": workspace_id, "account_id": account_id},
+    )
+
+
+def credential_issued(workspace_id: str, credential_id: str, kind: str, account_id: str) -> Event:
+    return Event.new(
+        service=SERVICE,
+        tenant=workspace_id,
+        entity="credential",
+        action="issued",
+        data={"credential_id": credential_id, "kind": kind, "account_id": account_id},
+    )
+
+
+def credential_revoked(workspace_id: str, credential_id: str, kind: str, account_id: str) -> Event:
+    """Gateways drop the credential from their caches when they hear this: the reason a
+    revocation reaches every replica within a second rather than a cache lifetime."""
+    return Event.new(
+        service=SERVICE,
+        tenant=workspace_id,
+        entity="credential",
+        action="revoked",
+        data={"credential_id": credential_id, "kind": kind, "account_id": account_id},
+    )

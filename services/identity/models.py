@@ -76,3 +76,59 @@ class PublicKeys:
     keys: list[PublicKey]
     issuer: str
     audience: str
+
+
+@dataclass(frozen=True)
+class Member:
+    account: Account
+    role: str
+    joined_at: datetime
+
+
+# A token permission for one operation: True (everything), False, or scopes as stored:
+# ("app", app id) and ("schema", app id, schema id).
+Scope = tuple[str, ...]
+Permission = bool | list[Scope]
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    id: str
+    name: str
+    workspace_id: str
+    account_id: str
+    # Keyed by operation (create, read, update, delete), every operation present.
+    permissions: dict[str, Permission]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class IssuedApiToken:
+    token: ApiToken
+    secret: str
+
+
+@dataclass(frozen=True)
+class IssuedUserKey:
+    id: str
+    secret: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AdminToken:
+    id: str
+    name: str
+    workspace_id: str
+    created_by: str
+    bypass_privacy_rules: bool
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class IssuedAdminToken:
+    token: AdminToken
+    secret: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.kit.access import Op
 from services.kit.grpc.policy import ACCOUNT, PUBLIC, PolicyTable
 
 POLICY: PolicyTable = {
@@ -17,4 +18,27 @@ POLICY: PolicyTable = {
     "ResolveCredential": PUBLIC,
     "CreateWorkspace": ACCOUNT,
     "ListMemberships": ACCOUNT,
+    "ListMembers": Op.MEMBERS_READ,
+    "GetMember": Op.MEMBERS_READ,
+    "AddMember": Op.MEMBERS_MANAGE,
+    "UpdateMember": Op.MEMBERS_MANAGE,
+    "RemoveMember": Op.MEMBERS_MANAGE,
+    "ListUsers": Op.USERS_MANAGE,
+    "GetUser": Op.USERS_MANAGE,
+    "CreateUser": Op.USERS_MANAGE,
+    "UpdateUser": Op.USERS_MANAGE,
+    "RemoveUser": Op.USERS_MANAGE,
+    # API tokens belong to the member who made them; tokens themselves may not make more.
+    "CreateApiToken": Op.TOKENS_OWN,
+    "ListApiTokens": Op.TOKENS_OWN,
+    "GetApiToken": Op.TOKENS_OWN,
+    "UpdateApiToken": Op.TOKENS_OWN,
+    "RotateApiToken": Op.TOKENS_OWN,
+    "DeleteApiToken": Op.TOKENS_OWN,
+    # The key is the account's, in no particular workspace.
+    "CreateUserKey": ACCOUNT,
+    "DeleteUserKey": ACCOUNT,
+    "CreateAdminToken": Op.ADMIN_TOKENS_MANAGE,
+    "ListAdminTokens": Op.ADMIN_TOKENS_MANAGE,
+    "DeleteAdminToken": Op.ADMIN_TOKENS_MANAGE,
 }

@@ -7,13 +7,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, text, update
+from sqlalchemy import Row, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity import tables
-from services.identity.models import Account, Credentials, Membership, PublicKey, Workspace
+from services.identity.models import (
+    Account,
+    AdminToken,
+    ApiToken,
+    Credentials,
+    Member,
+    Membership,
+    Permission,
+    PublicKey,
+    Workspace,
+)
 from services.identity.tokens import KeyPair
+from services.kit.access import GRANT_OPERATIONS
 from services.kit.tenancy import TenantTable
 
 # Serialises signing-key bootstrap across replicas starting at the same time.
@@ -120,6 +131,286 @@ class IdentityRepository:
             .limit(1)
         )
         return found
+
+    async def account_by_email(self, email: str) -> Account | None:
+        row = (
+            await self.session.execute(
+                select(tables.accounts).where(tables.accounts.c.email == email)
+            )
+        ).first()
+        return _account(row) if row is not None else None
+
+    async def rename_account(self, account_id: str, name: str) -> None:
+        await self.session.execute(
+            update(tables.accounts).where(tables.accounts.c.id == account_id).values(name=name)
+        )
+
+    # Members of one workspace
+
+    async def members(self, workspace_id: str, *, prefix: str = "") -> list[Member]:
+        members = TenantTable(tables.memberships, workspace_id)
+        a = tables.accounts
+        statement = (
+            members.select(a, members.c.role, members.c.created_at.label("joined_at"))
+            .select_from(tables.memberships.join(a, a.c.id == members.c.account_id))
+            .order_by(members.c.created_at, members.c.account_id)
+        )
+        if prefix:
+            pattern = _escape_like(prefix.lower()) + "%"
+            statement = statement.where(
+                or_(
+                    func.lower(a.c.name).like(pattern, escape="\\"),
+                    a.c.email.like(pattern, escape="\\"),
+                )
+            )
+        rows = (await self.session.execute(statement)).all()
+        return [_member(row) for row in rows]
+
+    async def member(
+        self, workspace_id: str, account_id: str, *, for_update: bool = False
+    ) -> Member | None:
+        members = TenantTable(tables.memberships, workspace_id)
+        a = tables.accounts
+        statement = (
+            members.select(a, members.c.role, members.c.created_at.label("joined_at"))
+            .select_from(tables.memberships.join(a, a.c.id == members.c.account_id))
+            .where(members.c.account_id == account_id)
+        )
+        if for_update:
+            statement = statement.with_for_update(of=tables.memberships)
+        row = (await self.session.execute(statement)).first()
+        return _member(row) if row is not None else None
+
+    async def insert_member(
+        self, *, workspace_id: str, account_id: str, role: str, now: datetime
+    ) -> bool:
+        """False when the account is a member already."""
+        members = TenantTable(tables.memberships, workspace_id)
+        inserted = await self.session.scalar(
+            insert(tables.memberships)
+            .values(tenant_id=members.tenant_id, account_id=account_id, role=role, created_at=now)
+            .on_conflict_do_nothing()
+            .returning(members.c.account_id)
+        )
+        return inserted is not None
+
+    async def lock_owners(self, workspace_id: str) -> list[str]:
+        """The workspace's owners, locked until the transaction ends, so two demotions or
+        removals running together cannot leave it without one."""
+        members = TenantTable(tables.memberships, workspace_id)
+        rows = await self.session.scalars(
+            members.select(members.c.account_id).where(members.c.role == "owner").with_for_update()
+        )
+        return list(rows)
+
+    async def set_role(self, workspace_id: str, account_id: str, role: str) -> None:
+        members = TenantTable(tables.memberships, workspace_id)
+        await self.session.execute(
+            members.update().where(members.c.account_id == account_id).values(role=role)
+        )
+
+    async def remove_member(self, workspace_id: str, account_id: str) -> None:
+        """The membership and every token the member made there: were the account added
+        again, its old tokens must not come back to life."""
+        for table, column in (
+            (tables.api_tokens, "account_id"),
+            (tables.admin_tokens, "created_by"),
+            (tables.memberships, "account_id"),
+        ):
+            scoped = TenantTable(table, workspace_id)
+            await self.session.execute(scoped.delete().where(scoped.c[column] == account_id))
+
+    # API tokens
+
+    async def insert_api_token(
+        self,
+        *,
+        workspace_id: str,
+        token_id: str,
+        account_id: str,
+        name: str,
+        secret_hash: str,
+        permissions: dict[str, Permission],
+        now: datetime,
+        expires_at: datetime | None,
+    ) -> ApiToken:
+        tokens = TenantTable(tables.api_tokens, workspace_id)
+        row = (
+            await self.session.execute(
+                tokens.insert(
+                    id=token_id,
+                    account_id=account_id,
+                    name=name,
+                    secret_hash=secret_hash,
+                    permissions=permissions,
+                    created_at=now,
+                    expires_at=expires_at,
+                ).returning(tables.api_tokens)
+            )
+        ).one()
+        return _api_token(row)
+
+    async def api_tokens_of(self, workspace_id: str, account_id: str) -> list[ApiToken]:
+        tokens = TenantTable(tables.api_tokens, workspace_id)
+        rows = (
+            await self.session.execute(
+                tokens.select()
+                .where(tokens.c.account_id == account_id)
+                .order_by(tokens.c.created_at, tokens.c.id)
+            )
+        ).all()
+        return [_api_token(row) for row in rows]
+
+    async def api_token(self, workspace_id: str, account_id: str, token_id: str) -> ApiToken | None:
+        tokens = TenantTable(tables.api_tokens, workspace_id)
+        row = (
+            await self.session.execute(
+                tokens.select().where(tokens.c.id == token_id, tokens.c.account_id == account_id)
+            )
+        ).first()
+        return _api_token(row) if row is not None else None
+
+    async def update_api_token(
+        self, workspace_id: str, account_id: str, token_id: str, **values: Any
+    ) -> ApiToken | None:
+        tokens = TenantTable(tables.api_tokens, workspace_id)
+        row = (
+            await self.session.execute(
+                tokens.update()
+                .where(tokens.c.id == token_id, tokens.c.account_id == account_id)
+                .values(**values)
+                .returning(tables.api_tokens)
+            )
+        ).first()
+        return _api_token(row) if row is not None else None
+
+    async def delete_api_token(self, workspace_id: str, account_id: str, token_id: str) -> bool:
+        tokens = TenantTable(tables.api_tokens, workspace_id)
+        deleted = await self.session.scalar(
+            tokens.delete()
+            .where(tokens.c.id == token_id, tokens.c.account_id == account_id)
+            .returning(tokens.c.id)
+        )
+        return deleted is not None
+
+    async def api_token_by_hash(self, secret_hash: str) -> tuple[ApiToken, str] | None:
+        """A token with its creator's current role in the token's workspace; None once the
+        creator is no longer a member there."""
+        t, m = tables.api_tokens, tables.memberships
+        row = (
+            await self.session.execute(
+                select(t, m.c.role)
+                .join(m, (m.c.tenant_id == t.c.tenant_id) & (m.c.account_id == t.c.account_id))
+                .where(t.c.secret_hash == secret_hash)
+            )
+        ).first()
+        return (_api_token(row), row.role) if row is not None else None
+
+    async def touch(
+        self, table_name: str, credential_id: str, now: datetime, *, older_than: datetime
+    ) -> None:
+        """Records a use, at most once per period: a credential used constantly costs one
+        write a period, not one a request."""
+        table = _TOUCHABLE[table_name]
+        await self.session.execute(
+            update(table)
+            .where(
+                table.c.id == credential_id,
+                or_(table.c.last_used_at.is_(None), table.c.last_used_at < older_than),
+            )
+            .values(last_used_at=now)
+        )
+
+    # Per-user API keys
+
+    async def replace_user_key(
+        self, *, account_id: str, key_id: str, secret_hash: str, now: datetime
+    ) -> str | None:
+        """Stores the account's new key; returns the id of the key it replaced."""
+        k = tables.user_keys
+        previous: str | None = await self.session.scalar(
+            delete(k).where(k.c.account_id == account_id).returning(k.c.id)
+        )
+        await self.session.execute(
+            insert(k).values(
+                id=key_id, account_id=account_id, secret_hash=secret_hash, created_at=now
+            )
+        )
+        return previous
+
+    async def delete_user_key(self, account_id: str) -> str | None:
+        k = tables.user_keys
+        deleted: str | None = await self.session.scalar(
+            delete(k).where(k.c.account_id == account_id).returning(k.c.id)
+        )
+        return deleted
+
+    async def user_key_by_hash(self, secret_hash: str) -> tuple[str, str, datetime | None] | None:
+        """The key's id, its account and when it was last used."""
+        k = tables.user_keys
+        row = (
+            await self.session.execute(
+                select(k.c.id, k.c.account_id, k.c.last_used_at).where(
+                    k.c.secret_hash == secret_hash
+                )
+            )
+        ).first()
+        return (row.id, row.account_id, row.last_used_at) if row is not None else None
+
+    # Admin tokens
+
+    async def insert_admin_token(
+        self,
+        *,
+        workspace_id: str,
+        token_id: str,
+        created_by: str,
+        name: str,
+        secret_hash: str,
+        bypass_privacy_rules: bool,
+        now: datetime,
+    ) -> AdminToken:
+        tokens = TenantTable(tables.admin_tokens, workspace_id)
+        row = (
+            await self.session.execute(
+                tokens.insert(
+                    id=token_id,
+                    created_by=created_by,
+                    name=name,
+                    secret_hash=secret_hash,
+                    bypass_privacy_rules=bypass_privacy_rules,
+                    created_at=now,
+                ).returning(tables.admin_tokens)
+            )
+        ).one()
+        return _admin_token(row)
+
+    async def admin_tokens(self, workspace_id: str) -> list[AdminToken]:
+        tokens = TenantTable(tables.admin_tokens, workspace_id)
+        rows = (
+            await self.session.execute(tokens.select().order_by(tokens.c.created_at, tokens.c.id))
+        ).all()
+        return [_admin_token(row) for row in rows]
+
+    async def delete_admin_token(self, workspace_id: str, token_id: str) -> AdminToken | None:
+        tokens = TenantTable(tables.admin_tokens, workspace_id)
+        row = (
+            await self.session.execute(
+                tokens.delete().where(tokens.c.id == token_id).returning(tables.admin_tokens)
+            )
+        ).first()
+        return _admin_token(row) if row is not None else None
+
+    async def admin_token_by_hash(self, secret_hash: str) -> tuple[AdminToken, str] | None:
+        t, m = tables.admin_tokens, tables.memberships
+        row = (
+            await self.session.execute(
+                select(t, m.c.role)
+                .join(m, (m.c.tenant_id == t.c.tenant_id) & (m.c.account_id == t.c.created_by))
+                .where(t.c.secret_hash == secret_hash)
+            )
+        ).first()
+        return (_admin_token(row), row.role) if row is not None else None
 
     # Refresh tokens
 
@@ -251,3 +542,51 @@ def _account(row: Row[Any]) -> Account:
 
 def _workspace(row: Row[Any]) -> Workspace:
     return Workspace(id=row.id, name=row.name, slug=row.slug, created_at=row.created_at)
+
+
+def _member(row: Row[Any]) -> Member:
+    return Member(account=_account(row), role=row.role, joined_at=row.joined_at)
+
+
+def _api_token(row: Row[Any]) -> ApiToken:
+    return ApiToken(
+        id=row.id,
+        name=row.name,
+        workspace_id=row.tenant_id,
+        account_id=row.account_id,
+        # JSONB keeps its own key order; tokens show theirs in the operations' order.
+        permissions={
+            operation: _scope(row.permissions.get(operation, False))
+            for operation in GRANT_OPERATIONS
+        },
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        last_used_at=row.last_used_at,
+    )
+
+
+def _scope(stored: Any) -> Permission:
+    return stored if isinstance(stored, bool) else [tuple(item) for item in stored]
+
+
+def _admin_token(row: Row[Any]) -> AdminToken:
+    return AdminToken(
+        id=row.id,
+        name=row.name,
+        workspace_id=row.tenant_id,
+        created_by=row.created_by,
+        bypass_privacy_rules=row.bypass_privacy_rules,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+    )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+_TOUCHABLE = {
+    "api_tokens": tables.api_tokens,
+    "admin_tokens": tables.admin_tokens,
+    "user_keys": tables.user_keys,
+}

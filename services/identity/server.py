@@ -4,10 +4,13 @@ interceptor."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
+
 import grpc
 from tessera.identity.v1 import identity_pb2, identity_pb2_grpc
 
-from services.identity import credentials, models, service
+from services.identity import credentials, issuing, members, models, service
 from services.identity.config import IdentitySettings
 from services.kit.clock import rfc3339
 from services.kit.db import SessionMaker, transaction
@@ -139,6 +142,198 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             ctx=resolved.ctx, expires_at=int(expires_at.timestamp()) if expires_at else 0
         )
 
+    # Members
+
+    async def ListMembers(
+        self, request: identity_pb2.ListMembersRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.ListMembersResponse:
+        async with transaction(self.sessionmaker) as session:
+            found = await members.list_members(session, request.ctx, prefix=request.prefix)
+        return identity_pb2.ListMembersResponse(members=[_member(m) for m in found])
+
+    async def GetMember(
+        self, request: identity_pb2.GetMemberRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.Member:
+        async with transaction(self.sessionmaker) as session:
+            member = await members.get_member(session, request.ctx, account_id=request.account_id)
+        return _member(member)
+
+    async def AddMember(
+        self, request: identity_pb2.AddMemberRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.Member:
+        async with transaction(self.sessionmaker) as session:
+            member = await members.add_member(
+                session, request.ctx, email=request.email, role=request.role
+            )
+        return _member(member)
+
+    async def UpdateMember(
+        self, request: identity_pb2.UpdateMemberRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.Member:
+        async with transaction(self.sessionmaker) as session:
+            member = await members.update_member(
+                session,
+                request.ctx,
+                account_id=request.account_id,
+                role=request.role if request.HasField("role") else None,
+            )
+        return _member(member)
+
+    async def RemoveMember(
+        self, request: identity_pb2.RemoveMemberRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.RemoveMemberResponse:
+        async with transaction(self.sessionmaker) as session:
+            await members.remove_member(session, request.ctx, account_id=request.account_id)
+        return identity_pb2.RemoveMemberResponse()
+
+    # The users API: the same members, for owners and admins (see policy.py)
+
+    async def ListUsers(
+        self, request: identity_pb2.ListMembersRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.ListMembersResponse:
+        return await self.ListMembers(request, context)
+
+    async def GetUser(
+        self, request: identity_pb2.GetMemberRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.Member:
+        return await self.GetMember(request, context)
+
+    async def CreateUser(
+        self, request: identity_pb2.CreateUserRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.Member:
+        async with transaction(self.sessionmaker) as session:
+            member = await members.create_user(
+                session,
+                request.ctx,
+                email=request.email,
+                role=request.role,
+                name=request.name,
+                password=request.password,
+            )
+        return _member(member)
+
+    async def UpdateUser(
+        self, request: identity_pb2.UpdateMemberRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.Member:
+        async with transaction(self.sessionmaker) as session:
+            member = await members.update_member(
+                session,
+                request.ctx,
+                account_id=request.account_id,
+                role=request.role if request.HasField("role") else None,
+                name=request.name if request.HasField("name") else None,
+            )
+        return _member(member)
+
+    async def RemoveUser(
+        self, request: identity_pb2.RemoveMemberRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.RemoveMemberResponse:
+        return await self.RemoveMember(request, context)
+
+    # API tokens
+
+    async def CreateApiToken(
+        self, request: identity_pb2.CreateApiTokenRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.IssuedApiToken:
+        async with transaction(self.sessionmaker) as session:
+            issued = await issuing.create_api_token(
+                session,
+                request.ctx,
+                name=request.name,
+                permissions=_permissions_from(request.permissions),
+                expires_at=request.expires_at,
+            )
+        return identity_pb2.IssuedApiToken(token=_api_token(issued.token), secret=issued.secret)
+
+    async def ListApiTokens(
+        self, request: identity_pb2.ListApiTokensRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.ListApiTokensResponse:
+        async with transaction(self.sessionmaker) as session:
+            tokens = await issuing.list_api_tokens(session, request.ctx)
+        return identity_pb2.ListApiTokensResponse(tokens=[_api_token(t) for t in tokens])
+
+    async def GetApiToken(
+        self, request: identity_pb2.ApiTokenRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.ApiToken:
+        async with transaction(self.sessionmaker) as session:
+            token = await issuing.get_api_token(session, request.ctx, token_id=request.token_id)
+        return _api_token(token)
+
+    async def UpdateApiToken(
+        self, request: identity_pb2.UpdateApiTokenRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.ApiToken:
+        async with transaction(self.sessionmaker) as session:
+            token = await issuing.update_api_token(
+                session,
+                request.ctx,
+                token_id=request.token_id,
+                name=request.name if request.HasField("name") else None,
+                permissions=(
+                    _permissions_from(request.permissions) if request.replace_permissions else None
+                ),
+            )
+        return _api_token(token)
+
+    async def RotateApiToken(
+        self, request: identity_pb2.ApiTokenRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.IssuedApiToken:
+        async with transaction(self.sessionmaker) as session:
+            issued = await issuing.rotate_api_token(session, request.ctx, token_id=request.token_id)
+        return identity_pb2.IssuedApiToken(token=_api_token(issued.token), secret=issued.secret)
+
+    async def DeleteApiToken(
+        self, request: identity_pb2.ApiTokenRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.DeleteCredentialResponse:
+        async with transaction(self.sessionmaker) as session:
+            await issuing.delete_api_token(session, request.ctx, token_id=request.token_id)
+        return identity_pb2.DeleteCredentialResponse()
+
+    # Per-user API keys
+
+    async def CreateUserKey(
+        self, request: identity_pb2.CreateUserKeyRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.IssuedUserKey:
+        async with transaction(self.sessionmaker) as session:
+            issued = await issuing.create_user_key(session, request.ctx)
+        return identity_pb2.IssuedUserKey(
+            id=issued.id, secret=issued.secret, created_at=rfc3339(issued.created_at)
+        )
+
+    async def DeleteUserKey(
+        self, request: identity_pb2.DeleteUserKeyRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.DeleteCredentialResponse:
+        async with transaction(self.sessionmaker) as session:
+            await issuing.delete_user_key(session, request.ctx)
+        return identity_pb2.DeleteCredentialResponse()
+
+    # Admin tokens
+
+    async def CreateAdminToken(
+        self, request: identity_pb2.CreateAdminTokenRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.IssuedAdminToken:
+        async with transaction(self.sessionmaker) as session:
+            issued = await issuing.create_admin_token(
+                session,
+                request.ctx,
+                name=request.name,
+                bypass_privacy_rules=request.bypass_privacy_rules,
+            )
+        return identity_pb2.IssuedAdminToken(token=_admin_token(issued.token), secret=issued.secret)
+
+    async def ListAdminTokens(
+        self, request: identity_pb2.ListAdminTokensRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.ListAdminTokensResponse:
+        async with transaction(self.sessionmaker) as session:
+            tokens = await issuing.list_admin_tokens(session, request.ctx)
+        return identity_pb2.ListAdminTokensResponse(tokens=[_admin_token(t) for t in tokens])
+
+    async def DeleteAdminToken(
+        self, request: identity_pb2.DeleteAdminTokenRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.DeleteCredentialResponse:
+        async with transaction(self.sessionmaker) as session:
+            await issuing.delete_admin_token(session, request.ctx, token_id=request.token_id)
+        return identity_pb2.DeleteCredentialResponse()
+
 
 def register(server: grpc.aio.Server, servicer: IdentityServicer) -> None:
     identity_pb2_grpc.add_IdentityServiceServicer_to_server(servicer, server)
@@ -168,4 +363,69 @@ def _tokens(issued: models.IssuedTokens) -> identity_pb2.IssueTokensResponse:
         refresh_token=issued.refresh_token,
         account=_account(issued.account),
         expires_in=issued.expires_in,
+    )
+
+
+def _member(member: models.Member) -> identity_pb2.Member:
+    return identity_pb2.Member(
+        account=_account(member.account), role=member.role, joined_at=rfc3339(member.joined_at)
+    )
+
+
+def _optional_time(moment: datetime | None) -> str:
+    return rfc3339(moment) if moment is not None else ""
+
+
+def _api_token(token: models.ApiToken) -> identity_pb2.ApiToken:
+    return identity_pb2.ApiToken(
+        id=token.id,
+        name=token.name,
+        workspace_id=token.workspace_id,
+        permissions=[
+            _permission_to(operation, scope) for operation, scope in token.permissions.items()
+        ],
+        created_at=rfc3339(token.created_at),
+        expires_at=_optional_time(token.expires_at),
+        last_used_at=_optional_time(token.last_used_at),
+    )
+
+
+def _permission_to(operation: str, scope: models.Permission) -> identity_pb2.TokenPermission:
+    if isinstance(scope, bool):
+        return identity_pb2.TokenPermission(operation=operation, all=scope)
+    return identity_pb2.TokenPermission(
+        operation=operation,
+        scopes=[
+            identity_pb2.TokenScope(app_id=item[1], schema_id=item[2] if len(item) > 2 else "")
+            for item in scope
+        ],
+    )
+
+
+def _permissions_from(
+    permissions: Iterable[identity_pb2.TokenPermission],
+) -> dict[str, models.Permission]:
+    result: dict[str, models.Permission] = {}
+    for permission in permissions:
+        if permission.all:
+            result[permission.operation] = True
+        elif permission.scopes:
+            result[permission.operation] = [
+                ("schema", s.app_id, s.schema_id) if s.schema_id else ("app", s.app_id)
+                for s in permission.scopes
+            ]
+        else:
+            result[permission.operation] = False
+    return result
+
+
+def _admin_token(token: models.AdminToken) -> identity_pb2.AdminToken:
+    return identity_pb2.AdminToken(
+        id=token.id,
+        name=token.name,
+        workspace_id=token.workspace_id,
+        bypass_privacy_rules=token.bypass_privacy_rules,
+        created_by=token.created_by,
+        created_at=rfc3339(token.created_at),
+        last_used_at=_optional_time(token.last_used_at),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Text,
     func,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from services.kit.nats.outbox import outbox_table
 
@@ -90,6 +92,57 @@ signing_keys = Table(
     Column("public_key_pem", Text, nullable=False),
     _created_at(),
     Column("retired_at", DateTime(timezone=True)),
+)
+
+# Tenant-owned. Made by a member (account_id), acting with at most that member's current
+# role in the workspace; permissions hold ids ({"read": true, "create": [["app", id],
+# ["schema", app id, schema id]], ...}) so renaming an app or schema changes nothing.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("tenant_id", Text, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("id", Text, primary_key=True),
+    Column("account_id", Text, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    # sha256 hex of the secret; the secret is shown once and never stored.
+    Column("secret_hash", Text, nullable=False, unique=True),
+    Column("permissions", JSONB, nullable=False),
+    _created_at(),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("last_used_at", DateTime(timezone=True)),
+    Index("ix_api_tokens_tenant_id_account_id", "tenant_id", "account_id"),
+)
+
+# Tenant-owned. Full access to the workspace's apps while its creator is an owner or admin.
+admin_tokens = Table(
+    "admin_tokens",
+    metadata,
+    Column("tenant_id", Text, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("id", Text, primary_key=True),
+    Column("created_by", Text, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("secret_hash", Text, nullable=False, unique=True),
+    Column("bypass_privacy_rules", Boolean, nullable=False),
+    _created_at(),
+    Column("last_used_at", DateTime(timezone=True)),
+    Index("ix_admin_tokens_tenant_id", "tenant_id"),
+)
+
+# One per account at most: creating another replaces it.
+user_keys = Table(
+    "user_keys",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column(
+        "account_id",
+        Text,
+        ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    Column("secret_hash", Text, nullable=False, unique=True),
+    _created_at(),
+    Column("last_used_at", DateTime(timezone=True)),
 )
 
 outbox = outbox_table(metadata)

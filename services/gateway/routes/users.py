@@ -10,7 +10,7 @@ from tessera.identity.v1 import identity_pb2
 
 from services.gateway import presenters
 from services.gateway.bodies import StrictInput, parse_json
-from services.gateway.deps import AuthenticatorDep, BackendsDep, CallerDep
+from services.gateway.deps import AccountCallerDep, AuthenticatorDep, BackendsDep, CallerDep
 from services.kit.errors import ValidationFailed
 
 router = APIRouter(prefix="/api")
@@ -109,12 +109,19 @@ async def list_workspaces(
     caller: CallerDep, authenticator: AuthenticatorDep
 ) -> list[dict[str, Any]]:
     memberships = await authenticator.memberships.of(caller.account_id)
+    if not caller.acts_as_account:
+        # A token knows its own workspace, never the other workspaces of its creator.
+        assert caller.resolved is not None
+        memberships = [m for m in memberships if m.workspace.id == caller.resolved.tenant_id]
     return [presenters.workspace(m.workspace, m.role) for m in memberships]
 
 
 @router.post("/workspaces/")
 async def create_workspace(
-    request: Request, caller: CallerDep, authenticator: AuthenticatorDep, backends: BackendsDep
+    request: Request,
+    caller: AccountCallerDep,
+    authenticator: AuthenticatorDep,
+    backends: BackendsDep,
 ) -> dict[str, Any]:
     body = await parse_json(request, NewWorkspace)
     ctx = common_pb2.RequestContext(principal_id=caller.account_id, principal_kind="user")

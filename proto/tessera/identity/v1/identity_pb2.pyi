@@ -196,3 +196,255 @@ class ResolvedCredential(_message.Message):
     ctx: _common_pb2.RequestContext
     expires_at: int
     def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., expires_at: _Optional[int] = ...) -> None: ...
+
+class Member(_message.Message):
+    __slots__ = ("account", "role", "joined_at")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    JOINED_AT_FIELD_NUMBER: _ClassVar[int]
+    account: Account
+    role: str
+    joined_at: str
+    def __init__(self, account: _Optional[_Union[Account, _Mapping]] = ..., role: _Optional[str] = ..., joined_at: _Optional[str] = ...) -> None: ...
+
+class ListMembersRequest(_message.Message):
+    __slots__ = ("ctx", "prefix")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    prefix: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., prefix: _Optional[str] = ...) -> None: ...
+
+class ListMembersResponse(_message.Message):
+    __slots__ = ("members",)
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    members: _containers.RepeatedCompositeFieldContainer[Member]
+    def __init__(self, members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ...) -> None: ...
+
+class GetMemberRequest(_message.Message):
+    __slots__ = ("ctx", "account_id")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    account_id: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., account_id: _Optional[str] = ...) -> None: ...
+
+class AddMemberRequest(_message.Message):
+    __slots__ = ("ctx", "email", "role")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    email: str
+    role: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., email: _Optional[str] = ..., role: _Optional[str] = ...) -> None: ...
+
+class CreateUserRequest(_message.Message):
+    __slots__ = ("ctx", "email", "role", "name", "password")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    email: str
+    role: str
+    name: str
+    password: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., email: _Optional[str] = ..., role: _Optional[str] = ..., name: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
+
+class UpdateMemberRequest(_message.Message):
+    __slots__ = ("ctx", "account_id", "role", "name")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    account_id: str
+    role: str
+    name: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., account_id: _Optional[str] = ..., role: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class RemoveMemberRequest(_message.Message):
+    __slots__ = ("ctx", "account_id")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    account_id: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., account_id: _Optional[str] = ...) -> None: ...
+
+class RemoveMemberResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class TokenPermission(_message.Message):
+    __slots__ = ("operation", "all", "scopes")
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    ALL_FIELD_NUMBER: _ClassVar[int]
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
+    operation: str
+    all: bool
+    scopes: _containers.RepeatedCompositeFieldContainer[TokenScope]
+    def __init__(self, operation: _Optional[str] = ..., all: _Optional[bool] = ..., scopes: _Optional[_Iterable[_Union[TokenScope, _Mapping]]] = ...) -> None: ...
+
+class TokenScope(_message.Message):
+    __slots__ = ("app_id", "schema_id")
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_ID_FIELD_NUMBER: _ClassVar[int]
+    app_id: str
+    schema_id: str
+    def __init__(self, app_id: _Optional[str] = ..., schema_id: _Optional[str] = ...) -> None: ...
+
+class ApiToken(_message.Message):
+    __slots__ = ("id", "name", "workspace_id", "permissions", "created_at", "expires_at", "last_used_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    PERMISSIONS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_USED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    workspace_id: str
+    permissions: _containers.RepeatedCompositeFieldContainer[TokenPermission]
+    created_at: str
+    expires_at: str
+    last_used_at: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., workspace_id: _Optional[str] = ..., permissions: _Optional[_Iterable[_Union[TokenPermission, _Mapping]]] = ..., created_at: _Optional[str] = ..., expires_at: _Optional[str] = ..., last_used_at: _Optional[str] = ...) -> None: ...
+
+class CreateApiTokenRequest(_message.Message):
+    __slots__ = ("ctx", "name", "permissions", "expires_at")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PERMISSIONS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    name: str
+    permissions: _containers.RepeatedCompositeFieldContainer[TokenPermission]
+    expires_at: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., name: _Optional[str] = ..., permissions: _Optional[_Iterable[_Union[TokenPermission, _Mapping]]] = ..., expires_at: _Optional[str] = ...) -> None: ...
+
+class IssuedApiToken(_message.Message):
+    __slots__ = ("token", "secret")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    token: ApiToken
+    secret: str
+    def __init__(self, token: _Optional[_Union[ApiToken, _Mapping]] = ..., secret: _Optional[str] = ...) -> None: ...
+
+class ListApiTokensRequest(_message.Message):
+    __slots__ = ("ctx",)
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
+
+class ListApiTokensResponse(_message.Message):
+    __slots__ = ("tokens",)
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    tokens: _containers.RepeatedCompositeFieldContainer[ApiToken]
+    def __init__(self, tokens: _Optional[_Iterable[_Union[ApiToken, _Mapping]]] = ...) -> None: ...
+
+class ApiTokenRequest(_message.Message):
+    __slots__ = ("ctx", "token_id")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    token_id: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., token_id: _Optional[str] = ...) -> None: ...
+
+class UpdateApiTokenRequest(_message.Message):
+    __slots__ = ("ctx", "token_id", "name", "replace_permissions", "permissions")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_PERMISSIONS_FIELD_NUMBER: _ClassVar[int]
+    PERMISSIONS_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    token_id: str
+    name: str
+    replace_permissions: bool
+    permissions: _containers.RepeatedCompositeFieldContainer[TokenPermission]
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., token_id: _Optional[str] = ..., name: _Optional[str] = ..., replace_permissions: _Optional[bool] = ..., permissions: _Optional[_Iterable[_Union[TokenPermission, _Mapping]]] = ...) -> None: ...
+
+class DeleteCredentialResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CreateUserKeyRequest(_message.Message):
+    __slots__ = ("ctx",)
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
+
+class IssuedUserKey(_message.Message):
+    __slots__ = ("id", "secret", "created_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    secret: str
+    created_at: str
+    def __init__(self, id: _Optional[str] = ..., secret: _Optional[str] = ..., created_at: _Optional[str] = ...) -> None: ...
+
+class DeleteUserKeyRequest(_message.Message):
+    __slots__ = ("ctx",)
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
+
+class AdminToken(_message.Message):
+    __slots__ = ("id", "name", "workspace_id", "bypass_privacy_rules", "created_by", "created_at", "last_used_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    BYPASS_PRIVACY_RULES_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_USED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    workspace_id: str
+    bypass_privacy_rules: bool
+    created_by: str
+    created_at: str
+    last_used_at: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., workspace_id: _Optional[str] = ..., bypass_privacy_rules: _Optional[bool] = ..., created_by: _Optional[str] = ..., created_at: _Optional[str] = ..., last_used_at: _Optional[str] = ...) -> None: ...
+
+class CreateAdminTokenRequest(_message.Message):
+    __slots__ = ("ctx", "name", "bypass_privacy_rules")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    BYPASS_PRIVACY_RULES_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    name: str
+    bypass_privacy_rules: bool
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., name: _Optional[str] = ..., bypass_privacy_rules: _Optional[bool] = ...) -> None: ...
+
+class IssuedAdminToken(_message.Message):
+    __slots__ = ("token", "secret")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    token: AdminToken
+    secret: str
+    def __init__(self, token: _Optional[_Union[AdminToken, _Mapping]] = ..., secret: _Optional[str] = ...) -> None: ...
+
+class ListAdminTokensRequest(_message.Message):
+    __slots__ = ("ctx",)
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
+
+class ListAdminTokensResponse(_message.Message):
+    __slots__ = ("tokens",)
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    tokens: _containers.RepeatedCompositeFieldContainer[AdminToken]
+    def __init__(self, tokens: _Optional[_Iterable[_Union[AdminToken, _Mapping]]] = ...) -> None: ...
+
+class DeleteAdminTokenRequest(_message.Message):
+    __slots__ = ("ctx", "token_id")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    token_id: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., token_id: _Optional[str] = ...) -> None: ...

@@ -90,6 +90,111 @@ class IdentityServiceStub:
                 request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ResolveCredentialRequest.SerializeToString,
                 response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ResolvedCredential.FromString,
                 _registered_method=True)
+        self.ListMembers = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/ListMembers',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListMembersRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListMembersResponse.FromString,
+                _registered_method=True)
+        self.GetMember = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/GetMember',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.GetMemberRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.Member.FromString,
+                _registered_method=True)
+        self.AddMember = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/AddMember',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.AddMemberRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.Member.FromString,
+                _registered_method=True)
+        self.UpdateMember = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/UpdateMember',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.UpdateMemberRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.Member.FromString,
+                _registered_method=True)
+        self.RemoveMember = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/RemoveMember',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.RemoveMemberRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.RemoveMemberResponse.FromString,
+                _registered_method=True)
+        self.ListUsers = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/ListUsers',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListMembersRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListMembersResponse.FromString,
+                _registered_method=True)
+        self.GetUser = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/GetUser',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.GetMemberRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.Member.FromString,
+                _registered_method=True)
+        self.CreateUser = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/CreateUser',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.CreateUserRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.Member.FromString,
+                _registered_method=True)
+        self.UpdateUser = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/UpdateUser',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.UpdateMemberRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.Member.FromString,
+                _registered_method=True)
+        self.RemoveUser = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/RemoveUser',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.RemoveMemberRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.RemoveMemberResponse.FromString,
+                _registered_method=True)
+        self.CreateApiToken = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/CreateApiToken',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.CreateApiTokenRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.IssuedApiToken.FromString,
+                _registered_method=True)
+        self.ListApiTokens = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/ListApiTokens',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListApiTokensRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListApiTokensResponse.FromString,
+                _registered_method=True)
+        self.GetApiToken = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/GetApiToken',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ApiTokenRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ApiToken.FromString,
+                _registered_method=True)
+        self.UpdateApiToken = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/UpdateApiToken',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.UpdateApiTokenRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ApiToken.FromString,
+                _registered_method=True)
+        self.RotateApiToken = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/RotateApiToken',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ApiTokenRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.IssuedApiToken.FromString,
+                _registered_method=True)
+        self.DeleteApiToken = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/DeleteApiToken',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ApiTokenRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteCredentialResponse.FromString,
+                _registered_method=True)
+        self.CreateUserKey = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/CreateUserKey',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.CreateUserKeyRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.IssuedUserKey.FromString,
+                _registered_method=True)
+        self.DeleteUserKey = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/DeleteUserKey',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteUserKeyRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteCredentialResponse.FromString,
+                _registered_method=True)
+        self.CreateAdminToken = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/CreateAdminToken',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.CreateAdminTokenRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.IssuedAdminToken.FromString,
+                _registered_method=True)
+        self.ListAdminTokens = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/ListAdminTokens',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListAdminTokensRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListAdminTokensResponse.FromString,
+                _registered_method=True)
+        self.DeleteAdminToken = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/DeleteAdminToken',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteAdminTokenRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteCredentialResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -175,6 +280,146 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListMembers(self, request, context):
+        """Members of the caller's workspace, oldest first; `prefix` narrows them to names or
+        emails starting with it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMember(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddMember(self, request, context):
+        """Adds an existing account, found by email, with a role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateMember(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveMember(self, request, context):
+        """Removes a member from the workspace (the account stays). A workspace always keeps an
+        owner: removing or demoting the last one is refused.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUsers(self, request, context):
+        """The users API (owners and admins): the same members, and creating a user creates the
+        account when none has the email.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUser(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateUser(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateUser(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveUser(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateApiToken(self, request, context):
+        """API tokens: made by a member in a workspace, acting with at most that member's role
+        and only on what their grants name. Each caller sees only its own tokens.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApiTokens(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetApiToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateApiToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateApiToken(self, request, context):
+        """A new secret for the token; the old one stops working.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteApiToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateUserKey(self, request, context):
+        """The caller's own API key: acts as the account in whichever workspace it picks.
+        Creating one replaces the previous key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteUserKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateAdminToken(self, request, context):
+        """Admin tokens: full access to one workspace's apps, for as long as their creator is
+        still an owner or admin there.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAdminTokens(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteAdminToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -232,6 +477,111 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.ResolveCredential,
                     request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ResolveCredentialRequest.FromString,
                     response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ResolvedCredential.SerializeToString,
+            ),
+            'ListMembers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMembers,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListMembersRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListMembersResponse.SerializeToString,
+            ),
+            'GetMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMember,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.GetMemberRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.Member.SerializeToString,
+            ),
+            'AddMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddMember,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.AddMemberRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.Member.SerializeToString,
+            ),
+            'UpdateMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateMember,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.UpdateMemberRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.Member.SerializeToString,
+            ),
+            'RemoveMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveMember,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.RemoveMemberRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.RemoveMemberResponse.SerializeToString,
+            ),
+            'ListUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUsers,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListMembersRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListMembersResponse.SerializeToString,
+            ),
+            'GetUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUser,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.GetMemberRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.Member.SerializeToString,
+            ),
+            'CreateUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateUser,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.CreateUserRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.Member.SerializeToString,
+            ),
+            'UpdateUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateUser,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.UpdateMemberRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.Member.SerializeToString,
+            ),
+            'RemoveUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveUser,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.RemoveMemberRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.RemoveMemberResponse.SerializeToString,
+            ),
+            'CreateApiToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateApiToken,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.CreateApiTokenRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.IssuedApiToken.SerializeToString,
+            ),
+            'ListApiTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApiTokens,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListApiTokensRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListApiTokensResponse.SerializeToString,
+            ),
+            'GetApiToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetApiToken,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ApiTokenRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ApiToken.SerializeToString,
+            ),
+            'UpdateApiToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateApiToken,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.UpdateApiTokenRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ApiToken.SerializeToString,
+            ),
+            'RotateApiToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateApiToken,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ApiTokenRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.IssuedApiToken.SerializeToString,
+            ),
+            'DeleteApiToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteApiToken,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ApiTokenRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteCredentialResponse.SerializeToString,
+            ),
+            'CreateUserKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateUserKey,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.CreateUserKeyRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.IssuedUserKey.SerializeToString,
+            ),
+            'DeleteUserKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteUserKey,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteUserKeyRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteCredentialResponse.SerializeToString,
+            ),
+            'CreateAdminToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateAdminToken,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.CreateAdminTokenRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.IssuedAdminToken.SerializeToString,
+            ),
+            'ListAdminTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAdminTokens,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListAdminTokensRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListAdminTokensResponse.SerializeToString,
+            ),
+            'DeleteAdminToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAdminToken,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteAdminTokenRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteCredentialResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -532,6 +882,573 @@ class IdentityService:
             '/tessera.identity.v1.IdentityService/ResolveCredential',
             tessera_dot_identity_dot_v1_dot_identity__pb2.ResolveCredentialRequest.SerializeToString,
             tessera_dot_identity_dot_v1_dot_identity__pb2.ResolvedCredential.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMembers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/ListMembers',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.ListMembersRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.ListMembersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/GetMember',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.GetMemberRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.Member.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/AddMember',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.AddMemberRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.Member.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/UpdateMember',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.UpdateMemberRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.Member.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/RemoveMember',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.RemoveMemberRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.RemoveMemberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/ListUsers',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.ListMembersRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.ListMembersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/GetUser',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.GetMemberRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.Member.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/CreateUser',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.CreateUserRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.Member.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/UpdateUser',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.UpdateMemberRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.Member.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/RemoveUser',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.RemoveMemberRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.RemoveMemberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateApiToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/CreateApiToken',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.CreateApiTokenRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.IssuedApiToken.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApiTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/ListApiTokens',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.ListApiTokensRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.ListApiTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetApiToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/GetApiToken',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.ApiTokenRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.ApiToken.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateApiToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/UpdateApiToken',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.UpdateApiTokenRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.ApiToken.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateApiToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/RotateApiToken',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.ApiTokenRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.IssuedApiToken.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteApiToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/DeleteApiToken',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.ApiTokenRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteCredentialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateUserKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/CreateUserKey',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.CreateUserKeyRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.IssuedUserKey.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteUserKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/DeleteUserKey',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteUserKeyRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteCredentialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateAdminToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/CreateAdminToken',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.CreateAdminTokenRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.IssuedAdminToken.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAdminTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/ListAdminTokens',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.ListAdminTokensRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.ListAdminTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAdminToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/DeleteAdminToken',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteAdminTokenRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteCredentialResponse.FromString,
             options,
             channel_credentials,
             insecure,
