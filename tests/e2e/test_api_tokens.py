@@ -18,10 +18,6 @@ from tests.factories.credentials import token_auth as auth
 from tests.support.db import scalar
 from tests.support.wait import eventually
 
-GRANT_CHECK_PENDING = pytest.mark.xfail(
-    reason="records grant check lands with the records policy", strict=False
-)
-
 
 @pytest.fixture
 def crm(tenant: Tenant) -> str:
@@ -128,7 +124,6 @@ def test_a_read_token_reads_but_does_not_write(
     assert client.get("/api/apps", headers=auth(secret)).status_code == 403
 
 
-@GRANT_CHECK_PENDING
 def test_a_token_without_a_grant_is_refused_that_operation(
     client: httpx.Client, tenant: Tenant, crm: str
 ) -> None:
@@ -138,7 +133,6 @@ def test_a_token_without_a_grant_is_refused_that_operation(
     assert created.status_code == 403
 
 
-@GRANT_CHECK_PENDING
 def test_a_grant_on_one_schema_does_not_reach_another(
     client: httpx.Client, tenant: Tenant, crm: str
 ) -> None:
