@@ -19,6 +19,7 @@ from services.gateway.events import IDENTITY_SUBJECTS, membership_invalidator
 from services.gateway.routes import (
     apps,
     health,
+    keys,
     records,
     schemas,
     sessions,
@@ -65,7 +66,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     # transfer before records: its /records/import and /records/export are not record ids.
-    for module in (health, users, sessions, apps, schemas, transfer, records, trash):
+    for module in (health, keys, users, sessions, apps, schemas, transfer, records, trash):
         app.include_router(module.router)
     return app
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity import tables
-from services.identity.models import Account, Workspace
+from services.identity.models import Account, AppUser, Workspace
 from services.kit.nats.events import Event
 from services.kit.nats.outbox import OutboxWriter
 
@@ -66,4 +66,38 @@ def session_ended(workspace_id: str, account_id: str) -> Event:
         entity="session",
         action="ended",
         data={"account_id": account_id},
+    )
+
+
+def credential_revoked(
+    workspace_id: str, *, credential_id: str | None = None, account_id: str | None = None
+) -> Event:
+    """Gateways drop the named credential from their caches, or, given an account id
+    (for app end users: theirs), every credential of that principal."""
+    data = {"credential_id": credential_id} if credential_id else {"account_id": account_id}
+    return Event.new(
+        service=SERVICE,
+        tenant=workspace_id,
+        entity="credential",
+        action="revoked",
+        data=data,
+    )
+
+
+def app_user_changed(workspace_id: str, action: str, user: AppUser) -> Event:
+    """`created`, `updated` or `deleted`."""
+    return Event.new(
+        service=SERVICE,
+        tenant=workspace_id,
+        entity="app_user",
+        action=action,
+        data={
+            "app_user": {
+                "id": user.id,
+                "app_id": user.app_id,
+                "email": user.email,
+                "name": user.name,
+                "app_role": user.app_role,
+            }
+        },
     )
