@@ -17,6 +17,7 @@ from services.gateway.config import GatewaySettings
 from services.gateway.errors import install_error_handlers
 from services.gateway.events import IDENTITY_SUBJECTS, membership_invalidator
 from services.gateway.routes import (
+    app_users,
     apps,
     health,
     keys,
@@ -66,7 +67,18 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     # transfer before records: its /records/import and /records/export are not record ids.
-    for module in (health, keys, users, sessions, apps, schemas, transfer, records, trash):
+    for module in (
+        health,
+        keys,
+        users,
+        sessions,
+        apps,
+        app_users,
+        schemas,
+        transfer,
+        records,
+        trash,
+    ):
         app.include_router(module.router)
     return app
 

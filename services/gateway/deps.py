@@ -29,7 +29,14 @@ async def get_context(request: Request) -> common_pb2.RequestContext:
     return await get_authenticator(request).context(request)
 
 
+async def get_app_context(request: Request) -> common_pb2.RequestContext:
+    """For routes under /api/apps/{app_slug}/ that an app's anonymous callers may reach."""
+    app = str(request.path_params.get("app_slug", ""))
+    return await get_authenticator(request).app_context(request, app)
+
+
 BackendsDep = Annotated[Backends, Depends(get_backends)]
 AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
 ContextDep = Annotated[common_pb2.RequestContext, Depends(get_context)]
+AppContextDep = Annotated[common_pb2.RequestContext, Depends(get_app_context)]
