@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import os
 import statistics
 import tempfile
 from pathlib import Path

@@ -17,9 +17,11 @@ from services.gateway.config import GatewaySettings
 from services.gateway.errors import install_error_handlers
 from services.gateway.events import IDENTITY_SUBJECTS, membership_invalidator
 from services.gateway.routes import (
+    app_users,
     apps,
     credentials,
     health,
+    keys,
     members,
     records,
     schemas,
@@ -70,12 +72,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # transfer before records: its /records/import and /records/export are not record ids.
     for module in (
         health,
+        keys,
         users,
         sessions,
         members,
         workspace_users,
         credentials,
         apps,
+        app_users,
         schemas,
         transfer,
         records,

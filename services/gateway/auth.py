@@ -10,7 +10,11 @@ Credentials, in order:
 - the `sessionid` cookie (a server-side session looked up in identity). Cookie-
   authenticated writes must pass the CSRF check.
 A member's workspace is their first, or the one named by `X-Workspace` (id or slug); a
-token's is the one it was made in.
+token's is the one it was made in; an app end user's is their app's.
+
+A request without any credential is refused, except on an app's record routes addressed
+by the app's public id: there it is the app's anonymous caller (app role "public"), whom
+the records service lets see only what privacy rules open to them.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi import Request
 from tessera.common.v1 import common_pb2
 from tessera.identity.v1 import identity_pb2
+from tessera.schema.v1 import schema_pb2
 
 from services.gateway.clients import Backends
 from services.gateway.config import GatewaySettings
@@ -52,6 +57,10 @@ CREDENTIAL_CACHE_SIZE = 10_000
 KEY_REFRESH_INTERVAL_SECONDS = 5.0
 VERIFIED_TOKEN_CACHE_SIZE = 10_000
 MAX_SECRET_LENGTH = 200
+# Public app ids read "app_..."; app slugs cannot contain "_".
+PUBLIC_APP_PREFIX = "app_"
+PUBLIC_APP_CACHE_SECONDS = 10.0
+PUBLIC_APP_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -212,6 +221,36 @@ class CredentialCache:
                 del self._entries[key]
 
 
+def is_public_app_id(app: str) -> bool:
+    return app.startswith(PUBLIC_APP_PREFIX)
+
+
+class PublicAppCache:
+    """Apps by public id, held briefly: anonymous callers of one app need its workspace on
+    every request. Unknown ids are not held, so a new app is reachable at once; a deleted
+    one answers from here at most PUBLIC_APP_CACHE_SECONDS, and then the services refuse."""
+
+    def __init__(self, backends: Backends) -> None:
+        self.backends = backends
+        self._entries: dict[str, tuple[float, schema_pb2.PublicApp]] = {}
+
+    async def resolve(self, public_id: str, *, fresh: bool = False) -> schema_pb2.PublicApp:
+        if not is_public_app_id(public_id) or len(public_id) > MAX_SECRET_LENGTH:
+            raise NotFound("App not found")
+        entry = self._entries.get(public_id)
+        now = time.monotonic()
+        if not fresh and entry is not None and entry[0] > now:
+            return entry[1]
+        found: schema_pb2.PublicApp = await self.backends.call(
+            self.backends.schema.ResolvePublicApp,
+            schema_pb2.ResolvePublicAppRequest(public_id=public_id),
+        )
+        if len(self._entries) >= PUBLIC_APP_CACHE_SIZE:
+            self._entries.clear()
+        self._entries[public_id] = (now + PUBLIC_APP_CACHE_SECONDS, found)
+        return found
+
+
 class Authenticator:
     def __init__(self, settings: GatewaySettings, backends: Backends) -> None:
         self.settings = settings
@@ -219,6 +258,15 @@ class Authenticator:
         self.tokens = AccessTokenVerifier(backends)
         self.memberships = MembershipCache(backends, settings.membership_cache_seconds)
         self.credentials = CredentialCache(backends)
+        self.public_apps = PublicAppCache(backends)
+
+    def presents_credentials(self, request: Request) -> bool:
+        """Whether the request carries any credential at all (valid or not)."""
+        return (
+            API_KEY_HEADER in request.headers
+            or "authorization" in request.headers
+            or bool(request.cookies.get(SESSION_COOKIE))
+        )
 
     async def caller(self, request: Request) -> Caller:
         api_key = request.headers.get(API_KEY_HEADER)
@@ -252,6 +300,36 @@ class Authenticator:
         ctx = await self.credentials.resolve(secret)
         return Caller(ctx.account_id, via="credential", resolved=ctx)
 
+    async def app_context(self, request: Request, app: str) -> common_pb2.RequestContext:
+        """For an app's record routes: the caller's context, or, with no credential at all
+        and the app addressed by its public id, the app's anonymous caller."""
+        if self.presents_credentials(request) or not is_public_app_id(app):
+            return await self.context(request)
+        found = await self.public_apps.resolve(app)
+        request_id, idempotency_key = _request_meta(request)
+        return common_pb2.RequestContext(
+            tenant_id=found.tenant_id,
+            principal_kind=Kind.ANONYMOUS,
+            app_id=found.app_id,
+            app_role="public",
+            request_id=request_id,
+            idempotency_key=idempotency_key,
+        )
+
+    def visitor_context(
+        self, request: Request, app: schema_pb2.PublicApp
+    ) -> common_pb2.RequestContext:
+        """Someone about to sign up or log in to an app: its anonymous caller, whatever
+        credential the request may carry."""
+        request_id, _ = _request_meta(request)
+        return common_pb2.RequestContext(
+            tenant_id=app.tenant_id,
+            principal_kind=Kind.ANONYMOUS,
+            app_id=app.app_id,
+            app_role="public",
+            request_id=request_id,
+        )
+
     async def context(
         self, request: Request, *, workspace: str | None = None, caller: Caller | None = None
     ) -> common_pb2.RequestContext:
@@ -259,11 +337,7 @@ class Authenticator:
         X-Workspace header's, else the member's first; a token's is always its own."""
         if caller is None:
             caller = await self.caller(request)
-        key = request.headers.get(IDEMPOTENCY_HEADER)
-        if key is not None and request.method not in WRITE_METHODS:
-            key = None
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        idempotency_key = "" if key is None else check_key(key)
+        request_id, idempotency_key = _request_meta(request)
         resolved = caller.resolved
         if resolved is not None and resolved.tenant_id:
             if workspace and workspace != resolved.tenant_id:
@@ -317,6 +391,15 @@ class Authenticator:
             return True
         own = f"{request.url.scheme}://{request.headers.get('host', '')}"
         return origin == own or origin in self.settings.allowed_origins
+
+
+def _request_meta(request: Request) -> tuple[str, str]:
+    """(request id, idempotency key): the key counts on writes only."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is not None and request.method not in WRITE_METHODS:
+        key = None
+    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    return request_id, "" if key is None else check_key(key)
 
 
 def _select_workspace(

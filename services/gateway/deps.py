@@ -48,6 +48,12 @@ async def get_account_context(request: Request) -> common_pb2.RequestContext:
     return await authenticator.context(request, caller=caller)
 
 
+async def get_app_context(request: Request) -> common_pb2.RequestContext:
+    """For routes under /api/apps/{app_slug}/ that an app's anonymous callers may reach."""
+    app = str(request.path_params.get("app_slug", ""))
+    return await get_authenticator(request).app_context(request, app)
+
+
 BackendsDep = Annotated[Backends, Depends(get_backends)]
 AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
@@ -55,3 +61,4 @@ ContextDep = Annotated[common_pb2.RequestContext, Depends(get_context)]
 WorkspaceContextDep = Annotated[common_pb2.RequestContext, Depends(get_workspace_context)]
 AccountCallerDep = Annotated[Caller, Depends(get_account_caller)]
 AccountContextDep = Annotated[common_pb2.RequestContext, Depends(get_account_context)]
+AppContextDep = Annotated[common_pb2.RequestContext, Depends(get_app_context)]

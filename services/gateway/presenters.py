@@ -47,8 +47,20 @@ def workspace(ws: identity_pb2.Workspace, role: str | None = None) -> dict[str, 
 def app(message: schema_pb2.App) -> dict[str, Any]:
     return {
         "slug": message.slug,
+        "public_id": message.public_id,
         "name": message.name,
         "description": message.description,
+        "created_at": message.created_at,
+        "settings": {"default_app_role": message.settings.default_app_role},
+    }
+
+
+def app_user(message: identity_pb2.AppUser) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "email": message.email,
+        "name": message.name,
+        "app_role": message.app_role,
         "created_at": message.created_at,
     }
 

@@ -1,5 +1,7 @@
 """Composition root. `python -m services.identity` serves gRPC; `python -m
-services.identity migrate` applies the migrations and exits."""
+services.identity migrate` applies the migrations and exits; `python -m services.identity
+rotate-signing-key` makes the next signing key current at once (tokens signed before stay
+valid until they expire) and exits."""
 
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ from services.identity import passwords, service, tables
 from services.identity.config import IdentitySettings
 from services.identity.policy import POLICY
 from services.identity.server import IdentityServicer, register
-from services.kit.db import transaction
+from services.kit.db import SessionMaker, create_engine, create_sessionmaker, transaction
 from services.kit.grpc.server import run_grpc_service
+from services.kit.periodic import run_every
 from services.kit.runtime import service_main, service_runtime
 
 log = logging.getLogger("services.identity")
@@ -32,14 +35,36 @@ async def serve(settings: IdentitySettings) -> None:
         def add_servicer(server: grpc.aio.Server) -> None:
             register(server, servicer)
 
+        async def rotate_keys_when_due(stop: asyncio.Event) -> None:
+            async def rotate() -> None:
+                await _rotate(runtime.sessionmaker, settings, force=False)
+
+            await run_every(
+                settings.signing_key_check_seconds, rotate, stop, name="signing key rotation"
+            )
+
         await run_grpc_service(
             name="identity",
             policy=POLICY,
             address=settings.grpc_address,
             register=add_servicer,
-            background=[runtime.relay.run],
+            background=[runtime.relay.run, rotate_keys_when_due],
             grace_seconds=settings.shutdown_grace_seconds,
         )
+
+
+async def rotate_signing_key(settings: IdentitySettings) -> None:
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        await _rotate(create_sessionmaker(engine), settings, force=True)
+    finally:
+        await engine.dispose()
+
+
+async def _rotate(sessionmaker: SessionMaker, settings: IdentitySettings, *, force: bool) -> None:
+    async with transaction(sessionmaker) as session:
+        current = await service.rotate_signing_keys(session, settings=settings, force=force)
+    log.info("signing access tokens with key %s", current.kid)
 
 
 if __name__ == "__main__":
@@ -49,5 +74,6 @@ if __name__ == "__main__":
             IdentitySettings,
             migrations=Path(__file__).parent / "migrations",
             serve=serve,
+            commands={"rotate-signing-key": rotate_signing_key},
         )
     )

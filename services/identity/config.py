@@ -12,6 +12,15 @@ class IdentitySettings(DatabaseServiceSettings):
 
     access_token_ttl_seconds: int = 3600
     refresh_token_ttl_seconds: int = 7 * 24 * 3600
+    # A spent refresh token presented again this soon is a racing client, not a thief.
+    refresh_reuse_grace_seconds: float = 10.0
     session_ttl_seconds: int = 14 * 24 * 3600
     jwt_issuer: str = "tessera"
     jwt_audience: str = "tessera-api"
+    # How long a key signs new access tokens before the next one takes over.
+    signing_key_rotation_seconds: int = 30 * 24 * 3600
+    # How often the rotation and retirement of signing keys is checked.
+    signing_key_check_seconds: float = 3600.0
+    app_session_ttl_seconds: int = 24 * 3600
+    # "keep_logged_in": twelve months.
+    app_session_long_ttl_seconds: int = 365 * 24 * 3600

@@ -18,11 +18,37 @@ class SessionInvalid(Unauthenticated):
     default_message = "Session has expired or ended"
 
 
+class RefreshTokenReused(Unauthenticated):
+    # A spent token presented after the grace: it may have been stolen, so every token of
+    # its login has been revoked.
+    default_message = "Refresh token has already been used; log in again"
+
+    def __init__(self, *, family_id: str) -> None:
+        super().__init__()
+        # Never shown to the client: which login the servicer revokes.
+        self.family_id = family_id
+
+
 class EmailTaken(Conflict):
     default_message = "An account with this email address already exists"
 
     def __init__(self) -> None:
         super().__init__(field="email")
+
+
+class AppUserEmailTaken(Conflict):
+    default_message = "A user of this app already has this email address"
+
+    def __init__(self) -> None:
+        super().__init__(field="email")
+
+
+class AppNotFound(NotFound):
+    default_message = "App not found"
+
+
+class AppUserNotFound(NotFound):
+    default_message = "App user not found"
 
 
 class NotYourMemberships(PermissionDenied):

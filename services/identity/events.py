@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity import tables
-from services.identity.models import Account, Workspace
+from services.identity.models import Account, AppUser, Workspace
 from services.kit.nats.events import Event
 from services.kit.nats.outbox import OutboxWriter
 
@@ -104,13 +104,42 @@ def credential_issued(workspace_id: str, credential_id: str, kind: str, account_
     )
 
 
-def credential_revoked(workspace_id: str, credential_id: str, kind: str, account_id: str) -> Event:
-    """Gateways drop the credential from their caches when they hear this: the reason a
+def credential_revoked(
+    workspace_id: str,
+    *,
+    credential_id: str | None = None,
+    kind: str = "",
+    account_id: str | None = None,
+) -> Event:
+    """Gateways drop the named credential from their caches, or, given only an account id
+    (for app end users: theirs), every credential of that principal: the reason a
     revocation reaches every replica within a second rather than a cache lifetime."""
+    data: dict[str, str | None] = {"account_id": account_id}
+    if credential_id:
+        data.update(credential_id=credential_id, kind=kind)
     return Event.new(
         service=SERVICE,
         tenant=workspace_id,
         entity="credential",
         action="revoked",
-        data={"credential_id": credential_id, "kind": kind, "account_id": account_id},
+        data=data,
+    )
+
+
+def app_user_changed(workspace_id: str, action: str, user: AppUser) -> Event:
+    """`created`, `updated` or `deleted`."""
+    return Event.new(
+        service=SERVICE,
+        tenant=workspace_id,
+        entity="app_user",
+        action=action,
+        data={
+            "app_user": {
+                "id": user.id,
+                "app_id": user.app_id,
+                "email": user.email,
+                "name": user.name,
+                "app_role": user.app_role,
+            }
+        },
     )

@@ -114,7 +114,12 @@ async def update_api_token(
         # Fewer grants must hold at once, not when the gateways' caches expire.
         await events.record(
             session,
-            events.credential_revoked(caller.tenant_id, token.id, Kind.API_TOKEN, token.account_id),
+            events.credential_revoked(
+                caller.tenant_id,
+                credential_id=token.id,
+                kind=Kind.API_TOKEN,
+                account_id=token.account_id,
+            ),
         )
     return token
 
@@ -131,7 +136,12 @@ async def rotate_api_token(
         raise TokenNotFound()
     await events.record(
         session,
-        events.credential_revoked(caller.tenant_id, token.id, Kind.API_TOKEN, token.account_id),
+        events.credential_revoked(
+            caller.tenant_id,
+            credential_id=token.id,
+            kind=Kind.API_TOKEN,
+            account_id=token.account_id,
+        ),
     )
     return IssuedApiToken(token=token, secret=secret)
 
@@ -145,7 +155,12 @@ async def delete_api_token(
         raise TokenNotFound()
     await events.record(
         session,
-        events.credential_revoked(caller.tenant_id, token_id, Kind.API_TOKEN, caller.account_id),
+        events.credential_revoked(
+            caller.tenant_id,
+            credential_id=token_id,
+            kind=Kind.API_TOKEN,
+            account_id=caller.account_id,
+        ),
     )
 
 
@@ -277,7 +292,10 @@ async def _key_revoked(
     workspace_id = await repo.first_workspace_id(account_id)
     if workspace_id is not None:
         await events.record(
-            session, events.credential_revoked(workspace_id, key_id, Kind.USER_KEY, account_id)
+            session,
+            events.credential_revoked(
+                workspace_id, credential_id=key_id, kind=Kind.USER_KEY, account_id=account_id
+            ),
         )
 
 
@@ -343,7 +361,12 @@ async def delete_admin_token(
         raise TokenNotFound()
     await events.record(
         session,
-        events.credential_revoked(caller.tenant_id, token.id, Kind.ADMIN_TOKEN, token.created_by),
+        events.credential_revoked(
+            caller.tenant_id,
+            credential_id=token.id,
+            kind=Kind.ADMIN_TOKEN,
+            account_id=token.created_by,
+        ),
     )
 
 

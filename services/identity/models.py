@@ -118,6 +118,29 @@ class IssuedUserKey:
 
 
 @dataclass(frozen=True)
+class RefreshTokenState:
+    """A refresh token row with its account; never leaves the service layer."""
+
+    account: Account
+    family_id: str
+    expires_at: datetime
+    revoked_at: datetime | None
+    rotated_at: datetime | None
+    successor_hash: str | None
+    sealed_successor: bytes | None
+
+
+@dataclass(frozen=True)
+class AppUser:
+    id: str
+    app_id: str
+    email: str
+    name: str
+    app_role: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class AdminToken:
     id: str
     name: str
@@ -132,3 +155,34 @@ class AdminToken:
 class IssuedAdminToken:
     token: AdminToken
     secret: str
+
+
+@dataclass(frozen=True)
+class AppUserCredentials:
+    """An app user with their password hash; never leaves the service layer."""
+
+    user: AppUser
+    password_hash: str
+
+
+@dataclass(frozen=True)
+class OpenedAppSession:
+    token: str
+    expires_at: datetime
+    user: AppUser
+
+
+@dataclass(frozen=True)
+class LiveAppSession:
+    session_id: str
+    expires_at: datetime
+    app_user_id: str
+    tenant_id: str
+    app_id: str
+    app_role: str
+
+
+@dataclass(frozen=True)
+class AppUserPage:
+    users: list[AppUser]
+    total: int

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.kit.access import Op
-from services.kit.grpc.policy import ACCOUNT, PUBLIC, PolicyTable
+from services.kit.grpc.policy import ACCOUNT, APP_USER, PUBLIC, PolicyTable
 
 POLICY: PolicyTable = {
     # Signing up, logging in and presenting a credential come before any principal.
@@ -41,4 +41,14 @@ POLICY: PolicyTable = {
     "CreateAdminToken": Op.ADMIN_TOKENS_MANAGE,
     "ListAdminTokens": Op.ADMIN_TOKENS_MANAGE,
     "DeleteAdminToken": Op.ADMIN_TOKENS_MANAGE,
+    # The gateway's anonymous context names the app (resolved from its public id).
+    "SignUpAppUser": PUBLIC,
+    "LogInAppUser": PUBLIC,
+    "EndAppSession": APP_USER,
+    "EndOtherAppSessions": APP_USER,
+    "ListAppUsers": Op.APP_USERS_MANAGE,
+    "CreateAppUser": Op.APP_USERS_MANAGE,
+    "GetAppUser": Op.APP_USERS_MANAGE,
+    "UpdateAppUser": Op.APP_USERS_MANAGE,
+    "DeleteAppUser": Op.APP_USERS_MANAGE,
 }

@@ -1,6 +1,7 @@
-"""All of identity's SQL. Memberships are tenant-owned and go through TenantTable; the
-account-scoped reads (an account's own memberships, sessions, refresh tokens) are explicit
-methods keyed by account id."""
+"""All of identity's SQL. Memberships and app end users are tenant-owned and go through
+TenantTable; the account-scoped reads (an account's own memberships, sessions, refresh
+tokens) are explicit methods keyed by account id, and credential lookups by a secret's
+hash come before any tenant is known."""
 
 from __future__ import annotations
 
@@ -9,23 +10,31 @@ from typing import Any
 
 from sqlalchemy import Row, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity import tables
+from services.identity.errors import AppUserEmailTaken
 from services.identity.models import (
     Account,
     AdminToken,
     ApiToken,
+    AppUser,
+    AppUserCredentials,
     Credentials,
+    LiveAppSession,
     Member,
     Membership,
     Permission,
     PublicKey,
+    RefreshTokenState,
     Workspace,
 )
 from services.identity.tokens import KeyPair
 from services.kit.access import GRANT_OPERATIONS
 from services.kit.tenancy import TenantTable
+
+UNIQUE_VIOLATION = "23505"
 
 # Serialises signing-key bootstrap across replicas starting at the same time.
 SIGNING_KEY_LOCK = 0x1DE7_5167
@@ -415,32 +424,91 @@ class IdentityRepository:
     # Refresh tokens
 
     async def insert_refresh_token(
-        self, *, token_hash: str, account_id: str, now: datetime, expires_at: datetime
+        self,
+        *,
+        token_hash: str,
+        account_id: str,
+        family_id: str,
+        now: datetime,
+        expires_at: datetime,
     ) -> None:
         await self.session.execute(
             insert(tables.refresh_tokens).values(
-                token_hash=token_hash, account_id=account_id, created_at=now, expires_at=expires_at
+                token_hash=token_hash,
+                account_id=account_id,
+                family_id=family_id,
+                created_at=now,
+                expires_at=expires_at,
             )
         )
 
-    async def live_refresh_token_account(self, token_hash: str, now: datetime) -> Account | None:
+    async def refresh_token_for_update(self, token_hash: str) -> RefreshTokenState | None:
+        """The token with its account, locked until the transaction ends: two clients
+        presenting it at once take turns, and the second sees the first's rotation."""
         t, a = tables.refresh_tokens, tables.accounts
         row = (
             await self.session.execute(
-                select(a)
+                select(
+                    a,
+                    t.c.family_id,
+                    t.c.expires_at,
+                    t.c.revoked_at,
+                    t.c.rotated_at,
+                    t.c.successor_hash,
+                    t.c.sealed_successor,
+                )
                 .join(t, t.c.account_id == a.c.id)
-                .where(t.c.token_hash == token_hash, t.c.revoked_at.is_(None), t.c.expires_at > now)
+                .where(t.c.token_hash == token_hash)
+                .with_for_update(of=t)
             )
         ).first()
-        return _account(row) if row is not None else None
+        if row is None:
+            return None
+        return RefreshTokenState(
+            account=_account(row),
+            family_id=row.family_id,
+            expires_at=row.expires_at,
+            revoked_at=row.revoked_at,
+            rotated_at=row.rotated_at,
+            successor_hash=row.successor_hash,
+            sealed_successor=row.sealed_successor,
+        )
 
-    async def revoke_refresh_token(self, token_hash: str, now: datetime) -> None:
+    async def mark_rotated(
+        self, token_hash: str, *, now: datetime, successor_hash: str, sealed_successor: bytes
+    ) -> None:
         t = tables.refresh_tokens
         await self.session.execute(
             update(t)
-            .where(t.c.token_hash == token_hash, t.c.revoked_at.is_(None))
+            .where(t.c.token_hash == token_hash)
+            .values(
+                rotated_at=now, successor_hash=successor_hash, sealed_successor=sealed_successor
+            )
+        )
+
+    async def refresh_token_live(self, token_hash: str, now: datetime) -> bool:
+        t = tables.refresh_tokens
+        found = await self.session.scalar(
+            select(t.c.token_hash).where(
+                t.c.token_hash == token_hash, t.c.revoked_at.is_(None), t.c.expires_at > now
+            )
+        )
+        return found is not None
+
+    async def revoke_refresh_family(self, family_id: str, now: datetime) -> None:
+        t = tables.refresh_tokens
+        await self.session.execute(
+            update(t)
+            .where(t.c.family_id == family_id, t.c.revoked_at.is_(None))
             .values(revoked_at=now)
         )
+
+    async def refresh_family_of(self, token_hash: str) -> str | None:
+        t = tables.refresh_tokens
+        found: str | None = await self.session.scalar(
+            select(t.c.family_id).where(t.c.token_hash == token_hash)
+        )
+        return found
 
     # Sessions
 
@@ -486,7 +554,8 @@ class IdentityRepository:
         )
         return account_id
 
-    # Signing keys
+    # Signing keys: one current key signs; the next is published ahead of its turn; the
+    # ones it replaced stay published until what they signed has expired.
 
     async def lock_signing_keys(self) -> None:
         """Held until the transaction ends."""
@@ -495,21 +564,40 @@ class IdentityRepository:
         )
 
     async def current_signing_key(self) -> KeyPair | None:
-        """The newest key that is not retired: the one new tokens are signed with."""
+        """The key new tokens are signed with."""
         k = tables.signing_keys
         row = (
             await self.session.execute(
-                select(k).where(k.c.retired_at.is_(None)).order_by(k.c.created_at.desc()).limit(1)
+                select(k)
+                .where(
+                    k.c.activated_at.is_not(None),
+                    k.c.superseded_at.is_(None),
+                    k.c.retired_at.is_(None),
+                )
+                .order_by(k.c.activated_at.desc(), k.c.kid)
+                .limit(1)
             )
         ).first()
-        if row is None:
-            return None
-        return KeyPair(
-            kid=row.kid,
-            algorithm=row.algorithm,
-            private_key_pem=row.private_key_pem,
-            public_key_pem=row.public_key_pem,
+        return _key_pair(row) if row is not None else None
+
+    async def current_key_activated_at(self, kid: str) -> datetime | None:
+        k = tables.signing_keys
+        found: datetime | None = await self.session.scalar(
+            select(k.c.activated_at).where(k.c.kid == kid)
         )
+        return found
+
+    async def next_signing_key(self) -> KeyPair | None:
+        k = tables.signing_keys
+        row = (
+            await self.session.execute(
+                select(k)
+                .where(k.c.activated_at.is_(None), k.c.retired_at.is_(None))
+                .order_by(k.c.created_at, k.c.kid)
+                .limit(1)
+            )
+        ).first()
+        return _key_pair(row) if row is not None else None
 
     async def public_keys(self) -> list[PublicKey]:
         k = tables.signing_keys
@@ -525,15 +613,206 @@ class IdentityRepository:
             for row in rows
         ]
 
-    async def insert_signing_key(self, key: KeyPair) -> None:
+    async def insert_signing_key(self, key: KeyPair, *, now: datetime, activated: bool) -> None:
         await self.session.execute(
             insert(tables.signing_keys).values(
                 kid=key.kid,
                 algorithm=key.algorithm,
                 private_key_pem=key.private_key_pem,
                 public_key_pem=key.public_key_pem,
+                created_at=now,
+                activated_at=now if activated else None,
             )
         )
+
+    async def activate_signing_key(self, kid: str, now: datetime) -> None:
+        k = tables.signing_keys
+        await self.session.execute(update(k).where(k.c.kid == kid).values(activated_at=now))
+
+    async def supersede_signing_key(self, kid: str, now: datetime) -> None:
+        k = tables.signing_keys
+        await self.session.execute(update(k).where(k.c.kid == kid).values(superseded_at=now))
+
+    async def retire_signing_keys(self, *, superseded_before: datetime, now: datetime) -> list[str]:
+        """Stops publishing keys replaced before the cut; their kids."""
+        k = tables.signing_keys
+        retired = await self.session.scalars(
+            update(k)
+            .where(k.c.superseded_at < superseded_before, k.c.retired_at.is_(None))
+            .values(retired_at=now)
+            .returning(k.c.kid)
+        )
+        return list(retired.all())
+
+    # App end-user sessions, looked up by the secret's hash
+
+    async def live_app_session(self, secret_hash: str, now: datetime) -> LiveAppSession | None:
+        s, u = tables.app_sessions, tables.app_users
+        row = (
+            await self.session.execute(
+                select(
+                    s.c.id.label("session_id"),
+                    s.c.expires_at,
+                    u.c.id,
+                    u.c.tenant_id,
+                    u.c.app_id,
+                    u.c.app_role,
+                )
+                .join(u, u.c.id == s.c.app_user_id)
+                .where(s.c.secret_hash == secret_hash, s.c.ended_at.is_(None), s.c.expires_at > now)
+            )
+        ).first()
+        if row is None:
+            return None
+        return LiveAppSession(
+            session_id=row.session_id,
+            expires_at=row.expires_at,
+            app_user_id=row.id,
+            tenant_id=row.tenant_id,
+            app_id=row.app_id,
+            app_role=row.app_role,
+        )
+
+
+class AppUserRepository:
+    """An app's end users and their sessions, in one workspace."""
+
+    def __init__(self, session: AsyncSession, tenant_id: str) -> None:
+        self.session = session
+        self.users = TenantTable(tables.app_users, tenant_id)
+        self.sessions = TenantTable(tables.app_sessions, tenant_id)
+
+    async def insert(
+        self,
+        *,
+        app_user_id: str,
+        app_id: str,
+        email: str,
+        name: str,
+        password_hash: str,
+        app_role: str,
+        now: datetime,
+    ) -> AppUser | None:
+        """None when the app already has a user with this email."""
+        row = (
+            await self.session.execute(
+                insert(tables.app_users)
+                .values(
+                    id=app_user_id,
+                    tenant_id=self.users.tenant_id,
+                    app_id=app_id,
+                    email=email,
+                    name=name,
+                    password_hash=password_hash,
+                    app_role=app_role,
+                    created_at=now,
+                )
+                .on_conflict_do_nothing(constraint="uq_app_users_app_id_email")
+                .returning(tables.app_users)
+            )
+        ).first()
+        return _app_user(row) if row is not None else None
+
+    async def get(self, app_id: str, app_user_id: str) -> AppUser | None:
+        c = self.users.c
+        row = (
+            await self.session.execute(
+                self.users.select().where(c.app_id == app_id, c.id == app_user_id)
+            )
+        ).first()
+        return _app_user(row) if row is not None else None
+
+    async def credentials(self, app_id: str, email: str) -> AppUserCredentials | None:
+        c = self.users.c
+        row = (
+            await self.session.execute(
+                self.users.select().where(c.app_id == app_id, c.email == email)
+            )
+        ).first()
+        if row is None:
+            return None
+        return AppUserCredentials(user=_app_user(row), password_hash=row.password_hash)
+
+    async def email_taken(self, app_id: str, email: str) -> bool:
+        c = self.users.c
+        found = await self.session.scalar(
+            self.users.select(c.id).where(c.app_id == app_id, c.email == email)
+        )
+        return found is not None
+
+    async def page(self, app_id: str, *, offset: int, limit: int) -> tuple[list[AppUser], int]:
+        c = self.users.c
+        rows = (
+            await self.session.execute(
+                self.users.select()
+                .where(c.app_id == app_id)
+                .order_by(c.created_at, c.id)
+                .offset(offset)
+                .limit(limit)
+            )
+        ).all()
+        total = await self.session.scalar(self.users.select(func.count()).where(c.app_id == app_id))
+        return [_app_user(row) for row in rows], int(total or 0)
+
+    async def update(self, app_id: str, app_user_id: str, **values: str) -> AppUser | None:
+        """The changed user, or None when there is none; AppUserEmailTaken when the new
+        email belongs to another user of the app."""
+        c = self.users.c
+        statement = (
+            self.users.update()
+            .where(c.app_id == app_id, c.id == app_user_id)
+            .values(**values)
+            .returning(tables.app_users)
+        )
+        try:
+            async with self.session.begin_nested():
+                row = (await self.session.execute(statement)).first()
+        except IntegrityError as error:
+            if getattr(error.orig, "sqlstate", None) == UNIQUE_VIOLATION:
+                raise AppUserEmailTaken() from None
+            raise
+        return _app_user(row) if row is not None else None
+
+    async def delete(self, app_id: str, app_user_id: str) -> bool:
+        c = self.users.c
+        deleted = await self.session.scalar(
+            self.users.delete().where(c.app_id == app_id, c.id == app_user_id).returning(c.id)
+        )
+        return deleted is not None
+
+    async def insert_session(
+        self,
+        *,
+        session_id: str,
+        app_user_id: str,
+        secret_hash: str,
+        now: datetime,
+        expires_at: datetime,
+    ) -> None:
+        await self.session.execute(
+            self.sessions.insert(
+                id=session_id,
+                app_user_id=app_user_id,
+                secret_hash=secret_hash,
+                created_at=now,
+                expires_at=expires_at,
+            )
+        )
+
+    async def end_sessions(
+        self, app_user_id: str, now: datetime, *, only: str | None = None, keep: str | None = None
+    ) -> list[str]:
+        """Ends the user's open sessions (just `only`, or all but `keep`); their ids."""
+        c = self.sessions.c
+        statement = self.sessions.update().where(
+            c.app_user_id == app_user_id, c.ended_at.is_(None), c.expires_at > now
+        )
+        if only is not None:
+            statement = statement.where(c.id == only)
+        if keep is not None:
+            statement = statement.where(c.id != keep)
+        ended = await self.session.scalars(statement.values(ended_at=now).returning(c.id))
+        return sorted(ended.all())
 
 
 def _account(row: Row[Any]) -> Account:
@@ -590,3 +869,23 @@ _TOUCHABLE = {
     "admin_tokens": tables.admin_tokens,
     "user_keys": tables.user_keys,
 }
+
+
+def _key_pair(row: Row[Any]) -> KeyPair:
+    return KeyPair(
+        kid=row.kid,
+        algorithm=row.algorithm,
+        private_key_pem=row.private_key_pem,
+        public_key_pem=row.public_key_pem,
+    )
+
+
+def _app_user(row: Row[Any]) -> AppUser:
+    return AppUser(
+        id=row.id,
+        app_id=row.app_id,
+        email=row.email,
+        name=row.name,
+        app_role=row.app_role,
+        created_at=row.created_at,
+    )

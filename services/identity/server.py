@@ -10,8 +10,9 @@ from datetime import datetime
 import grpc
 from tessera.identity.v1 import identity_pb2, identity_pb2_grpc
 
-from services.identity import credentials, issuing, members, models, service
+from services.identity import app_users, credentials, issuing, members, models, service
 from services.identity.config import IdentitySettings
+from services.identity.errors import RefreshTokenReused
 from services.kit.clock import rfc3339
 from services.kit.db import SessionMaker, transaction
 
@@ -47,10 +48,16 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def RefreshTokens(
         self, request: identity_pb2.RefreshTokensRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.IssueTokensResponse:
-        async with transaction(self.sessionmaker) as session:
-            issued = await service.refresh_tokens(
-                session, refresh_token=request.refresh_token, settings=self.settings
-            )
+        try:
+            async with transaction(self.sessionmaker) as session:
+                issued = await service.refresh_tokens(
+                    session, refresh_token=request.refresh_token, settings=self.settings
+                )
+        except RefreshTokenReused as reused:
+            # The refusal rolled its transaction back; the revocation must outlive it.
+            async with transaction(self.sessionmaker) as session:
+                await service.revoke_refresh_family(session, family_id=reused.family_id)
+            raise
         return _tokens(issued)
 
     async def RevokeRefreshToken(
@@ -334,6 +341,118 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             await issuing.delete_admin_token(session, request.ctx, token_id=request.token_id)
         return identity_pb2.DeleteCredentialResponse()
 
+    async def SignUpAppUser(
+        self, request: identity_pb2.SignUpAppUserRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.AppSession:
+        async with transaction(self.sessionmaker) as session:
+            opened = await app_users.sign_up(
+                session,
+                request.ctx,
+                email=request.email,
+                password=request.password,
+                name=request.name,
+                default_app_role=request.default_app_role,
+                settings=self.settings,
+            )
+        return _app_session(opened)
+
+    async def LogInAppUser(
+        self, request: identity_pb2.LogInAppUserRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.AppSession:
+        async with transaction(self.sessionmaker) as session:
+            opened = await app_users.log_in(
+                session,
+                request.ctx,
+                email=request.email,
+                password=request.password,
+                keep_logged_in=request.keep_logged_in,
+                settings=self.settings,
+            )
+        return _app_session(opened)
+
+    async def EndAppSession(
+        self, request: identity_pb2.EndAppSessionRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.EndAppSessionResponse:
+        async with transaction(self.sessionmaker) as session:
+            ended = await app_users.end_session(session, request.ctx)
+        return identity_pb2.EndAppSessionResponse(session_ids=ended)
+
+    async def EndOtherAppSessions(
+        self, request: identity_pb2.EndAppSessionRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.EndAppSessionResponse:
+        async with transaction(self.sessionmaker) as session:
+            ended = await app_users.end_other_sessions(session, request.ctx)
+        return identity_pb2.EndAppSessionResponse(session_ids=ended)
+
+    async def ListAppUsers(
+        self, request: identity_pb2.ListAppUsersRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.ListAppUsersResponse:
+        async with transaction(self.sessionmaker) as session:
+            found = await app_users.list_users(
+                session,
+                request.ctx,
+                app_id=request.app_id,
+                page=request.page,
+                per_page=request.per_page,
+            )
+        return identity_pb2.ListAppUsersResponse(
+            users=[_app_user(user) for user in found.users], total=found.total
+        )
+
+    async def CreateAppUser(
+        self, request: identity_pb2.CreateAppUserRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.AppUser:
+        async with transaction(self.sessionmaker) as session:
+            user = await app_users.create_user(
+                session,
+                request.ctx,
+                app_id=request.app_id,
+                email=request.email,
+                name=request.name,
+                password=request.password,
+                app_role=request.app_role,
+                default_app_role=request.default_app_role,
+            )
+        return _app_user(user)
+
+    async def GetAppUser(
+        self, request: identity_pb2.AppUserRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.AppUser:
+        async with transaction(self.sessionmaker) as session:
+            user = await app_users.get_user(
+                session, request.ctx, app_id=request.app_id, app_user_id=request.app_user_id
+            )
+        return _app_user(user)
+
+    async def UpdateAppUser(
+        self, request: identity_pb2.UpdateAppUserRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.AppUser:
+        change = app_users.AppUserChange(
+            **{
+                key: getattr(request, key)
+                for key in ("name", "email", "app_role", "password")
+                if request.HasField(key)
+            }
+        )
+        async with transaction(self.sessionmaker) as session:
+            user = await app_users.update_user(
+                session,
+                request.ctx,
+                app_id=request.app_id,
+                app_user_id=request.app_user_id,
+                change=change,
+            )
+        return _app_user(user)
+
+    async def DeleteAppUser(
+        self, request: identity_pb2.AppUserRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.DeleteAppUserResponse:
+        async with transaction(self.sessionmaker) as session:
+            await app_users.delete_user(
+                session, request.ctx, app_id=request.app_id, app_user_id=request.app_user_id
+            )
+        return identity_pb2.DeleteAppUserResponse()
+
 
 def register(server: grpc.aio.Server, servicer: IdentityServicer) -> None:
     identity_pb2_grpc.add_IdentityServiceServicer_to_server(servicer, server)
@@ -428,4 +547,21 @@ def _admin_token(token: models.AdminToken) -> identity_pb2.AdminToken:
         created_by=token.created_by,
         created_at=rfc3339(token.created_at),
         last_used_at=_optional_time(token.last_used_at),
+    )
+
+
+def _app_user(user: models.AppUser) -> identity_pb2.AppUser:
+    return identity_pb2.AppUser(
+        id=user.id,
+        app_id=user.app_id,
+        email=user.email,
+        name=user.name,
+        app_role=user.app_role,
+        created_at=rfc3339(user.created_at),
+    )
+
+
+def _app_session(opened: models.OpenedAppSession) -> identity_pb2.AppSession:
+    return identity_pb2.AppSession(
+        token=opened.token, expires_at=rfc3339(opened.expires_at), user=_app_user(opened.user)
     )

@@ -16,6 +16,7 @@ from services.identity.errors import (
     NoSigningKey,
     NotYourMemberships,
     RefreshTokenInvalid,
+    RefreshTokenReused,
     SessionInvalid,
 )
 from services.identity.models import (
@@ -25,6 +26,7 @@ from services.identity.models import (
     Membership,
     OpenedSession,
     PublicKeys,
+    RefreshTokenState,
     ResolvedSession,
     Workspace,
 )
@@ -35,6 +37,8 @@ from services.identity.tokens import (
     generate_key_pair,
     hash_secret,
     issue_access_token,
+    seal_successor,
+    unseal_successor,
 )
 from services.kit.clock import utcnow
 from services.kit.ids import new_id, new_secret
@@ -43,6 +47,8 @@ OWNER = "owner"
 # A four-character suffix collides rarely; a handful of fresh draws makes it negligible.
 SLUG_ATTEMPTS = 8
 CSRF_TOKEN_BYTES = 24
+# Keys stay published this much longer than the tokens they signed live, for clock skew.
+KEY_RETIREMENT_MARGIN = timedelta(minutes=5)
 
 
 async def create_account(
@@ -80,6 +86,8 @@ async def issue_tokens(
     await repo.insert_refresh_token(
         token_hash=hash_secret(refresh_token),
         account_id=account.id,
+        # A login starts a family; every rotation's successor joins it.
+        family_id=new_id("rtf"),
         now=now,
         expires_at=now + timedelta(seconds=settings.refresh_token_ttl_seconds),
     )
@@ -94,26 +102,74 @@ async def issue_tokens(
 async def refresh_tokens(
     session: AsyncSession, *, refresh_token: str, settings: IdentitySettings
 ) -> IssuedTokens:
-    """A new access token for a live refresh token. The refresh token is not rotated:
-    Baserow's clients keep reusing the one they were given."""
+    """A new access token and the refresh token's successor; the presented token is spent.
+    Presented again within the grace (a client racing itself) it answers the same
+    successor; later, it raises RefreshTokenReused and the caller revokes its family."""
     if not refresh_token:
         raise RefreshTokenInvalid()
     repo = IdentityRepository(session)
     now = utcnow()
-    account = await repo.live_refresh_token_account(hash_secret(refresh_token), now)
-    if account is None:
+    token_hash = hash_secret(refresh_token)
+    state = await repo.refresh_token_for_update(token_hash)
+    if state is None or state.revoked_at is not None or state.expires_at <= now:
         raise RefreshTokenInvalid()
+    if state.rotated_at is None:
+        successor = new_secret()
+        await repo.insert_refresh_token(
+            token_hash=hash_secret(successor),
+            account_id=state.account.id,
+            family_id=state.family_id,
+            now=now,
+            expires_at=now + timedelta(seconds=settings.refresh_token_ttl_seconds),
+        )
+        await repo.mark_rotated(
+            token_hash,
+            now=now,
+            successor_hash=hash_secret(successor),
+            sealed_successor=seal_successor(refresh_token, successor),
+        )
+    else:
+        reissued = await _successor_in_grace(repo, refresh_token, state, now, settings)
+        if reissued is None:
+            raise RefreshTokenReused(family_id=state.family_id)
+        successor = reissued
     return IssuedTokens(
-        access_token=await _access_token(repo, account.id, now, settings),
-        refresh_token=refresh_token,
-        account=account,
+        access_token=await _access_token(repo, state.account.id, now, settings),
+        refresh_token=successor,
+        account=state.account,
         expires_in=settings.access_token_ttl_seconds,
     )
 
 
+async def revoke_refresh_family(session: AsyncSession, *, family_id: str) -> None:
+    await IdentityRepository(session).revoke_refresh_family(family_id, utcnow())
+
+
 async def revoke_refresh_token(session: AsyncSession, *, refresh_token: str) -> None:
-    if refresh_token:
-        await IdentityRepository(session).revoke_refresh_token(hash_secret(refresh_token), utcnow())
+    """Logging out ends the login: the token and every token of its family."""
+    if not refresh_token:
+        return
+    repo = IdentityRepository(session)
+    family_id = await repo.refresh_family_of(hash_secret(refresh_token))
+    if family_id is not None:
+        await repo.revoke_refresh_family(family_id, utcnow())
+
+
+async def _successor_in_grace(
+    repo: IdentityRepository,
+    refresh_token: str,
+    state: RefreshTokenState,
+    now: datetime,
+    settings: IdentitySettings,
+) -> str | None:
+    assert state.rotated_at is not None
+    if (now - state.rotated_at).total_seconds() > settings.refresh_reuse_grace_seconds:
+        return None
+    if state.successor_hash is None or state.sealed_successor is None:
+        return None
+    if not await repo.refresh_token_live(state.successor_hash, now):
+        return None
+    return unseal_successor(refresh_token, state.sealed_successor)
 
 
 async def create_session(
@@ -197,15 +253,48 @@ async def get_signing_keys(session: AsyncSession, *, settings: IdentitySettings)
 
 
 async def ensure_signing_key(session: AsyncSession) -> KeyPair:
-    """Run at startup: provisions the first key. The advisory lock makes replicas that
-    start together agree on one key instead of each inserting their own."""
+    """Run at startup: provisions the current key and the next one. The advisory lock
+    makes replicas that start together agree on one of each instead of inserting their
+    own."""
     repo = IdentityRepository(session)
     await repo.lock_signing_keys()
+    now = utcnow()
     key = await repo.current_signing_key()
     if key is None:
         key = generate_key_pair()
-        await repo.insert_signing_key(key)
+        await repo.insert_signing_key(key, now=now, activated=True)
+    if await repo.next_signing_key() is None:
+        await repo.insert_signing_key(generate_key_pair(), now=now, activated=False)
     return key
+
+
+async def rotate_signing_keys(
+    session: AsyncSession, *, settings: IdentitySettings, force: bool = False
+) -> KeyPair:
+    """When the current key has signed for the rotation period (or at once, forced), the
+    next key takes over and a new next key is published. The next key was published
+    ahead, so gateways already know it when it starts signing; the replaced key stays
+    published until every access token it signed has expired, so nobody is logged out.
+    Replaced keys past that are retired. Answers the current key."""
+    repo = IdentityRepository(session)
+    await repo.lock_signing_keys()
+    now = utcnow()
+    current = await repo.current_signing_key()
+    rotation = timedelta(seconds=settings.signing_key_rotation_seconds)
+    activated_at = await repo.current_key_activated_at(current.kid) if current else None
+    if force or current is None or activated_at is None or activated_at <= now - rotation:
+        successor = await repo.next_signing_key()
+        if successor is None:
+            successor = generate_key_pair()
+            await repo.insert_signing_key(successor, now=now, activated=False)
+        if current is not None:
+            await repo.supersede_signing_key(current.kid, now)
+        await repo.activate_signing_key(successor.kid, now)
+        await repo.insert_signing_key(generate_key_pair(), now=now, activated=False)
+        current = successor
+    lifetime = timedelta(seconds=settings.access_token_ttl_seconds) + KEY_RETIREMENT_MARGIN
+    await repo.retire_signing_keys(superseded_before=now - lifetime, now=now)
+    return current
 
 
 async def _authenticate(repo: IdentityRepository, username: str, password: str) -> Account:

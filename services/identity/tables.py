@@ -10,10 +10,12 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     Table,
     Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -80,7 +82,16 @@ refresh_tokens = Table(
     _created_at(),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
+    # Every token descended from one login shares the family; reuse revokes all of it.
+    Column("family_id", Text, nullable=False),
+    # Set when the token was exchanged for its successor.
+    Column("rotated_at", DateTime(timezone=True)),
+    Column("successor_hash", Text),
+    # The successor's secret, encrypted with a key derived from this token's own secret
+    # (never stored), so only a client presenting this token again can read it back.
+    Column("sealed_successor", LargeBinary),
     Index("ix_refresh_tokens_account_id", "account_id"),
+    Index("ix_refresh_tokens_family_id", "family_id"),
 )
 
 signing_keys = Table(
@@ -92,6 +103,42 @@ signing_keys = Table(
     Column("public_key_pem", Text, nullable=False),
     _created_at(),
     Column("retired_at", DateTime(timezone=True)),
+    # NULL: the next key, published ahead so gateways know it before it signs anything.
+    Column("activated_at", DateTime(timezone=True)),
+    # When a newer key took over; published until tokens signed before then expire.
+    Column("superseded_at", DateTime(timezone=True)),
+)
+
+# Tenant-owned: an app's end users (not workspace members); app_id is the schema
+# service's app id.
+app_users = Table(
+    "app_users",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("app_id", Text, nullable=False),
+    # Trimmed and lowercased, so the unique constraint is case-blind.
+    Column("email", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("app_role", Text, nullable=False),
+    _created_at(),
+    UniqueConstraint("app_id", "email", name="uq_app_users_app_id_email"),
+    Index("ix_app_users_tenant_id_app_id", "tenant_id", "app_id", "created_at"),
+)
+
+app_sessions = Table(
+    "app_sessions",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("app_user_id", Text, ForeignKey("app_users.id", ondelete="CASCADE"), nullable=False),
+    # sha256 hex of the tsr_apu_ secret.
+    Column("secret_hash", Text, nullable=False, unique=True),
+    _created_at(),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Index("ix_app_sessions_app_user_id", "app_user_id"),
 )
 
 # Tenant-owned. Made by a member (account_id), acting with at most that member's current

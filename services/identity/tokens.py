@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from services.kit.ids import new_id
 
 ALGORITHM = "EdDSA"
+_SEAL_INFO = b"tessera refresh-token successor"
+_NONCE_BYTES = 12
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,31 @@ def hash_secret(secret: str) -> str:
     """sha256 hex: what is stored for session ids and refresh tokens. The secrets carry
     256 random bits, so a fast hash is enough; no salt or stretching is needed."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def seal_successor(spent_secret: str, successor_secret: str) -> bytes:
+    """The successor of a rotated refresh token, readable only with the spent token's
+    secret: a client racing itself gets the same successor back, while the database alone
+    (which holds hashes, never secrets) reveals nothing."""
+    nonce = os.urandom(_NONCE_BYTES)
+    sealed = AESGCM(_seal_key(spent_secret)).encrypt(nonce, successor_secret.encode(), None)
+    return nonce + sealed
+
+
+def unseal_successor(spent_secret: str, sealed: bytes) -> str | None:
+    try:
+        opened = AESGCM(_seal_key(spent_secret)).decrypt(
+            sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], None
+        )
+    except (InvalidTag, ValueError):
+        return None
+    return opened.decode()
+
+
+def _seal_key(secret: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_SEAL_INFO).derive(
+        secret.encode()
+    )
 
 
 def generate_key_pair() -> KeyPair:

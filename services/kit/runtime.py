@@ -5,7 +5,7 @@ stream, and the outbox relay; torn down in reverse order however serving ends.""
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,17 +62,24 @@ def service_main(
     *,
     migrations: Path,
     serve: Callable[[Settings], Coroutine[Any, Any, None]],
+    commands: Mapping[str, Callable[[Settings], Coroutine[Any, Any, None]]] | None = None,
 ) -> int:
     """`python -m services.<name>` serves until SIGINT/SIGTERM; `... migrate` applies the
-    service's migrations to its database and exits."""
+    service's migrations to its database and exits; `... <command>` runs one of the
+    service's own operator commands and exits."""
     settings = settings_type()
     configure_logging(name, settings.log_level)
     args = sys.argv[1:]
+    commands = commands or {}
     if args == ["migrate"]:
         upgrade(migrations, settings.database_url)
         return 0
+    if len(args) == 1 and args[0] in commands:
+        uvloop.run(commands[args[0]](settings))
+        return 0
     if args:
-        print(f"usage: python -m services.{name} [migrate]; got {args}", file=sys.stderr)
+        usage = "|".join(["migrate", *commands])
+        print(f"usage: python -m services.{name} [{usage}]; got {args}", file=sys.stderr)
         return 2
     uvloop.run(serve(settings))
     return 0

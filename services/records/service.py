@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.common.v1 import common_pb2
 from tessera.records.v1 import records_pb2
 
-from services.kit.access import Op, Principal
+from services.kit.access import APP_KINDS, Op, Principal
 from services.kit.clock import rfc3339
 from services.kit.errors import (
     Conflict,
@@ -1377,6 +1377,10 @@ def access_to(ctx: common_pb2.RequestContext, rt: RecordTable, op: Op) -> RowAcc
     principal.require_on(op, app_id=rt.schema.app_id, schema_id=rt.schema.id)
     if not principal.bound_by_privacy_rules:
         return UNLIMITED
+    if principal.kind in APP_KINDS and rt.schema.privacy_rules is None:
+        raise PermissionDenied(
+            "This schema has no privacy rules, so it is closed to app users and visitors"
+        )
     access = _compiled_access(rt, principal)
     action = WRITE_ACTIONS.get(op)
     if action in access.denied:

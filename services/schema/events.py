@@ -102,6 +102,8 @@ def app_data(app: App) -> dict[str, Any]:
         "name": app.name,
         "description": app.description,
         "created_at": rfc3339(app.created_at),
+        "public_id": app.public_id,
+        "settings": {"default_app_role": app.settings.default_app_role},
     }
 
 

@@ -6,8 +6,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from services.kit.access import DEFAULT_APP_ROLE
+
 # A field without a default; a default of JSON null is None.
 NO_DEFAULT: Any = object()
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    # The app role an end user gets at signup.
+    default_app_role: str = DEFAULT_APP_ROLE
 
 
 @dataclass(frozen=True)
@@ -17,6 +25,14 @@ class App:
     name: str
     description: str
     created_at: datetime
+    public_id: str = ""
+    settings: AppSettings = field(default_factory=AppSettings)
+
+
+@dataclass(frozen=True)
+class PublicApp:
+    tenant_id: str
+    app: App
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.kit.access import Op
-from services.kit.grpc.policy import PolicyTable
+from services.kit.grpc.policy import PUBLIC, PolicyTable
 
 POLICY: PolicyTable = {
     "CreateApp": Op.APPS_WRITE,
@@ -23,4 +23,7 @@ POLICY: PolicyTable = {
     "RestoreTrash": Op.APPS_WRITE,
     "GetPrivacyRules": Op.PRIVACY_RULES_MANAGE,
     "SetPrivacyRules": Op.PRIVACY_RULES_MANAGE,
+    # Before any principal: app end users signing up or logging in, anonymous callers.
+    # The public id is the unguessable secret; the answer names no more than it addresses.
+    "ResolvePublicApp": PUBLIC,
 }

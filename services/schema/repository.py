@@ -7,16 +7,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.ids import new_id
 from services.kit.tenancy import TenantTable
 from services.schema import tables
-from services.schema.models import NO_DEFAULT, App, Field, FieldSpec, Schema
+from services.schema.models import NO_DEFAULT, App, AppSettings, Field, FieldSpec, PublicApp, Schema
 
 UNIQUE_VIOLATION = "23505"
+# Public app ids read "app_..."; slugs cannot contain "_", so the two never collide.
+PUBLIC_ID_PREFIX = "app_"
 
 
 class SchemaRepository:
@@ -36,7 +38,11 @@ class SchemaRepository:
     async def insert_app(self, *, slug: str, name: str, description: str) -> App | None:
         """The new app, or None when the tenant already has an app with this slug."""
         statement = self.apps.insert(
-            id=new_id("app"), slug=slug, name=name, description=description
+            id=new_id("app"),
+            slug=slug,
+            name=name,
+            description=description,
+            public_id=new_id("app"),
         ).returning(*tables.apps.c)
         try:
             async with self.session.begin_nested():
@@ -56,9 +62,8 @@ class SchemaRepository:
         return [_app(row) for row in (await self.session.execute(statement)).all()]
 
     async def get_app(self, slug: str) -> App | None:
-        statement = self.apps.select().where(
-            self.apps.c.slug == slug, self.apps.c.deleted_at.is_(None)
-        )
+        """The app by its slug or its public id."""
+        statement = self.apps.select().where(_app_named(slug), self.apps.c.deleted_at.is_(None))
         row = (await self.session.execute(statement)).one_or_none()
         return None if row is None else _app(row)
 
@@ -101,7 +106,7 @@ class SchemaRepository:
             fields=created,
         )
 
-    async def update_app(self, app: App, **values: str) -> App | None:
+    async def update_app(self, app: App, **values: Any) -> App | None:
         """The renamed app, or None when another app of the tenant has the new slug."""
         statement = (
             self.apps.update()
@@ -219,6 +224,7 @@ class SchemaRepository:
         statement = (
             self.apps.select(
                 apps.id.label("app_id"),
+                apps.slug.label("app_slug"),
                 schemas.id,
                 schemas.slug,
                 schemas.name,
@@ -237,7 +243,7 @@ class SchemaRepository:
                     ),
                 )
             )
-            .where(apps.slug == app_slug, apps.deleted_at.is_(None))
+            .where(_app_named(app_slug), apps.deleted_at.is_(None))
         )
         row = (await self.session.execute(statement)).one_or_none()
         if row is None:
@@ -247,7 +253,10 @@ class SchemaRepository:
         fields = await self._fields_of([row.id])
         trashed = await self.trashed_field_ids([row.id])
         return True, _schema(
-            row, app_slug=app_slug, fields=fields.get(row.id, ()), trashed=trashed.get(row.id, ())
+            row,
+            app_slug=row.app_slug,
+            fields=fields.get(row.id, ()),
+            trashed=trashed.get(row.id, ()),
         )
 
     async def schema_id_of(self, app_id: str, slug: str) -> str | None:
@@ -453,6 +462,30 @@ async def purgeable(session: AsyncSession, older_than: datetime) -> list[tuple[s
     return found
 
 
+async def public_app(session: AsyncSession, public_id: str) -> PublicApp | None:
+    """The live app behind a public id, in whichever tenant: the caller has no workspace
+    yet, and the id, unguessable, is what grants the address."""
+    if not public_id.startswith(PUBLIC_ID_PREFIX):
+        return None
+    row = (
+        await session.execute(
+            select(tables.apps).where(
+                tables.apps.c.public_id == public_id, tables.apps.c.deleted_at.is_(None)
+            )
+        )
+    ).one_or_none()
+    return None if row is None else PublicApp(tenant_id=row.tenant_id, app=_app(row))
+
+
+def _app_named(ref: str) -> ColumnElement[bool]:
+    """How every call finds the app it names: by public id or by slug. Always within the
+    caller's tenant (the statements it goes into are), so another workspace's public id
+    finds nothing."""
+    if ref.startswith(PUBLIC_ID_PREFIX):
+        return tables.apps.c.public_id == ref
+    return tables.apps.c.slug == ref
+
+
 def _entry(row: Any, kind: str, **where: str) -> dict[str, Any]:
     return {"id": row.id, "type": kind, **where, "name": row.name, "deleted_at": row.deleted_at}
 
@@ -464,6 +497,10 @@ def _app(row: Any) -> App:
         name=row.name,
         description=row.description,
         created_at=row.created_at,
+        public_id=row.public_id,
+        settings=AppSettings(
+            default_app_role=row.settings.get("default_app_role", AppSettings.default_app_role)
+        ),
     )
 
 

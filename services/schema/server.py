@@ -43,6 +43,18 @@ class SchemaServicer(schema_pb2_grpc.SchemaServiceServicer):
             app = await service.get_app(session, request.ctx, request.app_slug)
         return app_to_proto(app)
 
+    async def ResolvePublicApp(
+        self, request: schema_pb2.ResolvePublicAppRequest, context: grpc.aio.ServicerContext
+    ) -> schema_pb2.PublicApp:
+        async with transaction(self.sessionmaker) as session:
+            found = await service.resolve_public_app(session, request.public_id)
+        return schema_pb2.PublicApp(
+            tenant_id=found.tenant_id,
+            app_id=found.app.id,
+            app_slug=found.app.slug,
+            settings=schema_pb2.AppSettings(default_app_role=found.app.settings.default_app_role),
+        )
+
     async def CreateSchema(
         self, request: schema_pb2.CreateSchemaRequest, context: grpc.aio.ServicerContext
     ) -> schema_pb2.Schema:
@@ -77,6 +89,9 @@ class SchemaServicer(schema_pb2_grpc.SchemaServiceServicer):
             name=request.name if request.HasField("name") else None,
             slug=request.slug if request.HasField("slug") else None,
             description=request.description if request.HasField("description") else None,
+            default_app_role=(
+                request.default_app_role if request.HasField("default_app_role") else None
+            ),
         )
         async with transaction(self.sessionmaker) as session:
             app = await service.update_app(session, request.ctx, request.app_slug, change)
@@ -265,6 +280,8 @@ def app_to_proto(app: App) -> schema_pb2.App:
         name=app.name,
         description=app.description,
         created_at=rfc3339(app.created_at),
+        public_id=app.public_id,
+        settings=schema_pb2.AppSettings(default_app_role=app.settings.default_app_role),
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.common.v1 import common_pb2
 
+from services.kit.access import APP_ROLES
 from services.kit.clock import utcnow
 from services.kit.errors import Conflict, ValidationFailed
 from services.kit.fields import COLUMN, REGISTRY
@@ -23,8 +24,8 @@ from services.schema.errors import (
     SlugTaken,
     TrashEntryNotFound,
 )
-from services.schema.models import NO_DEFAULT, App, Field, FieldSpec, Schema
-from services.schema.repository import SchemaRepository, purgeable
+from services.schema.models import NO_DEFAULT, App, Field, FieldSpec, PublicApp, Schema
+from services.schema.repository import SchemaRepository, public_app, purgeable
 
 # A derived slug is checked against this many numbered candidates per query.
 SLUG_BATCH = 50
@@ -140,11 +141,19 @@ async def get_schema(
     return schema
 
 
+async def resolve_public_app(session: AsyncSession, public_id: str) -> PublicApp:
+    found = await public_app(session, public_id)
+    if found is None:
+        raise AppNotFound()
+    return found
+
+
 @dataclass(frozen=True)
 class AppChange:
     name: str | None = None
     slug: str | None = None
     description: str | None = None
+    default_app_role: str | None = None
 
 
 async def update_app(
@@ -155,13 +164,20 @@ async def update_app(
     app = await repo.get_app(app_slug)
     if app is None:
         raise AppNotFound()
-    values: dict[str, str] = {}
+    values: dict[str, Any] = {}
     if change.name is not None:
         values["name"] = rules.clean_name(change.name)
     if change.slug is not None:
         values["slug"] = rules.check_app_slug(change.slug.strip())
     if change.description is not None:
         values["description"] = rules.clean_description(change.description)
+    if change.default_app_role is not None:
+        if change.default_app_role not in APP_ROLES:
+            raise ValidationFailed(
+                f"default_app_role must be one of: {', '.join(APP_ROLES)}",
+                field="default_app_role",
+            )
+        values["settings"] = {"default_app_role": change.default_app_role}
     if not values:
         return app
     updated = await repo.update_app(app, **values)
@@ -198,7 +214,7 @@ async def update_schema(
         raise SlugTaken(
             f"A schema with slug '{values['slug']}' already exists in this app", field="slug"
         )
-    return await _changed(session, repo, tenant_id, app_slug, schema.id)
+    return await _changed(session, repo, tenant_id, schema.app_slug, schema.id)
 
 
 # A FieldChange key left out keeps the field's current value.
@@ -238,7 +254,7 @@ async def add_field(
     if await repo.insert_field(schema.id, spec) is None:
         raise SlugTaken(f"The schema already has a field '{spec.slug}'", field=spec.slug)
     await repo.bump_version(schema.id)
-    return await _changed(session, repo, tenant_id, app_slug, schema.id)
+    return await _changed(session, repo, tenant_id, schema.app_slug, schema.id)
 
 
 async def update_field(
@@ -288,7 +304,7 @@ async def update_field(
     if not await repo.replace_field(changed):
         raise SlugTaken(f"The schema already has a field '{changed.slug}'", field="slug")
     await repo.bump_version(schema.id)
-    return await _changed(session, repo, tenant_id, app_slug, schema.id)
+    return await _changed(session, repo, tenant_id, schema.app_slug, schema.id)
 
 
 async def delete_field(
@@ -305,7 +321,7 @@ async def delete_field(
     # To the trash: the records service keeps the field's values until the purge.
     await repo.trash("field", field.id, utcnow())
     await repo.bump_version(schema.id)
-    return await _changed(session, repo, tenant_id, app_slug, schema.id)
+    return await _changed(session, repo, tenant_id, schema.app_slug, schema.id)
 
 
 # Deleted apps, schemas and fields stay restorable this long.
@@ -356,7 +372,7 @@ async def delete_schema(
         type="schema",
         name=schema.name,
         deleted_at=when,
-        app=app_slug,
+        app=schema.app_slug,
         schema=schema.slug,
     )
 

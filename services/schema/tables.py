@@ -45,7 +45,13 @@ apps = Table(
     Column("description", Text, nullable=False, server_default=text("''")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     *trash_columns(),
+    # new_id("app") too, but unrelated to id: the app's global address for callers without
+    # a workspace (app end users, anonymous callers); accepted wherever a slug is.
+    Column("public_id", Text, nullable=False),
+    # Per-app API settings ({"default_app_role": ...}); absent keys take their defaults.
+    Column("settings", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     UniqueConstraint("tenant_id", "slug", name="uq_apps_tenant_id_slug"),
+    UniqueConstraint("public_id", name="uq_apps_public_id"),
 )
 
 schemas = Table(

@@ -31,8 +31,10 @@ def test_create_and_list_apps(tenant: Tenant) -> None:
     )
     assert created.status_code == 201
     app = created.json()
-    assert set(app) == {"slug", "name", "description", "created_at"}
+    assert set(app) == {"slug", "public_id", "name", "description", "created_at", "settings"}
     assert app["slug"] == "my-crm"
+    assert re.fullmatch(r"app_[a-z2-7]{26}", app["public_id"])
+    assert app["settings"] == {"default_app_role": "basic"}
     assert app["description"] == "Customer relationship management"
     assert RFC3339.match(app["created_at"])
     listed = tenant.get("/api/apps")

@@ -46,10 +46,16 @@ async def get_app(app_slug: str, ctx: ContextDep, backends: BackendsDep) -> dict
     return presenters.app(reply)
 
 
+class AppSettingsPatch(StrictInput):
+    # The app role end users get at signup: admin, power, basic or public.
+    default_app_role: str | None = None
+
+
 class AppPatch(StrictInput):
     name: str | None = None
     slug: str | None = None
     description: str | None = None
+    settings: AppSettingsPatch | None = None
 
 
 @router.patch("/{app_slug}")
@@ -62,6 +68,8 @@ async def update_app(
         value = getattr(body, key)
         if value is not None:
             setattr(change, key, value)
+    if body.settings is not None and body.settings.default_app_role is not None:
+        change.default_app_role = body.settings.default_app_role
     reply = await backends.call(backends.schema.UpdateApp, change)
     return presenters.app(reply)
 

@@ -1,5 +1,8 @@
 """Records of a schema. Bodies pass through as JSON bytes: the records service validates
-them against the schema's field types and returns ready-made JSON."""
+them against the schema's field types and returns ready-made JSON.
+
+Addressed by the app's public id, these routes also take callers without a credential
+(the app's anonymous callers); the records service decides what they may see."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from tessera.records.v1 import records_pb2
 
 from services.gateway import queries
 from services.gateway.bodies import read_body, read_json
-from services.gateway.deps import BackendsDep, ContextDep
+from services.gateway.deps import AppContextDep, BackendsDep
 from services.kit.errors import ValidationFailed
 from services.kit.json import dumps_exact
 
@@ -26,7 +29,7 @@ def _ref(app_slug: str, schema_slug: str) -> records_pb2.SchemaRef:
 
 
 async def _list(
-    backends: BackendsDep, ctx: ContextDep, ref: records_pb2.SchemaRef, request_message: Any
+    backends: BackendsDep, ctx: AppContextDep, ref: records_pb2.SchemaRef, request_message: Any
 ) -> Response:
     request_message.ctx.CopyFrom(ctx)
     request_message.schema.CopyFrom(ref)
@@ -53,7 +56,7 @@ async def _list(
 
 @router.get("")
 async def list_records(
-    app_slug: str, schema_slug: str, request: Request, ctx: ContextDep, backends: BackendsDep
+    app_slug: str, schema_slug: str, request: Request, ctx: AppContextDep, backends: BackendsDep
 ) -> Response:
     message = queries.list_request(request.query_params.multi_items())
     return await _list(backends, ctx, _ref(app_slug, schema_slug), message)
@@ -61,7 +64,7 @@ async def list_records(
 
 @router.post("/search")
 async def search_records(
-    app_slug: str, schema_slug: str, request: Request, ctx: ContextDep, backends: BackendsDep
+    app_slug: str, schema_slug: str, request: Request, ctx: AppContextDep, backends: BackendsDep
 ) -> Response:
     """The list with its parameters in a JSON body, and a filter tree of AND/OR groups."""
     message = queries.search_request(await read_json(request))
@@ -109,7 +112,7 @@ async def _batch_body(request: Request, key: str, allowed: frozenset[str]) -> di
 
 @router.post("/batch", status_code=201)
 async def create_records(
-    app_slug: str, schema_slug: str, request: Request, ctx: ContextDep, backends: BackendsDep
+    app_slug: str, schema_slug: str, request: Request, ctx: AppContextDep, backends: BackendsDep
 ) -> Response:
     """{"records": [...], "upsert_on"?: "<unique field>"}: all or none."""
     body = await _batch_body(request, "records", frozenset({"records", "upsert_on"}))
@@ -130,7 +133,7 @@ async def create_records(
 
 @router.patch("/batch")
 async def update_records(
-    app_slug: str, schema_slug: str, request: Request, ctx: ContextDep, backends: BackendsDep
+    app_slug: str, schema_slug: str, request: Request, ctx: AppContextDep, backends: BackendsDep
 ) -> Response:
     """{"records": [{"id": ..., <fields to change>}, ...]}: all or none."""
     body = await _batch_body(request, "records", frozenset({"records"}))
@@ -147,7 +150,7 @@ async def update_records(
 
 @router.delete("/batch", status_code=204)
 async def delete_records(
-    app_slug: str, schema_slug: str, request: Request, ctx: ContextDep, backends: BackendsDep
+    app_slug: str, schema_slug: str, request: Request, ctx: AppContextDep, backends: BackendsDep
 ) -> Response:
     """{"ids": [...]}: every record, or none when one does not exist."""
     body = await _batch_body(request, "ids", frozenset({"ids"}))
@@ -165,7 +168,7 @@ async def delete_records(
 
 @router.put("")
 async def upsert_record(
-    app_slug: str, schema_slug: str, request: Request, ctx: ContextDep, backends: BackendsDep
+    app_slug: str, schema_slug: str, request: Request, ctx: AppContextDep, backends: BackendsDep
 ) -> Response:
     """PUT …/records?upsert_on=<unique field>: updates the record holding the body's value
     of that field, or creates one (201)."""
@@ -188,7 +191,7 @@ async def upsert_record(
 
 @router.post("")
 async def create_record(
-    app_slug: str, schema_slug: str, request: Request, ctx: ContextDep, backends: BackendsDep
+    app_slug: str, schema_slug: str, request: Request, ctx: AppContextDep, backends: BackendsDep
 ) -> Response:
     body = await read_body(request)
     reply = await backends.call(
@@ -206,7 +209,7 @@ async def get_record(
     schema_slug: str,
     record_id: str,
     request: Request,
-    ctx: ContextDep,
+    ctx: AppContextDep,
     backends: BackendsDep,
 ) -> Response:
     expand = queries.expand_only(request.query_params.multi_items())
@@ -224,7 +227,7 @@ async def _update(
     schema_slug: str,
     record_id: str,
     request: Request,
-    ctx: ContextDep,
+    ctx: AppContextDep,
     backends: BackendsDep,
 ) -> Response:
     if_match = _if_match(request)
@@ -250,7 +253,7 @@ async def delete_record(
     schema_slug: str,
     record_id: str,
     request: Request,
-    ctx: ContextDep,
+    ctx: AppContextDep,
     backends: BackendsDep,
 ) -> Response:
     message = records_pb2.DeleteRecordRequest(

@@ -87,9 +87,11 @@ async def token_refresh(request: Request, backends: BackendsDep) -> dict[str, An
         backends.identity.RefreshTokens,
         identity_pb2.RefreshTokensRequest(refresh_token=body.value()),
     )
+    # The refresh token rotates: the one sent is spent, the body carries its successor.
     return {
         "token": reply.access_token,
         "access_token": reply.access_token,
+        "refresh_token": reply.refresh_token,
         "user": presenters.user(reply.account),
     }
 

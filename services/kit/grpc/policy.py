@@ -19,6 +19,8 @@ PUBLIC: Final = None
 # particular workspace: any signed-in member's credential will do.
 ACCOUNT: Final = "account"
 ACCOUNT_KINDS = frozenset({Kind.USER, Kind.USER_KEY})
+# The call acts on the calling app end user's own sessions (logout): only they may.
+APP_USER: Final = "app_user"
 UNDECLARED: Final = "undeclared"
 PolicyTable = Mapping[str, Op | str | None]
 
@@ -64,6 +66,11 @@ def _check(request: Any, op: Op | str) -> None:
         ctx = request.ctx
         if ctx.principal_kind not in ACCOUNT_KINDS or not ctx.principal_id:
             raise PermissionDenied("Only a signed-in member may do this")
+        return
+    if op == APP_USER:
+        ctx = request.ctx
+        if ctx.principal_kind != Kind.APP_USER or not ctx.principal_id or not ctx.tenant_id:
+            raise PermissionDenied("Only a signed-in app user may do this")
         return
     if not isinstance(op, Op):
         raise PermissionDenied("This call is not open to anyone")

@@ -21,7 +21,10 @@ def identity(infra: Infra) -> Iterator[IdentityStack]:
         grpc.insecure_channel(service.address) as channel,
     ):
         yield IdentityStack(
-            identity_pb2_grpc.IdentityServiceStub(channel), service.database_url, infra.nats_url
+            identity_pb2_grpc.IdentityServiceStub(channel),
+            service.database_url,
+            infra.nats_url,
+            address=service.address,
         )
 
 

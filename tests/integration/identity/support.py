@@ -29,6 +29,8 @@ class IdentityStack:
     stub: identity_pb2_grpc.IdentityServiceStub
     database_url: str
     nats_url: str
+    # host:port, for tests that open their own (asyncio) channel.
+    address: str = ""
 
 
 @dataclass(frozen=True)

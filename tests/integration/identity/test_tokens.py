@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import time
@@ -14,6 +15,7 @@ from services.identity.tokens import decode_access_token
 from services.kit.errors import Unauthenticated
 from tests.integration.identity.support import (
     DEADLINE,
+    IdentityStack,
     call_error,
     create_account,
     scalar,
@@ -73,39 +75,145 @@ def test_wrong_password_and_unknown_email_fail_alike(
         assert error.field is None
 
 
-def test_refresh_token_is_stored_hashed_and_reused_until_revoked(
+def _refresh(
+    stub: identity_pb2_grpc.IdentityServiceStub, token: str
+) -> identity_pb2.IssueTokensResponse:
+    reply: identity_pb2.IssueTokensResponse = stub.RefreshTokens(
+        identity_pb2.RefreshTokensRequest(refresh_token=token), timeout=DEADLINE
+    )
+    return reply
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def test_refresh_token_is_stored_hashed_and_rotates_on_use(
     stub: identity_pb2_grpc.IdentityServiceStub, db_url: str
 ) -> None:
     created = create_account(stub)
     issued = _issue(stub, created.email, created.password)
-    token_hash = hashlib.sha256(issued.refresh_token.encode()).hexdigest()
     assert scalar(
-        db_url, "SELECT account_id FROM refresh_tokens WHERE token_hash = %s", (token_hash,)
+        db_url,
+        "SELECT account_id FROM refresh_tokens WHERE token_hash = %s",
+        (_hash(issued.refresh_token),),
     ) == (created.account.id)
     assert not scalar(
         db_url, "SELECT count(*) FROM refresh_tokens WHERE token_hash = %s", (issued.refresh_token,)
     )
 
-    refreshed = stub.RefreshTokens(
-        identity_pb2.RefreshTokensRequest(refresh_token=issued.refresh_token), timeout=DEADLINE
-    )
-    assert refreshed.refresh_token == issued.refresh_token
+    refreshed = _refresh(stub, issued.refresh_token)
+
+    assert refreshed.refresh_token != issued.refresh_token
     assert refreshed.access_token != issued.access_token
     assert refreshed.account == created.account
     assert _verify(stub, refreshed.access_token)["sub"] == created.account.id
+    # The successor is stored hashed too, in the same family; its secret appears nowhere.
+    families = {
+        scalar(db_url, "SELECT family_id FROM refresh_tokens WHERE token_hash = %s", (_hash(t),))
+        for t in (issued.refresh_token, refreshed.refresh_token)
+    }
+    assert len(families) == 1
+    assert None not in families
+    assert not scalar(
+        db_url,
+        "SELECT count(*) FROM refresh_tokens WHERE token_hash = %s"
+        " OR position(convert_to(%s, 'UTF8') in coalesce(sealed_successor, ''::bytea)) > 0",
+        (refreshed.refresh_token, refreshed.refresh_token),
+    )
+    # The successor rotates in turn.
+    assert _refresh(stub, refreshed.refresh_token).refresh_token != refreshed.refresh_token
+
+
+def test_a_spent_token_presented_again_within_the_grace_gets_the_same_successor(
+    stub: identity_pb2_grpc.IdentityServiceStub,
+) -> None:
+    created = create_account(stub)
+    issued = _issue(stub, created.email, created.password)
+
+    first = _refresh(stub, issued.refresh_token)
+    again = _refresh(stub, issued.refresh_token)
+
+    assert again.refresh_token == first.refresh_token
+    assert _verify(stub, again.access_token)["sub"] == created.account.id
+    assert _refresh(stub, first.refresh_token).refresh_token
+
+
+def test_simultaneous_refreshes_of_one_token_share_one_successor(
+    identity: IdentityStack, db_url: str
+) -> None:
+    created = create_account(identity.stub)
+    issued = _issue(identity.stub, created.email, created.password)
+
+    async def race() -> list[str]:
+        async with grpc.aio.insecure_channel(identity.address) as channel:
+            stub = identity_pb2_grpc.IdentityServiceStub(channel)
+            replies = await asyncio.gather(
+                *(
+                    stub.RefreshTokens(
+                        identity_pb2.RefreshTokensRequest(refresh_token=issued.refresh_token),
+                        timeout=DEADLINE,
+                    )
+                    for _ in range(4)
+                )
+            )
+        return [reply.refresh_token for reply in replies]
+
+    successors = asyncio.run(race())
+
+    assert len(set(successors)) == 1
+    family = scalar(
+        db_url,
+        "SELECT family_id FROM refresh_tokens WHERE token_hash = %s",
+        (_hash(issued.refresh_token),),
+    )
+    assert (
+        scalar(db_url, "SELECT count(*) FROM refresh_tokens WHERE family_id = %s", (family,)) == 2
+    )
+
+
+def test_a_spent_token_presented_after_the_grace_revokes_its_whole_family(
+    stub: identity_pb2_grpc.IdentityServiceStub, db_url: str
+) -> None:
+    created = create_account(stub)
+    issued = _issue(stub, created.email, created.password)
+    other_login = _issue(stub, created.email, created.password)
+    successor = _refresh(stub, issued.refresh_token)
+    scalar(
+        db_url,
+        "UPDATE refresh_tokens SET rotated_at = now() - interval '11 seconds'"
+        " WHERE token_hash = %s RETURNING 1",
+        (_hash(issued.refresh_token),),
+    )
+
+    code, error = call_error(lambda: _refresh(stub, issued.refresh_token))
+
+    assert code == grpc.StatusCode.UNAUTHENTICATED
+    assert error.message == "Refresh token has already been used; log in again"
+    for token in (issued.refresh_token, successor.refresh_token):
+        code, error = call_error(functools.partial(_refresh, stub, token))
+        assert code == grpc.StatusCode.UNAUTHENTICATED
+        assert error.message == "Refresh token is invalid or expired"
+    # Another login of the same account is another family and lives on.
+    assert _refresh(stub, other_login.refresh_token).refresh_token
+
+
+def test_revoking_a_refresh_token_ends_its_login(
+    stub: identity_pb2_grpc.IdentityServiceStub,
+) -> None:
+    created = create_account(stub)
+    issued = _issue(stub, created.email, created.password)
+    successor = _refresh(stub, issued.refresh_token)
 
     stub.RevokeRefreshToken(
         identity_pb2.RevokeRefreshTokenRequest(refresh_token=issued.refresh_token),
         timeout=DEADLINE,
     )
-    code, error = call_error(
-        lambda: stub.RefreshTokens(
-            identity_pb2.RefreshTokensRequest(refresh_token=issued.refresh_token),
-            timeout=DEADLINE,
-        )
-    )
-    assert code == grpc.StatusCode.UNAUTHENTICATED
-    assert error.message == "Refresh token is invalid or expired"
+
+    for token in (issued.refresh_token, successor.refresh_token):
+        code, error = call_error(functools.partial(_refresh, stub, token))
+        assert code == grpc.StatusCode.UNAUTHENTICATED
+        assert error.message == "Refresh token is invalid or expired"
 
 
 def test_unknown_and_expired_refresh_tokens_fail(

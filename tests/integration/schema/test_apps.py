@@ -142,3 +142,79 @@ def test_concurrent_creates_with_one_explicit_slug_conflict(stub: Stub, ctx: Ctx
         codes = sorted(pool.map(attempt, range(3)), key=str)
     assert codes.count(grpc.StatusCode.OK) == 1
     assert codes.count(grpc.StatusCode.ALREADY_EXISTS) == 2
+
+
+def test_every_app_has_a_public_id_accepted_wherever_its_slug_is(
+    stub: Stub, ctx: Ctx, other_ctx: Ctx
+) -> None:
+    app = create_app(stub, ctx, "Public CRM")
+    other = create_app(stub, ctx, "Other")
+
+    assert re.fullmatch(r"app_[a-z2-7]{26}", app.public_id)
+    assert app.public_id not in (app.id, other.public_id)
+    assert app.settings.default_app_role == "basic"
+    by_public_id = stub.GetApp(
+        schema_pb2.GetAppRequest(ctx=ctx, app_slug=app.public_id), timeout=TIMEOUT
+    )
+    assert by_public_id == app
+    schema = stub.CreateSchema(
+        schema_pb2.CreateSchemaRequest(ctx=ctx, app_slug=app.public_id, name="Contacts"),
+        timeout=TIMEOUT,
+    )
+    # The schema names its app by slug, however the call named it.
+    assert schema.app_slug == app.slug
+    got = stub.GetSchema(
+        schema_pb2.GetSchemaRequest(ctx=ctx, app_slug=app.public_id, schema_slug="contacts"),
+        timeout=TIMEOUT,
+    )
+    assert (got.id, got.app_slug) == (schema.id, app.slug)
+
+    # Another workspace's public id is no app of this one.
+    failure = fails(stub.GetApp, schema_pb2.GetAppRequest(ctx=other_ctx, app_slug=app.public_id))
+    assert failure.code == grpc.StatusCode.NOT_FOUND
+    assert failure.error.message == "App not found"
+
+
+def test_a_public_id_resolves_without_a_workspace_until_the_app_is_deleted(
+    stub: Stub, ctx: Ctx
+) -> None:
+    app = create_app(stub, ctx, "Shop")
+    stub.UpdateApp(
+        schema_pb2.UpdateAppRequest(ctx=ctx, app_slug=app.slug, default_app_role="power"),
+        timeout=TIMEOUT,
+    )
+
+    found = stub.ResolvePublicApp(
+        schema_pb2.ResolvePublicAppRequest(public_id=app.public_id), timeout=TIMEOUT
+    )
+
+    assert found == schema_pb2.PublicApp(
+        tenant_id=ctx.tenant_id,
+        app_id=app.id,
+        app_slug=app.slug,
+        settings=schema_pb2.AppSettings(default_app_role="power"),
+    )
+    for unknown in ("app_" + "a" * 26, app.id, app.slug, ""):
+        failure = fails(
+            stub.ResolvePublicApp, schema_pb2.ResolvePublicAppRequest(public_id=unknown)
+        )
+        assert failure.code == grpc.StatusCode.NOT_FOUND
+    stub.DeleteApp(schema_pb2.DeleteAppRequest(ctx=ctx, app_slug=app.public_id), timeout=TIMEOUT)
+    failure = fails(
+        stub.ResolvePublicApp, schema_pb2.ResolvePublicAppRequest(public_id=app.public_id)
+    )
+    assert failure.code == grpc.StatusCode.NOT_FOUND
+
+
+def test_the_default_app_role_must_be_an_app_role(stub: Stub, ctx: Ctx) -> None:
+    app = create_app(stub, ctx, "Roles")
+
+    failure = fails(
+        stub.UpdateApp,
+        schema_pb2.UpdateAppRequest(ctx=ctx, app_slug=app.slug, default_app_role="owner"),
+    )
+
+    assert failure.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert failure.error.field == "default_app_role"
+    got = stub.GetApp(schema_pb2.GetAppRequest(ctx=ctx, app_slug=app.slug), timeout=TIMEOUT)
+    assert got.settings.default_app_role == "basic"

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+import psycopg
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
+import services.schema
 from services.devstack.processes import migrate
+from services.kit.migrations import upgrade
 from services.schema.tables import metadata
 from tests.support.infra import Infra
 
@@ -39,3 +45,24 @@ def test_migrations_match_tables_and_rerun_cleanly(infra: Infra) -> None:
         engine.dispose()
     assert "WHERE (published_at IS NULL)" in indexes["ix_outbox_unpublished"]
     assert tuple(identity) == ("YES", "BY DEFAULT")
+
+
+def test_apps_made_before_public_ids_get_distinct_ones(infra: Infra) -> None:
+    url = infra.new_database("schema_public_ids")
+    migrations = Path(services.schema.__file__).parent / "migrations"
+    upgrade(migrations, url, "0004")
+    with psycopg.connect(url, autocommit=True) as connection:
+        for n in range(3):
+            connection.execute(
+                "INSERT INTO apps (id, tenant_id, slug, name) VALUES (%s, 'ws_1', %s, 'App')",
+                (f"app_{n}", f"app-{n}"),
+            )
+
+    upgrade(migrations, url)
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        rows = connection.execute("SELECT public_id, settings FROM apps").fetchall()
+    public_ids = [row[0] for row in rows]
+    assert len(set(public_ids)) == 3
+    assert all(re.fullmatch(r"app_[a-z2-7]{26}", public_id) for public_id in public_ids)
+    assert [row[1] for row in rows] == [{}, {}, {}]

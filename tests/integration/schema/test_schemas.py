@@ -297,5 +297,7 @@ def test_app_created_event_on_the_stream(
             "name": "CRM",
             "description": "",
             "created_at": app.created_at,
+            "public_id": app.public_id,
+            "settings": {"default_app_role": "basic"},
         }
     }

@@ -22,6 +22,10 @@ def test_settings_come_from_identity_prefixed_env(monkeypatch: pytest.MonkeyPatc
     assert settings.session_ttl_seconds == 14 * 24 * 3600
     assert settings.jwt_issuer == "tessera"
     assert settings.jwt_audience == "tessera-api"
+    assert settings.refresh_reuse_grace_seconds == 10.0
+    assert settings.signing_key_rotation_seconds == 30 * 24 * 3600
+    assert settings.app_session_ttl_seconds == 24 * 3600
+    assert settings.app_session_long_ttl_seconds == 365 * 24 * 3600
 
 
 def test_database_url_is_required(monkeypatch: pytest.MonkeyPatch) -> None:

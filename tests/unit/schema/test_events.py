@@ -27,7 +27,7 @@ def make_schema() -> Schema:
 
 
 def test_app_created_event() -> None:
-    app = App("app_1", "crm", "CRM", "Customers", MOMENT)
+    app = App("app_1", "crm", "CRM", "Customers", MOMENT, public_id="app_2")
     event = events.app_created("ws_1", app)
     assert event.subject == "schema.ws_1.app.created"
     assert event.type == "schema.app.created"
@@ -38,6 +38,8 @@ def test_app_created_event() -> None:
             "name": "CRM",
             "description": "Customers",
             "created_at": "2025-01-15T10:30:00Z",
+            "public_id": "app_2",
+            "settings": {"default_app_role": "basic"},
         }
     }
 

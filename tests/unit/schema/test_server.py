@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from tessera.schema.v1 import schema_pb2
 
 from services.schema import rules, server
-from services.schema.models import App, Field, Schema
+from services.schema.models import App, AppSettings, Field, Schema
 
 MOMENT = datetime(2025, 1, 15, 10, 30, 0, 123000, tzinfo=UTC)
 
@@ -34,9 +34,17 @@ def test_schema_input_from_request() -> None:
 
 
 def test_app_to_proto() -> None:
-    reply = server.app_to_proto(App("app_1", "crm", "CRM", "", MOMENT))
+    reply = server.app_to_proto(
+        App("app_1", "crm", "CRM", "", MOMENT, public_id="app_2", settings=AppSettings("power"))
+    )
     assert reply == schema_pb2.App(
-        id="app_1", slug="crm", name="CRM", description="", created_at="2025-01-15T10:30:00.123000Z"
+        id="app_1",
+        slug="crm",
+        name="CRM",
+        description="",
+        created_at="2025-01-15T10:30:00.123000Z",
+        public_id="app_2",
+        settings=schema_pb2.AppSettings(default_app_role="power"),
     )
 
 

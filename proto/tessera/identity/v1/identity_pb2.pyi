@@ -448,3 +448,137 @@ class DeleteAdminTokenRequest(_message.Message):
     ctx: _common_pb2.RequestContext
     token_id: str
     def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., token_id: _Optional[str] = ...) -> None: ...
+
+class AppUser(_message.Message):
+    __slots__ = ("id", "app_id", "email", "name", "app_role", "created_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    APP_ROLE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    app_id: str
+    email: str
+    name: str
+    app_role: str
+    created_at: str
+    def __init__(self, id: _Optional[str] = ..., app_id: _Optional[str] = ..., email: _Optional[str] = ..., name: _Optional[str] = ..., app_role: _Optional[str] = ..., created_at: _Optional[str] = ...) -> None: ...
+
+class AppSession(_message.Message):
+    __slots__ = ("token", "expires_at", "user")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    expires_at: str
+    user: AppUser
+    def __init__(self, token: _Optional[str] = ..., expires_at: _Optional[str] = ..., user: _Optional[_Union[AppUser, _Mapping]] = ...) -> None: ...
+
+class SignUpAppUserRequest(_message.Message):
+    __slots__ = ("ctx", "email", "password", "name", "default_app_role")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_APP_ROLE_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    email: str
+    password: str
+    name: str
+    default_app_role: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., email: _Optional[str] = ..., password: _Optional[str] = ..., name: _Optional[str] = ..., default_app_role: _Optional[str] = ...) -> None: ...
+
+class LogInAppUserRequest(_message.Message):
+    __slots__ = ("ctx", "email", "password", "keep_logged_in")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    KEEP_LOGGED_IN_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    email: str
+    password: str
+    keep_logged_in: bool
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., email: _Optional[str] = ..., password: _Optional[str] = ..., keep_logged_in: _Optional[bool] = ...) -> None: ...
+
+class EndAppSessionRequest(_message.Message):
+    __slots__ = ("ctx",)
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
+
+class EndAppSessionResponse(_message.Message):
+    __slots__ = ("session_ids",)
+    SESSION_IDS_FIELD_NUMBER: _ClassVar[int]
+    session_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, session_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListAppUsersRequest(_message.Message):
+    __slots__ = ("ctx", "app_id", "page", "per_page")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    PER_PAGE_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    app_id: str
+    page: int
+    per_page: int
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., app_id: _Optional[str] = ..., page: _Optional[int] = ..., per_page: _Optional[int] = ...) -> None: ...
+
+class ListAppUsersResponse(_message.Message):
+    __slots__ = ("users", "total")
+    USERS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    users: _containers.RepeatedCompositeFieldContainer[AppUser]
+    total: int
+    def __init__(self, users: _Optional[_Iterable[_Union[AppUser, _Mapping]]] = ..., total: _Optional[int] = ...) -> None: ...
+
+class CreateAppUserRequest(_message.Message):
+    __slots__ = ("ctx", "app_id", "email", "name", "password", "app_role", "default_app_role")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    APP_ROLE_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_APP_ROLE_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    app_id: str
+    email: str
+    name: str
+    password: str
+    app_role: str
+    default_app_role: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., app_id: _Optional[str] = ..., email: _Optional[str] = ..., name: _Optional[str] = ..., password: _Optional[str] = ..., app_role: _Optional[str] = ..., default_app_role: _Optional[str] = ...) -> None: ...
+
+class AppUserRequest(_message.Message):
+    __slots__ = ("ctx", "app_id", "app_user_id")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    APP_USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    app_id: str
+    app_user_id: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., app_id: _Optional[str] = ..., app_user_id: _Optional[str] = ...) -> None: ...
+
+class UpdateAppUserRequest(_message.Message):
+    __slots__ = ("ctx", "app_id", "app_user_id", "name", "email", "app_role", "password")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    APP_USER_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    APP_ROLE_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    app_id: str
+    app_user_id: str
+    name: str
+    email: str
+    app_role: str
+    password: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., app_id: _Optional[str] = ..., app_user_id: _Optional[str] = ..., name: _Optional[str] = ..., email: _Optional[str] = ..., app_role: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
+
+class DeleteAppUserResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

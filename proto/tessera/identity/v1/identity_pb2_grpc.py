@@ -195,6 +195,51 @@ class IdentityServiceStub:
                 request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteAdminTokenRequest.SerializeToString,
                 response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteCredentialResponse.FromString,
                 _registered_method=True)
+        self.SignUpAppUser = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/SignUpAppUser',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.SignUpAppUserRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.AppSession.FromString,
+                _registered_method=True)
+        self.LogInAppUser = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/LogInAppUser',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.LogInAppUserRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.AppSession.FromString,
+                _registered_method=True)
+        self.EndAppSession = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/EndAppSession',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.EndAppSessionRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.EndAppSessionResponse.FromString,
+                _registered_method=True)
+        self.EndOtherAppSessions = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/EndOtherAppSessions',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.EndAppSessionRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.EndAppSessionResponse.FromString,
+                _registered_method=True)
+        self.ListAppUsers = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/ListAppUsers',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListAppUsersRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListAppUsersResponse.FromString,
+                _registered_method=True)
+        self.CreateAppUser = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/CreateAppUser',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.CreateAppUserRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.AppUser.FromString,
+                _registered_method=True)
+        self.GetAppUser = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/GetAppUser',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.AppUserRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.AppUser.FromString,
+                _registered_method=True)
+        self.UpdateAppUser = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/UpdateAppUser',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.UpdateAppUserRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.AppUser.FromString,
+                _registered_method=True)
+        self.DeleteAppUser = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/DeleteAppUser',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.AppUserRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteAppUserResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -216,7 +261,9 @@ class IdentityServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RefreshTokens(self, request, context):
-        """Exchanges a live refresh token for a new access JWT.
+        """Exchanges a live refresh token for a new access JWT and its successor refresh token
+        (the spent one stops working; presented again after a short grace, it revokes every
+        refresh token of its login).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -420,6 +467,65 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SignUpAppUser(self, request, context):
+        """App end users. ctx is the anonymous caller of one app (tenant_id and app_id set by
+        the gateway from the app's public id): signing up and logging in open a session.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LogInAppUser(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EndAppSession(self, request, context):
+        """ctx is an app end user: ends the session presented, or every other one of theirs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EndOtherAppSessions(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAppUsers(self, request, context):
+        """An app's end users, managed by workspace builders and up and by app-role admins.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateAppUser(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAppUser(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateAppUser(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteAppUser(self, request, context):
+        """Deleting an app end user ends all of their sessions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -582,6 +688,51 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.DeleteAdminToken,
                     request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteAdminTokenRequest.FromString,
                     response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteCredentialResponse.SerializeToString,
+            ),
+            'SignUpAppUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.SignUpAppUser,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.SignUpAppUserRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.AppSession.SerializeToString,
+            ),
+            'LogInAppUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.LogInAppUser,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.LogInAppUserRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.AppSession.SerializeToString,
+            ),
+            'EndAppSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.EndAppSession,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.EndAppSessionRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.EndAppSessionResponse.SerializeToString,
+            ),
+            'EndOtherAppSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.EndOtherAppSessions,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.EndAppSessionRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.EndAppSessionResponse.SerializeToString,
+            ),
+            'ListAppUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAppUsers,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListAppUsersRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListAppUsersResponse.SerializeToString,
+            ),
+            'CreateAppUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateAppUser,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.CreateAppUserRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.AppUser.SerializeToString,
+            ),
+            'GetAppUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAppUser,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.AppUserRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.AppUser.SerializeToString,
+            ),
+            'UpdateAppUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateAppUser,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.UpdateAppUserRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.AppUser.SerializeToString,
+            ),
+            'DeleteAppUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAppUser,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.AppUserRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteAppUserResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1449,6 +1600,249 @@ class IdentityService:
             '/tessera.identity.v1.IdentityService/DeleteAdminToken',
             tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteAdminTokenRequest.SerializeToString,
             tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteCredentialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SignUpAppUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/SignUpAppUser',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.SignUpAppUserRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.AppSession.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LogInAppUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/LogInAppUser',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.LogInAppUserRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.AppSession.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EndAppSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/EndAppSession',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.EndAppSessionRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.EndAppSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EndOtherAppSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/EndOtherAppSessions',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.EndAppSessionRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.EndAppSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAppUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/ListAppUsers',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.ListAppUsersRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.ListAppUsersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateAppUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/CreateAppUser',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.CreateAppUserRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.AppUser.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAppUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/GetAppUser',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.AppUserRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.AppUser.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateAppUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/UpdateAppUser',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.UpdateAppUserRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.AppUser.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAppUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/DeleteAppUser',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.AppUserRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteAppUserResponse.FromString,
             options,
             channel_credentials,
             insecure,

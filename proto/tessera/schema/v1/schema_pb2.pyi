@@ -8,18 +8,46 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class App(_message.Message):
-    __slots__ = ("id", "slug", "name", "description", "created_at")
+    __slots__ = ("id", "slug", "name", "description", "created_at", "public_id", "settings")
     ID_FIELD_NUMBER: _ClassVar[int]
     SLUG_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_ID_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
     id: str
     slug: str
     name: str
     description: str
     created_at: str
-    def __init__(self, id: _Optional[str] = ..., slug: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., created_at: _Optional[str] = ...) -> None: ...
+    public_id: str
+    settings: AppSettings
+    def __init__(self, id: _Optional[str] = ..., slug: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., created_at: _Optional[str] = ..., public_id: _Optional[str] = ..., settings: _Optional[_Union[AppSettings, _Mapping]] = ...) -> None: ...
+
+class AppSettings(_message.Message):
+    __slots__ = ("default_app_role",)
+    DEFAULT_APP_ROLE_FIELD_NUMBER: _ClassVar[int]
+    default_app_role: str
+    def __init__(self, default_app_role: _Optional[str] = ...) -> None: ...
+
+class ResolvePublicAppRequest(_message.Message):
+    __slots__ = ("public_id",)
+    PUBLIC_ID_FIELD_NUMBER: _ClassVar[int]
+    public_id: str
+    def __init__(self, public_id: _Optional[str] = ...) -> None: ...
+
+class PublicApp(_message.Message):
+    __slots__ = ("tenant_id", "app_id", "app_slug", "settings")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    APP_SLUG_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    app_id: str
+    app_slug: str
+    settings: AppSettings
+    def __init__(self, tenant_id: _Optional[str] = ..., app_id: _Optional[str] = ..., app_slug: _Optional[str] = ..., settings: _Optional[_Union[AppSettings, _Mapping]] = ...) -> None: ...
 
 class Field(_message.Message):
     __slots__ = ("id", "slug", "name", "type", "required", "options", "position", "unique", "primary", "default_json", "config_json")
@@ -166,18 +194,20 @@ class GetSchemaRequest(_message.Message):
     def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., app_slug: _Optional[str] = ..., schema_slug: _Optional[str] = ..., schema_id: _Optional[str] = ...) -> None: ...
 
 class UpdateAppRequest(_message.Message):
-    __slots__ = ("ctx", "app_slug", "name", "slug", "description")
+    __slots__ = ("ctx", "app_slug", "name", "slug", "description", "default_app_role")
     CTX_FIELD_NUMBER: _ClassVar[int]
     APP_SLUG_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     SLUG_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_APP_ROLE_FIELD_NUMBER: _ClassVar[int]
     ctx: _common_pb2.RequestContext
     app_slug: str
     name: str
     slug: str
     description: str
-    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., app_slug: _Optional[str] = ..., name: _Optional[str] = ..., slug: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+    default_app_role: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., app_slug: _Optional[str] = ..., name: _Optional[str] = ..., slug: _Optional[str] = ..., description: _Optional[str] = ..., default_app_role: _Optional[str] = ...) -> None: ...
 
 class UpdateSchemaRequest(_message.Message):
     __slots__ = ("ctx", "app_slug", "schema_slug", "name", "slug")

@@ -120,6 +120,11 @@ class SchemaServiceStub:
                 request_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.SetPrivacyRulesRequest.SerializeToString,
                 response_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.PrivacyRules.FromString,
                 _registered_method=True)
+        self.ResolvePublicApp = channel.unary_unary(
+                '/tessera.schema.v1.SchemaService/ResolvePublicApp',
+                request_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.ResolvePublicAppRequest.SerializeToString,
+                response_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.PublicApp.FromString,
+                _registered_method=True)
 
 
 class SchemaServiceServicer:
@@ -233,6 +238,14 @@ class SchemaServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResolvePublicApp(self, request, context):
+        """The app behind a public id, for callers without a workspace (app end users,
+        anonymous callers); NOT_FOUND for an unknown or deleted app.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SchemaServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -320,6 +333,11 @@ def add_SchemaServiceServicer_to_server(servicer, server):
                     servicer.SetPrivacyRules,
                     request_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.SetPrivacyRulesRequest.FromString,
                     response_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.PrivacyRules.SerializeToString,
+            ),
+            'ResolvePublicApp': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolvePublicApp,
+                    request_deserializer=tessera_dot_schema_dot_v1_dot_schema__pb2.ResolvePublicAppRequest.FromString,
+                    response_serializer=tessera_dot_schema_dot_v1_dot_schema__pb2.PublicApp.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -782,6 +800,33 @@ class SchemaService:
             '/tessera.schema.v1.SchemaService/SetPrivacyRules',
             tessera_dot_schema_dot_v1_dot_schema__pb2.SetPrivacyRulesRequest.SerializeToString,
             tessera_dot_schema_dot_v1_dot_schema__pb2.PrivacyRules.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolvePublicApp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.schema.v1.SchemaService/ResolvePublicApp',
+            tessera_dot_schema_dot_v1_dot_schema__pb2.ResolvePublicAppRequest.SerializeToString,
+            tessera_dot_schema_dot_v1_dot_schema__pb2.PublicApp.FromString,
             options,
             channel_credentials,
             insecure,
