@@ -362,8 +362,11 @@ def test_a_schema_without_privacy_rules_is_closed_to_anonymous_callers_until_rul
     rules = {"rules": [], "default": {"find": True, "read_fields": ["name"]}}
     path = records_path(app["slug"]).removesuffix("/records")
     assert tenant.put(f"{path}/privacy-rules", json=rules).status_code == 200
-    opened = eventually(
-        lambda: (r := client.get(records_path(app["public_id"]))).status_code == 200 and r
-    )
+
+    def listed_once_open() -> httpx.Response | None:
+        response = client.get(records_path(app["public_id"]))
+        return response if response.status_code == 200 else None
+
+    opened = eventually(listed_once_open)
     assert [record["name"] for record in opened.json()["records"]] == ["Secret"]
     assert client.post(records_path(app["public_id"]), json={"name": "Spam"}).status_code == 403
