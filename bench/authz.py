@@ -3,15 +3,20 @@
 One stack, BENCH_RECORDS records, the list of 50 sorted by name, driven by wrk (-t2 -c16)
 with three credentials in turn:
 
-  jwt owner   an access JWT of the workspace's owner (no privacy rules apply)
-  api token   an API token with a read grant, made by that owner: resolved by identity,
-              cached at the gateway, checked against its grant, and bound by the rules
-  app user    an app end user's session token on the app's public address, whose
-              privacy rules let it find customers only, and read three of five fields
+  jwt owner          an access JWT of the workspace's owner (no privacy rules apply)
+  api token          an API token with a read grant, made by that owner: resolved by
+                     identity, cached at the gateway, checked against its grant, and bound
+                     by the rules, one of which lets members' credentials find everything
+  app user           an app end user's session token on the app's public address, whose
+                     privacy rules let it find customers only, and read three of five fields
+  jwt owner, filter  the owner's JWT with the filter the app user's rules amount to
+                     (status=customer): what the same rows cost without any rules
 
-Each figure is the median of BENCH_ROUNDS runs; the report gives the rates, their ratio
-to the JWT owner's, and each caller's total (the rules' filter shows in it). It is
-appended to bench/results/<date>.md.
+So the API token's rate against the owner's is what resolving and checking a credential
+and compiling the rules cost, and the app user's against the filtered owner's is what the
+rules cost beyond the filter they amount to. Each figure is the median of BENCH_ROUNDS
+runs; the report gives the rates, their ratio to the owner's, and each caller's total.
+It is appended to bench/results/<date>.md.
 """
 
 from __future__ import annotations
@@ -45,14 +50,20 @@ from services.devstack.infra import free_port
 from services.devstack.stack import Stack
 
 LIST = Scenario("list 50 sorted by name", "GET", "?per_page=50&sort=name")
+FILTERED = "&filter[status]=customer"
 RULES = {
     "rules": [
+        {
+            "name": "Members",
+            "condition": {"role": "in", "value": ["owner", "admin", "builder", "editor", "viewer"]},
+            "find": True,
+        },
         {
             "name": "Customers",
             "condition": {"field": "status", "op": "eq", "value": "customer"},
             "find": True,
             "read_fields": ["name", "status", "score"],
-        }
+        },
     ],
     "default": {"find": False},
 }
@@ -88,7 +99,12 @@ def callers(http: httpx.Client, owner: dict[str, str]) -> list[Target]:
             f"/api/apps/{public_id}/schemas/{SCHEMA}/records",
             {"Authorization": f"Bearer {user.json()['token']}"},
         ),
+        Target("jwt owner, filter", base, RECORDS_PATH, owner),
     ]
+
+
+def path_of(target: Target) -> str:
+    return LIST.path + (FILTERED if target.name == "jwt owner, filter" else "")
 
 
 def totals(targets: list[Target]) -> dict[str, int]:
@@ -96,11 +112,13 @@ def totals(targets: list[Target]) -> dict[str, int]:
     found = {}
     with httpx.Client(timeout=60) as http:
         for target in targets:
-            page = http.get(target.url(LIST.path), headers=target.headers)
+            page = http.get(target.url(path_of(target)), headers=target.headers)
             page.raise_for_status()
             found[target.name] = int(page.json()["total"])
-    if not 0 < found["app user"] < found["jwt owner"]:
-        raise RuntimeError(f"the app user's rules did not narrow the list: {found}")
+    if not 0 < found["app user"] == found["jwt owner, filter"] < found["jwt owner"]:
+        raise RuntimeError(f"the app user's rules do not select the customers: {found}")
+    if found["api token"] != found["jwt owner"]:
+        raise RuntimeError(f"the API token does not find every record: {found}")
     return found
 
 
@@ -113,7 +131,7 @@ def measure(targets: list[Target], ids_file: Path) -> dict[str, list[Measurement
                 measured = wrk.run(
                     target,
                     LIST,
-                    LIST.path,
+                    path_of(target),
                     seconds=seconds,
                     threads=THREADS,
                     connections=CONNECTIONS,
@@ -147,6 +165,12 @@ def report(runs: dict[str, list[Measurement]], found: dict[str, int]) -> str:
         lines.append(
             f"| {name} | {rate:,.0f} | {p50[name]:.1f} | {rate / reference:.0%} | {found[name]:,} |"
         )
+    filtered = rates["jwt owner, filter"]
+    lines += [
+        "",
+        f"The app user's rate is {rates['app user'] / filtered:.0%} of the owner's with the"
+        " filter its rules amount to.",
+    ]
     return "\n".join(lines) + "\n"
 
 

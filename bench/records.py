@@ -129,7 +129,9 @@ def fetch_schema(stack: Stack, workspace_id: str) -> schema_pb2.Schema:
     with grpc.insecure_channel(address) as channel:
         stub = schema_pb2_grpc.SchemaServiceStub(channel)
         request = schema_pb2.GetSchemaRequest(
-            ctx=common_pb2.RequestContext(tenant_id=workspace_id),
+            ctx=common_pb2.RequestContext(
+                tenant_id=workspace_id, principal_kind="service", principal_id="bench"
+            ),
             app_slug=APP,
             schema_slug=SCHEMA,
         )
@@ -370,7 +372,11 @@ def statement_check(
             ),
         )
     ctx = common_pb2.RequestContext(
-        tenant_id=account.workspace_id, principal_id=account.account_id, principal_kind="user"
+        tenant_id=account.workspace_id,
+        principal_id=account.account_id,
+        principal_kind="user",
+        account_id=account.account_id,
+        role="owner",
     )
     return asyncio.run(
         statements.compare(seeded.dsn, seeded.schema, ctx, requests, cursor_key=cursor_key)
