@@ -422,9 +422,10 @@ def creation_checks(access: RowAccess) -> list[ColumnElement[Any]]:
     return [allowed.label("_may_create"), *access.flags]
 
 
-def _residual(rt: RecordTable, node: Residual) -> ColumnElement[bool]:
-    """A rule's condition about the record; NULL (an unknown) counts as not holding, so
-    that the default's "no rule holds" is exact."""
+def _residual(rt: RecordTable, node: Residual, *, negated: bool = False) -> ColumnElement[bool]:
+    """A rule's condition about the record. Where a rule must not hold (the default's "no
+    rule holds"), an unknown (NULL) counts as not holding; elsewhere a WHERE treats NULL
+    as false already, and a bare comparison keeps the field's index usable."""
     if isinstance(node, FieldTest):
         f = rt.schema.by_id.get(node.field_id) or SYSTEM_FIELDS.get(node.field_id)
         if f is None:
@@ -434,16 +435,12 @@ def _residual(rt: RecordTable, node: Residual) -> ColumnElement[bool]:
             operand = f.type.operand(f, node.op, node.value, text=False)
         except ValueError:
             return false()
-        return func.coalesce(
-            compile_filter(rt, Condition(field=f, op=node.op, operand=operand)), false()
-        )
-    members = [_residual(rt, member) for member in node.members]
-    if isinstance(node, AllOf):
-        return and_(*members)
-    if isinstance(node, AnyOf):
-        return or_(*members)
-    assert isinstance(node, NoneOf)
-    return not_(or_(*members))
+        test = compile_filter(rt, Condition(field=f, op=node.op, operand=operand))
+        return func.coalesce(test, false()) if negated else test
+    if isinstance(node, NoneOf):
+        return not_(or_(*[_residual(rt, member, negated=True) for member in node.members]))
+    members = [_residual(rt, member, negated=negated) for member in node.members]
+    return and_(*members) if isinstance(node, AllOf) else or_(*members)
 
 
 def compile_filter(rt: RecordTable, node: FilterNode) -> ColumnElement[bool]:
