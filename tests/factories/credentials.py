@@ -40,3 +40,24 @@ def create_token(tenant: Tenant, *, workspace_id: str | None = None, **body: Any
 
 def token_auth(secret: str, scheme: str = "Token") -> dict[str, str]:
     return {"Authorization": f"{scheme} {secret}"}
+
+
+def create_api_key(tenant: Tenant) -> str:
+    """The account's per-user API key, made (or replaced) now."""
+    response = tenant.post("/api/user/api-key")
+    assert response.status_code == 201, response.text
+    return str(response.json()["api_key"])
+
+
+def create_admin_token(
+    tenant: Tenant, *, workspace_id: str | None = None, **body: Any
+) -> dict[str, Any]:
+    """An admin token (the response, secret included under "token")."""
+    headers = in_workspace(workspace_id) if workspace_id else {}
+    response = tenant.post("/api/admin-tokens", json={"name": "Backend", **body}, headers=headers)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+# Every record operation on every app and schema of the workspace.
+ALL_RECORDS = {"create": True, "read": True, "update": True, "delete": True}
