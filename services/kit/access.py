@@ -216,8 +216,9 @@ class Principal:
         if self.may_on(op, app_id=app_id, schema_id=schema_id):
             return
         if self.kind in APP_KINDS and self.app_id != app_id:
-            # Another app's schema does not exist for an app end user.
-            raise NotFound("Schema not found")
+            # Another app does not exist for an app end user: the same answer as for an
+            # app that exists nowhere.
+            raise NotFound("App not found")
         raise PermissionDenied(_refusal(op))
 
 
