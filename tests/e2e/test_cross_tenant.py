@@ -278,6 +278,9 @@ class Estate:
 
 @dataclass(frozen=True)
 class FurnishedApp:
+    """An app furnished for the suite: its Names fields, the ids of its open schema's
+    records, its end users' sessions by caller kind, and what must not leak of it."""
+
     names: dict[str, str]
     record_ids: list[str]
     sessions: dict[str, str]
@@ -1026,6 +1029,10 @@ def test_an_end_user_stays_in_its_own_app_whatever_x_workspace_names(world: Worl
         assert listed.status_code == 200, listed.text
         assert {r["id"] for r in listed.json()["records"]} >= {a.names.record_id}
         assert_reveals_nothing(listed, b, f"{kind}: GET {records}")
+        # An end user is a member of no workspace, its app's included.
+        workspaces = world.client.get("/api/workspaces/", headers=headers)
+        assert workspaces.status_code == 200, workspaces.text
+        assert workspaces.json() == []
 
 
 def test_another_workspaces_apps_and_schemas_cannot_be_granted_to_a_token(world: World) -> None:
