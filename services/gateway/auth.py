@@ -6,7 +6,8 @@ Credentials, in order:
   resolves it into a principal, which is cached briefly and dropped at once when identity
   reports the credential or its creator's membership changed.
 - `Authorization: JWT <token>` or `Bearer <token>` with an access JWT, verified locally
-  with identity's public keys.
+  with identity's public keys, and refused if issued before the account's cutoff (set by
+  a password change), which comes with the account's cached memberships.
 - the `sessionid` cookie (a server-side session looked up in identity). Cookie-
   authenticated writes must pass the CSRF check.
 A member's workspace is their first, or the one named by `X-Workspace` (id or slug); a
@@ -83,10 +84,31 @@ class Caller:
                 "sign in as a member or use your API key"
             )
 
+    def account_context(self) -> common_pb2.RequestContext:
+        """The account itself, in no workspace, for identity's ACCOUNT calls (its key, its
+        password): the member, or their per-user key with the account beside it."""
+        ctx = common_pb2.RequestContext(
+            principal_id=self.account_id, principal_kind=Kind.USER, account_id=self.account_id
+        )
+        if self.resolved is not None:
+            ctx.principal_id = self.resolved.principal_id
+            ctx.principal_kind = self.resolved.principal_kind
+            ctx.credential_id = self.resolved.credential_id
+        return ctx
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    account_id: str
+    # The iat claim, in whole seconds since the epoch.
+    issued_at: int
+    expires_at: float
+
 
 class AccessTokenVerifier:
     """Verifies access JWTs with the public keys identity publishes; refetches the keys
-    when a token names a key id it has not seen (a rotation)."""
+    when a token names a key id it has not seen (a rotation). Whether the account has
+    revoked its tokens since is not its question: see Authenticator.caller."""
 
     def __init__(self, backends: Backends) -> None:
         self.backends = backends
@@ -95,14 +117,13 @@ class AccessTokenVerifier:
         self._audience = ""
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
-        # token -> (account id, expiry): a verified token need not be verified again.
-        self._verified: dict[str, tuple[str, float]] = {}
+        # A verified token need not be verified again (until it expires).
+        self._verified: dict[str, VerifiedToken] = {}
 
-    async def verify(self, token: str) -> str:
+    async def verify(self, token: str) -> VerifiedToken:
         cached = self._verified.get(token)
-        now = time.time()
-        if cached is not None and cached[1] > now:
-            return cached[0]
+        if cached is not None and cached.expires_at > time.time():
+            return cached
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -121,11 +142,15 @@ class AccessTokenVerifier:
             raise Unauthenticated("Access token has expired") from None
         except jwt.PyJWTError:
             raise Unauthenticated("Access token is invalid") from None
-        account_id = str(claims["sub"])
+        verified = VerifiedToken(
+            account_id=str(claims["sub"]),
+            issued_at=int(claims["iat"]),
+            expires_at=float(claims["exp"]),
+        )
         if len(self._verified) >= VERIFIED_TOKEN_CACHE_SIZE:
             self._verified.clear()
-        self._verified[token] = (account_id, float(claims["exp"]))
-        return account_id
+        self._verified[token] = verified
+        return verified
 
     async def _key(self, kid: str) -> Ed25519PublicKey:
         key = self._keys.get(kid)
@@ -154,25 +179,32 @@ class AccessTokenVerifier:
 
 
 class MembershipCache:
-    """Memberships per account, held briefly and dropped when identity reports a change."""
+    """Memberships per account, with the account's token cutoff, held briefly and dropped
+    when identity reports a membership change or an account-wide revocation."""
 
     def __init__(self, backends: Backends, ttl_seconds: float) -> None:
         self.backends = backends
         self.ttl_seconds = ttl_seconds
-        self._entries: dict[str, tuple[float, list[identity_pb2.Membership]]] = {}
+        self._entries: dict[str, tuple[float, identity_pb2.ListMembershipsResponse]] = {}
 
     async def of(self, account_id: str) -> list[identity_pb2.Membership]:
+        return list((await self._fetch(account_id)).memberships)
+
+    async def tokens_valid_after(self, account_id: str) -> int:
+        """Seconds since the epoch; access JWTs with an earlier iat are revoked. 0: none."""
+        return (await self._fetch(account_id)).tokens_valid_after
+
+    async def _fetch(self, account_id: str) -> identity_pb2.ListMembershipsResponse:
         entry = self._entries.get(account_id)
         if entry is not None and time.monotonic() - entry[0] < self.ttl_seconds:
             return entry[1]
         ctx = common_pb2.RequestContext(principal_id=account_id, principal_kind="user")
-        reply = await self.backends.call(
+        reply: identity_pb2.ListMembershipsResponse = await self.backends.call(
             self.backends.identity.ListMemberships,
             identity_pb2.ListMembershipsRequest(ctx=ctx, account_id=account_id),
         )
-        memberships = list(reply.memberships)
-        self._entries[account_id] = (time.monotonic(), memberships)
-        return memberships
+        self._entries[account_id] = (time.monotonic(), reply)
+        return reply
 
     def forget(self, account_id: str | None = None) -> None:
         if account_id is None:
@@ -282,7 +314,7 @@ class Authenticator:
                 )
             if scheme == "token" or token.startswith(CREDENTIAL_PREFIX):
                 return await self._opaque(token)
-            return Caller(await self.tokens.verify(token), via="jwt")
+            return await self._jwt(token)
         session_id = request.cookies.get(SESSION_COOKIE)
         if session_id:
             reply = await self.backends.call(
@@ -293,6 +325,14 @@ class Authenticator:
                 self._check_csrf(request, reply.csrf_token)
             return Caller(reply.account.id, via="session")
         raise Unauthenticated("Authentication credentials were not provided")
+
+    async def _jwt(self, token: str) -> Caller:
+        verified = await self.tokens.verify(token)
+        # Checked on every request, after the verified-token cache: a revocation must
+        # not wait for the token to fall out of it.
+        if verified.issued_at < await self.memberships.tokens_valid_after(verified.account_id):
+            raise Unauthenticated("Access token has been revoked")
+        return Caller(verified.account_id, via="jwt")
 
     async def _opaque(self, secret: str) -> Caller:
         if not secret.startswith(CREDENTIAL_PREFIX) or len(secret) > MAX_SECRET_LENGTH:

@@ -3,7 +3,8 @@
 `identity.<tenant>.member.*` drops the account's memberships and every credential made by
 it (a token's rights follow its creator's role); `identity.<tenant>.credential.*` drops
 the credential named (`credential_id`) or, without one, every credential of the account
-(`account_id`: a password change, logout everywhere)."""
+and its memberships (`account_id`: a password change, logout everywhere), since the
+cutoff its access JWTs are checked against comes with the memberships."""
 
 from __future__ import annotations
 
@@ -40,5 +41,6 @@ def membership_invalidator(authenticator: Authenticator) -> Callable[[Msg], Awai
             authenticator.credentials.forget(credential_id=credential_id)
         elif account_id:
             authenticator.credentials.forget(account_id=account_id)
+            authenticator.memberships.forget(account_id)
 
     return on_identity_event

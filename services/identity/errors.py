@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-from services.kit.errors import Conflict, NotFound, PermissionDenied, Unauthenticated
+from services.kit.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    ValidationFailed,
+)
 
 
 class InvalidCredentials(Unauthenticated):
     # One message for an unknown email and a wrong password: nothing to enumerate.
     default_message = "Invalid email or password"
+
+
+class WrongPassword(ValidationFailed):
+    # A 400 naming the field, as Baserow answers a wrong old password; not a 401, which a
+    # client would take for its own credentials having failed.
+    default_message = "The current password is not correct"
+
+    def __init__(self) -> None:
+        super().__init__(field="old_password")
 
 
 class RefreshTokenInvalid(Unauthenticated):

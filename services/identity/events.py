@@ -11,6 +11,8 @@ from services.kit.nats.events import Event
 from services.kit.nats.outbox import OutboxWriter
 
 SERVICE = "identity"
+# The kind of a revocation that ends every login of an account (a password change).
+EVERY_LOGIN = "account"
 
 _outbox = OutboxWriter(tables.outbox)
 
@@ -116,7 +118,9 @@ def credential_revoked(
     revocation reaches every replica within a second rather than a cache lifetime."""
     data: dict[str, str | None] = {"account_id": account_id}
     if credential_id:
-        data.update(credential_id=credential_id, kind=kind)
+        data["credential_id"] = credential_id
+    if kind:
+        data["kind"] = kind
     return Event.new(
         service=SERVICE,
         tenant=workspace_id,

@@ -112,15 +112,7 @@ async def update_api_token(
         raise TokenNotFound()
     if permissions is not None:
         # Fewer grants must hold at once, not when the gateways' caches expire.
-        await events.record(
-            session,
-            events.credential_revoked(
-                caller.tenant_id,
-                credential_id=token.id,
-                kind=Kind.API_TOKEN,
-                account_id=token.account_id,
-            ),
-        )
+        await _revoked(session, caller.tenant_id, token.id, Kind.API_TOKEN, token.account_id)
     return token
 
 
@@ -134,15 +126,7 @@ async def rotate_api_token(
     )
     if token is None:
         raise TokenNotFound()
-    await events.record(
-        session,
-        events.credential_revoked(
-            caller.tenant_id,
-            credential_id=token.id,
-            kind=Kind.API_TOKEN,
-            account_id=token.account_id,
-        ),
-    )
+    await _revoked(session, caller.tenant_id, token.id, Kind.API_TOKEN, token.account_id)
     return IssuedApiToken(token=token, secret=secret)
 
 
@@ -153,15 +137,7 @@ async def delete_api_token(
     repo = IdentityRepository(session)
     if not await repo.delete_api_token(caller.tenant_id, caller.account_id, token_id):
         raise TokenNotFound()
-    await events.record(
-        session,
-        events.credential_revoked(
-            caller.tenant_id,
-            credential_id=token_id,
-            kind=Kind.API_TOKEN,
-            account_id=caller.account_id,
-        ),
-    )
+    await _revoked(session, caller.tenant_id, token_id, Kind.API_TOKEN, caller.account_id)
 
 
 def clean_permissions(permissions: dict[str, Permission]) -> dict[str, Permission]:
@@ -291,12 +267,7 @@ async def _key_revoked(
     # and an account in none has no workspace its key could still reach.
     workspace_id = await repo.first_workspace_id(account_id)
     if workspace_id is not None:
-        await events.record(
-            session,
-            events.credential_revoked(
-                workspace_id, credential_id=key_id, kind=Kind.USER_KEY, account_id=account_id
-            ),
-        )
+        await _revoked(session, workspace_id, key_id, Kind.USER_KEY, account_id)
 
 
 async def _resolve_user_key(
@@ -359,15 +330,7 @@ async def delete_admin_token(
     token = await IdentityRepository(session).delete_admin_token(caller.tenant_id, token_id)
     if token is None:
         raise TokenNotFound()
-    await events.record(
-        session,
-        events.credential_revoked(
-            caller.tenant_id,
-            credential_id=token.id,
-            kind=Kind.ADMIN_TOKEN,
-            account_id=token.created_by,
-        ),
-    )
+    await _revoked(session, caller.tenant_id, token.id, Kind.ADMIN_TOKEN, token.created_by)
 
 
 async def _resolve_admin_token(
@@ -406,3 +369,15 @@ async def _touch(
 RESOLVERS[API_TOKEN] = _resolve_api_token
 RESOLVERS[USER_KEY] = _resolve_user_key
 RESOLVERS[ADMIN_TOKEN] = _resolve_admin_token
+
+
+async def _revoked(
+    session: AsyncSession, workspace_id: str, credential_id: str, kind: str, account_id: str
+) -> None:
+    """Tells every gateway to drop the credential from its cache."""
+    await events.record(
+        session,
+        events.credential_revoked(
+            workspace_id, credential_id=credential_id, kind=kind, account_id=account_id
+        ),
+    )

@@ -20,6 +20,8 @@ class Credentials:
 
     account: Account
     password_hash: str
+    # What a login made now must not predate (see tables.accounts.tokens_valid_after).
+    tokens_valid_after: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,13 @@ class Workspace:
 class Membership:
     workspace: Workspace
     role: str
+
+
+@dataclass(frozen=True)
+class AccountMemberships:
+    memberships: list[Membership]
+    # Access JWTs issued before it are revoked; None: no cutoff.
+    tokens_valid_after: datetime | None
 
 
 @dataclass(frozen=True)
@@ -123,11 +132,13 @@ class RefreshTokenState:
 
     account: Account
     family_id: str
+    created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None
     rotated_at: datetime | None
     successor_hash: str | None
     sealed_successor: bytes | None
+    tokens_valid_after: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ POLICY: PolicyTable = {
     "EndSession": PUBLIC,
     "GetSigningKeys": PUBLIC,
     "ResolveCredential": PUBLIC,
+    "ChangePassword": ACCOUNT,
     "CreateWorkspace": ACCOUNT,
     "ListMemberships": ACCOUNT,
     "ListMembers": Op.MEMBERS_READ,

@@ -62,7 +62,26 @@ class IdentityRepository:
         ).first()
         if row is None:
             return None
-        return Credentials(account=_account(row), password_hash=row.password_hash)
+        return _credentials(row)
+
+    async def credentials_for_update(self, account_id: str) -> Credentials | None:
+        """Locked until the transaction ends, so two password changes take turns."""
+        row = (
+            await self.session.execute(
+                select(tables.accounts)
+                .where(tables.accounts.c.id == account_id)
+                # NO KEY UPDATE: logins inserting sessions and refresh tokens (whose
+                # foreign keys share-lock the account) are not blocked, nor deadlocked.
+                .with_for_update(key_share=True)
+            )
+        ).first()
+        return _credentials(row) if row is not None else None
+
+    async def tokens_valid_after(self, account_id: str) -> datetime | None:
+        found: datetime | None = await self.session.scalar(
+            select(tables.accounts.c.tokens_valid_after).where(tables.accounts.c.id == account_id)
+        )
+        return found
 
     async def email_taken(self, email: str) -> bool:
         found = await self.session.scalar(
@@ -90,11 +109,28 @@ class IdentityRepository:
         ).first()
         return _account(row) if row is not None else None
 
-    async def update_password_hash(self, account_id: str, password_hash: str) -> None:
+    async def rehash_password(self, account_id: str, *, replacing: str, password_hash: str) -> None:
+        """Stores a stronger hash of the same password, unless the password has changed
+        since `replacing` was read: a login must never undo a password change."""
+        a = tables.accounts
+        await self.session.execute(
+            update(a)
+            .where(a.c.id == account_id, a.c.password_hash == replacing)
+            .values(password_hash=password_hash)
+        )
+
+    async def set_password(self, account_id: str, password_hash: str) -> None:
         await self.session.execute(
             update(tables.accounts)
             .where(tables.accounts.c.id == account_id)
             .values(password_hash=password_hash)
+        )
+
+    async def set_tokens_valid_after(self, account_id: str, cutoff: datetime) -> None:
+        await self.session.execute(
+            update(tables.accounts)
+            .where(tables.accounts.c.id == account_id)
+            .values(tokens_valid_after=cutoff)
         )
 
     # Workspaces and memberships
@@ -451,6 +487,7 @@ class IdentityRepository:
                 select(
                     a,
                     t.c.family_id,
+                    t.c.created_at.label("token_created_at"),
                     t.c.expires_at,
                     t.c.revoked_at,
                     t.c.rotated_at,
@@ -467,11 +504,13 @@ class IdentityRepository:
         return RefreshTokenState(
             account=_account(row),
             family_id=row.family_id,
+            created_at=row.token_created_at,
             expires_at=row.expires_at,
             revoked_at=row.revoked_at,
             rotated_at=row.rotated_at,
             successor_hash=row.successor_hash,
             sealed_successor=row.sealed_successor,
+            tokens_valid_after=row.tokens_valid_after,
         )
 
     async def mark_rotated(
@@ -500,6 +539,14 @@ class IdentityRepository:
         await self.session.execute(
             update(t)
             .where(t.c.family_id == family_id, t.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+    async def revoke_refresh_tokens_of(self, account_id: str, now: datetime) -> None:
+        t = tables.refresh_tokens
+        await self.session.execute(
+            update(t)
+            .where(t.c.account_id == account_id, t.c.revoked_at.is_(None))
             .values(revoked_at=now)
         )
 
@@ -532,16 +579,30 @@ class IdentityRepository:
         )
 
     async def live_session(self, id_hash: str, now: datetime) -> tuple[Account, str] | None:
-        """The session's account and CSRF token, if it has neither ended nor expired."""
+        """The session's account and CSRF token, if it has neither ended nor expired, nor
+        was opened before the account's cutoff."""
         s, a = tables.sessions, tables.accounts
         row = (
             await self.session.execute(
                 select(a, s.c.csrf_token)
                 .join(s, s.c.account_id == a.c.id)
-                .where(s.c.id_hash == id_hash, s.c.ended_at.is_(None), s.c.expires_at > now)
+                .where(
+                    s.c.id_hash == id_hash,
+                    s.c.ended_at.is_(None),
+                    s.c.expires_at > now,
+                    or_(a.c.tokens_valid_after.is_(None), s.c.created_at >= a.c.tokens_valid_after),
+                )
             )
         ).first()
         return (_account(row), row.csrf_token) if row is not None else None
+
+    async def end_sessions_of(self, account_id: str, now: datetime) -> None:
+        s = tables.sessions
+        await self.session.execute(
+            update(s)
+            .where(s.c.account_id == account_id, s.c.ended_at.is_(None))
+            .values(ended_at=now)
+        )
 
     async def end_session(self, id_hash: str, now: datetime) -> str | None:
         """Ends a session that was still open; returns its account id."""
@@ -813,6 +874,14 @@ class AppUserRepository:
             statement = statement.where(c.id != keep)
         ended = await self.session.scalars(statement.values(ended_at=now).returning(c.id))
         return sorted(ended.all())
+
+
+def _credentials(row: Row[Any]) -> Credentials:
+    return Credentials(
+        account=_account(row),
+        password_hash=row.password_hash,
+        tokens_valid_after=row.tokens_valid_after,
+    )
 
 
 def _account(row: Row[Any]) -> Account:

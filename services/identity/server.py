@@ -116,12 +116,26 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             memberships = await service.list_memberships(
                 session, request.ctx, account_id=request.account_id
             )
+        cutoff = memberships.tokens_valid_after
         return identity_pb2.ListMembershipsResponse(
             memberships=[
                 identity_pb2.Membership(workspace=_workspace(m.workspace), role=m.role)
-                for m in memberships
-            ]
+                for m in memberships.memberships
+            ],
+            tokens_valid_after=int(cutoff.timestamp()) if cutoff is not None else 0,
         )
+
+    async def ChangePassword(
+        self, request: identity_pb2.ChangePasswordRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.ChangePasswordResponse:
+        async with transaction(self.sessionmaker) as session:
+            await service.change_password(
+                session,
+                request.ctx,
+                old_password=request.old_password,
+                new_password=request.new_password,
+            )
+        return identity_pb2.ChangePasswordResponse()
 
     async def GetSigningKeys(
         self, request: identity_pb2.GetSigningKeysRequest, context: grpc.aio.ServicerContext

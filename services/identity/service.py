@@ -3,6 +3,7 @@ the servicer owns the transaction. Nothing here knows about gRPC."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,10 +19,12 @@ from services.identity.errors import (
     RefreshTokenInvalid,
     RefreshTokenReused,
     SessionInvalid,
+    WrongPassword,
 )
 from services.identity.models import (
-    Account,
+    AccountMemberships,
     CreatedAccount,
+    Credentials,
     IssuedTokens,
     Membership,
     OpenedSession,
@@ -80,8 +83,10 @@ async def issue_tokens(
     session: AsyncSession, *, username: str, password: str, settings: IdentitySettings
 ) -> IssuedTokens:
     repo = IdentityRepository(session)
-    account = await _authenticate(repo, username, password)
-    now = utcnow()
+    started = utcnow()
+    credentials = await _authenticate(repo, username, password)
+    account = credentials.account
+    now = await _login_time(started, credentials.tokens_valid_after)
     refresh_token = new_secret()
     await repo.insert_refresh_token(
         token_hash=hash_secret(refresh_token),
@@ -112,6 +117,8 @@ async def refresh_tokens(
     token_hash = hash_secret(refresh_token)
     state = await repo.refresh_token_for_update(token_hash)
     if state is None or state.revoked_at is not None or state.expires_at <= now:
+        raise RefreshTokenInvalid()
+    if state.tokens_valid_after is not None and state.created_at < state.tokens_valid_after:
         raise RefreshTokenInvalid()
     if state.rotated_at is None:
         successor = new_secret()
@@ -176,8 +183,10 @@ async def create_session(
     session: AsyncSession, *, username: str, password: str, settings: IdentitySettings
 ) -> OpenedSession:
     repo = IdentityRepository(session)
-    account = await _authenticate(repo, username, password)
-    now = utcnow()
+    started = utcnow()
+    credentials = await _authenticate(repo, username, password)
+    account = credentials.account
+    now = await _login_time(started, credentials.tokens_valid_after)
     session_id = new_secret()
     csrf_token = new_secret(CSRF_TOKEN_BYTES)
     expires_at = now + timedelta(seconds=settings.session_ttl_seconds)
@@ -238,10 +247,55 @@ async def create_workspace(
 
 async def list_memberships(
     session: AsyncSession, ctx: common_pb2.RequestContext, *, account_id: str
-) -> list[Membership]:
+) -> AccountMemberships:
+    """The account's workspaces, and the cutoff its access JWTs are checked against (the
+    gateway keeps both together, so a restarted gateway knows the cutoff too)."""
     if not ctx.principal_id or ctx.principal_id != account_id:
         raise NotYourMemberships()
-    return await IdentityRepository(session).memberships_of_account(account_id)
+    repo = IdentityRepository(session)
+    return AccountMemberships(
+        memberships=await repo.memberships_of_account(account_id),
+        tokens_valid_after=await repo.tokens_valid_after(account_id),
+    )
+
+
+async def change_password(
+    session: AsyncSession,
+    ctx: common_pb2.RequestContext,
+    *,
+    old_password: str,
+    new_password: str,
+) -> None:
+    """Replaces the password, given the current one, and ends every login of the
+    account, the caller's own included; API tokens and the per-user key are other
+    credentials and stay."""
+    account_id = ctx.account_id or ctx.principal_id
+    validation.check_password(new_password, field="new_password")
+    repo = IdentityRepository(session)
+    credentials = await repo.credentials_for_update(account_id)
+    if credentials is None or not await _password_matches(credentials.password_hash, old_password):
+        raise WrongPassword()
+    await repo.set_password(account_id, await passwords.hash_password(new_password))
+    await end_every_login(session, account_id)
+
+
+async def end_every_login(session: AsyncSession, account_id: str) -> None:
+    """Sessions and refresh tokens end, and access JWTs issued until now are refused by
+    every gateway within a second (the event drops what they cached of the account)."""
+    repo = IdentityRepository(session)
+    now = utcnow()
+    await repo.set_tokens_valid_after(account_id, _next_whole_second(now))
+    await repo.end_sessions_of(account_id, now)
+    await repo.revoke_refresh_tokens_of(account_id, now)
+    # Gateways hear every workspace's identity events; one is enough. An account in no
+    # workspace reaches nothing with its JWTs but its own account routes, where the
+    # cutoff applies once the gateway's cached memberships expire.
+    workspace_id = await repo.first_workspace_id(account_id)
+    if workspace_id is not None:
+        await events.record(
+            session,
+            events.credential_revoked(workspace_id, kind=events.EVERY_LOGIN, account_id=account_id),
+        )
 
 
 async def get_signing_keys(session: AsyncSession, *, settings: IdentitySettings) -> PublicKeys:
@@ -297,7 +351,7 @@ async def rotate_signing_keys(
     return current
 
 
-async def _authenticate(repo: IdentityRepository, username: str, password: str) -> Account:
+async def _authenticate(repo: IdentityRepository, username: str, password: str) -> Credentials:
     """The same error, after the same amount of hashing work, for an unknown email and a
     wrong password."""
     email = validation.normalize_email(username)
@@ -311,8 +365,36 @@ async def _authenticate(repo: IdentityRepository, username: str, password: str) 
         raise InvalidCredentials()
     if verification.needs_rehash:
         new_hash = await passwords.hash_password(password)
-        await repo.update_password_hash(credentials.account.id, new_hash)
-    return credentials.account
+        await repo.rehash_password(
+            credentials.account.id, replacing=credentials.password_hash, password_hash=new_hash
+        )
+    return credentials
+
+
+async def _password_matches(password_hash: str, password: str) -> bool:
+    """As costly as a login's check, whatever the input."""
+    if len(password) > validation.PASSWORD_MAX:
+        await passwords.burn_verification(password[: validation.PASSWORD_MAX])
+        return False
+    return (await passwords.verify_password(password_hash, password)).ok
+
+
+def _next_whole_second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0) + timedelta(seconds=1)
+
+
+async def _login_time(started: datetime, cutoff: datetime | None) -> datetime:
+    """When a login's JWT, refresh token or session counts as made. A cutoff is the whole
+    second after a password change, so everything made before the change (JWTs carry
+    whole seconds in iat) falls before it. A login that read the password before the
+    change keeps its start time and is refused; one with the new password, in the
+    change's own second, waits for the cutoff (at most a second) rather than be refused."""
+    if cutoff is None or started >= cutoff:
+        return started
+    wait = (cutoff - utcnow()).total_seconds()
+    if wait > 0:
+        await asyncio.sleep(wait)
+    return cutoff
 
 
 async def _create_workspace(

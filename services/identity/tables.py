@@ -38,6 +38,9 @@ accounts = Table(
     Column("email", Text, nullable=False, unique=True),
     Column("password_hash", Text, nullable=False),
     _created_at(),
+    # A whole second: access JWTs issued (iat) before it, and refresh tokens and sessions
+    # created before it, are refused. Set by a password change; NULL: no cutoff.
+    Column("tokens_valid_after", DateTime(timezone=True)),
 )
 
 workspaces = Table(

@@ -49,15 +49,11 @@ def clean_email(raw: str) -> str:
     return email
 
 
-def check_password(password: str) -> str:
+def check_password(password: str, *, field: str = "password") -> str:
     if len(password) < PASSWORD_MIN:
-        raise ValidationFailed(
-            f"Password must be at least {PASSWORD_MIN} characters", field="password"
-        )
+        raise ValidationFailed(f"Password must be at least {PASSWORD_MIN} characters", field=field)
     if len(password) > PASSWORD_MAX:
-        raise ValidationFailed(
-            f"Password must be at most {PASSWORD_MAX} characters", field="password"
-        )
+        raise ValidationFailed(f"Password must be at most {PASSWORD_MAX} characters", field=field)
     return password
 
 

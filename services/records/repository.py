@@ -69,7 +69,7 @@ from services.kit.db import copy_rows, json_text
 from services.kit.fields import RECORD_ID_TYPE, REGISTRY, Serializer, sql_text_array
 from services.kit.ids import new_id
 from services.kit.json import dumps_exact
-from services.kit.privacy import AllOf, AnyOf, FieldTest, NoneOf, Residual, SchemaAccess
+from services.kit.privacy import AllOf, FieldTest, NoneOf, Residual, SchemaAccess
 from services.kit.tenancy import TenantTable
 from services.records import tables
 from services.records.schemas import FieldDef, SchemaDef

@@ -598,20 +598,28 @@ class RecordsService:
             links = await repository.links_of(session, rt, f, targets[f.id], ids)
             target = targets[f.id]
             seen = UNLIMITED if target is None else _target_access(ctx, target)
-            if seen is not UNLIMITED:
-                # The display value is the target's primary field, which the target's
-                # own rules may hide: a linked record shows its id only.
-                for held in links.values():
-                    for link in held:
-                        link["display"] = None
-            for record in records:
-                record[f.slug] = links.get(record[ID], [])
-            if f.slug in expand and target is not None:
+            full: dict[str, dict[str, Any]] = {}
+            if target is not None and (f.slug in expand or seen is not UNLIMITED):
                 wanted = sorted({link["id"] for held in links.values() for link in held})
                 rows = await repository.records_by_id(session, target, wanted, seen)
                 width = len(target.columns)
                 full = {rid: target.to_record(row[:width]) for rid, row in rows.items()}
                 _mask(seen, list(full.values()), list(rows.values()), width)
+            if seen is not UNLIMITED:
+                # A linked record the caller may not find is left out, and its display
+                # (the target's primary field) shows only where the caller reads it.
+                primary = _primary_slug(target)
+                links = {
+                    record_id: [
+                        {"id": link["id"], "display": full[link["id"]].get(primary)}
+                        for link in held
+                        if link["id"] in full
+                    ]
+                    for record_id, held in links.items()
+                }
+            for record in records:
+                record[f.slug] = links.get(record[ID], [])
+            if f.slug in expand and target is not None:
                 for record in records:
                     record[f.slug] = [
                         full[link["id"]] for link in record[f.slug] if link["id"] in full
@@ -724,10 +732,16 @@ class RecordsService:
                         flags=access.flags,
                     )
                     if changed_row is None:
-                        raise PermissionDenied(
-                            f"You may not change the record records[{index}] would update",
-                            field=f"records[{index}]",
-                        )
+                        where = f"records[{index}]"
+                        try:
+                            await self._refused(session, rt, access, updates[index], None)
+                        except (RecordNotFound, PermissionDenied) as error:
+                            raise type(error)(
+                                f"{error.message} ({where}); nothing was written",
+                                field=where,
+                                details=[{"field": where, "message": error.message}],
+                            ) from None
+                        raise AssertionError("a refused upsert names its reason")
                     records.append(rt.to_record(changed_row[:width]))
                     # As a new row reads: the creation check's place holds nothing.
                     stored.append((*changed_row[:width], True, *changed_row[width:]))
@@ -1358,6 +1372,12 @@ def _target_access(ctx: common_pb2.RequestContext, target: RecordTable) -> RowAc
     if not principal.may_on(Op.RECORDS_READ, app_id=schema.app_id, schema_id=schema.id):
         return compile_access(target, CLOSED)
     return compile_access(target, schema_access(principal, schema.privacy_rules))
+
+
+def _primary_slug(target: RecordTable | None) -> str:
+    if target is None:
+        return ""
+    return next((f.slug for f in target.schema.fields if f.primary and f.has_column), ID)
 
 
 def _own_trash_only(ctx: common_pb2.RequestContext) -> str | None:

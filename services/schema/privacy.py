@@ -83,7 +83,12 @@ def _condition_slugs(node: Any, by_id: Mapping[str, str]) -> Any:
             return {group: [_condition_slugs(member, by_id) for member in node[group]]}
     if "role" in node:
         return dict(node)
-    return {**node, "field": by_id.get(node["field"], node["field"])}
+    # JSONB keeps keys in its own order; builders wrote field, op, value.
+    return {
+        "field": by_id.get(node["field"], node["field"]),
+        "op": node["op"],
+        "value": node.get("value"),
+    }
 
 
 def _rule(rule: Any, where: str, by_slug: Mapping[str, Field]) -> dict[str, Any]:

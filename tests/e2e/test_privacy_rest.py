@@ -336,11 +336,6 @@ def test_the_owner_expands_every_label(board: Board) -> None:
         ]
 
 
-@pytest.mark.xfail(
-    reason="a link shows the ids of linked records the caller may not find (their "
-    "existence and id leak through the link, without their fields)",
-    strict=True,
-)
 def test_a_link_leaves_out_records_the_caller_may_not_find(board: Board) -> None:
     for record in board.list("editor").json()["records"]:
         assert board.labels["hidden label"] not in {link["id"] for link in record["labels"]}
@@ -488,11 +483,6 @@ def test_an_upsert_changes_only_notes_the_caller_may_change(scratch: Board, call
     assert created.json()["maker"] == scratch.account_of(caller)
 
 
-@pytest.mark.xfail(
-    reason="a batch upsert onto a note the caller does not find answers 403 where the "
-    "single upsert answers 404",
-    strict=True,
-)
 def test_a_batch_upsert_onto_a_note_not_found_is_404_like_the_single_one(board: Board) -> None:
     _, _, unfound = changeable_and_not(board, "editor")
     response = board.as_(

@@ -112,6 +112,17 @@ def app_user(tenant: Tenant, table: Table, user: str, role: str = "basic") -> An
     )
 
 
+def editor_of(tenant: Tenant) -> Any:
+    """The tenant's account as an editor, which privacy rules bind."""
+    return common_pb2.RequestContext(
+        tenant_id=tenant.workspace_id,
+        principal_kind="user",
+        principal_id=tenant.account_id,
+        account_id=tenant.account_id,
+        role="editor",
+    )
+
+
 class Caller:
     """One principal talking to the records service as the gateway would for it."""
 
@@ -368,13 +379,7 @@ def test_a_schema_without_rules_is_closed_to_app_users_and_open_to_members(
     editor = Caller(
         records,
         plain,
-        common_pb2.RequestContext(
-            tenant_id=shared_tenant.workspace_id,
-            principal_kind="user",
-            principal_id=shared_tenant.account_id,
-            account_id=shared_tenant.account_id,
-            role="editor",
-        ),
+        editor_of(shared_tenant),
     )
     assert editor.titles() == {"one"}
 
@@ -385,13 +390,7 @@ def test_editors_are_bound_with_their_account_as_the_current_user(
     editor = Caller(
         records,
         table,
-        common_pb2.RequestContext(
-            tenant_id=shared_tenant.workspace_id,
-            principal_kind="user",
-            principal_id=shared_tenant.account_id,
-            account_id=shared_tenant.account_id,
-            role="editor",
-        ),
+        editor_of(shared_tenant),
     )
     made = editor.create({"title": "mine", "owner": shared_tenant.account_id})
     assert made["secret"] is None

@@ -128,3 +128,28 @@ def test_a_role_change_and_a_removal_reach_the_other_gateway(
 
     refused_within_a_second(second_gateway, path, token_headers)
     refused_within_a_second(second_gateway, path, jwt_headers, status=404)
+
+
+def test_a_password_change_reaches_the_other_gateway_within_a_second(
+    client: httpx.Client, second_gateway: httpx.Client, tenant: Tenant, crm: str
+) -> None:
+    jwt_headers = {"Authorization": f"JWT {tenant.token}"}
+    # Both gateways have verified the JWT and hold the account's memberships.
+    served_by_both(client, second_gateway, records_path(crm), jwt_headers)
+    served_by_both(client, second_gateway, "/api/workspaces/", jwt_headers)
+
+    changed = client.post(
+        "/api/user/change-password/",
+        json={"old_password": tenant.password, "new_password": "a brand new passphrase"},
+        headers=jwt_headers,
+    )
+    assert changed.status_code == 204, changed.text
+
+    refused_within_a_second(second_gateway, records_path(crm), jwt_headers)
+    refused_within_a_second(second_gateway, "/api/workspaces/", jwt_headers)
+    new_login = second_gateway.post(
+        "/api/user/token-auth/",
+        json={"username": tenant.email, "password": "a brand new passphrase"},
+    )
+    new_headers = {"Authorization": f"JWT {new_login.json()['token']}"}
+    served_by_both(client, second_gateway, records_path(crm), new_headers)

@@ -17,7 +17,6 @@ from tessera.identity.v1 import identity_pb2
 from tessera.schema.v1 import schema_pb2
 
 from services.gateway import presenters
-from services.gateway.auth import Caller
 from services.gateway.bodies import StrictInput, parse_json
 from services.gateway.clients import Backends
 from services.gateway.deps import (
@@ -27,7 +26,7 @@ from services.gateway.deps import (
     BackendsDep,
     ContextDep,
 )
-from services.kit.access import GRANT_OPERATIONS, Kind
+from services.kit.access import GRANT_OPERATIONS
 from services.kit.errors import NotFound, ValidationFailed
 
 router = APIRouter(prefix="/api")
@@ -145,7 +144,8 @@ async def create_api_key(
 ) -> dict[str, Any]:
     """Creates the caller's key, or replaces it: the previous one stops working."""
     reply = await backends.call(
-        backends.identity.CreateUserKey, identity_pb2.CreateUserKeyRequest(ctx=_account(caller))
+        backends.identity.CreateUserKey,
+        identity_pb2.CreateUserKeyRequest(ctx=caller.account_context()),
     )
     authenticator.credentials.forget(account_id=caller.account_id)
     return {"id": reply.id, "api_key": reply.secret, "created_at": reply.created_at}
@@ -156,22 +156,11 @@ async def delete_api_key(
     caller: AccountCallerDep, backends: BackendsDep, authenticator: AuthenticatorDep
 ) -> Response:
     await backends.call(
-        backends.identity.DeleteUserKey, identity_pb2.DeleteUserKeyRequest(ctx=_account(caller))
+        backends.identity.DeleteUserKey,
+        identity_pb2.DeleteUserKeyRequest(ctx=caller.account_context()),
     )
     authenticator.credentials.forget(account_id=caller.account_id)
     return Response(status_code=204)
-
-
-def _account(caller: Caller) -> common_pb2.RequestContext:
-    """The account itself, in no workspace: the key belongs to no one workspace."""
-    ctx = common_pb2.RequestContext(
-        principal_id=caller.account_id, principal_kind=Kind.USER, account_id=caller.account_id
-    )
-    if caller.resolved is not None:
-        ctx.principal_id = caller.resolved.principal_id
-        ctx.principal_kind = caller.resolved.principal_kind
-        ctx.credential_id = caller.resolved.credential_id
-    return ctx
 
 
 # Admin tokens

@@ -9,6 +9,7 @@ from tessera.common.v1 import common_pb2
 from tessera.identity.v1 import identity_pb2
 
 from services.gateway import presenters
+from services.gateway.auth import CSRF_COOKIE, SESSION_COOKIE
 from services.gateway.bodies import StrictInput, parse_json
 from services.gateway.deps import AccountCallerDep, AuthenticatorDep, BackendsDep, CallerDep
 from services.kit.errors import ValidationFailed
@@ -47,6 +48,11 @@ class NewWorkspace(StrictInput):
 
 class RevokeRequest(StrictInput):
     refresh_token: str
+
+
+class PasswordChange(StrictInput):
+    old_password: str
+    new_password: str
 
 
 @router.post("/user/")
@@ -104,6 +110,35 @@ async def token_blacklist(request: Request, backends: BackendsDep) -> Response:
         identity_pb2.RevokeRefreshTokenRequest(refresh_token=body.refresh_token),
     )
     return Response(status_code=204)
+
+
+@router.post("/user/change-password/", status_code=204)
+async def change_password(
+    request: Request,
+    caller: AccountCallerDep,
+    authenticator: AuthenticatorDep,
+    backends: BackendsDep,
+) -> Response:
+    """Every login of the account ends, this one included (as in Baserow): sessions,
+    refresh tokens, and access JWTs issued before now, at every gateway within a second.
+    The client logs in again with the new password. API tokens and the per-user key stay."""
+    body = await parse_json(request, PasswordChange)
+    await backends.call(
+        backends.identity.ChangePassword,
+        identity_pb2.ChangePasswordRequest(
+            ctx=caller.account_context(),
+            old_password=body.old_password,
+            new_password=body.new_password,
+        ),
+    )
+    # Read-your-writes here: the new cutoff comes with the memberships. Identity's event
+    # clears the other gateways.
+    authenticator.memberships.forget(caller.account_id)
+    response = Response(status_code=204)
+    if caller.via == "session":
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        response.delete_cookie(CSRF_COOKIE, path="/")
+    return response
 
 
 @router.get("/workspaces/")

@@ -154,10 +154,26 @@ class ListMembershipsRequest(_message.Message):
     def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., account_id: _Optional[str] = ...) -> None: ...
 
 class ListMembershipsResponse(_message.Message):
-    __slots__ = ("memberships",)
+    __slots__ = ("memberships", "tokens_valid_after")
     MEMBERSHIPS_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_VALID_AFTER_FIELD_NUMBER: _ClassVar[int]
     memberships: _containers.RepeatedCompositeFieldContainer[Membership]
-    def __init__(self, memberships: _Optional[_Iterable[_Union[Membership, _Mapping]]] = ...) -> None: ...
+    tokens_valid_after: int
+    def __init__(self, memberships: _Optional[_Iterable[_Union[Membership, _Mapping]]] = ..., tokens_valid_after: _Optional[int] = ...) -> None: ...
+
+class ChangePasswordRequest(_message.Message):
+    __slots__ = ("ctx", "old_password", "new_password")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    OLD_PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    NEW_PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    old_password: str
+    new_password: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., old_password: _Optional[str] = ..., new_password: _Optional[str] = ...) -> None: ...
+
+class ChangePasswordResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
 
 class GetSigningKeysRequest(_message.Message):
     __slots__ = ()

@@ -70,6 +70,11 @@ class IdentityServiceStub:
                 request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.EndSessionRequest.SerializeToString,
                 response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.EndSessionResponse.FromString,
                 _registered_method=True)
+        self.ChangePassword = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/ChangePassword',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ChangePasswordRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ChangePasswordResponse.FromString,
+                _registered_method=True)
         self.CreateWorkspace = channel.unary_unary(
                 '/tessera.identity.v1.IdentityService/CreateWorkspace',
                 request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.CreateWorkspaceRequest.SerializeToString,
@@ -292,6 +297,15 @@ class IdentityServiceServicer:
 
     def EndSession(self, request, context):
         """Ends a session server-side; ending an unknown session is not an error.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ChangePassword(self, request, context):
+        """Changes the calling account's password, given the current one, and ends every login
+        of the account: its sessions and refresh tokens, and (through tokens_valid_after) the
+        access JWTs issued before the change. API tokens and the per-user key stay.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -563,6 +577,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.EndSession,
                     request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.EndSessionRequest.FromString,
                     response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.EndSessionResponse.SerializeToString,
+            ),
+            'ChangePassword': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangePassword,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ChangePasswordRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ChangePasswordResponse.SerializeToString,
             ),
             'CreateWorkspace': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateWorkspace,
@@ -925,6 +944,33 @@ class IdentityService:
             '/tessera.identity.v1.IdentityService/EndSession',
             tessera_dot_identity_dot_v1_dot_identity__pb2.EndSessionRequest.SerializeToString,
             tessera_dot_identity_dot_v1_dot_identity__pb2.EndSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChangePassword(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/ChangePassword',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.ChangePasswordRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.ChangePasswordResponse.FromString,
             options,
             channel_credentials,
             insecure,
