@@ -538,6 +538,10 @@ BODIES: dict[str, Body] = {
     "token_refresh": lambda _, t, w: Payload(json={"refresh_token": f"not-a-token-{w}"}),
     "token_blacklist": lambda _, t, w: Payload(json={"refresh_token": f"not-a-token-{w}"}),
     "create_workspace": lambda _, t, w: Payload(json={"name": f"Side {w}"}),
+    # The right password would end the spare account's logins the later cases use.
+    "change_password": lambda _, t, w: Payload(
+        json={"old_password": "not the password", "new_password": f"a new password {w}"}
+    ),
     "login": lambda _, t, w: Payload(
         json={"username": t.member_email, "password": "not the password"}
     ),
