@@ -80,8 +80,8 @@ class Caller:
     def require_account(self) -> None:
         if not self.acts_as_account:
             raise PermissionDenied(
-                "API tokens and admin tokens cannot do this; "
-                "sign in as a member or use your API key"
+                "Only a workspace member's own sign-in or API key can do this, not an API"
+                " token, an admin token or an app end user's session"
             )
 
     def account_context(self) -> common_pb2.RequestContext:

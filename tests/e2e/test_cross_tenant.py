@@ -1056,11 +1056,6 @@ def test_another_workspaces_apps_and_schemas_cannot_be_granted_to_a_token(world:
             assert response.json()["error"]["field"] == "permissions.read"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the records service answers 'Schema not found' for another app of an end "
-    "user's workspace and 'App not found' for an app that does not exist",
-)
 def test_an_end_user_cannot_tell_another_app_of_its_own_from_none(world: World) -> None:
     a, second = world.a, world.a_second
     nowhere = second.names.counterfeit()
