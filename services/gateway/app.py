@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from nats.aio.client import Client
 
 from services.gateway.auth import Authenticator
@@ -16,6 +17,7 @@ from services.gateway.clients import Backends
 from services.gateway.config import GatewaySettings
 from services.gateway.errors import install_error_handlers
 from services.gateway.events import IDENTITY_SUBJECTS, membership_invalidator
+from services.gateway.hardening import SecurityHeaders
 from services.gateway.routes import (
     app_users,
     apps,
@@ -34,6 +36,17 @@ from services.gateway.routes import (
 from services.kit.nats.connection import connect
 
 log = logging.getLogger(__name__)
+
+CORS_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "X-CSRFToken",
+    "X-Workspace",
+    "X-Api-Key",
+    "Idempotency-Key",
+    "If-Match",
+    "X-Request-Id",
+]
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -69,6 +82,18 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         openapi_url=None,
     )
     install_error_handlers(app)
+    # Preflights are answered for the allow-list only; other origins get no CORS headers,
+    # so a browser keeps their pages from reading any answer.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.allowed_origins),
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=CORS_REQUEST_HEADERS,
+        expose_headers=["ETag", "Retry-After", "Location"],
+        max_age=600,
+    )
+    app.add_middleware(SecurityHeaders)
     # transfer before records: its /records/import and /records/export are not record ids.
     for module in (
         health,

@@ -425,6 +425,18 @@ class Authenticator:
             "CSRF check failed: send X-CSRFToken or a Content-Type: application/json body"
         )
 
+    def refuse_cross_site(self, request: Request) -> None:
+        """Logging in or out by cookie from another site's page (login CSRF plants the
+        attacker's session; logout CSRF ends the user's): refused when the browser says
+        the request is cross-site, by its Origin or by Sec-Fetch-Site."""
+        if not self._origin_allowed(request):
+            raise PermissionDenied("Cross-site request refused: foreign origin")
+        if (
+            request.headers.get("sec-fetch-site") == "cross-site"
+            and "origin" not in request.headers
+        ):
+            raise PermissionDenied("Cross-site request refused")
+
     def _origin_allowed(self, request: Request) -> bool:
         origin = request.headers.get("origin")
         if origin is None:

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from services.kit.errors import (
     ERRORS_BY_CODE,
@@ -42,13 +43,31 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     if error.status_code == 404:
         return error_response(NotFound(f"No endpoint at {request.url.path}"))
     if error.status_code == 405:
-        return error_response(
+        response = error_response(
             MethodNotAllowed(f"Method {request.method} is not allowed on {request.url.path}")
         )
+        response.headers["Allow"] = ", ".join(sorted(_allowed_methods(request)))
+        return response
     if 400 <= error.status_code < 500:
         cls = _ERRORS_BY_HTTP_STATUS.get(error.status_code, ValidationFailed)
         return error_response(cls(str(error.detail)))
     return error_response(InternalError())
+
+
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> set[str]:
+    """Every method some route serves at this path, asked of the router the way a request
+    with that method would be matched (routes are split by method)."""
+    routes = request.app.router.routes
+    return {
+        method
+        for method in HTTP_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    }
 
 
 async def _request_validation_error(_: Request, error: Exception) -> JSONResponse:

@@ -27,16 +27,17 @@ def running_stack(infra: Infra) -> Iterator[Stack]:
 
 
 @contextmanager
-def another_gateway(stack: Stack) -> Iterator[str]:
+def another_gateway(stack: Stack, **settings: str) -> Iterator[str]:
     """A second gateway process in front of the same services and NATS, as a replica
-    behind a load balancer would be; yields its URL."""
+    behind a load balancer would be, with `settings` (environment variables) on top of
+    the first one's; yields its URL."""
     port = free_port()
     first = stack.processes["gateway"]
     url = f"http://{stack.gateway_host}:{port}"
     process = ServiceProcess(
         name="gateway-2",
         module="services.gateway",
-        env={**first.env, "GATEWAY_PORT": str(port)},
+        env={**first.env, "GATEWAY_PORT": str(port), **settings},
         log_path=stack.log_dir / f"gateway-{port}.log",
         http_ready_url=f"{url}/readyz",
     )

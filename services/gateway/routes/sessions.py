@@ -11,7 +11,7 @@ from services.gateway import presenters
 from services.gateway.auth import CSRF_COOKIE, SESSION_COOKIE
 from services.gateway.bodies import StrictInput, parse, read_form_or_json
 from services.gateway.config import GatewaySettings
-from services.gateway.deps import BackendsDep
+from services.gateway.deps import AuthenticatorDep, BackendsDep
 
 router = APIRouter(prefix="/auth")
 
@@ -22,7 +22,10 @@ class Login(StrictInput):
 
 
 @router.post("/login/")
-async def login(request: Request, backends: BackendsDep) -> JSONResponse:
+async def login(
+    request: Request, backends: BackendsDep, authenticator: AuthenticatorDep
+) -> JSONResponse:
+    authenticator.refuse_cross_site(request)
     body = parse(Login, await read_form_or_json(request))
     reply = await backends.call(
         backends.identity.CreateSession,
@@ -55,7 +58,10 @@ async def login(request: Request, backends: BackendsDep) -> JSONResponse:
 
 
 @router.post("/logout/")
-async def logout(request: Request, backends: BackendsDep) -> JSONResponse:
+async def logout(
+    request: Request, backends: BackendsDep, authenticator: AuthenticatorDep
+) -> JSONResponse:
+    authenticator.refuse_cross_site(request)
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:
         await backends.call(
