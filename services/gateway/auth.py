@@ -48,8 +48,8 @@ IDEMPOTENCY_HEADER = "idempotency-key"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 WORKSPACE_HEADER = "x-workspace"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# Browsers send these cross-site only after a CORS preflight, which the gateway never
-# grants; so for them a foreign Origin is the only thing left to refuse.
+# Browsers send these cross-site only after a CORS preflight, which the gateway grants
+# to the allowed origins alone; so for them a foreign Origin is the only thing to refuse.
 PREFLIGHTED_METHODS = frozenset({"PUT", "PATCH", "DELETE"})
 AUTH_SCHEMES = frozenset({"jwt", "bearer", "token"})
 API_KEY_HEADER = "x-api-key"
