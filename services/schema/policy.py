@@ -19,7 +19,7 @@ POLICY: PolicyTable = {
     "DeleteField": Op.APPS_WRITE,
     "DeleteApp": Op.APPS_WRITE,
     "DeleteSchema": Op.APPS_WRITE,
-    "ListTrash": Op.APPS_WRITE,
+    "ListTrash": Op.TRASH_READ,
     "RestoreTrash": Op.APPS_WRITE,
     "GetPrivacyRules": Op.PRIVACY_RULES_MANAGE,
     "SetPrivacyRules": Op.PRIVACY_RULES_MANAGE,

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.common.v1 import common_pb2
 
-from services.kit.access import APP_ROLES
+from services.kit.access import APP_ROLES, Op, Principal
 from services.kit.clock import utcnow
 from services.kit.errors import Conflict, ValidationFailed
 from services.kit.fields import COLUMN, REGISTRY
@@ -378,6 +378,11 @@ async def delete_schema(
 
 
 async def list_trash(session: AsyncSession, ctx: common_pb2.RequestContext) -> list[TrashEntry]:
+    """Deleted apps, schemas and fields. Whoever may not change them (an editor, say)
+    cannot have deleted one, and sees none, as the records trash shows such callers only
+    what they deleted themselves."""
+    if not Principal.of(ctx).may(Op.APPS_WRITE):
+        return []
     entries = await SchemaRepository(session, tenant_of(ctx)).trash_entries()
     return sorted(
         (TrashEntry(**entry) for entry in entries), key=lambda e: e.deleted_at, reverse=True

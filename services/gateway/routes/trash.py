@@ -11,7 +11,6 @@ from tessera.schema.v1 import schema_pb2
 
 from services.gateway import presenters
 from services.gateway.deps import BackendsDep, ContextDep
-from services.kit.access import Op, Principal
 from services.kit.errors import NotFound
 
 router = APIRouter(prefix="/api/trash")
@@ -24,14 +23,9 @@ SCHEMA_TRASH = ("app_", "sch_", "fld_")
 @router.get("")
 async def list_trash(ctx: ContextDep, backends: BackendsDep) -> Response:
     records = await backends.call(backends.records.ListTrash, records_pb2.ListTrashRequest(ctx=ctx))
+    structure = await backends.call(backends.schema.ListTrash, schema_pb2.ListTrashRequest(ctx=ctx))
     items = orjson.loads(records.items_json)
-    # Only those who may change apps, schemas and fields can have deleted one; editors
-    # see the records they deleted rather than a refusal of the whole trash.
-    if Principal.of(ctx).may(Op.APPS_WRITE):
-        structure = await backends.call(
-            backends.schema.ListTrash, schema_pb2.ListTrashRequest(ctx=ctx)
-        )
-        items += [presenters.trash_entry(e) for e in structure.entries]
+    items += [presenters.trash_entry(e) for e in structure.entries]
     items.sort(key=lambda item: item["deleted_at"], reverse=True)
     return Response(orjson.dumps({"trash": items}), media_type=JSON)
 
