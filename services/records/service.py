@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -427,7 +427,6 @@ class RecordsService:
             )
         if row is None:
             await self._refused(session, rt, access, record_id, if_match)
-        assert row is not None
         record = rt.to_record(row[: len(rt.columns)])
         await self._save_links(session, ctx, rt, {record_id: links})
         await self._show_links(session, ctx, rt, [record])
@@ -632,7 +631,7 @@ class RecordsService:
         access: RowAccess,
         record_id: str,
         if_match: int | None,
-    ) -> None:
+    ) -> NoReturn:
         """Raises why a write the privacy rules narrowed matched no row: a record the
         caller cannot find does not exist for it; one it finds but may not change is
         forbidden; otherwise the version moved."""
@@ -643,6 +642,26 @@ class RecordsService:
             if if_match is None or rt.to_record(row[: len(rt.columns)])[VERSION] == if_match:
                 raise PermissionDenied("Privacy rules do not let you change this record")
         await self._missing_or_moved(session, rt, record_id, if_match)
+        # At the version asked for after all: it changed between the write and this look.
+        raise RecordNotFound()
+
+    async def _refused_item(
+        self,
+        session: AsyncSession,
+        rt: RecordTable,
+        access: RowAccess,
+        record_id: str,
+        where: str,
+    ) -> NoReturn:
+        """_refused for one item of a batch, which names the item and writes nothing."""
+        try:
+            await self._refused(session, rt, access, record_id, None)
+        except (RecordNotFound, PermissionDenied) as error:
+            raise type(error)(
+                f"{error.message} ({where}: {record_id}); nothing was written",
+                field=where,
+                details=[{"field": where, "message": error.message}],
+            ) from None
 
     async def _missing_or_moved(
         self, session: AsyncSession, rt: RecordTable, record_id: str, if_match: int | None
@@ -732,16 +751,9 @@ class RecordsService:
                         flags=access.flags,
                     )
                     if changed_row is None:
-                        where = f"records[{index}]"
-                        try:
-                            await self._refused(session, rt, access, updates[index], None)
-                        except (RecordNotFound, PermissionDenied) as error:
-                            raise type(error)(
-                                f"{error.message} ({where}); nothing was written",
-                                field=where,
-                                details=[{"field": where, "message": error.message}],
-                            ) from None
-                        raise AssertionError("a refused upsert names its reason")
+                        await self._refused_item(
+                            session, rt, access, updates[index], f"records[{index}]"
+                        )
                     records.append(rt.to_record(changed_row[:width]))
                     # As a new row reads: the creation check's place holds nothing.
                     stored.append((*changed_row[:width], True, *changed_row[width:]))
@@ -904,16 +916,7 @@ class RecordsService:
                     flags=access.flags,
                 )
                 if row is None:
-                    try:
-                        await self._refused(session, rt, access, record_id, None)
-                    except (RecordNotFound, PermissionDenied) as error:
-                        where = f"records[{index}].id"
-                        raise type(error)(
-                            f"{error.message} ({record_id}); nothing was written",
-                            field=where,
-                            details=[{"field": where, "message": error.message}],
-                        ) from None
-                assert row is not None
+                    await self._refused_item(session, rt, access, record_id, f"records[{index}].id")
                 records.append(rt.to_record(row[:width]))
                 stored.append(row)
                 changes.append(changed)
