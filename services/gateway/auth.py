@@ -37,6 +37,7 @@ from tessera.schema.v1 import schema_pb2
 
 from services.gateway.clients import Backends
 from services.gateway.config import GatewaySettings
+from services.gateway.expiring import ExpiringCache
 from services.kit.access import CREDENTIAL_PREFIX, Kind
 from services.kit.errors import NotFound, PermissionDenied, Unauthenticated
 from services.kit.idempotency import check_key
@@ -57,6 +58,7 @@ CREDENTIAL_CACHE_SECONDS = 30.0
 CREDENTIAL_CACHE_SIZE = 10_000
 KEY_REFRESH_INTERVAL_SECONDS = 5.0
 VERIFIED_TOKEN_CACHE_SIZE = 10_000
+MEMBERSHIP_CACHE_SIZE = 10_000
 MAX_SECRET_LENGTH = 200
 # Public app ids read "app_..."; app slugs cannot contain "_".
 PUBLIC_APP_PREFIX = "app_"
@@ -118,11 +120,11 @@ class AccessTokenVerifier:
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
         # A verified token need not be verified again (until it expires).
-        self._verified: dict[str, VerifiedToken] = {}
+        self._verified: ExpiringCache[str, VerifiedToken] = ExpiringCache(VERIFIED_TOKEN_CACHE_SIZE)
 
     async def verify(self, token: str) -> VerifiedToken:
         cached = self._verified.get(token)
-        if cached is not None and cached.expires_at > time.time():
+        if cached is not None:
             return cached
         try:
             header = jwt.get_unverified_header(token)
@@ -147,9 +149,7 @@ class AccessTokenVerifier:
             issued_at=int(claims["iat"]),
             expires_at=float(claims["exp"]),
         )
-        if len(self._verified) >= VERIFIED_TOKEN_CACHE_SIZE:
-            self._verified.clear()
-        self._verified[token] = verified
+        self._verified.put(token, verified, seconds=verified.expires_at - time.time())
         return verified
 
     async def _key(self, kid: str) -> Ed25519PublicKey:
@@ -185,7 +185,9 @@ class MembershipCache:
     def __init__(self, backends: Backends, ttl_seconds: float) -> None:
         self.backends = backends
         self.ttl_seconds = ttl_seconds
-        self._entries: dict[str, tuple[float, identity_pb2.ListMembershipsResponse]] = {}
+        self._entries: ExpiringCache[str, identity_pb2.ListMembershipsResponse] = ExpiringCache(
+            MEMBERSHIP_CACHE_SIZE
+        )
 
     async def of(self, account_id: str) -> list[identity_pb2.Membership]:
         return list((await self._fetch(account_id)).memberships)
@@ -195,22 +197,22 @@ class MembershipCache:
         return (await self._fetch(account_id)).tokens_valid_after
 
     async def _fetch(self, account_id: str) -> identity_pb2.ListMembershipsResponse:
-        entry = self._entries.get(account_id)
-        if entry is not None and time.monotonic() - entry[0] < self.ttl_seconds:
-            return entry[1]
+        held = self._entries.get(account_id)
+        if held is not None:
+            return held
         ctx = common_pb2.RequestContext(principal_id=account_id, principal_kind="user")
         reply: identity_pb2.ListMembershipsResponse = await self.backends.call(
             self.backends.identity.ListMemberships,
             identity_pb2.ListMembershipsRequest(ctx=ctx, account_id=account_id),
         )
-        self._entries[account_id] = (time.monotonic(), reply)
+        self._entries.put(account_id, reply, seconds=self.ttl_seconds)
         return reply
 
     def forget(self, account_id: str | None = None) -> None:
         if account_id is None:
             self._entries.clear()
         else:
-            self._entries.pop(account_id, None)
+            self._entries.drop(account_id)
 
 
 class CredentialCache:
@@ -220,25 +222,24 @@ class CredentialCache:
 
     def __init__(self, backends: Backends) -> None:
         self.backends = backends
-        # sha256(secret) -> (held until, monotonic; resolved principal)
-        self._entries: dict[str, tuple[float, common_pb2.RequestContext]] = {}
+        # sha256(secret) -> the principal identity resolved
+        self._entries: ExpiringCache[str, common_pb2.RequestContext] = ExpiringCache(
+            CREDENTIAL_CACHE_SIZE
+        )
 
     async def resolve(self, secret: str) -> common_pb2.RequestContext:
         key = hashlib.sha256(secret.encode()).hexdigest()
-        entry = self._entries.get(key)
-        now = time.monotonic()
-        if entry is not None and entry[0] > now:
-            return entry[1]
+        held = self._entries.get(key)
+        if held is not None:
+            return held
         reply = await self.backends.call(
             self.backends.identity.ResolveCredential,
             identity_pb2.ResolveCredentialRequest(secret=secret),
         )
-        held = now + CREDENTIAL_CACHE_SECONDS
+        seconds = CREDENTIAL_CACHE_SECONDS
         if reply.expires_at:
-            held = min(held, now + max(0.0, reply.expires_at - time.time()))
-        if len(self._entries) >= CREDENTIAL_CACHE_SIZE:
-            self._entries.clear()
-        self._entries[key] = (held, reply.ctx)
+            seconds = min(seconds, reply.expires_at - time.time())
+        self._entries.put(key, reply.ctx, seconds=seconds)
         return reply.ctx
 
     def forget(self, *, credential_id: str | None = None, account_id: str | None = None) -> None:
@@ -246,11 +247,12 @@ class CredentialCache:
         if credential_id is None and account_id is None:
             self._entries.clear()
             return
-        for key, (_, ctx) in list(self._entries.items()):
-            if ctx.credential_id == credential_id or (
-                account_id is not None and ctx.account_id == account_id
-            ):
-                del self._entries[key]
+        self._entries.drop_where(
+            lambda ctx: (
+                ctx.credential_id == credential_id
+                or (account_id is not None and ctx.account_id == account_id)
+            )
+        )
 
 
 def is_public_app_id(app: str) -> bool:
@@ -264,22 +266,21 @@ class PublicAppCache:
 
     def __init__(self, backends: Backends) -> None:
         self.backends = backends
-        self._entries: dict[str, tuple[float, schema_pb2.PublicApp]] = {}
+        self._entries: ExpiringCache[str, schema_pb2.PublicApp] = ExpiringCache(
+            PUBLIC_APP_CACHE_SIZE
+        )
 
     async def resolve(self, public_id: str, *, fresh: bool = False) -> schema_pb2.PublicApp:
         if not is_public_app_id(public_id) or len(public_id) > MAX_SECRET_LENGTH:
             raise NotFound("App not found")
-        entry = self._entries.get(public_id)
-        now = time.monotonic()
-        if not fresh and entry is not None and entry[0] > now:
-            return entry[1]
+        held = None if fresh else self._entries.get(public_id)
+        if held is not None:
+            return held
         found: schema_pb2.PublicApp = await self.backends.call(
             self.backends.schema.ResolvePublicApp,
             schema_pb2.ResolvePublicAppRequest(public_id=public_id),
         )
-        if len(self._entries) >= PUBLIC_APP_CACHE_SIZE:
-            self._entries.clear()
-        self._entries[public_id] = (now + PUBLIC_APP_CACHE_SECONDS, found)
+        self._entries.put(public_id, found, seconds=PUBLIC_APP_CACHE_SECONDS)
         return found
 
 

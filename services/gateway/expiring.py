@@ -1,0 +1,40 @@
+"""The gateway's caches of what identity and the schema service said: each value is held
+until its own deadline, and a full cache starts over rather than tracking use, since
+every entry is cheap to fetch again."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class ExpiringCache(Generic[K, V]):
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: dict[K, tuple[float, V]] = {}
+
+    def get(self, key: K) -> V | None:
+        """The value, unless it is missing or its time is up."""
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key: K, value: V, *, seconds: float) -> None:
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic() + seconds, value)
+
+    def drop(self, key: K) -> None:
+        self._entries.pop(key, None)
+
+    def drop_where(self, held: Callable[[V], bool]) -> None:
+        for key in [key for key, (_, value) in self._entries.items() if held(value)]:
+            del self._entries[key]
+
+    def clear(self) -> None:
+        self._entries.clear()
