@@ -38,7 +38,7 @@ from tessera.schema.v1 import schema_pb2
 from services.gateway.clients import Backends
 from services.gateway.config import GatewaySettings
 from services.gateway.expiring import ExpiringCache
-from services.kit.access import CREDENTIAL_PREFIX, Kind
+from services.kit.access import CREDENTIAL_PREFIX, MAX_SECRET_LENGTH, Kind
 from services.kit.errors import NotFound, PermissionDenied, Unauthenticated
 from services.kit.idempotency import check_key
 
@@ -59,7 +59,6 @@ CREDENTIAL_CACHE_SIZE = 10_000
 KEY_REFRESH_INTERVAL_SECONDS = 5.0
 VERIFIED_TOKEN_CACHE_SIZE = 10_000
 MEMBERSHIP_CACHE_SIZE = 10_000
-MAX_SECRET_LENGTH = 200
 # Public app ids read "app_..."; app slugs cannot contain "_".
 PUBLIC_APP_PREFIX = "app_"
 PUBLIC_APP_CACHE_SECONDS = 10.0
@@ -200,7 +199,7 @@ class MembershipCache:
         held = self._entries.get(account_id)
         if held is not None:
             return held
-        ctx = common_pb2.RequestContext(principal_id=account_id, principal_kind="user")
+        ctx = common_pb2.RequestContext(principal_id=account_id, principal_kind=Kind.USER)
         reply: identity_pb2.ListMembershipsResponse = await self.backends.call(
             self.backends.identity.ListMemberships,
             identity_pb2.ListMembershipsRequest(ctx=ctx, account_id=account_id),

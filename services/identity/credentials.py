@@ -17,12 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.common.v1 import common_pb2
 
 from services.identity.tokens import hash_secret
-from services.kit.access import CREDENTIAL_PREFIX
+from services.kit.access import CREDENTIAL_PREFIX, MAX_SECRET_LENGTH
 from services.kit.clock import utcnow
 from services.kit.errors import Unauthenticated
 from services.kit.ids import new_secret
-
-MAX_SECRET_LENGTH = 200
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ class Kind(StrEnum):
 # Every opaque secret identity issues starts so (then its kind and 43 random characters):
 # scanners can spot a leaked one, and the gateway tells it from an access JWT at a glance.
 CREDENTIAL_PREFIX = "tsr_"
+# Longer than any secret identity issues: anything longer is refused unread.
+MAX_SECRET_LENGTH = 200
 
 # Workspace roles, weakest first.
 ROLES = ("viewer", "editor", "builder", "admin", "owner")

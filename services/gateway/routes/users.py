@@ -12,6 +12,7 @@ from services.gateway import presenters
 from services.gateway.auth import CSRF_COOKIE, SESSION_COOKIE
 from services.gateway.bodies import StrictInput, parse_json
 from services.gateway.deps import AccountCallerDep, AuthenticatorDep, BackendsDep, CallerDep
+from services.kit.access import Kind
 from services.kit.errors import ValidationFailed
 
 router = APIRouter(prefix="/api")
@@ -161,7 +162,7 @@ async def create_workspace(
     backends: BackendsDep,
 ) -> dict[str, Any]:
     body = await parse_json(request, NewWorkspace)
-    ctx = common_pb2.RequestContext(principal_id=caller.account_id, principal_kind="user")
+    ctx = common_pb2.RequestContext(principal_id=caller.account_id, principal_kind=Kind.USER)
     membership = await backends.call(
         backends.identity.CreateWorkspace,
         identity_pb2.CreateWorkspaceRequest(ctx=ctx, name=body.name),
