@@ -1374,7 +1374,7 @@ def _target_access(ctx: common_pb2.RequestContext, target: RecordTable) -> RowAc
     schema = target.schema
     if not principal.may_on(Op.RECORDS_READ, app_id=schema.app_id, schema_id=schema.id):
         return compile_access(target, CLOSED)
-    return compile_access(target, schema_access(principal, schema.privacy_rules))
+    return _compiled_access(target, principal)
 
 
 def _primary_slug(target: RecordTable | None) -> str:
