@@ -54,6 +54,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PREFLIGHTED_METHODS = frozenset({"PUT", "PATCH", "DELETE"})
 AUTH_SCHEMES = frozenset({"jwt", "bearer", "token"})
 API_KEY_HEADER = "x-api-key"
+# Audit entries keep the user agent; a longer one is cut, not refused.
+MAX_USER_AGENT_LENGTH = 512
 CREDENTIAL_CACHE_SECONDS = 30.0
 CREDENTIAL_CACHE_SIZE = 10_000
 KEY_REFRESH_INTERVAL_SECONDS = 5.0
@@ -346,29 +348,29 @@ class Authenticator:
         if self.presents_credentials(request) or not is_public_app_id(app):
             return await self.context(request)
         found = await self.public_apps.resolve(app)
-        request_id, idempotency_key = _request_meta(request)
-        return common_pb2.RequestContext(
+        anonymous = common_pb2.RequestContext(
             tenant_id=found.tenant_id,
             principal_kind=Kind.ANONYMOUS,
             app_id=found.app_id,
             app_role="public",
-            request_id=request_id,
-            idempotency_key=idempotency_key,
         )
+        return _with_origin(request, anonymous)
 
     def visitor_context(
         self, request: Request, app: schema_pb2.PublicApp
     ) -> common_pb2.RequestContext:
         """Someone about to sign up or log in to an app: its anonymous caller, whatever
         credential the request may carry."""
-        request_id, _ = _request_meta(request)
-        return common_pb2.RequestContext(
-            tenant_id=app.tenant_id,
-            principal_kind=Kind.ANONYMOUS,
-            app_id=app.app_id,
-            app_role="public",
-            request_id=request_id,
+        visitor = request_origin(request)
+        visitor.MergeFrom(
+            common_pb2.RequestContext(
+                tenant_id=app.tenant_id,
+                principal_kind=Kind.ANONYMOUS,
+                app_id=app.app_id,
+                app_role="public",
+            )
         )
+        return visitor
 
     async def context(
         self, request: Request, *, workspace: str | None = None, caller: Caller | None = None
@@ -377,16 +379,13 @@ class Authenticator:
         X-Workspace header's, else the member's first; a token's is always its own."""
         if caller is None:
             caller = await self.caller(request)
-        request_id, idempotency_key = _request_meta(request)
         resolved = caller.resolved
         if resolved is not None and resolved.tenant_id:
             if workspace and workspace != resolved.tenant_id:
                 raise NotFound("Workspace not found")
             ctx = common_pb2.RequestContext()
             ctx.CopyFrom(resolved)
-            ctx.request_id = request_id
-            ctx.idempotency_key = idempotency_key
-            return ctx
+            return _with_origin(request, ctx)
         memberships = await self.memberships.of(caller.account_id)
         membership = _select_workspace(
             memberships, workspace or request.headers.get(WORKSPACE_HEADER)
@@ -397,15 +396,13 @@ class Authenticator:
             principal_kind=Kind.USER,
             account_id=caller.account_id,
             role=membership.role,
-            request_id=request_id,
-            idempotency_key=idempotency_key,
         )
         if resolved is not None and resolved.principal_kind == Kind.USER_KEY:
             # A per-user key acts as its account, in the workspace it picks like a JWT does.
             ctx.principal_id = resolved.principal_id
             ctx.principal_kind = Kind.USER_KEY
             ctx.credential_id = resolved.credential_id
-        return ctx
+        return _with_origin(request, ctx)
 
     def _check_csrf(self, request: Request, session_csrf: str) -> None:
         """Double submit: the X-CSRFToken header matches the session's token (the value of
@@ -445,13 +442,24 @@ class Authenticator:
         return origin == own or origin in self.settings.allowed_origins
 
 
-def _request_meta(request: Request) -> tuple[str, str]:
-    """(request id, idempotency key): the key counts on writes only."""
+def request_origin(request: Request) -> common_pb2.RequestContext:
+    """A context that says only where the request came from (address, user agent, request
+    id), for the calls made before anyone is signed in, like logging in."""
+    client = request.client
+    return common_pb2.RequestContext(
+        request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
+        client_ip=client.host if client is not None else "",
+        user_agent=request.headers.get("user-agent", "")[:MAX_USER_AGENT_LENGTH],
+    )
+
+
+def _with_origin(request: Request, ctx: common_pb2.RequestContext) -> common_pb2.RequestContext:
+    """`ctx` stamped with the request's origin and, on writes, its idempotency key."""
+    ctx.MergeFrom(request_origin(request))
     key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key is not None and request.method not in WRITE_METHODS:
-        key = None
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-    return request_id, "" if key is None else check_key(key)
+    if key is not None and request.method in WRITE_METHODS:
+        ctx.idempotency_key = check_key(key)
+    return ctx
 
 
 def _select_workspace(

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from tessera.identity.v1 import identity_pb2
 
 from services.gateway import presenters
-from services.gateway.auth import CSRF_COOKIE, SESSION_COOKIE
+from services.gateway.auth import CSRF_COOKIE, SESSION_COOKIE, request_origin
 from services.gateway.bodies import StrictInput, parse, read_form_or_json
 from services.gateway.config import GatewaySettings
 from services.gateway.deps import AuthenticatorDep, BackendsDep
@@ -29,7 +29,9 @@ async def login(
     body = parse(Login, await read_form_or_json(request))
     reply = await backends.call(
         backends.identity.CreateSession,
-        identity_pb2.CreateSessionRequest(username=body.username, password=body.password),
+        identity_pb2.CreateSessionRequest(
+            username=body.username, password=body.password, ctx=request_origin(request)
+        ),
     )
     settings: GatewaySettings = request.app.state.settings
     response = JSONResponse(

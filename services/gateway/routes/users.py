@@ -9,7 +9,7 @@ from tessera.common.v1 import common_pb2
 from tessera.identity.v1 import identity_pb2
 
 from services.gateway import presenters
-from services.gateway.auth import CSRF_COOKIE, SESSION_COOKIE
+from services.gateway.auth import CSRF_COOKIE, SESSION_COOKIE, request_origin
 from services.gateway.bodies import StrictInput, parse_json
 from services.gateway.deps import AccountCallerDep, AuthenticatorDep, BackendsDep, CallerDep
 from services.kit.access import Kind
@@ -61,7 +61,12 @@ async def create_account(request: Request, backends: BackendsDep) -> dict[str, A
     body = await parse_json(request, NewAccount)
     reply = await backends.call(
         backends.identity.CreateAccount,
-        identity_pb2.CreateAccountRequest(name=body.name, email=body.email, password=body.password),
+        identity_pb2.CreateAccountRequest(
+            name=body.name,
+            email=body.email,
+            password=body.password,
+            ctx=request_origin(request),
+        ),
     )
     return {
         "user": presenters.user(reply.account),
@@ -77,7 +82,9 @@ async def token_auth(request: Request, backends: BackendsDep) -> dict[str, Any]:
         raise ValidationFailed("Field 'username' is required", field="username")
     reply = await backends.call(
         backends.identity.IssueTokens,
-        identity_pb2.IssueTokensRequest(username=username, password=body.password),
+        identity_pb2.IssueTokensRequest(
+            username=username, password=body.password, ctx=request_origin(request)
+        ),
     )
     return {
         "token": reply.access_token,
@@ -92,7 +99,7 @@ async def token_refresh(request: Request, backends: BackendsDep) -> dict[str, An
     body = await parse_json(request, RefreshRequest)
     reply = await backends.call(
         backends.identity.RefreshTokens,
-        identity_pb2.RefreshTokensRequest(refresh_token=body.value()),
+        identity_pb2.RefreshTokensRequest(refresh_token=body.value(), ctx=request_origin(request)),
     )
     # The refresh token rotates: the one sent is spent, the body carries its successor.
     return {

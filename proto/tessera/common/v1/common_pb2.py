@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etessera/common/v1/common.proto\x12\x11tessera.common.v1\"\x8c\x02\n\x0eRequestContext\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0cprincipal_id\x18\x02 \x01(\t\x12\x16\n\x0eprincipal_kind\x18\x03 \x01(\t\x12\x0c\n\x04role\x18\x04 \x01(\t\x12\x13\n\x0bpermissions\x18\x05 \x03(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x07 \x01(\t\x12\x12\n\naccount_id\x18\x08 \x01(\t\x12\x0e\n\x06\x61pp_id\x18\t \x01(\t\x12\x10\n\x08\x61pp_role\x18\n \x01(\t\x12\x1c\n\x14\x62ypass_privacy_rules\x18\x0b \x01(\x08\x12\x15\n\rcredential_id\x18\x0c \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etessera/common/v1/common.proto\x12\x11tessera.common.v1\"\xb3\x02\n\x0eRequestContext\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0cprincipal_id\x18\x02 \x01(\t\x12\x16\n\x0eprincipal_kind\x18\x03 \x01(\t\x12\x0c\n\x04role\x18\x04 \x01(\t\x12\x13\n\x0bpermissions\x18\x05 \x03(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x07 \x01(\t\x12\x12\n\naccount_id\x18\x08 \x01(\t\x12\x0e\n\x06\x61pp_id\x18\t \x01(\t\x12\x10\n\x08\x61pp_role\x18\n \x01(\t\x12\x1c\n\x14\x62ypass_privacy_rules\x18\x0b \x01(\x08\x12\x15\n\rcredential_id\x18\x0c \x01(\t\x12\x11\n\tclient_ip\x18\r \x01(\t\x12\x12\n\nuser_agent\x18\x0e \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,5 +32,5 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tessera.common.v1.common_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_REQUESTCONTEXT']._serialized_start=54
-  _globals['_REQUESTCONTEXT']._serialized_end=322
+  _globals['_REQUESTCONTEXT']._serialized_end=361
 # @@protoc_insertion_point(module_scope)

@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class RequestContext(_message.Message):
-    __slots__ = ("tenant_id", "principal_id", "principal_kind", "role", "permissions", "request_id", "idempotency_key", "account_id", "app_id", "app_role", "bypass_privacy_rules", "credential_id")
+    __slots__ = ("tenant_id", "principal_id", "principal_kind", "role", "permissions", "request_id", "idempotency_key", "account_id", "app_id", "app_role", "bypass_privacy_rules", "credential_id", "client_ip", "user_agent")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     PRINCIPAL_ID_FIELD_NUMBER: _ClassVar[int]
     PRINCIPAL_KIND_FIELD_NUMBER: _ClassVar[int]
@@ -20,6 +20,8 @@ class RequestContext(_message.Message):
     APP_ROLE_FIELD_NUMBER: _ClassVar[int]
     BYPASS_PRIVACY_RULES_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_IP_FIELD_NUMBER: _ClassVar[int]
+    USER_AGENT_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     principal_id: str
     principal_kind: str
@@ -32,4 +34,6 @@ class RequestContext(_message.Message):
     app_role: str
     bypass_privacy_rules: bool
     credential_id: str
-    def __init__(self, tenant_id: _Optional[str] = ..., principal_id: _Optional[str] = ..., principal_kind: _Optional[str] = ..., role: _Optional[str] = ..., permissions: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., account_id: _Optional[str] = ..., app_id: _Optional[str] = ..., app_role: _Optional[str] = ..., bypass_privacy_rules: _Optional[bool] = ..., credential_id: _Optional[str] = ...) -> None: ...
+    client_ip: str
+    user_agent: str
+    def __init__(self, tenant_id: _Optional[str] = ..., principal_id: _Optional[str] = ..., principal_kind: _Optional[str] = ..., role: _Optional[str] = ..., permissions: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., account_id: _Optional[str] = ..., app_id: _Optional[str] = ..., app_role: _Optional[str] = ..., bypass_privacy_rules: _Optional[bool] = ..., credential_id: _Optional[str] = ..., client_ip: _Optional[str] = ..., user_agent: _Optional[str] = ...) -> None: ...

@@ -40,14 +40,16 @@ class Membership(_message.Message):
     def __init__(self, workspace: _Optional[_Union[Workspace, _Mapping]] = ..., role: _Optional[str] = ...) -> None: ...
 
 class CreateAccountRequest(_message.Message):
-    __slots__ = ("name", "email", "password")
+    __slots__ = ("name", "email", "password", "ctx")
     NAME_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    CTX_FIELD_NUMBER: _ClassVar[int]
     name: str
     email: str
     password: str
-    def __init__(self, name: _Optional[str] = ..., email: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
+    ctx: _common_pb2.RequestContext
+    def __init__(self, name: _Optional[str] = ..., email: _Optional[str] = ..., password: _Optional[str] = ..., ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
 
 class CreateAccountResponse(_message.Message):
     __slots__ = ("account", "workspace")
@@ -58,12 +60,14 @@ class CreateAccountResponse(_message.Message):
     def __init__(self, account: _Optional[_Union[Account, _Mapping]] = ..., workspace: _Optional[_Union[Workspace, _Mapping]] = ...) -> None: ...
 
 class IssueTokensRequest(_message.Message):
-    __slots__ = ("username", "password")
+    __slots__ = ("username", "password", "ctx")
     USERNAME_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    CTX_FIELD_NUMBER: _ClassVar[int]
     username: str
     password: str
-    def __init__(self, username: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
+    ctx: _common_pb2.RequestContext
+    def __init__(self, username: _Optional[str] = ..., password: _Optional[str] = ..., ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
 
 class IssueTokensResponse(_message.Message):
     __slots__ = ("access_token", "refresh_token", "account", "expires_in")
@@ -78,10 +82,12 @@ class IssueTokensResponse(_message.Message):
     def __init__(self, access_token: _Optional[str] = ..., refresh_token: _Optional[str] = ..., account: _Optional[_Union[Account, _Mapping]] = ..., expires_in: _Optional[int] = ...) -> None: ...
 
 class RefreshTokensRequest(_message.Message):
-    __slots__ = ("refresh_token",)
+    __slots__ = ("refresh_token", "ctx")
     REFRESH_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CTX_FIELD_NUMBER: _ClassVar[int]
     refresh_token: str
-    def __init__(self, refresh_token: _Optional[str] = ...) -> None: ...
+    ctx: _common_pb2.RequestContext
+    def __init__(self, refresh_token: _Optional[str] = ..., ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
 
 class RevokeRefreshTokenRequest(_message.Message):
     __slots__ = ("refresh_token",)
@@ -94,12 +100,14 @@ class RevokeRefreshTokenResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class CreateSessionRequest(_message.Message):
-    __slots__ = ("username", "password")
+    __slots__ = ("username", "password", "ctx")
     USERNAME_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    CTX_FIELD_NUMBER: _ClassVar[int]
     username: str
     password: str
-    def __init__(self, username: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
+    ctx: _common_pb2.RequestContext
+    def __init__(self, username: _Optional[str] = ..., password: _Optional[str] = ..., ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
 
 class CreateSessionResponse(_message.Message):
     __slots__ = ("session_id", "csrf_token", "account", "expires_at")
