@@ -26,6 +26,7 @@ log = logging.getLogger("services.identity")
 
 async def serve(settings: IdentitySettings) -> None:
     async with service_runtime("identity", settings, outbox=tables.outbox) as runtime:
+        # Signing keys belong to no workspace: the transaction acts in none.
         async with transaction(runtime.sessionmaker) as session:
             key = await service.ensure_signing_key(session)
         log.info("signing access tokens with key %s", key.kid)

@@ -14,10 +14,16 @@ from services.identity import app_users, credentials, issuing, members, models, 
 from services.identity.config import IdentitySettings
 from services.identity.errors import RefreshTokenReused
 from services.kit.clock import rfc3339
-from services.kit.db import SessionMaker, transaction
+from services.kit.db import ALL_TENANTS, SessionMaker, transaction
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
+    """Each call's transaction acts in the workspace its context names. Accounts, their
+    logins and the signing keys belong to no workspace, so calls on them act in none
+    (creating a workspace binds the transaction to it); the calls that read an account's
+    memberships across its workspaces, or resolve a credential by its hash before its
+    workspace is known, act in all of them."""
+
     def __init__(self, sessionmaker: SessionMaker, settings: IdentitySettings) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
@@ -70,7 +76,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def CreateSession(
         self, request: identity_pb2.CreateSessionRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.CreateSessionResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
             opened = await service.create_session(
                 session,
                 username=request.username,
@@ -96,7 +102,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def EndSession(
         self, request: identity_pb2.EndSessionRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.EndSessionResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
             await service.end_session(session, session_id=request.session_id)
         return identity_pb2.EndSessionResponse()
 
@@ -112,7 +118,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def ListMemberships(
         self, request: identity_pb2.ListMembershipsRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.ListMembershipsResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
             memberships = await service.list_memberships(
                 session, request.ctx, account_id=request.account_id
             )
@@ -128,7 +134,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def ChangePassword(
         self, request: identity_pb2.ChangePasswordRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.ChangePasswordResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
             await service.change_password(
                 session,
                 request.ctx,
@@ -156,7 +162,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def ResolveCredential(
         self, request: identity_pb2.ResolveCredentialRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.ResolvedCredential:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
             resolved = await credentials.resolve(session, request.secret)
         expires_at = resolved.expires_at
         return identity_pb2.ResolvedCredential(
@@ -168,21 +174,21 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def ListMembers(
         self, request: identity_pb2.ListMembersRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.ListMembersResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             found = await members.list_members(session, request.ctx, prefix=request.prefix)
         return identity_pb2.ListMembersResponse(members=[_member(m) for m in found])
 
     async def GetMember(
         self, request: identity_pb2.GetMemberRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.Member:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             member = await members.get_member(session, request.ctx, account_id=request.account_id)
         return _member(member)
 
     async def AddMember(
         self, request: identity_pb2.AddMemberRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.Member:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             member = await members.add_member(
                 session, request.ctx, email=request.email, role=request.role
             )
@@ -191,7 +197,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def UpdateMember(
         self, request: identity_pb2.UpdateMemberRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.Member:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             member = await members.update_member(
                 session,
                 request.ctx,
@@ -203,7 +209,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def RemoveMember(
         self, request: identity_pb2.RemoveMemberRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.RemoveMemberResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             await members.remove_member(session, request.ctx, account_id=request.account_id)
         return identity_pb2.RemoveMemberResponse()
 
@@ -222,7 +228,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def CreateUser(
         self, request: identity_pb2.CreateUserRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.Member:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             member = await members.create_user(
                 session,
                 request.ctx,
@@ -236,7 +242,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def UpdateUser(
         self, request: identity_pb2.UpdateMemberRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.Member:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             member = await members.update_member(
                 session,
                 request.ctx,
@@ -256,7 +262,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def CreateApiToken(
         self, request: identity_pb2.CreateApiTokenRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.IssuedApiToken:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             issued = await issuing.create_api_token(
                 session,
                 request.ctx,
@@ -269,21 +275,21 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def ListApiTokens(
         self, request: identity_pb2.ListApiTokensRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.ListApiTokensResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             tokens = await issuing.list_api_tokens(session, request.ctx)
         return identity_pb2.ListApiTokensResponse(tokens=[_api_token(t) for t in tokens])
 
     async def GetApiToken(
         self, request: identity_pb2.ApiTokenRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.ApiToken:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             token = await issuing.get_api_token(session, request.ctx, token_id=request.token_id)
         return _api_token(token)
 
     async def UpdateApiToken(
         self, request: identity_pb2.UpdateApiTokenRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.ApiToken:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             token = await issuing.update_api_token(
                 session,
                 request.ctx,
@@ -298,14 +304,14 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def RotateApiToken(
         self, request: identity_pb2.ApiTokenRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.IssuedApiToken:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             issued = await issuing.rotate_api_token(session, request.ctx, token_id=request.token_id)
         return identity_pb2.IssuedApiToken(token=_api_token(issued.token), secret=issued.secret)
 
     async def DeleteApiToken(
         self, request: identity_pb2.ApiTokenRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.DeleteCredentialResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             await issuing.delete_api_token(session, request.ctx, token_id=request.token_id)
         return identity_pb2.DeleteCredentialResponse()
 
@@ -314,7 +320,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def CreateUserKey(
         self, request: identity_pb2.CreateUserKeyRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.IssuedUserKey:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
             issued = await issuing.create_user_key(session, request.ctx)
         return identity_pb2.IssuedUserKey(
             id=issued.id, secret=issued.secret, created_at=rfc3339(issued.created_at)
@@ -323,7 +329,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def DeleteUserKey(
         self, request: identity_pb2.DeleteUserKeyRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.DeleteCredentialResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
             await issuing.delete_user_key(session, request.ctx)
         return identity_pb2.DeleteCredentialResponse()
 
@@ -332,7 +338,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def CreateAdminToken(
         self, request: identity_pb2.CreateAdminTokenRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.IssuedAdminToken:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             issued = await issuing.create_admin_token(
                 session,
                 request.ctx,
@@ -344,21 +350,21 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def ListAdminTokens(
         self, request: identity_pb2.ListAdminTokensRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.ListAdminTokensResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             tokens = await issuing.list_admin_tokens(session, request.ctx)
         return identity_pb2.ListAdminTokensResponse(tokens=[_admin_token(t) for t in tokens])
 
     async def DeleteAdminToken(
         self, request: identity_pb2.DeleteAdminTokenRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.DeleteCredentialResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             await issuing.delete_admin_token(session, request.ctx, token_id=request.token_id)
         return identity_pb2.DeleteCredentialResponse()
 
     async def SignUpAppUser(
         self, request: identity_pb2.SignUpAppUserRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.AppSession:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             opened = await app_users.sign_up(
                 session,
                 request.ctx,
@@ -373,7 +379,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def LogInAppUser(
         self, request: identity_pb2.LogInAppUserRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.AppSession:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             opened = await app_users.log_in(
                 session,
                 request.ctx,
@@ -387,21 +393,21 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def EndAppSession(
         self, request: identity_pb2.EndAppSessionRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.EndAppSessionResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             ended = await app_users.end_session(session, request.ctx)
         return identity_pb2.EndAppSessionResponse(session_ids=ended)
 
     async def EndOtherAppSessions(
         self, request: identity_pb2.EndAppSessionRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.EndAppSessionResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             ended = await app_users.end_other_sessions(session, request.ctx)
         return identity_pb2.EndAppSessionResponse(session_ids=ended)
 
     async def ListAppUsers(
         self, request: identity_pb2.ListAppUsersRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.ListAppUsersResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             found = await app_users.list_users(
                 session,
                 request.ctx,
@@ -416,7 +422,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def CreateAppUser(
         self, request: identity_pb2.CreateAppUserRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.AppUser:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             user = await app_users.create_user(
                 session,
                 request.ctx,
@@ -432,7 +438,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def GetAppUser(
         self, request: identity_pb2.AppUserRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.AppUser:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             user = await app_users.get_user(
                 session, request.ctx, app_id=request.app_id, app_user_id=request.app_user_id
             )
@@ -448,7 +454,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 if request.HasField(key)
             }
         )
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             user = await app_users.update_user(
                 session,
                 request.ctx,
@@ -461,7 +467,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def DeleteAppUser(
         self, request: identity_pb2.AppUserRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.DeleteAppUserResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             await app_users.delete_user(
                 session, request.ctx, app_id=request.app_id, app_user_id=request.app_user_id
             )

@@ -44,6 +44,7 @@ from services.identity.tokens import (
     unseal_successor,
 )
 from services.kit.clock import utcnow
+from services.kit.db import act_in
 from services.kit.ids import new_id, new_secret
 
 OWNER = "owner"
@@ -408,6 +409,8 @@ async def _create_workspace(
             now=now,
         )
         if workspace is not None:
+            # The transaction knew no workspace until now; its memberships are this one's.
+            await act_in(repo.session, workspace.id)
             return workspace
     raise RuntimeError(f"no free workspace slug after {SLUG_ATTEMPTS} tries")
 
