@@ -24,6 +24,9 @@ class DatabaseServiceSettings(BaseServiceSettings):
     """Settings of a service that owns a PostgreSQL database and serves gRPC."""
 
     database_url: str
+    # What `migrate` connects as, when the role that owns the tables is not the one the
+    # service runs as (it should not be); unset, migrate uses database_url.
+    migration_database_url: str | None = None
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 50051
     db_pool_size: int = 10
