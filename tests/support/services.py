@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from services.devstack.infra import free_port
 from services.devstack.processes import ServiceProcess, migrate
+from services.devstack.roles import ServiceDatabase
+from services.devstack.stack import CREATES_SCHEMAS
 from tests.support.infra import Infra
 
 
@@ -16,21 +18,22 @@ from tests.support.infra import Infra
 class RunningService:
     process: ServiceProcess
     address: str
-    database_url: str
+    database: ServiceDatabase
 
 
 @contextmanager
 def running_service(infra: Infra, name: str, **extra_env: str) -> Iterator[RunningService]:
+    """Migrated as its database's owner, serving as its runtime role, as `make run` does."""
     prefix = name.upper()
-    url = infra.new_database(name)
+    database = infra.new_database(name, creates_schemas=name in CREATES_SCHEMAS)
     port = free_port()
     env = {
-        f"{prefix}_DATABASE_URL": url,
+        f"{prefix}_DATABASE_URL": database.runtime_url,
         f"{prefix}_GRPC_PORT": str(port),
         "NATS_URL": infra.nats_url,
         **extra_env,
     }
-    migrate(f"services.{name}", env)
+    migrate_as_owner(name, database)
     address = f"127.0.0.1:{port}"
     process = ServiceProcess(
         name,
@@ -42,6 +45,18 @@ def running_service(infra: Infra, name: str, **extra_env: str) -> Iterator[Runni
     process.start()
     try:
         process.wait_ready()
-        yield RunningService(process, address, url)
+        yield RunningService(process, address, database)
     finally:
         process.stop()
+
+
+def migrate_as_owner(name: str, database: ServiceDatabase) -> None:
+    """`python -m services.<name> migrate` as the database's owner, as `make run` runs it."""
+    prefix = name.upper()
+    migrate(
+        f"services.{name}",
+        {
+            f"{prefix}_DATABASE_URL": database.runtime_url,
+            f"{prefix}_MIGRATION_DATABASE_URL": database.owner_url,
+        },
+    )

@@ -13,10 +13,13 @@ from tests.support.infra import Infra
 
 @contextmanager
 def running_stack(infra: Infra) -> Iterator[Stack]:
+    # Provisioned by the stack itself, roles and all, as `make run` does.
     stack = Stack(
         data_dir=infra.work_dir / "stack",
         gateway_port=free_port(),
-        database_urls={name: infra.new_database(name) for name in DATABASE_SERVICES},
+        database_urls=dict.fromkeys(DATABASE_SERVICES),
+        postgres_admin_url=infra.postgres_admin_url,
+        database_prefix=infra.database_prefix("stack"),
         nats_url=infra.nats_url,
     )
     stack.start()

@@ -22,7 +22,7 @@ def identity(infra: Infra) -> Iterator[IdentityStack]:
     ):
         yield IdentityStack(
             identity_pb2_grpc.IdentityServiceStub(channel),
-            service.database_url,
+            service.database.admin_url,
             infra.nats_url,
             address=service.address,
         )
