@@ -11,7 +11,8 @@ Credentials, in order:
 - the `sessionid` cookie (a server-side session looked up in identity). Cookie-
   authenticated writes must pass the CSRF check.
 A member's workspace is their first, or the one named by `X-Workspace` (id or slug); a
-token's is the one it was made in; an app end user's is their app's.
+token's is the one it was made in; an app end user's is their app's. Each request counts
+against its credential's and its workspace's rate limits once they are known.
 
 A request without any credential is refused, except on an app's record routes addressed
 by the app's public id: there it is the app's anonymous caller (app role "public"), whom
@@ -38,6 +39,7 @@ from tessera.schema.v1 import schema_pb2
 from services.gateway.clients import Backends
 from services.gateway.config import GatewaySettings
 from services.gateway.expiring import ExpiringCache
+from services.gateway.limits import Partition, charge
 from services.kit.access import CREDENTIAL_PREFIX, MAX_SECRET_LENGTH, Kind
 from services.kit.errors import NotFound, PermissionDenied, Unauthenticated
 from services.kit.idempotency import check_key
@@ -79,6 +81,14 @@ class Caller:
         """A signed-in member or their per-user key: what may manage the account's own
         credentials and workspaces. API tokens and admin tokens stand for less."""
         return self.resolved is None or self.resolved.principal_kind == Kind.USER_KEY
+
+    @property
+    def rate_limit_key(self) -> str:
+        """Whose limit a request counts against: the token or key itself, or the account
+        behind a JWT or a session (all its sign-ins share one)."""
+        if self.resolved is not None and self.resolved.credential_id:
+            return self.resolved.credential_id
+        return self.account_id
 
     def require_account(self) -> None:
         if not self.acts_as_account:
@@ -303,6 +313,11 @@ class Authenticator:
         )
 
     async def caller(self, request: Request) -> Caller:
+        caller = await self._identify(request)
+        charge(request, Partition.CREDENTIAL, caller.rate_limit_key)
+        return caller
+
+    async def _identify(self, request: Request) -> Caller:
         api_key = request.headers.get(API_KEY_HEADER)
         if api_key is not None:
             return await self._opaque(api_key.strip())
@@ -385,6 +400,7 @@ class Authenticator:
                 raise NotFound("Workspace not found")
             ctx = common_pb2.RequestContext()
             ctx.CopyFrom(resolved)
+            charge(request, Partition.WORKSPACE, ctx.tenant_id)
             return _with_origin(request, ctx)
         memberships = await self.memberships.of(caller.account_id)
         membership = _select_workspace(
@@ -402,6 +418,7 @@ class Authenticator:
             ctx.principal_id = resolved.principal_id
             ctx.principal_kind = Kind.USER_KEY
             ctx.credential_id = resolved.credential_id
+        charge(request, Partition.WORKSPACE, ctx.tenant_id)
         return _with_origin(request, ctx)
 
     def _check_csrf(self, request: Request, session_csrf: str) -> None:
