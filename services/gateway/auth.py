@@ -8,8 +8,9 @@ Credentials, in order:
 - `Authorization: JWT <token>` or `Bearer <token>` with an access JWT, verified locally
   with identity's public keys, and refused if issued before the account's cutoff (set by
   a password change), which comes with the account's cached memberships.
-- the `sessionid` cookie (a server-side session looked up in identity). Cookie-
-  authenticated writes must pass the CSRF check.
+- the `sessionid` cookie (a server-side session looked up in identity, cached under its
+  hash like opaque secrets and dropped when identity reports a logout or an account-wide
+  revocation). Cookie-authenticated writes must pass the CSRF check.
 A member's workspace is their first, or the one named by `X-Workspace` (id or slug); a
 token's is the one it was made in; an app end user's is their app's. Each request counts
 against its credential's and its workspace's rate limits once they are known.
@@ -40,6 +41,7 @@ from services.gateway.clients import Backends
 from services.gateway.config import GatewaySettings
 from services.gateway.expiring import ExpiringCache
 from services.gateway.limits import Partition, charge
+from services.gateway.session_cache import SessionCache
 from services.kit.access import CREDENTIAL_PREFIX, MAX_SECRET_LENGTH, Kind
 from services.kit.errors import NotFound, PermissionDenied, Unauthenticated
 from services.kit.idempotency import check_key
@@ -302,6 +304,7 @@ class Authenticator:
         self.tokens = AccessTokenVerifier(backends)
         self.memberships = MembershipCache(backends, settings.membership_cache_seconds)
         self.credentials = CredentialCache(backends)
+        self.sessions = SessionCache(backends, settings.session_cache_seconds)
         self.public_apps = PublicAppCache(backends)
 
     def presents_credentials(self, request: Request) -> bool:
@@ -334,13 +337,10 @@ class Authenticator:
             return await self._jwt(token)
         session_id = request.cookies.get(SESSION_COOKIE)
         if session_id:
-            reply = await self.backends.call(
-                self.backends.identity.ResolveSession,
-                identity_pb2.ResolveSessionRequest(session_id=session_id),
-            )
+            session = await self.sessions.resolve(session_id)
             if request.method not in SAFE_METHODS:
-                self._check_csrf(request, reply.csrf_token)
-            return Caller(reply.account.id, via="session")
+                self._check_csrf(request, session.csrf_token)
+            return Caller(session.account_id, via="session")
         raise Unauthenticated("Authentication credentials were not provided")
 
     async def _jwt(self, token: str) -> Caller:

@@ -27,6 +27,9 @@ class GatewaySettings(BaseServiceSettings):
     session_cookie_max_age_seconds: int = 14 * 24 * 3600
     # Memberships are cached per account and dropped on identity member events.
     membership_cache_seconds: float = 30.0
+    # Cookie sessions are cached under their hash and dropped on identity events naming
+    # their account (logout, password change, membership change).
+    session_cache_seconds: float = Field(default=30.0, ge=0)
     # Requests per window (seconds) per credential (a token or key; the account behind a
     # JWT or a session), per workspace and per client address; a limit of 0 turns that
     # one off. Counts are shared by every replica through NATS (see services/gateway/limits).
