@@ -3,12 +3,17 @@ request path, and topped up with what the other gateway replicas report."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
+
+# Keys whose digests are remembered; past this the memory starts over.
+DIGEST_CACHE_SIZE = 100_000
 
 
 class Partition(StrEnum):
@@ -25,9 +30,13 @@ class Policy:
     limit: int
     window_seconds: int
 
+    @functools.cached_property
+    def item(self) -> str:
+        """This policy as an item of the RateLimit-Policy field."""
+        return f'"{self.partition}";q={self.limit};w={self.window_seconds}'
 
-@dataclass(frozen=True)
-class Allowance:
+
+class Allowance(NamedTuple):
     """The answer for one request under one policy."""
 
     policy: Policy
@@ -83,11 +92,19 @@ class RateLimiter:
         self._clock = clock
         self._counters: dict[str, _Counter] = {}
         self._unshared: set[str] = set()
+        self._digests: dict[tuple[Partition, str], str] = {}
 
     def take(self, policy: Policy, key: str) -> Allowance:
         """Counts one request for `key`, unless the window is already full."""
         now = self._clock()
-        digest = hashlib.blake2b(f"{policy.partition}:{key}".encode(), digest_size=12).hexdigest()
+        digest = self._digests.get((policy.partition, key))
+        if digest is None:
+            if len(self._digests) >= DIGEST_CACHE_SIZE:
+                self._digests.clear()
+            digest = hashlib.blake2b(
+                f"{policy.partition}:{key}".encode(), digest_size=12
+            ).hexdigest()
+            self._digests[policy.partition, key] = digest
         seconds = policy.window_seconds
         offset = _offset(digest, seconds)
         window = int((now - offset) // seconds)

@@ -55,13 +55,7 @@ class Meter:
             return []
         allowances = tightest.values()
         return [
-            (
-                "RateLimit-Policy",
-                ", ".join(
-                    f'"{a.policy.partition}";q={a.policy.limit};w={a.policy.window_seconds}'
-                    for a in allowances
-                ),
-            ),
+            ("RateLimit-Policy", ", ".join(a.policy.item for a in allowances)),
             (
                 "RateLimit",
                 ", ".join(
