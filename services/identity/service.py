@@ -226,6 +226,23 @@ async def end_session(session: AsyncSession, *, session_id: str) -> None:
     workspace_id = await repo.first_workspace_id(account_id)
     if workspace_id is not None:
         await events.record(session, events.session_ended(workspace_id, account_id))
+    await _announce_session_ended(session, repo, account_id)
+
+
+async def _announce_session_ended(
+    session: AsyncSession, repo: IdentityRepository, account_id: str
+) -> None:
+    """Gateways cache sessions and drop the account's on a revocation; each workspace of
+    the account hears it, so whoever follows one workspace's events learns it too. Events
+    are addressed by workspace: for an account in none, other gateways keep serving the
+    ended session until their cached copy expires (GATEWAY_SESSION_CACHE_SECONDS)."""
+    for membership in await repo.memberships_of_account(account_id):
+        await events.record(
+            session,
+            events.credential_revoked(
+                membership.workspace.id, kind=events.ONE_SESSION, account_id=account_id
+            ),
+        )
 
 
 async def create_workspace(

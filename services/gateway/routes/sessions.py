@@ -69,6 +69,8 @@ async def logout(
         await backends.call(
             backends.identity.EndSession, identity_pb2.EndSessionRequest(session_id=session_id)
         )
+        # This replica at once; the others when identity's revocation reaches them.
+        authenticator.sessions.forget_session(session_id)
     response = JSONResponse({"detail": "Logged out"})
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
