@@ -21,6 +21,7 @@ from services.gateway.hardening import SecurityHeaders
 from services.gateway.routes import (
     app_users,
     apps,
+    audit_log,
     credentials,
     health,
     keys,
@@ -109,6 +110,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         transfer,
         records,
         trash,
+        audit_log,
     ):
         app.include_router(module.router)
     return app

@@ -115,7 +115,9 @@ async def token_blacklist(request: Request, backends: BackendsDep) -> Response:
     body = await parse_json(request, RevokeRequest)
     await backends.call(
         backends.identity.RevokeRefreshToken,
-        identity_pb2.RevokeRefreshTokenRequest(refresh_token=body.refresh_token),
+        identity_pb2.RevokeRefreshTokenRequest(
+            refresh_token=body.refresh_token, ctx=request_origin(request)
+        ),
     )
     return Response(status_code=204)
 
@@ -134,7 +136,7 @@ async def change_password(
     await backends.call(
         backends.identity.ChangePassword,
         identity_pb2.ChangePasswordRequest(
-            ctx=caller.account_context(),
+            ctx=caller.account_context(request),
             old_password=body.old_password,
             new_password=body.new_password,
         ),
@@ -169,7 +171,9 @@ async def create_workspace(
     backends: BackendsDep,
 ) -> dict[str, Any]:
     body = await parse_json(request, NewWorkspace)
-    ctx = common_pb2.RequestContext(principal_id=caller.account_id, principal_kind=Kind.USER)
+    ctx = _from(
+        request, common_pb2.RequestContext(principal_id=caller.account_id, principal_kind=Kind.USER)
+    )
     membership = await backends.call(
         backends.identity.CreateWorkspace,
         identity_pb2.CreateWorkspaceRequest(ctx=ctx, name=body.name),
@@ -177,3 +181,9 @@ async def create_workspace(
     # Read-your-writes on this gateway; the member event clears the others.
     authenticator.memberships.forget(caller.account_id)
     return presenters.workspace(membership.workspace, membership.role)
+
+
+def _from(request: Request, ctx: common_pb2.RequestContext) -> common_pb2.RequestContext:
+    """`ctx` saying where the request came from, for the audit log."""
+    ctx.MergeFrom(request_origin(request))
+    return ctx
