@@ -60,7 +60,11 @@ async def serve(settings: IdentitySettings) -> None:
             background=[
                 runtime.relay.run,
                 rotate_keys_when_due,
-                partial(run_audit_recorder, runtime.js, AuditRecorder(runtime.sessionmaker)),
+                partial(
+                    run_audit_recorder,
+                    runtime.js,
+                    AuditRecorder(runtime.sessionmaker, settings.audit_consumer),
+                ),
                 prune_audit_log,
             ],
             grace_seconds=settings.shutdown_grace_seconds,

@@ -27,3 +27,6 @@ class IdentitySettings(DatabaseServiceSettings):
     # Audit entries older than this are pruned (checked every audit_prune_check_seconds).
     audit_retention_days: int = 365
     audit_prune_check_seconds: float = 3600.0
+    # The durable consumer of the schema service's audit events, shared by the replicas of
+    # one deployment; another deployment on the same NATS needs a name of its own.
+    audit_consumer: str = "identity-audit-recorder"

@@ -18,14 +18,15 @@ from services.kit.nats.events import Event
 log = logging.getLogger(__name__)
 
 SCHEMA_STREAM = "SCHEMA"
-AUDIT_RECORDER = "identity-audit-recorder"
 
 
 class AuditRecorder:
-    """Records the audit entry an event carries in the event's workspace."""
+    """Records the audit entry an event carries in the event's workspace, once per event
+    id for the durable consumer `name`."""
 
-    def __init__(self, sessionmaker: SessionMaker) -> None:
+    def __init__(self, sessionmaker: SessionMaker, name: str) -> None:
         self.sessionmaker = sessionmaker
+        self.name = name
 
     async def __call__(self, event: Event) -> None:
         try:
@@ -42,7 +43,7 @@ class AuditRecorder:
             return
         async with transaction(self.sessionmaker) as session:
             if await first_delivery(
-                session, tables.processed_events, consumer=AUDIT_RECORDER, event_id=event.id
+                session, tables.processed_events, consumer=self.name, event_id=event.id
             ):
                 await audit.record(session, event.tenant, entry)
 
@@ -55,7 +56,7 @@ async def run_audit_recorder(
     await run_durable_consumer(
         js,
         stream=SCHEMA_STREAM,
-        durable=AUDIT_RECORDER,
+        durable=recorder.name,
         subject=SCHEMA_AUDIT_SUBJECT,
         handler=recorder,
         dead_letters=dead_letter_writer(recorder.sessionmaker, tables.dead_letters),
@@ -63,4 +64,4 @@ async def run_audit_recorder(
     )
 
 
-__all__ = ["AUDIT_RECORDER", "AuditRecorder", "run_audit_recorder"]
+__all__ = ["AuditRecorder", "run_audit_recorder"]
