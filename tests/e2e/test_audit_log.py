@@ -389,7 +389,8 @@ def test_privacy_rule_and_app_settings_changes_arrive_from_the_schema_service(
         found = entries(owner, action="privacy_rules.changed,app.settings_changed")
         return found if len(found) == 3 else None
 
-    settings, removed, set_rules = eventually(arrived)
+    # The recorder may still be waiting for the SCHEMA stream on a freshly started stack.
+    settings, removed, set_rules = eventually(arrived, timeout=30.0)
     # Apps and schemas are named by the ids the services share, their slugs beside.
     app_id = settings["target"]["id"]
     assert settings["action"] == "app.settings_changed"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from tessera.common.v1 import common_pb2
 from tessera.identity.v1 import identity_pb2
 
 from services.gateway import presenters
@@ -171,9 +170,8 @@ async def create_workspace(
     backends: BackendsDep,
 ) -> dict[str, Any]:
     body = await parse_json(request, NewWorkspace)
-    ctx = _from(
-        request, common_pb2.RequestContext(principal_id=caller.account_id, principal_kind=Kind.USER)
-    )
+    ctx = request_origin(request)
+    ctx.principal_id, ctx.principal_kind = caller.account_id, Kind.USER
     membership = await backends.call(
         backends.identity.CreateWorkspace,
         identity_pb2.CreateWorkspaceRequest(ctx=ctx, name=body.name),
@@ -181,9 +179,3 @@ async def create_workspace(
     # Read-your-writes on this gateway; the member event clears the others.
     authenticator.memberships.forget(caller.account_id)
     return presenters.workspace(membership.workspace, membership.role)
-
-
-def _from(request: Request, ctx: common_pb2.RequestContext) -> common_pb2.RequestContext:
-    """`ctx` saying where the request came from, for the audit log."""
-    ctx.MergeFrom(request_origin(request))
-    return ctx
