@@ -219,6 +219,7 @@ __all__ = [
     "SECRET_KEYS",
     "Action",
     "AuditEntry",
+    "Detail",
     "Outcome",
     "audit_event",
 ]
