@@ -22,6 +22,7 @@ from services.gateway.limits import RateLimiter, RateLimits, SharedCounts, limit
 from services.gateway.routes import (
     app_users,
     apps,
+    audit_log,
     credentials,
     health,
     keys,
@@ -114,6 +115,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         transfer,
         records,
         trash,
+        audit_log,
     ):
         app.include_router(module.router)
     return app

@@ -99,7 +99,7 @@ class Caller:
                 " token, an admin token or an app end user's session"
             )
 
-    def account_context(self) -> common_pb2.RequestContext:
+    def account_context(self, request: Request) -> common_pb2.RequestContext:
         """The account itself, in no workspace, for identity's ACCOUNT calls (its key, its
         password): the member, or their per-user key with the account beside it."""
         ctx = common_pb2.RequestContext(
@@ -109,7 +109,7 @@ class Caller:
             ctx.principal_id = self.resolved.principal_id
             ctx.principal_kind = self.resolved.principal_kind
             ctx.credential_id = self.resolved.credential_id
-        return ctx
+        return _with_origin(request, ctx)
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from functools import partial
 from pathlib import Path
 
 import grpc
 
-from services.identity import passwords, service, tables
+from services.identity import audit, passwords, service, tables
 from services.identity.config import IdentitySettings
+from services.identity.consumers import AuditRecorder, run_audit_recorder
 from services.identity.policy import POLICY
 from services.identity.server import IdentityServicer, register
 from services.kit.db import SessionMaker, create_engine, create_sessionmaker, transaction
@@ -43,12 +45,28 @@ async def serve(settings: IdentitySettings) -> None:
                 settings.signing_key_check_seconds, rotate, stop, name="signing key rotation"
             )
 
+        async def prune_audit_log(stop: asyncio.Event) -> None:
+            async def prune() -> None:
+                async with transaction(runtime.sessionmaker) as session:
+                    await audit.prune(session, retention_days=settings.audit_retention_days)
+
+            await run_every(settings.audit_prune_check_seconds, prune, stop, name="audit prune")
+
         await run_grpc_service(
             name="identity",
             policy=POLICY,
             address=settings.grpc_address,
             register=add_servicer,
-            background=[runtime.relay.run, rotate_keys_when_due],
+            background=[
+                runtime.relay.run,
+                rotate_keys_when_due,
+                partial(
+                    run_audit_recorder,
+                    runtime.js,
+                    AuditRecorder(runtime.sessionmaker, settings.audit_consumer),
+                ),
+                prune_audit_log,
+            ],
             grace_seconds=settings.shutdown_grace_seconds,
         )
 

@@ -17,7 +17,11 @@ from tests.support.services import running_service
 @pytest.fixture(scope="session")
 def identity(infra: Infra) -> Iterator[IdentityStack]:
     with (
-        running_service(infra, "identity") as service,
+        # Its own durable: the end-to-end stack's identity on this NATS must not share
+        # (and split) the schema service's audit events with it.
+        running_service(
+            infra, "identity", IDENTITY_AUDIT_CONSUMER=f"identity-audit-it-{infra.run_id}"
+        ) as service,
         grpc.insecure_channel(service.address) as channel,
     ):
         yield IdentityStack(
