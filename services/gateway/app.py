@@ -117,10 +117,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 async def _subscribe(app: FastAPI, settings: GatewaySettings, authenticator: Authenticator) -> None:
     while True:
         try:
-            nats = await connect(settings.nats_url, name="gateway")
+            nats = await connect(
+                settings.nats_url, name="gateway", identity=settings.nats_identity("gateway")
+            )
             break
         except Exception:
             log.warning("NATS not reachable at %s; retrying", settings.nats_url)
             await asyncio.sleep(1.0)
-    await nats.subscribe(IDENTITY_SUBJECTS, cb=membership_invalidator(authenticator))
+    for subject in IDENTITY_SUBJECTS:
+        await nats.subscribe(subject, cb=membership_invalidator(authenticator))
     app.state.nats = nats
