@@ -311,11 +311,19 @@ def test_the_gateway_may_use_its_rate_limit_bucket_and_no_other(infra: Infra) ->
                 bucket = await js.key_value(RATE_LIMITS_BUCKET)
             except NotFoundError:
                 bucket = await js.create_key_value(bucket=RATE_LIMITS_BUCKET, history=1)
+            written = Received()
+            await gateway.nc.subscribe(f"$KV.{RATE_LIMITS_BUCKET}.{key}", cb=written.take)
             revision = await bucket.create(key, b"1")
             await bucket.update(key, b"2", last=revision)
             entry = await bucket.get(key)
             assert entry.value == b"2"
             assert key in await bucket.keys()
+            watcher = await bucket.watch(key)
+            latest = await watcher.updates(timeout=WAIT_SECONDS)
+            assert latest is not None
+            assert latest.value == b"2"
+            await watcher.stop()
+            await eventually(lambda: [m.data for m in written.messages] == [b"1", b"2"])
             await bucket.delete(key)
             await bucket.purge(key)
             assert gateway.errors == []

@@ -66,7 +66,8 @@ class Durable:
 
 @dataclass(frozen=True)
 class KeyValueBucket:
-    """A JetStream key-value bucket a role reads, writes, watches and may create."""
+    """A JetStream key-value bucket a role reads, writes, watches (through the KV API or a
+    plain subscription on the bucket's subjects) and may create."""
 
     name: str
 
@@ -89,7 +90,9 @@ class KeyValueBucket:
                 f"{JS_API}.CONSUMER.INFO.{stream}.*",
                 f"{JS_API}.CONSUMER.DELETE.{stream}.*",
                 f"$JS.FC.{stream}.>",
-            )
+            ),
+            # Hearing every write as it happens, without a consumer per listener.
+            subscribe=(f"$KV.{self.name}.>",),
         )
 
 
