@@ -129,12 +129,15 @@ async def _subscribe(
 ) -> None:
     while True:
         try:
-            nats = await connect(settings.nats_url, name="gateway")
+            nats = await connect(
+                settings.nats_url, name="gateway", identity=settings.nats_identity("gateway")
+            )
             break
         except Exception:
             log.warning("NATS not reachable at %s; retrying", settings.nats_url)
             await asyncio.sleep(1.0)
-    await nats.subscribe(IDENTITY_SUBJECTS, cb=membership_invalidator(authenticator))
+    for subject in IDENTITY_SUBJECTS:
+        await nats.subscribe(subject, cb=membership_invalidator(authenticator))
     app.state.nats = nats
     if limiter is not None:
         await SharedCounts(limiter, interval=settings.rate_limit_sync_seconds).run(nats)

@@ -20,7 +20,9 @@ from services.gateway.auth import Authenticator
 
 log = logging.getLogger(__name__)
 
-IDENTITY_SUBJECTS = "identity.>"
+# Only what invalidates a cache: the gateway's NATS user may subscribe to nothing else of
+# identity's (services.kit.nats.permissions).
+IDENTITY_SUBJECTS = ("identity.*.member.*", "identity.*.credential.*")
 
 
 def membership_invalidator(authenticator: Authenticator) -> Callable[[Msg], Awaitable[None]]:

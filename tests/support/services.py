@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from services.devstack.infra import free_port
 from services.devstack.processes import ServiceProcess, migrate
 from tests.support.infra import Infra
+from tests.support.nats_users import nats_env
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ def running_service(infra: Infra, name: str, **extra_env: str) -> Iterator[Runni
         f"{prefix}_DATABASE_URL": url,
         f"{prefix}_GRPC_PORT": str(port),
         "NATS_URL": infra.nats_url,
+        **nats_env(infra),
         **extra_env,
     }
     migrate(f"services.{name}", env)

@@ -10,6 +10,7 @@ import pytest
 from tessera.identity.v1 import identity_pb2_grpc
 
 from tests.integration.identity.support import IdentityStack
+from tests.support.bus import BusReader
 from tests.support.infra import Infra
 from tests.support.services import running_service
 
@@ -27,7 +28,7 @@ def identity(infra: Infra) -> Iterator[IdentityStack]:
         yield IdentityStack(
             identity_pb2_grpc.IdentityServiceStub(channel),
             service.database_url,
-            infra.nats_url,
+            BusReader.of(infra),
             address=service.address,
         )
 

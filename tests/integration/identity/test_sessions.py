@@ -117,8 +117,8 @@ def test_session_start_and_end_are_published(identity: IdentityStack) -> None:
     _end(identity.stub, opened.session_id)
 
     prefix = f"identity.{created.workspace.id}.session"
-    started = read_event(identity.nats_url, f"{prefix}.started")
-    ended = read_event(identity.nats_url, f"{prefix}.ended")
+    started = read_event(identity.bus, f"{prefix}.started")
+    ended = read_event(identity.bus, f"{prefix}.ended")
     assert started.body["data"] == {"account_id": created.account.id}
     assert ended.body["data"] == {"account_id": created.account.id}
     assert opened.session_id not in str(started.body) + str(ended.body)
