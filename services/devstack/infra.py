@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from services.devstack.nats_auth import NatsUser, server_config
 from services.kit.db import plain_url
 
 log = logging.getLogger(__name__)
@@ -247,7 +249,10 @@ class EmbeddedPostgres:
 
 @dataclass
 class EmbeddedNats:
+    """nats-server with JetStream, admitting `users` only (services.devstack.nats_auth)."""
+
     data_dir: Path
+    users: Sequence[NatsUser]
     port: int = field(default_factory=free_port)
     host: str = "127.0.0.1"
     _child: ChildProcess | None = None
@@ -255,6 +260,10 @@ class EmbeddedNats:
     @property
     def url(self) -> str:
         return f"nats://{self.host}:{self.port}"
+
+    @property
+    def config_path(self) -> Path:
+        return self.data_dir / "nats-server.conf"
 
     def start(self, timeout: float = 30.0) -> None:
         binary = Path(sys.executable).parent / "nats-server"
@@ -265,19 +274,18 @@ class EmbeddedNats:
             binary = Path(found)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.data_dir / "server.log"
+        # Written anew on every start: the port may differ, and so may the permissions.
+        self.config_path.write_text(
+            server_config(
+                host=self.host,
+                port=self.port,
+                store_dir=self.data_dir,
+                log_file=log_path,
+                users=self.users,
+            )
+        )
         process = subprocess.Popen(
-            [
-                str(binary),
-                "-a",
-                self.host,
-                "-p",
-                str(self.port),
-                "-js",
-                "-sd",
-                str(self.data_dir),
-                "-l",
-                str(log_path),
-            ],
+            [str(binary), "-c", str(self.config_path)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.devstack.infra import EmbeddedNats, EmbeddedPostgres, free_port
+from services.devstack.nats_auth import NatsKeyring, service_env, service_users
 from services.devstack.processes import ServiceProcess, migrate
 from services.devstack.roles import ServiceDatabase, close_shared_databases, provision_database
 
@@ -61,7 +62,8 @@ class Stack:
     def _start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         urls = self.resolved_database_urls = self._databases()
-        nats_url = self.resolved_nats_url = self._nats()
+        nats_url, nats_credentials = self._nats()
+        self.resolved_nats_url = nats_url
         with ThreadPoolExecutor(len(DATABASE_SERVICES)) as pool:
             list(
                 pool.map(
@@ -70,7 +72,7 @@ class Stack:
                 )
             )
         addresses = {name: f"127.0.0.1:{free_port()}" for name in DATABASE_SERVICES}
-        common = {"NATS_URL": nats_url, **self.extra_env}
+        common = {"NATS_URL": nats_url, **nats_credentials, **self.extra_env}
         for name in DATABASE_SERVICES:
             prefix = name.upper()
             env = {
@@ -122,12 +124,16 @@ class Stack:
             env[f"{prefix}_MIGRATION_DATABASE_URL"] = self.databases[name].owner_url
         return env
 
-    def _nats(self) -> str:
+    def _nats(self) -> tuple[str, dict[str, str]]:
+        """The URL, and the variables that hand each service its NATS credentials: its
+        own nkey for the embedded server; for a server of the operator's, none (each
+        service reads what the operator set, <SERVICE>_NATS_SEED_FILE or _CREDS_FILE)."""
         if self.nats_url:
-            return self.nats_url
-        self.nats = EmbeddedNats(self.data_dir / "nats")
+            return self.nats_url, {}
+        keyring = NatsKeyring(self.data_dir / "nats-keys")
+        self.nats = EmbeddedNats(self.data_dir / "nats", service_users(keyring))
         self.nats.start()
-        return self.nats.url
+        return self.nats.url, service_env(keyring)
 
     def _launch(
         self,

@@ -22,6 +22,10 @@ def main() -> None:
         server_header=False,
         log_config=None,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        # Only a configured load balancer may say who the client is (X-Forwarded-For);
+        # uvicorn would otherwise believe any local process.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
     )
     uvicorn.Server(config).run()
 

@@ -18,9 +18,11 @@ from services.gateway.config import GatewaySettings
 from services.gateway.errors import install_error_handlers
 from services.gateway.events import IDENTITY_SUBJECTS, membership_invalidator
 from services.gateway.hardening import SecurityHeaders
+from services.gateway.limits import RateLimiter, RateLimits, SharedCounts, limiter_from
 from services.gateway.routes import (
     app_users,
     apps,
+    audit_log,
     credentials,
     health,
     keys,
@@ -51,6 +53,7 @@ CORS_REQUEST_HEADERS = [
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
+    limiter = limiter_from(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -61,7 +64,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.authenticator = authenticator
         app.state.nats = None
         # NATS may come up after the gateway; readiness reports it until then.
-        subscriber = asyncio.create_task(_subscribe(app, settings, authenticator))
+        subscriber = asyncio.create_task(_subscribe(app, settings, authenticator, limiter))
         try:
             yield
         finally:
@@ -82,6 +85,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         openapi_url=None,
     )
     install_error_handlers(app)
+    # Inside CORS, so an allowed origin's page can read a 429 and the RateLimit fields.
+    if limiter is not None:
+        app.add_middleware(RateLimits, limiter=limiter)
     # Preflights are answered for the allow-list only; other origins get no CORS headers,
     # so a browser keeps their pages from reading any answer.
     app.add_middleware(
@@ -90,7 +96,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         allow_credentials=True,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         allow_headers=CORS_REQUEST_HEADERS,
-        expose_headers=["ETag", "Retry-After", "Location"],
+        expose_headers=["ETag", "Retry-After", "Location", "RateLimit", "RateLimit-Policy"],
         max_age=600,
     )
     app.add_middleware(SecurityHeaders)
@@ -109,18 +115,29 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         transfer,
         records,
         trash,
+        audit_log,
     ):
         app.include_router(module.router)
     return app
 
 
-async def _subscribe(app: FastAPI, settings: GatewaySettings, authenticator: Authenticator) -> None:
+async def _subscribe(
+    app: FastAPI,
+    settings: GatewaySettings,
+    authenticator: Authenticator,
+    limiter: RateLimiter | None,
+) -> None:
     while True:
         try:
-            nats = await connect(settings.nats_url, name="gateway")
+            nats = await connect(
+                settings.nats_url, name="gateway", identity=settings.nats_identity("gateway")
+            )
             break
         except Exception:
             log.warning("NATS not reachable at %s; retrying", settings.nats_url)
             await asyncio.sleep(1.0)
-    await nats.subscribe(IDENTITY_SUBJECTS, cb=membership_invalidator(authenticator))
+    for subject in IDENTITY_SUBJECTS:
+        await nats.subscribe(subject, cb=membership_invalidator(authenticator))
     app.state.nats = nats
+    if limiter is not None:
+        await SharedCounts(limiter, interval=settings.rate_limit_sync_seconds).run(nats)

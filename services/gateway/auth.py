@@ -8,10 +8,12 @@ Credentials, in order:
 - `Authorization: JWT <token>` or `Bearer <token>` with an access JWT, verified locally
   with identity's public keys, and refused if issued before the account's cutoff (set by
   a password change), which comes with the account's cached memberships.
-- the `sessionid` cookie (a server-side session looked up in identity). Cookie-
-  authenticated writes must pass the CSRF check.
+- the `sessionid` cookie (a server-side session looked up in identity, cached under its
+  hash like opaque secrets and dropped when identity reports a logout or an account-wide
+  revocation). Cookie-authenticated writes must pass the CSRF check.
 A member's workspace is their first, or the one named by `X-Workspace` (id or slug); a
-token's is the one it was made in; an app end user's is their app's.
+token's is the one it was made in; an app end user's is their app's. Each request counts
+against its credential's and its workspace's rate limits once they are known.
 
 A request without any credential is refused, except on an app's record routes addressed
 by the app's public id: there it is the app's anonymous caller (app role "public"), whom
@@ -38,6 +40,8 @@ from tessera.schema.v1 import schema_pb2
 from services.gateway.clients import Backends
 from services.gateway.config import GatewaySettings
 from services.gateway.expiring import ExpiringCache
+from services.gateway.limits import Partition, charge
+from services.gateway.session_cache import SessionCache
 from services.kit.access import CREDENTIAL_PREFIX, MAX_SECRET_LENGTH, Kind
 from services.kit.errors import NotFound, PermissionDenied, Unauthenticated
 from services.kit.idempotency import check_key
@@ -80,6 +84,14 @@ class Caller:
         credentials and workspaces. API tokens and admin tokens stand for less."""
         return self.resolved is None or self.resolved.principal_kind == Kind.USER_KEY
 
+    @property
+    def rate_limit_key(self) -> str:
+        """Whose limit a request counts against: the token or key itself, or the account
+        behind a JWT or a session (all its sign-ins share one)."""
+        if self.resolved is not None and self.resolved.credential_id:
+            return self.resolved.credential_id
+        return self.account_id
+
     def require_account(self) -> None:
         if not self.acts_as_account:
             raise PermissionDenied(
@@ -87,7 +99,7 @@ class Caller:
                 " token, an admin token or an app end user's session"
             )
 
-    def account_context(self) -> common_pb2.RequestContext:
+    def account_context(self, request: Request) -> common_pb2.RequestContext:
         """The account itself, in no workspace, for identity's ACCOUNT calls (its key, its
         password): the member, or their per-user key with the account beside it."""
         ctx = common_pb2.RequestContext(
@@ -97,7 +109,7 @@ class Caller:
             ctx.principal_id = self.resolved.principal_id
             ctx.principal_kind = self.resolved.principal_kind
             ctx.credential_id = self.resolved.credential_id
-        return ctx
+        return _with_origin(request, ctx)
 
 
 @dataclass(frozen=True)
@@ -292,6 +304,7 @@ class Authenticator:
         self.tokens = AccessTokenVerifier(backends)
         self.memberships = MembershipCache(backends, settings.membership_cache_seconds)
         self.credentials = CredentialCache(backends)
+        self.sessions = SessionCache(backends, settings.session_cache_seconds)
         self.public_apps = PublicAppCache(backends)
 
     def presents_credentials(self, request: Request) -> bool:
@@ -303,6 +316,11 @@ class Authenticator:
         )
 
     async def caller(self, request: Request) -> Caller:
+        caller = await self._identify(request)
+        charge(request, Partition.CREDENTIAL, caller.rate_limit_key)
+        return caller
+
+    async def _identify(self, request: Request) -> Caller:
         api_key = request.headers.get(API_KEY_HEADER)
         if api_key is not None:
             return await self._opaque(api_key.strip())
@@ -319,13 +337,10 @@ class Authenticator:
             return await self._jwt(token)
         session_id = request.cookies.get(SESSION_COOKIE)
         if session_id:
-            reply = await self.backends.call(
-                self.backends.identity.ResolveSession,
-                identity_pb2.ResolveSessionRequest(session_id=session_id),
-            )
+            session = await self.sessions.resolve(session_id)
             if request.method not in SAFE_METHODS:
-                self._check_csrf(request, reply.csrf_token)
-            return Caller(reply.account.id, via="session")
+                self._check_csrf(request, session.csrf_token)
+            return Caller(session.account_id, via="session")
         raise Unauthenticated("Authentication credentials were not provided")
 
     async def _jwt(self, token: str) -> Caller:
@@ -385,6 +400,7 @@ class Authenticator:
                 raise NotFound("Workspace not found")
             ctx = common_pb2.RequestContext()
             ctx.CopyFrom(resolved)
+            charge(request, Partition.WORKSPACE, ctx.tenant_id)
             return _with_origin(request, ctx)
         memberships = await self.memberships.of(caller.account_id)
         membership = _select_workspace(
@@ -402,6 +418,7 @@ class Authenticator:
             ctx.principal_id = resolved.principal_id
             ctx.principal_kind = Kind.USER_KEY
             ctx.credential_id = resolved.credential_id
+        charge(request, Partition.WORKSPACE, ctx.tenant_id)
         return _with_origin(request, ctx)
 
     def _check_csrf(self, request: Request, session_csrf: str) -> None:

@@ -27,3 +27,21 @@ class GatewaySettings(BaseServiceSettings):
     session_cookie_max_age_seconds: int = 14 * 24 * 3600
     # Memberships are cached per account and dropped on identity member events.
     membership_cache_seconds: float = 30.0
+    # Cookie sessions are cached under their hash and dropped on identity events naming
+    # their account (logout, password change, membership change).
+    session_cache_seconds: float = Field(default=30.0, ge=0)
+    # Requests per window (seconds) per credential (a token or key; the account behind a
+    # JWT or a session), per workspace and per client address; a limit of 0 turns that
+    # one off. Counts are shared by every replica through NATS (see services/gateway/limits).
+    rate_limits_enabled: bool = True
+    rate_limit_credential: int = Field(default=50_000, ge=0)
+    rate_limit_credential_window_seconds: int = Field(default=10, ge=1)
+    rate_limit_workspace: int = Field(default=100_000, ge=0)
+    rate_limit_workspace_window_seconds: int = Field(default=10, ge=1)
+    rate_limit_address: int = Field(default=50_000, ge=0)
+    rate_limit_address_window_seconds: int = Field(default=10, ge=1)
+    # How often this replica tells the others its counts: what bounds the overshoot.
+    rate_limit_sync_seconds: float = Field(default=0.1, gt=0)
+    # Load balancers (addresses or networks) whose X-Forwarded-For names the client; from
+    # anyone else the header is ignored and the peer's own address counts.
+    trusted_proxies: list[str] = Field(default_factory=list)

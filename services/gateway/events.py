@@ -4,7 +4,9 @@
 it (a token's rights follow its creator's role); `identity.<tenant>.credential.*` drops
 the credential named (`credential_id`) or, without one, every credential of the account
 and its memberships (`account_id`: a password change, logout everywhere), since the
-cutoff its access JWTs are checked against comes with the memberships."""
+cutoff its access JWTs are checked against comes with the memberships; and with them the
+account's cookie sessions (a logout is announced this way too: rare enough that the
+account's other cached entries may go with it)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,9 @@ from services.gateway.auth import Authenticator
 
 log = logging.getLogger(__name__)
 
-IDENTITY_SUBJECTS = "identity.>"
+# Only what invalidates a cache: the gateway's NATS user may subscribe to nothing else of
+# identity's (services.kit.nats.permissions).
+IDENTITY_SUBJECTS = ("identity.*.member.*", "identity.*.credential.*")
 
 
 def membership_invalidator(authenticator: Authenticator) -> Callable[[Msg], Awaitable[None]]:
@@ -40,6 +44,7 @@ def membership_invalidator(authenticator: Authenticator) -> Callable[[Msg], Awai
         if credential_id:
             authenticator.credentials.forget(credential_id=credential_id)
         elif account_id:
+            authenticator.sessions.forget(account_id)
             authenticator.credentials.forget(account_id=account_id)
             authenticator.memberships.forget(account_id)
 

@@ -8,15 +8,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from functools import partial
 from pathlib import Path
 
 import grpc
 
-from services.identity import passwords, service, tables
+from services.identity import audit, passwords, service, tables
 from services.identity.config import IdentitySettings
+from services.identity.consumers import AuditRecorder, run_audit_recorder
 from services.identity.policy import POLICY
 from services.identity.server import IdentityServicer, register
-from services.kit.db import SessionMaker, create_engine, create_sessionmaker, transaction
+from services.kit.db import (
+    ALL_TENANTS,
+    SessionMaker,
+    create_engine,
+    create_sessionmaker,
+    transaction,
+)
 from services.kit.grpc.server import run_grpc_service
 from services.kit.periodic import run_every
 from services.kit.runtime import service_main, service_runtime
@@ -44,12 +52,29 @@ async def serve(settings: IdentitySettings) -> None:
                 settings.signing_key_check_seconds, rotate, stop, name="signing key rotation"
             )
 
+        async def prune_audit_log(stop: asyncio.Event) -> None:
+            async def prune() -> None:
+                # Old entries go from every workspace's log.
+                async with transaction(runtime.sessionmaker, tenant=ALL_TENANTS) as session:
+                    await audit.prune(session, retention_days=settings.audit_retention_days)
+
+            await run_every(settings.audit_prune_check_seconds, prune, stop, name="audit prune")
+
         await run_grpc_service(
             name="identity",
             policy=POLICY,
             address=settings.grpc_address,
             register=add_servicer,
-            background=[runtime.relay.run, rotate_keys_when_due],
+            background=[
+                runtime.relay.run,
+                rotate_keys_when_due,
+                partial(
+                    run_audit_recorder,
+                    runtime.js,
+                    AuditRecorder(runtime.sessionmaker, settings.audit_consumer),
+                ),
+                prune_audit_log,
+            ],
             grace_seconds=settings.shutdown_grace_seconds,
         )
 

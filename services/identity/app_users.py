@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.common.v1 import common_pb2
 
-from services.identity import credentials, events, passwords, validation
+from services.identity import audit, credentials, events, passwords, validation
 from services.identity.config import IdentitySettings
 from services.identity.credentials import Resolved
 from services.identity.errors import (
@@ -25,6 +25,7 @@ from services.identity.models import AppUser, AppUserPage, OpenedAppSession
 from services.identity.repository import AppUserRepository, IdentityRepository
 from services.identity.tokens import hash_secret
 from services.kit.access import APP_KINDS, APP_ROLES, DEFAULT_APP_ROLE, Kind, Principal
+from services.kit.audit import Action, AuditEntry, Detail, Outcome
 from services.kit.clock import utcnow
 from services.kit.errors import ValidationFailed
 from services.kit.ids import new_id
@@ -56,7 +57,9 @@ async def sign_up(
         password=password,
         app_role=default_app_role if default_app_role in APP_ROLES else DEFAULT_APP_ROLE,
     )
-    return await _open_session(repo, user, ttl_seconds=settings.app_session_ttl_seconds)
+    opened = await _open_session(repo, user, ttl_seconds=settings.app_session_ttl_seconds)
+    await _record_as_user(session, ctx, Action.APP_USER_SIGNED_UP, user, opened)
+    return opened
 
 
 async def log_in(
@@ -76,7 +79,26 @@ async def log_in(
         if keep_logged_in
         else settings.app_session_ttl_seconds
     )
-    return await _open_session(repo, user, ttl_seconds=ttl)
+    opened = await _open_session(repo, user, ttl_seconds=ttl)
+    await _record_as_user(session, ctx, Action.APP_USER_LOGIN, user, opened)
+    return opened
+
+
+async def log_in_failed(
+    session: AsyncSession, ctx: common_pb2.RequestContext, app_user_id: str
+) -> None:
+    """A refused log-in to an app, in the app's workspace: the app is its own, and so is
+    any end user whose password was wrong ("": no end user has the email)."""
+    tenant_id, app_id = _app_of_visitor(ctx)
+    refused = AuditEntry.by(
+        ctx,
+        Action.APP_USER_LOGIN,
+        target_type="app_user" if app_user_id else "app",
+        target_id=app_user_id or app_id,
+        details={"app_id": app_id},
+        outcome=Outcome.FAILURE,
+    )
+    await audit.record(session, tenant_id, refused)
 
 
 async def end_session(session: AsyncSession, ctx: common_pb2.RequestContext) -> list[str]:
@@ -122,7 +144,7 @@ async def create_user(
     default_app_role: str,
 ) -> AppUser:
     tenant_id = _managed_app(ctx, app_id)
-    return await _create(
+    user = await _create(
         session,
         AppUserRepository(session, tenant_id),
         tenant_id,
@@ -132,6 +154,8 @@ async def create_user(
         password=password,
         app_role=_check_app_role(app_role or default_app_role or DEFAULT_APP_ROLE),
     )
+    await _record_on_user(session, ctx, Action.APP_USER_CREATED, user)
+    return user
 
 
 async def get_user(
@@ -177,9 +201,16 @@ async def update_user(
         )
     if not values:
         return await get_user(session, ctx, app_id=app_id, app_user_id=app_user_id)
+    before = await repo.get(app_id, app_user_id)
     user = await repo.update(app_id, app_user_id, **values)
-    if user is None:
+    if before is None or user is None:
         raise AppUserNotFound()
+    if user.app_role != before.app_role:
+        await _record_on_user(
+            session, ctx, Action.APP_USER_ROLE_CHANGED, user, previous_app_role=before.app_role
+        )
+    if change.password is not None:
+        await _record_on_user(session, ctx, Action.APP_USER_PASSWORD_SET, user)
     now = utcnow()
     await events.record(session, events.app_user_changed(tenant_id, "updated", user))
     if change.password is not None:
@@ -200,6 +231,7 @@ async def delete_user(
         raise AppUserNotFound()
     await events.record(session, events.app_user_changed(tenant_id, "deleted", user))
     await events.record(session, events.credential_revoked(tenant_id, account_id=user.id))
+    await _record_on_user(session, ctx, Action.APP_USER_DELETED, user)
 
 
 async def resolve_session(
@@ -285,7 +317,7 @@ async def _authenticate(repo: AppUserRepository, app_id: str, email: str, passwo
         raise InvalidCredentials()
     verification = await passwords.verify_password(found.password_hash, password)
     if not verification.ok:
-        raise InvalidCredentials()
+        raise InvalidCredentials(account_id=found.user.id)
     if verification.needs_rehash:
         await repo.update(
             app_id, found.user.id, password_hash=await passwords.hash_password(password)
@@ -299,14 +331,15 @@ async def _open_session(
     now = utcnow()
     secret = credentials.new_credential_secret(SESSION_KIND)
     expires_at = now + timedelta(seconds=ttl_seconds)
+    session_id = new_id("aps")
     await repo.insert_session(
-        session_id=new_id("aps"),
+        session_id=session_id,
         app_user_id=user.id,
         secret_hash=hash_secret(secret),
         now=now,
         expires_at=expires_at,
     )
-    return OpenedAppSession(token=secret, expires_at=expires_at, user=user)
+    return OpenedAppSession(token=secret, expires_at=expires_at, user=user, session_id=session_id)
 
 
 async def _end_sessions(
@@ -327,6 +360,19 @@ async def _end_sessions(
             account_id=principal.id,
         )
         await events.record(session, revoked)
+    if ended:
+        logout = AuditEntry.by(
+            ctx,
+            Action.APP_USER_LOGOUT,
+            target_type="app_user",
+            target_id=principal.id,
+            details={
+                "app_id": principal.app_id,
+                "sessions_ended": len(ended),
+                "others": keep is not None,
+            },
+        )
+        await audit.record(session, principal.tenant_id, logout)
     return ended
 
 
@@ -339,3 +385,45 @@ def _check_app_role(role: str) -> str:
 def _clean_optional_name(raw: str) -> str:
     """A name is optional for an end user; given, it follows the account rules."""
     return validation.clean_name(raw) if raw.strip() else ""
+
+
+async def _record_as_user(
+    session: AsyncSession,
+    ctx: common_pb2.RequestContext,
+    action: Action,
+    user: AppUser,
+    opened: OpenedAppSession,
+) -> None:
+    """The end user acting themself (signing up, logging in) through the session they
+    opened; the visitor's context says from where."""
+    entry = AuditEntry(
+        action=action,
+        principal_kind=Kind.APP_USER,
+        principal_id=user.id,
+        account_id=user.id,
+        credential_id=opened.session_id,
+        target_type="app_user",
+        target_id=user.id,
+        details={"app_id": user.app_id, "app_role": user.app_role},
+        client_ip=ctx.client_ip,
+        user_agent=ctx.user_agent,
+    )
+    await audit.record(session, ctx.tenant_id, entry)
+
+
+async def _record_on_user(
+    session: AsyncSession,
+    ctx: common_pb2.RequestContext,
+    action: Action,
+    user: AppUser,
+    **extra: Detail,
+) -> None:
+    """A manager (a member, an admin token or an app-role admin) acting on an end user."""
+    entry = AuditEntry.by(
+        ctx,
+        action,
+        target_type="app_user",
+        target_id=user.id,
+        details={"app_id": user.app_id, "app_role": user.app_role, **extra},
+    )
+    await audit.record(session, Principal.of(ctx).tenant_id, entry)

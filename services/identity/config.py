@@ -24,3 +24,9 @@ class IdentitySettings(DatabaseServiceSettings):
     app_session_ttl_seconds: int = 24 * 3600
     # "keep_logged_in": twelve months.
     app_session_long_ttl_seconds: int = 365 * 24 * 3600
+    # Audit entries older than this are pruned (checked every audit_prune_check_seconds).
+    audit_retention_days: int = 365
+    audit_prune_check_seconds: float = 3600.0
+    # The durable consumer of the schema service's audit events, shared by the replicas of
+    # one deployment; another deployment on the same NATS needs a name of its own.
+    audit_consumer: str = "identity-audit-recorder"

@@ -15,6 +15,12 @@ class InvalidCredentials(Unauthenticated):
     # One message for an unknown email and a wrong password: nothing to enumerate.
     default_message = "Invalid email or password"
 
+    def __init__(self, *, account_id: str = "") -> None:
+        super().__init__()
+        # Never shown to the client: whose password was wrong ("": no such email), for
+        # the audit log.
+        self.account_id = account_id
+
 
 class WrongPassword(ValidationFailed):
     # A 400 naming the field, as Baserow answers a wrong old password; not a 401, which a
@@ -38,10 +44,11 @@ class RefreshTokenReused(Unauthenticated):
     # its login has been revoked.
     default_message = "Refresh token has already been used; log in again"
 
-    def __init__(self, *, family_id: str) -> None:
+    def __init__(self, *, family_id: str, account_id: str) -> None:
         super().__init__()
-        # Never shown to the client: which login the servicer revokes.
+        # Never shown to the client: which login the servicer revokes, and whose.
         self.family_id = family_id
+        self.account_id = account_id
 
 
 class EmailTaken(Conflict):

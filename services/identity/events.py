@@ -13,6 +13,8 @@ from services.kit.nats.outbox import OutboxWriter
 SERVICE = "identity"
 # The kind of a revocation that ends every login of an account (a password change).
 EVERY_LOGIN = "account"
+# The kind of a revocation that ends one cookie session of an account (a logout).
+ONE_SESSION = "session"
 
 _outbox = OutboxWriter(tables.outbox)
 

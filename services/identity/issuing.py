@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.common.v1 import common_pb2
 
-from services.identity import events, validation
+from services.identity import audit, events, validation
 from services.identity.credentials import RESOLVERS, Resolved, new_credential_secret
 from services.identity.errors import NoUserKey, TokenNotFound
 from services.identity.models import (
@@ -28,7 +28,8 @@ from services.identity.models import (
 from services.identity.repository import IdentityRepository
 from services.identity.tokens import hash_secret
 from services.kit.access import GRANT_OPERATIONS, Kind, Principal, grant_strings
-from services.kit.clock import utcnow
+from services.kit.audit import Action, AuditEntry, Detail
+from services.kit.clock import rfc3339, utcnow
 from services.kit.errors import ValidationFailed
 from services.kit.ids import new_id
 
@@ -69,6 +70,18 @@ async def create_api_token(
     await events.record(
         session,
         events.credential_issued(caller.tenant_id, token.id, Kind.API_TOKEN, caller.account_id),
+    )
+    await _audit(
+        session,
+        ctx,
+        Action.API_TOKEN_CREATED,
+        "api_token",
+        token.id,
+        {
+            "name": token.name,
+            "permissions": grants(token.permissions),
+            "expires_at": rfc3339(token.expires_at) if token.expires_at else None,
+        },
     )
     return IssuedApiToken(token=token, secret=secret)
 
@@ -113,6 +126,10 @@ async def update_api_token(
     if permissions is not None:
         # Fewer grants must hold at once, not when the gateways' caches expire.
         await _revoked(session, caller.tenant_id, token.id, Kind.API_TOKEN, token.account_id)
+    changed: dict[str, Detail] = {"name": token.name}
+    if permissions is not None:
+        changed["permissions"] = grants(token.permissions)
+    await _audit(session, ctx, Action.API_TOKEN_UPDATED, "api_token", token.id, changed)
     return token
 
 
@@ -127,6 +144,9 @@ async def rotate_api_token(
     if token is None:
         raise TokenNotFound()
     await _revoked(session, caller.tenant_id, token.id, Kind.API_TOKEN, token.account_id)
+    await _audit(
+        session, ctx, Action.API_TOKEN_ROTATED, "api_token", token.id, {"name": token.name}
+    )
     return IssuedApiToken(token=token, secret=secret)
 
 
@@ -138,6 +158,7 @@ async def delete_api_token(
     if not await repo.delete_api_token(caller.tenant_id, caller.account_id, token_id):
         raise TokenNotFound()
     await _revoked(session, caller.tenant_id, token_id, Kind.API_TOKEN, caller.account_id)
+    await _audit(session, ctx, Action.API_TOKEN_REVOKED, "api_token", token_id)
 
 
 def clean_permissions(permissions: dict[str, Permission]) -> dict[str, Permission]:
@@ -243,6 +264,16 @@ async def create_user_key(session: AsyncSession, ctx: common_pb2.RequestContext)
     )
     if previous is not None:
         await _key_revoked(session, repo, account_id, previous)
+        replaced = AuditEntry.by(
+            ctx,
+            Action.USER_KEY_REVOKED,
+            target_type="user_key",
+            target_id=previous,
+            details={"replaced_by": key_id},
+        )
+        await audit.record_for_account(session, account_id, replaced)
+    created = AuditEntry.by(ctx, Action.USER_KEY_CREATED, target_type="user_key", target_id=key_id)
+    await audit.record_for_account(session, account_id, created)
     return IssuedUserKey(id=key_id, secret=secret, created_at=now)
 
 
@@ -253,6 +284,8 @@ async def delete_user_key(session: AsyncSession, ctx: common_pb2.RequestContext)
     if deleted is None:
         raise NoUserKey()
     await _key_revoked(session, repo, account_id, deleted)
+    revoked = AuditEntry.by(ctx, Action.USER_KEY_REVOKED, target_type="user_key", target_id=deleted)
+    await audit.record_for_account(session, account_id, revoked)
 
 
 def _account_of(ctx: common_pb2.RequestContext) -> str:
@@ -314,6 +347,14 @@ async def create_admin_token(
         session,
         events.credential_issued(caller.tenant_id, token.id, Kind.ADMIN_TOKEN, caller.account_id),
     )
+    await _audit(
+        session,
+        ctx,
+        Action.ADMIN_TOKEN_CREATED,
+        "admin_token",
+        token.id,
+        {"name": token.name, "bypass_privacy_rules": token.bypass_privacy_rules},
+    )
     return IssuedAdminToken(token=token, secret=secret)
 
 
@@ -331,6 +372,14 @@ async def delete_admin_token(
     if token is None:
         raise TokenNotFound()
     await _revoked(session, caller.tenant_id, token.id, Kind.ADMIN_TOKEN, token.created_by)
+    await _audit(
+        session,
+        ctx,
+        Action.ADMIN_TOKEN_REVOKED,
+        "admin_token",
+        token.id,
+        {"name": token.name, "bypass_privacy_rules": token.bypass_privacy_rules},
+    )
 
 
 async def _resolve_admin_token(
@@ -381,3 +430,17 @@ async def _revoked(
             workspace_id, credential_id=credential_id, kind=kind, account_id=account_id
         ),
     )
+
+
+async def _audit(
+    session: AsyncSession,
+    ctx: common_pb2.RequestContext,
+    action: Action,
+    target_type: str,
+    target_id: str,
+    details: dict[str, Detail] | None = None,
+) -> None:
+    entry = AuditEntry.by(
+        ctx, action, target_type=target_type, target_id=target_id, details=details
+    )
+    await audit.record(session, Principal.of(ctx).tenant_id, entry)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.common.v1 import common_pb2
 
-from services.identity import events, passwords, validation
+from services.identity import audit, events, passwords, validation
 from services.identity.errors import (
     AlreadyMember,
     EmailTaken,
@@ -22,6 +22,7 @@ from services.identity.errors import (
 from services.identity.models import Account, Member
 from services.identity.repository import IdentityRepository
 from services.kit.access import ROLES, Principal
+from services.kit.audit import Action, AuditEntry, Detail
 from services.kit.clock import utcnow
 from services.kit.errors import ValidationFailed
 from services.kit.ids import new_id, new_secret
@@ -68,7 +69,7 @@ async def add_member(
     account = await repo.account_by_email(validation.clean_email(email))
     if account is None:
         raise NoAccountWithEmail()
-    return await _join(session, repo, caller, account, role)
+    return await _join(session, ctx, repo, account, role)
 
 
 async def create_user(
@@ -88,9 +89,10 @@ async def create_user(
     email = validation.clean_email(email)
     repo = IdentityRepository(session)
     account = await repo.account_by_email(email)
+    created = account is None
     if account is None:
         account = await _create_account(session, repo, caller, email, name, password)
-    return await _join(session, repo, caller, account, role)
+    return await _join(session, ctx, repo, account, role, account_created=created)
 
 
 async def update_member(
@@ -119,6 +121,13 @@ async def update_member(
         await events.record(
             session, events.member_role_changed(caller.tenant_id, account_id, role, member.role)
         )
+        changed = _member_entry(
+            ctx,
+            Action.MEMBER_ROLE_CHANGED,
+            account_id,
+            {"role": role, "previous_role": member.role},
+        )
+        await audit.record(session, caller.tenant_id, changed)
     if name is not None and name != member.account.name:
         await repo.rename_account(account_id, name)
     updated = await repo.member(caller.tenant_id, account_id)
@@ -141,6 +150,8 @@ async def remove_member(
         await _keep_an_owner(repo, caller.tenant_id, account_id)
     await repo.remove_member(caller.tenant_id, account_id)
     await events.record(session, events.member_removed(caller.tenant_id, account_id))
+    removed = _member_entry(ctx, Action.MEMBER_REMOVED, account_id, {"role": member.role})
+    await audit.record(session, caller.tenant_id, removed)
 
 
 def _check_may_grant(caller: Principal, role: str) -> None:
@@ -156,16 +167,25 @@ async def _keep_an_owner(repo: IdentityRepository, workspace_id: str, leaving: s
 
 async def _join(
     session: AsyncSession,
+    ctx: common_pb2.RequestContext,
     repo: IdentityRepository,
-    caller: Principal,
     account: Account,
     role: str,
+    *,
+    account_created: bool = False,
 ) -> Member:
+    caller = Principal.of(ctx)
     if not await repo.insert_member(
         workspace_id=caller.tenant_id, account_id=account.id, role=role, now=utcnow()
     ):
         raise AlreadyMember()
     await events.record(session, events.member_added(caller.tenant_id, account.id, role))
+    details: dict[str, Detail] = {"role": role, "email": account.email}
+    if account_created:
+        details["account_created"] = True
+    await audit.record(
+        session, caller.tenant_id, _member_entry(ctx, Action.MEMBER_ADDED, account.id, details)
+    )
     member = await repo.member(caller.tenant_id, account.id)
     assert member is not None
     return member
@@ -197,3 +217,9 @@ async def _create_account(
         raise EmailTaken()
     await events.record(session, events.account_created(caller.tenant_id, account))
     return account
+
+
+def _member_entry(
+    ctx: common_pb2.RequestContext, action: Action, account_id: str, details: dict[str, Detail]
+) -> AuditEntry:
+    return AuditEntry.by(ctx, action, target_type="account", target_id=account_id, details=details)

@@ -181,6 +181,8 @@ class OpenedAppSession:
     token: str
     expires_at: datetime
     user: AppUser
+    # The session's public id (aps_...), as the audit log names it; not the secret.
+    session_id: str = ""
 
 
 @dataclass(frozen=True)

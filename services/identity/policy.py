@@ -52,4 +52,5 @@ POLICY: PolicyTable = {
     "GetAppUser": Op.APP_USERS_MANAGE,
     "UpdateAppUser": Op.APP_USERS_MANAGE,
     "DeleteAppUser": Op.APP_USERS_MANAGE,
+    "ListAuditLog": Op.AUDIT_LOG_READ,
 }

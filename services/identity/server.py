@@ -8,21 +8,25 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import grpc
+from tessera.common.v1 import common_pb2
 from tessera.identity.v1 import identity_pb2, identity_pb2_grpc
 
-from services.identity import app_users, credentials, issuing, members, models, service
+from services.identity import app_users, audit, credentials, issuing, members, models, service
+from services.identity.audit_repository import StoredEntry
 from services.identity.config import IdentitySettings
-from services.identity.errors import RefreshTokenReused
+from services.identity.errors import InvalidCredentials, RefreshTokenReused, WrongPassword
 from services.kit.clock import rfc3339
 from services.kit.db import ALL_TENANTS, SessionMaker, transaction
+from services.kit.json import dumps_exact
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     """Each call's transaction acts in the workspace its context names. Accounts, their
     logins and the signing keys belong to no workspace, so calls on them act in none
-    (creating a workspace binds the transaction to it); the calls that read an account's
-    memberships across its workspaces, or resolve a credential by its hash before its
-    workspace is known, act in all of them."""
+    (creating a workspace binds the transaction to it); the calls that reach an account's
+    memberships across its workspaces (to list them, or to audit what the account did as
+    itself in each of them), or resolve a credential by its hash before its workspace is
+    known, act in all of them."""
 
     def __init__(self, sessionmaker: SessionMaker, settings: IdentitySettings) -> None:
         self.sessionmaker = sessionmaker
@@ -33,7 +37,11 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     ) -> identity_pb2.CreateAccountResponse:
         async with transaction(self.sessionmaker) as session:
             created = await service.create_account(
-                session, name=request.name, email=request.email, password=request.password
+                session,
+                name=request.name,
+                email=request.email,
+                password=request.password,
+                ctx=request.ctx,
             )
         return identity_pb2.CreateAccountResponse(
             account=_account(created.account), workspace=_workspace(created.workspace)
@@ -42,13 +50,18 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def IssueTokens(
         self, request: identity_pb2.IssueTokensRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.IssueTokensResponse:
-        async with transaction(self.sessionmaker) as session:
-            issued = await service.issue_tokens(
-                session,
-                username=request.username,
-                password=request.password,
-                settings=self.settings,
-            )
+        try:
+            async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
+                issued = await service.issue_tokens(
+                    session,
+                    username=request.username,
+                    password=request.password,
+                    settings=self.settings,
+                    ctx=request.ctx,
+                )
+        except InvalidCredentials as refused:
+            await self._login_failed(request.ctx, refused, method="jwt")
+            raise
         return _tokens(issued)
 
     async def RefreshTokens(
@@ -61,28 +74,35 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 )
         except RefreshTokenReused as reused:
             # The refusal rolled its transaction back; the revocation must outlive it.
-            async with transaction(self.sessionmaker) as session:
-                await service.revoke_refresh_family(session, family_id=reused.family_id)
+            async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
+                await service.revoke_refresh_family(session, reused, request.ctx)
             raise
         return _tokens(issued)
 
     async def RevokeRefreshToken(
         self, request: identity_pb2.RevokeRefreshTokenRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.RevokeRefreshTokenResponse:
-        async with transaction(self.sessionmaker) as session:
-            await service.revoke_refresh_token(session, refresh_token=request.refresh_token)
+        async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
+            await service.revoke_refresh_token(
+                session, refresh_token=request.refresh_token, ctx=request.ctx
+            )
         return identity_pb2.RevokeRefreshTokenResponse()
 
     async def CreateSession(
         self, request: identity_pb2.CreateSessionRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.CreateSessionResponse:
-        async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
-            opened = await service.create_session(
-                session,
-                username=request.username,
-                password=request.password,
-                settings=self.settings,
-            )
+        try:
+            async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
+                opened = await service.create_session(
+                    session,
+                    username=request.username,
+                    password=request.password,
+                    settings=self.settings,
+                    ctx=request.ctx,
+                )
+        except InvalidCredentials as refused:
+            await self._login_failed(request.ctx, refused, method="session")
+            raise
         return identity_pb2.CreateSessionResponse(
             session_id=opened.session_id,
             csrf_token=opened.csrf_token,
@@ -103,7 +123,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         self, request: identity_pb2.EndSessionRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.EndSessionResponse:
         async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
-            await service.end_session(session, session_id=request.session_id)
+            await service.end_session(session, session_id=request.session_id, ctx=request.ctx)
         return identity_pb2.EndSessionResponse()
 
     async def CreateWorkspace(
@@ -134,13 +154,18 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def ChangePassword(
         self, request: identity_pb2.ChangePasswordRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.ChangePasswordResponse:
-        async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
-            await service.change_password(
-                session,
-                request.ctx,
-                old_password=request.old_password,
-                new_password=request.new_password,
-            )
+        try:
+            async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
+                await service.change_password(
+                    session,
+                    request.ctx,
+                    old_password=request.old_password,
+                    new_password=request.new_password,
+                )
+        except WrongPassword:
+            async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
+                await service.password_change_refused(session, request.ctx)
+            raise
         return identity_pb2.ChangePasswordResponse()
 
     async def GetSigningKeys(
@@ -379,15 +404,20 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def LogInAppUser(
         self, request: identity_pb2.LogInAppUserRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.AppSession:
-        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
-            opened = await app_users.log_in(
-                session,
-                request.ctx,
-                email=request.email,
-                password=request.password,
-                keep_logged_in=request.keep_logged_in,
-                settings=self.settings,
-            )
+        try:
+            async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
+                opened = await app_users.log_in(
+                    session,
+                    request.ctx,
+                    email=request.email,
+                    password=request.password,
+                    keep_logged_in=request.keep_logged_in,
+                    settings=self.settings,
+                )
+        except InvalidCredentials as refused:
+            async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
+                await app_users.log_in_failed(session, request.ctx, refused.account_id)
+            raise
         return _app_session(opened)
 
     async def EndAppSession(
@@ -472,6 +502,35 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 session, request.ctx, app_id=request.app_id, app_user_id=request.app_user_id
             )
         return identity_pb2.DeleteAppUserResponse()
+
+    async def _login_failed(
+        self, ctx: common_pb2.RequestContext, refused: InvalidCredentials, *, method: str
+    ) -> None:
+        # The refusal rolled its transaction back; its audit entry must outlive it.
+        async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
+            await audit.login_failed(session, ctx, refused.account_id, method=method)
+
+    # The audit log
+
+    async def ListAuditLog(
+        self, request: identity_pb2.ListAuditLogRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.ListAuditLogResponse:
+        query = audit.AuditQuery(
+            actions=list(request.actions),
+            actor=request.actor,
+            outcome=request.outcome,
+            since=request.since,
+            until=request.until,
+            target_id=request.target_id,
+            cursor=request.cursor,
+            per_page=request.per_page,
+        )
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
+            page = await audit.list_entries(session, request.ctx, query)
+        return identity_pb2.ListAuditLogResponse(
+            entries=[_audit_entry(stored) for stored in page.entries],
+            next_cursor=page.next_cursor,
+        )
 
 
 def register(server: grpc.aio.Server, servicer: IdentityServicer) -> None:
@@ -584,4 +643,23 @@ def _app_user(user: models.AppUser) -> identity_pb2.AppUser:
 def _app_session(opened: models.OpenedAppSession) -> identity_pb2.AppSession:
     return identity_pb2.AppSession(
         token=opened.token, expires_at=rfc3339(opened.expires_at), user=_app_user(opened.user)
+    )
+
+
+def _audit_entry(stored: StoredEntry) -> identity_pb2.AuditEntry:
+    entry = stored.entry
+    return identity_pb2.AuditEntry(
+        id=stored.id,
+        occurred_at=rfc3339(stored.occurred_at),
+        action=entry.action,
+        outcome=entry.outcome,
+        principal_kind=entry.principal_kind,
+        principal_id=entry.principal_id,
+        account_id=entry.account_id,
+        credential_id=entry.credential_id,
+        target_type=entry.target_type,
+        target_id=entry.target_id,
+        details_json=dumps_exact(dict(entry.details)).decode(),
+        client_ip=entry.client_ip,
+        user_agent=entry.user_agent,
     )

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.common.v1 import common_pb2
 
-from services.identity import events, passwords, validation
+from services.identity import audit, events, passwords, validation
 from services.identity.config import IdentitySettings
 from services.identity.errors import (
     EmailTaken,
@@ -43,6 +43,7 @@ from services.identity.tokens import (
     seal_successor,
     unseal_successor,
 )
+from services.kit.audit import Action, AuditEntry, Outcome
 from services.kit.clock import utcnow
 from services.kit.db import act_in
 from services.kit.ids import new_id, new_secret
@@ -56,7 +57,12 @@ KEY_RETIREMENT_MARGIN = timedelta(minutes=5)
 
 
 async def create_account(
-    session: AsyncSession, *, name: str, email: str, password: str
+    session: AsyncSession,
+    *,
+    name: str,
+    email: str,
+    password: str,
+    ctx: common_pb2.RequestContext | None = None,
 ) -> CreatedAccount:
     name = validation.clean_name(name)
     email = validation.clean_email(email)
@@ -77,11 +83,20 @@ async def create_account(
     await events.record(session, events.account_created(workspace.id, account))
     await events.record(session, events.workspace_created(workspace))
     await events.record(session, events.member_added(workspace.id, account.id, OWNER))
+    origin = ctx or common_pb2.RequestContext()
+    await audit.record(
+        session, workspace.id, audit.account_entry(origin, Action.ACCOUNT_CREATED, account.id)
+    )
     return CreatedAccount(account=account, workspace=workspace)
 
 
 async def issue_tokens(
-    session: AsyncSession, *, username: str, password: str, settings: IdentitySettings
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    settings: IdentitySettings,
+    ctx: common_pb2.RequestContext | None = None,
 ) -> IssuedTokens:
     repo = IdentityRepository(session)
     started = utcnow()
@@ -89,14 +104,23 @@ async def issue_tokens(
     account = credentials.account
     now = await _login_time(started, credentials.tokens_valid_after)
     refresh_token = new_secret()
+    # A login starts a family; every rotation's successor joins it.
+    family_id = new_id("rtf")
     await repo.insert_refresh_token(
         token_hash=hash_secret(refresh_token),
         account_id=account.id,
-        # A login starts a family; every rotation's successor joins it.
-        family_id=new_id("rtf"),
+        family_id=family_id,
         now=now,
         expires_at=now + timedelta(seconds=settings.refresh_token_ttl_seconds),
     )
+    login = audit.account_entry(
+        ctx or common_pb2.RequestContext(),
+        Action.LOGIN,
+        account.id,
+        credential_id=family_id,
+        details={"method": "jwt"},
+    )
+    await audit.record_for_account(session, account.id, login)
     return IssuedTokens(
         access_token=await _access_token(repo, account.id, now, settings),
         refresh_token=refresh_token,
@@ -139,7 +163,7 @@ async def refresh_tokens(
     else:
         reissued = await _successor_in_grace(repo, refresh_token, state, now, settings)
         if reissued is None:
-            raise RefreshTokenReused(family_id=state.family_id)
+            raise RefreshTokenReused(family_id=state.family_id, account_id=state.account.id)
         successor = reissued
     return IssuedTokens(
         access_token=await _access_token(repo, state.account.id, now, settings),
@@ -149,11 +173,26 @@ async def refresh_tokens(
     )
 
 
-async def revoke_refresh_family(session: AsyncSession, *, family_id: str) -> None:
-    await IdentityRepository(session).revoke_refresh_family(family_id, utcnow())
+async def revoke_refresh_family(
+    session: AsyncSession, reused: RefreshTokenReused, ctx: common_pb2.RequestContext
+) -> None:
+    await IdentityRepository(session).revoke_refresh_family(reused.family_id, utcnow())
+    entry = audit.account_entry(
+        ctx,
+        Action.REFRESH_TOKEN_REUSED,
+        reused.account_id,
+        credential_id=reused.family_id,
+        outcome=Outcome.FAILURE,
+    )
+    await audit.record_for_account(session, reused.account_id, entry)
 
 
-async def revoke_refresh_token(session: AsyncSession, *, refresh_token: str) -> None:
+async def revoke_refresh_token(
+    session: AsyncSession,
+    *,
+    refresh_token: str,
+    ctx: common_pb2.RequestContext | None = None,
+) -> None:
     """Logging out ends the login: the token and every token of its family."""
     if not refresh_token:
         return
@@ -161,6 +200,15 @@ async def revoke_refresh_token(session: AsyncSession, *, refresh_token: str) -> 
     family_id = await repo.refresh_family_of(hash_secret(refresh_token))
     if family_id is not None:
         await repo.revoke_refresh_family(family_id, utcnow())
+        account_id = await audit.account_of_refresh_family(session, family_id)
+        logout = audit.account_entry(
+            ctx or common_pb2.RequestContext(),
+            Action.LOGOUT,
+            account_id,
+            credential_id=family_id,
+            details={"method": "jwt"},
+        )
+        await audit.record_for_account(session, account_id, logout)
 
 
 async def _successor_in_grace(
@@ -181,7 +229,12 @@ async def _successor_in_grace(
 
 
 async def create_session(
-    session: AsyncSession, *, username: str, password: str, settings: IdentitySettings
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    settings: IdentitySettings,
+    ctx: common_pb2.RequestContext | None = None,
 ) -> OpenedSession:
     repo = IdentityRepository(session)
     started = utcnow()
@@ -201,6 +254,10 @@ async def create_session(
     workspace_id = await repo.first_workspace_id(account.id)
     if workspace_id is not None:
         await events.record(session, events.session_started(workspace_id, account.id))
+    login = audit.account_entry(
+        ctx or common_pb2.RequestContext(), Action.LOGIN, account.id, details={"method": "session"}
+    )
+    await audit.record_for_account(session, account.id, login)
     return OpenedSession(
         session_id=session_id, csrf_token=csrf_token, account=account, expires_at=expires_at
     )
@@ -216,7 +273,9 @@ async def resolve_session(session: AsyncSession, *, session_id: str) -> Resolved
     return ResolvedSession(account=account, csrf_token=csrf_token)
 
 
-async def end_session(session: AsyncSession, *, session_id: str) -> None:
+async def end_session(
+    session: AsyncSession, *, session_id: str, ctx: common_pb2.RequestContext | None = None
+) -> None:
     """Ending an unknown or already ended session changes nothing and is not an error."""
     if not session_id:
         return
@@ -224,9 +283,30 @@ async def end_session(session: AsyncSession, *, session_id: str) -> None:
     account_id = await repo.end_session(hash_secret(session_id), utcnow())
     if account_id is None:
         return
+    logout = audit.account_entry(
+        ctx or common_pb2.RequestContext(), Action.LOGOUT, account_id, details={"method": "session"}
+    )
+    await audit.record_for_account(session, account_id, logout)
     workspace_id = await repo.first_workspace_id(account_id)
     if workspace_id is not None:
         await events.record(session, events.session_ended(workspace_id, account_id))
+    await _announce_session_ended(session, repo, account_id)
+
+
+async def _announce_session_ended(
+    session: AsyncSession, repo: IdentityRepository, account_id: str
+) -> None:
+    """Gateways cache sessions and drop the account's on a revocation; each workspace of
+    the account hears it, so whoever follows one workspace's events learns it too. Events
+    are addressed by workspace: for an account in none, other gateways keep serving the
+    ended session until their cached copy expires (GATEWAY_SESSION_CACHE_SECONDS)."""
+    for membership in await repo.memberships_of_account(account_id):
+        await events.record(
+            session,
+            events.credential_revoked(
+                membership.workspace.id, kind=events.ONE_SESSION, account_id=account_id
+            ),
+        )
 
 
 async def create_workspace(
@@ -243,6 +323,14 @@ async def create_workspace(
     )
     await events.record(session, events.workspace_created(workspace))
     await events.record(session, events.member_added(workspace.id, ctx.principal_id, OWNER))
+    created = AuditEntry.by(
+        ctx,
+        Action.WORKSPACE_CREATED,
+        target_type="workspace",
+        target_id=workspace.id,
+        details={"name": workspace.name},
+    )
+    await audit.record(session, workspace.id, created)
     return Membership(workspace=workspace, role=OWNER)
 
 
@@ -278,6 +366,15 @@ async def change_password(
         raise WrongPassword()
     await repo.set_password(account_id, await passwords.hash_password(new_password))
     await end_every_login(session, account_id)
+    changed = audit.account_entry(ctx, Action.PASSWORD_CHANGED, account_id)
+    await audit.record_for_account(session, account_id, changed)
+
+
+async def password_change_refused(session: AsyncSession, ctx: common_pb2.RequestContext) -> None:
+    """Recorded in a transaction of its own, after the refusal rolled the change back."""
+    account_id = ctx.account_id or ctx.principal_id
+    refused = audit.account_entry(ctx, Action.PASSWORD_CHANGED, account_id, outcome=Outcome.FAILURE)
+    await audit.record_for_account(session, account_id, refused)
 
 
 async def end_every_login(session: AsyncSession, account_id: str) -> None:
@@ -363,7 +460,7 @@ async def _authenticate(repo: IdentityRepository, username: str, password: str) 
         raise InvalidCredentials()
     verification = await passwords.verify_password(credentials.password_hash, password)
     if not verification.ok:
-        raise InvalidCredentials()
+        raise InvalidCredentials(account_id=credentials.account.id)
     if verification.needs_rehash:
         new_hash = await passwords.hash_password(password)
         await repo.rehash_password(

@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from services.kit.nats.consumer import dead_letters_table, processed_events_table
 from services.kit.nats.outbox import outbox_table
 
 metadata = MetaData()
@@ -194,6 +195,36 @@ user_keys = Table(
     _created_at(),
     Column("last_used_at", DateTime(timezone=True)),
 )
+
+# Tenant-owned: security events, who did what from where (services/identity/audit.py).
+# Newest first, through each filter the API offers; occurred_at alone for the prune.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("action", Text, nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("principal_kind", Text, nullable=False),
+    Column("principal_id", Text, nullable=False),
+    Column("account_id", Text, nullable=False),
+    Column("credential_id", Text, nullable=False),
+    Column("target_type", Text, nullable=False),
+    Column("target_id", Text, nullable=False),
+    Column("details", JSONB, nullable=False),
+    Column("client_ip", Text, nullable=False),
+    Column("user_agent", Text, nullable=False),
+    Index("ix_audit_log_tenant_id_occurred_at", "tenant_id", "occurred_at", "id"),
+    Index("ix_audit_log_tenant_id_action", "tenant_id", "action", "occurred_at", "id"),
+    Index("ix_audit_log_tenant_id_account_id", "tenant_id", "account_id", "occurred_at", "id"),
+    Index("ix_audit_log_tenant_id_target_id", "tenant_id", "target_id", "occurred_at", "id"),
+    Index("ix_audit_log_occurred_at", "occurred_at"),
+)
+
+# Bookkeeping of the durable consumers (the schema service's audit events).
+processed_events = processed_events_table(metadata)
+dead_letters = dead_letters_table(metadata)
 
 outbox = outbox_table(metadata)
 Index("ix_outbox_unpublished", outbox.c.seq, postgresql_where=outbox.c.published_at.is_(None))

@@ -3,8 +3,12 @@ its own env_prefix; nothing outside a config module reads os.environ."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.kit.nats.connection import NatsIdentity
 
 
 class BaseServiceSettings(BaseSettings):
@@ -16,8 +20,15 @@ class BaseServiceSettings(BaseSettings):
     nats_url: str = Field(
         default="nats://127.0.0.1:4222", validation_alias=AliasChoices("NATS_URL")
     )
+    # The service's NATS credentials, as files (<PREFIX>_NATS_SEED_FILE, ..._CREDS_FILE):
+    # an nkey seed, or a .creds file for a server in operator mode. Neither: anonymous.
+    nats_seed_file: Path | None = None
+    nats_creds_file: Path | None = None
     # How long a stop waits for in-flight calls before cancelling them.
     shutdown_grace_seconds: float = 5.0
+
+    def nats_identity(self, role: str) -> NatsIdentity:
+        return NatsIdentity(role, seed_file=self.nats_seed_file, creds_file=self.nats_creds_file)
 
 
 class DatabaseServiceSettings(BaseServiceSettings):

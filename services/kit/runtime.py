@@ -44,7 +44,7 @@ async def service_runtime(
     NATS is drained and the engine disposed on the way out, also after a failed start."""
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     try:
-        nats = await connect(settings.nats_url, name=name)
+        nats = await connect(settings.nats_url, name=name, identity=settings.nats_identity(name))
         try:
             js = nats.jetstream()
             await ensure_stream(js, name=name.upper(), subjects=[f"{name}.>"])

@@ -16,7 +16,7 @@ from services.kit.clock import utcnow
 from services.kit.errors import Conflict, ValidationFailed
 from services.kit.fields import COLUMN, REGISTRY
 from services.kit.tenancy import tenant_of
-from services.schema import events, privacy, rules
+from services.schema import audit, events, privacy, rules
 from services.schema.errors import (
     AppNotFound,
     FieldNotFound,
@@ -184,6 +184,7 @@ async def update_app(
     if updated is None:
         raise SlugTaken(f"An app with slug '{values['slug']}' already exists", field="slug")
     await events.publish(session, events.app_updated(tenant_id, updated))
+    await audit.app_settings_changed(session, ctx, tenant_id, app, updated)
     return updated
 
 
@@ -551,6 +552,7 @@ async def set_privacy_rules(
     await repo.lock_schema(schema.id)
     await repo.set_privacy_rules(schema.id, privacy.parse_rules(body, schema))
     changed = await _changed(session, repo, tenant_id, app_slug, schema.id)
+    await audit.privacy_rules_changed(session, ctx, tenant_id, changed)
     return changed, privacy.present_rules(changed.privacy_rules, changed)
 
 

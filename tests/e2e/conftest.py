@@ -9,6 +9,7 @@ import pytest
 
 from services.devstack.stack import Stack
 from tests.factories.accounts import Tenant, sign_up
+from tests.support.bus import BusReader
 from tests.support.infra import Infra
 from tests.support.stack import running_stack
 
@@ -17,6 +18,12 @@ from tests.support.stack import running_stack
 def stack(infra: Infra) -> Iterator[Stack]:
     with running_stack(infra) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def bus(infra: Infra) -> BusReader:
+    """What the services publish, read as the suite's observer."""
+    return BusReader.of(infra)
 
 
 @pytest.fixture

@@ -153,3 +153,59 @@ def test_a_password_change_reaches_the_other_gateway_within_a_second(
     )
     new_headers = {"Authorization": f"JWT {new_login.json()['token']}"}
     served_by_both(client, second_gateway, records_path(crm), new_headers)
+
+
+def log_in(gateway: httpx.Client, tenant: Tenant) -> dict[str, str]:
+    """A cookie session's header, as AppBuilder's curl examples send it."""
+    response = gateway.post(
+        "/auth/login/", json={"username": tenant.email, "password": tenant.password}
+    )
+    assert response.status_code == 200, response.text
+    return {"Cookie": f"sessionid={response.cookies['sessionid']}"}
+
+
+def test_a_logout_through_one_gateway_is_refused_by_the_other_within_a_second(
+    client: httpx.Client, second_gateway: httpx.Client, tenant: Tenant, crm: str
+) -> None:
+    cookie = log_in(client, tenant)
+    kept = log_in(client, tenant)
+    # Both gateways now hold the sessions.
+    served_by_both(client, second_gateway, records_path(crm), cookie)
+    served_by_both(client, second_gateway, records_path(crm), kept)
+
+    assert client.post("/auth/logout/", headers=cookie).status_code == 200
+
+    assert client.get(records_path(crm), headers=cookie).status_code == 401
+    refused_within_a_second(second_gateway, records_path(crm), cookie)
+    served_by_both(client, second_gateway, records_path(crm), kept)
+
+
+def test_a_password_change_ends_cookie_sessions_at_the_other_gateway_within_a_second(
+    client: httpx.Client, second_gateway: httpx.Client, tenant: Tenant, crm: str
+) -> None:
+    cookie = log_in(second_gateway, tenant)
+    served_by_both(client, second_gateway, records_path(crm), cookie)
+
+    changed = tenant.post(
+        "/api/user/change-password/",
+        json={"old_password": tenant.password, "new_password": "a brand new passphrase"},
+    )
+    assert changed.status_code == 204, changed.text
+
+    refused_within_a_second(second_gateway, records_path(crm), cookie)
+
+
+def test_a_removed_members_cookie_session_loses_the_workspace_at_the_other_gateway(
+    client: httpx.Client, second_gateway: httpx.Client, tenant: Tenant, crm: str
+) -> None:
+    member = sign_up(client, name="Member")
+    join(tenant, member, "editor")
+    cookie = {**log_in(client, member), **in_workspace(tenant.workspace_id)}
+    served_by_both(client, second_gateway, records_path(crm), cookie)
+
+    removed = tenant.delete(members_path(tenant.workspace_id, member.account_id))
+    assert removed.status_code == 204
+
+    refused_within_a_second(second_gateway, records_path(crm), cookie, status=404)
+    own = {"Cookie": cookie["Cookie"]}
+    assert second_gateway.get("/api/workspaces/", headers=own).status_code == 200

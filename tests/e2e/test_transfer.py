@@ -15,7 +15,7 @@ from services.devstack.stack import Stack
 from tests.e2e.conftest import database_url
 from tests.factories.accounts import Tenant
 from tests.factories.apps import create_app, create_schema, records_path
-from tests.support.bus import stream_messages
+from tests.support.bus import BusReader, stream_messages
 from tests.support.db import count_rows, scalar
 
 CSV_TYPE = {"Content-Type": "text/csv"}
@@ -81,7 +81,7 @@ CONTACTS_CSV = (
 
 
 def test_csv_import_lands_valid_rows_reports_bad_ones_and_publishes_events(
-    stack: Stack, tenant: Tenant, crm: str
+    stack: Stack, bus: BusReader, tenant: Tenant, crm: str
 ) -> None:
     response = tenant.post(import_path(crm), content=CONTACTS_CSV.encode(), headers=CSV_TYPE)
     assert response.status_code == 202, response.text
@@ -110,9 +110,8 @@ def test_csv_import_lands_valid_rows_reports_bad_ones_and_publishes_events(
     assert records["Heidi"]["email"] == "heidi@example.com"
     assert stored_rows(stack, tenant, crm) == 3
 
-    assert stack.resolved_nats_url is not None
     events = stream_messages(
-        stack.resolved_nats_url,
+        bus,
         "RECORDS",
         f"records.{tenant.workspace_id}.record.created",
         at_least=3,

@@ -1,4 +1,5 @@
-"""Reading what services published to JetStream, with bounded waits."""
+"""Reading what services published to JetStream, with bounded waits, as the suite's
+observer (tests.support.nats_users)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,29 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import nats
 import orjson
+from nats.aio.client import Client
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import DeliverPolicy
+
+from services.kit.nats.connection import NatsIdentity, connect
+from tests.support.infra import Infra
+from tests.support.nats_users import OBSERVER, nats_identity
+
+
+@dataclass(frozen=True)
+class BusReader:
+    """The session's nats-server, read with the observer's credentials."""
+
+    url: str
+    identity: NatsIdentity
+
+    @classmethod
+    def of(cls, infra: Infra) -> BusReader:
+        return cls(infra.nats_url, nats_identity(infra, OBSERVER))
+
+    async def connect(self) -> Client:
+        return await connect(self.url, name="test-observer", identity=self.identity)
 
 
 @dataclass(frozen=True)
@@ -21,7 +41,7 @@ class Published:
 
 
 def stream_messages(
-    nats_url: str,
+    bus: BusReader,
     stream: str,
     subject: str,
     *,
@@ -33,7 +53,7 @@ def stream_messages(
     arrived, then briefly for stragglers, so a duplicate would be seen too."""
 
     async def read() -> list[Published]:
-        connection = await nats.connect(nats_url)
+        connection = await bus.connect()
         try:
             js = connection.jetstream()
             subscription = await js.subscribe(

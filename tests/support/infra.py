@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.devstack.infra import EmbeddedNats, EmbeddedPostgres
+from services.devstack.nats_auth import NatsKeyring
 from services.devstack.roles import ServiceDatabase, close_shared_databases, provision_database
+from tests.support.nats_users import suite_users
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,8 @@ class Infra:
     # Every database this session creates starts with it, so runs never share state.
     run_id: str
     work_dir: Path
+    # The nkeys of the suite's own nats-server; None on the machine's own server.
+    nats_keys: NatsKeyring | None = None
 
     def new_database(self, purpose: str, *, creates_schemas: bool = False) -> ServiceDatabase:
         """A fresh database for every call, with its own owner and runtime roles as the
@@ -49,7 +53,10 @@ def start_infra() -> Iterator[Infra]:
         postgres_url = os.environ.get("TESSERA_TEST_POSTGRES_URL")
         nats_url = os.environ.get("TESSERA_TEST_NATS_URL")
         postgres = None if postgres_url else EmbeddedPostgres(work_dir / "postgres")
-        nats = None if nats_url else EmbeddedNats(work_dir / "nats")
+        nats_keys = None if nats_url else NatsKeyring(work_dir / "nats-keys")
+        nats = (
+            None if nats_keys is None else EmbeddedNats(work_dir / "nats", suite_users(nats_keys))
+        )
         try:
             if postgres is not None:
                 postgres.start()
@@ -60,7 +67,7 @@ def start_infra() -> Iterator[Infra]:
                 nats_url = nats.url
             assert postgres_url is not None
             assert nats_url is not None
-            yield Infra(postgres_url, nats_url, run_id, work_dir)
+            yield Infra(postgres_url, nats_url, run_id, work_dir, nats_keys)
         finally:
             if nats is not None:
                 nats.stop()

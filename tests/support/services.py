@@ -12,6 +12,7 @@ from services.devstack.processes import ServiceProcess, migrate
 from services.devstack.roles import ServiceDatabase
 from services.devstack.stack import CREATES_SCHEMAS
 from tests.support.infra import Infra
+from tests.support.nats_users import nats_env
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ def running_service(infra: Infra, name: str, **extra_env: str) -> Iterator[Runni
         f"{prefix}_DATABASE_URL": database.runtime_url,
         f"{prefix}_GRPC_PORT": str(port),
         "NATS_URL": infra.nats_url,
+        **nats_env(infra),
         **extra_env,
     }
     migrate_as_owner(name, database)

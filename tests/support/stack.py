@@ -9,6 +9,7 @@ from services.devstack.infra import free_port
 from services.devstack.processes import ServiceProcess
 from services.devstack.stack import DATABASE_SERVICES, Stack
 from tests.support.infra import Infra
+from tests.support.nats_users import nats_env
 
 
 @contextmanager
@@ -21,6 +22,9 @@ def running_stack(infra: Infra) -> Iterator[Stack]:
         postgres_admin_url=infra.postgres_admin_url,
         database_prefix=infra.database_prefix("stack"),
         nats_url=infra.nats_url,
+        # The session's server is the stack's "external" one: its services get their
+        # credentials from the environment, as from an operator.
+        extra_env=nats_env(infra),
     )
     stack.start()
     try:

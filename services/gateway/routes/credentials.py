@@ -140,12 +140,15 @@ async def delete_token(
 
 @router.post("/user/api-key", status_code=201)
 async def create_api_key(
-    caller: AccountCallerDep, backends: BackendsDep, authenticator: AuthenticatorDep
+    request: Request,
+    caller: AccountCallerDep,
+    backends: BackendsDep,
+    authenticator: AuthenticatorDep,
 ) -> dict[str, Any]:
     """Creates the caller's key, or replaces it: the previous one stops working."""
     reply = await backends.call(
         backends.identity.CreateUserKey,
-        identity_pb2.CreateUserKeyRequest(ctx=caller.account_context()),
+        identity_pb2.CreateUserKeyRequest(ctx=caller.account_context(request)),
     )
     authenticator.credentials.forget(account_id=caller.account_id)
     return {"id": reply.id, "api_key": reply.secret, "created_at": reply.created_at}
@@ -153,11 +156,14 @@ async def create_api_key(
 
 @router.delete("/user/api-key", status_code=204)
 async def delete_api_key(
-    caller: AccountCallerDep, backends: BackendsDep, authenticator: AuthenticatorDep
+    request: Request,
+    caller: AccountCallerDep,
+    backends: BackendsDep,
+    authenticator: AuthenticatorDep,
 ) -> Response:
     await backends.call(
         backends.identity.DeleteUserKey,
-        identity_pb2.DeleteUserKeyRequest(ctx=caller.account_context()),
+        identity_pb2.DeleteUserKeyRequest(ctx=caller.account_context(request)),
     )
     authenticator.credentials.forget(account_id=caller.account_id)
     return Response(status_code=204)

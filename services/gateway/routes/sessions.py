@@ -67,8 +67,11 @@ async def logout(
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:
         await backends.call(
-            backends.identity.EndSession, identity_pb2.EndSessionRequest(session_id=session_id)
+            backends.identity.EndSession,
+            identity_pb2.EndSessionRequest(session_id=session_id, ctx=request_origin(request)),
         )
+        # This replica at once; the others when identity's revocation reaches them.
+        authenticator.sessions.forget_session(session_id)
     response = JSONResponse({"detail": "Logged out"})
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from tessera.common.v1 import common_pb2
 from tessera.identity.v1 import identity_pb2
 
 from services.gateway import presenters
@@ -115,7 +114,9 @@ async def token_blacklist(request: Request, backends: BackendsDep) -> Response:
     body = await parse_json(request, RevokeRequest)
     await backends.call(
         backends.identity.RevokeRefreshToken,
-        identity_pb2.RevokeRefreshTokenRequest(refresh_token=body.refresh_token),
+        identity_pb2.RevokeRefreshTokenRequest(
+            refresh_token=body.refresh_token, ctx=request_origin(request)
+        ),
     )
     return Response(status_code=204)
 
@@ -134,7 +135,7 @@ async def change_password(
     await backends.call(
         backends.identity.ChangePassword,
         identity_pb2.ChangePasswordRequest(
-            ctx=caller.account_context(),
+            ctx=caller.account_context(request),
             old_password=body.old_password,
             new_password=body.new_password,
         ),
@@ -169,7 +170,8 @@ async def create_workspace(
     backends: BackendsDep,
 ) -> dict[str, Any]:
     body = await parse_json(request, NewWorkspace)
-    ctx = common_pb2.RequestContext(principal_id=caller.account_id, principal_kind=Kind.USER)
+    ctx = request_origin(request)
+    ctx.principal_id, ctx.principal_kind = caller.account_id, Kind.USER
     membership = await backends.call(
         backends.identity.CreateWorkspace,
         identity_pb2.CreateWorkspaceRequest(ctx=ctx, name=body.name),

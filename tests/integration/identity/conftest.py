@@ -10,6 +10,7 @@ import pytest
 from tessera.identity.v1 import identity_pb2_grpc
 
 from tests.integration.identity.support import IdentityStack
+from tests.support.bus import BusReader
 from tests.support.infra import Infra
 from tests.support.services import running_service
 
@@ -17,13 +18,17 @@ from tests.support.services import running_service
 @pytest.fixture(scope="session")
 def identity(infra: Infra) -> Iterator[IdentityStack]:
     with (
-        running_service(infra, "identity") as service,
+        # Its own durable: the end-to-end stack's identity on this NATS must not share
+        # (and split) the schema service's audit events with it.
+        running_service(
+            infra, "identity", IDENTITY_AUDIT_CONSUMER=f"identity-audit-it-{infra.run_id}"
+        ) as service,
         grpc.insecure_channel(service.address) as channel,
     ):
         yield IdentityStack(
             identity_pb2_grpc.IdentityServiceStub(channel),
             service.database.admin_url,
-            infra.nats_url,
+            BusReader.of(infra),
             address=service.address,
         )
 

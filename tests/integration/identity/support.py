@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any, LiteralString
 
 import grpc
-import nats
 import orjson
 import psycopg
 import pytest
@@ -18,6 +17,7 @@ from tessera.identity.v1 import identity_pb2, identity_pb2_grpc
 
 from services.kit.errors import DomainError, from_grpc_error
 from services.kit.ids import new_id
+from tests.support.bus import BusReader
 
 PASSWORD = "correct horse battery"
 DEADLINE = 10.0
@@ -29,7 +29,7 @@ class IdentityStack:
     stub: identity_pb2_grpc.IdentityServiceStub
     # A superuser's URL of the service's database, to look into it past its roles.
     database_url: str
-    nats_url: str
+    bus: BusReader
     # host:port, for tests that open their own (asyncio) channel.
     address: str = ""
 
@@ -102,11 +102,11 @@ class ReceivedEvent:
     headers: dict[str, str]
 
 
-def read_event(nats_url: str, subject: str) -> ReceivedEvent:
+def read_event(bus: BusReader, subject: str) -> ReceivedEvent:
     """The first event on `subject` in the IDENTITY stream, waiting for it with a bound."""
 
     async def read() -> ReceivedEvent:
-        connection = await nats.connect(nats_url)
+        connection = await bus.connect()
         try:
             js = connection.jetstream()
             subscription = await js.pull_subscribe(subject, stream="IDENTITY")

@@ -112,7 +112,7 @@ def test_account_creation_is_published_on_the_identity_stream(identity: Identity
     created = create_account(identity.stub, name="Evented")
     workspace_id = created.workspace.id
 
-    account_event = read_event(identity.nats_url, f"identity.{workspace_id}.account.created")
+    account_event = read_event(identity.bus, f"identity.{workspace_id}.account.created")
     assert account_event.body["type"] == "identity.account.created"
     assert account_event.body["tenant"] == workspace_id
     assert account_event.body["id"].startswith("evt_")
@@ -123,7 +123,7 @@ def test_account_creation_is_published_on_the_identity_stream(identity: Identity
     assert "password" not in str(account_event.body)
     assert "argon2" not in str(account_event.body)
 
-    workspace_event = read_event(identity.nats_url, f"identity.{workspace_id}.workspace.created")
+    workspace_event = read_event(identity.bus, f"identity.{workspace_id}.workspace.created")
     assert workspace_event.body["data"] == {
         "workspace": {
             "id": workspace_id,
@@ -132,7 +132,7 @@ def test_account_creation_is_published_on_the_identity_stream(identity: Identity
         }
     }
 
-    member_event = read_event(identity.nats_url, f"identity.{workspace_id}.member.added")
+    member_event = read_event(identity.bus, f"identity.{workspace_id}.member.added")
     assert member_event.body["data"] == {
         "workspace_id": workspace_id,
         "account_id": created.account.id,

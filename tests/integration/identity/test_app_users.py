@@ -99,7 +99,7 @@ def test_logout_and_deletion_are_revocation_events(identity: IdentityStack) -> N
     ended = stub.EndAppSession(identity_pb2.EndAppSessionRequest(ctx=ctx), timeout=DEADLINE)
 
     assert list(ended.session_ids) == [ctx.credential_id]
-    event = read_event(identity.nats_url, f"identity.{tenant_id}.credential.revoked")
+    event = read_event(identity.bus, f"identity.{tenant_id}.credential.revoked")
     assert event.body["data"] == {
         "credential_id": ctx.credential_id,
         "kind": "app_user",
@@ -115,7 +115,7 @@ def test_logout_and_deletion_are_revocation_events(identity: IdentityStack) -> N
         identity_pb2.AppUserRequest(ctx=builder, app_id=app_id, app_user_id=opened.user.id),
         timeout=DEADLINE,
     )
-    deleted = read_event(identity.nats_url, f"identity.{tenant_id}.app_user.deleted")
+    deleted = read_event(identity.bus, f"identity.{tenant_id}.app_user.deleted")
     assert deleted.body["data"]["app_user"]["id"] == opened.user.id
     assert "password" not in str(deleted.body)
 

@@ -140,7 +140,7 @@ def test_a_change_ends_every_login_and_the_new_password_works(
     )
     assert resolved.ctx.account_id == account.account.id
 
-    event = read_event(identity.nats_url, f"identity.{account.workspace.id}.credential.revoked")
+    event = read_event(identity.bus, f"identity.{account.workspace.id}.credential.revoked")
     assert event.body["data"] == {"account_id": account.account.id, "kind": "account"}
     assert "password" not in str(event.body)
 

@@ -4,6 +4,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 import grpc
+from tessera.common.v1 import common_pb2
 from tessera.identity.v1 import identity_pb2, identity_pb2_grpc
 
 from services.kit.errors import Unauthenticated
@@ -116,8 +117,28 @@ def test_session_start_and_end_are_published(identity: IdentityStack) -> None:
     _end(identity.stub, opened.session_id)
 
     prefix = f"identity.{created.workspace.id}.session"
-    started = read_event(identity.nats_url, f"{prefix}.started")
-    ended = read_event(identity.nats_url, f"{prefix}.ended")
+    started = read_event(identity.bus, f"{prefix}.started")
+    ended = read_event(identity.bus, f"{prefix}.ended")
     assert started.body["data"] == {"account_id": created.account.id}
     assert ended.body["data"] == {"account_id": created.account.id}
     assert opened.session_id not in str(started.body) + str(ended.body)
+
+
+def test_ending_a_session_is_announced_in_every_workspace_of_the_account(
+    identity: IdentityStack,
+) -> None:
+    """Gateways cache sessions and drop an account's when they hear a revocation."""
+    created = create_account(identity.stub)
+    as_member = common_pb2.RequestContext(
+        principal_id=created.account.id, principal_kind="user", account_id=created.account.id
+    )
+    second: identity_pb2.Membership = identity.stub.CreateWorkspace(
+        identity_pb2.CreateWorkspaceRequest(ctx=as_member, name="Second"), timeout=DEADLINE
+    )
+    opened = _open(identity.stub, created.email, created.password)
+    _end(identity.stub, opened.session_id)
+
+    for workspace_id in (created.workspace.id, second.workspace.id):
+        event = read_event(identity.nats_url, f"identity.{workspace_id}.credential.revoked")
+        assert event.body["data"] == {"account_id": created.account.id, "kind": "session"}
+        assert opened.session_id not in str(event.body)

@@ -33,6 +33,7 @@ from services.kit.nats.events import Event
 from services.records import tables
 from tests.integration.records.conftest import migrated_database
 from tests.support.infra import Infra
+from tests.support.nats_users import HARNESS, nats_identity
 
 # Three deliveries, tens of milliseconds apart: the whole retry path within a second.
 RETRY = RetryPolicy(max_deliver=3, first_delay_seconds=0.05, max_delay_seconds=0.2)
@@ -106,7 +107,9 @@ async def consuming(
 ) -> AsyncIterator[Running]:
     """A stream and a durable consumer of their own, so no other test's messages mix in."""
     engine = create_engine(database, pool_size=2)
-    nc = await connect(infra.nats_url, name="kit-consumer-test")
+    nc = await connect(
+        infra.nats_url, name="kit-consumer-test", identity=nats_identity(infra, HARNESS)
+    )
     js = nc.jetstream()
     tenant = new_id("ws")
     running = Running(js, engine, tenant, stream=f"KIT_{tenant}", durable=f"kit-test-{tenant}")

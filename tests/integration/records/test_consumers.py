@@ -22,6 +22,7 @@ from tests.factories.records import contacts_schema, context
 from tests.integration.records.conftest import harness
 from tests.integration.records.test_provisioning import schema_event
 from tests.support.infra import Infra
+from tests.support.nats_users import HARNESS, nats_identity
 from tests.unit.records.test_schemas import FakeSchemaStub, proto_schema
 
 
@@ -35,9 +36,19 @@ async def eventually(condition: Callable[[], Awaitable[bool]], within: float = 1
 def test_schema_created_event_provisions_the_table(infra: Infra, records_db: str) -> None:
     async def scenario() -> None:
         async with harness(records_db) as h:
-            nc = await connect(infra.nats_url, name="records-consumer-test")
+            # The provisioner on a durable of its own, which the records service's role
+            # does not own; the schema service's events from the schema service's user.
+            nc = await connect(
+                infra.nats_url,
+                name="records-consumer-test",
+                identity=nats_identity(infra, HARNESS),
+            )
+            schema_nc = await connect(
+                infra.nats_url, name="schema-test", identity=nats_identity(infra, "schema")
+            )
             stop = asyncio.Event()
             js = nc.jetstream()
+            schema_js = schema_nc.jetstream()
             handler = SchemaProvisioningHandler(h.sessionmaker, h.provisioner)
             # Started before the stream exists: it must wait, not fail.
             # Its own durable and tenant: other records services on this NATS must not take
@@ -53,10 +64,12 @@ def test_schema_created_event_provisions_the_table(infra: Infra, records_db: str
                 )
             )
             try:
-                await ensure_stream(js, name="SCHEMA", subjects=["schema.>"])
+                await ensure_stream(schema_js, name="SCHEMA", subjects=["schema.>"])
                 schema = contacts_schema()
                 event = schema_event(tenant, schema)
-                await js.publish(event.subject, event.to_json(), headers={"Nats-Msg-Id": event.id})
+                await schema_js.publish(
+                    event.subject, event.to_json(), headers={"Nats-Msg-Id": event.id}
+                )
 
                 async def provisioned() -> bool:
                     found = await h.scalar(
@@ -72,6 +85,7 @@ def test_schema_created_event_provisions_the_table(infra: Infra, records_db: str
                 stop.set()
                 await asyncio.wait_for(consumer, timeout=10)
                 await nc.close()
+                await schema_nc.close()
 
     asyncio.run(scenario())
 
@@ -85,12 +99,20 @@ def test_schema_events_invalidate_the_tenants_cache(infra: Infra) -> None:
         ctx = context(tenant)
         assert (await source.get(ctx, "crm", "contacts")).version == 1
 
-        nc = await connect(infra.nats_url, name="records-invalidation-test")
+        # Heard as the records service, said as the schema service.
+        nc = await connect(
+            infra.nats_url,
+            name="records-invalidation-test",
+            identity=nats_identity(infra, "records"),
+        )
+        schema_nc = await connect(
+            infra.nats_url, name="schema-test", identity=nats_identity(infra, "schema")
+        )
         try:
             await nc.subscribe(INVALIDATION_SUBJECT, cb=invalidation_callback(source))
             await nc.flush()
             stub.schemas[(tenant, "crm", "contacts")] = proto_schema(2)
-            await nc.publish(f"schema.{tenant}.field.created", orjson.dumps({}))
+            await schema_nc.publish(f"schema.{tenant}.field.created", orjson.dumps({}))
 
             async def refreshed() -> bool:
                 return (await source.get(ctx, "crm", "contacts")).version == 2
@@ -98,5 +120,6 @@ def test_schema_events_invalidate_the_tenants_cache(infra: Infra) -> None:
             await eventually(refreshed)
         finally:
             await nc.close()
+            await schema_nc.close()
 
     asyncio.run(scenario())

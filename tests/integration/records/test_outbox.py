@@ -17,13 +17,22 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from services.kit.db import transaction
 from services.kit.ids import new_id
-from services.kit.nats.connection import connect, ensure_stream
+from services.kit.nats.connection import NatsIdentity, connect, ensure_stream
 from services.kit.nats.events import Event
 from services.kit.nats.outbox import OutboxRelay, OutboxWriter
 from services.records import tables
 from tests.factories.records import contacts_schema
 from tests.integration.records.conftest import harness, migrated_database
 from tests.support.infra import Infra
+from tests.support.nats_users import HARNESS, OBSERVER, nats_identity
+
+
+def records(infra: Infra) -> NatsIdentity:
+    return nats_identity(infra, "records")
+
+
+def observing(infra: Infra) -> NatsIdentity:
+    return nats_identity(infra, OBSERVER)
 
 
 class RelayCrashed(Exception):
@@ -52,9 +61,12 @@ def test_one_event_even_when_the_relay_restarts_mid_way(infra: Infra) -> None:
             event_id, published_at = rows[0]
             assert published_at is None
 
-            nc = await connect(infra.nats_url, name="records-outbox-test")
+            # Relayed as the records service; read back as the suite's observer.
+            nc = await connect(infra.nats_url, name="records-outbox-test", identity=records(infra))
+            observer = await connect(infra.nats_url, name="observer", identity=observing(infra))
             try:
                 js = nc.jetstream()
+                seen = observer.jetstream()
                 await ensure_stream(js, name="RECORDS", subjects=["records.>"])
 
                 crashing = OutboxRelay(h.engine, tables.outbox, js, after_publish=crash)
@@ -77,10 +89,10 @@ def test_one_event_even_when_the_relay_restarts_mid_way(infra: Infra) -> None:
                     is not None
                 )
 
-                info = await js.stream_info("RECORDS", subjects_filter=f"records.{tenant}.>")
+                info = await seen.stream_info("RECORDS", subjects_filter=f"records.{tenant}.>")
                 assert info.state.subjects == {subject: 1}
 
-                reader = await js.pull_subscribe(
+                reader = await seen.pull_subscribe(
                     f"records.{tenant}.>",
                     stream="RECORDS",
                     config=ConsumerConfig(
@@ -99,6 +111,7 @@ def test_one_event_even_when_the_relay_restarts_mid_way(infra: Infra) -> None:
                 assert payload["data"]["record"] == record
             finally:
                 await nc.close()
+                await observer.close()
 
     asyncio.run(scenario())
 
@@ -139,9 +152,13 @@ def test_a_thousand_events_go_out_in_order_exactly_once(infra: Infra) -> None:
                 await OutboxWriter(tables.outbox).add_many(session, events)
             assert await h.count_outbox() == 1000
 
-            nc = await connect(infra.nats_url, name="records-outbox-batch-test")
+            nc = await connect(
+                infra.nats_url, name="records-outbox-batch-test", identity=records(infra)
+            )
+            observer = await connect(infra.nats_url, name="observer", identity=observing(infra))
             try:
                 js = nc.jetstream()
+                seen = observer.jetstream()
                 await ensure_stream(js, name="RECORDS", subjects=["records.>"])
 
                 # The first batch goes out twice: JetStream must drop the second copies.
@@ -155,13 +172,13 @@ def test_a_thousand_events_go_out_in_order_exactly_once(infra: Infra) -> None:
                 assert passes == 1000 // relay.batch_size
                 assert await h.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
 
-                info = await js.stream_info("RECORDS", subjects_filter=f"records.{tenant}.>")
+                info = await seen.stream_info("RECORDS", subjects_filter=f"records.{tenant}.>")
                 assert info.state.subjects == {
                     f"records.{tenant}.record.created": 334,
                     f"records.{tenant}.record.updated": 333,
                     f"records.{tenant}.record.deleted": 333,
                 }
-                messages = await read_all(js, "RECORDS", f"records.{tenant}.>", 1000)
+                messages = await read_all(seen, "RECORDS", f"records.{tenant}.>", 1000)
                 assert [m.subject for m in messages] == [e.subject for e in events]
                 assert [(m.headers or {}).get("Nats-Msg-Id") for m in messages] == [
                     e.id for e in events
@@ -169,6 +186,7 @@ def test_a_thousand_events_go_out_in_order_exactly_once(infra: Infra) -> None:
                 assert [orjson.loads(m.data)["data"]["n"] for m in messages] == list(range(1000))
             finally:
                 await nc.close()
+                await observer.close()
 
     asyncio.run(scenario())
 
@@ -180,11 +198,12 @@ def test_an_event_without_an_ack_stays_for_the_next_pass(infra: Infra) -> None:
         async with harness(url) as h:
             tenant = new_id("ws")
             # No stream captures "unrouted.>": JetStream answers its publish with
-            # no-responders instead of an ack.
+            # no-responders instead of an ack. The relay runs as the suite's harness, which
+            # may publish on subjects no service owns.
             before, unrouted, after = (
-                record_event(tenant, 0),
+                record_event(tenant, 0, service="kit"),
                 record_event(tenant, 1, service="unrouted"),
-                record_event(tenant, 2),
+                record_event(tenant, 2, service="kit"),
             )
             async with transaction(h.sessionmaker, tenant=tenant) as session:
                 await OutboxWriter(tables.outbox).add_many(session, [before, unrouted, after])
@@ -194,17 +213,22 @@ def test_an_event_without_an_ack_stays_for_the_next_pass(infra: Infra) -> None:
             async def remember(event_ids: list[str]) -> None:
                 acked.append(event_ids)
 
-            nc = await connect(infra.nats_url, name="records-outbox-unacked-test")
+            nc = await connect(
+                infra.nats_url,
+                name="records-outbox-unacked-test",
+                identity=nats_identity(infra, HARNESS),
+            )
+            routed = f"KIT_{tenant}"
             try:
                 js = nc.jetstream()
-                await ensure_stream(js, name="RECORDS", subjects=["records.>"])
+                await ensure_stream(js, name=routed, subjects=[f"kit.{tenant}.>"])
                 relay = OutboxRelay(h.engine, tables.outbox, js, after_publish=remember)
 
                 assert await relay.relay_once() == 2
                 assert acked == [[before.id, after.id]]
                 unpublished = "SELECT event_id FROM outbox WHERE published_at IS NULL"
                 assert await h.rows(unpublished) == [(unrouted.id,)]
-                info = await js.stream_info("RECORDS", subjects_filter=f"records.{tenant}.>")
+                info = await js.stream_info(routed, subjects_filter=f"kit.{tenant}.>")
                 assert info.state.subjects == {before.subject: 1, after.subject: 1}
 
                 # Still unacknowledged, still kept.
@@ -222,6 +246,7 @@ def test_an_event_without_an_ack_stays_for_the_next_pass(infra: Infra) -> None:
                 finally:
                     await js.delete_stream(stream)
             finally:
+                await js.delete_stream(routed)
                 await nc.close()
 
     asyncio.run(scenario())

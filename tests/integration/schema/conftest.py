@@ -12,6 +12,7 @@ from tessera.schema.v1 import schema_pb2_grpc
 
 from services.kit.ids import new_id
 from tests.integration.schema.support import SchemaService
+from tests.support.bus import BusReader
 from tests.support.infra import Infra
 from tests.support.services import running_service
 
@@ -25,7 +26,7 @@ def schema_service(infra: Infra) -> Iterator[SchemaService]:
         yield SchemaService(
             stub=schema_pb2_grpc.SchemaServiceStub(channel),
             database_url=service.database.admin_url,
-            nats_url=infra.nats_url,
+            bus=BusReader.of(infra),
         )
 
 

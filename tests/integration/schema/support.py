@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-import nats
 import orjson
 import psycopg
 import pytest
@@ -17,6 +16,7 @@ from nats.aio.msg import Msg
 from tessera.schema.v1 import schema_pb2_grpc
 
 from services.kit.errors import DomainError, from_grpc_error
+from tests.support.bus import BusReader
 
 TIMEOUT = 10.0
 STREAM = "SCHEMA"
@@ -27,7 +27,7 @@ class SchemaService:
     stub: schema_pb2_grpc.SchemaServiceStub
     # A superuser's URL of the service's database, to look into it past its roles.
     database_url: str
-    nats_url: str
+    bus: BusReader
 
 
 @dataclass(frozen=True)
@@ -75,13 +75,13 @@ class Received:
     on_subject: int
 
 
-def next_event(nats_url: str, subject: str) -> Received:
+def next_event(bus: BusReader, subject: str) -> Received:
     """The first event on `subject` in the SCHEMA stream, waiting for it up to TIMEOUT."""
-    return asyncio.run(_next_event(nats_url, subject))
+    return asyncio.run(_next_event(bus, subject))
 
 
-async def _next_event(nats_url: str, subject: str) -> Received:
-    nc = await nats.connect(nats_url)
+async def _next_event(bus: BusReader, subject: str) -> Received:
+    nc = await bus.connect()
     try:
         js = nc.jetstream()
         subscription = await js.subscribe(subject, stream=STREAM, ordered_consumer=True)

@@ -246,7 +246,7 @@ def test_schema_created_event_on_the_stream(
     schema = create_schema(stub, ctx, "Contacts", fields=ALL_TYPES)
     subject = f"schema.{ctx.tenant_id}.schema.created"
 
-    event = next_event(schema_service.nats_url, subject)
+    event = next_event(schema_service.bus, subject)
 
     assert event.subject == subject
     assert event.on_subject == 1
@@ -289,7 +289,7 @@ def test_app_created_event_on_the_stream(
     schema_service: SchemaService, stub: Stub, ctx: Ctx
 ) -> None:
     app = create_app(stub, ctx)
-    event = next_event(schema_service.nats_url, f"schema.{ctx.tenant_id}.app.created")
+    event = next_event(schema_service.bus, f"schema.{ctx.tenant_id}.app.created")
     assert event.body["data"] == {
         "app": {
             "id": app.id,

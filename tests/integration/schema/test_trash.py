@@ -68,5 +68,5 @@ def test_only_entries_past_their_time_are_purged(schema_service: SchemaService, 
             "SELECT count(*) FROM schemas WHERE tenant_id = %s", (ctx.tenant_id,)
         ).fetchone()
     assert left == (0,)
-    event = next_event(schema_service.nats_url, f"schema.{ctx.tenant_id}.schema.purged")
+    event = next_event(schema_service.bus, f"schema.{ctx.tenant_id}.schema.purged")
     assert event.body["data"] == {"purged": {"app_id": schema.app_id, "schema_id": schema.id}}

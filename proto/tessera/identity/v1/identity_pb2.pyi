@@ -90,10 +90,12 @@ class RefreshTokensRequest(_message.Message):
     def __init__(self, refresh_token: _Optional[str] = ..., ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
 
 class RevokeRefreshTokenRequest(_message.Message):
-    __slots__ = ("refresh_token",)
+    __slots__ = ("refresh_token", "ctx")
     REFRESH_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CTX_FIELD_NUMBER: _ClassVar[int]
     refresh_token: str
-    def __init__(self, refresh_token: _Optional[str] = ...) -> None: ...
+    ctx: _common_pb2.RequestContext
+    def __init__(self, refresh_token: _Optional[str] = ..., ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
 
 class RevokeRefreshTokenResponse(_message.Message):
     __slots__ = ()
@@ -136,10 +138,12 @@ class ResolveSessionResponse(_message.Message):
     def __init__(self, account: _Optional[_Union[Account, _Mapping]] = ..., csrf_token: _Optional[str] = ...) -> None: ...
 
 class EndSessionRequest(_message.Message):
-    __slots__ = ("session_id",)
+    __slots__ = ("session_id", "ctx")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CTX_FIELD_NUMBER: _ClassVar[int]
     session_id: str
-    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+    ctx: _common_pb2.RequestContext
+    def __init__(self, session_id: _Optional[str] = ..., ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
 
 class EndSessionResponse(_message.Message):
     __slots__ = ()
@@ -606,3 +610,63 @@ class UpdateAppUserRequest(_message.Message):
 class DeleteAppUserResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class ListAuditLogRequest(_message.Message):
+    __slots__ = ("ctx", "actions", "actor", "outcome", "since", "until", "target_id", "cursor", "per_page")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    TARGET_ID_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    PER_PAGE_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    actions: _containers.RepeatedScalarFieldContainer[str]
+    actor: str
+    outcome: str
+    since: str
+    until: str
+    target_id: str
+    cursor: str
+    per_page: int
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., actions: _Optional[_Iterable[str]] = ..., actor: _Optional[str] = ..., outcome: _Optional[str] = ..., since: _Optional[str] = ..., until: _Optional[str] = ..., target_id: _Optional[str] = ..., cursor: _Optional[str] = ..., per_page: _Optional[int] = ...) -> None: ...
+
+class AuditEntry(_message.Message):
+    __slots__ = ("id", "occurred_at", "action", "outcome", "principal_kind", "principal_id", "account_id", "credential_id", "target_type", "target_id", "details_json", "client_ip", "user_agent")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_KIND_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    TARGET_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_ID_FIELD_NUMBER: _ClassVar[int]
+    DETAILS_JSON_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_IP_FIELD_NUMBER: _ClassVar[int]
+    USER_AGENT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    occurred_at: str
+    action: str
+    outcome: str
+    principal_kind: str
+    principal_id: str
+    account_id: str
+    credential_id: str
+    target_type: str
+    target_id: str
+    details_json: str
+    client_ip: str
+    user_agent: str
+    def __init__(self, id: _Optional[str] = ..., occurred_at: _Optional[str] = ..., action: _Optional[str] = ..., outcome: _Optional[str] = ..., principal_kind: _Optional[str] = ..., principal_id: _Optional[str] = ..., account_id: _Optional[str] = ..., credential_id: _Optional[str] = ..., target_type: _Optional[str] = ..., target_id: _Optional[str] = ..., details_json: _Optional[str] = ..., client_ip: _Optional[str] = ..., user_agent: _Optional[str] = ...) -> None: ...
+
+class ListAuditLogResponse(_message.Message):
+    __slots__ = ("entries", "next_cursor")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[AuditEntry]
+    next_cursor: str
+    def __init__(self, entries: _Optional[_Iterable[_Union[AuditEntry, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...

@@ -245,6 +245,11 @@ class IdentityServiceStub:
                 request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.AppUserRequest.SerializeToString,
                 response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteAppUserResponse.FromString,
                 _registered_method=True)
+        self.ListAuditLog = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/ListAuditLog',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListAuditLogRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListAuditLogResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -540,6 +545,13 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAuditLog(self, request, context):
+        """The caller's workspace's audit log (owners and admins), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -752,6 +764,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.DeleteAppUser,
                     request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.AppUserRequest.FromString,
                     response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteAppUserResponse.SerializeToString,
+            ),
+            'ListAuditLog': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditLog,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListAuditLogRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListAuditLogResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1889,6 +1906,33 @@ class IdentityService:
             '/tessera.identity.v1.IdentityService/DeleteAppUser',
             tessera_dot_identity_dot_v1_dot_identity__pb2.AppUserRequest.SerializeToString,
             tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteAppUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditLog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/ListAuditLog',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.ListAuditLogRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.ListAuditLogResponse.FromString,
             options,
             channel_credentials,
             insecure,

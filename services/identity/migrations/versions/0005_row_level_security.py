@@ -3,7 +3,7 @@ rows of the tenant it acts in (services.kit.db.transaction), or every row where 
 spans tenants; one that names no tenant sees none.
 
 Revision ID: 0005_row_level_security
-Revises: 0004
+Revises: 0007
 Create Date: 2026-12-10
 """
 
@@ -12,11 +12,18 @@ from collections.abc import Sequence
 from services.kit.migrations import disable_row_level_security, enable_row_level_security
 
 revision: str = "0005_row_level_security"
-down_revision: str | None = "0004"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-TENANT_TABLES = ("memberships", "app_users", "app_sessions", "api_tokens", "admin_tokens")
+TENANT_TABLES = (
+    "memberships",
+    "app_users",
+    "app_sessions",
+    "api_tokens",
+    "admin_tokens",
+    "audit_log",
+)
 
 
 def upgrade() -> None:

@@ -1,0 +1,108 @@
+"""Rate limits on the request path: the client address is charged before the request
+reaches a route; the credential and the workspace when the authenticator knows them.
+Every limited response carries the RateLimit-Policy and RateLimit fields of
+draft-ietf-httpapi-ratelimit-headers for the policies it was charged under."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.gateway.errors import error_response
+from services.gateway.limits._counting import Allowance, Partition, RateLimiter
+from services.kit.errors import RateLimited
+
+# Probes of load balancers and orchestrators are never refused.
+UNLIMITED_PATHS = frozenset({"/healthz", "/readyz"})
+# Where a request's meter sits in its scope's state.
+METER_KEY = "rate_limit_meter"
+
+_WHOSE = {
+    Partition.ADDRESS: "from this address",
+    Partition.CREDENTIAL: "with this credential",
+    Partition.WORKSPACE: "in this workspace",
+}
+
+
+class Meter:
+    """What one request was charged, each (policy, key) once however often it is asked."""
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self.limiter = limiter
+        self._charged: dict[tuple[Partition, str], Allowance] = {}
+
+    def charge(self, partition: Partition, key: str) -> None:
+        policy = self.limiter.policies.get(partition)
+        if policy is None or (partition, key) in self._charged:
+            return
+        allowance = self.limiter.take(policy, key)
+        self._charged[partition, key] = allowance
+        if not allowance.allowed:
+            raise RateLimited(
+                f"Too many requests {_WHOSE[partition]}; try again in {allowance.reset_seconds} s",
+                retry_after=allowance.reset_seconds,
+            )
+
+    def fields(self) -> list[tuple[str, str]]:
+        """RateLimit-Policy and RateLimit: one item per policy, the tightest key's."""
+        tightest: dict[Partition, Allowance] = {}
+        for (partition, _), allowance in self._charged.items():
+            held = tightest.get(partition)
+            if held is None or allowance.remaining < held.remaining:
+                tightest[partition] = allowance
+        if not tightest:
+            return []
+        allowances = tightest.values()
+        return [
+            ("RateLimit-Policy", ", ".join(a.policy.item for a in allowances)),
+            (
+                "RateLimit",
+                ", ".join(
+                    f'"{a.policy.partition}";r={a.remaining};t={a.reset_seconds}'
+                    for a in allowances
+                ),
+            ),
+        ]
+
+
+def charge(request: Request, partition: Partition, key: str) -> None:
+    """Counts the request under `partition`'s policy; raises RateLimited when its window is
+    full. Nothing happens when limits are off or the route is not limited."""
+    meter: Meter | None = request.scope.get("state", {}).get(METER_KEY)
+    if meter is not None:
+        meter.charge(partition, key)
+
+
+class RateLimits:
+    """Pure ASGI: a refused address never reaches routing or authentication."""
+
+    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
+        self.app = app
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in UNLIMITED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        meter = Meter(self.limiter)
+        scope.setdefault("state", {})[METER_KEY] = meter
+        # Behind a trusted proxy, uvicorn has already put the forwarded client here.
+        client = scope.get("client")
+        try:
+            meter.charge(Partition.ADDRESS, client[0] if client else "")
+        except RateLimited as refused:
+            response = error_response(refused)
+            for name, value in meter.fields():
+                response.headers[name] = value
+            await response(scope, receive, send)
+            return
+
+        async def send_with_fields(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in meter.fields():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_fields)

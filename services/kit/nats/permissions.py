@@ -1,0 +1,167 @@
+"""Who may do what on NATS: one role per service, and the subject permissions it follows
+from. The devstack renders the server's authorization from this table, and operators who
+run their own nats-server grant the same subjects (README, "NATS credentials").
+
+A service publishes only its own events (`<service>.>`, into the stream `<SERVICE>` it
+declares), pulls only from the durable consumers it owns, subscribes only to the core
+subjects it listens on, and reads replies only on its own inbox prefix, so one service's
+JetStream deliveries never reach another."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+JS_API = "$JS.API"
+
+
+def stream_name(service: str) -> str:
+    """The stream a service declares for its events."""
+    return service.upper()
+
+
+def inbox_prefix(role: str) -> str:
+    """Replies to a role's requests (JetStream API answers, publish acks, pulled messages)
+    arrive under this prefix, which no other role may subscribe to."""
+    return f"_INBOX.{role}"
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """Subjects a NATS user may publish to and subscribe to; nothing else is allowed."""
+
+    publish: tuple[str, ...] = ()
+    subscribe: tuple[str, ...] = ()
+
+    def __or__(self, other: Permissions) -> Permissions:
+        return Permissions(
+            publish=_unique((*self.publish, *other.publish)),
+            subscribe=_unique((*self.subscribe, *other.subscribe)),
+        )
+
+
+@dataclass(frozen=True)
+class Durable:
+    """A durable pull consumer a role owns on another service's stream. `filter` bounds
+    what it may read: the server refuses to create it with a wider one."""
+
+    stream: str
+    name: str
+    filter: str
+
+    def permissions(self) -> Permissions:
+        consumer = f"{self.stream}.{self.name}"
+        return Permissions(
+            publish=(
+                # nats-py names the filter in the create subject; the server checks it
+                # against the consumer's configuration.
+                f"{JS_API}.CONSUMER.CREATE.{consumer}.{self.filter}",
+                f"{JS_API}.CONSUMER.INFO.{consumer}",
+                f"{JS_API}.CONSUMER.MSG.NEXT.{consumer}",
+                # ack, nak (with its delay) and term all answer on the message's reply.
+                f"$JS.ACK.{consumer}.>",
+            )
+        )
+
+
+@dataclass(frozen=True)
+class KeyValueBucket:
+    """A JetStream key-value bucket a role reads, writes, watches (through the KV API or a
+    plain subscription on the bucket's subjects) and may create."""
+
+    name: str
+
+    def permissions(self) -> Permissions:
+        stream = f"KV_{self.name}"
+        return Permissions(
+            publish=(
+                f"$KV.{self.name}.>",
+                f"{JS_API}.STREAM.INFO.{stream}",
+                f"{JS_API}.STREAM.CREATE.{stream}",
+                f"{JS_API}.STREAM.UPDATE.{stream}",
+                # purge_deletes
+                f"{JS_API}.STREAM.PURGE.{stream}",
+                f"{JS_API}.STREAM.MSG.GET.{stream}",
+                f"{JS_API}.DIRECT.GET.{stream}",
+                f"{JS_API}.DIRECT.GET.{stream}.>",
+                # keys(), history() and watch() read through ordered (ephemeral) consumers.
+                f"{JS_API}.CONSUMER.CREATE.{stream}",
+                f"{JS_API}.CONSUMER.CREATE.{stream}.>",
+                f"{JS_API}.CONSUMER.INFO.{stream}.*",
+                f"{JS_API}.CONSUMER.DELETE.{stream}.*",
+                f"$JS.FC.{stream}.>",
+            ),
+            # Hearing every write as it happens, without a consumer per listener.
+            subscribe=(f"$KV.{self.name}.>",),
+        )
+
+
+@dataclass(frozen=True)
+class BusRole:
+    """What one service does on NATS."""
+
+    name: str
+    # Publishes `<name>.>` into the stream `<NAME>`, which it creates and updates.
+    publishes_events: bool = True
+    # Core subscriptions: every replica hears every message (cache invalidation).
+    listens: tuple[str, ...] = ()
+    consumes: tuple[Durable, ...] = ()
+    buckets: tuple[KeyValueBucket, ...] = ()
+    stream: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stream", stream_name(self.name))
+
+    def permissions(self) -> Permissions:
+        granted = Permissions(subscribe=(f"{inbox_prefix(self.name)}.>", *self.listens))
+        if self.publishes_events:
+            granted |= Permissions(
+                publish=(
+                    f"{self.name}.>",
+                    f"{JS_API}.STREAM.INFO.{self.stream}",
+                    f"{JS_API}.STREAM.CREATE.{self.stream}",
+                    f"{JS_API}.STREAM.UPDATE.{self.stream}",
+                )
+            )
+        grants: list[Durable | KeyValueBucket] = [*self.consumes, *self.buckets]
+        for grant in grants:
+            granted |= grant.permissions()
+        return granted
+
+
+RATE_LIMITS_BUCKET = "rate_limits"
+
+ROLES: Mapping[str, BusRole] = {
+    role.name: role
+    for role in (
+        BusRole("identity"),
+        BusRole("schema"),
+        BusRole(
+            "records",
+            listens=("schema.>",),
+            consumes=(Durable("SCHEMA", "records-schema-provisioner", "schema.*.schema.>"),),
+        ),
+        BusRole(
+            "gateway",
+            publishes_events=False,
+            listens=("identity.*.member.*", "identity.*.credential.*"),
+            buckets=(KeyValueBucket(RATE_LIMITS_BUCKET),),
+        ),
+    )
+}
+
+
+def _unique(subjects: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(subjects))
+
+
+__all__ = [
+    "RATE_LIMITS_BUCKET",
+    "ROLES",
+    "BusRole",
+    "Durable",
+    "KeyValueBucket",
+    "Permissions",
+    "inbox_prefix",
+    "stream_name",
+]
