@@ -14,6 +14,7 @@ from services.devstack.infra import (
     create_database,
     free_port,
 )
+from services.devstack.pki import Pki, ensure_pki
 from services.devstack.processes import ServiceProcess, migrate
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ class Stack:
     # What the services actually use once started, embedded servers included.
     resolved_database_urls: dict[str, str] = field(default_factory=dict)
     resolved_nats_url: str | None = None
+    # The CA, certificates and context keys the services prove themselves with.
+    pki: Pki | None = None
 
     @property
     def gateway_url(self) -> str:
@@ -56,6 +59,7 @@ class Stack:
 
     def _start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.pki = ensure_pki(self.data_dir / "pki", ("gateway", *DATABASE_SERVICES))
         urls = self.resolved_database_urls = self._databases()
         nats_url = self.resolved_nats_url = self._nats()
         with ThreadPoolExecutor(len(DATABASE_SERVICES)) as pool:
@@ -119,12 +123,14 @@ class Stack:
         grpc_address: str | None = None,
         http_ready_url: str | None = None,
     ) -> None:
+        assert self.pki is not None
         process = ServiceProcess(
             name=name,
             module=f"services.{name}",
-            env=env,
+            env={**env, **self.pki.env_for(name)},
             log_path=self.log_dir / f"{name}.log",
             grpc_address=grpc_address,
+            grpc_credentials=self.pki.channel_credentials(name),
             http_ready_url=http_ready_url,
         )
         self.processes[name] = process

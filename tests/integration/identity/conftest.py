@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import grpc
 import pytest
 from tessera.identity.v1 import identity_pb2_grpc
 
@@ -18,13 +17,14 @@ from tests.support.services import running_service
 def identity(infra: Infra) -> Iterator[IdentityStack]:
     with (
         running_service(infra, "identity") as service,
-        grpc.insecure_channel(service.address) as channel,
+        service.channel() as channel,
     ):
         yield IdentityStack(
             identity_pb2_grpc.IdentityServiceStub(channel),
             service.database_url,
             infra.nats_url,
             address=service.address,
+            pki=service.pki,
         )
 
 
