@@ -79,10 +79,10 @@ class _Call:
     callers: CallerCheck
 
     def check(self, request: Any, context: grpc.aio.ServicerContext) -> None:
-        public = self.declared is PUBLIC
-        self.callers.admit(self.method, self.signature, request, context, gateway_only=public)
-        if not public:
-            assert self.declared is not None
+        gateway_only = self.declared is PUBLIC
+        self.callers.admit(self.method, self.signature, request, context, gateway_only=gateway_only)
+        # PUBLIC (None) calls come before any principal: there is no operation to check.
+        if self.declared is not None:
             _check(request, self.declared)
 
 
