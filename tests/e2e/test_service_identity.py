@@ -341,6 +341,7 @@ def test_health_answers_any_certificate_of_the_ca(
 
 @pytest.mark.parametrize("caller", INSIDERS)
 def test_records_of_another_workspace_only_with_the_context_the_gateway_signed(
+    stack: Stack,
     channels: dict[tuple[str, str], grpc.Channel],
     pki: Pki,
     victim: Tenant,
@@ -372,6 +373,10 @@ def test_records_of_another_workspace_only_with_the_context_the_gateway_signed(
     unauthenticated(
         lambda: list_records(channel, victim_table, with_tenant(mine, victim), mine_signed)
     )
+
+    # The operator hears of it, and of the certificate it came with.
+    records_log = stack.processes["records"].log_tail(1_000_000)
+    assert f"refused a call to {LIST_RECORDS} from {caller}" in records_log
 
 
 @pytest.mark.parametrize("caller", INSIDERS)

@@ -18,6 +18,7 @@ peer whose certificate names a service allowed to, and only in that service's ow
 
 from __future__ import annotations
 
+import logging
 import struct
 import time
 from collections.abc import Callable, Sequence
@@ -33,7 +34,9 @@ from tessera.common.v1 import common_pb2
 
 from services.kit.access import Kind
 from services.kit.config import TrustSettings
-from services.kit.errors import PermissionDenied, Unauthenticated
+from services.kit.errors import DomainError, PermissionDenied, Unauthenticated
+
+log = logging.getLogger(__name__)
 
 GATEWAY: Final = "gateway"
 # Services that may call another service as themselves; a new one (workflows) is added here.
@@ -226,6 +229,28 @@ class CallerCheck:
         gateway_only: bool,
     ) -> None:
         peers = peer_names(context)
+        try:
+            self._admit(method, signature, request, peers, gateway_only=gateway_only)
+        except DomainError as refusal:
+            # Our own services never send such a call: it is a fault or an intruder.
+            log.warning(
+                "refused a call to %s from %s: %s",
+                method,
+                ", ".join(sorted(peers)) or "a peer without a certificate",
+                refusal.message,
+                extra={"rpc": method},
+            )
+            raise
+
+    def _admit(
+        self,
+        method: str,
+        signature: bytes | None,
+        request: Any,
+        peers: frozenset[str],
+        *,
+        gateway_only: bool,
+    ) -> None:
         if not peers:
             raise Unauthenticated("The call presents no service certificate")
         if gateway_only and GATEWAY not in peers:
