@@ -7,10 +7,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import grpc
+
 from services.devstack.infra import free_port
+from services.devstack.pki import Pki
 from services.devstack.processes import ServiceProcess, migrate
 from tests.support.infra import Infra
 from tests.support.nats_users import nats_env
+from tests.support.trust import gateway_channel, session_pki
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,11 @@ class RunningService:
     process: ServiceProcess
     address: str
     database_url: str
+    pki: Pki
+
+    def channel(self) -> grpc.Channel:
+        """A channel to the service as the gateway opens one."""
+        return gateway_channel(self.pki, self.address, self.process.name)
 
 
 @contextmanager
@@ -25,11 +34,13 @@ def running_service(infra: Infra, name: str, **extra_env: str) -> Iterator[Runni
     prefix = name.upper()
     url = infra.new_database(name)
     port = free_port()
+    pki = session_pki(infra)
     env = {
         f"{prefix}_DATABASE_URL": url,
         f"{prefix}_GRPC_PORT": str(port),
         "NATS_URL": infra.nats_url,
         **nats_env(infra),
+        **pki.env_for(name),
         **extra_env,
     }
     migrate(f"services.{name}", env)
@@ -40,10 +51,11 @@ def running_service(infra: Infra, name: str, **extra_env: str) -> Iterator[Runni
         env,
         log_path=infra.work_dir / f"{name}-{port}.log",
         grpc_address=address,
+        grpc_credentials=pki.channel_credentials(name),
     )
     process.start()
     try:
         process.wait_ready()
-        yield RunningService(process, address, url)
+        yield RunningService(process, address, url, pki)
     finally:
         process.stop()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import grpc
 import pytest
 from tessera.identity.v1 import identity_pb2_grpc
 
@@ -26,13 +25,14 @@ def identity(infra: Infra) -> Iterator[IdentityStack]:
             "identity",
             IDENTITY_AUDIT_CONSUMER=audit_recorder_of_suite(infra.run_id).name,
         ) as service,
-        grpc.insecure_channel(service.address) as channel,
+        service.channel() as channel,
     ):
         yield IdentityStack(
             identity_pb2_grpc.IdentityServiceStub(channel),
             service.database_url,
             BusReader.of(infra),
             address=service.address,
+            pki=service.pki,
         )
 
 
