@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.kit.config import DatabaseServiceSettings
 from services.kit.db import SessionMaker, create_engine, create_sessionmaker
-from services.kit.grpc.trust import TrustNotConfigured
+from services.kit.grpc.trust import ContextVerifier, ServiceTls, TrustNotConfigured
 from services.kit.logging import configure_logging
 from services.kit.migrations import upgrade
 from services.kit.nats.connection import connect, ensure_stream
@@ -83,6 +83,10 @@ def service_main(
         print(f"usage: python -m services.{name} [{usage}]; got {args}", file=sys.stderr)
         return 2
     try:
+        # Missing key material is a deployment error: say so before connecting anywhere
+        # (NATS would otherwise retry a refused connection for ever).
+        ServiceTls.load(settings.trust)
+        ContextVerifier.load(settings.trust)
         uvloop.run(serve(settings))
     except TrustNotConfigured as error:
         print(f"{name}: {error}", file=sys.stderr)
