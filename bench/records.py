@@ -50,6 +50,7 @@ from services.devstack.infra import free_port
 from services.devstack.processes import ServiceProcess
 from services.devstack.stack import Stack
 from services.kit.db import plain_url
+from services.kit.grpc.trust import server_name_option
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
@@ -126,11 +127,16 @@ def fetch_schema(stack: Stack, workspace_id: str) -> schema_pb2.Schema:
     """The definition exactly as the records service receives it from the schema service."""
     address = stack.processes["schema"].grpc_address
     assert address is not None
-    with grpc.insecure_channel(address) as channel:
+    assert stack.pki is not None
+    # Asked as the records service asks: with its certificate, in its name.
+    credentials = stack.pki.channel_credentials("records")
+    with grpc.secure_channel(
+        address, credentials, options=[server_name_option("schema")]
+    ) as channel:
         stub = schema_pb2_grpc.SchemaServiceStub(channel)
         request = schema_pb2.GetSchemaRequest(
             ctx=common_pb2.RequestContext(
-                tenant_id=workspace_id, principal_kind="service", principal_id="bench"
+                tenant_id=workspace_id, principal_kind="service", principal_id="records"
             ),
             app_slug=APP,
             schema_slug=SCHEMA,

@@ -37,8 +37,22 @@ def migrate(module: str, env: dict[str, str], *, timeout: float = 120.0) -> None
         raise StartupError(f"migrations of {module} failed:\n{result.stderr[-4000:]}")
 
 
-def grpc_serving(address: str, timeout: float = 1.0) -> bool:
-    with grpc.insecure_channel(address) as channel:
+def grpc_serving(
+    address: str,
+    timeout: float = 1.0,
+    *,
+    credentials: grpc.ChannelCredentials | None = None,
+    server_name: str = "",
+) -> bool:
+    """Whether the gRPC server at `address` says it is serving; with `credentials`, over
+    TLS to the server whose certificate names `server_name`."""
+    if credentials is None:
+        channel = grpc.insecure_channel(address)
+    else:
+        channel = grpc.secure_channel(
+            address, credentials, options=[("grpc.ssl_target_name_override", server_name)]
+        )
+    with channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout)
@@ -56,6 +70,9 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     grpc_address: str | None = None
+    # The certificate the readiness check presents to the service (named `name`) behind
+    # mutual TLS; None for a plaintext gRPC server.
+    grpc_credentials: grpc.ChannelCredentials | None = None
     http_ready_url: str | None = None
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = field(default=None, repr=False)
@@ -75,7 +92,9 @@ class ServiceProcess:
 
     def is_ready(self) -> bool:
         if self.grpc_address is not None:
-            return grpc_serving(self.grpc_address)
+            return grpc_serving(
+                self.grpc_address, credentials=self.grpc_credentials, server_name=self.name
+            )
         if self.http_ready_url is not None:
             try:
                 return httpx.get(self.http_ready_url, timeout=1.0).status_code == 200

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from services.devstack.infra import EmbeddedNats, EmbeddedPostgres, free_port
 from services.devstack.nats_auth import NatsKeyring, service_env, service_users
+from services.devstack.pki import Pki, ensure_pki
 from services.devstack.processes import ServiceProcess, migrate
 from services.devstack.roles import ServiceDatabase, close_shared_databases, provision_database
 
@@ -43,6 +44,8 @@ class Stack:
     # The databases the stack provisioned, with their owner's and a superuser's URLs.
     databases: dict[str, ServiceDatabase] = field(default_factory=dict)
     resolved_nats_url: str | None = None
+    # The CA, certificates and context keys the services prove themselves with.
+    pki: Pki | None = None
 
     @property
     def gateway_url(self) -> str:
@@ -61,6 +64,7 @@ class Stack:
 
     def _start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.pki = ensure_pki(self.data_dir / "pki", ("gateway", *DATABASE_SERVICES))
         urls = self.resolved_database_urls = self._databases()
         nats_url, nats_credentials = self._nats()
         self.resolved_nats_url = nats_url
@@ -143,12 +147,14 @@ class Stack:
         grpc_address: str | None = None,
         http_ready_url: str | None = None,
     ) -> None:
+        assert self.pki is not None
         process = ServiceProcess(
             name=name,
             module=f"services.{name}",
-            env=env,
+            env={**env, **self.pki.env_for(name)},
             log_path=self.log_dir / f"{name}.log",
             grpc_address=grpc_address,
+            grpc_credentials=self.pki.channel_credentials(name),
             http_ready_url=http_ready_url,
         )
         self.processes[name] = process

@@ -1,5 +1,6 @@
-"""The gateway's gRPC clients: one channel per backing service, every call with the
-configured deadline, failures rebuilt as DomainErrors at this edge."""
+"""The gateway's gRPC clients: one mutual-TLS channel per backing service, every call with
+the configured deadline and its context signed with the gateway's key, failures rebuilt as
+DomainErrors at this edge."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tessera.schema.v1 import schema_pb2_grpc
 
 from services.gateway.config import GatewaySettings
 from services.kit.grpc.client import call, create_channel
+from services.kit.grpc.trust import ContextSigner
 
 Response = TypeVar("Response")
 
@@ -25,13 +27,20 @@ class Backends:
     records: records_pb2_grpc.RecordsServiceStub
     channels: dict[str, grpc.aio.Channel]
     timeout: float
+    # Signs every unary call's context on the channels; an upload's caller uses it directly.
+    signer: ContextSigner
 
     @classmethod
     def connect(cls, settings: GatewaySettings) -> Backends:
+        signer = ContextSigner.load(settings.trust)
+        addresses = {
+            "identity": settings.identity_addr,
+            "schema": settings.schema_addr,
+            "records": settings.records_addr,
+        }
         channels = {
-            "identity": create_channel(settings.identity_addr),
-            "schema": create_channel(settings.schema_addr),
-            "records": create_channel(settings.records_addr),
+            name: create_channel(address, service=name, trust=settings.trust, signer=signer)
+            for name, address in addresses.items()
         }
         return cls(
             identity=identity_pb2_grpc.IdentityServiceStub(channels["identity"]),
@@ -39,6 +48,7 @@ class Backends:
             records=records_pb2_grpc.RecordsServiceStub(channels["records"]),
             channels=channels,
             timeout=settings.call_timeout_seconds,
+            signer=signer,
         )
 
     async def call(self, method: Any, request: Any) -> Any:

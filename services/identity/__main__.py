@@ -64,6 +64,8 @@ async def serve(settings: IdentitySettings) -> None:
             name="identity",
             policy=POLICY,
             address=settings.grpc_address,
+            trust=settings.trust,
+            health_address=settings.grpc_health_address,
             register=add_servicer,
             background=[
                 runtime.relay.run,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic_settings import SettingsConfigDict
 
 from services.kit.config import DatabaseServiceSettings
+from services.kit.nats.permissions import AUDIT_RECORDER
 
 
 class IdentitySettings(DatabaseServiceSettings):
@@ -29,4 +30,4 @@ class IdentitySettings(DatabaseServiceSettings):
     audit_prune_check_seconds: float = 3600.0
     # The durable consumer of the schema service's audit events, shared by the replicas of
     # one deployment; another deployment on the same NATS needs a name of its own.
-    audit_consumer: str = "identity-audit-recorder"
+    audit_consumer: str = AUDIT_RECORDER.name

@@ -10,14 +10,13 @@ import logging
 from nats.js import JetStreamContext
 
 from services.identity import audit, tables
-from services.kit.audit import SCHEMA_ACTIONS, SCHEMA_AUDIT_SUBJECT, AuditEntry
+from services.kit.audit import SCHEMA_ACTIONS, AuditEntry
 from services.kit.db import SessionMaker, transaction
 from services.kit.nats.consumer import dead_letter_writer, first_delivery, run_durable_consumer
 from services.kit.nats.events import Event
+from services.kit.nats.permissions import AUDIT_RECORDER
 
 log = logging.getLogger(__name__)
-
-SCHEMA_STREAM = "SCHEMA"
 
 
 class AuditRecorder:
@@ -55,9 +54,9 @@ async def run_audit_recorder(
     it yet."""
     await run_durable_consumer(
         js,
-        stream=SCHEMA_STREAM,
+        stream=AUDIT_RECORDER.stream,
         durable=recorder.name,
-        subject=SCHEMA_AUDIT_SUBJECT,
+        subject=AUDIT_RECORDER.filter,
         handler=recorder,
         dead_letters=dead_letter_writer(recorder.sessionmaker, tables.dead_letters),
         stop=stop,

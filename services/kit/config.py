@@ -11,6 +11,21 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.kit.nats.connection import NatsIdentity
 
 
+class TrustSettings(BaseSettings):
+    """What a process proves itself with on gRPC hops (services.kit.grpc.trust): one set of
+    TESSERA_* variables for every service. A service refuses to serve or call without them."""
+
+    model_config = SettingsConfigDict(env_prefix="TESSERA_", extra="ignore", frozen=True)
+
+    tls_ca_file: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    # The gateway's Ed25519 key for signing request contexts; only the gateway has it.
+    context_signing_key_file: Path | None = None
+    # Its public half (one PEM or several, while a new key is rolled out): every service.
+    context_verify_key_file: Path | None = None
+
+
 class BaseServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
@@ -26,6 +41,7 @@ class BaseServiceSettings(BaseSettings):
     nats_creds_file: Path | None = None
     # How long a stop waits for in-flight calls before cancelling them.
     shutdown_grace_seconds: float = 5.0
+    trust: TrustSettings = Field(default_factory=TrustSettings)
 
     def nats_identity(self, role: str) -> NatsIdentity:
         return NatsIdentity(role, seed_file=self.nats_seed_file, creds_file=self.nats_creds_file)
@@ -40,6 +56,9 @@ class DatabaseServiceSettings(BaseServiceSettings):
     migration_database_url: str | None = None
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 50051
+    # A plaintext port answering the gRPC health service and nothing else, for probes that
+    # cannot present a certificate (Kubernetes' grpc probes); off unless set.
+    grpc_health_port: int | None = None
     db_pool_size: int = 10
     # The outbox relay wakes on NOTIFY; this poll only covers a lost notification.
     outbox_poll_seconds: float = 1.0
@@ -47,3 +66,9 @@ class DatabaseServiceSettings(BaseServiceSettings):
     @property
     def grpc_address(self) -> str:
         return f"{self.grpc_host}:{self.grpc_port}"
+
+    @property
+    def grpc_health_address(self) -> str | None:
+        if self.grpc_health_port is None:
+            return None
+        return f"{self.grpc_host}:{self.grpc_health_port}"

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.kit.config import DatabaseServiceSettings
 from services.kit.db import SessionMaker, create_engine, create_sessionmaker
+from services.kit.grpc.trust import ContextVerifier, ServiceTls, TrustNotConfigured
 from services.kit.logging import configure_logging
 from services.kit.migrations import upgrade
 from services.kit.nats.connection import connect, ensure_stream
@@ -81,5 +82,13 @@ def service_main(
         usage = "|".join(["migrate", *commands])
         print(f"usage: python -m services.{name} [{usage}]; got {args}", file=sys.stderr)
         return 2
-    uvloop.run(serve(settings))
+    try:
+        # Missing key material is a deployment error: say so before connecting anywhere
+        # (NATS would otherwise retry a refused connection for ever).
+        ServiceTls.load(settings.trust)
+        ContextVerifier.load(settings.trust)
+        uvloop.run(serve(settings))
+    except TrustNotConfigured as error:
+        print(f"{name}: {error}", file=sys.stderr)
+        return 2
     return 0

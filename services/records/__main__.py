@@ -47,7 +47,7 @@ async def serve(settings: RecordsSettings) -> None:
     if not settings.schema_addr:
         raise SystemExit("RECORDS_SCHEMA_ADDR (host:port of the schema service) is required")
     async with service_runtime("records", settings, outbox=tables.outbox) as runtime:
-        channel = create_channel(settings.schema_addr)
+        channel = create_channel(settings.schema_addr, service="schema", trust=settings.trust)
         schemas = CachedSchemaSource(
             schema_pb2_grpc.SchemaServiceStub(channel),
             ttl_seconds=settings.schema_cache_ttl_seconds,
@@ -64,6 +64,8 @@ async def serve(settings: RecordsSettings) -> None:
                 name="records",
                 policy=POLICY,
                 address=settings.grpc_address,
+                trust=settings.trust,
+                health_address=settings.grpc_health_address,
                 register=partial(register, servicer=servicer),
                 background=[
                     runtime.relay.run,

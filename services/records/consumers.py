@@ -22,15 +22,16 @@ from services.kit.nats.consumer import (
     run_durable_consumer,
 )
 from services.kit.nats.events import Event
+from services.kit.nats.permissions import SCHEMA_PROVISIONER
 from services.records import repository, tables
 from services.records.provisioning import Provisioner
 from services.records.schemas import CachedSchemaSource, schema_from_event
 
 log = logging.getLogger(__name__)
 
-SCHEMA_STREAM = "SCHEMA"
-PROVISIONER = "records-schema-provisioner"
-SCHEMA_EVENTS = "schema.*.schema.>"
+SCHEMA_STREAM = SCHEMA_PROVISIONER.stream
+PROVISIONER = SCHEMA_PROVISIONER.name
+SCHEMA_EVENTS = SCHEMA_PROVISIONER.filter
 INVALIDATION_SUBJECT = "schema.>"
 
 

@@ -45,6 +45,8 @@ async def serve(settings: SchemaSettings) -> None:
             name="schema",
             policy=POLICY,
             address=settings.grpc_address,
+            trust=settings.trust,
+            health_address=settings.grpc_health_address,
             register=register,
             background=[runtime.relay.run, partial(run_trash_purge, runtime.sessionmaker)],
             grace_seconds=settings.shutdown_grace_seconds,

@@ -7,7 +7,8 @@ the running stack; what a builder sees goes through the gateway."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import grpc
@@ -20,6 +21,7 @@ from tessera.schema.v1 import schema_pb2, schema_pb2_grpc
 from services.devstack.stack import Stack
 from tests.factories.accounts import Tenant
 from tests.factories.tables import Table, error_of, new_table
+from tests.support.trust import stack_channel
 from tests.support.wait import eventually
 
 FIELDS: list[dict[str, Any]] = [
@@ -74,27 +76,23 @@ def table(shared_tenant: Tenant, records: records_pb2_grpc.RecordsServiceStub) -
     return made
 
 
-STACK_ADDRESSES: dict[str, str] = {}
+STACK_CHANNELS: dict[str, Callable[[], grpc.Channel]] = {}
 
 
 @pytest.fixture(scope="module")
 def records(stack: Stack) -> Iterator[records_pb2_grpc.RecordsServiceStub]:
     for name in ("records", "schema"):
-        known = stack.processes[name].grpc_address
-        assert known is not None
-        STACK_ADDRESSES[name] = known
-    address = STACK_ADDRESSES["records"]
-    with grpc.insecure_channel(address) as channel:
+        STACK_CHANNELS[name] = partial(stack_channel, stack, name)
+    with STACK_CHANNELS["records"]() as channel:
         yield records_pb2_grpc.RecordsServiceStub(channel)
 
 
 def app_id_of(tenant: Tenant, table: Table) -> str:
     """The app's internal id, which app end users' contexts carry."""
-    address = STACK_ADDRESSES["schema"]
     owner = common_pb2.RequestContext(
         tenant_id=tenant.workspace_id, principal_id=tenant.account_id, role="owner"
     )
-    with grpc.insecure_channel(address) as channel:
+    with STACK_CHANNELS["schema"]() as channel:
         app = schema_pb2_grpc.SchemaServiceStub(channel).GetApp(
             schema_pb2.GetAppRequest(ctx=owner, app_slug=table.app_slug)
         )

@@ -55,7 +55,9 @@ def start_infra() -> Iterator[Infra]:
         postgres = None if postgres_url else EmbeddedPostgres(work_dir / "postgres")
         nats_keys = None if nats_url else NatsKeyring(work_dir / "nats-keys")
         nats = (
-            None if nats_keys is None else EmbeddedNats(work_dir / "nats", suite_users(nats_keys))
+            None
+            if nats_keys is None
+            else EmbeddedNats(work_dir / "nats", suite_users(nats_keys, run_id))
         )
         try:
             if postgres is not None:

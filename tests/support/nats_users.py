@@ -16,9 +16,16 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from services.devstack.nats_auth import NatsKeyring, NatsUser, service_env, service_users
+from services.devstack.nats_auth import NatsKeyring, NatsUser, service_env
 from services.kit.nats.connection import NatsIdentity
-from services.kit.nats.permissions import JS_API, Permissions, inbox_prefix
+from services.kit.nats.permissions import (
+    AUDIT_RECORDER,
+    JS_API,
+    ROLES,
+    Durable,
+    Permissions,
+    inbox_prefix,
+)
 
 if TYPE_CHECKING:
     from tests.support.infra import Infra
@@ -47,10 +54,19 @@ TEST_ROLES = {
 }
 
 
-def suite_users(keyring: NatsKeyring) -> list[NatsUser]:
+def audit_recorder_of_suite(run_id: str) -> Durable:
+    """The durable of the identity the integration tests start: the end-to-end stack's
+    identity on the same server must not share (and split) the schema events with it."""
+    return Durable(AUDIT_RECORDER.stream, f"identity-audit-it-{run_id}", AUDIT_RECORDER.filter)
+
+
+def suite_users(keyring: NatsKeyring, run_id: str) -> list[NatsUser]:
     """Every user of the suite's own nats-server."""
+    granted = {name: role.permissions() for name, role in ROLES.items()}
+    granted["identity"] |= audit_recorder_of_suite(run_id).permissions()
+    services = [keyring.user(name, permissions) for name, permissions in granted.items()]
     extra = [keyring.user(role, permissions) for role, permissions in TEST_ROLES.items()]
-    return [*service_users(keyring), *extra]
+    return [*services, *extra]
 
 
 def nats_identity(infra: Infra, role: str) -> NatsIdentity:

@@ -7,12 +7,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import grpc
+
 from services.devstack.infra import free_port
+from services.devstack.pki import Pki
 from services.devstack.processes import ServiceProcess, migrate
 from services.devstack.roles import ServiceDatabase
 from services.devstack.stack import CREATES_SCHEMAS
 from tests.support.infra import Infra
 from tests.support.nats_users import nats_env
+from tests.support.trust import gateway_channel, session_pki
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,11 @@ class RunningService:
     process: ServiceProcess
     address: str
     database: ServiceDatabase
+    pki: Pki
+
+    def channel(self) -> grpc.Channel:
+        """A channel to the service as the gateway opens one."""
+        return gateway_channel(self.pki, self.address, self.process.name)
 
 
 @contextmanager
@@ -28,11 +37,13 @@ def running_service(infra: Infra, name: str, **extra_env: str) -> Iterator[Runni
     prefix = name.upper()
     database = infra.new_database(name, creates_schemas=name in CREATES_SCHEMAS)
     port = free_port()
+    pki = session_pki(infra)
     env = {
         f"{prefix}_DATABASE_URL": database.runtime_url,
         f"{prefix}_GRPC_PORT": str(port),
         "NATS_URL": infra.nats_url,
         **nats_env(infra),
+        **pki.env_for(name),
         **extra_env,
     }
     migrate_as_owner(name, database)
@@ -43,11 +54,12 @@ def running_service(infra: Infra, name: str, **extra_env: str) -> Iterator[Runni
         env,
         log_path=infra.work_dir / f"{name}-{port}.log",
         grpc_address=address,
+        grpc_credentials=pki.channel_credentials(name),
     )
     process.start()
     try:
         process.wait_ready()
-        yield RunningService(process, address, database)
+        yield RunningService(process, address, database, pki)
     finally:
         process.stop()
 

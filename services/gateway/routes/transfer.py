@@ -38,6 +38,11 @@ IMPORT_MODES = {
 EXPORT_FORMATS = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
 # List parameters that make no sense for an export, which has every matching record.
 NOT_FOR_EXPORT = frozenset({"page", "per_page", "cursor", "count"})
+# An upload's context is in its first message, written after the call has started: the
+# signature goes with the call's metadata, made here.
+IMPORT_METHOD = (
+    f"/{records_pb2.DESCRIPTOR.services_by_name['RecordsService'].full_name}/ImportRecords"
+)
 _CHARSET = re.compile(r";\s*charset\s*=\s*\"?([^\";\s]+)", re.IGNORECASE)
 _FILE_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -91,7 +96,9 @@ async def import_records(
         format=_import_format(request),
     )
     timeout = request.app.state.settings.transfer_timeout_seconds
-    call = backends.records.ImportRecords(timeout=timeout)
+    call = backends.records.ImportRecords(
+        timeout=timeout, metadata=backends.signer.metadata(IMPORT_METHOD, start.ctx)
+    )
     try:
         await _upload(call, start, request)
         job = await call

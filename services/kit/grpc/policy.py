@@ -1,11 +1,16 @@
 """Every call a service answers is checked against its policy table before the handler
 runs: the table names the operation each RPC is (services.kit.access.Op), or PUBLIC for
 the few that need no principal (logging in, resolving a credential). A method missing from
-the table is refused, so a new RPC is closed until someone decides who may call it."""
+the table is refused, so a new RPC is closed until someone decides who may call it.
+
+Before that, the caller itself is checked (services.kit.grpc.trust): its certificate, and
+the gateway's signature over the context it carries; PUBLIC calls come from the gateway
+only."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 import grpc
@@ -13,6 +18,7 @@ import grpc
 from services.kit.access import Kind, Op, require
 from services.kit.errors import PermissionDenied
 from services.kit.grpc.interceptors import StreamingHandler, UnaryHandler
+from services.kit.grpc.trust import CallerCheck, signature_in
 
 PUBLIC: Final = None
 # The call acts on the calling account itself (its memberships, its new workspace), in no
@@ -26,8 +32,9 @@ PolicyTable = Mapping[str, Op | str | None]
 
 
 class PolicyInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, table: PolicyTable) -> None:
+    def __init__(self, table: PolicyTable, callers: CallerCheck) -> None:
         self.table = table
+        self.callers = callers
 
     async def intercept_service(
         self,
@@ -44,21 +51,39 @@ class PolicyInterceptor(grpc.aio.ServerInterceptor):
             "request_deserializer": handler.request_deserializer,
             "response_serializer": handler.response_serializer,
         }
-        declared = self.table.get(name, UNDECLARED)
-        if declared is PUBLIC:
-            return handler
-        op: Op | str = declared
+        call = _Call(
+            handler_call_details.method,
+            signature_in(handler_call_details.invocation_metadata),
+            self.table.get(name, UNDECLARED),
+            self.callers,
+        )
         if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(_checked(handler.unary_unary, op), **codec)
+            return grpc.unary_unary_rpc_method_handler(_checked(handler.unary_unary, call), **codec)
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                _checked_stream(handler.unary_stream, op), **codec
+                _checked_stream(handler.unary_stream, call), **codec
             )
         if handler.stream_unary is not None:
             return grpc.stream_unary_rpc_method_handler(
-                _checked_upload(handler.stream_unary, op), **codec
+                _checked_upload(handler.stream_unary, call), **codec
             )
-        return handler
+        # No RPC of ours streams both ways; one that did stays unanswered until it is checked.
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    method: str
+    signature: bytes | None
+    declared: Op | str | None
+    callers: CallerCheck
+
+    def check(self, request: Any, context: grpc.aio.ServicerContext) -> None:
+        gateway_only = self.declared is PUBLIC
+        self.callers.admit(self.method, self.signature, request, context, gateway_only=gateway_only)
+        # PUBLIC (None) calls come before any principal: there is no operation to check.
+        if self.declared is not None:
+            _check(request, self.declared)
 
 
 def _check(request: Any, op: Op | str) -> None:
@@ -84,24 +109,24 @@ def _check(request: Any, op: Op | str) -> None:
         raise PermissionDenied("The call carries no context")
 
 
-def _checked(behaviour: UnaryHandler, op: Op | str) -> UnaryHandler:
+def _checked(behaviour: UnaryHandler, call: _Call) -> UnaryHandler:
     async def checked(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        _check(request, op)
+        call.check(request, context)
         return await behaviour(request, context)
 
     return checked
 
 
-def _checked_stream(behaviour: StreamingHandler, op: Op | str) -> StreamingHandler:
+def _checked_stream(behaviour: StreamingHandler, call: _Call) -> StreamingHandler:
     async def checked(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        _check(request, op)
+        call.check(request, context)
         async for response in behaviour(request, context):
             yield response
 
     return checked
 
 
-def _checked_upload(behaviour: UnaryHandler, op: Op | str) -> UnaryHandler:
+def _checked_upload(behaviour: UnaryHandler, call: _Call) -> UnaryHandler:
     """An upload carries its context in the first message: check it, then hand the
     handler the whole stream, first message included."""
 
@@ -110,8 +135,9 @@ def _checked_upload(behaviour: UnaryHandler, op: Op | str) -> UnaryHandler:
         try:
             first = await anext(iterator)
         except StopAsyncIteration:
+            call.check(None, context)
             return await behaviour(_empty(), context)
-        _check(first, op)
+        call.check(first, context)
 
         async def replay() -> AsyncIterator[Any]:
             yield first

@@ -1,5 +1,6 @@
-"""The gRPC service lifecycle: an aio server with the standard health service and the
-error interceptor, background tasks beside it, and a graceful stop on SIGINT/SIGTERM."""
+"""The gRPC service lifecycle: an aio server behind mutual TLS with the standard health
+service and the error interceptor, background tasks beside it, and a graceful stop on
+SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from services.kit.config import TrustSettings
 from services.kit.grpc.interceptors import DomainErrorInterceptor
 from services.kit.grpc.policy import PolicyInterceptor, PolicyTable
+from services.kit.grpc.trust import CallerCheck, ContextVerifier, ServiceTls
 
 log = logging.getLogger(__name__)
 
@@ -22,17 +25,20 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 BackgroundTask = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
-def create_server(policy: PolicyTable) -> grpc.aio.Server:
+_SERVER_OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    # gRPC shares ports by default on Linux; a second server on a taken port would
+    # silently split the traffic instead of failing to start.
+    ("grpc.so_reuseport", 0),
+]
+
+
+def create_server(policy: PolicyTable, callers: CallerCheck) -> grpc.aio.Server:
     # The error interceptor is outermost, so a refusal by the policy becomes a status too.
     return grpc.aio.server(
-        interceptors=[DomainErrorInterceptor(), PolicyInterceptor(policy)],
-        options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            # gRPC shares ports by default on Linux; a second server on a taken port would
-            # silently split the traffic instead of failing to start.
-            ("grpc.so_reuseport", 0),
-        ],
+        interceptors=[DomainErrorInterceptor(), PolicyInterceptor(policy, callers)],
+        options=_SERVER_OPTIONS,
     )
 
 
@@ -42,6 +48,8 @@ async def run_grpc_service(
     address: str,
     register: Callable[[grpc.aio.Server], None],
     policy: PolicyTable,
+    trust: TrustSettings,
+    health_address: str | None = None,
     background: Sequence[BackgroundTask] = (),
     on_stop: Callable[[], Awaitable[None]] | None = None,
     grace_seconds: float = 5.0,
@@ -49,18 +57,24 @@ async def run_grpc_service(
 ) -> None:
     """Serves until `stop` is set (by default: until SIGINT or SIGTERM), then drains.
 
-    Background tasks receive the same stop event and must return once it is set.
+    Background tasks receive the same stop event and must return once it is set. Calls
+    are taken over mutual TLS only; `health_address`, when given, answers the health
+    service alone in plaintext, for probes that cannot present a certificate.
     """
     stop = stop or _stop_on_signals()
-    server = create_server(policy)
+    tls = ServiceTls.load(trust)
+    server = create_server(policy, CallerCheck(ContextVerifier.load(trust)))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     register(server)
-    if server.add_insecure_port(address) == 0:
+    if server.add_secure_port(address, tls.server_credentials()) == 0:
         raise RuntimeError(f"{name}: could not bind {address}")
+    probes = _health_only_server(health_servicer, health_address, name)
     await server.start()
+    if probes is not None:
+        await probes.start()
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-    log.info("%s serving gRPC on %s", name, address)
+    log.info("%s serving gRPC on %s (mutual TLS)", name, address)
 
     tasks = [
         asyncio.create_task(task(stop), name=f"{name}-bg-{i}") for i, task in enumerate(background)
@@ -75,10 +89,26 @@ async def run_grpc_service(
     log.info("%s stopping", name)
     await health_servicer.enter_graceful_shutdown()
     await server.stop(grace_seconds)
+    if probes is not None:
+        await probes.stop(None)
     await _finish(tasks, grace_seconds)
     if on_stop is not None:
         await on_stop()
     log.info("%s stopped", name)
+
+
+def _health_only_server(
+    health_servicer: health.aio.HealthServicer, address: str | None, name: str
+) -> grpc.aio.Server | None:
+    """Says whether the service is serving, and nothing else: it has no other service to
+    reach and no policy to pass."""
+    if address is None:
+        return None
+    server = grpc.aio.server(options=_SERVER_OPTIONS)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    if server.add_insecure_port(address) == 0:
+        raise RuntimeError(f"{name}: could not bind {address} for health probes")
+    return server
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from services.kit.audit import SCHEMA_AUDIT_SUBJECT
+
 JS_API = "$JS.API"
 
 
@@ -130,16 +132,20 @@ class BusRole:
 
 
 RATE_LIMITS_BUCKET = "rate_limits"
+# The durable consumers on other services' streams: the services name theirs from here, so
+# what they create is what their role may create.
+SCHEMA_PROVISIONER = Durable("SCHEMA", "records-schema-provisioner", "schema.*.schema.>")
+AUDIT_RECORDER = Durable("SCHEMA", "identity-audit-recorder", SCHEMA_AUDIT_SUBJECT)
 
 ROLES: Mapping[str, BusRole] = {
     role.name: role
     for role in (
-        BusRole("identity"),
+        BusRole("identity", consumes=(AUDIT_RECORDER,)),
         BusRole("schema"),
         BusRole(
             "records",
             listens=("schema.>",),
-            consumes=(Durable("SCHEMA", "records-schema-provisioner", "schema.*.schema.>"),),
+            consumes=(SCHEMA_PROVISIONER,),
         ),
         BusRole(
             "gateway",
@@ -156,8 +162,10 @@ def _unique(subjects: Iterable[str]) -> tuple[str, ...]:
 
 
 __all__ = [
+    "AUDIT_RECORDER",
     "RATE_LIMITS_BUCKET",
     "ROLES",
+    "SCHEMA_PROVISIONER",
     "BusRole",
     "Durable",
     "KeyValueBucket",

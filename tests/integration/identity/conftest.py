@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import grpc
 import pytest
 from tessera.identity.v1 import identity_pb2_grpc
 
 from tests.integration.identity.support import IdentityStack
 from tests.support.bus import BusReader
 from tests.support.infra import Infra
+from tests.support.nats_users import audit_recorder_of_suite
 from tests.support.services import running_service
 
 
@@ -21,15 +21,18 @@ def identity(infra: Infra) -> Iterator[IdentityStack]:
         # Its own durable: the end-to-end stack's identity on this NATS must not share
         # (and split) the schema service's audit events with it.
         running_service(
-            infra, "identity", IDENTITY_AUDIT_CONSUMER=f"identity-audit-it-{infra.run_id}"
+            infra,
+            "identity",
+            IDENTITY_AUDIT_CONSUMER=audit_recorder_of_suite(infra.run_id).name,
         ) as service,
-        grpc.insecure_channel(service.address) as channel,
+        service.channel() as channel,
     ):
         yield IdentityStack(
             identity_pb2_grpc.IdentityServiceStub(channel),
             service.database.admin_url,
             BusReader.of(infra),
             address=service.address,
+            pki=service.pki,
         )
 
 

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from tessera.identity.v1 import identity_pb2, identity_pb2_grpc
 
+from services.devstack.pki import Pki
 from services.kit.errors import DomainError, from_grpc_error
 from services.kit.ids import new_id
 from tests.support.bus import BusReader
@@ -30,8 +31,9 @@ class IdentityStack:
     # A superuser's URL of the service's database, to look into it past its roles.
     database_url: str
     bus: BusReader
-    # host:port, for tests that open their own (asyncio) channel.
+    # host:port and the key material, for tests that open their own (asyncio) channel.
     address: str = ""
+    pki: Pki | None = None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from services.kit.ids import new_id
 from services.kit.nats.connection import connect, ensure_stream
 from services.kit.nats.events import Event
 from tests.integration.identity.support import IdentityStack, database
+from tests.support.infra import Infra
+from tests.support.nats_users import nats_identity
 from tests.support.wait import eventually
 
 
@@ -30,11 +32,14 @@ def rules_changed(tenant: str, schema_id: str) -> Event:
     return audit_event("schema", tenant, entry)
 
 
-def publish(nats_url: str, messages: list[tuple[str, bytes, str]]) -> None:
-    """(subject, payload, Nats-Msg-Id) in order, to the SCHEMA stream."""
+def publish(infra: Infra, messages: list[tuple[str, bytes, str]]) -> None:
+    """(subject, payload, Nats-Msg-Id) in order, to the SCHEMA stream, as the schema
+    service publishes them."""
 
     async def send() -> None:
-        connection = await connect(nats_url, name="audit-recorder-test")
+        connection = await connect(
+            infra.nats_url, name="audit-recorder-test", identity=nats_identity(infra, "schema")
+        )
         try:
             js = connection.jetstream()
             await ensure_stream(js, name="SCHEMA", subjects=["schema.>"])
@@ -56,7 +61,7 @@ def rows(identity: IdentityStack, tenant: str) -> list[tuple[Any, ...]]:
 
 
 def test_each_event_is_recorded_once_and_only_the_schemas_actions(
-    identity: IdentityStack,
+    identity: IdentityStack, infra: Infra
 ) -> None:
     tenant = new_id("ws")
     first = rules_changed(tenant, "sch_first")
@@ -67,7 +72,7 @@ def test_each_event_is_recorded_once_and_only_the_schemas_actions(
     )
     sentinel = rules_changed(tenant, "sch_sentinel")
     publish(
-        identity.nats_url,
+        infra,
         [
             (first.subject, first.to_json(), first.id),
             # The same event again, as a relay retrying past the duplicate window would.
@@ -92,10 +97,12 @@ def test_each_event_is_recorded_once_and_only_the_schemas_actions(
     assert details == {"removed": False, "rule_names": ["Own"]}
 
 
-def test_a_message_that_is_no_event_becomes_a_dead_letter(identity: IdentityStack) -> None:
+def test_a_message_that_is_no_event_becomes_a_dead_letter(
+    identity: IdentityStack, infra: Infra
+) -> None:
     tenant = new_id("ws")
     msg_id = new_id("junk")
-    publish(identity.nats_url, [(f"schema.{tenant}.audit.recorded", b"not json", msg_id)])
+    publish(infra, [(f"schema.{tenant}.audit.recorded", b"not json", msg_id)])
 
     def dead_letter() -> tuple[Any, ...] | None:
         with database(identity.database_url) as connection:

@@ -139,6 +139,6 @@ def test_ending_a_session_is_announced_in_every_workspace_of_the_account(
     _end(identity.stub, opened.session_id)
 
     for workspace_id in (created.workspace.id, second.workspace.id):
-        event = read_event(identity.nats_url, f"identity.{workspace_id}.credential.revoked")
+        event = read_event(identity.bus, f"identity.{workspace_id}.credential.revoked")
         assert event.body["data"] == {"account_id": created.account.id, "kind": "session"}
         assert opened.session_id not in str(event.body)

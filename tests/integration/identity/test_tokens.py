@@ -21,6 +21,7 @@ from tests.integration.identity.support import (
     scalar,
     unique_email,
 )
+from tests.support.trust import aio_gateway_channel
 
 
 def _issue(
@@ -146,7 +147,8 @@ def test_simultaneous_refreshes_of_one_token_share_one_successor(
     issued = _issue(identity.stub, created.email, created.password)
 
     async def race() -> list[str]:
-        async with grpc.aio.insecure_channel(identity.address) as channel:
+        assert identity.pki is not None
+        async with aio_gateway_channel(identity.pki, identity.address, "identity") as channel:
             stub = identity_pb2_grpc.IdentityServiceStub(channel)
             replies = await asyncio.gather(
                 *(

@@ -11,7 +11,6 @@ from tessera.common.v1 import common_pb2
 from tessera.records.v1 import records_pb2, records_pb2_grpc
 
 from services.devstack.infra import free_port
-from services.devstack.processes import ServiceProcess
 from services.kit.errors import (
     ServiceUnavailable,
     Unauthenticated,
@@ -20,15 +19,15 @@ from services.kit.errors import (
 )
 from services.kit.ids import new_id
 from tests.support.infra import Infra
-from tests.support.services import running_service
+from tests.support.services import RunningService, running_service
 
 
 @pytest.fixture(scope="module")
-def records_process(infra: Infra) -> Iterator[ServiceProcess]:
+def records_service(infra: Infra) -> Iterator[RunningService]:
     # Nothing listens on the schema address: every schema lookup fails as unavailable.
     unreachable = f"127.0.0.1:{free_port()}"
     with running_service(infra, "records", RECORDS_SCHEMA_ADDR=unreachable) as service:
-        yield service.process
+        yield service
 
 
 def call_error(call: grpc.UnaryUnaryMultiCallable, request: object) -> grpc.RpcError:
@@ -37,13 +36,13 @@ def call_error(call: grpc.UnaryUnaryMultiCallable, request: object) -> grpc.RpcE
     return caught.value
 
 
-def test_the_process_serves_and_maps_errors(records_process: ServiceProcess) -> None:
-    assert records_process.grpc_address is not None
+def test_the_process_serves_and_maps_errors(records_service: RunningService) -> None:
+    records_process = records_service.process
     ctx = common_pb2.RequestContext(
         tenant_id=new_id("ws"), principal_id=new_id("acc"), role="owner"
     )
     ref = records_pb2.SchemaRef(app_slug="crm", schema_slug="contacts")
-    with grpc.insecure_channel(records_process.grpc_address) as channel:
+    with records_service.channel() as channel:
         stub = records_pb2_grpc.RecordsServiceStub(channel)
 
         error = call_error(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import grpc
 import pytest
 from tessera.common.v1 import common_pb2
 from tessera.schema.v1 import schema_pb2_grpc
@@ -21,7 +20,7 @@ from tests.support.services import running_service
 def schema_service(infra: Infra) -> Iterator[SchemaService]:
     with (
         running_service(infra, "schema") as service,
-        grpc.insecure_channel(service.address) as channel,
+        service.channel() as channel,
     ):
         yield SchemaService(
             stub=schema_pb2_grpc.SchemaServiceStub(channel),

@@ -1,0 +1,326 @@
+"""Service identity on every gRPC hop, in two layers.
+
+Mutual TLS with the private CA: a server takes calls only from a client presenting a
+certificate of that CA, and a client talks only to the server whose certificate names the
+service it meant to reach. The name in a peer's certificate says which service is calling.
+
+A signed context: the gateway signs the RequestContext of every call it makes with an
+Ed25519 key only it holds, bound to the full method name and a near expiry, and every
+service verifies that signature before a handler runs. So the tenant, principal, role and
+grants a service acts on are exactly what the gateway vouched for, even when the caller is
+another of our services that an attacker controls: its certificate gets it through the
+door, not the right to speak for a user.
+
+A service calling another as itself (`principal_kind` "service", see
+services.kit.access.SERVICE_OPERATIONS) signs nothing; such a call is taken only from a
+peer whose certificate names a service allowed to, and only in that service's own name.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import grpc
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from tessera.common.v1 import common_pb2
+
+from services.kit.access import Kind
+from services.kit.config import TrustSettings
+from services.kit.errors import DomainError, PermissionDenied, Unauthenticated
+
+log = logging.getLogger(__name__)
+
+GATEWAY: Final = "gateway"
+# Services that may call another service as themselves; a new one (workflows) is added here.
+SERVICE_CALLERS: Final = frozenset({"records"})
+CONTEXT_SIGNATURE_KEY: Final = "tessera-context-signature-bin"
+# Long enough for any clock skew inside a cluster, short enough that a captured signature
+# is soon worthless; a call is checked when it starts, so a long upload is not cut short.
+CONTEXT_LIFETIME_SECONDS: Final = 30
+# An expiry further ahead than this was not made by a gateway following the rules.
+MAX_EXPIRY_AHEAD_SECONDS: Final = 2 * CONTEXT_LIFETIME_SECONDS
+
+_DOMAIN: Final = b"tessera.context.v1\n"
+_EXPIRY = struct.Struct(">Q")
+_SIGNATURE_BYTES: Final = 64
+
+
+class TrustNotConfigured(RuntimeError):
+    """A process was started without the key material it needs to take part in gRPC."""
+
+
+@dataclass(frozen=True)
+class ServiceTls:
+    """This process's certificate and key and the CA it trusts, as PEM."""
+
+    ca: bytes
+    certificate_chain: bytes
+    private_key: bytes
+
+    @classmethod
+    def load(cls, settings: TrustSettings) -> ServiceTls:
+        return cls(
+            ca=_read(settings.tls_ca_file, "TESSERA_TLS_CA_FILE"),
+            certificate_chain=_read(settings.tls_cert_file, "TESSERA_TLS_CERT_FILE"),
+            private_key=_read(settings.tls_key_file, "TESSERA_TLS_KEY_FILE"),
+        )
+
+    def server_credentials(self) -> grpc.ServerCredentials:
+        # Every caller presents a certificate of the CA; without one the handshake fails
+        # before any method is read.
+        return grpc.ssl_server_credentials(
+            [(self.private_key, self.certificate_chain)],
+            root_certificates=self.ca,
+            require_client_auth=True,
+        )
+
+    def channel_credentials(self) -> grpc.ChannelCredentials:
+        return grpc.ssl_channel_credentials(
+            root_certificates=self.ca,
+            private_key=self.private_key,
+            certificate_chain=self.certificate_chain,
+        )
+
+
+def server_name_option(service: str) -> tuple[str, str]:
+    """The channel option that makes a client accept only `service`'s certificate, whatever
+    address (an IP, a Kubernetes Service name) it dials."""
+    return ("grpc.ssl_target_name_override", service)
+
+
+def context_of(request: Any) -> common_pb2.RequestContext | None:
+    """The context a request carries: its `ctx`, or an upload's `start.ctx`."""
+    if request is None:
+        return None
+    fields = request.DESCRIPTOR.fields_by_name
+    if "ctx" in fields:
+        ctx: common_pb2.RequestContext = request.ctx
+        return ctx
+    if "start" in fields:
+        start_ctx: common_pb2.RequestContext = request.start.ctx
+        return start_ctx
+    return None
+
+
+def _signed_bytes(method: str, expires_at: int, ctx: common_pb2.RequestContext | None) -> bytes:
+    # Deterministic serialization gives both ends the same bytes for the same context; a
+    # call without a context signs an empty one, so it too is bound to its method.
+    body = b"" if ctx is None else ctx.SerializeToString(deterministic=True)
+    return b"".join((_DOMAIN, method.encode(), b"\n", _EXPIRY.pack(expires_at), body))
+
+
+class ContextSigner:
+    """The gateway's half: a signature over (method, expiry, context) for each call."""
+
+    def __init__(
+        self,
+        key: Ed25519PrivateKey,
+        *,
+        lifetime_seconds: int = CONTEXT_LIFETIME_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._key = key
+        self._lifetime = lifetime_seconds
+        self._clock = clock
+
+    @classmethod
+    def load(cls, settings: TrustSettings) -> ContextSigner:
+        pem = _read(settings.context_signing_key_file, "TESSERA_CONTEXT_SIGNING_KEY_FILE")
+        key = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise TrustNotConfigured("TESSERA_CONTEXT_SIGNING_KEY_FILE is not an Ed25519 key")
+        return cls(key)
+
+    def signature(self, method: str, ctx: common_pb2.RequestContext | None) -> bytes:
+        """The metadata value that vouches for `ctx` on a call of `method` (the full
+        "/package.Service/Method" path)."""
+        expires_at = int(self._clock()) + self._lifetime
+        signed = self._key.sign(_signed_bytes(method, expires_at, ctx))
+        return _EXPIRY.pack(expires_at) + signed
+
+    def metadata(
+        self, method: str, ctx: common_pb2.RequestContext | None
+    ) -> tuple[tuple[str, bytes]]:
+        return ((CONTEXT_SIGNATURE_KEY, self.signature(method, ctx)),)
+
+
+class ContextVerifier:
+    """The services' half: holds only public keys (several while a new key rolls out)."""
+
+    def __init__(
+        self, keys: Sequence[Ed25519PublicKey], *, clock: Callable[[], float] = time.time
+    ) -> None:
+        if not keys:
+            raise TrustNotConfigured("No public key to verify request contexts with")
+        self._keys = tuple(keys)
+        self._clock = clock
+
+    @classmethod
+    def load(cls, settings: TrustSettings) -> ContextVerifier:
+        pem = _read(settings.context_verify_key_file, "TESSERA_CONTEXT_VERIFY_KEY_FILE")
+        keys = []
+        for block in pem.split(b"-----END PUBLIC KEY-----")[:-1]:
+            key = serialization.load_pem_public_key(block + b"-----END PUBLIC KEY-----\n")
+            if not isinstance(key, Ed25519PublicKey):
+                raise TrustNotConfigured("TESSERA_CONTEXT_VERIFY_KEY_FILE holds a non-Ed25519 key")
+            keys.append(key)
+        return cls(keys)
+
+    def verify(
+        self, method: str, ctx: common_pb2.RequestContext | None, signature: bytes | None
+    ) -> None:
+        """Refuses (Unauthenticated) a context the gateway did not sign for this method, or
+        whose signature has expired."""
+        if not signature:
+            raise Unauthenticated("The call carries no signed context")
+        if len(signature) != _EXPIRY.size + _SIGNATURE_BYTES:
+            raise Unauthenticated("The call's context signature is malformed")
+        (expires_at,) = _EXPIRY.unpack_from(signature)
+        now = self._clock()
+        if expires_at < now:
+            raise Unauthenticated("The call's context signature has expired")
+        if expires_at > now + MAX_EXPIRY_AHEAD_SECONDS:
+            raise Unauthenticated("The call's context signature lives too long")
+        signed = _signed_bytes(method, expires_at, ctx)
+        for key in self._keys:
+            try:
+                key.verify(signature[_EXPIRY.size :], signed)
+            except InvalidSignature:
+                continue
+            return
+        raise Unauthenticated("The call's context is not the one the gateway signed")
+
+
+def peer_names(context: grpc.aio.ServicerContext) -> frozenset[str]:
+    """The service names in the calling peer's certificate (empty without one)."""
+    auth = context.auth_context()
+    names = auth.get("x509_subject_alternative_name") or auth.get("x509_common_name") or ()
+    return frozenset(name.decode() for name in names)
+
+
+def signature_in(metadata: Sequence[tuple[str, str | bytes]] | None) -> bytes | None:
+    for key, value in metadata or ():
+        if key == CONTEXT_SIGNATURE_KEY:
+            return value if isinstance(value, bytes) else None
+    return None
+
+
+class CallerCheck:
+    """Who may make a call, decided before the policy table says what the principal may do."""
+
+    def __init__(self, verifier: ContextVerifier) -> None:
+        self.verifier = verifier
+
+    def admit(
+        self,
+        method: str,
+        signature: bytes | None,
+        request: Any,
+        context: grpc.aio.ServicerContext,
+        *,
+        gateway_only: bool,
+    ) -> None:
+        peers = peer_names(context)
+        try:
+            self._admit(method, signature, request, peers, gateway_only=gateway_only)
+        except DomainError as refusal:
+            # Our own services never send such a call: it is a fault or an intruder.
+            log.warning(
+                "refused a call to %s from %s: %s",
+                method,
+                ", ".join(sorted(peers)) or "a peer without a certificate",
+                refusal.message,
+                extra={"rpc": method},
+            )
+            raise
+
+    def _admit(
+        self,
+        method: str,
+        signature: bytes | None,
+        request: Any,
+        peers: frozenset[str],
+        *,
+        gateway_only: bool,
+    ) -> None:
+        if not peers:
+            raise Unauthenticated("The call presents no service certificate")
+        if gateway_only and GATEWAY not in peers:
+            raise PermissionDenied("Only the gateway may make this call")
+        ctx = context_of(request)
+        if ctx is not None and ctx.principal_kind == Kind.SERVICE:
+            if ctx.principal_id not in SERVICE_CALLERS or ctx.principal_id not in peers:
+                raise PermissionDenied("Only a service may act as itself, in its own name")
+            return
+        self.verifier.verify(method, ctx, signature)
+
+
+def signing_interceptors(signer: ContextSigner) -> list[grpc.aio.ClientInterceptor]:
+    """Client interceptors that sign the context of every call with a request message up
+    front. An upload's first message is written after the call starts, so its caller passes
+    `signer.metadata(...)` itself."""
+    # A channel files each interceptor under the first kind it is, so one per kind.
+    return [_SignUnaryUnary(signer), _SignUnaryStream(signer)]
+
+
+class _ContextSigning:
+    def __init__(self, signer: ContextSigner) -> None:
+        self.signer = signer
+
+    def _signed(self, details: grpc.aio.ClientCallDetails, request: Any) -> Any:
+        method = details.method
+        path = method.decode() if isinstance(method, bytes) else method
+        metadata = grpc.aio.Metadata(*(details.metadata or ()))
+        metadata.add(CONTEXT_SIGNATURE_KEY, self.signer.signature(path, context_of(request)))
+        return grpc.aio.ClientCallDetails(
+            details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
+        )
+
+
+class _SignUnaryUnary(_ContextSigning, grpc.aio.UnaryUnaryClientInterceptor):
+    async def intercept_unary_unary(
+        self, continuation: Any, client_call_details: grpc.aio.ClientCallDetails, request: Any
+    ) -> Any:
+        return await continuation(self._signed(client_call_details, request), request)
+
+
+class _SignUnaryStream(_ContextSigning, grpc.aio.UnaryStreamClientInterceptor):
+    async def intercept_unary_stream(
+        self, continuation: Any, client_call_details: grpc.aio.ClientCallDetails, request: Any
+    ) -> Any:
+        return await continuation(self._signed(client_call_details, request), request)
+
+
+def _read(path: Path | None, variable: str) -> bytes:
+    if path is None:
+        raise TrustNotConfigured(f"{variable} is not set")
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise TrustNotConfigured(f"{variable}: cannot read {path}: {error.strerror}") from None
+
+
+__all__ = [
+    "CONTEXT_LIFETIME_SECONDS",
+    "CONTEXT_SIGNATURE_KEY",
+    "GATEWAY",
+    "SERVICE_CALLERS",
+    "CallerCheck",
+    "ContextSigner",
+    "ContextVerifier",
+    "ServiceTls",
+    "TrustNotConfigured",
+    "context_of",
+    "peer_names",
+    "server_name_option",
+    "signature_in",
+    "signing_interceptors",
+]
