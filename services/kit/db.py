@@ -40,8 +40,10 @@ class _AllTenants(Enum):
 
 
 ALL_TENANTS: Final = _AllTenants.ALL_TENANTS
-"""For the paths that span tenants by design: the outbox relay, purges and other periodic
-jobs, resolving a credential by its hash, an account's memberships across workspaces."""
+"""For the paths that span tenants by design: purges and other periodic jobs, resolving a
+credential by its hash or an app by its public id, an account's memberships across its
+workspaces. (The outboxes and consumers' bookkeeping hold no tenant_id, so their relays
+and consumers need no scope.)"""
 
 # A tenant id; ALL_TENANTS; or None (or ""), which sees no tenant's rows.
 TenantScope = str | _AllTenants | None
