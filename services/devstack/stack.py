@@ -15,6 +15,8 @@ from services.devstack.infra import (
     free_port,
 )
 from services.devstack.processes import ServiceProcess, migrate
+from services.devstack.secret_key import stored_secret_key
+from services.kit.secrets import SECRET_KEY_ENV
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,8 @@ class Stack:
     database_prefix: str = "tessera"
     gateway_host: str = "127.0.0.1"
     extra_env: dict[str, str] = field(default_factory=dict)
+    # TESSERA_SECRET_KEY for the services; None: the one kept under data_dir.
+    secret_key: str | None = None
     postgres: EmbeddedPostgres | None = None
     nats: EmbeddedNats | None = None
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
@@ -58,11 +62,13 @@ class Stack:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         urls = self.resolved_database_urls = self._databases()
         nats_url = self.resolved_nats_url = self._nats()
+        # The services that store anything get the key-encryption key; the gateway does not.
+        secret = {SECRET_KEY_ENV: self.secret_key or stored_secret_key(self.data_dir)}
         with ThreadPoolExecutor(len(DATABASE_SERVICES)) as pool:
             list(
                 pool.map(
                     lambda name: migrate(
-                        f"services.{name}", {f"{name.upper()}_DATABASE_URL": urls[name]}
+                        f"services.{name}", {f"{name.upper()}_DATABASE_URL": urls[name], **secret}
                     ),
                     DATABASE_SERVICES,
                 )
@@ -73,6 +79,7 @@ class Stack:
             prefix = name.upper()
             env = {
                 **common,
+                **secret,
                 f"{prefix}_DATABASE_URL": urls[name],
                 f"{prefix}_GRPC_PORT": addresses[name].rsplit(":", 1)[1],
             }

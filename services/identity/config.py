@@ -1,10 +1,13 @@
-"""Identity settings, read once from the environment (IDENTITY_*, NATS_URL)."""
+"""Identity settings, read once from the environment (IDENTITY_*, NATS_URL,
+TESSERA_SECRET_KEY)."""
 
 from __future__ import annotations
 
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.kit.config import DatabaseServiceSettings
+from services.kit.secrets import SECRET_KEY_ENV
 
 
 class IdentitySettings(DatabaseServiceSettings):
@@ -24,3 +27,9 @@ class IdentitySettings(DatabaseServiceSettings):
     app_session_ttl_seconds: int = 24 * 3600
     # "keep_logged_in": twelve months.
     app_session_long_ttl_seconds: int = 365 * 24 * 3600
+
+    # The key-encryption key(s) the signing keys are sealed with (services.kit.secrets):
+    # comma-separated, the first seals, all open. Without it identity does not start.
+    secret_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices(SECRET_KEY_ENV)
+    )

@@ -106,3 +106,8 @@ class TokenNotFound(NotFound):
 
 class NoUserKey(NotFound):
     default_message = "You have no API key"
+
+
+class StoredSecretsUnreadable(Exception):
+    """The key-encryption key cannot open what identity stored; the service refuses to
+    start rather than fail every login. An operator problem, never a client one."""

@@ -30,7 +30,7 @@ from services.identity.models import (
     RefreshTokenState,
     Workspace,
 )
-from services.identity.tokens import KeyPair
+from services.identity.tokens import StoredKeyPair
 from services.kit.access import GRANT_OPERATIONS
 from services.kit.tenancy import TenantTable
 
@@ -624,7 +624,7 @@ class IdentityRepository:
             text("SELECT pg_advisory_xact_lock(:key)"), {"key": SIGNING_KEY_LOCK}
         )
 
-    async def current_signing_key(self) -> KeyPair | None:
+    async def current_signing_key(self) -> StoredKeyPair | None:
         """The key new tokens are signed with."""
         k = tables.signing_keys
         row = (
@@ -648,7 +648,7 @@ class IdentityRepository:
         )
         return found
 
-    async def next_signing_key(self) -> KeyPair | None:
+    async def next_signing_key(self) -> StoredKeyPair | None:
         k = tables.signing_keys
         row = (
             await self.session.execute(
@@ -674,12 +674,14 @@ class IdentityRepository:
             for row in rows
         ]
 
-    async def insert_signing_key(self, key: KeyPair, *, now: datetime, activated: bool) -> None:
+    async def insert_signing_key(
+        self, key: StoredKeyPair, *, now: datetime, activated: bool
+    ) -> None:
         await self.session.execute(
             insert(tables.signing_keys).values(
                 kid=key.kid,
                 algorithm=key.algorithm,
-                private_key_pem=key.private_key_pem,
+                sealed_private_key=key.sealed_private_key,
                 public_key_pem=key.public_key_pem,
                 created_at=now,
                 activated_at=now if activated else None,
@@ -693,6 +695,25 @@ class IdentityRepository:
     async def supersede_signing_key(self, kid: str, now: datetime) -> None:
         k = tables.signing_keys
         await self.session.execute(update(k).where(k.c.kid == kid).values(superseded_at=now))
+
+    async def sealed_signing_keys(self, *, for_update: bool = False) -> list[tuple[str, str]]:
+        """(kid, sealed private key) of every stored key, retired ones too."""
+        k = tables.signing_keys
+        statement = select(k.c.kid, k.c.sealed_private_key).order_by(k.c.created_at, k.c.kid)
+        if for_update:
+            statement = statement.with_for_update()
+        rows = (await self.session.execute(statement)).all()
+        return [(row.kid, row.sealed_private_key) for row in rows]
+
+    async def reseal_signing_key(self, kid: str, *, replacing: str, sealed: str) -> bool:
+        k = tables.signing_keys
+        resealed = await self.session.scalar(
+            update(k)
+            .where(k.c.kid == kid, k.c.sealed_private_key == replacing)
+            .values(sealed_private_key=sealed)
+            .returning(k.c.kid)
+        )
+        return resealed is not None
 
     async def retire_signing_keys(self, *, superseded_before: datetime, now: datetime) -> list[str]:
         """Stops publishing keys replaced before the cut; their kids."""
@@ -940,11 +961,11 @@ _TOUCHABLE = {
 }
 
 
-def _key_pair(row: Row[Any]) -> KeyPair:
-    return KeyPair(
+def _key_pair(row: Row[Any]) -> StoredKeyPair:
+    return StoredKeyPair(
         kid=row.kid,
         algorithm=row.algorithm,
-        private_key_pem=row.private_key_pem,
+        sealed_private_key=row.sealed_private_key,
         public_key_pem=row.public_key_pem,
     )
 

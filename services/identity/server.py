@@ -15,12 +15,16 @@ from services.identity.config import IdentitySettings
 from services.identity.errors import RefreshTokenReused
 from services.kit.clock import rfc3339
 from services.kit.db import SessionMaker, transaction
+from services.kit.secrets import SecretBox
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
-    def __init__(self, sessionmaker: SessionMaker, settings: IdentitySettings) -> None:
+    def __init__(
+        self, sessionmaker: SessionMaker, settings: IdentitySettings, box: SecretBox
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
+        self.box = box
 
     async def CreateAccount(
         self, request: identity_pb2.CreateAccountRequest, context: grpc.aio.ServicerContext
@@ -42,6 +46,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 username=request.username,
                 password=request.password,
                 settings=self.settings,
+                box=self.box,
             )
         return _tokens(issued)
 
@@ -51,7 +56,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         try:
             async with transaction(self.sessionmaker) as session:
                 issued = await service.refresh_tokens(
-                    session, refresh_token=request.refresh_token, settings=self.settings
+                    session,
+                    refresh_token=request.refresh_token,
+                    settings=self.settings,
+                    box=self.box,
                 )
         except RefreshTokenReused as reused:
             # The refusal rolled its transaction back; the revocation must outlive it.

@@ -102,7 +102,9 @@ signing_keys = Table(
     metadata,
     Column("kid", Text, primary_key=True),
     Column("algorithm", Text, nullable=False),
-    Column("private_key_pem", Text, nullable=False),
+    # The PKCS#8 PEM sealed with the key-encryption key (services.kit.secrets), bound to
+    # the kid; never stored in the clear.
+    Column("sealed_private_key", Text, nullable=False),
     Column("public_key_pem", Text, nullable=False),
     _created_at(),
     Column("retired_at", DateTime(timezone=True)),

@@ -9,7 +9,11 @@ from dataclasses import dataclass
 
 from services.devstack.infra import free_port
 from services.devstack.processes import ServiceProcess, migrate
+from services.kit.secrets import SECRET_KEY_ENV, generate_key
 from tests.support.infra import Infra
+
+# The key-encryption key of the suite's services; a test may pass its own.
+SECRET_KEY = generate_key()
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ def running_service(infra: Infra, name: str, **extra_env: str) -> Iterator[Runni
         f"{prefix}_DATABASE_URL": url,
         f"{prefix}_GRPC_PORT": str(port),
         "NATS_URL": infra.nats_url,
+        SECRET_KEY_ENV: SECRET_KEY,
         **extra_env,
     }
     migrate(f"services.{name}", env)
