@@ -38,6 +38,10 @@ def _secret_box(settings: IdentitySettings) -> SecretBox:
 
 async def serve(settings: IdentitySettings) -> None:
     box = _secret_box(settings)
+    passwords.bound_hashing(
+        concurrency=settings.password_hashing_concurrency,
+        waiting=settings.password_hashing_waiting,
+    )
     async with service_runtime("identity", settings, outbox=tables.outbox) as runtime:
         try:
             async with transaction(runtime.sessionmaker) as session:

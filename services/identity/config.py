@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from services.identity.passwords import default_concurrency
 from services.kit.config import DatabaseServiceSettings
 from services.kit.secrets import SECRET_KEY_ENV
 
@@ -33,3 +34,8 @@ class IdentitySettings(DatabaseServiceSettings):
     secret_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices(SECRET_KEY_ENV)
     )
+
+    # Argon2 takes 64 MiB per hash: this many run at once, this many more may wait, and
+    # a password check beyond both is refused with 429.
+    password_hashing_concurrency: int = Field(default_factory=default_concurrency, ge=1)
+    password_hashing_waiting: int = Field(default=16, ge=0)
