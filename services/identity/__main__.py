@@ -13,12 +13,14 @@ from pathlib import Path
 
 import grpc
 
-from services.identity import passwords, service, tables
+from services.identity import passwords, service, tables, throttling
 from services.identity.config import IdentitySettings
 from services.identity.errors import StoredSecretsUnreadable
 from services.identity.policy import POLICY
 from services.identity.secrets_at_rest import check_stored_secrets, reseal_stored_secrets
 from services.identity.server import IdentityServicer, register
+from services.identity.throttling import ThrottlePolicy
+from services.kit.clock import utcnow
 from services.kit.db import SessionMaker, create_engine, create_sessionmaker, transaction
 from services.kit.grpc.server import run_grpc_service
 from services.kit.periodic import run_every
@@ -69,12 +71,23 @@ async def serve(settings: IdentitySettings) -> None:
                 settings.signing_key_check_seconds, rotate, stop, name="signing key rotation"
             )
 
+        async def prune_login_throttles(stop: asyncio.Event) -> None:
+            policy = ThrottlePolicy.from_settings(settings)
+
+            async def prune() -> None:
+                async with transaction(runtime.sessionmaker) as session:
+                    await throttling.prune(session, policy, utcnow())
+
+            await run_every(
+                settings.login_throttle_prune_seconds, prune, stop, name="login throttle pruning"
+            )
+
         await run_grpc_service(
             name="identity",
             policy=POLICY,
             address=settings.grpc_address,
             register=add_servicer,
-            background=[runtime.relay.run, rotate_keys_when_due],
+            background=[runtime.relay.run, rotate_keys_when_due, prune_login_throttles],
             grace_seconds=settings.shutdown_grace_seconds,
         )
 

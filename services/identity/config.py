@@ -39,3 +39,23 @@ class IdentitySettings(DatabaseServiceSettings):
     # a password check beyond both is refused with 429.
     password_hashing_concurrency: int = Field(default_factory=default_concurrency, ge=1)
     password_hashing_waiting: int = Field(default=16, ge=0)
+
+    # Login throttling (services/identity/throttling.py). Past its free failures, a scope
+    # waits first_delay, then twice as long after every further failure, up to its cap.
+    # Per account and address: strict, so guessing one account from one place stalls.
+    login_free_failures_per_account_address: int = Field(default=5, ge=0)
+    login_max_delay_per_account_address_seconds: float = Field(default=900.0, ge=0)
+    # Per account from anywhere: lenient and short, so nobody can lock its owner out for
+    # long; an address the account logged in from lately is not held by it at all.
+    login_free_failures_per_account: int = Field(default=20, ge=0)
+    login_max_delay_per_account_seconds: float = Field(default=60.0, ge=0)
+    # Per address across accounts: against trying one password on many accounts.
+    login_free_failures_per_address: int = Field(default=50, ge=0)
+    login_max_delay_per_address_seconds: float = Field(default=900.0, ge=0)
+    login_first_delay_seconds: float = Field(default=1.0, gt=0)
+    # Failures older than this are forgotten.
+    login_failure_memory_seconds: float = Field(default=3600.0, gt=0)
+    # How long a successful login makes its address known to the account.
+    login_known_address_seconds: float = Field(default=30 * 24 * 3600.0, ge=0)
+    # How often forgotten failures and stale known addresses are deleted.
+    login_throttle_prune_seconds: float = Field(default=600.0, gt=0)

@@ -124,3 +124,14 @@ class HashingBusy(RateLimited):
 
     def __init__(self) -> None:
         super().__init__(retry_after=HASHING_BUSY_RETRY_AFTER_SECONDS)
+
+
+class LoginThrottled(RateLimited):
+    # Said alike for an unknown email and a real account, before any password is checked.
+    default_message = "Too many failed attempts; try again later"
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(
+            f"Too many failed attempts; try again in {retry_after} second(s)",
+            retry_after=retry_after,
+        )

@@ -6,9 +6,9 @@ hash come before any tenant is known."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, delete, func, or_, select, text, update
+from sqlalchemy import CursorResult, Row, case, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +28,7 @@ from services.identity.models import (
     Permission,
     PublicKey,
     RefreshTokenState,
+    ThrottleState,
     Workspace,
 )
 from services.identity.tokens import StoredKeyPair
@@ -725,6 +726,77 @@ class IdentityRepository:
             .returning(k.c.kid)
         )
         return list(retired.all())
+
+    # Login throttling (throttling.py): rows named by hashes, shared by every replica
+
+    async def login_throttles(self, key_hashes: list[str]) -> dict[str, ThrottleState]:
+        t = tables.login_throttles
+        rows = (
+            await self.session.execute(
+                select(t.c.key_hash, t.c.blocked_until, t.c.last_success_at).where(
+                    t.c.key_hash.in_(key_hashes)
+                )
+            )
+        ).all()
+        return {
+            row.key_hash: ThrottleState(
+                blocked_until=row.blocked_until, last_success_at=row.last_success_at
+            )
+            for row in rows
+        }
+
+    async def count_login_failure(
+        self, key_hash: str, scope: str, *, now: datetime, forget_before: datetime
+    ) -> int:
+        """One more failure (counting afresh when the last is forgotten); the count."""
+        t = tables.login_throttles
+        forgotten = or_(t.c.last_failure_at.is_(None), t.c.last_failure_at < forget_before)
+        statement = (
+            insert(t)
+            .values(key_hash=key_hash, scope=scope, failures=1, last_failure_at=now, updated_at=now)
+            .on_conflict_do_update(
+                index_elements=[t.c.key_hash],
+                set_={
+                    "failures": case((forgotten, 1), else_=t.c.failures + 1),
+                    "last_failure_at": now,
+                    "updated_at": now,
+                },
+            )
+            .returning(t.c.failures)
+        )
+        failures: int = (await self.session.execute(statement)).scalar_one()
+        return failures
+
+    async def block_logins(self, key_hash: str, *, until: datetime) -> None:
+        t = tables.login_throttles
+        await self.session.execute(
+            update(t).where(t.c.key_hash == key_hash).values(blocked_until=until)
+        )
+
+    async def login_succeeded(self, key_hash: str, scope: str, *, now: datetime) -> None:
+        t = tables.login_throttles
+        cleared = {"failures": 0, "last_failure_at": None, "blocked_until": None}
+        statement = insert(t).values(
+            key_hash=key_hash, scope=scope, last_success_at=now, updated_at=now, **cleared
+        )
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[t.c.key_hash],
+                set_={**cleared, "last_success_at": now, "updated_at": now},
+            )
+        )
+
+    async def prune_login_throttles(
+        self, *, untouched_since: datetime, known_since: datetime
+    ) -> int:
+        t = tables.login_throttles
+        pruned = await self.session.execute(
+            delete(t).where(
+                t.c.updated_at < untouched_since,
+                or_(t.c.last_success_at.is_(None), t.c.last_success_at < known_since),
+            )
+        )
+        return int(cast(CursorResult[Any], pruned).rowcount)
 
     # App end-user sessions, looked up by the secret's hash
 

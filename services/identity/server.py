@@ -4,16 +4,26 @@ interceptor."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 import grpc
 from tessera.identity.v1 import identity_pb2, identity_pb2_grpc
 
-from services.identity import app_users, credentials, issuing, members, models, service
+from services.identity import (
+    app_users,
+    credentials,
+    issuing,
+    members,
+    models,
+    service,
+    throttling,
+)
 from services.identity.config import IdentitySettings
-from services.identity.errors import RefreshTokenReused
-from services.kit.clock import rfc3339
+from services.identity.errors import InvalidCredentials, RefreshTokenReused, WrongPassword
+from services.identity.throttling import LoginAttempt, ThrottlePolicy
+from services.kit.clock import rfc3339, utcnow
 from services.kit.db import SessionMaker, transaction
 from services.kit.secrets import SecretBox
 
@@ -25,6 +35,23 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.box = box
+        self.throttle_policy = ThrottlePolicy.from_settings(settings)
+
+    @asynccontextmanager
+    async def _throttled(self, attempt: LoginAttempt) -> AsyncIterator[None]:
+        """Around a password check: a throttled attempt is refused before any hashing; a
+        wrong password is counted in a transaction of its own (the attempt's own rolls
+        back with its error); a success clears its login and address."""
+        async with transaction(self.sessionmaker) as session:
+            await throttling.refuse_if_throttled(session, attempt, self.throttle_policy, utcnow())
+        try:
+            yield
+        except (InvalidCredentials, WrongPassword):
+            async with transaction(self.sessionmaker) as session:
+                await throttling.record_failure(session, attempt, self.throttle_policy, utcnow())
+            raise
+        async with transaction(self.sessionmaker) as session:
+            await throttling.record_success(session, attempt, utcnow())
 
     async def CreateAccount(
         self, request: identity_pb2.CreateAccountRequest, context: grpc.aio.ServicerContext
@@ -40,7 +67,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def IssueTokens(
         self, request: identity_pb2.IssueTokensRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.IssueTokensResponse:
-        async with transaction(self.sessionmaker) as session:
+        attempt = LoginAttempt.member(request.username, request.ctx.client_ip)
+        async with self._throttled(attempt), transaction(self.sessionmaker) as session:
             issued = await service.issue_tokens(
                 session,
                 username=request.username,
@@ -78,7 +106,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def CreateSession(
         self, request: identity_pb2.CreateSessionRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.CreateSessionResponse:
-        async with transaction(self.sessionmaker) as session:
+        attempt = LoginAttempt.member(request.username, request.ctx.client_ip)
+        async with self._throttled(attempt), transaction(self.sessionmaker) as session:
             opened = await service.create_session(
                 session,
                 username=request.username,
@@ -136,7 +165,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def ChangePassword(
         self, request: identity_pb2.ChangePasswordRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.ChangePasswordResponse:
-        async with transaction(self.sessionmaker) as session:
+        ctx = request.ctx
+        attempt = LoginAttempt.password_change(ctx.account_id or ctx.principal_id, ctx.client_ip)
+        async with self._throttled(attempt), transaction(self.sessionmaker) as session:
             await service.change_password(
                 session,
                 request.ctx,
@@ -381,7 +412,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def LogInAppUser(
         self, request: identity_pb2.LogInAppUserRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.AppSession:
-        async with transaction(self.sessionmaker) as session:
+        ctx = request.ctx
+        attempt = LoginAttempt.app_user(ctx.app_id, request.email, ctx.client_ip)
+        async with self._throttled(attempt), transaction(self.sessionmaker) as session:
             opened = await app_users.log_in(
                 session,
                 request.ctx,

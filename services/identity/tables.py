@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
@@ -195,6 +196,24 @@ user_keys = Table(
     Column("secret_hash", Text, nullable=False, unique=True),
     _created_at(),
     Column("last_used_at", DateTime(timezone=True)),
+)
+
+# Failed password checks per login and address, per login and per address (see
+# throttling.py), shared by every replica. A row is named by a hash of what it counts, so
+# neither emails nor addresses are stored in the clear.
+login_throttles = Table(
+    "login_throttles",
+    metadata,
+    Column("key_hash", Text, primary_key=True),
+    Column("scope", Text, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", DateTime(timezone=True)),
+    # Attempts are refused until then.
+    Column("blocked_until", DateTime(timezone=True)),
+    # A login and address that succeeded lately: the login-wide throttle lets it in.
+    Column("last_success_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_login_throttles_updated_at", "updated_at"),
 )
 
 outbox = outbox_table(metadata)

@@ -131,10 +131,13 @@ async def change_password(
     refresh tokens, and access JWTs issued before now, at every gateway within a second.
     The client logs in again with the new password. API tokens and the per-user key stay."""
     body = await parse_json(request, PasswordChange)
+    # Where the request came from: identity throttles wrong current passwords by it.
+    ctx = caller.account_context()
+    ctx.MergeFrom(request_origin(request))
     await backends.call(
         backends.identity.ChangePassword,
         identity_pb2.ChangePasswordRequest(
-            ctx=caller.account_context(),
+            ctx=ctx,
             old_password=body.old_password,
             new_password=body.new_password,
         ),

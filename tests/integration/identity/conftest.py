@@ -12,12 +12,13 @@ from tessera.identity.v1 import identity_pb2_grpc
 from tests.integration.identity.support import IdentityStack
 from tests.support.infra import Infra
 from tests.support.services import running_service
+from tests.support.stack import SUITE_LOGIN_LIMITS
 
 
 @pytest.fixture(scope="session")
 def identity(infra: Infra) -> Iterator[IdentityStack]:
     with (
-        running_service(infra, "identity") as service,
+        running_service(infra, "identity", **SUITE_LOGIN_LIMITS) as service,
         grpc.insecure_channel(service.address) as channel,
     ):
         yield IdentityStack(
