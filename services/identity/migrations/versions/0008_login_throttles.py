@@ -1,7 +1,7 @@
 """Failed password checks per login and address, per login and per address, shared by
 every identity replica for login throttling.
 
-Revision ID: 0007
+Revision ID: 0008
 Revises: 0006
 Create Date: 2026-12-10
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007"
+revision: str = "0008"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
