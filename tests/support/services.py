@@ -12,9 +12,13 @@ import grpc
 from services.devstack.infra import free_port
 from services.devstack.pki import Pki
 from services.devstack.processes import ServiceProcess, migrate
+from services.kit.secrets import SECRET_KEY_ENV, generate_key
 from tests.support.infra import Infra
 from tests.support.nats_users import nats_env
 from tests.support.trust import gateway_channel, session_pki
+
+# The key-encryption key of the suite's services; a test may pass its own.
+SECRET_KEY = generate_key()
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ def running_service(infra: Infra, name: str, **extra_env: str) -> Iterator[Runni
         "NATS_URL": infra.nats_url,
         **nats_env(infra),
         **pki.env_for(name),
+        SECRET_KEY_ENV: SECRET_KEY,
         **extra_env,
     }
     migrate(f"services.{name}", env)
