@@ -27,6 +27,7 @@ def run() -> int:
             "records": settings.records_database_url,
         },
         nats_url=settings.nats_url,
+        secret_key=settings.secret_key,
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

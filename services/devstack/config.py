@@ -24,3 +24,7 @@ class DevstackSettings(BaseSettings):
         default=None, validation_alias=AliasChoices("RECORDS_DATABASE_URL")
     )
     nats_url: str | None = Field(default=None, validation_alias=AliasChoices("NATS_URL"))
+    # Unset: the key kept under data_dir (made on first run).
+    secret_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("TESSERA_SECRET_KEY")
+    )

@@ -14,6 +14,8 @@ from services.devstack.nats_auth import NatsKeyring, service_env, service_users
 from services.devstack.pki import Pki, ensure_pki
 from services.devstack.processes import ServiceProcess, migrate
 from services.devstack.roles import ServiceDatabase, close_shared_databases, provision_database
+from services.devstack.secret_key import stored_secret_key
+from services.kit.secrets import SECRET_KEY_ENV
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,8 @@ class Stack:
     database_prefix: str = "tessera"
     gateway_host: str = "127.0.0.1"
     extra_env: dict[str, str] = field(default_factory=dict)
+    # TESSERA_SECRET_KEY for the services; None: the one kept under data_dir.
+    secret_key: str | None = None
     postgres: EmbeddedPostgres | None = None
     nats: EmbeddedNats | None = None
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
@@ -68,10 +72,14 @@ class Stack:
         urls = self.resolved_database_urls = self._databases()
         nats_url, nats_credentials = self._nats()
         self.resolved_nats_url = nats_url
+        # The services that store anything get the key-encryption key; the gateway does not.
+        secret = {SECRET_KEY_ENV: self.secret_key or stored_secret_key(self.data_dir)}
         with ThreadPoolExecutor(len(DATABASE_SERVICES)) as pool:
             list(
                 pool.map(
-                    lambda name: migrate(f"services.{name}", self._migration_env(name)),
+                    lambda name: migrate(
+                        f"services.{name}", {**self._migration_env(name), **secret}
+                    ),
                     DATABASE_SERVICES,
                 )
             )
@@ -81,6 +89,7 @@ class Stack:
             prefix = name.upper()
             env = {
                 **common,
+                **secret,
                 f"{prefix}_DATABASE_URL": urls[name],
                 f"{prefix}_GRPC_PORT": addresses[name].rsplit(":", 1)[1],
             }

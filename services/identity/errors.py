@@ -6,9 +6,13 @@ from services.kit.errors import (
     Conflict,
     NotFound,
     PermissionDenied,
+    RateLimited,
     Unauthenticated,
     ValidationFailed,
 )
+
+# A hash takes tens of milliseconds; in a second the line has moved.
+HASHING_BUSY_RETRY_AFTER_SECONDS = 1
 
 
 class InvalidCredentials(Unauthenticated):
@@ -113,3 +117,28 @@ class TokenNotFound(NotFound):
 
 class NoUserKey(NotFound):
     default_message = "You have no API key"
+
+
+class StoredSecretsUnreadable(Exception):
+    """The key-encryption key cannot open what identity stored; the service refuses to
+    start rather than fail every login. An operator problem, never a client one."""
+
+
+class HashingBusy(RateLimited):
+    # As many password checks as identity runs and lets wait are under way; this one is
+    # refused at once rather than queued (and its memory spent) without end.
+    default_message = "Too many password checks at once; try again in a moment"
+
+    def __init__(self) -> None:
+        super().__init__(retry_after=HASHING_BUSY_RETRY_AFTER_SECONDS)
+
+
+class LoginThrottled(RateLimited):
+    # Said alike for an unknown email and a real account, before any password is checked.
+    default_message = "Too many failed attempts; try again later"
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(
+            f"Too many failed attempts; try again in {retry_after} second(s)",
+            retry_after=retry_after,
+        )

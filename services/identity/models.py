@@ -199,3 +199,11 @@ class LiveAppSession:
 class AppUserPage:
     users: list[AppUser]
     total: int
+
+
+@dataclass(frozen=True)
+class ThrottleState:
+    """One row of login throttling (see throttling.py)."""
+
+    blocked_until: datetime | None
+    last_success_at: datetime | None

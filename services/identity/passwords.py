@@ -1,16 +1,91 @@
-"""Argon2id password hashing. Hashing is CPU-bound and slow on purpose, so it runs in a
-worker thread, off the event loop."""
+"""Argon2id password hashing. Hashing is CPU-bound, slow and memory-hungry on purpose
+(64 MiB per hash), so it runs on a few worker threads of its own, off the event loop, and
+only so many hashes may run or wait at once: a flood of logins is refused with 429 at
+the door instead of queueing without end, so identity's memory stays about
+`concurrency x 64 MiB` above its base and other calls keep their pace."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from services.identity.errors import HashingBusy
+
 _hasher = PasswordHasher()
+Result = TypeVar("Result")
+
+
+def default_concurrency() -> int:
+    """One hash per CPU this process may use: more would only share the same cores."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+class HashingGate:
+    """Runs at most `concurrency` hashes at once on its own threads, with at most
+    `waiting` more in line; anything beyond is refused with HashingBusy, at once."""
+
+    def __init__(self, *, concurrency: int, waiting: int) -> None:
+        if concurrency < 1 or waiting < 0:
+            raise ValueError("concurrency must be at least 1 and waiting at least 0")
+        self.concurrency = concurrency
+        self.capacity = concurrency + waiting
+        self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix="argon2")
+        self._lock = threading.Lock()
+        self._admitted = 0
+
+    @property
+    def admitted(self) -> int:
+        """Hashes running or waiting now."""
+        return self._admitted
+
+    async def run(self, work: Callable[..., Result], *args: object) -> Result:
+        with self._lock:
+            if self._admitted >= self.capacity:
+                raise HashingBusy()
+            self._admitted += 1
+        try:
+            future = self._executor.submit(work, *args)
+        except BaseException:
+            self._release()
+            raise
+        # Released when the hash itself ends, not when its caller stops waiting (a
+        # deadline, a cancelled call): the thread and its 64 MiB are busy until then.
+        future.add_done_callback(self._released)
+        return await asyncio.wrap_future(future)
+
+    def _released(self, _: Future[Any]) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        with self._lock:
+            self._admitted -= 1
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+# Process-wide on purpose: the limit is on this process's CPUs and memory, whichever
+# call asks. The composition root sets it from the settings (bound_hashing).
+_gate = HashingGate(concurrency=default_concurrency(), waiting=8 * default_concurrency())
+
+
+def bound_hashing(*, concurrency: int, waiting: int) -> HashingGate:
+    """Replaces the process's hashing limits; answers the new gate."""
+    global _gate
+    previous, _gate = _gate, HashingGate(concurrency=concurrency, waiting=waiting)
+    previous.close()
+    return _gate
 
 
 @dataclass(frozen=True)
@@ -48,12 +123,12 @@ def burn_verification_sync(password: str) -> None:
 
 
 async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(hash_password_sync, password)
+    return await _gate.run(hash_password_sync, password)
 
 
 async def verify_password(password_hash: str, password: str) -> Verification:
-    return await asyncio.to_thread(verify_password_sync, password_hash, password)
+    return await _gate.run(verify_password_sync, password_hash, password)
 
 
 async def burn_verification(password: str) -> None:
-    await asyncio.to_thread(burn_verification_sync, password)
+    await _gate.run(burn_verification_sync, password)

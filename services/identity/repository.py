@@ -6,9 +6,9 @@ hash come before any tenant is known."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, delete, func, or_, select, text, update
+from sqlalchemy import CursorResult, Row, case, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,9 +28,10 @@ from services.identity.models import (
     Permission,
     PublicKey,
     RefreshTokenState,
+    ThrottleState,
     Workspace,
 )
-from services.identity.tokens import KeyPair
+from services.identity.tokens import StoredKeyPair
 from services.kit.access import GRANT_OPERATIONS
 from services.kit.tenancy import TenantTable
 
@@ -624,7 +625,7 @@ class IdentityRepository:
             text("SELECT pg_advisory_xact_lock(:key)"), {"key": SIGNING_KEY_LOCK}
         )
 
-    async def current_signing_key(self) -> KeyPair | None:
+    async def current_signing_key(self) -> StoredKeyPair | None:
         """The key new tokens are signed with."""
         k = tables.signing_keys
         row = (
@@ -648,7 +649,7 @@ class IdentityRepository:
         )
         return found
 
-    async def next_signing_key(self) -> KeyPair | None:
+    async def next_signing_key(self) -> StoredKeyPair | None:
         k = tables.signing_keys
         row = (
             await self.session.execute(
@@ -674,12 +675,14 @@ class IdentityRepository:
             for row in rows
         ]
 
-    async def insert_signing_key(self, key: KeyPair, *, now: datetime, activated: bool) -> None:
+    async def insert_signing_key(
+        self, key: StoredKeyPair, *, now: datetime, activated: bool
+    ) -> None:
         await self.session.execute(
             insert(tables.signing_keys).values(
                 kid=key.kid,
                 algorithm=key.algorithm,
-                private_key_pem=key.private_key_pem,
+                sealed_private_key=key.sealed_private_key,
                 public_key_pem=key.public_key_pem,
                 created_at=now,
                 activated_at=now if activated else None,
@@ -694,6 +697,25 @@ class IdentityRepository:
         k = tables.signing_keys
         await self.session.execute(update(k).where(k.c.kid == kid).values(superseded_at=now))
 
+    async def sealed_signing_keys(self, *, for_update: bool = False) -> list[tuple[str, str]]:
+        """(kid, sealed private key) of every stored key, retired ones too."""
+        k = tables.signing_keys
+        statement = select(k.c.kid, k.c.sealed_private_key).order_by(k.c.created_at, k.c.kid)
+        if for_update:
+            statement = statement.with_for_update()
+        rows = (await self.session.execute(statement)).all()
+        return [(row.kid, row.sealed_private_key) for row in rows]
+
+    async def reseal_signing_key(self, kid: str, *, replacing: str, sealed: str) -> bool:
+        k = tables.signing_keys
+        resealed = await self.session.scalar(
+            update(k)
+            .where(k.c.kid == kid, k.c.sealed_private_key == replacing)
+            .values(sealed_private_key=sealed)
+            .returning(k.c.kid)
+        )
+        return resealed is not None
+
     async def retire_signing_keys(self, *, superseded_before: datetime, now: datetime) -> list[str]:
         """Stops publishing keys replaced before the cut; their kids."""
         k = tables.signing_keys
@@ -704,6 +726,77 @@ class IdentityRepository:
             .returning(k.c.kid)
         )
         return list(retired.all())
+
+    # Login throttling (throttling.py): rows named by hashes, shared by every replica
+
+    async def login_throttles(self, key_hashes: list[str]) -> dict[str, ThrottleState]:
+        t = tables.login_throttles
+        rows = (
+            await self.session.execute(
+                select(t.c.key_hash, t.c.blocked_until, t.c.last_success_at).where(
+                    t.c.key_hash.in_(key_hashes)
+                )
+            )
+        ).all()
+        return {
+            row.key_hash: ThrottleState(
+                blocked_until=row.blocked_until, last_success_at=row.last_success_at
+            )
+            for row in rows
+        }
+
+    async def count_login_failure(
+        self, key_hash: str, scope: str, *, now: datetime, forget_before: datetime
+    ) -> int:
+        """One more failure (counting afresh when the last is forgotten); the count."""
+        t = tables.login_throttles
+        forgotten = or_(t.c.last_failure_at.is_(None), t.c.last_failure_at < forget_before)
+        statement = (
+            insert(t)
+            .values(key_hash=key_hash, scope=scope, failures=1, last_failure_at=now, updated_at=now)
+            .on_conflict_do_update(
+                index_elements=[t.c.key_hash],
+                set_={
+                    "failures": case((forgotten, 1), else_=t.c.failures + 1),
+                    "last_failure_at": now,
+                    "updated_at": now,
+                },
+            )
+            .returning(t.c.failures)
+        )
+        failures: int = (await self.session.execute(statement)).scalar_one()
+        return failures
+
+    async def block_logins(self, key_hash: str, *, until: datetime) -> None:
+        t = tables.login_throttles
+        await self.session.execute(
+            update(t).where(t.c.key_hash == key_hash).values(blocked_until=until)
+        )
+
+    async def login_succeeded(self, key_hash: str, scope: str, *, now: datetime) -> None:
+        t = tables.login_throttles
+        cleared = {"failures": 0, "last_failure_at": None, "blocked_until": None}
+        statement = insert(t).values(
+            key_hash=key_hash, scope=scope, last_success_at=now, updated_at=now, **cleared
+        )
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[t.c.key_hash],
+                set_={**cleared, "last_success_at": now, "updated_at": now},
+            )
+        )
+
+    async def prune_login_throttles(
+        self, *, untouched_since: datetime, known_since: datetime
+    ) -> int:
+        t = tables.login_throttles
+        pruned = await self.session.execute(
+            delete(t).where(
+                t.c.updated_at < untouched_since,
+                or_(t.c.last_success_at.is_(None), t.c.last_success_at < known_since),
+            )
+        )
+        return int(cast(CursorResult[Any], pruned).rowcount)
 
     # App end-user sessions, looked up by the secret's hash
 
@@ -940,11 +1033,11 @@ _TOUCHABLE = {
 }
 
 
-def _key_pair(row: Row[Any]) -> KeyPair:
-    return KeyPair(
+def _key_pair(row: Row[Any]) -> StoredKeyPair:
+    return StoredKeyPair(
         kid=row.kid,
         algorithm=row.algorithm,
-        private_key_pem=row.private_key_pem,
+        sealed_private_key=row.sealed_private_key,
         public_key_pem=row.public_key_pem,
     )
 

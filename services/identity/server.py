@@ -4,33 +4,65 @@ interceptor."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 import grpc
 from tessera.common.v1 import common_pb2
 from tessera.identity.v1 import identity_pb2, identity_pb2_grpc
 
-from services.identity import app_users, audit, credentials, issuing, members, models, service
+from services.identity import (
+    app_users,
+    audit,
+    credentials,
+    issuing,
+    members,
+    models,
+    service,
+    throttling,
+)
 from services.identity.audit_repository import StoredEntry
 from services.identity.config import IdentitySettings
 from services.identity.errors import InvalidCredentials, RefreshTokenReused, WrongPassword
-from services.kit.clock import rfc3339
+from services.identity.throttling import LoginAttempt, ThrottlePolicy
+from services.kit.clock import rfc3339, utcnow
 from services.kit.db import ALL_TENANTS, SessionMaker, transaction
 from services.kit.json import dumps_exact
+from services.kit.secrets import SecretBox
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     """Each call's transaction acts in the workspace its context names. Accounts, their
-    logins and the signing keys belong to no workspace, so calls on them act in none
-    (creating a workspace binds the transaction to it); the calls that reach an account's
-    memberships across its workspaces (to list them, or to audit what the account did as
-    itself in each of them), or resolve a credential by its hash before its workspace is
-    known, act in all of them."""
+    logins, login throttles and the signing keys belong to no workspace, so calls on them
+    act in none (creating a workspace binds the transaction to it); the calls that reach an
+    account's memberships across its workspaces (to list them, or to audit what the
+    account did as itself in each of them), or resolve a credential by its hash before its
+    workspace is known, act in all of them."""
 
-    def __init__(self, sessionmaker: SessionMaker, settings: IdentitySettings) -> None:
+    def __init__(
+        self, sessionmaker: SessionMaker, settings: IdentitySettings, box: SecretBox
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
+        self.box = box
+        self.throttle_policy = ThrottlePolicy.from_settings(settings)
+
+    @asynccontextmanager
+    async def _throttled(self, attempt: LoginAttempt) -> AsyncIterator[None]:
+        """Around a password check: a throttled attempt is refused before any hashing; a
+        wrong password is counted in a transaction of its own (the attempt's own rolls
+        back with its error); a success clears its login and address."""
+        async with transaction(self.sessionmaker) as session:
+            await throttling.refuse_if_throttled(session, attempt, self.throttle_policy, utcnow())
+        try:
+            yield
+        except (InvalidCredentials, WrongPassword):
+            async with transaction(self.sessionmaker) as session:
+                await throttling.record_failure(session, attempt, self.throttle_policy, utcnow())
+            raise
+        async with transaction(self.sessionmaker) as session:
+            await throttling.record_success(session, attempt, utcnow())
 
     async def CreateAccount(
         self, request: identity_pb2.CreateAccountRequest, context: grpc.aio.ServicerContext
@@ -50,18 +82,21 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def IssueTokens(
         self, request: identity_pb2.IssueTokensRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.IssueTokensResponse:
-        try:
-            async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
-                issued = await service.issue_tokens(
-                    session,
-                    username=request.username,
-                    password=request.password,
-                    settings=self.settings,
-                    ctx=request.ctx,
-                )
-        except InvalidCredentials as refused:
-            await self._login_failed(request.ctx, refused, method="jwt")
-            raise
+        attempt = LoginAttempt.member(request.username, request.ctx.client_ip)
+        async with self._throttled(attempt):
+            try:
+                async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
+                    issued = await service.issue_tokens(
+                        session,
+                        username=request.username,
+                        password=request.password,
+                        settings=self.settings,
+                        ctx=request.ctx,
+                        box=self.box,
+                    )
+            except InvalidCredentials as refused:
+                await self._login_failed(request.ctx, refused, method="jwt")
+                raise
         return _tokens(issued)
 
     async def RefreshTokens(
@@ -70,7 +105,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         try:
             async with transaction(self.sessionmaker) as session:
                 issued = await service.refresh_tokens(
-                    session, refresh_token=request.refresh_token, settings=self.settings
+                    session,
+                    refresh_token=request.refresh_token,
+                    settings=self.settings,
+                    box=self.box,
                 )
         except RefreshTokenReused as reused:
             # The refusal rolled its transaction back; the revocation must outlive it.
@@ -91,18 +129,20 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def CreateSession(
         self, request: identity_pb2.CreateSessionRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.CreateSessionResponse:
-        try:
-            async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
-                opened = await service.create_session(
-                    session,
-                    username=request.username,
-                    password=request.password,
-                    settings=self.settings,
-                    ctx=request.ctx,
-                )
-        except InvalidCredentials as refused:
-            await self._login_failed(request.ctx, refused, method="session")
-            raise
+        attempt = LoginAttempt.member(request.username, request.ctx.client_ip)
+        async with self._throttled(attempt):
+            try:
+                async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
+                    opened = await service.create_session(
+                        session,
+                        username=request.username,
+                        password=request.password,
+                        settings=self.settings,
+                        ctx=request.ctx,
+                    )
+            except InvalidCredentials as refused:
+                await self._login_failed(request.ctx, refused, method="session")
+                raise
         return identity_pb2.CreateSessionResponse(
             session_id=opened.session_id,
             csrf_token=opened.csrf_token,
@@ -154,18 +194,21 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def ChangePassword(
         self, request: identity_pb2.ChangePasswordRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.ChangePasswordResponse:
-        try:
-            async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
-                await service.change_password(
-                    session,
-                    request.ctx,
-                    old_password=request.old_password,
-                    new_password=request.new_password,
-                )
-        except WrongPassword:
-            async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
-                await service.password_change_refused(session, request.ctx)
-            raise
+        ctx = request.ctx
+        attempt = LoginAttempt.password_change(ctx.account_id or ctx.principal_id, ctx.client_ip)
+        async with self._throttled(attempt):
+            try:
+                async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
+                    await service.change_password(
+                        session,
+                        request.ctx,
+                        old_password=request.old_password,
+                        new_password=request.new_password,
+                    )
+            except WrongPassword:
+                async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
+                    await service.password_change_refused(session, request.ctx)
+                raise
         return identity_pb2.ChangePasswordResponse()
 
     async def GetSigningKeys(
@@ -404,20 +447,23 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def LogInAppUser(
         self, request: identity_pb2.LogInAppUserRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.AppSession:
-        try:
-            async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
-                opened = await app_users.log_in(
-                    session,
-                    request.ctx,
-                    email=request.email,
-                    password=request.password,
-                    keep_logged_in=request.keep_logged_in,
-                    settings=self.settings,
-                )
-        except InvalidCredentials as refused:
-            async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
-                await app_users.log_in_failed(session, request.ctx, refused.account_id)
-            raise
+        ctx = request.ctx
+        attempt = LoginAttempt.app_user(ctx.app_id, request.email, ctx.client_ip)
+        async with self._throttled(attempt):
+            try:
+                async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
+                    opened = await app_users.log_in(
+                        session,
+                        request.ctx,
+                        email=request.email,
+                        password=request.password,
+                        keep_logged_in=request.keep_logged_in,
+                        settings=self.settings,
+                    )
+            except InvalidCredentials as refused:
+                async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
+                    await app_users.log_in_failed(session, request.ctx, refused.account_id)
+                raise
         return _app_session(opened)
 
     async def EndAppSession(

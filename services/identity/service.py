@@ -36,10 +36,12 @@ from services.identity.models import (
 from services.identity.repository import IdentityRepository
 from services.identity.tokens import (
     AccessClaims,
-    KeyPair,
+    StoredKeyPair,
     generate_key_pair,
     hash_secret,
     issue_access_token,
+    open_key_pair,
+    seal_key_pair,
     seal_successor,
     unseal_successor,
 )
@@ -47,6 +49,7 @@ from services.kit.audit import Action, AuditEntry, Outcome
 from services.kit.clock import utcnow
 from services.kit.db import act_in
 from services.kit.ids import new_id, new_secret
+from services.kit.secrets import SecretBox
 
 OWNER = "owner"
 # A four-character suffix collides rarely; a handful of fresh draws makes it negligible.
@@ -97,6 +100,7 @@ async def issue_tokens(
     password: str,
     settings: IdentitySettings,
     ctx: common_pb2.RequestContext | None = None,
+    box: SecretBox,
 ) -> IssuedTokens:
     repo = IdentityRepository(session)
     started = utcnow()
@@ -122,7 +126,7 @@ async def issue_tokens(
     )
     await audit.record_for_account(session, account.id, login)
     return IssuedTokens(
-        access_token=await _access_token(repo, account.id, now, settings),
+        access_token=await _access_token(repo, account.id, now, settings, box),
         refresh_token=refresh_token,
         account=account,
         expires_in=settings.access_token_ttl_seconds,
@@ -130,7 +134,7 @@ async def issue_tokens(
 
 
 async def refresh_tokens(
-    session: AsyncSession, *, refresh_token: str, settings: IdentitySettings
+    session: AsyncSession, *, refresh_token: str, settings: IdentitySettings, box: SecretBox
 ) -> IssuedTokens:
     """A new access token and the refresh token's successor; the presented token is spent.
     Presented again within the grace (a client racing itself) it answers the same
@@ -166,7 +170,7 @@ async def refresh_tokens(
             raise RefreshTokenReused(family_id=state.family_id, account_id=state.account.id)
         successor = reissued
     return IssuedTokens(
-        access_token=await _access_token(repo, state.account.id, now, settings),
+        access_token=await _access_token(repo, state.account.id, now, settings, box),
         refresh_token=successor,
         account=state.account,
         expires_in=settings.access_token_ttl_seconds,
@@ -404,7 +408,7 @@ async def get_signing_keys(session: AsyncSession, *, settings: IdentitySettings)
     )
 
 
-async def ensure_signing_key(session: AsyncSession) -> KeyPair:
+async def ensure_signing_key(session: AsyncSession, box: SecretBox) -> StoredKeyPair:
     """Run at startup: provisions the current key and the next one. The advisory lock
     makes replicas that start together agree on one of each instead of inserting their
     own."""
@@ -413,16 +417,18 @@ async def ensure_signing_key(session: AsyncSession) -> KeyPair:
     now = utcnow()
     key = await repo.current_signing_key()
     if key is None:
-        key = generate_key_pair()
+        key = seal_key_pair(generate_key_pair(), box)
         await repo.insert_signing_key(key, now=now, activated=True)
     if await repo.next_signing_key() is None:
-        await repo.insert_signing_key(generate_key_pair(), now=now, activated=False)
+        await repo.insert_signing_key(
+            seal_key_pair(generate_key_pair(), box), now=now, activated=False
+        )
     return key
 
 
 async def rotate_signing_keys(
-    session: AsyncSession, *, settings: IdentitySettings, force: bool = False
-) -> KeyPair:
+    session: AsyncSession, *, settings: IdentitySettings, box: SecretBox, force: bool = False
+) -> StoredKeyPair:
     """When the current key has signed for the rotation period (or at once, forced), the
     next key takes over and a new next key is published. The next key was published
     ahead, so gateways already know it when it starts signing; the replaced key stays
@@ -437,12 +443,14 @@ async def rotate_signing_keys(
     if force or current is None or activated_at is None or activated_at <= now - rotation:
         successor = await repo.next_signing_key()
         if successor is None:
-            successor = generate_key_pair()
+            successor = seal_key_pair(generate_key_pair(), box)
             await repo.insert_signing_key(successor, now=now, activated=False)
         if current is not None:
             await repo.supersede_signing_key(current.kid, now)
         await repo.activate_signing_key(successor.kid, now)
-        await repo.insert_signing_key(generate_key_pair(), now=now, activated=False)
+        await repo.insert_signing_key(
+            seal_key_pair(generate_key_pair(), box), now=now, activated=False
+        )
         current = successor
     lifetime = timedelta(seconds=settings.access_token_ttl_seconds) + KEY_RETIREMENT_MARGIN
     await repo.retire_signing_keys(superseded_before=now - lifetime, now=now)
@@ -513,10 +521,14 @@ async def _create_workspace(
 
 
 async def _access_token(
-    repo: IdentityRepository, account_id: str, now: datetime, settings: IdentitySettings
+    repo: IdentityRepository,
+    account_id: str,
+    now: datetime,
+    settings: IdentitySettings,
+    box: SecretBox,
 ) -> str:
-    key = await repo.current_signing_key()
-    if key is None:
+    stored = await repo.current_signing_key()
+    if stored is None:
         raise NoSigningKey("no active signing key; the service provisions one at startup")
     claims = AccessClaims(
         issuer=settings.jwt_issuer,
@@ -525,4 +537,4 @@ async def _access_token(
         issued_at=int(now.timestamp()),
         ttl_seconds=settings.access_token_ttl_seconds,
     )
-    return issue_access_token(key, claims)
+    return issue_access_token(open_key_pair(stored, box), claims)

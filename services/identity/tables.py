@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
@@ -103,7 +104,9 @@ signing_keys = Table(
     metadata,
     Column("kid", Text, primary_key=True),
     Column("algorithm", Text, nullable=False),
-    Column("private_key_pem", Text, nullable=False),
+    # The PKCS#8 PEM sealed with the key-encryption key (services.kit.secrets), bound to
+    # the kid; never stored in the clear.
+    Column("sealed_private_key", Text, nullable=False),
     Column("public_key_pem", Text, nullable=False),
     _created_at(),
     Column("retired_at", DateTime(timezone=True)),
@@ -225,6 +228,24 @@ audit_log = Table(
 # Bookkeeping of the durable consumers (the schema service's audit events).
 processed_events = processed_events_table(metadata)
 dead_letters = dead_letters_table(metadata)
+
+# Failed password checks per login and address, per login and per address (see
+# throttling.py), shared by every replica. A row is named by a hash of what it counts, so
+# neither emails nor addresses are stored in the clear.
+login_throttles = Table(
+    "login_throttles",
+    metadata,
+    Column("key_hash", Text, primary_key=True),
+    Column("scope", Text, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", DateTime(timezone=True)),
+    # Attempts are refused until then.
+    Column("blocked_until", DateTime(timezone=True)),
+    # A login and address that succeeded lately: the login-wide throttle lets it in.
+    Column("last_success_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_login_throttles_updated_at", "updated_at"),
+)
 
 outbox = outbox_table(metadata)
 Index("ix_outbox_unpublished", outbox.c.seq, postgresql_where=outbox.c.published_at.is_(None))

@@ -1,4 +1,5 @@
-"""Access JWTs (EdDSA over Ed25519), their signing keys, and hashes of stored secrets."""
+"""Access JWTs (EdDSA over Ed25519), their signing keys (stored sealed), and hashes of
+stored secrets."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from services.kit.ids import new_id
+from services.kit.secrets import SecretBox
 
 ALGORITHM = "EdDSA"
 _SEAL_INFO = b"tessera refresh-token successor"
@@ -27,6 +29,43 @@ class KeyPair:
     algorithm: str
     private_key_pem: str
     public_key_pem: str
+
+
+@dataclass(frozen=True)
+class StoredKeyPair:
+    """A signing key as the database holds it: the private key sealed with the
+    key-encryption key, bound to the key's id."""
+
+    kid: str
+    algorithm: str
+    sealed_private_key: str
+    public_key_pem: str
+
+
+def seal_key_pair(key: KeyPair, box: SecretBox) -> StoredKeyPair:
+    return StoredKeyPair(
+        kid=key.kid,
+        algorithm=key.algorithm,
+        sealed_private_key=box.seal(key.private_key_pem, context=signing_key_context(key.kid)),
+        public_key_pem=key.public_key_pem,
+    )
+
+
+def open_key_pair(stored: StoredKeyPair, box: SecretBox) -> KeyPair:
+    """Raises services.kit.secrets.SecretUnreadable when the box cannot open it."""
+    private_pem = box.open(stored.sealed_private_key, context=signing_key_context(stored.kid))
+    return KeyPair(
+        kid=stored.kid,
+        algorithm=stored.algorithm,
+        private_key_pem=private_pem.decode("ascii"),
+        public_key_pem=stored.public_key_pem,
+    )
+
+
+def signing_key_context(kid: str) -> str:
+    """What a sealed private key is bound to: its own key id, so that a sealed key copied
+    into another row does not open there."""
+    return f"signing_keys:{kid}"
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,8 @@ def test_rotating_the_signing_key_logs_nobody_out(
 
     rotated = subprocess.run(
         [sys.executable, "-m", "services.identity", "rotate-signing-key"],
-        env={**os.environ, "IDENTITY_DATABASE_URL": database_url(stack, "identity")},
+        # What identity runs with: its database, and the key its signing keys are sealed with.
+        env={**os.environ, **stack.processes["identity"].env},
         capture_output=True,
         text=True,
         timeout=60,

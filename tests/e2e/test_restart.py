@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import httpx
@@ -33,6 +34,11 @@ def test_accounts_apps_schemas_and_records_survive_a_restart(tmp_path: Path) -> 
             record = tenant.post(records_path(app["slug"]), json={"name": "Kept"}).json()
     finally:
         first.stop()
+    # The key-encryption key was made on first run, for its owner's eyes only; the second
+    # run reuses it (else identity could not open its signing keys and would not start).
+    key_file = data_dir / "secret.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    key = key_file.read_text()
 
     second = embedded_stack(data_dir)
     second.start()
@@ -54,3 +60,4 @@ def test_accounts_apps_schemas_and_records_survive_a_restart(tmp_path: Path) -> 
             assert old.status_code == 200
     finally:
         second.stop()
+    assert key_file.read_text() == key

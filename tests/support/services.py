@@ -14,9 +14,13 @@ from services.devstack.pki import Pki
 from services.devstack.processes import ServiceProcess, migrate
 from services.devstack.roles import ServiceDatabase
 from services.devstack.stack import CREATES_SCHEMAS
+from services.kit.secrets import SECRET_KEY_ENV, generate_key
 from tests.support.infra import Infra
 from tests.support.nats_users import nats_env
 from tests.support.trust import gateway_channel, session_pki
+
+# The key-encryption key of the suite's services; a test may pass its own.
+SECRET_KEY = generate_key()
 
 
 @dataclass(frozen=True)
@@ -44,9 +48,10 @@ def running_service(infra: Infra, name: str, **extra_env: str) -> Iterator[Runni
         "NATS_URL": infra.nats_url,
         **nats_env(infra),
         **pki.env_for(name),
+        SECRET_KEY_ENV: SECRET_KEY,
         **extra_env,
     }
-    migrate_as_owner(name, database)
+    migrate_as_owner(name, database, **{SECRET_KEY_ENV: SECRET_KEY})
     address = f"127.0.0.1:{port}"
     process = ServiceProcess(
         name,
@@ -64,13 +69,15 @@ def running_service(infra: Infra, name: str, **extra_env: str) -> Iterator[Runni
         process.stop()
 
 
-def migrate_as_owner(name: str, database: ServiceDatabase) -> None:
-    """`python -m services.<name> migrate` as the database's owner, as `make run` runs it."""
+def migrate_as_owner(name: str, database: ServiceDatabase, **env: str) -> None:
+    """`python -m services.<name> migrate` as the database's owner, as `make run` runs it,
+    with `env` (environment variables) on top."""
     prefix = name.upper()
     migrate(
         f"services.{name}",
         {
             f"{prefix}_DATABASE_URL": database.runtime_url,
             f"{prefix}_MIGRATION_DATABASE_URL": database.owner_url,
+            **env,
         },
     )

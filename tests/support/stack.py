@@ -11,20 +11,29 @@ from services.devstack.stack import DATABASE_SERVICES, Stack
 from tests.support.infra import Infra
 from tests.support.nats_users import nats_env
 
+# The suite plays many people from one address and tries wrong passwords on purpose,
+# which login throttling would take for an attack; tests/e2e/test_login_throttling.py
+# tries the real limits on a stack of its own.
+SUITE_LOGIN_LIMITS = {
+    f"IDENTITY_LOGIN_FREE_FAILURES_PER_{scope}": "1000000"
+    for scope in ("ACCOUNT_ADDRESS", "ACCOUNT", "ADDRESS")
+}
+
 
 @contextmanager
-def running_stack(infra: Infra) -> Iterator[Stack]:
-    # Provisioned by the stack itself, roles and all, as `make run` does.
+def running_stack(infra: Infra, **extra_env: str) -> Iterator[Stack]:
+    """A stack of its own (databases, data and logs), `extra_env` (environment variables)
+    set for every process. The stack provisions its databases, roles and all, as `make run`
+    does."""
+    port = free_port()
     stack = Stack(
-        data_dir=infra.work_dir / "stack",
-        gateway_port=free_port(),
+        data_dir=infra.work_dir / f"stack-{port}",
+        gateway_port=port,
         database_urls=dict.fromkeys(DATABASE_SERVICES),
         postgres_admin_url=infra.postgres_admin_url,
         database_prefix=infra.database_prefix("stack"),
         nats_url=infra.nats_url,
-        # The session's server is the stack's "external" one: its services get their
-        # credentials from the environment, as from an operator.
-        extra_env=nats_env(infra),
+        extra_env={**nats_env(infra), **SUITE_LOGIN_LIMITS, **extra_env},
     )
     stack.start()
     try:

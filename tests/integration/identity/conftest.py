@@ -13,6 +13,7 @@ from tests.support.bus import BusReader
 from tests.support.infra import Infra
 from tests.support.nats_users import audit_recorder_of_suite
 from tests.support.services import running_service
+from tests.support.stack import SUITE_LOGIN_LIMITS
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +25,7 @@ def identity(infra: Infra) -> Iterator[IdentityStack]:
             infra,
             "identity",
             IDENTITY_AUDIT_CONSUMER=audit_recorder_of_suite(infra.run_id).name,
+            **SUITE_LOGIN_LIMITS,
         ) as service,
         service.channel() as channel,
     ):

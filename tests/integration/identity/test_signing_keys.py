@@ -11,9 +11,10 @@ from tessera.identity.v1 import identity_pb2, identity_pb2_grpc
 
 from services.identity import service, tables
 from services.identity.config import IdentitySettings
-from services.identity.tokens import KeyPair
+from services.identity.tokens import StoredKeyPair
 from services.kit.db import create_engine as create_async_engine
 from services.kit.db import create_sessionmaker, transaction
+from services.kit.secrets import SecretBox, generate_key
 from tests.integration.identity.support import DEADLINE, IdentityStack, scalar
 from tests.support.infra import Infra
 from tests.support.services import migrate_as_owner
@@ -47,13 +48,15 @@ def test_replicas_starting_together_agree_on_one_key(infra: Infra) -> None:
     migrate_as_owner("identity", database)
     url = database.runtime_url
 
-    async def bootstrap_concurrently() -> list[KeyPair]:
+    box = SecretBox.from_text(generate_key())
+
+    async def bootstrap_concurrently() -> list[StoredKeyPair]:
         engine = create_async_engine(url, pool_size=4)
         sessionmaker = create_sessionmaker(engine)
 
-        async def replica() -> KeyPair:
+        async def replica() -> StoredKeyPair:
             async with transaction(sessionmaker) as session:
-                return await service.ensure_signing_key(session)
+                return await service.ensure_signing_key(session, box)
 
         try:
             return list(await asyncio.gather(*(replica() for _ in range(4))))
@@ -74,12 +77,15 @@ def test_rotation_is_due_after_the_period_and_retires_keys_once_their_tokens_exp
     migrate_as_owner("identity", database)
     url = database.runtime_url
     settings = IdentitySettings(database_url=url, signing_key_rotation_seconds=3600)
+    box = SecretBox.from_text(generate_key())
 
     async def rotate(*, force: bool = False) -> str:
         engine = create_async_engine(url, pool_size=1)
         try:
             async with transaction(create_sessionmaker(engine)) as session:
-                key = await service.rotate_signing_keys(session, settings=settings, force=force)
+                key = await service.rotate_signing_keys(
+                    session, settings=settings, box=box, force=force
+                )
                 return key.kid
         finally:
             await engine.dispose()
@@ -88,7 +94,7 @@ def test_rotation_is_due_after_the_period_and_retires_keys_once_their_tokens_exp
         engine = create_async_engine(url, pool_size=1)
         try:
             async with transaction(create_sessionmaker(engine)) as session:
-                return (await service.ensure_signing_key(session)).kid
+                return (await service.ensure_signing_key(session, box)).kid
         finally:
             await engine.dispose()
 

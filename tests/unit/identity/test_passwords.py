@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
+import pytest
 from argon2 import PasswordHasher
 
 from services.identity import passwords
+from services.identity.errors import HashingBusy
 
 
 def test_hash_is_argon2id_and_verifies() -> None:
@@ -45,3 +48,52 @@ def test_async_helpers_run_off_the_loop() -> None:
         return good.ok, bad.ok
 
     assert asyncio.run(scenario()) == (True, False)
+
+
+def test_the_gate_refuses_at_once_beyond_the_hashes_it_runs_and_lets_wait() -> None:
+    release = threading.Event()
+
+    async def scenario() -> tuple[list[bool], int]:
+        gate = passwords.HashingGate(concurrency=1, waiting=2)
+        try:
+            held = [asyncio.ensure_future(gate.run(release.wait, 10)) for _ in range(3)]
+            await asyncio.sleep(0)
+            with pytest.raises(HashingBusy) as refused:
+                await gate.run(passwords.hash_password_sync, "one too many")
+            assert refused.value.retry_after == 1
+            assert refused.value.http_status == 429
+            release.set()
+            results = list(await asyncio.gather(*held))
+            # The line has moved: the next hash is taken again.
+            await gate.run(passwords.hash_password_sync, "after the flood")
+            return results, gate.admitted
+        finally:
+            gate.close()
+
+    results, admitted = asyncio.run(scenario())
+    assert results == [True, True, True]
+    assert admitted == 0
+
+
+def test_a_caller_that_stops_waiting_keeps_its_place_until_its_hash_ends() -> None:
+    release = threading.Event()
+
+    async def scenario() -> None:
+        gate = passwords.HashingGate(concurrency=1, waiting=0)
+        try:
+            waiting = asyncio.ensure_future(gate.run(release.wait, 10))
+            await asyncio.sleep(0)
+            waiting.cancel()
+            # The thread still hashes (and holds its memory): no room for another yet.
+            with pytest.raises(HashingBusy):
+                await gate.run(passwords.hash_password_sync, "too soon")
+            release.set()
+            for _ in range(100):
+                if gate.admitted == 0:
+                    break
+                await asyncio.sleep(0.05)
+            await gate.run(passwords.hash_password_sync, "now there is room")
+        finally:
+            gate.close()
+
+    asyncio.run(scenario())
