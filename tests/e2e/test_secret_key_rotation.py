@@ -20,6 +20,7 @@ from services.kit.secrets import SECRET_KEY_ENV, SecretBox, generate_key
 from tests.e2e.conftest import database_url
 from tests.factories.accounts import Tenant, sign_up
 from tests.support.infra import Infra
+from tests.support.nats_users import nats_env
 
 
 def sealing_key_ids(stack: Stack) -> set[str]:
@@ -80,6 +81,7 @@ def own_stack(infra: Infra, first_key: str) -> Iterator[Stack]:
         gateway_port=port,
         database_urls={name: infra.new_database(name) for name in DATABASE_SERVICES},
         nats_url=infra.nats_url,
+        extra_env=nats_env(infra),
         secret_key=first_key,
     )
     stack.start()
