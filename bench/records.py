@@ -113,6 +113,11 @@ SCENARIOS = [
     ),
     # Import and export stream one long request each; bench/transfer.py times them.
 ]
+# BENCH_ONLY="get by id;list 50 sorted by name" runs those scenarios alone, e.g. to
+# compare two builds quickly.
+if os.environ.get("BENCH_ONLY"):
+    _chosen = {name.strip() for name in os.environ["BENCH_ONLY"].split(";")}
+    SCENARIOS = [scenario for scenario in SCENARIOS if scenario.name in _chosen]
 
 
 @dataclass

@@ -1,7 +1,6 @@
 """Login throttling and bounded password hashing, as an attacker and the account's owner
 see them, on a stack of its own with small limits. Where a request comes from is its
-X-Forwarded-For, which the gateway takes from a proxy on its own machine, as the test
-client is."""
+X-Forwarded-For, which the gateway takes from the test client as from a trusted proxy."""
 
 from __future__ import annotations
 
@@ -46,6 +45,7 @@ def throttled_stack(infra: Infra) -> Iterator[Stack]:
         "IDENTITY_LOGIN_FIRST_DELAY_SECONDS": str(DELAY_SECONDS),
         "IDENTITY_PASSWORD_HASHING_CONCURRENCY": str(HASHING_CONCURRENCY),
         "IDENTITY_PASSWORD_HASHING_WAITING": str(HASHING_WAITING),
+        "GATEWAY_TRUSTED_PROXIES": '["127.0.0.1"]',
     }
     for scope in ("ACCOUNT_ADDRESS", "ACCOUNT", "ADDRESS"):
         limits[f"IDENTITY_LOGIN_MAX_DELAY_PER_{scope}_SECONDS"] = str(DELAY_SECONDS)

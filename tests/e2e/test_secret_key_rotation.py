@@ -20,6 +20,7 @@ from services.kit.secrets import SECRET_KEY_ENV, SecretBox, generate_key
 from tests.e2e.conftest import database_url
 from tests.factories.accounts import Tenant, sign_up
 from tests.support.infra import Infra
+from tests.support.nats_users import nats_env
 
 
 def sealing_key_ids(stack: Stack) -> set[str]:
@@ -82,6 +83,7 @@ def own_stack(infra: Infra, first_key: str) -> Iterator[Stack]:
         postgres_admin_url=infra.postgres_admin_url,
         database_prefix=infra.database_prefix("rotation"),
         nats_url=infra.nats_url,
+        extra_env=nats_env(infra),
         secret_key=first_key,
     )
     stack.start()

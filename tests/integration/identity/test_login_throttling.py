@@ -30,7 +30,9 @@ from tests.integration.identity.support import (
     scalar,
 )
 from tests.support.infra import Infra
+from tests.support.nats_users import nats_env
 from tests.support.services import SECRET_KEY, migrate_as_owner
+from tests.support.trust import gateway_channel, session_pki
 
 FREE_FAILURES = 2
 # Far longer than the test: a refusal here never depends on how fast the calls ran.
@@ -40,9 +42,12 @@ DELAY_SECONDS = 600
 @pytest.fixture(scope="module")
 def replicas(infra: Infra) -> Iterator[tuple[str, list[identity_pb2_grpc.IdentityServiceStub]]]:
     database = infra.new_database("identity_throttling")
+    pki = session_pki(infra)
     env = {
         "IDENTITY_DATABASE_URL": database.runtime_url,
         "NATS_URL": infra.nats_url,
+        **nats_env(infra),
+        **pki.env_for("identity"),
         SECRET_KEY_ENV: SECRET_KEY,
         "IDENTITY_LOGIN_FREE_FAILURES_PER_ACCOUNT_ADDRESS": str(FREE_FAILURES),
         "IDENTITY_LOGIN_FIRST_DELAY_SECONDS": str(DELAY_SECONDS),
@@ -58,6 +63,7 @@ def replicas(infra: Infra) -> Iterator[tuple[str, list[identity_pb2_grpc.Identit
             {**env, "IDENTITY_GRPC_PORT": str(port)},
             log_path=infra.work_dir / f"identity-{port}.log",
             grpc_address=f"127.0.0.1:{port}",
+            grpc_credentials=pki.channel_credentials("identity"),
         )
         processes.append(process)
         process.start()
@@ -66,7 +72,7 @@ def replicas(infra: Infra) -> Iterator[tuple[str, list[identity_pb2_grpc.Identit
         for process in processes:
             process.wait_ready()
             assert process.grpc_address is not None
-            channels.append(grpc.insecure_channel(process.grpc_address))
+            channels.append(gateway_channel(pki, process.grpc_address, "identity"))
         yield (
             database.admin_url,
             [identity_pb2_grpc.IdentityServiceStub(channel) for channel in channels],

@@ -16,7 +16,9 @@ from services.kit.migrations import upgrade
 from services.kit.secrets import SECRET_KEY_ENV, SecretBox, generate_key, is_sealed
 from tests.integration.identity.support import DEADLINE, database
 from tests.support.infra import Infra
+from tests.support.nats_users import nats_env
 from tests.support.services import SECRET_KEY, migrate_as_owner
+from tests.support.trust import session_pki
 
 MIGRATIONS = Path(__file__).parents[3] / "services" / "identity" / "migrations"
 
@@ -39,12 +41,20 @@ def columns(url: str) -> set[str]:
 
 def start_identity(infra: Infra, url: str, **env: str) -> ServiceProcess:
     port = free_port()
+    pki = session_pki(infra)
     process = ServiceProcess(
         "identity",
         "services.identity",
-        {"IDENTITY_DATABASE_URL": url, "IDENTITY_GRPC_PORT": str(port), **env},
+        {
+            "IDENTITY_DATABASE_URL": url,
+            "IDENTITY_GRPC_PORT": str(port),
+            **nats_env(infra),
+            **pki.env_for("identity"),
+            **env,
+        },
         log_path=infra.work_dir / f"identity-{port}.log",
         grpc_address=f"127.0.0.1:{port}",
+        grpc_credentials=pki.channel_credentials("identity"),
     )
     process.start()
     return process
