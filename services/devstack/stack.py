@@ -1,5 +1,6 @@
 """The whole Tessera stack on one machine: PostgreSQL and NATS (embedded unless URLs are
-given), one database per service, migrations, the services, then the gateway."""
+given), one database per service with its own least-privilege roles, migrations (as each
+database's owner), the services (each as its runtime role), then the gateway."""
 
 from __future__ import annotations
 
@@ -8,15 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.devstack.infra import (
-    EmbeddedNats,
-    EmbeddedPostgres,
-    create_database,
-    free_port,
-)
+from services.devstack.infra import EmbeddedNats, EmbeddedPostgres, free_port
 from services.devstack.nats_auth import NatsKeyring, service_env, service_users
 from services.devstack.pki import Pki, ensure_pki
 from services.devstack.processes import ServiceProcess, migrate
+from services.devstack.roles import ServiceDatabase, close_shared_databases, provision_database
 from services.devstack.secret_key import stored_secret_key
 from services.kit.secrets import SECRET_KEY_ENV
 
@@ -24,14 +21,19 @@ log = logging.getLogger(__name__)
 
 # The services that own a database, in start order; records resolves schemas at start.
 DATABASE_SERVICES = ("identity", "schema", "records")
+# Its runtime role creates a PostgreSQL schema per app.
+CREATES_SCHEMAS = frozenset({"records"})
 
 
 @dataclass
 class Stack:
     data_dir: Path
     gateway_port: int
-    # Per service: a database URL to use as is, or None for a database in embedded PostgreSQL.
+    # Per service: a database URL to use as is (for migrations too, unless the
+    # environment names a <SERVICE>_MIGRATION_DATABASE_URL), or None for a database the
+    # stack provisions, with its roles, on postgres_admin_url or else in embedded PostgreSQL.
     database_urls: dict[str, str | None]
+    postgres_admin_url: str | None = None
     nats_url: str | None = None
     database_prefix: str = "tessera"
     gateway_host: str = "127.0.0.1"
@@ -43,6 +45,8 @@ class Stack:
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
     # What the services actually use once started, embedded servers included.
     resolved_database_urls: dict[str, str] = field(default_factory=dict)
+    # The databases the stack provisioned, with their owner's and a superuser's URLs.
+    databases: dict[str, ServiceDatabase] = field(default_factory=dict)
     resolved_nats_url: str | None = None
     # The CA, certificates and context keys the services prove themselves with.
     pki: Pki | None = None
@@ -74,7 +78,7 @@ class Stack:
             list(
                 pool.map(
                     lambda name: migrate(
-                        f"services.{name}", {f"{name.upper()}_DATABASE_URL": urls[name], **secret}
+                        f"services.{name}", {**self._migration_env(name), **secret}
                     ),
                     DATABASE_SERVICES,
                 )
@@ -109,13 +113,29 @@ class Stack:
         missing = [name for name in DATABASE_SERVICES if not self.database_urls.get(name)]
         urls = {name: url for name, url in self.database_urls.items() if url}
         if missing:
-            self.postgres = EmbeddedPostgres(self.data_dir / "postgres")
-            self.postgres.start()
+            admin_url = self.postgres_admin_url
+            if admin_url is None:
+                self.postgres = EmbeddedPostgres(self.data_dir / "postgres")
+                self.postgres.start()
+                admin_url = self.postgres.admin_url
+                close_shared_databases(admin_url)
             for name in missing:
-                database = f"{self.database_prefix}_{name}"
-                create_database(self.postgres.admin_url, database)
-                urls[name] = self.postgres.url_for(database)
+                database = provision_database(
+                    admin_url,
+                    f"{self.database_prefix}_{name}",
+                    passwords_dir=self.data_dir / "postgres-roles",
+                    creates_schemas=name in CREATES_SCHEMAS,
+                )
+                self.databases[name] = database
+                urls[name] = database.runtime_url
         return urls
+
+    def _migration_env(self, name: str) -> dict[str, str]:
+        prefix = name.upper()
+        env = {f"{prefix}_DATABASE_URL": self.resolved_database_urls[name]}
+        if name in self.databases:
+            env[f"{prefix}_MIGRATION_DATABASE_URL"] = self.databases[name].owner_url
+        return env
 
     def _nats(self) -> tuple[str, dict[str, str]]:
         """The URL, and the variables that hand each service its NATS credentials: its

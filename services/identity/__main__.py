@@ -23,7 +23,13 @@ from services.identity.secrets_at_rest import check_stored_secrets, reseal_store
 from services.identity.server import IdentityServicer, register
 from services.identity.throttling import ThrottlePolicy
 from services.kit.clock import utcnow
-from services.kit.db import SessionMaker, create_engine, create_sessionmaker, transaction
+from services.kit.db import (
+    ALL_TENANTS,
+    SessionMaker,
+    create_engine,
+    create_sessionmaker,
+    transaction,
+)
 from services.kit.grpc.server import run_grpc_service
 from services.kit.periodic import run_every
 from services.kit.runtime import service_main, service_runtime
@@ -47,6 +53,7 @@ async def serve(settings: IdentitySettings) -> None:
         waiting=settings.password_hashing_waiting,
     )
     async with service_runtime("identity", settings, outbox=tables.outbox) as runtime:
+        # Signing keys belong to no workspace: these transactions act in none.
         try:
             async with transaction(runtime.sessionmaker) as session:
                 await check_stored_secrets(session, box)
@@ -75,7 +82,8 @@ async def serve(settings: IdentitySettings) -> None:
 
         async def prune_audit_log(stop: asyncio.Event) -> None:
             async def prune() -> None:
-                async with transaction(runtime.sessionmaker) as session:
+                # Old entries go from every workspace's log.
+                async with transaction(runtime.sessionmaker, tenant=ALL_TENANTS) as session:
                     await audit.prune(session, retention_days=settings.audit_retention_days)
 
             await run_every(settings.audit_prune_check_seconds, prune, stop, name="audit prune")

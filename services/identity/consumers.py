@@ -40,7 +40,7 @@ class AuditRecorder:
                 "audit event %s reports %s, not the schema's; skipping it", event.id, entry.action
             )
             return
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=event.tenant) as session:
             if await first_delivery(
                 session, tables.processed_events, consumer=self.name, event_id=event.id
             ):

@@ -27,12 +27,19 @@ from services.identity.config import IdentitySettings
 from services.identity.errors import InvalidCredentials, RefreshTokenReused, WrongPassword
 from services.identity.throttling import LoginAttempt, ThrottlePolicy
 from services.kit.clock import rfc3339, utcnow
-from services.kit.db import SessionMaker, transaction
+from services.kit.db import ALL_TENANTS, SessionMaker, transaction
 from services.kit.json import dumps_exact
 from services.kit.secrets import SecretBox
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
+    """Each call's transaction acts in the workspace its context names. Accounts, their
+    logins, login throttles and the signing keys belong to no workspace, so calls on them
+    act in none (creating a workspace binds the transaction to it); the calls that reach an
+    account's memberships across its workspaces (to list them, or to audit what the
+    account did as itself in each of them), or resolve a credential by its hash before its
+    workspace is known, act in all of them."""
+
     def __init__(
         self, sessionmaker: SessionMaker, settings: IdentitySettings, box: SecretBox
     ) -> None:
@@ -78,7 +85,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         attempt = LoginAttempt.member(request.username, request.ctx.client_ip)
         async with self._throttled(attempt):
             try:
-                async with transaction(self.sessionmaker) as session:
+                async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
                     issued = await service.issue_tokens(
                         session,
                         username=request.username,
@@ -105,7 +112,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 )
         except RefreshTokenReused as reused:
             # The refusal rolled its transaction back; the revocation must outlive it.
-            async with transaction(self.sessionmaker) as session:
+            async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
                 await service.revoke_refresh_family(session, reused, request.ctx)
             raise
         return _tokens(issued)
@@ -113,7 +120,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def RevokeRefreshToken(
         self, request: identity_pb2.RevokeRefreshTokenRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.RevokeRefreshTokenResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
             await service.revoke_refresh_token(
                 session, refresh_token=request.refresh_token, ctx=request.ctx
             )
@@ -125,7 +132,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         attempt = LoginAttempt.member(request.username, request.ctx.client_ip)
         async with self._throttled(attempt):
             try:
-                async with transaction(self.sessionmaker) as session:
+                async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
                     opened = await service.create_session(
                         session,
                         username=request.username,
@@ -155,7 +162,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def EndSession(
         self, request: identity_pb2.EndSessionRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.EndSessionResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
             await service.end_session(session, session_id=request.session_id, ctx=request.ctx)
         return identity_pb2.EndSessionResponse()
 
@@ -171,7 +178,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def ListMemberships(
         self, request: identity_pb2.ListMembershipsRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.ListMembershipsResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
             memberships = await service.list_memberships(
                 session, request.ctx, account_id=request.account_id
             )
@@ -191,7 +198,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         attempt = LoginAttempt.password_change(ctx.account_id or ctx.principal_id, ctx.client_ip)
         async with self._throttled(attempt):
             try:
-                async with transaction(self.sessionmaker) as session:
+                async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
                     await service.change_password(
                         session,
                         request.ctx,
@@ -199,7 +206,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                         new_password=request.new_password,
                     )
             except WrongPassword:
-                async with transaction(self.sessionmaker) as session:
+                async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
                     await service.password_change_refused(session, request.ctx)
                 raise
         return identity_pb2.ChangePasswordResponse()
@@ -223,7 +230,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def ResolveCredential(
         self, request: identity_pb2.ResolveCredentialRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.ResolvedCredential:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
             resolved = await credentials.resolve(session, request.secret)
         expires_at = resolved.expires_at
         return identity_pb2.ResolvedCredential(
@@ -235,21 +242,21 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def ListMembers(
         self, request: identity_pb2.ListMembersRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.ListMembersResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             found = await members.list_members(session, request.ctx, prefix=request.prefix)
         return identity_pb2.ListMembersResponse(members=[_member(m) for m in found])
 
     async def GetMember(
         self, request: identity_pb2.GetMemberRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.Member:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             member = await members.get_member(session, request.ctx, account_id=request.account_id)
         return _member(member)
 
     async def AddMember(
         self, request: identity_pb2.AddMemberRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.Member:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             member = await members.add_member(
                 session, request.ctx, email=request.email, role=request.role
             )
@@ -258,7 +265,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def UpdateMember(
         self, request: identity_pb2.UpdateMemberRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.Member:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             member = await members.update_member(
                 session,
                 request.ctx,
@@ -270,7 +277,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def RemoveMember(
         self, request: identity_pb2.RemoveMemberRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.RemoveMemberResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             await members.remove_member(session, request.ctx, account_id=request.account_id)
         return identity_pb2.RemoveMemberResponse()
 
@@ -289,7 +296,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def CreateUser(
         self, request: identity_pb2.CreateUserRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.Member:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             member = await members.create_user(
                 session,
                 request.ctx,
@@ -303,7 +310,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def UpdateUser(
         self, request: identity_pb2.UpdateMemberRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.Member:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             member = await members.update_member(
                 session,
                 request.ctx,
@@ -323,7 +330,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def CreateApiToken(
         self, request: identity_pb2.CreateApiTokenRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.IssuedApiToken:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             issued = await issuing.create_api_token(
                 session,
                 request.ctx,
@@ -336,21 +343,21 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def ListApiTokens(
         self, request: identity_pb2.ListApiTokensRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.ListApiTokensResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             tokens = await issuing.list_api_tokens(session, request.ctx)
         return identity_pb2.ListApiTokensResponse(tokens=[_api_token(t) for t in tokens])
 
     async def GetApiToken(
         self, request: identity_pb2.ApiTokenRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.ApiToken:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             token = await issuing.get_api_token(session, request.ctx, token_id=request.token_id)
         return _api_token(token)
 
     async def UpdateApiToken(
         self, request: identity_pb2.UpdateApiTokenRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.ApiToken:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             token = await issuing.update_api_token(
                 session,
                 request.ctx,
@@ -365,14 +372,14 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def RotateApiToken(
         self, request: identity_pb2.ApiTokenRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.IssuedApiToken:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             issued = await issuing.rotate_api_token(session, request.ctx, token_id=request.token_id)
         return identity_pb2.IssuedApiToken(token=_api_token(issued.token), secret=issued.secret)
 
     async def DeleteApiToken(
         self, request: identity_pb2.ApiTokenRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.DeleteCredentialResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             await issuing.delete_api_token(session, request.ctx, token_id=request.token_id)
         return identity_pb2.DeleteCredentialResponse()
 
@@ -381,7 +388,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def CreateUserKey(
         self, request: identity_pb2.CreateUserKeyRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.IssuedUserKey:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
             issued = await issuing.create_user_key(session, request.ctx)
         return identity_pb2.IssuedUserKey(
             id=issued.id, secret=issued.secret, created_at=rfc3339(issued.created_at)
@@ -390,7 +397,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def DeleteUserKey(
         self, request: identity_pb2.DeleteUserKeyRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.DeleteCredentialResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
             await issuing.delete_user_key(session, request.ctx)
         return identity_pb2.DeleteCredentialResponse()
 
@@ -399,7 +406,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def CreateAdminToken(
         self, request: identity_pb2.CreateAdminTokenRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.IssuedAdminToken:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             issued = await issuing.create_admin_token(
                 session,
                 request.ctx,
@@ -411,21 +418,21 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def ListAdminTokens(
         self, request: identity_pb2.ListAdminTokensRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.ListAdminTokensResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             tokens = await issuing.list_admin_tokens(session, request.ctx)
         return identity_pb2.ListAdminTokensResponse(tokens=[_admin_token(t) for t in tokens])
 
     async def DeleteAdminToken(
         self, request: identity_pb2.DeleteAdminTokenRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.DeleteCredentialResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             await issuing.delete_admin_token(session, request.ctx, token_id=request.token_id)
         return identity_pb2.DeleteCredentialResponse()
 
     async def SignUpAppUser(
         self, request: identity_pb2.SignUpAppUserRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.AppSession:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             opened = await app_users.sign_up(
                 session,
                 request.ctx,
@@ -444,7 +451,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         attempt = LoginAttempt.app_user(ctx.app_id, request.email, ctx.client_ip)
         async with self._throttled(attempt):
             try:
-                async with transaction(self.sessionmaker) as session:
+                async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
                     opened = await app_users.log_in(
                         session,
                         request.ctx,
@@ -454,7 +461,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                         settings=self.settings,
                     )
             except InvalidCredentials as refused:
-                async with transaction(self.sessionmaker) as session:
+                async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
                     await app_users.log_in_failed(session, request.ctx, refused.account_id)
                 raise
         return _app_session(opened)
@@ -462,21 +469,21 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def EndAppSession(
         self, request: identity_pb2.EndAppSessionRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.EndAppSessionResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             ended = await app_users.end_session(session, request.ctx)
         return identity_pb2.EndAppSessionResponse(session_ids=ended)
 
     async def EndOtherAppSessions(
         self, request: identity_pb2.EndAppSessionRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.EndAppSessionResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             ended = await app_users.end_other_sessions(session, request.ctx)
         return identity_pb2.EndAppSessionResponse(session_ids=ended)
 
     async def ListAppUsers(
         self, request: identity_pb2.ListAppUsersRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.ListAppUsersResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             found = await app_users.list_users(
                 session,
                 request.ctx,
@@ -491,7 +498,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def CreateAppUser(
         self, request: identity_pb2.CreateAppUserRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.AppUser:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             user = await app_users.create_user(
                 session,
                 request.ctx,
@@ -507,7 +514,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def GetAppUser(
         self, request: identity_pb2.AppUserRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.AppUser:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             user = await app_users.get_user(
                 session, request.ctx, app_id=request.app_id, app_user_id=request.app_user_id
             )
@@ -523,7 +530,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 if request.HasField(key)
             }
         )
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             user = await app_users.update_user(
                 session,
                 request.ctx,
@@ -536,7 +543,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def DeleteAppUser(
         self, request: identity_pb2.AppUserRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.DeleteAppUserResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             await app_users.delete_user(
                 session, request.ctx, app_id=request.app_id, app_user_id=request.app_user_id
             )
@@ -546,7 +553,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         self, ctx: common_pb2.RequestContext, refused: InvalidCredentials, *, method: str
     ) -> None:
         # The refusal rolled its transaction back; its audit entry must outlive it.
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
             await audit.login_failed(session, ctx, refused.account_id, method=method)
 
     # The audit log
@@ -564,7 +571,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             cursor=request.cursor,
             per_page=request.per_page,
         )
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             page = await audit.list_entries(session, request.ctx, query)
         return identity_pb2.ListAuditLogResponse(
             entries=[_audit_entry(stored) for stored in page.entries],

@@ -47,6 +47,7 @@ from services.identity.tokens import (
 )
 from services.kit.audit import Action, AuditEntry, Outcome
 from services.kit.clock import utcnow
+from services.kit.db import act_in
 from services.kit.ids import new_id, new_secret
 from services.kit.secrets import SecretBox
 
@@ -513,6 +514,8 @@ async def _create_workspace(
             now=now,
         )
         if workspace is not None:
+            # The transaction knew no workspace until now; its memberships are this one's.
+            await act_in(repo.session, workspace.id)
             return workspace
     raise RuntimeError(f"no free workspace slug after {SLUG_ATTEMPTS} tries")
 

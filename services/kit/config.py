@@ -51,6 +51,9 @@ class DatabaseServiceSettings(BaseServiceSettings):
     """Settings of a service that owns a PostgreSQL database and serves gRPC."""
 
     database_url: str
+    # What `migrate` connects as, when the role that owns the tables is not the one the
+    # service runs as (it should not be); unset, migrate uses database_url.
+    migration_database_url: str | None = None
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 50051
     # A plaintext port answering the gRPC health service and nothing else, for probes that

@@ -1,13 +1,20 @@
 """Database engines and the transaction boundary.
 
-Servicers open exactly one transaction per call with `transaction(sessionmaker)`; services
-and repositories only flush. A DomainError raised inside rolls everything back."""
+Servicers open exactly one transaction per call with `transaction(sessionmaker, tenant=...)`;
+services and repositories only flush. A DomainError raised inside rolls everything back.
+
+The tenant a transaction acts in is also handed to PostgreSQL (a transaction-local
+setting), where row-level security on every table with a tenant_id shows it that tenant's
+rows only: a second wall behind the repositories' own scoping. A transaction that names no
+tenant sees no tenant's rows; the few paths that legitimately span tenants say so with
+ALL_TENANTS."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from enum import Enum
+from typing import Any, Final
 
 from sqlalchemy import Table, text
 from sqlalchemy.engine import make_url
@@ -22,6 +29,27 @@ from sqlalchemy.ext.asyncio import (
 from services.kit.json import dumps_exact, loads_exact
 
 SessionMaker = async_sessionmaker[AsyncSession]
+
+# The settings the row-level security policies read (see services.kit.migrations).
+TENANT_SETTING = "tessera.tenant_id"
+ALL_TENANTS_SETTING = "tessera.all_tenants"
+
+
+class _AllTenants(Enum):
+    ALL_TENANTS = "all tenants"
+
+
+ALL_TENANTS: Final = _AllTenants.ALL_TENANTS
+"""For the paths that span tenants by design: purges and other periodic jobs, resolving a
+credential by its hash or an app by its public id, an account's memberships across its
+workspaces. (The outboxes and consumers' bookkeeping hold no tenant_id, so their relays
+and consumers need no scope.)"""
+
+# A tenant id; ALL_TENANTS; or None (or ""), which sees no tenant's rows.
+TenantScope = str | _AllTenants | None
+
+_ACT_IN_TENANT = text(f"SELECT set_config('{TENANT_SETTING}', :tenant, true)")
+_ACT_IN_ALL_TENANTS = text(f"SELECT set_config('{ALL_TENANTS_SETTING}', 'on', true)")
 
 
 def async_url(url: str) -> str:
@@ -53,9 +81,23 @@ def create_sessionmaker(engine: AsyncEngine) -> SessionMaker:
 
 
 @asynccontextmanager
-async def transaction(sessionmaker: SessionMaker) -> AsyncIterator[AsyncSession]:
+async def transaction(
+    sessionmaker: SessionMaker, *, tenant: TenantScope = None
+) -> AsyncIterator[AsyncSession]:
+    """One transaction, acting in `tenant` (see act_in)."""
     async with sessionmaker() as session, session.begin():
+        await act_in(session, tenant)
         yield session
+
+
+async def act_in(conn: AsyncConnection | AsyncSession, tenant: TenantScope) -> None:
+    """Binds the current transaction to `tenant` for row-level security, until it ends: one
+    statement, none for no tenant. Called again, it narrows to the tenant named last (a
+    workspace made in the same transaction); ALL_TENANTS, once set, stays."""
+    if tenant is ALL_TENANTS:
+        await conn.execute(_ACT_IN_ALL_TENANTS)
+    elif tenant:
+        await conn.execute(_ACT_IN_TENANT, {"tenant": tenant})
 
 
 async def copy_rows(

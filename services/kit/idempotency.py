@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from tessera.common.v1 import common_pb2
 
 from services.kit.clock import utcnow
+from services.kit.db import ALL_TENANTS, act_in
 from services.kit.errors import Conflict, ValidationFailed
 from services.kit.periodic import run_every
 
@@ -133,6 +134,8 @@ class IdempotencyKeys:
 
     async def purge(self, engine: AsyncEngine) -> int:
         async with engine.begin() as conn:
+            # Expired keys go whichever workspace they were claimed in.
+            await act_in(conn, ALL_TENANTS)
             result = await conn.execute(
                 delete(self.table).where(self.table.c.created_at < utcnow() - RETENTION)
             )

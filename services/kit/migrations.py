@@ -1,20 +1,30 @@
 """Alembic plumbing shared by every service: each service's migrations/env.py calls
-`run_env()`, and `upgrade()` applies a service's migrations to a database URL."""
+`run_env()`, `upgrade()` applies a service's migrations to a database URL, and
+`enable_row_level_security()` puts a migration's tenant-owned tables behind the tenant
+policy."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
-from alembic import command, context
+from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from services.kit.db import async_url
+from services.kit.db import ALL_TENANTS_SETTING, TENANT_SETTING, async_url
 
 URL_ATTRIBUTE = "database_url"
+TENANT_POLICY = "tenant_isolation"
+# What the policy lets a transaction see and write: the rows of the tenant it acts in, or
+# every row when it acts in all tenants (see services.kit.db.transaction). Unset, both
+# settings read NULL or '', which matches no row: a forgotten tenant fails closed.
+TENANT_PREDICATE = (
+    f"tenant_id = current_setting('{TENANT_SETTING}', true)"
+    f" OR current_setting('{ALL_TENANTS_SETTING}', true) = 'on'"
+)
 
 
 def alembic_config(migrations_dir: Path, url: str) -> Config:
@@ -47,6 +57,32 @@ async def _run_online(url: str) -> None:
 
 
 def _migrate(connection: Connection) -> None:
+    # Migrations act on every tenant's rows (backfills), and the policies bind the tables'
+    # owner too (FORCE).
+    connection.exec_driver_sql(f"SELECT set_config('{ALL_TENANTS_SETTING}', 'on', false)")
+    # For the session; alembic would take the transaction this began for one of its own.
+    connection.commit()
     context.configure(connection=connection, transaction_per_migration=True)
     with context.begin_transaction():
         context.run_migrations()
+
+
+def enable_row_level_security(*tables: str) -> None:
+    """In a migration: each table (with a tenant_id column) shows and takes only the rows
+    of the tenant a transaction acts in. FORCE binds the tables' owner as well, so the wall
+    also holds for a service that an operator connects as the owner."""
+    for table in tables:
+        op.execute(f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY')
+        op.execute(f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY')
+        op.execute(
+            f'CREATE POLICY {TENANT_POLICY} ON "{table}"'
+            f" USING ({TENANT_PREDICATE}) WITH CHECK ({TENANT_PREDICATE})"
+        )
+
+
+def disable_row_level_security(*tables: str) -> None:
+    """The downgrade of enable_row_level_security."""
+    for table in tables:
+        op.execute(f'DROP POLICY IF EXISTS {TENANT_POLICY} ON "{table}"')
+        op.execute(f'ALTER TABLE "{table}" NO FORCE ROW LEVEL SECURITY')
+        op.execute(f'ALTER TABLE "{table}" DISABLE ROW LEVEL SECURITY')

@@ -73,7 +73,7 @@ def service_main(
     args = sys.argv[1:]
     commands = commands or {}
     if args == ["migrate"]:
-        upgrade(migrations, settings.database_url)
+        upgrade(migrations, settings.migration_database_url or settings.database_url)
         return 0
     if len(args) == 1 and args[0] in commands:
         uvloop.run(commands[args[0]](settings))

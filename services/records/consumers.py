@@ -59,7 +59,7 @@ class SchemaProvisioningHandler:
             # Redelivering cannot fix it; on-demand provisioning still covers the schema.
             log.error("schema event %s carries no usable definition; skipping it", event.id)
             return
-        async with transaction(self._sessionmaker) as session:
+        async with transaction(self._sessionmaker, tenant=event.tenant) as session:
             if not await first_delivery(
                 session, tables.processed_events, consumer=PROVISIONER, event_id=event.id
             ):
@@ -76,7 +76,7 @@ class SchemaProvisioningHandler:
         except (KeyError, TypeError):
             log.error("schema purge event %s names no schema; skipping it", event.id)
             return
-        async with transaction(self._sessionmaker) as session:
+        async with transaction(self._sessionmaker, tenant=event.tenant) as session:
             if await first_delivery(
                 session, tables.processed_events, consumer=PROVISIONER, event_id=event.id
             ):

@@ -363,7 +363,7 @@ class Importer:
                 run.close()
                 break
             run.feed(chunk)
-        async with transaction(self._sessionmaker) as session:
+        async with transaction(self._sessionmaker, tenant=tenant) as session:
             row = await repository.create_import(
                 session,
                 tenant,
@@ -415,18 +415,18 @@ class Importer:
         except BaseException:
             await writer.cancel()
             raise
-        async with transaction(self._sessionmaker) as session:
+        async with transaction(self._sessionmaker, tenant=job.tenant) as session:
             return await self._save(session, job, DONE)
 
     async def _commit(self, job: _Job, batch: _Batch) -> None:
-        async with transaction(self._sessionmaker) as session:
+        async with transaction(self._sessionmaker, tenant=job.tenant) as session:
             job.done += await self._write(session, job, batch)
             await self._save(session, job, RUNNING)
 
     async def _all_or_nothing(self, job: _Job, data: AsyncIterator[bytes]) -> ImportJob:
         run = job.run
         try:
-            async with transaction(self._sessionmaker) as session:
+            async with transaction(self._sessionmaker, tenant=job.tenant) as session:
                 if await self._write_all(session, job, data):
                     # The job is done in the same transaction the records land in.
                     return await self._save(session, job, DONE)
@@ -442,7 +442,7 @@ class Importer:
         if not run.closed:
             run.close()
         run.pending.clear()
-        async with transaction(self._sessionmaker) as session:
+        async with transaction(self._sessionmaker, tenant=job.tenant) as session:
             return await self._save(session, job, FAILED)
 
     async def _write_all(
@@ -482,7 +482,7 @@ class Importer:
         # The database's clock, as for any other record, read per batch: records that share
         # a creation time spread over the whole (created_at, id) index, later ones go to
         # its end. Sequence values are taken for good, whatever becomes of the rows.
-        async with transaction(self._sessionmaker) as session:
+        async with transaction(self._sessionmaker, tenant=job.tenant) as session:
             now = await repository.database_now(session)
             if repository.numbered_columns(rt):
                 numbers = await repository.next_numbers(session, rt, len(rows))
@@ -532,7 +532,7 @@ class Importer:
     async def _fail(self, job: _Job, reason: str) -> None:
         job.run.note(job.run.line, reason)
         try:
-            async with transaction(self._sessionmaker) as session:
+            async with transaction(self._sessionmaker, tenant=job.tenant) as session:
                 await self._save(session, job, FAILED)
         except Exception:
             log.exception("could not record the failure of import %s", job.id)

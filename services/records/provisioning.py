@@ -49,7 +49,7 @@ class Provisioner:
         schema = rt.schema
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                async with transaction(self._sessionmaker) as session:
+                async with transaction(self._sessionmaker, tenant=tenant_id) as session:
                     created = await repository.provision(session, rt, tenant_id=tenant_id)
             except DBAPIError as error:
                 state = repository.sqlstate(error)

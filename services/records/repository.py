@@ -65,7 +65,7 @@ from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.kit.clock import rfc3339
-from services.kit.db import copy_rows, json_text
+from services.kit.db import ALL_TENANTS, act_in, copy_rows, json_text
 from services.kit.fields import RECORD_ID_TYPE, REGISTRY, Serializer, sql_text_array
 from services.kit.ids import new_id
 from services.kit.json import dumps_exact
@@ -892,6 +892,8 @@ async def drop_schema(session: AsyncSession, app_id: str, schema_id: str) -> Non
 
 async def purge_trash(engine: Any, older_than: Any) -> int:
     async with engine.begin() as conn:
+        # The purge sweeps every workspace's trash.
+        await act_in(conn, ALL_TENANTS)
         trash = tables.trashed_records
         result = await conn.execute(delete(trash).where(trash.c.deleted_at < older_than))
     return int(result.rowcount)

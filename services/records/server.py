@@ -69,7 +69,7 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
         reply_type: type[Reply],
         work: Callable[[AsyncSession], Awaitable[Reply]],
     ) -> Reply:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             stored = await self.idempotency.replay(session, request.ctx, method, request)
             if stored is not None:
                 return reply_type.FromString(stored)
@@ -95,7 +95,7 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
     async def GetRecord(
         self, request: records_pb2.GetRecordRequest, context: grpc.aio.ServicerContext
     ) -> records_pb2.RecordResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             record = await self.service.get_record(
                 session,
                 request.ctx,
@@ -204,7 +204,7 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
     async def ListTrash(
         self, request: records_pb2.ListTrashRequest, context: grpc.aio.ServicerContext
     ) -> records_pb2.ListTrashResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             items = await self.service.list_trash(session, request.ctx)
         return records_pb2.ListTrashResponse(items_json=dumps_exact(items))
 
@@ -227,7 +227,7 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
     async def ListRecords(
         self, request: records_pb2.ListRecordsRequest, context: grpc.aio.ServicerContext
     ) -> records_pb2.ListRecordsResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             page = await self.service.list_records(
                 session,
                 request.ctx,
@@ -254,7 +254,7 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
         self, request: records_pb2.PreviewFieldChangeRequest, context: grpc.aio.ServicerContext
     ) -> records_pb2.PreviewFieldChangeResponse:
         changed = field_from_proto(request.field, schema_id="")
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             lost, ids, duplicates = await self.service.preview_field_change(
                 session,
                 request.ctx,
@@ -291,7 +291,7 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
     async def GetImport(
         self, request: records_pb2.GetImportRequest, context: grpc.aio.ServicerContext
     ) -> records_pb2.ImportJob:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             row = await self.service.get_import(
                 session,
                 request.ctx,
@@ -322,7 +322,7 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
         # One transaction for the whole export: its cursor reads one snapshot, in order, a
         # batch at a time, as fast as the client takes them (a slow client keeps the
         # transaction and a connection for as long; the call's deadline bounds it).
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             async for records in self.service.export_records(session, request.ctx, plan):
                 lines: list[bytes] = []
                 size = 0

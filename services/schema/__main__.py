@@ -12,7 +12,7 @@ import grpc
 from tessera.schema.v1 import schema_pb2_grpc
 
 from services.kit.clock import utcnow
-from services.kit.db import SessionMaker, transaction
+from services.kit.db import ALL_TENANTS, SessionMaker, transaction
 from services.kit.grpc.server import run_grpc_service
 from services.kit.periodic import run_every
 from services.kit.runtime import service_main, service_runtime
@@ -27,7 +27,8 @@ TRASH_PURGE_INTERVAL_SECONDS = 600.0
 
 async def run_trash_purge(sessionmaker: SessionMaker, stop: asyncio.Event) -> None:
     async def purge() -> None:
-        async with transaction(sessionmaker) as session:
+        # The purge sweeps every workspace's trash.
+        async with transaction(sessionmaker, tenant=ALL_TENANTS) as session:
             await service.purge_trash(session, utcnow() - service.TRASH_RETENTION)
 
     await run_every(TRASH_PURGE_INTERVAL_SECONDS, purge, stop, name="trash purge")

@@ -8,7 +8,7 @@ import grpc
 from tessera.schema.v1 import schema_pb2, schema_pb2_grpc
 
 from services.kit.clock import rfc3339
-from services.kit.db import SessionMaker, transaction
+from services.kit.db import ALL_TENANTS, SessionMaker, transaction
 from services.kit.errors import ValidationFailed
 from services.kit.json import dumps_exact, loads_exact
 from services.schema import rules, service
@@ -16,6 +16,9 @@ from services.schema.models import NO_DEFAULT, App, Field, Schema
 
 
 class SchemaServicer(schema_pb2_grpc.SchemaServiceServicer):
+    """Each call's transaction acts in the workspace its context names, but resolving an
+    app's public id, which is how a caller without a workspace finds the app's."""
+
     def __init__(self, sessionmaker: SessionMaker) -> None:
         self.sessionmaker = sessionmaker
 
@@ -25,28 +28,28 @@ class SchemaServicer(schema_pb2_grpc.SchemaServiceServicer):
         data = service.AppInput(
             name=request.name, slug=request.slug, description=request.description
         )
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             app = await service.create_app(session, request.ctx, data)
         return app_to_proto(app)
 
     async def ListApps(
         self, request: schema_pb2.ListAppsRequest, context: grpc.aio.ServicerContext
     ) -> schema_pb2.ListAppsResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             apps = await service.list_apps(session, request.ctx)
         return schema_pb2.ListAppsResponse(apps=[app_to_proto(app) for app in apps])
 
     async def GetApp(
         self, request: schema_pb2.GetAppRequest, context: grpc.aio.ServicerContext
     ) -> schema_pb2.App:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             app = await service.get_app(session, request.ctx, request.app_slug)
         return app_to_proto(app)
 
     async def ResolvePublicApp(
         self, request: schema_pb2.ResolvePublicAppRequest, context: grpc.aio.ServicerContext
     ) -> schema_pb2.PublicApp:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
             found = await service.resolve_public_app(session, request.public_id)
         return schema_pb2.PublicApp(
             tenant_id=found.tenant_id,
@@ -59,21 +62,21 @@ class SchemaServicer(schema_pb2_grpc.SchemaServiceServicer):
         self, request: schema_pb2.CreateSchemaRequest, context: grpc.aio.ServicerContext
     ) -> schema_pb2.Schema:
         data = schema_input(request)
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             schema = await service.create_schema(session, request.ctx, data)
         return schema_to_proto(schema)
 
     async def ListSchemas(
         self, request: schema_pb2.ListSchemasRequest, context: grpc.aio.ServicerContext
     ) -> schema_pb2.ListSchemasResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             schemas = await service.list_schemas(session, request.ctx, request.app_slug)
         return schema_pb2.ListSchemasResponse(schemas=[schema_to_proto(s) for s in schemas])
 
     async def GetSchema(
         self, request: schema_pb2.GetSchemaRequest, context: grpc.aio.ServicerContext
     ) -> schema_pb2.Schema:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             if request.schema_id:
                 schema = await service.get_schema_by_id(session, request.ctx, request.schema_id)
             else:
@@ -93,7 +96,7 @@ class SchemaServicer(schema_pb2_grpc.SchemaServiceServicer):
                 request.default_app_role if request.HasField("default_app_role") else None
             ),
         )
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             app = await service.update_app(session, request.ctx, request.app_slug, change)
         return app_to_proto(app)
 
@@ -104,7 +107,7 @@ class SchemaServicer(schema_pb2_grpc.SchemaServiceServicer):
             name=request.name if request.HasField("name") else None,
             slug=request.slug if request.HasField("slug") else None,
         )
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             schema = await service.update_schema(
                 session, request.ctx, request.app_slug, request.schema_slug, change
             )
@@ -114,7 +117,7 @@ class SchemaServicer(schema_pb2_grpc.SchemaServiceServicer):
         self, request: schema_pb2.AddFieldRequest, context: grpc.aio.ServicerContext
     ) -> schema_pb2.Schema:
         given = field_input(request.field)
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             schema = await service.add_field(
                 session, request.ctx, request.app_slug, request.schema_slug, given
             )
@@ -124,7 +127,7 @@ class SchemaServicer(schema_pb2_grpc.SchemaServiceServicer):
         self, request: schema_pb2.UpdateFieldRequest, context: grpc.aio.ServicerContext
     ) -> schema_pb2.Schema:
         change = field_change(request)
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             schema = await service.update_field(
                 session,
                 request.ctx,
@@ -139,7 +142,7 @@ class SchemaServicer(schema_pb2_grpc.SchemaServiceServicer):
     async def DeleteField(
         self, request: schema_pb2.DeleteFieldRequest, context: grpc.aio.ServicerContext
     ) -> schema_pb2.Schema:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             schema = await service.delete_field(
                 session, request.ctx, request.app_slug, request.schema_slug, request.field_slug
             )
@@ -148,14 +151,14 @@ class SchemaServicer(schema_pb2_grpc.SchemaServiceServicer):
     async def DeleteApp(
         self, request: schema_pb2.DeleteAppRequest, context: grpc.aio.ServicerContext
     ) -> schema_pb2.TrashEntry:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             entry = await service.delete_app(session, request.ctx, request.app_slug)
         return trash_entry_to_proto(entry)
 
     async def DeleteSchema(
         self, request: schema_pb2.DeleteSchemaRequest, context: grpc.aio.ServicerContext
     ) -> schema_pb2.TrashEntry:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             entry = await service.delete_schema(
                 session, request.ctx, request.app_slug, request.schema_slug
             )
@@ -164,21 +167,21 @@ class SchemaServicer(schema_pb2_grpc.SchemaServiceServicer):
     async def ListTrash(
         self, request: schema_pb2.ListTrashRequest, context: grpc.aio.ServicerContext
     ) -> schema_pb2.ListTrashResponse:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             entries = await service.list_trash(session, request.ctx)
         return schema_pb2.ListTrashResponse(entries=[trash_entry_to_proto(e) for e in entries])
 
     async def RestoreTrash(
         self, request: schema_pb2.RestoreTrashRequest, context: grpc.aio.ServicerContext
     ) -> schema_pb2.TrashEntry:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             entry = await service.restore(session, request.ctx, request.trash_id)
         return trash_entry_to_proto(entry)
 
     async def GetPrivacyRules(
         self, request: schema_pb2.GetPrivacyRulesRequest, context: grpc.aio.ServicerContext
     ) -> schema_pb2.PrivacyRules:
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             schema, shown = await service.get_privacy_rules(
                 session, request.ctx, request.app_slug, request.schema_slug
             )
@@ -191,7 +194,7 @@ class SchemaServicer(schema_pb2_grpc.SchemaServiceServicer):
             body = loads_exact(request.rules_json)
         except ValueError:
             raise ValidationFailed("Privacy rules must be JSON", field="rules") from None
-        async with transaction(self.sessionmaker) as session:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             schema, shown = await service.set_privacy_rules(
                 session, request.ctx, request.app_slug, request.schema_slug, body
             )

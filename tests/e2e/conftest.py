@@ -61,4 +61,6 @@ def other_tenant(client: httpx.Client) -> Tenant:
 
 
 def database_url(stack: Stack, service: str) -> str:
-    return stack.resolved_database_urls[service]
+    """A superuser's URL of the service's database, to check what a request did (the
+    service's own role sees one tenant's rows at a time)."""
+    return stack.databases[service].admin_url

@@ -137,7 +137,7 @@ def test_deleting_a_target_removes_its_links(stack: Stack, crm: Crm) -> None:
     people = crm.tenant.get(f"/api/apps/{crm.app}/schemas/people").json()
     assert people["fields"][1]["slug"] == "employers"
     link_rows = scalar(
-        stack.resolved_database_urls["records"],
+        stack.databases["records"].admin_url,
         "SELECT count(*) FROM link_tables WHERE app_id = %s",
         app_id,
     )

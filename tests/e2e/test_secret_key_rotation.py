@@ -79,7 +79,9 @@ def own_stack(infra: Infra, first_key: str) -> Iterator[Stack]:
     stack = Stack(
         data_dir=infra.work_dir / f"stack-{port}",
         gateway_port=port,
-        database_urls={name: infra.new_database(name) for name in DATABASE_SERVICES},
+        database_urls=dict.fromkeys(DATABASE_SERVICES),
+        postgres_admin_url=infra.postgres_admin_url,
+        database_prefix=infra.database_prefix("rotation"),
         nats_url=infra.nats_url,
         extra_env=nats_env(infra),
         secret_key=first_key,

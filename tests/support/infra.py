@@ -12,8 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.devstack.infra import EmbeddedNats, EmbeddedPostgres, create_database, database_url
+from services.devstack.infra import EmbeddedNats, EmbeddedPostgres
 from services.devstack.nats_auth import NatsKeyring
+from services.devstack.roles import ServiceDatabase, close_shared_databases, provision_database
 from tests.support.nats_users import suite_users
 
 
@@ -27,11 +28,19 @@ class Infra:
     # The nkeys of the suite's own nats-server; None on the machine's own server.
     nats_keys: NatsKeyring | None = None
 
-    def new_database(self, purpose: str) -> str:
-        """A fresh database for every call: tests never share one by accident."""
-        name = f"t_{self.run_id}_{purpose}_{secrets.token_hex(3)}"
-        create_database(self.postgres_admin_url, name)
-        return database_url(self.postgres_admin_url, name)
+    def new_database(self, purpose: str, *, creates_schemas: bool = False) -> ServiceDatabase:
+        """A fresh database for every call, with its own owner and runtime roles as the
+        devstack provisions them: tests never share one by accident."""
+        return provision_database(
+            self.postgres_admin_url,
+            self.database_prefix(purpose),
+            passwords_dir=self.work_dir / "postgres-roles",
+            creates_schemas=creates_schemas,
+        )
+
+    def database_prefix(self, purpose: str) -> str:
+        """A name no other database of the run has, to build databases' names on."""
+        return f"t_{self.run_id}_{purpose}_{secrets.token_hex(3)}"
 
 
 @contextmanager
@@ -54,6 +63,7 @@ def start_infra() -> Iterator[Infra]:
             if postgres is not None:
                 postgres.start()
                 postgres_url = postgres.admin_url
+                close_shared_databases(postgres_url)
             if nats is not None:
                 nats.start()
                 nats_url = nats.url

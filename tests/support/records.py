@@ -12,7 +12,7 @@ def physical_names(
     stack: Stack, tenant: Tenant, app_slug: str, schema_slug: str
 ) -> tuple[str, str]:
     """(PostgreSQL schema, table) of one of the tenant's schemas."""
-    url = stack.resolved_database_urls["schema"]
+    url = stack.databases["schema"].admin_url
     app_id = scalar(
         url, "SELECT id FROM apps WHERE tenant_id = %s AND slug = %s", tenant.workspace_id, app_slug
     )
@@ -25,14 +25,14 @@ def physical_names(
 def stored_rows(stack: Stack, tenant: Tenant, app_slug: str, schema_slug: str = "contacts") -> int:
     """Rows in the schema's real table."""
     app_id, schema_id = physical_names(stack, tenant, app_slug, schema_slug)
-    return count_rows(stack.resolved_database_urls["records"], app_id, schema_id)
+    return count_rows(stack.databases["records"].admin_url, app_id, schema_id)
 
 
 def outbox_events(stack: Stack, event_type: str) -> int:
     """Events of one type (e.g. "records.record.created") in the records outbox."""
     return int(
         scalar(
-            stack.resolved_database_urls["records"],
+            stack.databases["records"].admin_url,
             "SELECT count(*) FROM outbox WHERE convert_from(payload, 'UTF8')::jsonb->>'type' = %s",
             event_type,
         )

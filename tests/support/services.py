@@ -12,6 +12,8 @@ import grpc
 from services.devstack.infra import free_port
 from services.devstack.pki import Pki
 from services.devstack.processes import ServiceProcess, migrate
+from services.devstack.roles import ServiceDatabase
+from services.devstack.stack import CREATES_SCHEMAS
 from services.kit.secrets import SECRET_KEY_ENV, generate_key
 from tests.support.infra import Infra
 from tests.support.nats_users import nats_env
@@ -25,7 +27,7 @@ SECRET_KEY = generate_key()
 class RunningService:
     process: ServiceProcess
     address: str
-    database_url: str
+    database: ServiceDatabase
     pki: Pki
 
     def channel(self) -> grpc.Channel:
@@ -35,12 +37,13 @@ class RunningService:
 
 @contextmanager
 def running_service(infra: Infra, name: str, **extra_env: str) -> Iterator[RunningService]:
+    """Migrated as its database's owner, serving as its runtime role, as `make run` does."""
     prefix = name.upper()
-    url = infra.new_database(name)
+    database = infra.new_database(name, creates_schemas=name in CREATES_SCHEMAS)
     port = free_port()
     pki = session_pki(infra)
     env = {
-        f"{prefix}_DATABASE_URL": url,
+        f"{prefix}_DATABASE_URL": database.runtime_url,
         f"{prefix}_GRPC_PORT": str(port),
         "NATS_URL": infra.nats_url,
         **nats_env(infra),
@@ -48,7 +51,7 @@ def running_service(infra: Infra, name: str, **extra_env: str) -> Iterator[Runni
         SECRET_KEY_ENV: SECRET_KEY,
         **extra_env,
     }
-    migrate(f"services.{name}", env)
+    migrate_as_owner(name, database, **{SECRET_KEY_ENV: SECRET_KEY})
     address = f"127.0.0.1:{port}"
     process = ServiceProcess(
         name,
@@ -61,6 +64,20 @@ def running_service(infra: Infra, name: str, **extra_env: str) -> Iterator[Runni
     process.start()
     try:
         process.wait_ready()
-        yield RunningService(process, address, url, pki)
+        yield RunningService(process, address, database, pki)
     finally:
         process.stop()
+
+
+def migrate_as_owner(name: str, database: ServiceDatabase, **env: str) -> None:
+    """`python -m services.<name> migrate` as the database's owner, as `make run` runs it,
+    with `env` (environment variables) on top."""
+    prefix = name.upper()
+    migrate(
+        f"services.{name}",
+        {
+            f"{prefix}_DATABASE_URL": database.runtime_url,
+            f"{prefix}_MIGRATION_DATABASE_URL": database.owner_url,
+            **env,
+        },
+    )

@@ -23,12 +23,15 @@ SUITE_LOGIN_LIMITS = {
 @contextmanager
 def running_stack(infra: Infra, **extra_env: str) -> Iterator[Stack]:
     """A stack of its own (databases, data and logs), `extra_env` (environment variables)
-    set for every process."""
+    set for every process. The stack provisions its databases, roles and all, as `make run`
+    does."""
     port = free_port()
     stack = Stack(
         data_dir=infra.work_dir / f"stack-{port}",
         gateway_port=port,
-        database_urls={name: infra.new_database(name) for name in DATABASE_SERVICES},
+        database_urls=dict.fromkeys(DATABASE_SERVICES),
+        postgres_admin_url=infra.postgres_admin_url,
+        database_prefix=infra.database_prefix("stack"),
         nats_url=infra.nats_url,
         extra_env={**nats_env(infra), **SUITE_LOGIN_LIMITS, **extra_env},
     )

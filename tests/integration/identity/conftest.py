@@ -31,7 +31,7 @@ def identity(infra: Infra) -> Iterator[IdentityStack]:
     ):
         yield IdentityStack(
             identity_pb2_grpc.IdentityServiceStub(channel),
-            service.database_url,
+            service.database.admin_url,
             BusReader.of(infra),
             address=service.address,
             pki=service.pki,

@@ -28,6 +28,7 @@ EVENT_WAIT_SECONDS = 15.0
 @dataclass(frozen=True)
 class IdentityStack:
     stub: identity_pb2_grpc.IdentityServiceStub
+    # A superuser's URL of the service's database, to look into it past its roles.
     database_url: str
     bus: BusReader
     # host:port and the key material, for tests that open their own (asyncio) channel.

@@ -14,7 +14,7 @@ from tessera.common.v1 import common_pb2
 from tessera.identity.v1 import identity_pb2, identity_pb2_grpc
 
 from services.devstack.infra import free_port
-from services.devstack.processes import ServiceProcess, migrate
+from services.devstack.processes import ServiceProcess
 from services.identity import throttling
 from services.identity.config import IdentitySettings
 from services.identity.throttling import LoginAttempt, ThrottlePolicy
@@ -31,7 +31,7 @@ from tests.integration.identity.support import (
 )
 from tests.support.infra import Infra
 from tests.support.nats_users import nats_env
-from tests.support.services import SECRET_KEY
+from tests.support.services import SECRET_KEY, migrate_as_owner
 from tests.support.trust import gateway_channel, session_pki
 
 FREE_FAILURES = 2
@@ -41,10 +41,10 @@ DELAY_SECONDS = 600
 
 @pytest.fixture(scope="module")
 def replicas(infra: Infra) -> Iterator[tuple[str, list[identity_pb2_grpc.IdentityServiceStub]]]:
-    url = infra.new_database("identity_throttling")
+    database = infra.new_database("identity_throttling")
     pki = session_pki(infra)
     env = {
-        "IDENTITY_DATABASE_URL": url,
+        "IDENTITY_DATABASE_URL": database.runtime_url,
         "NATS_URL": infra.nats_url,
         **nats_env(infra),
         **pki.env_for("identity"),
@@ -53,7 +53,7 @@ def replicas(infra: Infra) -> Iterator[tuple[str, list[identity_pb2_grpc.Identit
         "IDENTITY_LOGIN_FIRST_DELAY_SECONDS": str(DELAY_SECONDS),
         "IDENTITY_LOGIN_MAX_DELAY_PER_ACCOUNT_ADDRESS_SECONDS": str(DELAY_SECONDS),
     }
-    migrate("services.identity", env)
+    migrate_as_owner("identity", database, **env)
     processes = []
     for _ in range(2):
         port = free_port()
@@ -73,7 +73,10 @@ def replicas(infra: Infra) -> Iterator[tuple[str, list[identity_pb2_grpc.Identit
             process.wait_ready()
             assert process.grpc_address is not None
             channels.append(gateway_channel(pki, process.grpc_address, "identity"))
-        yield url, [identity_pb2_grpc.IdentityServiceStub(channel) for channel in channels]
+        yield (
+            database.admin_url,
+            [identity_pb2_grpc.IdentityServiceStub(channel) for channel in channels],
+        )
     finally:
         for channel in channels:
             channel.close()

@@ -7,18 +7,17 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
-from services.devstack.processes import migrate
 from services.identity.tables import metadata
 from tests.support.infra import Infra
+from tests.support.services import migrate_as_owner
 
 
 def test_migrations_match_tables_and_rerun_cleanly(infra: Infra) -> None:
-    url = infra.new_database("identity_migrations")
-    env = {"IDENTITY_DATABASE_URL": url}
-    migrate("services.identity", env)
-    migrate("services.identity", env)  # a second run is a no-op
+    database = infra.new_database("identity_migrations")
+    migrate_as_owner("identity", database)
+    migrate_as_owner("identity", database)  # a second run is a no-op
 
-    engine = create_engine(make_url(url).set(drivername="postgresql+psycopg"))
+    engine = create_engine(make_url(database.runtime_url).set(drivername="postgresql+psycopg"))
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(

@@ -10,14 +10,14 @@ import pytest
 from tessera.identity.v1 import identity_pb2, identity_pb2_grpc
 
 from services.devstack.infra import free_port
-from services.devstack.processes import ServiceProcess, StartupError, migrate
+from services.devstack.processes import ServiceProcess, StartupError
 from services.identity.tokens import generate_key_pair, signing_key_context
 from services.kit.migrations import upgrade
 from services.kit.secrets import SECRET_KEY_ENV, SecretBox, generate_key, is_sealed
 from tests.integration.identity.support import DEADLINE, database
 from tests.support.infra import Infra
 from tests.support.nats_users import nats_env
-from tests.support.services import SECRET_KEY
+from tests.support.services import SECRET_KEY, migrate_as_owner
 from tests.support.trust import session_pki
 
 MIGRATIONS = Path(__file__).parents[3] / "services" / "identity" / "migrations"
@@ -80,8 +80,9 @@ def test_the_stored_signing_keys_are_sealed_not_pem(
 def test_the_migration_seals_keys_stored_in_the_clear_and_needs_the_key_for_it(
     infra: Infra,
 ) -> None:
-    url = infra.new_database("identity_plaintext")
-    upgrade(MIGRATIONS, url, "0004")
+    provisioned = infra.new_database("identity_plaintext")
+    url = provisioned.admin_url
+    upgrade(MIGRATIONS, provisioned.owner_url, "0004")
     plain = generate_key_pair()
     with database(url) as connection:
         connection.execute(
@@ -91,12 +92,12 @@ def test_the_migration_seals_keys_stored_in_the_clear_and_needs_the_key_for_it(
         )
 
     with pytest.raises(StartupError, match="TESSERA_SECRET_KEY is not set"):
-        migrate("services.identity", {"IDENTITY_DATABASE_URL": url, SECRET_KEY_ENV: ""})
+        migrate_as_owner("identity", provisioned, **{SECRET_KEY_ENV: ""})
     # Refused, it changed nothing: the key is still there, as it was.
     assert "private_key_pem" in columns(url)
 
     key = generate_key()
-    migrate("services.identity", {"IDENTITY_DATABASE_URL": url, SECRET_KEY_ENV: key})
+    migrate_as_owner("identity", provisioned, **{SECRET_KEY_ENV: key})
 
     [(kid, sealed)] = stored_keys(url)
     assert kid == plain.kid
@@ -108,10 +109,11 @@ def test_the_migration_seals_keys_stored_in_the_clear_and_needs_the_key_for_it(
 def test_identity_refuses_to_start_without_the_key_or_with_one_that_opens_nothing(
     infra: Infra,
 ) -> None:
-    url = infra.new_database("identity_wrong_key")
+    provisioned = infra.new_database("identity_wrong_key")
+    url = provisioned.runtime_url
     first_key = generate_key()
     env = {"NATS_URL": infra.nats_url, SECRET_KEY_ENV: first_key}
-    migrate("services.identity", {"IDENTITY_DATABASE_URL": url, **env})
+    migrate_as_owner("identity", provisioned, **env)
     first = start_identity(infra, url, **env)
     try:
         first.wait_ready()

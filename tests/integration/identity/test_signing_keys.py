@@ -9,7 +9,6 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, make_url
 from tessera.identity.v1 import identity_pb2, identity_pb2_grpc
 
-from services.devstack.processes import migrate
 from services.identity import service, tables
 from services.identity.config import IdentitySettings
 from services.identity.tokens import StoredKeyPair
@@ -18,6 +17,7 @@ from services.kit.db import create_sessionmaker, transaction
 from services.kit.secrets import SecretBox, generate_key
 from tests.integration.identity.support import DEADLINE, IdentityStack, scalar
 from tests.support.infra import Infra
+from tests.support.services import migrate_as_owner
 
 
 def test_startup_provisions_a_signing_key_and_publishes_the_next_one_ahead(
@@ -44,8 +44,9 @@ def test_startup_provisions_a_signing_key_and_publishes_the_next_one_ahead(
 
 
 def test_replicas_starting_together_agree_on_one_key(infra: Infra) -> None:
-    url = infra.new_database("identity_keys")
-    migrate("services.identity", {"IDENTITY_DATABASE_URL": url})
+    database = infra.new_database("identity_keys")
+    migrate_as_owner("identity", database)
+    url = database.runtime_url
 
     box = SecretBox.from_text(generate_key())
 
@@ -72,8 +73,9 @@ def test_replicas_starting_together_agree_on_one_key(infra: Infra) -> None:
 def test_rotation_is_due_after_the_period_and_retires_keys_once_their_tokens_expired(
     infra: Infra,
 ) -> None:
-    url = infra.new_database("identity_rotation")
-    migrate("services.identity", {"IDENTITY_DATABASE_URL": url})
+    database = infra.new_database("identity_rotation")
+    migrate_as_owner("identity", database)
+    url = database.runtime_url
     settings = IdentitySettings(database_url=url, signing_key_rotation_seconds=3600)
     box = SecretBox.from_text(generate_key())
 

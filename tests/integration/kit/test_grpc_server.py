@@ -9,9 +9,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tessera.schema.v1 import schema_pb2, schema_pb2_grpc
 
 from services.devstack.infra import free_port
-from services.devstack.processes import ServiceProcess, grpc_serving, migrate
+from services.devstack.processes import ServiceProcess, grpc_serving
 from tests.support.infra import Infra
-from tests.support.services import running_service
+from tests.support.services import migrate_as_owner, running_service
 
 TIMEOUT = 10.0
 
@@ -45,13 +45,13 @@ def test_the_health_port_answers_probes_in_plaintext_and_serves_nothing_else(
 
 
 def test_a_service_without_key_material_does_not_start(infra: Infra) -> None:
-    url = infra.new_database("schema")
+    database = infra.new_database("schema")
     env = {
-        "SCHEMA_DATABASE_URL": url,
+        "SCHEMA_DATABASE_URL": database.runtime_url,
         "SCHEMA_GRPC_PORT": str(free_port()),
         "NATS_URL": infra.nats_url,
     }
-    migrate("services.schema", env)
+    migrate_as_owner("schema", database)
     process = ServiceProcess(
         "schema", "services.schema", env, log_path=infra.work_dir / "schema-no-keys.log"
     )

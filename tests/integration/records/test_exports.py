@@ -28,7 +28,7 @@ class Sort:
 
 async def export(h: Harness, tenant: str, plan: ExportPlan, size: int) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
-    async with transaction(h.sessionmaker) as session:
+    async with transaction(h.sessionmaker, tenant=tenant) as session:
         async for batch in h.service.export_records(
             session, context(tenant), plan, batch_size=size
         ):

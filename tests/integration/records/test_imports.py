@@ -353,7 +353,7 @@ def test_jobs_belong_to_their_tenant_and_schema(records_db: str) -> None:
             job = await run_import(h, tenant, s, lines("name", "a"))
 
             async def get(who: str, target: SchemaDef, import_id: str) -> Any:
-                async with transaction(h.sessionmaker) as session:
+                async with transaction(h.sessionmaker, tenant=who) as session:
                     return await h.service.get_import(
                         session, context(who), target.app_slug, target.slug, import_id
                     )

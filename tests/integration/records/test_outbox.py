@@ -148,7 +148,7 @@ def test_a_thousand_events_go_out_in_order_exactly_once(infra: Infra) -> None:
         async with harness(url) as h:
             tenant = new_id("ws")
             events = [record_event(tenant, n) for n in range(1000)]
-            async with transaction(h.sessionmaker) as session:
+            async with transaction(h.sessionmaker, tenant=tenant) as session:
                 await OutboxWriter(tables.outbox).add_many(session, events)
             assert await h.count_outbox() == 1000
 
@@ -205,7 +205,7 @@ def test_an_event_without_an_ack_stays_for_the_next_pass(infra: Infra) -> None:
                 record_event(tenant, 1, service="unrouted"),
                 record_event(tenant, 2, service="kit"),
             )
-            async with transaction(h.sessionmaker) as session:
+            async with transaction(h.sessionmaker, tenant=tenant) as session:
                 await OutboxWriter(tables.outbox).add_many(session, [before, unrouted, after])
 
             acked: list[list[str]] = []

@@ -24,7 +24,7 @@ def schema_service(infra: Infra) -> Iterator[SchemaService]:
     ):
         yield SchemaService(
             stub=schema_pb2_grpc.SchemaServiceStub(channel),
-            database_url=service.database_url,
+            database_url=service.database.admin_url,
             bus=BusReader.of(infra),
         )
 

@@ -25,6 +25,7 @@ STREAM = "SCHEMA"
 @dataclass(frozen=True)
 class SchemaService:
     stub: schema_pb2_grpc.SchemaServiceStub
+    # A superuser's URL of the service's database, to look into it past its roles.
     database_url: str
     bus: BusReader
 

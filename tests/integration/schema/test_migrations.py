@@ -12,19 +12,18 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 import services.schema
-from services.devstack.processes import migrate
 from services.kit.migrations import upgrade
 from services.schema.tables import metadata
 from tests.support.infra import Infra
+from tests.support.services import migrate_as_owner
 
 
 def test_migrations_match_tables_and_rerun_cleanly(infra: Infra) -> None:
-    url = infra.new_database("schema_migrations")
-    env = {"SCHEMA_DATABASE_URL": url}
-    migrate("services.schema", env)
-    migrate("services.schema", env)  # a second run is a no-op
+    database = infra.new_database("schema_migrations")
+    migrate_as_owner("schema", database)
+    migrate_as_owner("schema", database)  # a second run is a no-op
 
-    engine = create_engine(make_url(url).set(drivername="postgresql+psycopg"))
+    engine = create_engine(make_url(database.runtime_url).set(drivername="postgresql+psycopg"))
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(
@@ -48,19 +47,19 @@ def test_migrations_match_tables_and_rerun_cleanly(infra: Infra) -> None:
 
 
 def test_apps_made_before_public_ids_get_distinct_ones(infra: Infra) -> None:
-    url = infra.new_database("schema_public_ids")
+    database = infra.new_database("schema_public_ids")
     migrations = Path(services.schema.__file__).parent / "migrations"
-    upgrade(migrations, url, "0004")
-    with psycopg.connect(url, autocommit=True) as connection:
+    upgrade(migrations, database.owner_url, "0004")
+    with psycopg.connect(database.admin_url, autocommit=True) as connection:
         for n in range(3):
             connection.execute(
                 "INSERT INTO apps (id, tenant_id, slug, name) VALUES (%s, 'ws_1', %s, 'App')",
                 (f"app_{n}", f"app-{n}"),
             )
 
-    upgrade(migrations, url)
+    upgrade(migrations, database.owner_url)
 
-    with psycopg.connect(url, autocommit=True) as connection:
+    with psycopg.connect(database.admin_url, autocommit=True) as connection:
         rows = connection.execute("SELECT public_id, settings FROM apps").fetchall()
     public_ids = [row[0] for row in rows]
     assert len(set(public_ids)) == 3

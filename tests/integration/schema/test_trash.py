@@ -10,7 +10,7 @@ from tessera.common.v1 import common_pb2
 from tessera.schema.v1 import schema_pb2
 
 from services.kit.clock import utcnow
-from services.kit.db import create_engine, create_sessionmaker, transaction
+from services.kit.db import ALL_TENANTS, create_engine, create_sessionmaker, transaction
 from services.schema import service
 from tests.integration.schema.support import TIMEOUT, SchemaService, next_event
 
@@ -24,7 +24,7 @@ def purge(schema_service: SchemaService, *, after: timedelta) -> int:
     async def run() -> int:
         engine = create_engine(schema_service.database_url, pool_size=1)
         try:
-            async with transaction(create_sessionmaker(engine)) as session:
+            async with transaction(create_sessionmaker(engine), tenant=ALL_TENANTS) as session:
                 cut = utcnow() + after - service.TRASH_RETENTION
                 return await service.purge_trash(session, cut)
         finally:
