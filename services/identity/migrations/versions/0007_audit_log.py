@@ -3,7 +3,7 @@ events in it (processed events, dead letters).
 
 Revision ID: 0007
 Revises: 0004
-Create Date: 2026-12-10
+Create Date: 2026-12-01
 """
 
 from collections.abc import Sequence

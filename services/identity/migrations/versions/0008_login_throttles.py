@@ -3,7 +3,7 @@ every identity replica for login throttling.
 
 Revision ID: 0008
 Revises: 0006
-Create Date: 2026-12-10
+Create Date: 2026-12-01
 """
 
 from collections.abc import Sequence

@@ -4,7 +4,7 @@ spans tenants; one that names no tenant sees none.
 
 Revision ID: 0006_row_level_security
 Revises: 0005
-Create Date: 2026-12-10
+Create Date: 2026-12-01
 """
 
 from collections.abc import Sequence
