@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import sys
+
 import uvicorn
 
 from services.gateway.app import create_app
 from services.gateway.config import GatewaySettings
+from services.kit.grpc.trust import ContextSigner, ServiceTls, TrustNotConfigured
 from services.kit.logging import configure_logging
 
 
-def main() -> None:
+def main() -> int:
     settings = GatewaySettings()
     configure_logging("gateway", settings.log_level)
+    try:
+        # Missing key material is a deployment error: say so plainly, as the services do,
+        # rather than as a failed application start-up.
+        ServiceTls.load(settings.trust)
+        ContextSigner.load(settings.trust)
+    except TrustNotConfigured as error:
+        print(f"gateway: {error}", file=sys.stderr)
+        return 2
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
@@ -28,7 +39,8 @@ def main() -> None:
         forwarded_allow_ips=list(settings.trusted_proxies),
     )
     uvicorn.Server(config).run()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

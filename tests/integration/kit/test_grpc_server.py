@@ -1,5 +1,5 @@
 """A service's gRPC ports: mutual TLS for every call, a plaintext port that answers health
-probes and nothing else, and no start at all without key material."""
+probes and nothing else, and no start at all without key material, for the gateway neither."""
 
 from __future__ import annotations
 
@@ -54,6 +54,21 @@ def test_a_service_without_key_material_does_not_start(infra: Infra) -> None:
     migrate_as_owner("schema", database)
     process = ServiceProcess(
         "schema", "services.schema", env, log_path=infra.work_dir / "schema-no-keys.log"
+    )
+    process.start()
+    try:
+        assert process.process is not None
+        assert process.process.wait(timeout=60) == 2
+    finally:
+        process.stop()
+    assert "TESSERA_TLS_CA_FILE is not set" in process.log_tail()
+    assert "Traceback" not in process.log_tail()
+
+
+def test_a_gateway_without_key_material_does_not_start(infra: Infra) -> None:
+    env = {"GATEWAY_PORT": str(free_port()), "NATS_URL": infra.nats_url}
+    process = ServiceProcess(
+        "gateway", "services.gateway", env, log_path=infra.work_dir / "gateway-no-keys.log"
     )
     process.start()
     try:
