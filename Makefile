@@ -37,10 +37,11 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 proto: $(STAMP) ## Regenerate the gRPC stubs under proto/
 	$(BIN)/python -m services.devstack.protogen proto
 
-bench: $(STAMP) ## wrk drives the gateway and two baselines over 100,000 records; the cost of authorization; a 1,000,000-row import and export
+bench: $(STAMP) ## wrk drives the gateway and two baselines over 100,000 records; the cost of authorization; another tenant's cookie requests under a wrong-password login flood; a 1,000,000-row import and export
 	sh bench/ensure-wrk.sh
 	$(BIN)/python -m bench.records
 	$(BIN)/python -m bench.authz
+	$(BIN)/python -m bench.logins
 	$(BIN)/python -m bench.transfer
 
 helm: ## Render the Helm chart (arrives with the operators issue)

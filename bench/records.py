@@ -74,6 +74,8 @@ FIELDS: list[dict[str, object]] = [
     {"slug": "created", "type": "datetime"},
 ]
 APP, SCHEMA = "bench", "people"
+# The account sign_up_and_define makes, owner of the app.
+OWNER_EMAIL, OWNER_PASSWORD = "bench@example.com", "bench password 1"
 RECORDS_PATH = f"/api/apps/{APP}/schemas/{SCHEMA}/records"
 # Rows the write scenarios add carry this name and are deleted after each run, so every
 # round reads the same data; as leads they stay out of the filtered scenario.
@@ -241,12 +243,14 @@ class Account:
 
 
 def sign_up_and_define(http: httpx.Client) -> Account:
-    """A user, an app and the schema, through the API."""
-    email, password = "bench@example.com", "bench password 1"
-    created = http.post("/api/user/", json={"name": "Bench", "email": email, "password": password})
+    """A user (OWNER_EMAIL), an app and the schema, through the API."""
+    created = http.post(
+        "/api/user/",
+        json={"name": "Bench", "email": OWNER_EMAIL, "password": OWNER_PASSWORD},
+    )
     created.raise_for_status()
     token = http.post(
-        "/api/user/token-auth/", json={"username": email, "password": password}
+        "/api/user/token-auth/", json={"username": OWNER_EMAIL, "password": OWNER_PASSWORD}
     ).json()["token"]
     auth = {"Authorization": f"JWT {token}"}
     http.post("/api/apps", json={"name": "Bench", "slug": APP}, headers=auth).raise_for_status()

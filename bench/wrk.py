@@ -1,5 +1,6 @@
 """Driving one scenario against one HTTP target with wrk (bench/scenario.lua), and reading
-back the rate and latency percentiles its done() hook prints."""
+back the rate and latency percentiles its done() hook prints; run_script does the same
+with a script of its own that prints the same line (bench/login_flood.lua)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 SCRIPT = Path(__file__).with_name("scenario.lua")
 MARKER = "WRK_RESULT "
@@ -107,40 +109,70 @@ def run(
         body_file = ids_file.with_name(f"body-{hashlib.sha256(body.encode()).hexdigest()[:12]}")
         body_file.write_text(body)
         body = f"@{body_file}"
+    result = run_script(
+        SCRIPT,
+        target.base_url,
+        [scenario.method, target.records_path + path, body, str(ids_file)],
+        seconds=seconds,
+        threads=threads,
+        connections=connections,
+        timeout_seconds=scenario.timeout_seconds,
+        headers=target.headers,
+        label=f"{scenario.name} on {target.name}",
+    )
+    return measurement(result)
+
+
+def run_script(
+    script: Path,
+    base_url: str,
+    arguments: list[str],
+    *,
+    seconds: int,
+    threads: int,
+    connections: int,
+    timeout_seconds: int,
+    headers: dict[str, str],
+    label: str,
+) -> dict[str, Any]:
+    """Runs wrk with `script` (given `arguments` after "--") and answers the JSON object its
+    done() hook printed after MARKER, with at least the fields bench/scenario.lua prints."""
     command = [
         executable(),
         f"-t{threads}",
         f"-c{connections}",
         f"-d{seconds}s",
-        f"--timeout={scenario.timeout_seconds}s",
-        *(f"-H{name}: {value}" for name, value in target.headers.items()),
-        f"-s{SCRIPT}",
-        target.base_url,
+        f"--timeout={timeout_seconds}s",
+        *(f"-H{name}: {value}" for name, value in headers.items()),
+        f"-s{script}",
+        base_url,
         "--",
-        scenario.method,
-        target.records_path + path,
-        body,
-        str(ids_file),
+        *arguments,
     ]
     result = subprocess.run(
         command,
         capture_output=True,
         text=True,
-        timeout=seconds + scenario.timeout_seconds + 60,
+        timeout=seconds + timeout_seconds + 60,
         check=False,
     )
     for line in result.stdout.splitlines():
         if line.startswith(MARKER):
-            data = json.loads(line.removeprefix(MARKER))
-            return Measurement(
-                requests=data["requests"],
-                seconds=data["duration_us"] / 1e6,
-                p50_ms=data["p50_us"] / 1000,
-                p99_ms=data["p99_us"] / 1000,
-                status_errors=data["status_errors"],
-                socket_errors=data["socket_errors"],
-            )
+            data: dict[str, Any] = json.loads(line.removeprefix(MARKER))
+            return data
     raise RuntimeError(
-        f"wrk gave no result for {scenario.name} on {target.name} "
+        f"wrk gave no result for {label} "
         f"(exit {result.returncode}):\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+    )
+
+
+def measurement(result: dict[str, Any]) -> Measurement:
+    """The rate and latencies in what run_script answered."""
+    return Measurement(
+        requests=result["requests"],
+        seconds=result["duration_us"] / 1e6,
+        p50_ms=result["p50_us"] / 1000,
+        p99_ms=result["p99_us"] / 1000,
+        status_errors=result["status_errors"],
+        socket_errors=result["socket_errors"],
     )
