@@ -10,8 +10,9 @@ import asyncio
 import functools
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -75,17 +76,47 @@ class HashingGate:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
+class CheckLine:
+    """Lets password checks (logins, password changes) into their database transaction no
+    faster than the gate hashes: the others wait here, holding no pooled connection (a
+    check waiting inside its transaction would hold one, and a flood would starve every
+    other call of the pool), up to the gate's waiting line; beyond it, HashingBusy at once."""
+
+    def __init__(self, gate: HashingGate) -> None:
+        self.capacity = gate.capacity
+        self._running = asyncio.Semaphore(gate.concurrency)
+        self._inside = 0
+
+    @asynccontextmanager
+    async def admitted(self) -> AsyncIterator[None]:
+        if self._inside >= self.capacity:
+            raise HashingBusy()
+        self._inside += 1
+        try:
+            async with self._running:
+                yield
+        finally:
+            self._inside -= 1
+
+
 # Process-wide on purpose: the limit is on this process's CPUs and memory, whichever
 # call asks. The composition root sets it from the settings (bound_hashing).
 _gate = HashingGate(concurrency=default_concurrency(), waiting=8 * default_concurrency())
+_line = CheckLine(_gate)
 
 
 def bound_hashing(*, concurrency: int, waiting: int) -> HashingGate:
     """Replaces the process's hashing limits; answers the new gate."""
-    global _gate
+    global _gate, _line
     previous, _gate = _gate, HashingGate(concurrency=concurrency, waiting=waiting)
+    _line = CheckLine(_gate)
     previous.close()
     return _gate
+
+
+def check_admitted() -> AbstractAsyncContextManager[None]:
+    """Around a password check's transaction: see CheckLine."""
+    return _line.admitted()
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from services.identity import (
     issuing,
     members,
     models,
+    passwords,
     service,
     throttling,
 )
@@ -52,11 +53,13 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def _throttled(self, attempt: LoginAttempt) -> AsyncIterator[None]:
         """Around a password check: a throttled attempt is refused before any hashing; a
         wrong password is counted in a transaction of its own (the attempt's own rolls
-        back with its error); a success clears its login and address."""
+        back with its error); a success clears its login and address. Checks wait for a
+        hashing slot before their transaction opens (passwords.CheckLine)."""
         async with transaction(self.sessionmaker) as session:
             await throttling.refuse_if_throttled(session, attempt, self.throttle_policy, utcnow())
         try:
-            yield
+            async with passwords.check_admitted():
+                yield
         except (InvalidCredentials, WrongPassword):
             async with transaction(self.sessionmaker) as session:
                 await throttling.record_failure(session, attempt, self.throttle_policy, utcnow())

@@ -97,3 +97,38 @@ def test_a_caller_that_stops_waiting_keeps_its_place_until_its_hash_ends() -> No
             gate.close()
 
     asyncio.run(scenario())
+
+
+def test_the_check_line_lets_as_many_checks_in_as_the_gate_hashes_and_refuses_past_its_line() -> (
+    None
+):
+    gate = passwords.HashingGate(concurrency=2, waiting=1)
+    line = passwords.CheckLine(gate)
+    inside = 0
+    most_inside = 0
+    release = asyncio.Event()
+
+    async def check() -> None:
+        nonlocal inside, most_inside
+        async with line.admitted():
+            inside += 1
+            most_inside = max(most_inside, inside)
+            await release.wait()
+            inside -= 1
+
+    async def flood() -> list[BaseException | None]:
+        admitted = [asyncio.create_task(check()) for _ in range(3)]
+        await asyncio.sleep(0)
+        # The line is full: two checks inside, one waiting outside.
+        with pytest.raises(HashingBusy):
+            async with line.admitted():
+                pass
+        release.set()
+        return await asyncio.gather(*admitted, return_exceptions=True)
+
+    try:
+        outcomes = asyncio.run(flood())
+    finally:
+        gate.close()
+    assert outcomes == [None, None, None]
+    assert most_inside == 2
