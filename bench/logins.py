@@ -98,11 +98,14 @@ class Variant:
     name: str
     # Identity's settings by field name, over its defaults (and the environment).
     identity_overrides: dict[str, Any]
+    # The gateway's, over GATEWAY_OVERRIDES.
+    gateway_overrides: dict[str, Any] = field(default_factory=dict)
 
 
 VARIANTS = [
     Variant("throttling on (defaults)", {}),
-    Variant("throttling off", THROTTLING_OFF),
+    # The gateway's sign-in limit per address off too: every attempt reaches identity.
+    Variant("throttling off", THROTTLING_OFF, {"rate_limit_sign_in": 0}),
 ]
 
 
@@ -251,7 +254,7 @@ def run_variant(variant: Variant, data_dir: Path) -> VariantRun:
         gateway_port=free_port(),
         database_urls={"identity": None, "schema": None, "records": None},
         extra_env={
-            **environment(GatewaySettings, GATEWAY_OVERRIDES),
+            **environment(GatewaySettings, {**GATEWAY_OVERRIDES, **variant.gateway_overrides}),
             **environment(IdentitySettings, variant.identity_overrides),
         },
     )
@@ -262,7 +265,9 @@ def run_variant(variant: Variant, data_dir: Path) -> VariantRun:
         identity = IdentitySettings(
             database_url=stack.resolved_database_urls["identity"]
         ).model_copy(update=variant.identity_overrides)
-        gateway = GatewaySettings().model_copy(update=GATEWAY_OVERRIDES)
+        gateway = GatewaySettings().model_copy(
+            update={**GATEWAY_OVERRIDES, **variant.gateway_overrides}
+        )
         pids = {}
         for name in WATCHED:
             process = stack.processes[name].process
@@ -331,6 +336,8 @@ def settings_lines(runs: list[VariantRun]) -> list[str]:
         lines.append(
             f"- login throttling, {run.variant.name}: "
             + named(run.identity, *THROTTLING_FREE_FAILURES)
+            + "; at the gateway "
+            + named(run.gateway, "rate_limit_sign_in", "rate_limit_sign_in_window_seconds")
         )
     lines.append(
         "- gateway: "

@@ -40,6 +40,11 @@ class GatewaySettings(BaseServiceSettings):
     rate_limit_workspace_window_seconds: int = Field(default=10, ge=1)
     rate_limit_address: int = Field(default=50_000, ge=0)
     rate_limit_address_window_seconds: int = Field(default=10, ge=1)
+    # Password sign-ins per address (token-auth, session and app end-user logins), on top
+    # of the address's own limit: identity throttles each login anyway, this keeps a flood
+    # of attempts from reaching it at all.
+    rate_limit_sign_in: int = Field(default=60, ge=0)
+    rate_limit_sign_in_window_seconds: int = Field(default=60, ge=1)
     # How often this replica tells the others its counts: what bounds the overshoot.
     rate_limit_sync_seconds: float = Field(default=0.1, gt=0)
     # Load balancers (addresses or networks) whose X-Forwarded-For names the client; from

@@ -213,3 +213,35 @@ def test_two_replicas_enforce_one_limit(stack: Stack, tenant: Tenant, crm: str) 
 
         eventually(first_refuses, timeout=5.0, interval=0.02)
         assert served_after < limit // 4
+
+
+def test_sign_ins_from_one_address_past_their_limit_are_refused_at_the_gateway(
+    stack: Stack, tenant: Tenant
+) -> None:
+    sign_in_limit = 3
+    settings = {
+        "GATEWAY_TRUSTED_PROXIES": '["127.0.0.1"]',
+        "GATEWAY_RATE_LIMIT_SIGN_IN": str(sign_in_limit),
+        "GATEWAY_RATE_LIMIT_SIGN_IN_WINDOW_SECONDS": WINDOW,
+    }
+    credentials = {"username": tenant.email, "password": tenant.password}
+    with another_gateway(stack, **settings) as url, httpx.Client(base_url=url) as http:
+        address, elsewhere = forwarded_for(new_address()), forwarded_for(new_address())
+        signed_in = [
+            http.post("/api/user/token-auth/", json=credentials, headers=address)
+            for _ in range(sign_in_limit)
+        ]
+        assert [r.status_code for r in signed_in] == [200] * sign_in_limit
+        assert [remaining(r, "sign-in") for r in signed_in] == [2, 1, 0]
+
+        for path in ("/api/user/token-auth/", "/auth/login/", "/api/apps/app_x/auth/login"):
+            refused = http.post(path, json=credentials, headers=address)
+            assert_refused(refused, "sign-in", "to sign in from this address")
+
+        # Only signing in is held back: the token works, and other addresses sign in.
+        token = signed_in[0].json()["token"]
+        apps = http.get("/api/apps", headers={"Authorization": f"JWT {token}", **address})
+        assert apps.status_code == 200, apps.text
+        assert "sign-in" not in items(apps.headers["RateLimit-Policy"])
+        other = http.post("/api/user/token-auth/", json=credentials, headers=elsewhere)
+        assert other.status_code == 200, other.text

@@ -15,8 +15,11 @@ from tests.support.nats_users import nats_env
 # which login throttling would take for an attack; tests/e2e/test_login_throttling.py
 # tries the real limits on a stack of its own.
 SUITE_LOGIN_LIMITS = {
-    f"IDENTITY_LOGIN_FREE_FAILURES_PER_{scope}": "1000000"
-    for scope in ("ACCOUNT_ADDRESS", "ACCOUNT", "ADDRESS")
+    **{
+        f"IDENTITY_LOGIN_FREE_FAILURES_PER_{scope}": "1000000"
+        for scope in ("ACCOUNT_ADDRESS", "ACCOUNT", "ADDRESS")
+    },
+    "GATEWAY_RATE_LIMIT_SIGN_IN": "1000000",
 }
 
 

@@ -43,5 +43,10 @@ def limiter_from(settings: GatewaySettings) -> RateLimiter | None:
             settings.rate_limit_workspace,
             settings.rate_limit_workspace_window_seconds,
         ),
+        Policy(
+            Partition.SIGN_IN,
+            settings.rate_limit_sign_in,
+            settings.rate_limit_sign_in_window_seconds,
+        ),
     ]
     return RateLimiter(policy for policy in configured if policy.limit > 0)

@@ -22,6 +22,9 @@ class Partition(StrEnum):
     ADDRESS = "address"
     CREDENTIAL = "credential"
     WORKSPACE = "workspace"
+    # Password sign-ins from one address: refused here, before identity spends a database
+    # transaction (or a hash) on each.
+    SIGN_IN = "sign-in"
 
 
 @dataclass(frozen=True)

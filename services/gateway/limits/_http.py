@@ -17,11 +17,16 @@ from services.kit.errors import RateLimited
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz"})
 # Where a request's meter sits in its scope's state.
 METER_KEY = "rate_limit_meter"
+# The routes that check a password, counted per address under the sign-in policy too. An
+# app end user's login is /api/apps/<app>/auth/login.
+SIGN_IN_PATHS = frozenset({"/auth/login/", "/api/user/token-auth/"})
+APP_SIGN_IN_SUFFIX = "/auth/login"
 
 _WHOSE = {
     Partition.ADDRESS: "from this address",
     Partition.CREDENTIAL: "with this credential",
     Partition.WORKSPACE: "in this workspace",
+    Partition.SIGN_IN: "to sign in from this address",
 }
 
 
@@ -74,6 +79,14 @@ def charge(request: Request, partition: Partition, key: str) -> None:
         meter.charge(partition, key)
 
 
+def _signs_in(scope: Scope) -> bool:
+    path: str = scope["path"]
+    return scope["method"] == "POST" and (
+        path in SIGN_IN_PATHS
+        or (path.startswith("/api/apps/") and path.rstrip("/").endswith(APP_SIGN_IN_SUFFIX))
+    )
+
+
 class RateLimits:
     """Pure ASGI: a refused address never reaches routing or authentication."""
 
@@ -89,8 +102,11 @@ class RateLimits:
         scope.setdefault("state", {})[METER_KEY] = meter
         # Behind a trusted proxy, uvicorn has already put the forwarded client here.
         client = scope.get("client")
+        address = client[0] if client else ""
         try:
-            meter.charge(Partition.ADDRESS, client[0] if client else "")
+            meter.charge(Partition.ADDRESS, address)
+            if _signs_in(scope):
+                meter.charge(Partition.SIGN_IN, address)
         except RateLimited as refused:
             response = error_response(refused)
             for name, value in meter.fields():

@@ -133,5 +133,5 @@ def test_settings_turn_limits_off_whole_or_one_by_one() -> None:
     assert limiter_from(GatewaySettings(rate_limits_enabled=False)) is None
     configured = limiter_from(GatewaySettings(rate_limit_workspace=0, rate_limit_address=5))
     assert configured is not None
-    assert set(configured.policies) == {Partition.ADDRESS, Partition.CREDENTIAL}
+    assert set(configured.policies) == {Partition.ADDRESS, Partition.CREDENTIAL, Partition.SIGN_IN}
     assert configured.policies[Partition.ADDRESS].limit == 5
