@@ -1,6 +1,7 @@
--- The flood of bench/logins.py: wrk -s bench/login_flood.lua URL -- PATH BODY
--- POSTs the JSON BODY (a login with a wrong password) to PATH again and again and counts
--- the answers by kind. done() prints the line bench/scenario.lua prints, "WRK_RESULT
+-- The flood of bench/logins.py: wrk -s bench/login_flood.lua URL -- PATH BODY PAUSE_MS
+-- POSTs the JSON BODY (a login with a wrong password) to PATH again and again, each
+-- connection pausing PAUSE_MS between its attempts (0: none), and counts the answers by
+-- kind. done() prints the line bench/scenario.lua prints, "WRK_RESULT
 -- <json>" (latencies in microseconds), with the counts added, for bench/wrk.py.
 
 local threads = {}
@@ -12,11 +13,16 @@ end
 function init(args)
   wrk.headers["Content-Type"] = "application/json"
   login = wrk.format("POST", args[1], nil, args[2])
+  pause_ms = tonumber(args[3] or "0")
   wrong_password, throttled, hashing_busy, rate_limited, other = 0, 0, 0, 0, 0
 end
 
 function request()
   return login
+end
+
+function delay()
+  return pause_ms
 end
 
 -- Every refusal is a 429 with code rate_limited; only the message says which wall it hit.

@@ -64,6 +64,11 @@ from services.identity.config import IdentitySettings
 B_THREADS, B_CONNECTIONS = 1, 8
 # As many wrong-password logins at once as the probe that found identity unbounded sent.
 FLOOD_THREADS, FLOOD_CONNECTIONS = 2, 96
+# Attempts a second the flood offers at most (0: as fast as the answers come). A fixed
+# offer compares the stacks under the same attack: unbounded, wrk would send more the
+# cheaper each refusal is, and measure how many requests a second one gateway process
+# answers rather than what a login costs.
+FLOOD_RATE = int(os.environ.get("BENCH_FLOOD_RATE", "500"))
 # The flood outlasts B's measurement, whatever the two wrk processes take to start.
 FLOOD_TAIL_SECONDS = 2
 B_RECORDS = 20
@@ -234,11 +239,16 @@ def drive(target: Target, ids_file: Path) -> Measurement:
     return measured
 
 
+def flood_pause_ms() -> int:
+    """Each connection's pause between attempts, for FLOOD_RATE across all of them."""
+    return round(FLOOD_CONNECTIONS * 1000 / FLOOD_RATE) if FLOOD_RATE > 0 else 0
+
+
 def flood(base_url: str) -> dict[str, Any]:
     return wrk.run_script(
         FLOOD_SCRIPT,
         base_url,
-        [LOGIN_PATH, flood_body()],
+        [LOGIN_PATH, flood_body(), str(flood_pause_ms())],
         seconds=WARMUP_SECONDS + SECONDS + FLOOD_TAIL_SECONDS,
         threads=FLOOD_THREADS,
         connections=FLOOD_CONNECTIONS,
@@ -364,7 +374,14 @@ def report(runs: list[VariantRun], load: tuple[tuple[float, ...], tuple[float, .
         f"{wrk.version()} -t{B_THREADS} -c{B_CONNECTIONS}, {SECONDS} s after {WARMUP_SECONDS} s "
         f"of warm-up; median of {ROUNDS} round(s)",
         f"- the flood: wrk -t{FLOOD_THREADS} -c{FLOOD_CONNECTIONS} `POST {LOGIN_PATH}` with "
-        f"tenant A's email and a wrong password (bench/login_flood.lua), from B's warm-up "
+        f"tenant A's email and a wrong password (bench/login_flood.lua), "
+        + (
+            f"offering at most {FLOOD_RATE:,} attempts a second (each connection pauses "
+            f"{flood_pause_ms()} ms between its attempts)"
+            if FLOOD_RATE > 0
+            else "as fast as the answers come"
+        )
+        + f", from B's warm-up "
         f"until {FLOOD_TAIL_SECONDS} s after B's run, as client {FLOOD_ADDRESS} "
         "(X-Forwarded-For from the gateway's trusted proxy; B comes from 127.0.0.1)",
         "- two stacks in sequence, each with its own baseline: "
