@@ -4,11 +4,12 @@ interceptor."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
 import grpc
+from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.common.v1 import common_pb2
 from tessera.identity.v1 import identity_pb2, identity_pb2_grpc
 
@@ -28,9 +29,13 @@ from services.identity.config import IdentitySettings
 from services.identity.errors import InvalidCredentials, RefreshTokenReused, WrongPassword
 from services.identity.throttling import LoginAttempt, ThrottlePolicy
 from services.kit.clock import rfc3339, utcnow
-from services.kit.db import ALL_TENANTS, SessionMaker, transaction
+from services.kit.db import ALL_TENANTS, SessionMaker, TenantScope, transaction
 from services.kit.json import dumps_exact
 from services.kit.secrets import SecretBox
+
+# Records a refused password check in its own transaction: (session, the id of the account
+# or app end user whose password was wrong, "" when the login names none).
+RefusalRecorder = Callable[[AsyncSession, str], Awaitable[None]]
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
@@ -50,18 +55,26 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         self.throttle_policy = ThrottlePolicy.from_settings(settings)
 
     @asynccontextmanager
-    async def _throttled(self, attempt: LoginAttempt) -> AsyncIterator[None]:
-        """Around a password check: a throttled attempt is refused before any hashing; a
-        wrong password is counted in a transaction of its own (the attempt's own rolls
-        back with its error); a success clears its login and address. Checks wait for a
-        hashing slot before their transaction opens (passwords.CheckLine)."""
+    async def _password_check(
+        self, attempt: LoginAttempt, *, tenant: TenantScope, refused: RefusalRecorder
+    ) -> AsyncIterator[AsyncSession]:
+        """The transaction (in `tenant`) of a call that checks a password. A throttled
+        attempt is refused before any hashing; the others wait for a hashing slot before
+        their transaction opens (passwords.CheckLine). A wrong password rolls that
+        transaction back, so its audit entry (`refused`) and its count go into one of
+        their own; a success clears its login and address."""
         async with transaction(self.sessionmaker) as session:
             await throttling.refuse_if_throttled(session, attempt, self.throttle_policy, utcnow())
         try:
-            async with passwords.check_admitted():
-                yield
-        except (InvalidCredentials, WrongPassword):
-            async with transaction(self.sessionmaker) as session:
+            async with (
+                passwords.check_admitted(),
+                transaction(self.sessionmaker, tenant=tenant) as session,
+            ):
+                yield session
+        except (InvalidCredentials, WrongPassword) as error:
+            whose = error.account_id if isinstance(error, InvalidCredentials) else ""
+            async with transaction(self.sessionmaker, tenant=tenant) as session:
+                await refused(session, whose)
                 await throttling.record_failure(session, attempt, self.throttle_policy, utcnow())
             raise
         async with transaction(self.sessionmaker) as session:
@@ -86,20 +99,17 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         self, request: identity_pb2.IssueTokensRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.IssueTokensResponse:
         attempt = LoginAttempt.member(request.username, request.ctx.client_ip)
-        async with self._throttled(attempt):
-            try:
-                async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
-                    issued = await service.issue_tokens(
-                        session,
-                        username=request.username,
-                        password=request.password,
-                        settings=self.settings,
-                        ctx=request.ctx,
-                        box=self.box,
-                    )
-            except InvalidCredentials as refused:
-                await self._login_failed(request.ctx, refused, method="jwt")
-                raise
+        async with self._password_check(
+            attempt, tenant=ALL_TENANTS, refused=_member_login_refused(request.ctx, "jwt")
+        ) as session:
+            issued = await service.issue_tokens(
+                session,
+                username=request.username,
+                password=request.password,
+                settings=self.settings,
+                ctx=request.ctx,
+                box=self.box,
+            )
         return _tokens(issued)
 
     async def RefreshTokens(
@@ -133,19 +143,16 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         self, request: identity_pb2.CreateSessionRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.CreateSessionResponse:
         attempt = LoginAttempt.member(request.username, request.ctx.client_ip)
-        async with self._throttled(attempt):
-            try:
-                async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
-                    opened = await service.create_session(
-                        session,
-                        username=request.username,
-                        password=request.password,
-                        settings=self.settings,
-                        ctx=request.ctx,
-                    )
-            except InvalidCredentials as refused:
-                await self._login_failed(request.ctx, refused, method="session")
-                raise
+        async with self._password_check(
+            attempt, tenant=ALL_TENANTS, refused=_member_login_refused(request.ctx, "session")
+        ) as session:
+            opened = await service.create_session(
+                session,
+                username=request.username,
+                password=request.password,
+                settings=self.settings,
+                ctx=request.ctx,
+            )
         return identity_pb2.CreateSessionResponse(
             session_id=opened.session_id,
             csrf_token=opened.csrf_token,
@@ -199,19 +206,14 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     ) -> identity_pb2.ChangePasswordResponse:
         ctx = request.ctx
         attempt = LoginAttempt.password_change(ctx.account_id or ctx.principal_id, ctx.client_ip)
-        async with self._throttled(attempt):
-            try:
-                async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
-                    await service.change_password(
-                        session,
-                        request.ctx,
-                        old_password=request.old_password,
-                        new_password=request.new_password,
-                    )
-            except WrongPassword:
-                async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
-                    await service.password_change_refused(session, request.ctx)
-                raise
+
+        async def refused(session: AsyncSession, _: str) -> None:
+            await service.password_change_refused(session, ctx)
+
+        async with self._password_check(attempt, tenant=ALL_TENANTS, refused=refused) as session:
+            await service.change_password(
+                session, ctx, old_password=request.old_password, new_password=request.new_password
+            )
         return identity_pb2.ChangePasswordResponse()
 
     async def GetSigningKeys(
@@ -452,21 +454,19 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     ) -> identity_pb2.AppSession:
         ctx = request.ctx
         attempt = LoginAttempt.app_user(ctx.app_id, request.email, ctx.client_ip)
-        async with self._throttled(attempt):
-            try:
-                async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
-                    opened = await app_users.log_in(
-                        session,
-                        request.ctx,
-                        email=request.email,
-                        password=request.password,
-                        keep_logged_in=request.keep_logged_in,
-                        settings=self.settings,
-                    )
-            except InvalidCredentials as refused:
-                async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
-                    await app_users.log_in_failed(session, request.ctx, refused.account_id)
-                raise
+
+        async def refused(session: AsyncSession, app_user_id: str) -> None:
+            await app_users.log_in_failed(session, ctx, app_user_id)
+
+        async with self._password_check(attempt, tenant=ctx.tenant_id, refused=refused) as session:
+            opened = await app_users.log_in(
+                session,
+                ctx,
+                email=request.email,
+                password=request.password,
+                keep_logged_in=request.keep_logged_in,
+                settings=self.settings,
+            )
         return _app_session(opened)
 
     async def EndAppSession(
@@ -551,13 +551,6 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 session, request.ctx, app_id=request.app_id, app_user_id=request.app_user_id
             )
         return identity_pb2.DeleteAppUserResponse()
-
-    async def _login_failed(
-        self, ctx: common_pb2.RequestContext, refused: InvalidCredentials, *, method: str
-    ) -> None:
-        # The refusal rolled its transaction back; its audit entry must outlive it.
-        async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
-            await audit.login_failed(session, ctx, refused.account_id, method=method)
 
     # The audit log
 
@@ -712,3 +705,10 @@ def _audit_entry(stored: StoredEntry) -> identity_pb2.AuditEntry:
         client_ip=entry.client_ip,
         user_agent=entry.user_agent,
     )
+
+
+def _member_login_refused(ctx: common_pb2.RequestContext, method: str) -> RefusalRecorder:
+    async def record(session: AsyncSession, account_id: str) -> None:
+        await audit.login_failed(session, ctx, account_id, method=method)
+
+    return record
