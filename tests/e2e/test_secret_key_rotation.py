@@ -13,14 +13,13 @@ import httpx
 import psycopg
 import pytest
 
-from services.devstack.infra import free_port
 from services.devstack.processes import StartupError
-from services.devstack.stack import DATABASE_SERVICES, Stack
+from services.devstack.stack import Stack
 from services.kit.secrets import SECRET_KEY_ENV, SecretBox, generate_key
 from tests.e2e.conftest import database_url
 from tests.factories.accounts import Tenant, sign_up
 from tests.support.infra import Infra
-from tests.support.nats_users import nats_env
+from tests.support.stack import running_stack
 
 
 def sealing_key_ids(stack: Stack) -> set[str]:
@@ -75,22 +74,8 @@ def first_key() -> str:
 
 @pytest.fixture
 def own_stack(infra: Infra, first_key: str) -> Iterator[Stack]:
-    port = free_port()
-    stack = Stack(
-        data_dir=infra.work_dir / f"stack-{port}",
-        gateway_port=port,
-        database_urls=dict.fromkeys(DATABASE_SERVICES),
-        postgres_admin_url=infra.postgres_admin_url,
-        database_prefix=infra.database_prefix("rotation"),
-        nats_url=infra.nats_url,
-        extra_env=nats_env(infra),
-        secret_key=first_key,
-    )
-    stack.start()
-    try:
+    with running_stack(infra, secret_key=first_key) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def test_the_signing_key_is_stored_sealed_and_the_gateway_verifies_jwts(

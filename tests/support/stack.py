@@ -24,10 +24,12 @@ SUITE_LOGIN_LIMITS = {
 
 
 @contextmanager
-def running_stack(infra: Infra, **extra_env: str) -> Iterator[Stack]:
+def running_stack(
+    infra: Infra, *, secret_key: str | None = None, **extra_env: str
+) -> Iterator[Stack]:
     """A stack of its own (databases, data and logs), `extra_env` (environment variables)
-    set for every process. The stack provisions its databases, roles and all, as `make run`
-    does."""
+    set for every process, and the key-encryption key `secret_key` (by default one the
+    stack makes). The stack provisions its databases, roles and all, as `make run` does."""
     port = free_port()
     stack = Stack(
         data_dir=infra.work_dir / f"stack-{port}",
@@ -37,6 +39,7 @@ def running_stack(infra: Infra, **extra_env: str) -> Iterator[Stack]:
         database_prefix=infra.database_prefix("stack"),
         nats_url=infra.nats_url,
         extra_env={**nats_env(infra), **SUITE_LOGIN_LIMITS, **extra_env},
+        secret_key=secret_key,
     )
     stack.start()
     try:

@@ -44,6 +44,20 @@ def test_the_health_port_answers_probes_in_plaintext_and_serves_nothing_else(
             assert status == health_pb2.HealthCheckResponse.SERVING
 
 
+def assert_refuses_to_start_without_keys(
+    infra: Infra, name: str, module: str, env: dict[str, str]
+) -> None:
+    process = ServiceProcess(name, module, env, log_path=infra.work_dir / f"{name}-no-keys.log")
+    process.start()
+    try:
+        assert process.process is not None
+        assert process.process.wait(timeout=60) == 2
+    finally:
+        process.stop()
+    assert "TESSERA_TLS_CA_FILE is not set" in process.log_tail()
+    assert "Traceback" not in process.log_tail()
+
+
 def test_a_service_without_key_material_does_not_start(infra: Infra) -> None:
     database = infra.new_database("schema")
     env = {
@@ -52,29 +66,9 @@ def test_a_service_without_key_material_does_not_start(infra: Infra) -> None:
         "NATS_URL": infra.nats_url,
     }
     migrate_as_owner("schema", database)
-    process = ServiceProcess(
-        "schema", "services.schema", env, log_path=infra.work_dir / "schema-no-keys.log"
-    )
-    process.start()
-    try:
-        assert process.process is not None
-        assert process.process.wait(timeout=60) == 2
-    finally:
-        process.stop()
-    assert "TESSERA_TLS_CA_FILE is not set" in process.log_tail()
-    assert "Traceback" not in process.log_tail()
+    assert_refuses_to_start_without_keys(infra, "schema", "services.schema", env)
 
 
 def test_a_gateway_without_key_material_does_not_start(infra: Infra) -> None:
     env = {"GATEWAY_PORT": str(free_port()), "NATS_URL": infra.nats_url}
-    process = ServiceProcess(
-        "gateway", "services.gateway", env, log_path=infra.work_dir / "gateway-no-keys.log"
-    )
-    process.start()
-    try:
-        assert process.process is not None
-        assert process.process.wait(timeout=60) == 2
-    finally:
-        process.stop()
-    assert "TESSERA_TLS_CA_FILE is not set" in process.log_tail()
-    assert "Traceback" not in process.log_tail()
+    assert_refuses_to_start_without_keys(infra, "gateway", "services.gateway", env)
