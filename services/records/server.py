@@ -14,6 +14,7 @@ from tessera.records.v1 import records_pb2, records_pb2_grpc
 from services.kit.clock import rfc3339
 from services.kit.db import SessionMaker, transaction
 from services.kit.errors import ValidationFailed
+from services.kit.grpc.server import UPLOAD_ACCEPTED
 from services.kit.idempotency import IdempotencyKeys
 from services.kit.json import dumps_exact
 from services.records import tables
@@ -284,7 +285,7 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
             start.schema.schema_slug,
             format=FORMATS[start.format],
             mode=MODES.get(start.mode, ""),
-            data=_data(request_iterator),
+            data=_data(request_iterator, context),
         )
         return _job(job)
 
@@ -337,7 +338,14 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
                     yield records_pb2.ExportChunk(records_ndjson=b"".join(lines))
 
 
-async def _data(chunks: AsyncIterator[records_pb2.ImportChunk]) -> AsyncIterator[bytes]:
+async def _data(
+    chunks: AsyncIterator[records_pb2.ImportChunk], context: grpc.aio.ServicerContext
+) -> AsyncIterator[bytes]:
+    """The import's data. Asking for it first sends the headers, which tell the client its
+    start was accepted: until then the client writes nothing more, so a refusal of the
+    start never races its writes (grpc's asyncio client can report such a race as an
+    internal error and lose the refusal: grpc/grpc#36066)."""
+    await context.send_initial_metadata((UPLOAD_ACCEPTED,))
     async for chunk in chunks:
         if chunk.WhichOneof("part") != "data":
             raise ValidationFailed("Only an import's first chunk says what to import")

@@ -22,6 +22,7 @@ from services.gateway.bodies import media_type
 from services.gateway.deps import BackendsDep, ContextDep
 from services.kit.errors import InternalError, UnsupportedMediaType, ValidationFailed
 from services.kit.grpc.client import to_domain_error
+from services.kit.grpc.server import UPLOAD_ACCEPTED
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +120,14 @@ async def _upload(
     start: records_pb2.ImportStart,
     request: Request,
 ) -> None:
-    """The body, chunk by chunk as it arrives; gRPC's flow control paces the reading."""
+    """The body, chunk by chunk as it arrives; gRPC's flow control paces the reading. The
+    data follows once the service has accepted the start (its headers come): a refused
+    start ends the call first, and the call's status says why."""
     try:
         await call.write(records_pb2.ImportChunk(start=start))
+        headers = await call.initial_metadata()
+        if UPLOAD_ACCEPTED not in tuple(headers or ()):
+            return
         async for data in request.stream():
             if data:
                 await call.write(records_pb2.ImportChunk(data=data))

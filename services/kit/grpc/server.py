@@ -8,7 +8,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any
+from typing import Any, Final
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 # Generous but bounded: a record body is capped far below this at the gateway.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+# The headers a client-streaming call sends once it has accepted the stream's first message:
+# the client writes the rest only after seeing it (see services.records.server._data).
+UPLOAD_ACCEPTED: Final = ("tessera-upload-accepted", "1")
 BackgroundTask = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
