@@ -24,7 +24,7 @@ import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
-from nats.js.api import AckPolicy, ConsumerConfig
+from nats.js.api import AckPolicy, ConsumerConfig, RePublish, StreamConfig, StreamSource
 from nats.js.errors import NotFoundError
 
 from services.kit.ids import new_id
@@ -270,6 +270,34 @@ def test_records_cannot_widen_its_durable_consumer_on_schema(infra: Infra) -> No
             await records.refused(
                 "publish", "$JS.API.CONSUMER.CREATE.SCHEMA.records-schema-provisioner.schema.>"
             )
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("role", ["identity", "schema", "records"])
+def test_a_service_cannot_make_its_stream_copy_another(infra: Infra, role: str) -> None:
+    """A stream's configuration can source another stream and re-publish it anywhere, which
+    no subject permission checks: a service may create its stream, never change it, and
+    creating it again with such a configuration is refused by the server."""
+    stream = role.upper()
+    copying = StreamConfig(
+        name=stream,
+        subjects=[f"{role}.>"],
+        sources=[StreamSource(name="RECORDS" if role != "records" else "IDENTITY")],
+        republish=RePublish(src=">", dest=f"_INBOX.{role}.copied.>"),
+    )
+
+    async def scenario() -> None:
+        async with connected(infra, nats_identity(infra, role)) as service:
+            js = service.nc.jetstream(timeout=2)
+            with pytest.raises(Exception):  # noqa: B017
+                await js.update_stream(copying)
+            await service.refused("publish", f"$JS.API.STREAM.UPDATE.{stream}")
+            with pytest.raises(Exception):  # noqa: B017
+                await js.add_stream(copying)
+            info = await js.stream_info(stream)
+            assert not info.config.sources
+            assert info.config.republish is None
 
     asyncio.run(scenario())
 

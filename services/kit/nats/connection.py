@@ -64,12 +64,21 @@ async def connect(url: str, *, name: str, identity: NatsIdentity | None = None) 
 
 
 async def ensure_stream(js: JetStreamContext, *, name: str, subjects: list[str]) -> None:
-    """Creates the stream, or updates its subjects; safe to call from every replica."""
+    """Creates the stream when it is missing; safe to call from every replica. An existing
+    stream is left as it is: services may create their stream but not change it (see
+    services.kit.nats.permissions), so a stream whose configuration must change is updated
+    by an operator with the server's own credentials."""
     config = StreamConfig(name=name, subjects=subjects, duplicate_window=DUPLICATE_WINDOW_SECONDS)
     try:
-        await js.stream_info(name)
+        info = await js.stream_info(name)
     except NotFoundError:
         await js.add_stream(config)
         log.info("created stream %s for %s", name, subjects)
-    else:
-        await js.update_stream(config)
+        return
+    if sorted(info.config.subjects or []) != sorted(subjects):
+        log.error(
+            "stream %s takes %s, not %s: update it with an operator's credentials",
+            name,
+            info.config.subjects,
+            subjects,
+        )

@@ -79,8 +79,8 @@ class KeyValueBucket:
             publish=(
                 f"$KV.{self.name}.>",
                 f"{JS_API}.STREAM.INFO.{stream}",
+                # Create, never update (see BusRole.permissions).
                 f"{JS_API}.STREAM.CREATE.{stream}",
-                f"{JS_API}.STREAM.UPDATE.{stream}",
                 # purge_deletes
                 f"{JS_API}.STREAM.PURGE.{stream}",
                 f"{JS_API}.STREAM.MSG.GET.{stream}",
@@ -121,8 +121,11 @@ class BusRole:
                 publish=(
                     f"{self.name}.>",
                     f"{JS_API}.STREAM.INFO.{self.stream}",
+                    # Create, never update: a stream's configuration can copy another
+                    # stream (sources) or re-publish it to any subject (republish), which
+                    # no subject permission checks. Creating an existing stream with
+                    # another configuration is refused by the server.
                     f"{JS_API}.STREAM.CREATE.{self.stream}",
-                    f"{JS_API}.STREAM.UPDATE.{self.stream}",
                 )
             )
         grants: list[Durable | KeyValueBucket] = [*self.consumes, *self.buckets]
