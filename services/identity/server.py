@@ -83,7 +83,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def CreateAccount(
         self, request: identity_pb2.CreateAccountRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.CreateAccountResponse:
-        async with transaction(self.sessionmaker) as session:
+        # A new password is hashed like a checked one: through the hashing line, holding
+        # no pooled connection while it waits.
+        async with passwords.check_admitted(), transaction(self.sessionmaker) as session:
             created = await service.create_account(
                 session,
                 name=request.name,
@@ -301,7 +303,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def CreateUser(
         self, request: identity_pb2.CreateUserRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.Member:
-        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
+        async with (
+            passwords.check_admitted(),
+            transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session,
+        ):
             member = await members.create_user(
                 session,
                 request.ctx,
@@ -437,7 +442,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def SignUpAppUser(
         self, request: identity_pb2.SignUpAppUserRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.AppSession:
-        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
+        async with (
+            passwords.check_admitted(),
+            transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session,
+        ):
             opened = await app_users.sign_up(
                 session,
                 request.ctx,

@@ -234,7 +234,14 @@ def test_sign_ins_from_one_address_past_their_limit_are_refused_at_the_gateway(
         assert [r.status_code for r in signed_in] == [200] * sign_in_limit
         assert [remaining(r, "sign-in") for r in signed_in] == [2, 1, 0]
 
-        for path in ("/api/user/token-auth/", "/auth/login/", "/api/apps/app_x/auth/login"):
+        for path in (
+            "/api/user/token-auth/",
+            "/auth/login/",
+            "/api/apps/app_x/auth/login",
+            # Signing up hashes a password too.
+            "/api/user/",
+            "/api/apps/app_x/auth/signup",
+        ):
             refused = http.post(path, json=credentials, headers=address)
             assert_refused(refused, "sign-in", "to sign in from this address")
 

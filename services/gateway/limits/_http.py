@@ -17,10 +17,10 @@ from services.kit.errors import RateLimited
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz"})
 # Where a request's meter sits in its scope's state.
 METER_KEY = "rate_limit_meter"
-# The routes that check a password, counted per address under the sign-in policy too. An
-# app end user's login is /api/apps/<app>/auth/login.
-SIGN_IN_PATHS = frozenset({"/auth/login/", "/api/user/token-auth/"})
-APP_SIGN_IN_SUFFIX = "/auth/login"
+# The routes that check or hash a password, open to anyone: counted per address under the
+# sign-in policy too. An app end user's are /api/apps/<app>/auth/login and .../signup.
+SIGN_IN_PATHS = frozenset({"/auth/login/", "/api/user/token-auth/", "/api/user/"})
+APP_SIGN_IN_SUFFIXES = ("/auth/login", "/auth/signup")
 
 _WHOSE = {
     Partition.ADDRESS: "from this address",
@@ -83,7 +83,7 @@ def _signs_in(scope: Scope) -> bool:
     path: str = scope["path"]
     return scope["method"] == "POST" and (
         path in SIGN_IN_PATHS
-        or (path.startswith("/api/apps/") and path.rstrip("/").endswith(APP_SIGN_IN_SUFFIX))
+        or (path.startswith("/api/apps/") and path.rstrip("/").endswith(APP_SIGN_IN_SUFFIXES))
     )
 
 
