@@ -400,7 +400,11 @@ class Authenticator:
                 raise NotFound("Workspace not found")
             ctx = common_pb2.RequestContext()
             ctx.CopyFrom(resolved)
-            charge(request, Partition.WORKSPACE, ctx.tenant_id)
+            if ctx.principal_kind != Kind.APP_USER:
+                # Anyone may sign up to a public app: its end users, like its anonymous
+                # visitors, must not be able to use up the workspace's limit for its
+                # members. They count per credential and per address.
+                charge(request, Partition.WORKSPACE, ctx.tenant_id)
             return _with_origin(request, ctx)
         memberships = await self.memberships.of(caller.account_id)
         membership = _select_workspace(

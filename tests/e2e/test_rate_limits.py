@@ -252,3 +252,28 @@ def test_sign_ins_from_one_address_past_their_limit_are_refused_at_the_gateway(
         assert "sign-in" not in items(apps.headers["RateLimit-Policy"])
         other = http.post("/api/user/token-auth/", json=credentials, headers=elsewhere)
         assert other.status_code == 200, other.text
+
+
+def test_an_apps_end_users_do_not_count_against_its_workspace(
+    limited: httpx.Client, tenant: Tenant, crm: str
+) -> None:
+    """Anyone may sign up to a public app, so its end users, like its visitors, count per
+    session and address, never against the limit the workspace's members share."""
+    public_id = tenant.get(f"/api/apps/{crm}").json()["public_id"]
+    address = forwarded_for(new_address())
+    signed_up = limited.post(
+        f"/api/apps/{public_id}/auth/signup",
+        json={"email": f"end-{secrets.token_hex(4)}@example.com", "password": "end user pass 1"},
+        headers=address,
+    )
+    assert signed_up.status_code == 201, signed_up.text
+    end_user = {"Authorization": f"Bearer {signed_up.json()['token']}", **address}
+    member = {"Authorization": f"JWT {tenant.token}", **forwarded_for(new_address())}
+
+    path = records_path(public_id)
+    before = remaining(limited.get(records_path(crm), headers=member), "workspace")
+    read = limited.get(path, headers=end_user)
+    assert "workspace" not in items(read.headers["RateLimit"])
+    assert "credential" in items(read.headers["RateLimit"])
+    after = remaining(limited.get(records_path(crm), headers=member), "workspace")
+    assert after == before - 1
