@@ -21,7 +21,6 @@ IPv4 addresses or IPv6 /64 networks (what one client can easily vary within)."""
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,8 +33,8 @@ from services.identity import validation
 from services.identity.config import IdentitySettings
 from services.identity.errors import LoginThrottled
 from services.identity.repository import IdentityRepository
+from services.kit.addresses import counted_address
 
-UNKNOWN_ADDRESS = "unknown"
 # Doubling stops mattering long before this; it keeps 2**n finite.
 _MAX_DOUBLINGS = 40
 
@@ -120,25 +119,12 @@ class LoginAttempt:
 
     def keys(self) -> dict[Scope, str]:
         """Hashes name the rows, so no email or address is stored in the clear."""
-        address = address_of(self.client_ip)
+        address = counted_address(self.client_ip)
         return {
             Scope.LOGIN_ADDRESS: _key(Scope.LOGIN_ADDRESS, self.realm, self.login, address),
             Scope.LOGIN: _key(Scope.LOGIN, self.realm, self.login),
             Scope.ADDRESS: _key(Scope.ADDRESS, address),
         }
-
-
-def address_of(client_ip: str) -> str:
-    """What an address counts as: an IPv4 address, or the /64 an IPv6 address is in."""
-    try:
-        ip = ipaddress.ip_address(client_ip.strip())
-    except ValueError:
-        return UNKNOWN_ADDRESS
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)
 
 
 async def refuse_if_throttled(

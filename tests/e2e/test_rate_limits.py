@@ -277,3 +277,13 @@ def test_an_apps_end_users_do_not_count_against_its_workspace(
     assert "credential" in items(read.headers["RateLimit"])
     after = remaining(limited.get(records_path(crm), headers=member), "workspace")
     assert after == before - 1
+
+
+def test_the_addresses_of_one_ipv6_64_count_as_one(limited: httpx.Client) -> None:
+    """An IPv6 client usually holds a whole /64: rotating through it escapes nothing."""
+    prefix = f"2001:db8:{secrets.randbelow(65536):x}:{secrets.randbelow(65536):x}"
+    first = limited.get("/api/apps", headers=forwarded_for(f"{prefix}::1"))
+    second = limited.get("/api/apps", headers=forwarded_for(f"{prefix}:ffff::2"))
+    elsewhere = limited.get("/api/apps", headers=forwarded_for("2001:db8:ffff:ffff::1"))
+    assert remaining(second, "address") == remaining(first, "address") - 1
+    assert remaining(elsewhere, "address") == ADDRESS_LIMIT - 1

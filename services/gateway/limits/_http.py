@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.errors import error_response
 from services.gateway.limits._counting import Allowance, Partition, RateLimiter
+from services.kit.addresses import counted_address
 from services.kit.errors import RateLimited
 
 # Probes of load balancers and orchestrators are never refused.
@@ -102,7 +103,7 @@ class RateLimits:
         scope.setdefault("state", {})[METER_KEY] = meter
         # Behind a trusted proxy, uvicorn has already put the forwarded client here.
         client = scope.get("client")
-        address = client[0] if client else ""
+        address = counted_address(client[0] if client else "")
         try:
             meter.charge(Partition.ADDRESS, address)
             if _signs_in(scope):

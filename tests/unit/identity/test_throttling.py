@@ -1,18 +1,14 @@
-"""The throttling policy on its own: how waits grow, what counts as one address, and
-which attempts share a count."""
+"""The throttling policy on its own: how waits grow, and which attempts share a
+count."""
 
 from __future__ import annotations
 
-import pytest
-
 from services.identity.config import IdentitySettings
 from services.identity.throttling import (
-    UNKNOWN_ADDRESS,
     Limit,
     LoginAttempt,
     Scope,
     ThrottlePolicy,
-    address_of,
 )
 
 
@@ -34,22 +30,6 @@ def test_settings_make_the_account_wide_limit_the_lenient_one() -> None:
     assert policy.longest_block.total_seconds() == max(
         limit.max_delay_seconds for limit in policy.limits.values()
     )
-
-
-@pytest.mark.parametrize(
-    ("client_ip", "counted_as"),
-    [
-        ("203.0.113.7", "203.0.113.7"),
-        (" 203.0.113.7 ", "203.0.113.7"),
-        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
-        ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),
-        ("::ffff:203.0.113.7", "203.0.113.7"),
-        ("", UNKNOWN_ADDRESS),
-        ("not an address", UNKNOWN_ADDRESS),
-    ],
-)
-def test_an_address_is_an_ipv4_address_or_an_ipv6_64(client_ip: str, counted_as: str) -> None:
-    assert address_of(client_ip) == counted_as
 
 
 def test_an_email_counts_alike_however_it_is_typed() -> None:
