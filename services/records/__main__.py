@@ -18,7 +18,7 @@ from services.kit.runtime import service_main, service_runtime
 from services.records import tables
 from services.records.config import RecordsSettings
 from services.records.consumers import (
-    INVALIDATION_SUBJECT,
+    INVALIDATION_SUBJECTS,
     SchemaProvisioningHandler,
     invalidation_callback,
     run_schema_provisioner,
@@ -57,7 +57,8 @@ async def serve(settings: RecordsSettings) -> None:
         service = RecordsService(schemas, provisioner, cursor_key=cursor_key)
         importer = Importer(runtime.sessionmaker, service)
         servicer = RecordsServicer(runtime.sessionmaker, service, importer)
-        await runtime.nats.subscribe(INVALIDATION_SUBJECT, cb=invalidation_callback(schemas))
+        for subject in INVALIDATION_SUBJECTS:
+            await runtime.nats.subscribe(subject, cb=invalidation_callback(schemas))
         provisioning = SchemaProvisioningHandler(runtime.sessionmaker, provisioner)
         try:
             await run_grpc_service(

@@ -22,7 +22,7 @@ from services.kit.nats.consumer import (
     run_durable_consumer,
 )
 from services.kit.nats.events import Event
-from services.kit.nats.permissions import SCHEMA_PROVISIONER
+from services.kit.nats.permissions import SCHEMA_CHANGES, SCHEMA_PROVISIONER
 from services.records import repository, tables
 from services.records.provisioning import Provisioner
 from services.records.schemas import CachedSchemaSource, schema_from_event
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 SCHEMA_STREAM = SCHEMA_PROVISIONER.stream
 PROVISIONER = SCHEMA_PROVISIONER.name
 SCHEMA_EVENTS = SCHEMA_PROVISIONER.filter
-INVALIDATION_SUBJECT = "schema.>"
+INVALIDATION_SUBJECTS = SCHEMA_CHANGES
 
 
 class SchemaProvisioningHandler:
@@ -106,7 +106,8 @@ async def run_schema_provisioner(
 
 
 def invalidation_callback(source: CachedSchemaSource) -> Callable[[Msg], Awaitable[None]]:
-    """For `nc.subscribe("schema.>")`: the tenant is the subject's second token."""
+    """For the subscriptions to INVALIDATION_SUBJECTS: the tenant is the subject's second
+    token."""
 
     async def on_message(message: Msg) -> None:
         invalidate_for_subject(source, message.subject)

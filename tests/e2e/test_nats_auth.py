@@ -185,6 +185,8 @@ def test_a_service_cannot_publish_another_services_events(
         # Another service's replies: pulled messages and JetStream answers.
         ("gateway", "_INBOX.records.>"),
         ("records", "_INBOX.>"),
+        # The schema service's audit events carry members' addresses; records needs none.
+        ("records", "schema.*.audit.recorded"),
     ],
 )
 def test_a_service_cannot_listen_to_what_it_does_not_consume(

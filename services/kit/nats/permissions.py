@@ -137,6 +137,9 @@ class BusRole:
 RATE_LIMITS_BUCKET = "rate_limits"
 # The durable consumers on other services' streams: the services name theirs from here, so
 # what they create is what their role may create.
+# The schema service's changes to apps and schemas, which the records service hears to drop
+# its cached definitions (its audit events, with members' addresses, are not among them).
+SCHEMA_CHANGES = ("schema.*.app.>", "schema.*.schema.>")
 SCHEMA_PROVISIONER = Durable("SCHEMA", "records-schema-provisioner", "schema.*.schema.>")
 AUDIT_RECORDER = Durable("SCHEMA", "identity-audit-recorder", SCHEMA_AUDIT_SUBJECT)
 
@@ -147,7 +150,7 @@ ROLES: Mapping[str, BusRole] = {
         BusRole("schema"),
         BusRole(
             "records",
-            listens=("schema.>",),
+            listens=SCHEMA_CHANGES,
             consumes=(SCHEMA_PROVISIONER,),
         ),
         BusRole(
@@ -168,6 +171,7 @@ __all__ = [
     "AUDIT_RECORDER",
     "RATE_LIMITS_BUCKET",
     "ROLES",
+    "SCHEMA_CHANGES",
     "SCHEMA_PROVISIONER",
     "BusRole",
     "Durable",

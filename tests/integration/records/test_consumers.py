@@ -12,7 +12,7 @@ import orjson
 from services.kit.ids import new_id
 from services.kit.nats.connection import connect, ensure_stream
 from services.records.consumers import (
-    INVALIDATION_SUBJECT,
+    INVALIDATION_SUBJECTS,
     SchemaProvisioningHandler,
     invalidation_callback,
     run_schema_provisioner,
@@ -109,10 +109,11 @@ def test_schema_events_invalidate_the_tenants_cache(infra: Infra) -> None:
             infra.nats_url, name="schema-test", identity=nats_identity(infra, "schema")
         )
         try:
-            await nc.subscribe(INVALIDATION_SUBJECT, cb=invalidation_callback(source))
+            for subject in INVALIDATION_SUBJECTS:
+                await nc.subscribe(subject, cb=invalidation_callback(source))
             await nc.flush()
             stub.schemas[(tenant, "crm", "contacts")] = proto_schema(2)
-            await schema_nc.publish(f"schema.{tenant}.field.created", orjson.dumps({}))
+            await schema_nc.publish(f"schema.{tenant}.schema.updated", orjson.dumps({}))
 
             async def refreshed() -> bool:
                 return (await source.get(ctx, "crm", "contacts")).version == 2
