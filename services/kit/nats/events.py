@@ -92,11 +92,17 @@ class Event:
     @classmethod
     def from_message(cls, subject: str, payload: bytes) -> Event:
         body = loads_exact(payload)
-        service, _tenant, entity, action = subject.split(".", 3)
+        service, tenant, entity, action = subject.split(".", 3)
+        if body["tenant"] != tenant:
+            # Subject permissions vouch for the subject only: a body naming another tenant
+            # than its subject is no event of ours.
+            raise ValueError(
+                f"the event names tenant {body['tenant']!r} on a subject of {tenant!r}"
+            )
         return cls(
             id=body["id"],
             service=service,
-            tenant=body["tenant"],
+            tenant=tenant,
             entity=entity,
             action=action,
             time=body["time"],

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.kit.ids import new_id
@@ -30,6 +31,12 @@ def test_envelope_round_trip() -> None:
         "created",
         event.data,
     )
+
+
+def test_a_body_naming_another_tenant_than_its_subject_is_no_event() -> None:
+    event = Event.new(service="schema", tenant="ws_a", entity="app", action="created", data={})
+    with pytest.raises(ValueError, match="tenant"):
+        Event.from_message("schema.ws_b.app.created", event.to_json())
 
 
 def test_ids_are_prefixed_unguessable_and_identifier_safe() -> None:
