@@ -16,7 +16,7 @@ from services.gateway.auth import Authenticator
 from services.gateway.clients import Backends
 from services.gateway.config import GatewaySettings
 from services.gateway.errors import install_error_handlers
-from services.gateway.events import IDENTITY_SUBJECTS, membership_invalidator
+from services.gateway.events import membership_invalidator
 from services.gateway.hardening import SecurityHeaders
 from services.gateway.limits import RateLimiter, RateLimits, SharedCounts, limiter_from
 from services.gateway.routes import (
@@ -36,6 +36,7 @@ from services.gateway.routes import (
     workspace_users,
 )
 from services.kit.nats.connection import connect
+from services.kit.nats.permissions import IDENTITY_CACHE_CHANGES
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ async def _subscribe(
         except Exception:
             log.warning("NATS not reachable at %s; retrying", settings.nats_url)
             await asyncio.sleep(1.0)
-    for subject in IDENTITY_SUBJECTS:
+    for subject in IDENTITY_CACHE_CHANGES:
         await nats.subscribe(subject, cb=membership_invalidator(authenticator))
     app.state.nats = nats
     if limiter is not None:

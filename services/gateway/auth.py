@@ -43,6 +43,7 @@ from services.gateway.expiring import ExpiringCache
 from services.gateway.limits import Partition, charge
 from services.gateway.session_cache import SessionCache
 from services.kit.access import CREDENTIAL_PREFIX, MAX_SECRET_LENGTH, Kind
+from services.kit.audit import MAX_USER_AGENT
 from services.kit.errors import NotFound, PermissionDenied, Unauthenticated
 from services.kit.idempotency import check_key
 
@@ -58,8 +59,6 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PREFLIGHTED_METHODS = frozenset({"PUT", "PATCH", "DELETE"})
 AUTH_SCHEMES = frozenset({"jwt", "bearer", "token"})
 API_KEY_HEADER = "x-api-key"
-# Audit entries keep the user agent; a longer one is cut, not refused.
-MAX_USER_AGENT_LENGTH = 512
 CREDENTIAL_CACHE_SECONDS = 30.0
 CREDENTIAL_CACHE_SIZE = 10_000
 KEY_REFRESH_INTERVAL_SECONDS = 5.0
@@ -470,7 +469,7 @@ def request_origin(request: Request) -> common_pb2.RequestContext:
     return common_pb2.RequestContext(
         request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
         client_ip=client.host if client is not None else "",
-        user_agent=request.headers.get("user-agent", "")[:MAX_USER_AGENT_LENGTH],
+        user_agent=request.headers.get("user-agent", "")[:MAX_USER_AGENT],
     )
 
 

@@ -13,30 +13,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-import orjson
 from nats.aio.msg import Msg
 
 from services.gateway.auth import Authenticator
+from services.kit.nats.events import Event
 
 log = logging.getLogger(__name__)
-
-# Only what invalidates a cache: the gateway's NATS user may subscribe to nothing else of
-# identity's (services.kit.nats.permissions).
-IDENTITY_SUBJECTS = ("identity.*.member.*", "identity.*.credential.*")
 
 
 def membership_invalidator(authenticator: Authenticator) -> Callable[[Msg], Awaitable[None]]:
     async def on_identity_event(message: Msg) -> None:
-        entity = message.subject.split(".")[2:3]
-        if entity not in (["member"], ["credential"]):
-            return
         try:
-            data = orjson.loads(message.data).get("data", {})
-        except orjson.JSONDecodeError:
+            event = Event.from_message(message.subject, message.data)
+        except (ValueError, KeyError, TypeError):
             log.warning("undecodable identity event on %s", message.subject)
             return
+        data = event.data if isinstance(event.data, dict) else {}
         account_id = data.get("account_id")
-        if entity == ["member"]:
+        if event.entity == "member":
             authenticator.memberships.forget(account_id)
             authenticator.credentials.forget(account_id=account_id)
             return

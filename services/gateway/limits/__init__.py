@@ -6,10 +6,9 @@ from __future__ import annotations
 from services.gateway.config import GatewaySettings
 from services.gateway.limits._counting import Allowance, Partition, Policy, RateLimiter
 from services.gateway.limits._http import UNLIMITED_PATHS, Meter, RateLimits, charge
-from services.gateway.limits._sharing import BUCKET, SharedCounts
+from services.gateway.limits._sharing import SharedCounts
 
 __all__ = [
-    "BUCKET",
     "UNLIMITED_PATHS",
     "Allowance",
     "Meter",

@@ -28,10 +28,11 @@ from nats.js.errors import BucketNotFoundError
 from nats.js.kv import KeyValue
 
 from services.gateway.limits._counting import RateLimiter
+from services.kit.nats.permissions import RATE_LIMITS_BUCKET
 
 log = logging.getLogger(__name__)
 
-BUCKET = "rate_limits"
+BUCKET = RATE_LIMITS_BUCKET
 _SUBJECTS = f"$KV.{BUCKET}."
 # Ended windows are dropped from memory this often.
 FORGET_INTERVAL_SECONDS = 1.0

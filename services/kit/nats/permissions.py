@@ -140,6 +140,9 @@ RATE_LIMITS_BUCKET = "rate_limits"
 # The schema service's changes to apps and schemas, which the records service hears to drop
 # its cached definitions (its audit events, with members' addresses, are not among them).
 SCHEMA_CHANGES = ("schema.*.app.>", "schema.*.schema.>")
+# Identity's member and credential changes, which the gateway hears to drop its caches
+# (not the account events, which carry email addresses).
+IDENTITY_CACHE_CHANGES = ("identity.*.member.*", "identity.*.credential.*")
 SCHEMA_PROVISIONER = Durable("SCHEMA", "records-schema-provisioner", "schema.*.schema.>")
 AUDIT_RECORDER = Durable("SCHEMA", "identity-audit-recorder", SCHEMA_AUDIT_SUBJECT)
 
@@ -156,7 +159,7 @@ ROLES: Mapping[str, BusRole] = {
         BusRole(
             "gateway",
             publishes_events=False,
-            listens=("identity.*.member.*", "identity.*.credential.*"),
+            listens=IDENTITY_CACHE_CHANGES,
             buckets=(KeyValueBucket(RATE_LIMITS_BUCKET),),
         ),
     )
@@ -169,6 +172,7 @@ def _unique(subjects: Iterable[str]) -> tuple[str, ...]:
 
 __all__ = [
     "AUDIT_RECORDER",
+    "IDENTITY_CACHE_CHANGES",
     "RATE_LIMITS_BUCKET",
     "ROLES",
     "SCHEMA_CHANGES",
