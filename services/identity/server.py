@@ -62,7 +62,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         attempt is refused before any hashing; the others wait for a hashing slot before
         their transaction opens (passwords.CheckLine). A wrong password rolls that
         transaction back, so its audit entry (`refused`) and its count go into one of
-        their own; a success clears its login and address."""
+        their own; a success clears its login and address, in the call's own transaction."""
         async with transaction(self.sessionmaker) as session:
             await throttling.refuse_if_throttled(session, attempt, self.throttle_policy, utcnow())
         try:
@@ -71,14 +71,13 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 transaction(self.sessionmaker, tenant=tenant) as session,
             ):
                 yield session
+                await throttling.record_success(session, attempt, utcnow())
         except (InvalidCredentials, WrongPassword) as error:
             whose = error.account_id if isinstance(error, InvalidCredentials) else ""
             async with transaction(self.sessionmaker, tenant=tenant) as session:
                 await refused(session, whose)
                 await throttling.record_failure(session, attempt, self.throttle_policy, utcnow())
             raise
-        async with transaction(self.sessionmaker) as session:
-            await throttling.record_success(session, attempt, utcnow())
 
     async def CreateAccount(
         self, request: identity_pb2.CreateAccountRequest, context: grpc.aio.ServicerContext

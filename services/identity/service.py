@@ -65,7 +65,7 @@ async def create_account(
     name: str,
     email: str,
     password: str,
-    ctx: common_pb2.RequestContext | None = None,
+    ctx: common_pb2.RequestContext,
 ) -> CreatedAccount:
     name = validation.clean_name(name)
     email = validation.clean_email(email)
@@ -86,9 +86,8 @@ async def create_account(
     await events.record(session, events.account_created(workspace.id, account))
     await events.record(session, events.workspace_created(workspace))
     await events.record(session, events.member_added(workspace.id, account.id, OWNER))
-    origin = ctx or common_pb2.RequestContext()
     await audit.record(
-        session, workspace.id, audit.account_entry(origin, Action.ACCOUNT_CREATED, account.id)
+        session, workspace.id, audit.account_entry(ctx, Action.ACCOUNT_CREATED, account.id)
     )
     return CreatedAccount(account=account, workspace=workspace)
 
@@ -99,7 +98,7 @@ async def issue_tokens(
     username: str,
     password: str,
     settings: IdentitySettings,
-    ctx: common_pb2.RequestContext | None = None,
+    ctx: common_pb2.RequestContext,
     box: SecretBox,
 ) -> IssuedTokens:
     repo = IdentityRepository(session)
@@ -118,7 +117,7 @@ async def issue_tokens(
         expires_at=now + timedelta(seconds=settings.refresh_token_ttl_seconds),
     )
     login = audit.account_entry(
-        ctx or common_pb2.RequestContext(),
+        ctx,
         Action.LOGIN,
         account.id,
         credential_id=family_id,
@@ -195,7 +194,7 @@ async def revoke_refresh_token(
     session: AsyncSession,
     *,
     refresh_token: str,
-    ctx: common_pb2.RequestContext | None = None,
+    ctx: common_pb2.RequestContext,
 ) -> None:
     """Logging out ends the login: the token and every token of its family."""
     if not refresh_token:
@@ -206,7 +205,7 @@ async def revoke_refresh_token(
         await repo.revoke_refresh_family(family_id, utcnow())
         account_id = await audit.account_of_refresh_family(session, family_id)
         logout = audit.account_entry(
-            ctx or common_pb2.RequestContext(),
+            ctx,
             Action.LOGOUT,
             account_id,
             credential_id=family_id,
@@ -238,7 +237,7 @@ async def create_session(
     username: str,
     password: str,
     settings: IdentitySettings,
-    ctx: common_pb2.RequestContext | None = None,
+    ctx: common_pb2.RequestContext,
 ) -> OpenedSession:
     repo = IdentityRepository(session)
     started = utcnow()
@@ -258,9 +257,7 @@ async def create_session(
     workspace_id = await repo.first_workspace_id(account.id)
     if workspace_id is not None:
         await events.record(session, events.session_started(workspace_id, account.id))
-    login = audit.account_entry(
-        ctx or common_pb2.RequestContext(), Action.LOGIN, account.id, details={"method": "session"}
-    )
+    login = audit.account_entry(ctx, Action.LOGIN, account.id, details={"method": "session"})
     await audit.record_for_account(session, account.id, login)
     return OpenedSession(
         session_id=session_id, csrf_token=csrf_token, account=account, expires_at=expires_at
@@ -278,7 +275,7 @@ async def resolve_session(session: AsyncSession, *, session_id: str) -> Resolved
 
 
 async def end_session(
-    session: AsyncSession, *, session_id: str, ctx: common_pb2.RequestContext | None = None
+    session: AsyncSession, *, session_id: str, ctx: common_pb2.RequestContext
 ) -> None:
     """Ending an unknown or already ended session changes nothing and is not an error."""
     if not session_id:
@@ -287,9 +284,7 @@ async def end_session(
     account_id = await repo.end_session(hash_secret(session_id), utcnow())
     if account_id is None:
         return
-    logout = audit.account_entry(
-        ctx or common_pb2.RequestContext(), Action.LOGOUT, account_id, details={"method": "session"}
-    )
+    logout = audit.account_entry(ctx, Action.LOGOUT, account_id, details={"method": "session"})
     await audit.record_for_account(session, account_id, logout)
     workspace_id = await repo.first_workspace_id(account_id)
     if workspace_id is not None:

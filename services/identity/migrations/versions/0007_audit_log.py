@@ -2,7 +2,7 @@
 events in it (processed events, dead letters).
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-01
 """
 

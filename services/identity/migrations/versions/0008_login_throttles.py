@@ -2,7 +2,7 @@
 every identity replica for login throttling.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-01
 """
 
