@@ -213,11 +213,12 @@ class MembershipCache:
         if held is not None:
             return held
         ctx = common_pb2.RequestContext(principal_id=account_id, principal_kind=Kind.USER)
+        generation = self._entries.generation
         reply: identity_pb2.ListMembershipsResponse = await self.backends.call(
             self.backends.identity.ListMemberships,
             identity_pb2.ListMembershipsRequest(ctx=ctx, account_id=account_id),
         )
-        self._entries.put(account_id, reply, seconds=self.ttl_seconds)
+        self._entries.put(account_id, reply, seconds=self.ttl_seconds, fetched_at=generation)
         return reply
 
     def forget(self, account_id: str | None = None) -> None:
@@ -244,6 +245,7 @@ class CredentialCache:
         held = self._entries.get(key)
         if held is not None:
             return held
+        generation = self._entries.generation
         reply = await self.backends.call(
             self.backends.identity.ResolveCredential,
             identity_pb2.ResolveCredentialRequest(secret=secret),
@@ -251,7 +253,7 @@ class CredentialCache:
         seconds = CREDENTIAL_CACHE_SECONDS
         if reply.expires_at:
             seconds = min(seconds, reply.expires_at - time.time())
-        self._entries.put(key, reply.ctx, seconds=seconds)
+        self._entries.put(key, reply.ctx, seconds=seconds, fetched_at=generation)
         return reply.ctx
 
     def forget(self, *, credential_id: str | None = None, account_id: str | None = None) -> None:

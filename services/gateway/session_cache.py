@@ -36,33 +36,30 @@ class SessionCache:
         self.backends = backends
         self.ttl_seconds = ttl_seconds
         self._entries: ExpiringCache[str, ResolvedSession] = ExpiringCache(SESSION_CACHE_SIZE)
-        # Bumped by every drop: a lookup that was in flight across one may have read a
-        # session that has just ended, so its answer serves its request but is not kept.
-        self._drops = 0
 
     async def resolve(self, session_id: str) -> ResolvedSession:
         key = _key(session_id)
         held = self._entries.get(key)
         if held is not None:
             return held
-        drops = self._drops
+        # A lookup in flight across a drop may have read a session that has just ended:
+        # its answer serves its request but is not kept.
+        generation = self._entries.generation
         reply = await self.backends.call(
             self.backends.identity.ResolveSession,
             identity_pb2.ResolveSessionRequest(session_id=session_id),
         )
         resolved = ResolvedSession(account_id=reply.account.id, csrf_token=reply.csrf_token)
-        if self.ttl_seconds > 0 and drops == self._drops:
-            self._entries.put(key, resolved, seconds=self.ttl_seconds)
+        if self.ttl_seconds > 0:
+            self._entries.put(key, resolved, seconds=self.ttl_seconds, fetched_at=generation)
         return resolved
 
     def forget(self, account_id: str | None = None) -> None:
         """Drops the account's sessions; without an account, every session."""
-        self._drops += 1
         if account_id is None:
             self._entries.clear()
         else:
             self._entries.drop_where(lambda session: session.account_id == account_id)
 
     def forget_session(self, session_id: str) -> None:
-        self._drops += 1
         self._entries.drop(_key(session_id))
