@@ -28,12 +28,14 @@ HASHING_CONCURRENCY = 1
 HASHING_WAITING = 2
 WRONG = "not the password"
 
-_addresses = (f"198.18.{n // 250}.{n % 250 + 1}" for n in itertools.count())
+# next() on a count is atomic, where a generator entered from two threads at once raises.
+_numbers = itertools.count()
 
 
 def new_address() -> str:
-    """A client address no other test uses."""
-    return next(_addresses)
+    """A client address no other test uses (the burst test asks from many threads)."""
+    n = next(_numbers)
+    return f"198.18.{n // 250}.{n % 250 + 1}"
 
 
 @pytest.fixture(scope="module")
