@@ -8,7 +8,6 @@ and survives restarts.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import importlib.util
 import logging
@@ -25,11 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from sqlalchemy.engine import make_url
 
 from services.devstack.nats_auth import NatsUser, server_config
-from services.kit.db import plain_url
 
 log = logging.getLogger(__name__)
 
@@ -144,9 +141,6 @@ class EmbeddedPostgres:
     @property
     def admin_url(self) -> str:
         return f"postgresql://{POSTGRES_SUPERUSER}@{self.host}:{self.port}/postgres"
-
-    def url_for(self, database: str) -> str:
-        return f"postgresql://{POSTGRES_SUPERUSER}@{self.host}:{self.port}/{database}"
 
     def start(self, timeout: float = 60.0) -> None:
         bin_dir = _postgres_bin_dir()
@@ -301,21 +295,6 @@ class EmbeddedNats:
         if self._child is not None:
             self._child.stop()
             self._child = None
-
-
-def create_database(admin_url: str, name: str) -> None:
-    """CREATE DATABASE if it does not exist (CREATE DATABASE cannot run in a transaction)."""
-
-    async def create() -> None:
-        connection = await asyncpg.connect(plain_url(admin_url))
-        try:
-            exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
-            if not exists:
-                await connection.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await connection.close()
-
-    asyncio.run(create())
 
 
 def database_url(admin_url: str, name: str) -> str:

@@ -18,6 +18,8 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.kit.grpc.trust import server_name_option
+
 
 class StartupError(RuntimeError):
     pass
@@ -50,7 +52,7 @@ def grpc_serving(
         channel = grpc.insecure_channel(address)
     else:
         channel = grpc.secure_channel(
-            address, credentials, options=[("grpc.ssl_target_name_override", server_name)]
+            address, credentials, options=[server_name_option(server_name)]
         )
     with channel:
         stub = health_pb2_grpc.HealthStub(channel)

@@ -29,6 +29,7 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from services.devstack.infra import database_url
 from services.kit.db import plain_url
 
 # PostgreSQL truncates longer identifiers, which would make two databases' roles collide.
@@ -73,8 +74,9 @@ def provision_database(
         url = make_url(admin_url).set(username=role, password=passwords[role], database=database)
         return url.render_as_string(hide_password=False)
 
-    admin = make_url(admin_url).set(database=database).render_as_string(hide_password=False)
-    return ServiceDatabase(database, admin, url_as(owner), url_as(runtime))
+    return ServiceDatabase(
+        database, database_url(admin_url, database), url_as(owner), url_as(runtime)
+    )
 
 
 def close_shared_databases(admin_url: str) -> None:
@@ -141,9 +143,7 @@ async def _provision(
         )
     finally:
         await server.close()
-    inside = await asyncpg.connect(
-        plain_url(make_url(admin_url).set(database=database).render_as_string(False))
-    )
+    inside = await asyncpg.connect(plain_url(database_url(admin_url, database)))
     try:
         async with inside.transaction():
             await _adopt(inside, owner, runtime)
