@@ -188,8 +188,9 @@ async def compare(
                     sessionmaker = async_sessionmaker(
                         bind=conn, join_transaction_mode="create_savepoint"
                     )
+                    # Reads take their own connection, outside the transaction.
                     servicer = RecordsServicer(
-                        sessionmaker, service, Importer(sessionmaker, service)
+                        sessionmaker, engine, service, Importer(sessionmaker, service)
                     )
                     await _service_call(
                         servicer, ctx, schema.app_slug, schema.slug, service_request

@@ -84,6 +84,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        # Tracing is set up by the service itself (services.kit.telemetry); FastAPI's own
+        # would ask OpenTelemetry's global providers about it on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
     # Inside CORS, so an allowed origin's page can read a 429 and the RateLimit fields.
@@ -101,8 +104,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         max_age=600,
     )
     app.add_middleware(SecurityHeaders)
+    # Routes are tried in order, and most requests are for records: theirs come first.
     # transfer before records: its /records/import and /records/export are not record ids.
     for module in (
+        transfer,
+        records,
         health,
         keys,
         users,
@@ -113,8 +119,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         apps,
         app_users,
         schemas,
-        transfer,
-        records,
         trash,
         audit_log,
     ):

@@ -10,28 +10,35 @@ from tessera.common.v1 import common_pb2
 from services.gateway.auth import Authenticator, Caller
 from services.gateway.clients import Backends
 
+# Every dependency is async: FastAPI runs a plain `def` one in its thread pool, a thread
+# hand-off per request for what is an attribute lookup.
 
-def get_backends(request: Request) -> Backends:
+
+async def get_backends(request: Request) -> Backends:
     backends: Backends = request.app.state.backends
     return backends
 
 
-def get_authenticator(request: Request) -> Authenticator:
+def _authenticator(request: Request) -> Authenticator:
     authenticator: Authenticator = request.app.state.authenticator
     return authenticator
 
 
+async def get_authenticator(request: Request) -> Authenticator:
+    return _authenticator(request)
+
+
 async def get_caller(request: Request) -> Caller:
-    return await get_authenticator(request).caller(request)
+    return await _authenticator(request).caller(request)
 
 
 async def get_context(request: Request) -> common_pb2.RequestContext:
-    return await get_authenticator(request).context(request)
+    return await _authenticator(request).context(request)
 
 
 async def get_workspace_context(request: Request, workspace_id: str) -> common_pb2.RequestContext:
     """For routes under /api/workspaces/{workspace_id}/: the caller in that workspace."""
-    return await get_authenticator(request).context(request, workspace=workspace_id)
+    return await _authenticator(request).context(request, workspace=workspace_id)
 
 
 async def get_account_caller(request: Request) -> Caller:
@@ -42,7 +49,7 @@ async def get_account_caller(request: Request) -> Caller:
 
 
 async def get_account_context(request: Request) -> common_pb2.RequestContext:
-    authenticator = get_authenticator(request)
+    authenticator = _authenticator(request)
     caller = await authenticator.caller(request)
     caller.require_account()
     return await authenticator.context(request, caller=caller)
@@ -51,7 +58,7 @@ async def get_account_context(request: Request) -> common_pb2.RequestContext:
 async def get_app_context(request: Request) -> common_pb2.RequestContext:
     """For routes under /api/apps/{app_slug}/ that an app's anonymous callers may reach."""
     app = str(request.path_params.get("app_slug", ""))
-    return await get_authenticator(request).app_context(request, app)
+    return await _authenticator(request).app_context(request, app)
 
 
 BackendsDep = Annotated[Backends, Depends(get_backends)]

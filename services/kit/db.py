@@ -29,6 +29,9 @@ from sqlalchemy.ext.asyncio import (
 from services.kit.json import dumps_exact, loads_exact
 
 SessionMaker = async_sessionmaker[AsyncSession]
+# Where repository functions run their statements: a session inside a transaction, or a
+# read connection (see create_read_engine).
+Executor = AsyncSession | AsyncConnection
 
 # The settings the row-level security policies read (see services.kit.migrations).
 TENANT_SETTING = "tessera.tenant_id"
@@ -74,6 +77,35 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         json_serializer=lambda value: dumps_exact(value).decode(),
         json_deserializer=loads_exact,
     )
+
+
+def create_read_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """Connections for reads of one statement at a time, each its own implicit
+    transaction: under READ COMMITTED a statement sees its own snapshot either way, so an
+    explicit transaction around a read only adds BEGIN and COMMIT (two round trips and
+    most of the driver layer's time on a get). A connection returns to the pool as it is:
+    there is no transaction to roll back.
+
+    These connections act in no tenant, so row-level security shows them no row of a
+    tenant table: a read that needs one belongs in a transaction. The records' own tables
+    carry no tenant column; a tenant reaches them only through its own apps."""
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=1800,
+        pool_reset_on_return=None,
+        isolation_level="AUTOCOMMIT",
+        json_serializer=lambda value: dumps_exact(value).decode(),
+        json_deserializer=loads_exact,
+    )
+
+
+@asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A read connection from create_read_engine's pool, for the span of one call."""
+    async with engine.connect() as conn:
+        yield conn
 
 
 def create_sessionmaker(engine: AsyncEngine) -> SessionMaker:

@@ -18,7 +18,12 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.kit.config import DatabaseServiceSettings
-from services.kit.db import SessionMaker, create_engine, create_sessionmaker
+from services.kit.db import (
+    SessionMaker,
+    create_engine,
+    create_read_engine,
+    create_sessionmaker,
+)
 from services.kit.grpc.trust import ContextVerifier, ServiceTls, TrustNotConfigured
 from services.kit.logging import configure_logging
 from services.kit.migrations import upgrade
@@ -32,6 +37,8 @@ Settings = TypeVar("Settings", bound=DatabaseServiceSettings)
 class Runtime:
     engine: AsyncEngine
     sessionmaker: SessionMaker
+    # Autocommit connections for reads of one statement (see create_read_engine).
+    read_engine: AsyncEngine
     nats: Client
     js: JetStreamContext
     relay: OutboxRelay
@@ -44,16 +51,18 @@ async def service_runtime(
     """Connects to the database and NATS and declares the stream `NAME` on `name.>`;
     NATS is drained and the engine disposed on the way out, also after a failed start."""
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    read_engine = create_read_engine(settings.database_url, pool_size=settings.db_pool_size)
     try:
         nats = await connect(settings.nats_url, name=name, identity=settings.nats_identity(name))
         try:
             js = nats.jetstream()
             await ensure_stream(js, name=name.upper(), subjects=[f"{name}.>"])
             relay = OutboxRelay(engine, outbox, js, poll_seconds=settings.outbox_poll_seconds)
-            yield Runtime(engine, create_sessionmaker(engine), nats, js, relay)
+            yield Runtime(engine, create_sessionmaker(engine), read_engine, nats, js, relay)
         finally:
             await nats.drain()
     finally:
+        await read_engine.dispose()
         await engine.dispose()
 
 

@@ -56,7 +56,7 @@ async def serve(settings: RecordsSettings) -> None:
         cursor_key = await load_service_key(runtime.sessionmaker, "cursor")
         service = RecordsService(schemas, provisioner, cursor_key=cursor_key)
         importer = Importer(runtime.sessionmaker, service)
-        servicer = RecordsServicer(runtime.sessionmaker, service, importer)
+        servicer = RecordsServicer(runtime.sessionmaker, runtime.read_engine, service, importer)
         for subject in INVALIDATION_SUBJECTS:
             await runtime.nats.subscribe(subject, cb=invalidation_callback(schemas))
         provisioning = SchemaProvisioningHandler(runtime.sessionmaker, provisioner)

@@ -65,7 +65,7 @@ from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.kit.clock import rfc3339
-from services.kit.db import ALL_TENANTS, act_in, copy_rows, json_text
+from services.kit.db import ALL_TENANTS, Executor, act_in, copy_rows, json_text
 from services.kit.fields import RECORD_ID_TYPE, REGISTRY, Serializer, sql_text_array
 from services.kit.ids import new_id
 from services.kit.json import dumps_exact
@@ -586,9 +586,9 @@ def count_statement(rt: RecordTable, query: ListQuery) -> Select[Any]:
     return select(func.count()).select_from(rt.table).where(*_where(rt, query))
 
 
-async def _conn(session: AsyncSession) -> AsyncConnection:
+async def _conn(db: Executor) -> AsyncConnection:
     # Core statements on the session's connection skip the ORM's execution machinery.
-    return await session.connection()
+    return db if isinstance(db, AsyncConnection) else await db.connection()
 
 
 class UniqueViolation(Exception):
@@ -677,7 +677,7 @@ async def holders(
 
 
 async def get_record(
-    session: AsyncSession, rt: RecordTable, record_id: str, access: RowAccess = UNLIMITED
+    session: Executor, rt: RecordTable, record_id: str, access: RowAccess = UNLIMITED
 ) -> Row[Any] | None:
     """The record if the caller may find it, with the privacy rules' flags after its
     columns."""
@@ -900,7 +900,7 @@ async def purge_trash(engine: Any, older_than: Any) -> int:
 
 
 async def links_of(
-    session: AsyncSession,
+    session: Executor,
     rt: RecordTable,
     field: FieldDef,
     target: RecordTable | None,
@@ -940,7 +940,7 @@ async def existing_ids(session: AsyncSession, rt: RecordTable, ids: Sequence[str
 
 
 async def records_by_id(
-    session: AsyncSession, rt: RecordTable, ids: Sequence[str], access: RowAccess = UNLIMITED
+    session: Executor, rt: RecordTable, ids: Sequence[str], access: RowAccess = UNLIMITED
 ) -> dict[str, Row[Any]]:
     """The records the caller may find among `ids`, with the rules' flags last."""
     conn = await _conn(session)
@@ -992,7 +992,7 @@ async def unlink(session: AsyncSession, schema_id: str, record_ids: Sequence[str
 
 
 async def list_records(
-    session: AsyncSession, rt: RecordTable, query: ListQuery
+    session: Executor, rt: RecordTable, query: ListQuery
 ) -> tuple[Sequence[Row[Any]], int | None]:
     """One page, and the total when the query asks for it."""
     conn = await _conn(session)

@@ -8,11 +8,11 @@ from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from tessera.records.v1 import records_pb2, records_pb2_grpc
 
 from services.kit.clock import rfc3339
-from services.kit.db import SessionMaker, transaction
+from services.kit.db import SessionMaker, reading, transaction
 from services.kit.errors import ValidationFailed
 from services.kit.grpc.server import UPLOAD_ACCEPTED
 from services.kit.idempotency import IdempotencyKeys
@@ -56,9 +56,15 @@ EXPORT_CHUNK_BYTES = 1024 * 1024
 
 class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
     def __init__(
-        self, sessionmaker: SessionMaker, service: RecordsService, importer: Importer
+        self,
+        sessionmaker: SessionMaker,
+        read_engine: AsyncEngine,
+        service: RecordsService,
+        importer: Importer,
     ) -> None:
         self.sessionmaker = sessionmaker
+        # A get or a page reads outside any transaction (see kit.db.create_read_engine).
+        self.read_engine = read_engine
         self.service = service
         self.idempotency = IdempotencyKeys(tables.idempotency_keys)
         self.importer = importer
@@ -96,9 +102,9 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
     async def GetRecord(
         self, request: records_pb2.GetRecordRequest, context: grpc.aio.ServicerContext
     ) -> records_pb2.RecordResponse:
-        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
+        async with reading(self.read_engine) as conn:
             record = await self.service.get_record(
-                session,
+                conn,
                 request.ctx,
                 request.schema.app_slug,
                 request.schema.schema_slug,
@@ -228,9 +234,9 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
     async def ListRecords(
         self, request: records_pb2.ListRecordsRequest, context: grpc.aio.ServicerContext
     ) -> records_pb2.ListRecordsResponse:
-        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
+        async with reading(self.read_engine) as conn:
             page = await self.service.list_records(
-                session,
+                conn,
                 request.ctx,
                 request.schema.app_slug,
                 request.schema.schema_slug,

@@ -20,6 +20,7 @@ from tessera.records.v1 import records_pb2
 
 from services.kit.access import APP_KINDS, Op, Principal
 from services.kit.clock import rfc3339
+from services.kit.db import Executor
 from services.kit.errors import (
     Conflict,
     NotFound,
@@ -364,7 +365,7 @@ class RecordsService:
 
     async def get_record(
         self,
-        session: AsyncSession,
+        session: Executor,
         ctx: common_pb2.RequestContext,
         app_slug: str,
         schema_slug: str,
@@ -578,7 +579,7 @@ class RecordsService:
 
     async def _show_links(
         self,
-        session: AsyncSession,
+        session: Executor,
         ctx: common_pb2.RequestContext,
         rt: RecordTable,
         records: list[dict[str, Any]],
@@ -1058,7 +1059,7 @@ class RecordsService:
 
     async def list_records(
         self,
-        session: AsyncSession,
+        session: Executor,
         ctx: common_pb2.RequestContext,
         app_slug: str,
         schema_slug: str,

@@ -129,3 +129,46 @@ def test_the_signed_context_is_the_requests_or_an_uploads_first_message() -> Non
     assert context_of(upload) == ctx("ws_upload")
     assert context_of(records_pb2.SchemaRef()) is None
     assert context_of(None) is None
+
+
+def test_the_request_id_is_not_signed(key: Ed25519PrivateKey) -> None:
+    signature = signer(key).signature(LIST, ctx())
+    another_request = ctx()
+    another_request.request_id = "req_2"
+
+    verifier(key).verify(LIST, another_request, signature)
+    # Left as it came: the check reads the context without keeping it changed.
+    assert another_request.request_id == "req_2"
+
+
+def test_a_signature_is_reused_while_more_than_half_its_life_is_left(
+    key: Ed25519PrivateKey,
+) -> None:
+    now = [NOW]
+    signing = ContextSigner(key, clock=lambda: now[0])
+    first = signing.signature(LIST, ctx())
+
+    now[0] += CONTEXT_LIFETIME_SECONDS / 2
+    assert signing.signature(LIST, ctx()) == first
+    assert signing.signature(GET, ctx()) != first
+    assert signing.signature(LIST, ctx("ws_b")) != first
+    now[0] += 1
+    renewed = signing.signature(LIST, ctx())
+    assert renewed != first
+    verifier(key, at=now[0] + CONTEXT_LIFETIME_SECONDS).verify(LIST, ctx(), renewed)
+
+
+def test_a_verified_signature_still_binds_its_context_method_and_expiry(
+    key: Ed25519PrivateKey,
+) -> None:
+    now = [NOW]
+    check = ContextVerifier([key.public_key()], clock=lambda: now[0])
+    signature = signer(key).signature(LIST, ctx())
+    check.verify(LIST, ctx(), signature)
+
+    # Checked again (from what the verifier remembers) it holds for what it signed only.
+    check.verify(LIST, ctx(), signature)
+    assert "not the one the gateway signed" in refusal(check, LIST, ctx("ws_b"), signature)
+    assert "not the one the gateway signed" in refusal(check, GET, ctx(), signature)
+    now[0] += CONTEXT_LIFETIME_SECONDS + 1
+    assert "expired" in refusal(check, LIST, ctx(), signature)
