@@ -11,13 +11,14 @@ ALL_TENANTS."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from enum import Enum
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import Table, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -29,6 +30,7 @@ from sqlalchemy.ext.asyncio import (
 from services.kit.json import dumps_exact, loads_exact
 
 SessionMaker = async_sessionmaker[AsyncSession]
+T = TypeVar("T")
 # Where repository functions run their statements: a session inside a transaction, or a
 # read connection (see create_read_engine).
 Executor = AsyncSession | AsyncConnection
@@ -101,11 +103,29 @@ def create_read_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
-@asynccontextmanager
-async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A read connection from create_read_engine's pool, for the span of one call."""
-    async with engine.connect() as conn:
-        yield conn
+async def read(engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """`work` on a read connection from create_read_engine's pool.
+
+    asyncpg keeps each connection's statements prepared, and a statement prepared before
+    DDL changed its table (a field's type, from this process's other engine or another
+    replica) fails once with a stale plan; the dialect then forgets what it had prepared.
+    A read has done nothing yet, so it simply runs again."""
+    for attempt in range(2):
+        async with engine.connect() as conn:
+            try:
+                return await work(conn)
+            except DBAPIError as error:
+                if attempt or not _stale_statement(engine, error):
+                    raise
+    raise AssertionError("unreachable")
+
+
+def _stale_statement(engine: AsyncEngine, error: DBAPIError) -> bool:
+    dbapi = engine.dialect.loaded_dbapi
+    return isinstance(error.orig, dbapi.InvalidCachedStatementError) or (
+        isinstance(error.orig, dbapi.InternalServerError)
+        and "cache lookup failed" in str(error.orig)
+    )
 
 
 def create_sessionmaker(engine: AsyncEngine) -> SessionMaker:

@@ -26,7 +26,12 @@ from services.records.consumers import (
 from services.records.imports import Importer
 from services.records.policy import POLICY
 from services.records.provisioning import Provisioner
-from services.records.repository import RecordTables, load_service_key, purge_trash
+from services.records.repository import (
+    RecordTables,
+    load_service_key,
+    purge_trash,
+    upgrade_counters,
+)
 from services.records.schemas import CachedSchemaSource
 from services.records.server import RecordsServicer, register
 from services.records.service import TRASH_RETENTION, RecordsService
@@ -52,6 +57,7 @@ async def serve(settings: RecordsSettings) -> None:
             schema_pb2_grpc.SchemaServiceStub(channel),
             ttl_seconds=settings.schema_cache_ttl_seconds,
         )
+        await upgrade_counters(runtime.engine)
         provisioner = Provisioner(runtime.sessionmaker, RecordTables())
         cursor_key = await load_service_key(runtime.sessionmaker, "cursor")
         service = RecordsService(schemas, provisioner, cursor_key=cursor_key)

@@ -60,7 +60,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -73,6 +73,7 @@ from services.kit.privacy import AllOf, FieldTest, NoneOf, Residual, SchemaAcces
 from services.kit.tenancy import TenantTable
 from services.records import tables
 from services.records.schemas import FieldDef, SchemaDef
+from services.records.totals import Totals, reads_only
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +98,18 @@ _CREATED_AT_FIELD = SYSTEM_FIELDS[CREATED_AT]
 DDL_LOCK_TIMEOUT = "5s"
 
 # Row counts per record table, kept by statement-level triggers in the app's own schema, so
-# an unfiltered list's total is a sum of a few rows instead of a scan of the whole table.
+# an unfiltered list's total is a sum of a few rows instead of a scan of the whole table;
+# beside them, how many writes the table has seen, so a filtered list's total can be
+# reused until the next one (services.records.totals).
 # Writers add to one of COUNT_SLOTS rows chosen by transaction id, so concurrent writers
 # rarely wait on one another and one transaction never locks two slots.
 COUNTS_TABLE = "_record_counts"
 COUNT_FUNCTION = "_count_records"
 COUNT_SLOTS = 16
+AUTOVACUUM_SETTINGS = (
+    "autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 200,"
+    " autovacuum_vacuum_insert_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.02"
+)
 
 
 # What of each searchable field goes into the search document.
@@ -133,6 +140,8 @@ class RecordTable:
     counts: Table
     # Sum of the counters; NULL when they do not exist.
     total_statement: Select[Any]
+    # Sum of the change counters: moves with every committed write to the table.
+    changes_statement: Select[Any]
     # Field id (or system column name) -> the column holding its values.
     column_of: Mapping[str, Column[Any]]
     # The full-text document of a record (its searchable fields), or None without any.
@@ -204,6 +213,7 @@ def build_table(schema: SchemaDef) -> RecordTable:
         Column("schema_id", Text, primary_key=True),
         Column("slot", SmallInteger, primary_key=True),
         Column("n", BigInteger, nullable=False),
+        Column("changes", BigInteger, nullable=False, server_default=text("0")),
     )
     searchable = [column_of[f.id] for f in owned if f.type.searchable]
     vector = None
@@ -242,6 +252,7 @@ def build_table(schema: SchemaDef) -> RecordTable:
         get_statement=select(*selected).where(id_column == bindparam("record_id")),
         counts=counts,
         total_statement=select(func.sum(counts.c.n)).where(counts.c.schema_id == schema.id),
+        changes_statement=select(func.sum(counts.c.changes)).where(counts.c.schema_id == schema.id),
         column_of=column_of,
         search_vector=vector,
         links=links,
@@ -992,16 +1003,17 @@ async def unlink(session: AsyncSession, schema_id: str, record_ids: Sequence[str
 
 
 async def list_records(
-    session: Executor, rt: RecordTable, query: ListQuery
+    session: Executor, rt: RecordTable, query: ListQuery, totals: Totals | None = None
 ) -> tuple[Sequence[Row[Any]], int | None]:
-    """One page, and the total when the query asks for it."""
+    """One page, and the total when the query asks for it (a filtered one from `totals`
+    while the table has not changed since it was counted)."""
     conn = await _conn(session)
     total = None
     if query.count:
         if query.filter is None and query.search is None and query.visible is None:
             total = (await conn.execute(rt.total_statement)).scalar()
         if total is None:
-            total = (await conn.execute(count_statement(rt, query))).scalar_one()
+            total = await _filtered_total(conn, rt, query, totals)
         if total <= query.offset and query.after is None:
             return [], int(total)
     rows = list((await conn.execute(list_statement(rt, query))).all())
@@ -1009,6 +1021,27 @@ async def list_records(
         tail = replace(query, limit=query.limit - len(rows))
         rows.extend((await conn.execute(list_statement(rt, tail, null_tail=True))).all())
     return rows, None if total is None else int(total)
+
+
+async def _filtered_total(
+    conn: AsyncConnection, rt: RecordTable, query: ListQuery, totals: Totals | None
+) -> int:
+    statement = count_statement(rt, query)
+    key = None if totals is None else totals.key(statement)
+    if totals is None or key is None or totals.refused(key):
+        return int((await conn.execute(statement)).scalar_one())
+    changes = (await conn.execute(rt.changes_statement)).scalar()
+    total = None if changes is None else totals.total(key, changes)
+    if total is not None:
+        return total
+    if not reads_only(statement, rt.table):
+        totals.refuse(key)
+        return int((await conn.execute(statement)).scalar_one())
+    counted = statement.add_columns(rt.changes_statement.scalar_subquery())
+    total, changes = (await conn.execute(counted)).one()
+    if changes is not None:
+        totals.keep(key, changes, total)
+    return int(total)
 
 
 async def stream_records(
@@ -1471,6 +1504,12 @@ async def _create_index(conn: AsyncConnection, index: Index) -> None:
 
 async def _provision_counts(conn: AsyncConnection, rt: RecordTable) -> None:
     await conn.execute(CreateTable(rt.counts, if_not_exists=True))
+    quote = conn.dialect.identifier_preparer
+    # Vacuumed after a few hundred changed rows rather than a fifth of the table: a count
+    # stays an index-only scan only while the visibility map is fresh.
+    await conn.exec_driver_sql(
+        f"ALTER TABLE {quote.format_table(rt.table)} SET ({AUTOVACUUM_SETTINGS})"
+    )
     for statement in count_trigger_sql(conn.dialect, rt):
         await conn.exec_driver_sql(statement)
     # Seeded after the triggers exist: creating them locked out writers until commit, so
@@ -1491,29 +1530,31 @@ async def _provision_counts(conn: AsyncConnection, rt: RecordTable) -> None:
 
 
 def count_trigger_sql(dialect: Dialect, rt: RecordTable) -> list[str]:
-    """The counting function (one per app schema) and the table's three triggers."""
+    """The counting function (one per app schema) and the table's four triggers."""
+    return _count_sql(dialect, rt.schema.app_id, rt.schema.id)
+
+
+def _count_sql(dialect: Dialect, app_id: str, schema_id: str) -> list[str]:
     quote = dialect.identifier_preparer
-    app = quote.quote_schema(rt.schema.app_id)
-    counts = quote.format_table(rt.counts)
+    app = quote.quote_schema(app_id)
+    counts = f"{app}.{quote.quote(COUNTS_TABLE)}"
     function = f"{app}.{quote.quote(COUNT_FUNCTION)}"
-    table = quote.format_table(rt.table)
+    table = f"{app}.{quote.quote(schema_id)}"
     # Only identifiers rendered by the dialect's preparer and constants go in here.
     body = f"""
 DECLARE
-  delta bigint;
+  delta bigint := 0;
 BEGIN
   IF TG_OP = 'TRUNCATE' THEN
-    UPDATE {counts} SET n = 0 WHERE schema_id = TG_TABLE_NAME;
+    UPDATE {counts} SET n = 0, changes = changes + 1 WHERE schema_id = TG_TABLE_NAME;
     RETURN NULL;
   ELSIF TG_OP = 'INSERT' THEN
     SELECT count(*) INTO delta FROM new_rows;
-  ELSE
+  ELSIF TG_OP = 'DELETE' THEN
     SELECT -count(*) INTO delta FROM old_rows;
   END IF;
-  IF delta <> 0 THEN
-    UPDATE {counts} SET n = n + delta
-      WHERE schema_id = TG_TABLE_NAME AND slot = (txid_current() % {COUNT_SLOTS})::smallint;
-  END IF;
+  UPDATE {counts} SET n = n + delta, changes = changes + 1
+    WHERE schema_id = TG_TABLE_NAME AND slot = (txid_current() % {COUNT_SLOTS})::smallint;
   RETURN NULL;
 END
 """  # noqa: S608
@@ -1522,11 +1563,49 @@ END
         f" AS $count${body}$count$",
         f"CREATE OR REPLACE TRIGGER records_inserted AFTER INSERT ON {table}"
         f" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+        f"CREATE OR REPLACE TRIGGER records_updated AFTER UPDATE ON {table}"
+        f" FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
         f"CREATE OR REPLACE TRIGGER records_deleted AFTER DELETE ON {table}"
         f" REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
         f"CREATE OR REPLACE TRIGGER records_truncated AFTER TRUNCATE ON {table}"
         f" FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
     ]
+
+
+async def upgrade_counters(engine: AsyncEngine) -> int:
+    """Gives the record tables provisioned before the change counters existed (no update
+    trigger yet) their counters, triggers and autovacuum settings; run at start-up,
+    before serving, by the role that owns the apps' schemas. How many it upgraded."""
+    async with engine.begin() as conn:
+        await conn.execute(text(f"SET LOCAL lock_timeout = '{DDL_LOCK_TIMEOUT}'"))
+        stale = (
+            await conn.execute(
+                text(
+                    "SELECT n.nspname, c.relname FROM pg_trigger t"
+                    " JOIN pg_class c ON c.oid = t.tgrelid"
+                    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " WHERE t.tgname = 'records_inserted' AND NOT EXISTS ("
+                    "   SELECT 1 FROM pg_trigger u"
+                    "   WHERE u.tgrelid = t.tgrelid AND u.tgname = 'records_updated')"
+                    " ORDER BY 1, 2"
+                )
+            )
+        ).all()
+        quote = conn.dialect.identifier_preparer
+        for app_id, schema_id in stale:
+            app = quote.quote_schema(app_id)
+            await conn.exec_driver_sql(
+                f"ALTER TABLE {app}.{quote.quote(COUNTS_TABLE)}"
+                " ADD COLUMN IF NOT EXISTS changes bigint NOT NULL DEFAULT 0"
+            )
+            for statement in _count_sql(conn.dialect, app_id, schema_id):
+                await conn.exec_driver_sql(statement)
+            await conn.exec_driver_sql(
+                f"ALTER TABLE {app}.{quote.quote(schema_id)} SET ({AUTOVACUUM_SETTINGS})"
+            )
+    if stale:
+        log.info("gave %d record tables change counters", len(stale))
+    return len(stale)
 
 
 def sqlstate(error: DBAPIError) -> str | None:

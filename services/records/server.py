@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from tessera.records.v1 import records_pb2, records_pb2_grpc
 
 from services.kit.clock import rfc3339
-from services.kit.db import SessionMaker, reading, transaction
+from services.kit.db import SessionMaker, read, transaction
 from services.kit.errors import ValidationFailed
 from services.kit.grpc.server import UPLOAD_ACCEPTED
 from services.kit.idempotency import IdempotencyKeys
@@ -102,15 +102,17 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
     async def GetRecord(
         self, request: records_pb2.GetRecordRequest, context: grpc.aio.ServicerContext
     ) -> records_pb2.RecordResponse:
-        async with reading(self.read_engine) as conn:
-            record = await self.service.get_record(
+        record = await read(
+            self.read_engine,
+            lambda conn: self.service.get_record(
                 conn,
                 request.ctx,
                 request.schema.app_slug,
                 request.schema.schema_slug,
                 request.record_id,
                 expand=request.expand,
-            )
+            ),
+        )
         return _record_reply(record)
 
     async def UpdateRecord(
@@ -234,8 +236,9 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
     async def ListRecords(
         self, request: records_pb2.ListRecordsRequest, context: grpc.aio.ServicerContext
     ) -> records_pb2.ListRecordsResponse:
-        async with reading(self.read_engine) as conn:
-            page = await self.service.list_records(
+        page = await read(
+            self.read_engine,
+            lambda conn: self.service.list_records(
                 conn,
                 request.ctx,
                 request.schema.app_slug,
@@ -249,7 +252,8 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
                 fields=request.fields,
                 search=request.search,
                 expand=request.expand,
-            )
+            ),
+        )
         return records_pb2.ListRecordsResponse(
             records_json=dumps_exact(page.records),
             total=page.total or 0,

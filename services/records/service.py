@@ -57,6 +57,7 @@ from services.records.repository import (
     compile_access,
 )
 from services.records.schemas import FieldDef, SchemaDef, SchemaSource
+from services.records.totals import Totals
 
 READ_ONLY_KEYS = frozenset({ID, VERSION, CREATED_AT, UPDATED_AT})
 
@@ -304,6 +305,7 @@ class RecordsService:
         self._outbox = OutboxWriter(tables.outbox)
         # Without a stored key (tests), cursors are good for this process only.
         self._cursors = CursorCodec(cursor_key or secrets.token_bytes(32))
+        self._totals = Totals()
 
     async def _table(
         self,
@@ -1114,7 +1116,7 @@ class RecordsService:
                 cursor, bound_to=bound_to(), keys=1 if ranked else len(specs) or 1
             )
             query = replace(query, after=after, offset=0)
-        rows, total = await repository.list_records(session, rt, query)
+        rows, total = await repository.list_records(session, rt, query, self._totals)
         more = len(rows) > limit
         rows = rows[:limit]
         width = len(rt.columns)

@@ -5,7 +5,6 @@ workspace's apps, schemas and fields out of reach."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -16,32 +15,10 @@ from tests.e2e.conftest import database_url
 from tests.factories.accounts import Tenant
 from tests.factories.tables import Table, error_of, invalid, new_table
 from tests.support.db import scalar
+from tests.support.records import Column, column_of
 from tests.support.wait import eventually
 
 BIG = 123456789012345678901234567890
-
-
-@dataclass(frozen=True)
-class Column:
-    """Where a field's values physically live in the records database."""
-
-    app_id: str
-    schema_id: str
-    field_id: str
-
-
-def column_of(stack: Stack, table: Table, slug: str) -> Column:
-    row = scalar(
-        database_url(stack, "schema"),
-        "SELECT json_build_array(a.id, s.id, f.id) FROM apps a"
-        " JOIN schemas s ON s.app_id = a.id JOIN fields f ON f.schema_id = s.id"
-        " WHERE a.tenant_id = %s AND a.slug = %s AND s.slug = %s AND f.slug = %s",
-        table.tenant.workspace_id,
-        table.app_slug,
-        table.slug,
-        slug,
-    )
-    return Column(*row)
 
 
 def column_type(stack: Stack, column: Column) -> str | None:

@@ -3,9 +3,35 @@ catalogue, to check what a request wrote or did not write."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from services.devstack.stack import Stack
 from tests.factories.accounts import Tenant
+from tests.factories.tables import Table
 from tests.support.db import count_rows, scalar
+
+
+@dataclass(frozen=True)
+class Column:
+    """Where a field's values physically live in the records database."""
+
+    app_id: str
+    schema_id: str
+    field_id: str
+
+
+def column_of(stack: Stack, table: Table, slug: str) -> Column:
+    row = scalar(
+        stack.databases["schema"].admin_url,
+        "SELECT json_build_array(a.id, s.id, f.id) FROM apps a"
+        " JOIN schemas s ON s.app_id = a.id JOIN fields f ON f.schema_id = s.id"
+        " WHERE a.tenant_id = %s AND a.slug = %s AND s.slug = %s AND f.slug = %s",
+        table.tenant.workspace_id,
+        table.app_slug,
+        table.slug,
+        slug,
+    )
+    return Column(*row)
 
 
 def physical_names(
