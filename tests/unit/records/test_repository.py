@@ -194,7 +194,7 @@ def test_number_column_is_numeric() -> None:
     assert REGISTRY["number"].sortable
 
 
-def test_count_triggers_cover_insert_delete_and_truncate() -> None:
+def test_count_triggers_cover_every_kind_of_write() -> None:
     function, *triggers = count_trigger_sql(DIALECT, RT)
     assert function.startswith(
         f"CREATE OR REPLACE FUNCTION {SCHEMA.app_id}._count_records() RETURNS trigger"
@@ -202,6 +202,7 @@ def test_count_triggers_cover_insert_delete_and_truncate() -> None:
     assert f"UPDATE {SCHEMA.app_id}._record_counts SET n = n + delta" in function
     assert [t.split(" ON ")[0].split()[-3:] for t in triggers] == [
         ["records_inserted", "AFTER", "INSERT"],
+        ["records_updated", "AFTER", "UPDATE"],
         ["records_deleted", "AFTER", "DELETE"],
         ["records_truncated", "AFTER", "TRUNCATE"],
     ]
