@@ -156,7 +156,8 @@ class ListPlan:
     query: ListQuery
     per_page: int
     page: int
-    count: Statement | None
+    # The count with the table's change counter beside it (see services.records.totals).
+    counted: Statement | None
     rows: Statement
     specs: tuple[SortSpec, ...]
     bound_to: str
@@ -174,6 +175,9 @@ class Records:
         self.actor = actor or None
         self.get_statement = Statement.of(self.rt.get_statement)
         self.total_statement = Statement.of(self.rt.total_statement)
+        self.changes_statement = Statement.of(self.rt.changes_statement)
+        # A filtered list's total, as the service keeps it: list shape -> (counter, total).
+        self._totals: dict[tuple[tuple[str, str], ...], tuple[int, int]] = {}
         self.cursors = CursorCodec(secrets.token_bytes(32))
         self._plans: dict[tuple[tuple[str, str], ...], ListPlan] = {}
         self._after: dict[tuple[Any, ...], Statement] = {}
@@ -241,12 +245,14 @@ class Records:
         )
         # Compiled whenever a total is asked for; used, as in the service, when the query
         # has a filter or the counters' sum is NULL.
-        count = Statement.of(repository.count_statement(self.rt, query)) if query.count else None
+        counted_statement = repository.with_changes(
+            self.rt, repository.count_statement(self.rt, query)
+        )
         plan = ListPlan(
             query=query,
             per_page=limit,
             page=request.page or 1,
-            count=count,
+            counted=Statement.of(counted_statement) if query.count else None,
             rows=Statement.of(repository.list_statement(self.rt, query)),
             specs=specs,
             bound_to=binding(
@@ -260,6 +266,19 @@ class Records:
         )
         self._plans[items] = plan
         return plan
+
+    async def _filtered_total(
+        self, connection: Any, shape: tuple[tuple[str, str], ...], counted: Statement
+    ) -> int:
+        changes = await connection.fetchval(
+            self.changes_statement.sql, *self.changes_statement.args()
+        )
+        kept = self._totals.get(shape)
+        if kept is not None and kept[0] == changes:
+            return kept[1]
+        total, changes = await connection.fetchrow(counted.sql, *counted.args())
+        self._totals[shape] = (changes, total)
+        return int(total)
 
     def _after_statement(
         self, shape: tuple[tuple[str, str], ...], plan: ListPlan, after: Keyset
@@ -299,8 +318,8 @@ class Records:
                     total = await connection.fetchval(
                         self.total_statement.sql, *self.total_statement.args()
                     )
-                if total is None and plan.count is not None:
-                    total = await connection.fetchval(plan.count.sql, *plan.count.args())
+                if total is None and plan.counted is not None:
+                    total = await self._filtered_total(connection, shape, plan.counted)
             if total is not None and total <= plan.query.offset and after is None:
                 rows = []
             else:

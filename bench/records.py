@@ -87,21 +87,30 @@ NEW_RECORD = (
 BATCH_SIZE = 1000
 PAGE_ONE = "list 50 sorted by name"
 CURSOR_PAGE = "cursor page 1,000"
+FILTERED = "filter status=customer, sort -score"
+FILTERED_PATH = "?per_page=50&sort=-score&filter[status]=customer"
+FILTERED_UNCOUNTED = f"{FILTERED}, count=false"
+# The same page right after the update scenario: the table has changed (its remembered
+# totals are stale) and holds the updates' dead tuples.
+FILTERED_AFTER_UPDATES = f"{FILTERED}, after the updates"
+# A filtered list's rate (with its total) should stay within this of an unfiltered one's.
+FILTERED_TOLERANCE = 0.5
+# All of Tessera's processes (the gateway, the services and nats-server) together, MiB.
+RSS_BUDGET_AT_REST = 400
+RSS_BUDGET_UNDER_LOAD = 600
 
 # Add a scenario here and every target runs it (a new route needs its operation in
 # bench/baseline.py and bench/statements.py too).
 SCENARIOS = [
     Scenario("get by id", "GET", "/{id}"),
     Scenario(PAGE_ONE, "GET", "?per_page=50&sort=name"),
-    Scenario(
-        "filter status=customer, sort -score",
-        "GET",
-        "?per_page=50&sort=-score&filter[status]=customer",
-    ),
+    Scenario(FILTERED, "GET", FILTERED_PATH),
+    Scenario(FILTERED_UNCOUNTED, "GET", f"{FILTERED_PATH}&count=false"),
     # Page 1,000 of the list above: its next_cursor followed 999 times before the run.
     Scenario(CURSOR_PAGE, "GET", "?per_page=50&sort=name", follow_cursor=999),
     Scenario("create", "POST", "", body=NEW_RECORD, adds_rows=True),
     Scenario("update", "PATCH", "/{id}", body='{"score":{n}}'),
+    Scenario(FILTERED_AFTER_UPDATES, "GET", FILTERED_PATH, warm_up=False),
     Scenario(
         f"batch create {BATCH_SIZE:,}",
         "POST",
@@ -404,8 +413,11 @@ class MemorySampler:
 
     def __init__(self, pids: dict[str, int]) -> None:
         self.processes = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self.first: dict[str, float] = {}
         self.peak: dict[str, float] = dict.fromkeys(pids, 0.0)
         self.last: dict[str, float] = dict.fromkeys(pids, 0.0)
+        # The largest sum over the processes at one sample.
+        self.peak_total = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
 
@@ -416,8 +428,10 @@ class MemorySampler:
                 mb = float(sum(p.memory_info().rss for p in tree)) / 2**20
             except psutil.Error:
                 continue
+            self.first.setdefault(name, mb)
             self.last[name] = mb
             self.peak[name] = max(self.peak[name], mb)
+        self.peak_total = max(self.peak_total, sum(self.last.values()))
 
     def _run(self) -> None:
         while not self._stop.wait(RSS_INTERVAL_SECONDS):
@@ -547,6 +561,18 @@ def report(run: Run) -> str:
                 f"- {scenario.name} (after {scenario.follow_cursor} next_cursor hops) against "
                 f"page 1: {', '.join(verdicts)}"
             )
+    if {FILTERED, PAGE_ONE} <= {scenario.name for scenario in SCENARIOS}:
+        for target in run.targets:
+            first = figures[PAGE_ONE, target.name].rate
+            shown = [
+                f"{name} {ratio(figures[name, target.name].rate, first)}"
+                for name in (FILTERED, FILTERED_UNCOUNTED, FILTERED_AFTER_UPDATES)
+                if (name, target.name) in figures
+            ]
+            lines.append(
+                f"- {target.name}, filtered pages against the unfiltered page 1 (aim: at least "
+                f"{FILTERED_TOLERANCE:.0%} with the total): {', '.join(shown)}"
+            )
     lines += [
         "- Import and export are measured by bench/transfer.py, which make bench runs next "
         "(a 1,000,000-row CSV import, then an export of every record as NDJSON and CSV)",
@@ -566,15 +592,29 @@ def report(run: Run) -> str:
             )
     lines += [
         "",
-        f"Resident memory of Tessera's service processes, sampled every "
-        f"{RSS_INTERVAL_SECONDS}s from seeding to the end of the last round:",
+        f"Resident memory of Tessera's processes, sampled every {RSS_INTERVAL_SECONDS}s "
+        "from the stack's start (at rest: nothing asked of it yet) to the end of the last "
+        "round:",
         "",
-        "| process | peak MB | end MB |",
-        "|---|--:|--:|",
+        "| process | at rest MB | peak MB | end MB |",
+        "|---|--:|--:|--:|",
     ]
+    memory = run.memory
     lines += [
-        f"| {name} | {run.memory.peak[name]:.0f} | {run.memory.last[name]:.0f} |"
-        for name in run.memory.processes
+        f"| {name} | {memory.first.get(name, 0):.0f} | {memory.peak[name]:.0f} "
+        f"| {memory.last[name]:.0f} |"
+        for name in memory.processes
+    ]
+    at_rest = sum(memory.first.values())
+    rest_verdict = "within" if at_rest <= RSS_BUDGET_AT_REST else "over"
+    load_verdict = "within" if memory.peak_total <= RSS_BUDGET_UNDER_LOAD else "over"
+    lines += [
+        f"| all together | {at_rest:.0f} | {memory.peak_total:.0f} "
+        f"| {sum(memory.last.values()):.0f} |",
+        "",
+        f"- Budget: {RSS_BUDGET_AT_REST} MiB at rest ({rest_verdict}), "
+        f"{RSS_BUDGET_UNDER_LOAD} MiB under load ({load_verdict}; the peak of the sum at one "
+        "sample)",
     ]
     aliases = _aliases(run.schema)
     lines += [
@@ -650,6 +690,8 @@ def main() -> None:
                 for name, process in stack.processes.items()
                 if process.process is not None
             }
+            if stack.nats is not None and stack.nats.pid is not None:
+                pids["nats-server"] = stack.nats.pid
             with MemorySampler(pids) as memory:
                 with httpx.Client(base_url=stack.gateway_url, timeout=60) as http:
                     account = sign_up_and_define(http)

@@ -291,6 +291,10 @@ class EmbeddedNats:
             self.stop()
             raise RuntimeError(f"embedded nats-server failed to start; see {log_path}") from None
 
+    @property
+    def pid(self) -> int | None:
+        return None if self._child is None else self._child.process.pid
+
     def stop(self) -> None:
         if self._child is not None:
             self._child.stop()

@@ -597,6 +597,11 @@ def count_statement(rt: RecordTable, query: ListQuery) -> Select[Any]:
     return select(func.count()).select_from(rt.table).where(*_where(rt, query))
 
 
+def with_changes(rt: RecordTable, count: Select[Any]) -> Select[Any]:
+    """A count and, from the same snapshot, the table's change counter."""
+    return count.add_columns(rt.changes_statement.scalar_subquery())
+
+
 async def _conn(db: Executor) -> AsyncConnection:
     # Core statements on the session's connection skip the ORM's execution machinery.
     return db if isinstance(db, AsyncConnection) else await db.connection()
@@ -1037,8 +1042,7 @@ async def _filtered_total(
     if not reads_only(statement, rt.table):
         totals.refuse(key)
         return int((await conn.execute(statement)).scalar_one())
-    counted = statement.add_columns(rt.changes_statement.scalar_subquery())
-    total, changes = (await conn.execute(counted)).one()
+    total, changes = (await conn.execute(with_changes(rt, statement))).one()
     if changes is not None:
         totals.keep(key, changes, total)
     return int(total)
