@@ -172,14 +172,26 @@ async def compare(
             statement += f" -- executed for {len(parameters)} rows"
         captured.append(statement)
 
+    def attach(dbapi_connection: Any, _record: Any) -> None:
+        # What the service sends the driver itself (a plain get), which the engine does
+        # not see; the driver logs none of what the engine sends (prepared statements).
+        dbapi_connection.driver_connection.add_query_logger(
+            lambda logged: captured.append(logged.query)
+        )
+
     try:
         service_key = await load_service_key(async_sessionmaker(engine), "cursor")
         provisioner = Provisioner(async_sessionmaker(engine), RecordTables())
         await provisioner.ensure(ctx.tenant_id, schema)
         service = RecordsService(FixedSchema(schema), provisioner, cursor_key=service_key)
         event.listen(engine.sync_engine, "before_cursor_execute", record)
+        event.listen(engine.sync_engine, "connect", attach)
         results: dict[str, Issued] = {}
         connection = await asyncpg.connect(dsn)
+        # One of each for all the requests, as the service's remembered totals are.
+        recording = RecordingConnection(connection)
+        records = Records(cast(Any, recording), schema, ctx.principal_id)
+        records.cursors = CursorCodec(cursor_key)
         try:
             for name, (service_request, baseline_request) in requests.items():
                 captured.clear()
@@ -196,10 +208,8 @@ async def compare(
                         servicer, ctx, schema.app_slug, schema.slug, service_request
                     )
                     await conn.rollback()
-                sent = [s for s in captured if not s.startswith(("SAVEPOINT", "RELEASE"))]
-                recording = RecordingConnection(connection)
-                records = Records(cast(Any, recording), schema, ctx.principal_id)
-                records.cursors = CursorCodec(cursor_key)
+                sent = [s for s in captured if not s.startswith(_TRANSACTION_CONTROL)]
+                recording.statements.clear()
                 transaction = connection.transaction()
                 await transaction.start()
                 try:
@@ -210,9 +220,14 @@ async def compare(
         finally:
             await connection.close()
     finally:
+        event.remove(engine.sync_engine, "connect", attach)
         event.remove(engine.sync_engine, "before_cursor_execute", record)
         await engine.dispose()
     return results
+
+
+# Shown once in the report ("inside its transaction"), not per statement.
+_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 
 def _split(name: str, schema: SchemaDef, service: list[str], baseline: list[str]) -> Issued:

@@ -30,6 +30,7 @@ from services.identity.errors import InvalidCredentials, RefreshTokenReused, Wro
 from services.identity.throttling import LoginAttempt, ThrottlePolicy
 from services.kit.clock import rfc3339, utcnow
 from services.kit.db import ALL_TENANTS, SessionMaker, TenantScope, transaction
+from services.kit.grpc.server import HandlerRegistry
 from services.kit.json import dumps_exact
 from services.kit.secrets import SecretBox
 
@@ -582,7 +583,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         )
 
 
-def register(server: grpc.aio.Server, servicer: IdentityServicer) -> None:
+def register(server: HandlerRegistry, servicer: IdentityServicer) -> None:
     identity_pb2_grpc.add_IdentityServiceServicer_to_server(servicer, server)
 
 

@@ -26,7 +26,6 @@ from services.kit.db import (
 )
 from services.kit.grpc.trust import ContextVerifier, ServiceTls, TrustNotConfigured
 from services.kit.logging import configure_logging
-from services.kit.migrations import upgrade
 from services.kit.nats.connection import connect, ensure_stream
 from services.kit.nats.outbox import OutboxRelay
 
@@ -82,6 +81,10 @@ def service_main(
     args = sys.argv[1:]
     commands = commands or {}
     if args == ["migrate"]:
+        # Imported here: alembic (and its templates) is several MB a serving process
+        # would carry for nothing.
+        from services.kit.migrations import upgrade
+
         upgrade(migrations, settings.migration_database_url or settings.database_url)
         return 0
     if len(args) == 1 and args[0] in commands:

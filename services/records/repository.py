@@ -58,6 +58,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -122,6 +123,10 @@ def _digest(names: Iterable[str]) -> str:
     return hashlib.sha256(",".join(names).encode()).hexdigest()[:10]
 
 
+# What the engines compile for (postgresql+asyncpg), for the statements sent to the
+# driver itself.
+_DRIVER_DIALECT = asyncpg_dialect()
+
 # A column a multi-row insert leaves to its server default.
 _DEFAULT = text("DEFAULT")
 
@@ -137,6 +142,8 @@ class RecordTable:
     keys: tuple[str, ...]
     serializers: tuple[Serializer, ...]
     get_statement: Select[Any]
+    # get_statement as PostgreSQL receives it, its one parameter the record id.
+    get_sql: str
     counts: Table
     # Sum of the counters; NULL when they do not exist.
     total_statement: Select[Any]
@@ -237,6 +244,7 @@ def build_table(schema: SchemaDef) -> RecordTable:
             vector,
             postgresql_using="gin",
         )
+    get_statement = select(*selected).where(id_column == bindparam("record_id"))
     return RecordTable(
         schema=schema,
         table=table,
@@ -249,7 +257,8 @@ def build_table(schema: SchemaDef) -> RecordTable:
             rfc3339,
             None,
         ),
-        get_statement=select(*selected).where(id_column == bindparam("record_id")),
+        get_statement=get_statement,
+        get_sql=str(get_statement.compile(dialect=_DRIVER_DIALECT)),
         counts=counts,
         total_statement=select(func.sum(counts.c.n)).where(counts.c.schema_id == schema.id),
         changes_statement=select(func.sum(counts.c.changes)).where(counts.c.schema_id == schema.id),
@@ -699,6 +708,13 @@ async def get_record(
     columns."""
     conn = await _conn(session)
     if access.find is None and not access.flags:
+        if isinstance(session, AsyncConnection):
+            # A read connection (kit.db.read: autocommit) runs the one statement of a
+            # plain get straight on the driver, without the engine's execution layers.
+            driver = (await session.get_raw_connection()).driver_connection
+            assert driver is not None
+            row: Row[Any] | None = await driver.fetchrow(rt.get_sql, record_id)
+            return row
         return (await conn.execute(rt.get_statement, {"record_id": record_id})).first()
     statement = select(*rt.columns, *access.flags).where(rt.column_of[ID] == record_id)
     if access.find is not None:

@@ -14,7 +14,7 @@ from tessera.records.v1 import records_pb2, records_pb2_grpc
 from services.kit.clock import rfc3339
 from services.kit.db import SessionMaker, read, transaction
 from services.kit.errors import ValidationFailed
-from services.kit.grpc.server import UPLOAD_ACCEPTED
+from services.kit.grpc.server import UPLOAD_ACCEPTED, HandlerRegistry
 from services.kit.idempotency import IdempotencyKeys
 from services.kit.json import dumps_exact
 from services.records import tables
@@ -381,7 +381,7 @@ def _job(job: ImportJob) -> records_pb2.ImportJob:
     )
 
 
-def register(server: grpc.aio.Server, servicer: RecordsServicer) -> None:
+def register(server: HandlerRegistry, servicer: RecordsServicer) -> None:
     records_pb2_grpc.add_RecordsServiceServicer_to_server(servicer, server)
 
 

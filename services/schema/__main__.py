@@ -8,12 +8,11 @@ import sys
 from functools import partial
 from pathlib import Path
 
-import grpc
 from tessera.schema.v1 import schema_pb2_grpc
 
 from services.kit.clock import utcnow
 from services.kit.db import ALL_TENANTS, SessionMaker, transaction
-from services.kit.grpc.server import run_grpc_service
+from services.kit.grpc.server import HandlerRegistry, run_grpc_service
 from services.kit.periodic import run_every
 from services.kit.runtime import service_main, service_runtime
 from services.schema import service, tables
@@ -38,7 +37,7 @@ async def serve(settings: SchemaSettings) -> None:
     async with service_runtime("schema", settings, outbox=tables.outbox) as runtime:
         servicer = SchemaServicer(runtime.sessionmaker)
 
-        def register(server: grpc.aio.Server) -> None:
+        def register(server: HandlerRegistry) -> None:
             schema_pb2_grpc.add_SchemaServiceServicer_to_server(servicer, server)
 
         await run_grpc_service(

@@ -9,7 +9,7 @@ only."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -17,7 +17,7 @@ import grpc
 
 from services.kit.access import Kind, Op, require
 from services.kit.errors import PermissionDenied
-from services.kit.grpc.interceptors import StreamingHandler, UnaryHandler
+from services.kit.grpc.handlers import StreamingHandler, UnaryHandler
 from services.kit.grpc.trust import CallerCheck, signature_in
 
 PUBLIC: Final = None
@@ -31,56 +31,46 @@ UNDECLARED: Final = "undeclared"
 PolicyTable = Mapping[str, Op | str | None]
 
 
-class PolicyInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, table: PolicyTable, callers: CallerCheck) -> None:
-        self.table = table
-        self.callers = callers
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
-        service, _, name = handler_call_details.method.rpartition("/")
-        if service == "/grpc.health.v1.Health":
-            return handler
-        codec = {
-            "request_deserializer": handler.request_deserializer,
-            "response_serializer": handler.response_serializer,
-        }
-        call = _Call(
-            handler_call_details.method,
-            signature_in(handler_call_details.invocation_metadata),
-            self.table.get(name, UNDECLARED),
-            self.callers,
+def checked(
+    method: str, handler: grpc.RpcMethodHandler, table: PolicyTable, callers: CallerCheck
+) -> grpc.RpcMethodHandler:
+    """`handler` of `method` ("/package.Service/Method") behind the caller check and the
+    policy table's rule for it. Built once per method, when the service registers."""
+    name = method.rpartition("/")[2]
+    call = _Call(method, table.get(name, UNDECLARED), callers)
+    codec = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(_checked(handler.unary_unary, call), **codec)
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(
+            _checked_stream(handler.unary_stream, call), **codec
         )
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(_checked(handler.unary_unary, call), **codec)
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                _checked_stream(handler.unary_stream, call), **codec
-            )
-        if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(
-                _checked_upload(handler.stream_unary, call), **codec
-            )
-        # No RPC of ours streams both ways; one that did stays unanswered until it is checked.
-        return None
+    if handler.stream_unary is not None:
+        return grpc.stream_unary_rpc_method_handler(
+            _checked_upload(handler.stream_unary, call), **codec
+        )
+    # No RPC of ours streams both ways; one that did is refused until it is checked.
+    return grpc.stream_stream_rpc_method_handler(_refused, **codec)
+
+
+async def _refused(requests: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+    await context.abort(grpc.StatusCode.PERMISSION_DENIED, "This call is not open to anyone")
+    yield
 
 
 @dataclass(frozen=True, slots=True)
 class _Call:
     method: str
-    signature: bytes | None
     declared: Op | str | None
     callers: CallerCheck
 
     def check(self, request: Any, context: grpc.aio.ServicerContext) -> None:
         gateway_only = self.declared is PUBLIC
-        self.callers.admit(self.method, self.signature, request, context, gateway_only=gateway_only)
+        signature = signature_in(context.invocation_metadata())
+        self.callers.admit(self.method, signature, request, context, gateway_only=gateway_only)
         # PUBLIC (None) calls come before any principal: there is no operation to check.
         if self.declared is not None:
             _check(request, self.declared)

@@ -1,21 +1,21 @@
 """The gRPC service lifecycle: an aio server behind mutual TLS with the standard health
-service and the error interceptor, background tasks beside it, and a graceful stop on
-SIGINT/SIGTERM."""
+service, every handler behind the caller and policy checks and the error guard, background
+tasks beside it, and a graceful stop on SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any, Final
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any, Final, Protocol
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from services.kit.config import TrustSettings
-from services.kit.grpc.interceptors import DomainErrorInterceptor
-from services.kit.grpc.policy import PolicyInterceptor, PolicyTable
+from services.kit.grpc.handlers import guarded
+from services.kit.grpc.policy import PolicyTable, checked
 from services.kit.grpc.trust import CallerCheck, ContextVerifier, ServiceTls
 
 log = logging.getLogger(__name__)
@@ -37,19 +37,85 @@ _SERVER_OPTIONS = [
 ]
 
 
-def create_server(policy: PolicyTable, callers: CallerCheck) -> grpc.aio.Server:
-    # The error interceptor is outermost, so a refusal by the policy becomes a status too.
-    return grpc.aio.server(
-        interceptors=[DomainErrorInterceptor(), PolicyInterceptor(policy, callers)],
-        options=_SERVER_OPTIONS,
-    )
+class HandlerRegistry(Protocol):
+    """What a service's generated `add_…Servicer_to_server` needs of a server."""
+
+    def add_generic_rpc_handlers(
+        self, generic_rpc_handlers: Sequence[grpc.GenericRpcHandler]
+    ) -> None: ...
+
+    def add_registered_method_handlers(
+        self, service_name: str, method_handlers: Mapping[str, grpc.RpcMethodHandler]
+    ) -> None: ...
+
+
+class CheckedRegistry:
+    """Registers a service's handlers each behind the error guard (outermost, so a refusal
+    becomes a status too), the caller check and the policy table, wrapped once per method
+    here instead of by interceptors on every call."""
+
+    def __init__(self, server: grpc.aio.Server, policy: PolicyTable, callers: CallerCheck):
+        self._server = server
+        self._policy = policy
+        self._callers = callers
+
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        return guarded(method, checked(method, handler, self._policy, self._callers))
+
+    def add_generic_rpc_handlers(
+        self, generic_rpc_handlers: Sequence[grpc.GenericRpcHandler]
+    ) -> None:
+        self._server.add_generic_rpc_handlers(
+            tuple(_CheckedGeneric(handler, self.wrap) for handler in generic_rpc_handlers)
+        )
+
+    def add_registered_method_handlers(
+        self, service_name: str, method_handlers: Mapping[str, grpc.RpcMethodHandler]
+    ) -> None:
+        self._server.add_registered_method_handlers(
+            service_name,
+            {
+                name: self.wrap(f"/{service_name}/{name}", handler)
+                for name, handler in method_handlers.items()
+            },
+        )
+
+
+class _CheckedGeneric(grpc.GenericRpcHandler):
+    """A generic handler whose method handlers come out wrapped (each once)."""
+
+    def __init__(
+        self,
+        inner: grpc.GenericRpcHandler,
+        wrap: Callable[[str, grpc.RpcMethodHandler], grpc.RpcMethodHandler],
+    ) -> None:
+        self._inner = inner
+        self._wrap = wrap
+        # Only methods the inner handler knows: a caller naming others adds nothing here.
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+
+    def service(
+        self, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler | None:
+        method = handler_call_details.method
+        wrapped = self._wrapped.get(method)
+        if wrapped is None:
+            handler = self._inner.service(handler_call_details)
+            if handler is None:
+                return None
+            wrapped = self._wrapped[method] = self._wrap(method, handler)
+        return wrapped
+
+
+def create_server() -> grpc.aio.Server:
+    return grpc.aio.server(options=_SERVER_OPTIONS)
 
 
 async def run_grpc_service(
     *,
     name: str,
     address: str,
-    register: Callable[[grpc.aio.Server], None],
+    register: Callable[[HandlerRegistry], None],
     policy: PolicyTable,
     trust: TrustSettings,
     health_address: str | None = None,
@@ -66,10 +132,11 @@ async def run_grpc_service(
     """
     stop = stop or _stop_on_signals()
     tls = ServiceTls.load(trust)
-    server = create_server(policy, CallerCheck(ContextVerifier.load(trust)))
+    server = create_server()
     health_servicer = health.aio.HealthServicer()
+    # Health answers anyone who gets through mutual TLS: it has no principal to check.
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    register(server)
+    register(CheckedRegistry(server, policy, CallerCheck(ContextVerifier.load(trust))))
     if server.add_secure_port(address, tls.server_credentials()) == 0:
         raise RuntimeError(f"{name}: could not bind {address}")
     probes = _health_only_server(health_servicer, health_address, name)

@@ -1,4 +1,8 @@
-"""Server interceptors: turn DomainErrors into rich gRPC statuses, in one place."""
+"""How a service's handlers answer: every DomainError as a rich gRPC status, in one place.
+
+The wrapping happens once, when the service registers its handlers (see
+services.kit.grpc.server), rather than in a server interceptor, which grpc's aio server
+runs anew on every call."""
 
 from __future__ import annotations
 
@@ -16,35 +20,24 @@ UnaryHandler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 StreamingHandler = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 
 
-class DomainErrorInterceptor(grpc.aio.ServerInterceptor):
-    """Maps a DomainError to its gRPC status with ErrorInfo/BadRequest details; anything
-    else becomes a generic internal error and a log line, never the exception text."""
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
-        method = handler_call_details.method
-        codec = {
-            "request_deserializer": handler.request_deserializer,
-            "response_serializer": handler.response_serializer,
-        }
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(_guard(handler.unary_unary, method), **codec)
-        if handler.stream_unary is not None:
-            # The request iterator takes the place of the request; the answer is one message.
-            return grpc.stream_unary_rpc_method_handler(
-                _guard(handler.stream_unary, method), **codec
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                _guard_stream(handler.unary_stream, method), **codec
-            )
-        return handler
+def guarded(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    """`handler` answering a DomainError with its gRPC status (ErrorInfo/BadRequest
+    details), anything else with a generic internal error and a log line, never the
+    exception text."""
+    codec = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(_guard(handler.unary_unary, method), **codec)
+    if handler.stream_unary is not None:
+        # The request iterator takes the place of the request; the answer is one message.
+        return grpc.stream_unary_rpc_method_handler(_guard(handler.stream_unary, method), **codec)
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(
+            _guard_stream(handler.unary_stream, method), **codec
+        )
+    return handler
 
 
 def _guard(behaviour: UnaryHandler, method: str) -> UnaryHandler:
