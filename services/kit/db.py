@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from enum import Enum
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeGuard, TypeVar
 
 from sqlalchemy import Table, text
 from sqlalchemy.engine import make_url
@@ -38,6 +38,8 @@ Executor = AsyncSession | AsyncConnection
 # The settings the row-level security policies read (see services.kit.migrations).
 TENANT_SETTING = "tessera.tenant_id"
 ALL_TENANTS_SETTING = "tessera.all_tenants"
+# The execution option that marks create_read_engine's connections.
+_READ_CONNECTION = "tessera_read_connection"
 
 
 class _AllTenants(Enum):
@@ -98,6 +100,7 @@ def create_read_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_recycle=1800,
         pool_reset_on_return=None,
         isolation_level="AUTOCOMMIT",
+        execution_options={_READ_CONNECTION: True},
         json_serializer=lambda value: dumps_exact(value).decode(),
         json_deserializer=loads_exact,
     )
@@ -118,6 +121,14 @@ async def read(engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[
                 if attempt or not _stale_statement(engine, error):
                     raise
     raise AssertionError("unreachable")
+
+
+def is_read_connection(db: Executor) -> TypeGuard[AsyncConnection]:
+    """Whether `db` is one of create_read_engine's connections: no transaction around it,
+    so a statement may go to the driver itself (a session's must go through it)."""
+    if not isinstance(db, AsyncConnection) or db.sync_connection is None:
+        return False
+    return bool(db.sync_connection.get_execution_options().get(_READ_CONNECTION))
 
 
 def _stale_statement(engine: AsyncEngine, error: DBAPIError) -> bool:

@@ -1,7 +1,7 @@
 """Alembic plumbing shared by every service: each service's migrations/env.py calls
-`run_env()`, `upgrade()` applies a service's migrations to a database URL, and
+`run_env()`, `upgrade()` applies a service's migrations to a database URL,
 `enable_row_level_security()` puts a migration's tenant-owned tables behind the tenant
-policy."""
+policy, and `announce_outbox_inserts()` has the outbox wake its relays itself."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.kit.db import ALL_TENANTS_SETTING, TENANT_SETTING, async_url
+from services.kit.nats.outbox import NOTIFY_CHANNEL
 
 URL_ATTRIBUTE = "database_url"
 TENANT_POLICY = "tenant_isolation"
@@ -86,3 +87,27 @@ def disable_row_level_security(*tables: str) -> None:
         op.execute(f'DROP POLICY IF EXISTS {TENANT_POLICY} ON "{table}"')
         op.execute(f'ALTER TABLE "{table}" NO FORCE ROW LEVEL SECURITY')
         op.execute(f'ALTER TABLE "{table}" DISABLE ROW LEVEL SECURITY')
+
+
+_ANNOUNCE_FUNCTION = "announce_outbox_insert"
+_ANNOUNCE_TRIGGER = "outbox_announced"
+
+
+def announce_outbox_inserts() -> None:
+    """In a migration: every statement that adds outbox rows notifies the relays' channel
+    (delivered on commit, like the NOTIFY the writer used to send itself: one round trip
+    less per write)."""
+    op.execute(
+        f"CREATE OR REPLACE FUNCTION {_ANNOUNCE_FUNCTION}() RETURNS trigger LANGUAGE plpgsql"
+        f" AS $$BEGIN PERFORM pg_notify('{NOTIFY_CHANNEL}', ''); RETURN NULL; END$$"
+    )
+    op.execute(
+        f"CREATE TRIGGER {_ANNOUNCE_TRIGGER} AFTER INSERT ON outbox"
+        f" FOR EACH STATEMENT EXECUTE FUNCTION {_ANNOUNCE_FUNCTION}()"
+    )
+
+
+def stop_announcing_outbox_inserts() -> None:
+    """The downgrade of announce_outbox_inserts."""
+    op.execute(f"DROP TRIGGER IF EXISTS {_ANNOUNCE_TRIGGER} ON outbox")
+    op.execute(f"DROP FUNCTION IF EXISTS {_ANNOUNCE_FUNCTION}()")

@@ -66,7 +66,14 @@ from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.kit.clock import rfc3339
-from services.kit.db import ALL_TENANTS, Executor, act_in, copy_rows, json_text
+from services.kit.db import (
+    ALL_TENANTS,
+    Executor,
+    act_in,
+    copy_rows,
+    is_read_connection,
+    json_text,
+)
 from services.kit.fields import RECORD_ID_TYPE, REGISTRY, Serializer, sql_text_array
 from services.kit.ids import new_id
 from services.kit.json import dumps_exact
@@ -127,6 +134,11 @@ def _digest(names: Iterable[str]) -> str:
 # driver itself.
 _DRIVER_DIALECT = asyncpg_dialect()
 
+
+def _driver_sql(statement: Select[Any]) -> str:
+    return str(statement.compile(dialect=_DRIVER_DIALECT))
+
+
 # A column a multi-row insert leaves to its server default.
 _DEFAULT = text("DEFAULT")
 
@@ -149,6 +161,9 @@ class RecordTable:
     total_statement: Select[Any]
     # Sum of the change counters: moves with every committed write to the table.
     changes_statement: Select[Any]
+    # The two sums as the driver takes them, their one parameter the schema id.
+    total_sql: str
+    changes_sql: str
     # Field id (or system column name) -> the column holding its values.
     column_of: Mapping[str, Column[Any]]
     # The full-text document of a record (its searchable fields), or None without any.
@@ -245,6 +260,8 @@ def build_table(schema: SchemaDef) -> RecordTable:
             postgresql_using="gin",
         )
     get_statement = select(*selected).where(id_column == bindparam("record_id"))
+    total_statement = select(func.sum(counts.c.n)).where(counts.c.schema_id == schema.id)
+    changes_statement = select(func.sum(counts.c.changes)).where(counts.c.schema_id == schema.id)
     return RecordTable(
         schema=schema,
         table=table,
@@ -258,10 +275,12 @@ def build_table(schema: SchemaDef) -> RecordTable:
             None,
         ),
         get_statement=get_statement,
-        get_sql=str(get_statement.compile(dialect=_DRIVER_DIALECT)),
+        get_sql=_driver_sql(get_statement),
         counts=counts,
-        total_statement=select(func.sum(counts.c.n)).where(counts.c.schema_id == schema.id),
-        changes_statement=select(func.sum(counts.c.changes)).where(counts.c.schema_id == schema.id),
+        total_statement=total_statement,
+        changes_statement=changes_statement,
+        total_sql=_driver_sql(total_statement),
+        changes_sql=_driver_sql(changes_statement),
         column_of=column_of,
         search_vector=vector,
         links=links,
@@ -606,6 +625,15 @@ def count_statement(rt: RecordTable, query: ListQuery) -> Select[Any]:
     return select(func.count()).select_from(rt.table).where(*_where(rt, query))
 
 
+async def _driver(conn: AsyncConnection) -> Any:
+    """The driver's own connection under a read connection (kit.db.is_read_connection),
+    for the statements compiled once (RecordTable's *_sql): they run without the
+    engine's execution layers, a good part of a short read's time."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    return driver
+
+
 def with_changes(rt: RecordTable, count: Select[Any]) -> Select[Any]:
     """A count and, from the same snapshot, the table's change counter."""
     return count.add_columns(rt.changes_statement.scalar_subquery())
@@ -708,12 +736,8 @@ async def get_record(
     columns."""
     conn = await _conn(session)
     if access.find is None and not access.flags:
-        if isinstance(session, AsyncConnection):
-            # A read connection (kit.db.read: autocommit) runs the one statement of a
-            # plain get straight on the driver, without the engine's execution layers.
-            driver = (await session.get_raw_connection()).driver_connection
-            assert driver is not None
-            row: Row[Any] | None = await driver.fetchrow(rt.get_sql, record_id)
+        if is_read_connection(session):
+            row: Row[Any] | None = await (await _driver(session)).fetchrow(rt.get_sql, record_id)
             return row
         return (await conn.execute(rt.get_statement, {"record_id": record_id})).first()
     statement = select(*rt.columns, *access.flags).where(rt.column_of[ID] == record_id)
@@ -1032,9 +1056,9 @@ async def list_records(
     total = None
     if query.count:
         if query.filter is None and query.search is None and query.visible is None:
-            total = (await conn.execute(rt.total_statement)).scalar()
+            total = await _sum(session, conn, rt.total_statement, rt.total_sql, rt.schema.id)
         if total is None:
-            total = await _filtered_total(conn, rt, query, totals)
+            total = await _filtered_total(session, conn, rt, query, totals)
         if total <= query.offset and query.after is None:
             return [], int(total)
     rows = list((await conn.execute(list_statement(rt, query))).all())
@@ -1044,14 +1068,29 @@ async def list_records(
     return rows, None if total is None else int(total)
 
 
+async def _sum(
+    session: Executor, conn: AsyncConnection, statement: Select[Any], sql: str, schema_id: str
+) -> int | None:
+    """One of the table's counter sums; straight on the driver on a read connection (a
+    session's statements must go through its transaction)."""
+    if is_read_connection(session):
+        value: int | None = await (await _driver(conn)).fetchval(sql, schema_id)
+        return value
+    return (await conn.execute(statement)).scalar()
+
+
 async def _filtered_total(
-    conn: AsyncConnection, rt: RecordTable, query: ListQuery, totals: Totals | None
+    session: Executor,
+    conn: AsyncConnection,
+    rt: RecordTable,
+    query: ListQuery,
+    totals: Totals | None,
 ) -> int:
     statement = count_statement(rt, query)
     key = None if totals is None else totals.key(statement)
     if totals is None or key is None or totals.refused(key):
         return int((await conn.execute(statement)).scalar_one())
-    changes = (await conn.execute(rt.changes_statement)).scalar()
+    changes = await _sum(session, conn, rt.changes_statement, rt.changes_sql, rt.schema.id)
     total = None if changes is None else totals.total(key, changes)
     if total is not None:
         return total

@@ -82,27 +82,30 @@ class OutboxWriter:
     async def add_many(self, session: AsyncSession, events: Sequence[Event]) -> None:
         """Adds the events in their order, which is the order the relay publishes them in:
         one INSERT executed for all rows (asyncpg pipelines them), or a COPY when there
-        are many, and one NOTIFY."""
+        are many. The outbox's own trigger notifies the relays (on commit: exactly when
+        they should look), see services.kit.migrations.announce_outbox_inserts."""
         if not events:
             return
-        # NOTIFY is delivered on commit only, which is exactly when the relay should look.
-        await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
         if len(events) >= COPY_FROM_EVENTS:
             rows = [(e.id, e.subject, e.to_json(), json_text(e.headers)) for e in events]
             await copy_rows(session, self.table, _COPIED, rows)
             return
-        await session.execute(
-            insert(self.table),
-            [
-                {
-                    "event_id": event.id,
-                    "subject": event.subject,
-                    "payload": event.to_json(),
-                    "headers": event.headers,
-                }
-                for event in events
-            ],
-        )
+        values = [
+            {
+                "event_id": event.id,
+                "subject": event.subject,
+                "payload": event.to_json(),
+                "headers": event.headers,
+            }
+            for event in events
+        ]
+        # Core on the session's connection: the ORM's execution layers cost more than the
+        # statement.
+        conn = await session.connection()
+        if len(values) == 1:
+            await conn.execute(insert(self.table).values(values[0]))
+        else:
+            await conn.execute(insert(self.table), values)
 
 
 AfterPublish = Callable[[list[str]], Awaitable[None]]

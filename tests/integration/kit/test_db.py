@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.devstack.roles import ServiceDatabase
 from services.kit.db import (
@@ -16,7 +17,10 @@ from services.kit.db import (
     TenantScope,
     act_in,
     create_engine,
+    create_read_engine,
     create_sessionmaker,
+    is_read_connection,
+    read,
     transaction,
 )
 from services.kit.ids import new_id
@@ -108,3 +112,35 @@ def test_a_transaction_cannot_write_a_row_of_another_tenant(database: ServiceDat
     with pytest.raises(DBAPIError, match="row-level security"):
         asyncio.run(plant())
     assert tenants_seen(database.runtime_url, "ws_b") == {"ws_b": 3}
+
+
+def test_a_read_connection_acts_in_no_tenant_and_says_what_it_is(
+    database: ServiceDatabase,
+) -> None:
+    """Reads outside a transaction (kit.db.read) see no tenant's rows of a tenant table:
+    a read that needs them belongs in a transaction. Only their connections are marked as
+    reads, the mark that lets a statement skip the engine for the driver."""
+
+    async def look() -> tuple[int, bool, bool, bool]:
+        reads = create_read_engine(database.runtime_url, pool_size=1)
+        writes = create_engine(database.runtime_url, pool_size=1)
+        try:
+
+            async def count(conn: AsyncConnection) -> int:
+                return int(
+                    (await conn.execute(select(func.count()).select_from(apps))).scalar_one()
+                )
+
+            seen = await read(reads, count)
+            async with reads.connect() as conn:
+                read_marked = is_read_connection(conn)
+            async with writes.connect() as conn:
+                write_marked = is_read_connection(conn)
+            async with create_sessionmaker(writes)() as session:
+                session_marked = is_read_connection(session)
+            return seen, read_marked, write_marked, session_marked
+        finally:
+            await reads.dispose()
+            await writes.dispose()
+
+    assert asyncio.run(look()) == (0, True, False, False)

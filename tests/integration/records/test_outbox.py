@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import asyncpg
 import orjson
 import pytest
 from nats.aio.msg import Msg
@@ -15,11 +16,11 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from services.kit.db import transaction
+from services.kit.db import plain_url, transaction
 from services.kit.ids import new_id
 from services.kit.nats.connection import NatsIdentity, connect, ensure_stream
 from services.kit.nats.events import Event
-from services.kit.nats.outbox import OutboxRelay, OutboxWriter
+from services.kit.nats.outbox import NOTIFY_CHANNEL, OutboxRelay, OutboxWriter
 from services.records import tables
 from tests.factories.records import contacts_schema
 from tests.integration.records.conftest import harness, migrated_database
@@ -248,5 +249,39 @@ def test_an_event_without_an_ack_stays_for_the_next_pass(infra: Infra) -> None:
             finally:
                 await js.delete_stream(routed)
                 await nc.close()
+
+    asyncio.run(scenario())
+
+
+def test_new_outbox_rows_wake_the_relays_when_they_commit(infra: Infra) -> None:
+    """The outbox's own trigger notifies the relays' channel: on commit, once per
+    statement, and not for a transaction that rolls back."""
+    url = migrated_database(infra, "records_outbox_announced")
+
+    async def scenario() -> None:
+        listener = await asyncpg.connect(plain_url(url))
+        heard: asyncio.Queue[str] = asyncio.Queue()
+        await listener.add_listener(NOTIFY_CHANNEL, lambda *args: heard.put_nowait(args[2]))
+        try:
+            async with harness(url) as h:
+                tenant = new_id("ws")
+                writer = OutboxWriter(tables.outbox)
+
+                async def roll_back() -> None:
+                    async with transaction(h.sessionmaker, tenant=tenant) as session:
+                        await writer.add(session, record_event(tenant, 0))
+                        raise RuntimeError("rolled back")
+
+                with pytest.raises(RuntimeError):
+                    await roll_back()
+                async with transaction(h.sessionmaker, tenant=tenant) as session:
+                    await writer.add(session, record_event(tenant, 1))
+                    await asyncio.sleep(0.2)
+                    assert heard.empty(), "a notification before the commit"
+                assert await asyncio.wait_for(heard.get(), timeout=5) == NOTIFY_CHANNEL
+                await asyncio.sleep(0.2)
+                assert heard.empty(), "one notification per statement"
+        finally:
+            await listener.close()
 
     asyncio.run(scenario())
