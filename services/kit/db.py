@@ -157,9 +157,14 @@ async def act_in(conn: AsyncConnection | AsyncSession, tenant: TenantScope) -> N
     """Binds the current transaction to `tenant` for row-level security, until it ends: one
     statement, none for no tenant. Called again, it narrows to the tenant named last (a
     workspace made in the same transaction); ALL_TENANTS, once set, stays."""
+    if not tenant:
+        return
+    # Core on the session's connection: the ORM's execution layers cost more than this.
+    if isinstance(conn, AsyncSession):
+        conn = await conn.connection()
     if tenant is ALL_TENANTS:
         await conn.execute(_ACT_IN_ALL_TENANTS)
-    elif tenant:
+    else:
         await conn.execute(_ACT_IN_TENANT, {"tenant": tenant})
 
 
