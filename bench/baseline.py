@@ -11,8 +11,8 @@ sort_specs, filter_tree, validate_values, RecordTable.to_record, CursorCodec).
 
 What a baseline leaves out, by design: the gateway (auth, FastAPI), the schema service
 (the definition arrives once, at start), gRPC (bare only), the transaction around a call
-(each statement commits on its own), the outbox row and NOTIFY of every write, the
-Idempotency-Key claim, and the If-Match check.
+(each statement commits on its own), the outbox row of every write (and its trigger's
+notification), the Idempotency-Key claim, and the If-Match check.
 
 Configured by env vars that bench/records.py sets: BASELINE_DSN, BASELINE_SCHEMA (the
 schema definition as the schema service returns it: a serialized tessera.schema.v1.Schema,

@@ -530,8 +530,9 @@ def report(run: Run) -> str:
         "- Both baselines send the records service's own SQL (checked before the run, see "
         "below) and validate and serialise with its field-type catalogue. They skip: auth, "
         "the schema service, the transaction around each call (each statement commits on "
-        "its own), the outbox row and NOTIFY of each write (and the relay publishing it to "
-        "NATS afterwards), the Idempotency-Key claim (the scenarios send no key) and "
+        "its own), the outbox row of each write (its trigger notifying the relay, which "
+        "publishes it to NATS afterwards), the Idempotency-Key claim (the scenarios send no "
+        "key) and "
         "If-Match.",
         "",
         "| scenario | Tessera req/s | p50 ms | p99 ms | bare req/s | two-hop req/s "

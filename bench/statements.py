@@ -5,8 +5,8 @@ in this process, with the stored cursor key) and once through bench/baseline.py'
 Records, both on connections whose transaction is rolled back afterwards, so nothing is
 written. SQLAlchemy's before_cursor_execute event records what the service sends; a thin
 wrapper records what the baseline sends. The statements on the app's tables must be the
-same text in the same order; what the service sends besides (the outbox row, NOTIFY) is
-what the baselines skip, and the report lists it."""
+same text in the same order; what the service sends besides (the tenant setting, the outbox
+row) is what the baselines skip, and the report lists it."""
 
 from __future__ import annotations
 
