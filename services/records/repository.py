@@ -1087,6 +1087,10 @@ async def _filtered_total(
     totals: Totals | None,
 ) -> int:
     statement = count_statement(rt, query)
+    # Only a read outside any transaction: a session's own uncommitted writes would be
+    # counted, and kept at a counter value its rollback undoes.
+    if not is_read_connection(session):
+        totals = None
     key = None if totals is None else totals.key(statement)
     if totals is None or key is None or totals.refused(key):
         return int((await conn.execute(statement)).scalar_one())
@@ -1622,7 +1626,11 @@ END
         f" AS $count${body}$count$",
         f"CREATE OR REPLACE TRIGGER records_inserted AFTER INSERT ON {table}"
         f" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
-        f"CREATE OR REPLACE TRIGGER records_updated AFTER UPDATE ON {table}"
+        # BEFORE: an update takes its counter row ahead of the records it locks, so two
+        # transactions updating the same records take their locks in the same order (after
+        # them, a batch's second statement could wait for a record while holding the
+        # counter row another transaction waits for, holding that record).
+        f"CREATE OR REPLACE TRIGGER records_updated BEFORE UPDATE ON {table}"
         f" FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
         f"CREATE OR REPLACE TRIGGER records_deleted AFTER DELETE ON {table}"
         f" REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {function}()",

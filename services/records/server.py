@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from tessera.records.v1 import records_pb2, records_pb2_grpc
 
@@ -17,7 +18,7 @@ from services.kit.errors import ValidationFailed
 from services.kit.grpc.server import UPLOAD_ACCEPTED, HandlerRegistry
 from services.kit.idempotency import IdempotencyKeys
 from services.kit.json import dumps_exact
-from services.records import tables
+from services.records import repository, tables
 from services.records.imports import (
     ALL_OR_NOTHING,
     BEST_EFFORT,
@@ -42,6 +43,7 @@ def _if_match(request: Any) -> int | None:
     return request.if_match if request.HasField("if_match") else None
 
 
+DEADLOCK_DETECTED = "40P01"
 FORMATS = {records_pb2.IMPORT_FORMAT_CSV: CSV, records_pb2.IMPORT_FORMAT_NDJSON: NDJSON}
 FORMAT_OF = {name: value for value, name in FORMATS.items()}
 MODES = {
@@ -70,6 +72,24 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
         self.importer = importer
 
     async def _write(
+        self,
+        method: str,
+        request: Any,
+        reply_type: type[Reply],
+        work: Callable[[AsyncSession], Awaitable[Reply]],
+    ) -> Reply:
+        """`work` in one transaction. One that PostgreSQL rolled back whole to break a
+        deadlock (writers of the same records can meet on a table's counter row, see
+        repository.count_trigger_sql) runs once more: nothing of it was kept."""
+        for attempt in range(2):
+            try:
+                return await self._write_once(method, request, reply_type, work)
+            except DBAPIError as error:
+                if attempt or repository.sqlstate(error) != DEADLOCK_DETECTED:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _write_once(
         self,
         method: str,
         request: Any,

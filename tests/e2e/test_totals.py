@@ -4,6 +4,7 @@ exact after every kind of write, whoever makes it, and over link filters."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import psycopg
@@ -17,6 +18,7 @@ from tests.factories.accounts import Tenant
 from tests.factories.apps import create_app, create_schema, records_path
 from tests.factories.tables import Table, new_table
 from tests.support.records import column_of, physical_names
+from tests.support.wait import eventually
 
 FIELDS: list[dict[str, Any]] = [
     {"slug": "name", "type": "text"},
@@ -145,3 +147,59 @@ def test_tables_from_before_the_change_counters_get_them(stack: Stack, deals: Ta
     won = deals.page({**WON, "sort": "name"})["records"][0]["id"]
     assert deals.update(won, {"stage": "new"}).status_code == 200
     assert total(deals, WON) == 2
+
+
+def test_an_update_takes_its_counter_row_before_the_records_it_locks(
+    stack: Stack, deals: Table
+) -> None:
+    """Two transactions updating the same records meet on the counter row first, so they
+    cannot each hold what the other waits for (a batch's later statement waiting for a
+    record while holding the counter row the other waits for)."""
+    stage = column_of(stack, deals, "stage")
+    table = sql.Identifier(stage.app_id, stage.schema_id)
+    counts = sql.Identifier(stage.app_id, "_record_counts")
+    record = deals.page({"sort": "name"})["records"][0]["id"]
+    url = stack.databases["records"].admin_url
+    with (
+        psycopg.connect(url) as holder,
+        psycopg.connect(url) as updater,
+        psycopg.connect(url, autocommit=True) as probe,
+    ):
+        holder.execute(
+            sql.SQL("SELECT 1 FROM {} WHERE id = %s FOR UPDATE").format(table), (record,)
+        )
+        row = updater.execute("SELECT txid_current() % 16, pg_backend_pid()").fetchone()
+        assert row is not None
+        slot, pid = row
+        blocked = threading.Thread(
+            target=updater.execute,
+            args=(
+                sql.SQL("UPDATE {} SET {} = 'lost' WHERE id = %s").format(
+                    table, sql.Identifier(stage.field_id)
+                ),
+                (record,),
+            ),
+        )
+        blocked.start()
+        try:
+            eventually(
+                lambda: (
+                    probe.execute(
+                        "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s",
+                        (pid,),
+                    ).fetchone()
+                    == (True,)
+                )
+            )
+            # Waiting for the record, the update already holds its counter row.
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                probe.execute(
+                    sql.SQL(
+                        "SELECT 1 FROM {} WHERE schema_id = %s AND slot = %s FOR UPDATE NOWAIT"
+                    ).format(counts),
+                    (stage.schema_id, slot),
+                )
+        finally:
+            holder.rollback()
+            blocked.join(timeout=10)
+            updater.rollback()

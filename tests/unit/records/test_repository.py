@@ -202,7 +202,7 @@ def test_count_triggers_cover_every_kind_of_write() -> None:
     assert f"UPDATE {SCHEMA.app_id}._record_counts SET n = n + delta" in function
     assert [t.split(" ON ")[0].split()[-3:] for t in triggers] == [
         ["records_inserted", "AFTER", "INSERT"],
-        ["records_updated", "AFTER", "UPDATE"],
+        ["records_updated", "BEFORE", "UPDATE"],
         ["records_deleted", "AFTER", "DELETE"],
         ["records_truncated", "AFTER", "TRUNCATE"],
     ]
