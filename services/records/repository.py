@@ -1590,6 +1590,14 @@ async def _provision_counts(conn: AsyncConnection, rt: RecordTable) -> None:
         ),
     )
     await conn.execute(seed.on_conflict_do_nothing())
+    # A new version may have rewritten the rows (a field converted in place, a column
+    # added with a default) without firing the triggers; a total remembered by a replica
+    # still on the previous version must not outlive that.
+    await conn.execute(
+        update(rt.counts)
+        .where(rt.counts.c.schema_id == rt.schema.id, rt.counts.c.slot == 0)
+        .values(changes=rt.counts.c.changes + 1)
+    )
 
 
 def count_trigger_sql(dialect: Dialect, rt: RecordTable) -> list[str]:
@@ -1642,9 +1650,9 @@ END
 async def upgrade_counters(engine: AsyncEngine) -> int:
     """Gives the record tables provisioned before the change counters existed (no update
     trigger yet) their counters, triggers and autovacuum settings; run at start-up,
-    before serving, by the role that owns the apps' schemas. How many it upgraded."""
-    async with engine.begin() as conn:
-        await conn.execute(text(f"SET LOCAL lock_timeout = '{DDL_LOCK_TIMEOUT}'"))
+    before serving, by the role that owns the apps' schemas. One transaction per table,
+    so what was done stays done if a busy table stops a start. How many it upgraded."""
+    async with engine.connect() as conn:
         stale = (
             await conn.execute(
                 text(
@@ -1658,8 +1666,10 @@ async def upgrade_counters(engine: AsyncEngine) -> int:
                 )
             )
         ).all()
-        quote = conn.dialect.identifier_preparer
-        for app_id, schema_id in stale:
+    for app_id, schema_id in stale:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"SET LOCAL lock_timeout = '{DDL_LOCK_TIMEOUT}'"))
+            quote = conn.dialect.identifier_preparer
             app = quote.quote_schema(app_id)
             await conn.exec_driver_sql(
                 f"ALTER TABLE {app}.{quote.quote(COUNTS_TABLE)}"

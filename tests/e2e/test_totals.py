@@ -203,3 +203,23 @@ def test_an_update_takes_its_counter_row_before_the_records_it_locks(
             holder.rollback()
             blocked.join(timeout=10)
             updater.rollback()
+
+
+def test_a_new_schema_version_moves_the_counter(stack: Stack, deals: Table) -> None:
+    """A new version may rewrite rows without firing the triggers (a field converted in
+    place); a replica still on the previous version must not keep its total."""
+    app_id, schema_id = physical_names(stack, deals.tenant, deals.app_slug, deals.slug)
+    url = stack.databases["records"].admin_url
+    changes = sql.SQL("SELECT sum(changes) FROM {} WHERE schema_id = %s").format(
+        sql.Identifier(app_id, "_record_counts")
+    )
+
+    def counter() -> int:
+        with psycopg.connect(url, autocommit=True) as connection:
+            row = connection.execute(changes, (schema_id,)).fetchone()
+            assert row is not None
+            return int(row[0])
+
+    before = counter()
+    assert deals.add_field({"slug": "note", "type": "text"}).status_code == 201
+    eventually(lambda: counter() > before)
