@@ -1,6 +1,6 @@
 """The gRPC face of identity: one transaction per call, the service does the work, and
-its results are mapped to protobuf here. Errors travel as DomainErrors to the kit
-interceptor."""
+its results are mapped to protobuf here. Errors travel as DomainErrors to the kit's error
+guard (services.kit.grpc.handlers)."""
 
 from __future__ import annotations
 

@@ -736,8 +736,8 @@ async def get_record(
     columns."""
     conn = await _conn(session)
     if access.find is None and not access.flags:
-        if is_read_connection(session):
-            row: Row[Any] | None = await (await _driver(session)).fetchrow(rt.get_sql, record_id)
+        if is_read_connection(conn):
+            row: Row[Any] | None = await (await _driver(conn)).fetchrow(rt.get_sql, record_id)
             return row
         return (await conn.execute(rt.get_statement, {"record_id": record_id})).first()
     statement = select(*rt.columns, *access.flags).where(rt.column_of[ID] == record_id)
@@ -1056,9 +1056,9 @@ async def list_records(
     total = None
     if query.count:
         if query.filter is None and query.search is None and query.visible is None:
-            total = await _sum(session, conn, rt.total_statement, rt.total_sql, rt.schema.id)
+            total = await _sum(conn, rt.total_statement, rt.total_sql, rt.schema.id)
         if total is None:
-            total = await _filtered_total(session, conn, rt, query, totals)
+            total = await _filtered_total(conn, rt, query, totals)
         if total <= query.offset and query.after is None:
             return [], int(total)
     rows = list((await conn.execute(list_statement(rt, query))).all())
@@ -1069,32 +1069,28 @@ async def list_records(
 
 
 async def _sum(
-    session: Executor, conn: AsyncConnection, statement: Select[Any], sql: str, schema_id: str
+    conn: AsyncConnection, statement: Select[Any], sql: str, schema_id: str
 ) -> int | None:
     """One of the table's counter sums; straight on the driver on a read connection (a
-    session's statements must go through its transaction)."""
-    if is_read_connection(session):
+    session's connection is not one: its statements must go through its transaction)."""
+    if is_read_connection(conn):
         value: int | None = await (await _driver(conn)).fetchval(sql, schema_id)
         return value
     return (await conn.execute(statement)).scalar()
 
 
 async def _filtered_total(
-    session: Executor,
-    conn: AsyncConnection,
-    rt: RecordTable,
-    query: ListQuery,
-    totals: Totals | None,
+    conn: AsyncConnection, rt: RecordTable, query: ListQuery, totals: Totals | None
 ) -> int:
     statement = count_statement(rt, query)
     # Only a read outside any transaction: a session's own uncommitted writes would be
     # counted, and kept at a counter value its rollback undoes.
-    if not is_read_connection(session):
+    if not is_read_connection(conn):
         totals = None
     key = None if totals is None else totals.key(statement)
     if totals is None or key is None or totals.refused(key):
         return int((await conn.execute(statement)).scalar_one())
-    changes = await _sum(session, conn, rt.changes_statement, rt.changes_sql, rt.schema.id)
+    changes = await _sum(conn, rt.changes_statement, rt.changes_sql, rt.schema.id)
     total = None if changes is None else totals.total(key, changes)
     if total is not None:
         return total

@@ -20,24 +20,43 @@ UnaryHandler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 StreamingHandler = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 
 
+# The four kinds of method, each with the function that builds a handler of that kind.
+_BUILDERS: dict[str, Callable[..., grpc.RpcMethodHandler]] = {
+    "unary_unary": grpc.unary_unary_rpc_method_handler,
+    "unary_stream": grpc.unary_stream_rpc_method_handler,
+    "stream_unary": grpc.stream_unary_rpc_method_handler,
+    "stream_stream": grpc.stream_stream_rpc_method_handler,
+}
+
+
+def kind_of(handler: grpc.RpcMethodHandler) -> str:
+    """Which of _BUILDERS' kinds the handler is."""
+    return next(kind for kind in _BUILDERS if getattr(handler, kind) is not None)
+
+
+def rebuilt(handler: grpc.RpcMethodHandler, kind: str, behaviour: Any) -> grpc.RpcMethodHandler:
+    """A handler of `kind` running `behaviour`, with `handler`'s (de)serializers."""
+    return _BUILDERS[kind](
+        behaviour,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
 def guarded(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     """`handler` answering a DomainError with its gRPC status (ErrorInfo/BadRequest
     details), anything else with a generic internal error and a log line, never the
     exception text."""
-    codec = {
-        "request_deserializer": handler.request_deserializer,
-        "response_serializer": handler.response_serializer,
+    kind = kind_of(handler)
+    # An upload's request iterator takes the place of the request: one answer either way.
+    guard: dict[str, Callable[..., Any]] = {
+        "unary_unary": _guard,
+        "stream_unary": _guard,
+        "unary_stream": _guard_stream,
     }
-    if handler.unary_unary is not None:
-        return grpc.unary_unary_rpc_method_handler(_guard(handler.unary_unary, method), **codec)
-    if handler.stream_unary is not None:
-        # The request iterator takes the place of the request; the answer is one message.
-        return grpc.stream_unary_rpc_method_handler(_guard(handler.stream_unary, method), **codec)
-    if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(
-            _guard_stream(handler.unary_stream, method), **codec
-        )
-    return handler
+    if kind not in guard:
+        return handler
+    return rebuilt(handler, kind, guard[kind](getattr(handler, kind), method))
 
 
 def _guard(behaviour: UnaryHandler, method: str) -> UnaryHandler:

@@ -9,7 +9,7 @@ only."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -17,7 +17,7 @@ import grpc
 
 from services.kit.access import Kind, Op, require
 from services.kit.errors import PermissionDenied
-from services.kit.grpc.handlers import StreamingHandler, UnaryHandler
+from services.kit.grpc.handlers import StreamingHandler, UnaryHandler, kind_of, rebuilt
 from services.kit.grpc.trust import CallerCheck, signature_in
 
 PUBLIC: Final = None
@@ -38,22 +38,16 @@ def checked(
     policy table's rule for it. Built once per method, when the service registers."""
     name = method.rpartition("/")[2]
     call = _Call(method, table.get(name, UNDECLARED), callers)
-    codec = {
-        "request_deserializer": handler.request_deserializer,
-        "response_serializer": handler.response_serializer,
+    kind = kind_of(handler)
+    check: dict[str, Callable[..., Any]] = {
+        "unary_unary": _checked,
+        "unary_stream": _checked_stream,
+        "stream_unary": _checked_upload,
     }
-    if handler.unary_unary is not None:
-        return grpc.unary_unary_rpc_method_handler(_checked(handler.unary_unary, call), **codec)
-    if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(
-            _checked_stream(handler.unary_stream, call), **codec
-        )
-    if handler.stream_unary is not None:
-        return grpc.stream_unary_rpc_method_handler(
-            _checked_upload(handler.stream_unary, call), **codec
-        )
-    # No RPC of ours streams both ways; one that did is refused until it is checked.
-    return grpc.stream_stream_rpc_method_handler(_refused, **codec)
+    if kind not in check:
+        # No RPC of ours streams both ways; one that did is refused until it is checked.
+        return rebuilt(handler, "stream_stream", _refused)
+    return rebuilt(handler, kind, check[kind](getattr(handler, kind), call))
 
 
 async def _refused(requests: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
