@@ -25,7 +25,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
@@ -35,12 +35,10 @@ import asyncpg
 import orjson
 import uvicorn
 from sqlalchemy import bindparam, func, insert, update
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
-from sqlalchemy.sql import ClauseElement
-from sqlalchemy.sql.compiler import SQLCompiler
 from tessera.schema.v1 import schema_pb2
 
 from services.gateway.queries import list_request
+from services.kit.db import DriverStatement
 from services.kit.errors import DomainError, ValidationFailed
 from services.kit.ids import new_id
 from services.records import repository
@@ -77,8 +75,6 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 POOL_SIZE = 10
 OPERATIONS = ("get", "list", "create", "update", "batch")
-# The dialect the records service's engine compiles with (postgresql+asyncpg).
-DIALECT = asyncpg_dialect()
 
 
 class Reply(NamedTuple):
@@ -105,39 +101,6 @@ class Database(Protocol):
     async def fetchval(self, query: str, *args: Any) -> Any: ...
 
 
-@dataclass(frozen=True)
-class Statement:
-    """One statement compiled for asyncpg: its SQL and, in placeholder order, the names
-    of its parameters; values given when it was built (limits, constants of a filter)
-    stay fixed, the rest come with each request."""
-
-    sql: str
-    names: tuple[str, ...]
-    fixed: Mapping[str, Any]
-    processors: Mapping[str, Callable[[Any], Any]]
-
-    @classmethod
-    def of(cls, statement: ClauseElement) -> Statement:
-        compiled = statement.compile(dialect=DIALECT)
-        assert isinstance(compiled, SQLCompiler)
-        names = tuple(compiled.positiontup or ())
-        processors = {}
-        for name in names:
-            processor = compiled.binds[name].type.dialect_impl(DIALECT).bind_processor(DIALECT)
-            if processor is not None:
-                processors[name] = processor
-        return cls(str(compiled), names, dict(compiled.params), processors)
-
-    def args(self, values: Mapping[str, Any] | None = None) -> list[Any]:
-        given = values or {}
-        out = []
-        for name in self.names:
-            value = given[name] if name in given else self.fixed[name]
-            processor = self.processors.get(name)
-            out.append(value if processor is None or value is None else processor(value))
-        return out
-
-
 def _exact(value: Any) -> Any:
     if isinstance(value, Decimal):
         return orjson.Fragment(format(value, "f").encode())
@@ -157,8 +120,8 @@ class ListPlan:
     per_page: int
     page: int
     # The count with the table's change counter beside it (see services.records.totals).
-    counted: Statement | None
-    rows: Statement
+    counted: DriverStatement | None
+    rows: DriverStatement
     specs: tuple[SortSpec, ...]
     bound_to: str
     ranked: bool
@@ -173,16 +136,16 @@ class Records:
         self.db = db
         self.rt: RecordTable = repository.build_table(schema)
         self.actor = actor or None
-        self.get_statement = Statement.of(self.rt.get_statement)
-        self.total_statement = Statement.of(self.rt.total_statement)
-        self.changes_statement = Statement.of(self.rt.changes_statement)
+        self.get_statement = DriverStatement.of(self.rt.get_statement)
+        self.total_statement = DriverStatement.of(self.rt.total_statement)
+        self.changes_statement = DriverStatement.of(self.rt.changes_statement)
         # A filtered list's total, as the service keeps it: list shape -> (counter, total).
         self._totals: dict[tuple[tuple[str, str], ...], tuple[int, int]] = {}
         self.cursors = CursorCodec(secrets.token_bytes(32))
         self._plans: dict[tuple[tuple[str, str], ...], ListPlan] = {}
-        self._after: dict[tuple[Any, ...], Statement] = {}
-        self._inserts: dict[tuple[Any, ...], Statement] = {}
-        self._updates: dict[tuple[str, ...], Statement] = {}
+        self._after: dict[tuple[Any, ...], DriverStatement] = {}
+        self._inserts: dict[tuple[Any, ...], DriverStatement] = {}
+        self._updates: dict[tuple[str, ...], DriverStatement] = {}
 
     @classmethod
     async def from_env(cls) -> Records:
@@ -252,8 +215,8 @@ class Records:
             query=query,
             per_page=limit,
             page=request.page or 1,
-            counted=Statement.of(counted_statement) if query.count else None,
-            rows=Statement.of(repository.list_statement(self.rt, query)),
+            counted=DriverStatement.of(counted_statement) if query.count else None,
+            rows=DriverStatement.of(repository.list_statement(self.rt, query)),
             specs=specs,
             bound_to=binding(
                 schema.id,
@@ -268,7 +231,7 @@ class Records:
         return plan
 
     async def _filtered_total(
-        self, connection: Any, shape: tuple[tuple[str, str], ...], counted: Statement
+        self, connection: Any, shape: tuple[tuple[str, str], ...], counted: DriverStatement
     ) -> int:
         changes = await connection.fetchval(
             self.changes_statement.sql, *self.changes_statement.args()
@@ -282,7 +245,7 @@ class Records:
 
     def _after_statement(
         self, shape: tuple[tuple[str, str], ...], plan: ListPlan, after: Keyset
-    ) -> tuple[Statement, list[Any]]:
+    ) -> tuple[DriverStatement, list[Any]]:
         """The page after a keyset: compiled once per list shape (and per pattern of NULL
         boundary values, which change the statement); the boundary values are parameters."""
         key = (shape, tuple(v is None for v in after.values))
@@ -295,7 +258,7 @@ class Records:
             ]
             keyset = Keyset(values=tuple(params[:-1]), record_id=_param(names[-1], values[-1]))
             query = replace(plan.query, after=keyset, offset=0)
-            statement = Statement.of(repository.list_statement(self.rt, query))
+            statement = DriverStatement.of(repository.list_statement(self.rt, query))
             self._after[key] = statement
         given = {n: v for n, v in zip(names, values, strict=True) if v is not None}
         return statement, statement.args(given)
@@ -361,7 +324,7 @@ class Records:
 
     # --- writes --------------------------------------------------------------------------
 
-    def _insert(self, columns: tuple[str, ...], rows: int) -> Statement:
+    def _insert(self, columns: tuple[str, ...], rows: int) -> DriverStatement:
         """insert_record's statement (one row) or insert_records' (many), for rows that
         all name these columns."""
         key = (columns, rows)
@@ -376,7 +339,7 @@ class Records:
                     {n: bindparam(f"{n}_{i}", type_=c[n].type) for n in columns}
                     for i in range(rows)
                 ]
-            statement = Statement.of(
+            statement = DriverStatement.of(
                 insert(self.rt.table).values(values).returning(*self.rt.columns)
             )
             self._inserts[key] = statement
@@ -412,7 +375,7 @@ class Records:
         records = [self.rt.to_record(r) for r in sorted(result, key=lambda r: order[r[0]])]
         return Reply(201, b'{"records":%s}' % orjson.dumps(records))
 
-    def _update(self, columns: tuple[str, ...]) -> Statement:
+    def _update(self, columns: tuple[str, ...]) -> DriverStatement:
         statement = self._updates.get(columns)
         if statement is None:
             c = self.rt.table.c
@@ -421,7 +384,7 @@ class Records:
                 UPDATED_AT: func.now(),
                 VERSION: c[VERSION] + 1,
             }
-            statement = Statement.of(
+            statement = DriverStatement.of(
                 update(self.rt.table)
                 .where(c[ID] == bindparam("record_id"))
                 .values(values)

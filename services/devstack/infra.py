@@ -241,6 +241,10 @@ class EmbeddedPostgres:
             self._child = None
 
 
+# The embedded nats-server's soft memory limit (Go's GOMEMLIMIT).
+NATS_MEMORY_LIMIT = "64MiB"
+
+
 @dataclass
 class EmbeddedNats:
     """nats-server with JetStream, admitting `users` only (services.devstack.nats_auth)."""
@@ -280,6 +284,10 @@ class EmbeddedNats:
         )
         process = subprocess.Popen(
             [str(binary), "-c", str(self.config_path)],
+            # Go's collector lets the heap double before it runs: a burst of writes took
+            # the server to 200 MiB. A soft limit makes it collect sooner near the limit
+            # (never refusing memory); an operator's own GOMEMLIMIT wins.
+            env={"GOMEMLIMIT": NATS_MEMORY_LIMIT, **os.environ},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,

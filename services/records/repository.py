@@ -18,7 +18,7 @@ import hashlib
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
@@ -58,7 +58,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -68,9 +67,12 @@ from sqlalchemy.sql.elements import ColumnElement
 from services.kit.clock import rfc3339
 from services.kit.db import (
     ALL_TENANTS,
+    DRIVER_DIALECT,
+    DriverStatement,
     Executor,
     act_in,
     copy_rows,
+    driver_of,
     is_read_connection,
     json_text,
 )
@@ -130,13 +132,8 @@ def _digest(names: Iterable[str]) -> str:
     return hashlib.sha256(",".join(names).encode()).hexdigest()[:10]
 
 
-# What the engines compile for (postgresql+asyncpg), for the statements sent to the
-# driver itself.
-_DRIVER_DIALECT = asyncpg_dialect()
-
-
 def _driver_sql(statement: Select[Any]) -> str:
-    return str(statement.compile(dialect=_DRIVER_DIALECT))
+    return str(statement.compile(dialect=DRIVER_DIALECT))
 
 
 # A column a multi-row insert leaves to its server default.
@@ -170,6 +167,9 @@ class RecordTable:
     search_vector: ColumnElement[Any] | None
     # Link field id -> its join table (record_id, target_id, position).
     links: Mapping[str, Table]
+    # The single-record insert and update, compiled for the driver per set of columns
+    # written (and, for updates, whether a version is expected): see insert_record.
+    driver_writes: dict[tuple[Any, ...], DriverStatement] = field(default_factory=dict)
 
     def to_record(self, row: Sequence[Any]) -> dict[str, Any]:
         return {
@@ -625,15 +625,6 @@ def count_statement(rt: RecordTable, query: ListQuery) -> Select[Any]:
     return select(func.count()).select_from(rt.table).where(*_where(rt, query))
 
 
-async def _driver(conn: AsyncConnection) -> Any:
-    """The driver's own connection under a read connection (kit.db.is_read_connection),
-    for the statements compiled once (RecordTable's *_sql): they run without the
-    engine's execution layers, a good part of a short read's time."""
-    driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
-    return driver
-
-
 def with_changes(rt: RecordTable, count: Select[Any]) -> Select[Any]:
     """A count and, from the same snapshot, the table's change counter."""
     return count.add_columns(rt.changes_statement.scalar_subquery())
@@ -689,8 +680,32 @@ async def insert_record(
 ) -> Row[Any]:
     """The new record, then `checks` (privacy rules) evaluated on it."""
     conn = await _conn(session)
+    if not savepoint and not checks:
+        # The common write, sent to the driver: see DriverStatement.
+        row = {ID: record_id, **values}
+        key = ("insert", *row)
+        compiled = rt.driver_writes.get(key)
+        if compiled is None:
+            c = rt.table.c
+            # Typed like the column, as the engine types a literal value.
+            bound = {name: bindparam(name, type_=c[name].type) for name in row}
+            compiled = DriverStatement.of(insert(rt.table).values(bound).returning(*rt.columns))
+            rt.driver_writes[key] = compiled
+        return await _driver_write(conn, compiled, row)
     statement = insert(rt.table).values({ID: record_id, **values}).returning(*rt.columns, *checks)
     return (await _write(conn, statement, savepoint=savepoint)).one()
+
+
+async def _driver_write(
+    conn: AsyncConnection, compiled: DriverStatement, values: Mapping[str, Any]
+) -> Any:
+    try:
+        return await (await driver_of(conn)).fetchrow(compiled.sql, *compiled.args(values))
+    except asyncpg.UniqueViolationError as error:
+        name = error.constraint_name
+        if isinstance(name, str) and name.startswith("uq_"):
+            raise UniqueViolation(name.removeprefix("uq_")) from None
+        raise
 
 
 async def insert_records(
@@ -737,7 +752,7 @@ async def get_record(
     conn = await _conn(session)
     if access.find is None and not access.flags:
         if is_read_connection(conn):
-            row: Row[Any] | None = await (await _driver(conn)).fetchrow(rt.get_sql, record_id)
+            row: Row[Any] | None = await (await driver_of(conn)).fetchrow(rt.get_sql, record_id)
             return row
         return (await conn.execute(rt.get_statement, {"record_id": record_id})).first()
     statement = select(*rt.columns, *access.flags).where(rt.column_of[ID] == record_id)
@@ -777,6 +792,24 @@ async def update_record(
     such record (or, with if_match, not at that version, or `allowed` does not hold)."""
     conn = await _conn(session)
     c = rt.table.c
+    if allowed is None and not flags:
+        key = ("update", if_match is None, *values)
+        compiled = rt.driver_writes.get(key)
+        if compiled is None:
+            bound = {name: bindparam(name, type_=c[name].type) for name in values}
+            statement = (
+                update(rt.table)
+                .where(c[ID] == bindparam("record_id"))
+                .values({**bound, UPDATED_AT: func.now(), VERSION: c[VERSION] + 1})
+                .returning(*rt.columns)
+            )
+            if if_match is not None:
+                statement = statement.where(c[VERSION] == bindparam("if_match"))
+            compiled = DriverStatement.of(statement)
+            rt.driver_writes[key] = compiled
+        return await _driver_write(
+            conn, compiled, {**values, "record_id": record_id, "if_match": if_match}
+        )
     statement = (
         update(rt.table)
         .where(c[ID] == record_id)
@@ -1074,7 +1107,7 @@ async def _sum(
     """One of the table's counter sums; straight on the driver on a read connection (a
     session's connection is not one: its statements must go through its transaction)."""
     if is_read_connection(conn):
-        value: int | None = await (await _driver(conn)).fetchval(sql, schema_id)
+        value: int | None = await (await driver_of(conn)).fetchval(sql, schema_id)
         return value
     return (await conn.execute(statement)).scalar()
 
@@ -1681,8 +1714,11 @@ async def upgrade_counters(engine: AsyncEngine) -> int:
     return len(stale)
 
 
-def sqlstate(error: DBAPIError) -> str | None:
-    """The PostgreSQL SQLSTATE behind a driver error, when there is one."""
+def sqlstate(error: DBAPIError | asyncpg.PostgresError) -> str | None:
+    """The PostgreSQL SQLSTATE behind an error of the engine or of the driver itself
+    (a DriverStatement's), when there is one."""
+    if isinstance(error, asyncpg.PostgresError):
+        return error.sqlstate
     for candidate in (error.orig, getattr(error.orig, "__cause__", None)):
         state = getattr(candidate, "sqlstate", None)
         if isinstance(state, str):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+import asyncpg
 import grpc
 from google.protobuf.message import Message
 from sqlalchemy.exc import DBAPIError
@@ -84,7 +85,7 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
         for attempt in range(2):
             try:
                 return await self._write_once(method, request, reply_type, work)
-            except DBAPIError as error:
+            except (DBAPIError, asyncpg.PostgresError) as error:
                 if attempt or repository.sqlstate(error) != DEADLOCK_DETECTED:
                     raise
         raise AssertionError("unreachable")

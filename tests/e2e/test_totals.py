@@ -223,3 +223,48 @@ def test_a_new_schema_version_moves_the_counter(stack: Stack, deals: Table) -> N
     before = counter()
     assert deals.add_field({"slug": "note", "type": "text"}).status_code == 201
     eventually(lambda: counter() > before)
+
+
+def test_a_write_rolled_back_to_break_a_deadlock_runs_once_more(stack: Stack, deals: Table) -> None:
+    """An update waiting for a record while holding its counter row, and another
+    transaction holding that record and then asking for the counter rows: PostgreSQL
+    rolls one back. When it is the API's update, the service runs it again, and the
+    client sees one update, not an error."""
+    stage = column_of(stack, deals, "stage")
+    table = sql.Identifier(stage.app_id, stage.schema_id)
+    counts = sql.Identifier(stage.app_id, "_record_counts")
+    record = deals.page({"sort": "name"})["records"][0]
+    url = stack.databases["records"].admin_url
+    deadlocks = "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+    replies: list[Any] = []
+    with psycopg.connect(url) as holder, psycopg.connect(url, autocommit=True) as probe:
+        before = probe.execute(deadlocks).fetchone()
+        # The API's transaction is the one to find the deadlock, and so to be rolled back.
+        holder.execute("SET LOCAL deadlock_timeout = '60s'")
+        holder.execute(
+            sql.SQL("SELECT 1 FROM {} WHERE id = %s FOR UPDATE").format(table), (record["id"],)
+        )
+        update = threading.Thread(
+            target=lambda: replies.append(deals.update(record["id"], {"stage": "lost"}))
+        )
+        update.start()
+        try:
+            waiting = sql.SQL(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE 'UPDATE %%' AND pid <> %s"
+            )
+            eventually(
+                lambda: probe.execute(waiting, (holder.info.backend_pid,)).fetchone() == (1,)
+            )
+            holder.execute(
+                sql.SQL("SELECT 1 FROM {} WHERE schema_id = %s FOR UPDATE").format(counts),
+                (stage.schema_id,),
+            )
+            eventually(lambda: probe.execute(deadlocks).fetchone() != before)
+        finally:
+            holder.rollback()
+            update.join(timeout=30)
+    assert len(replies) == 1
+    assert replies[0].status_code == 200, replies[0].text
+    assert replies[0].json()["stage"] == "lost"
+    assert replies[0].json()["version"] == record["version"] + 1

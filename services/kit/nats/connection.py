@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 # JetStream drops a repeated Nats-Msg-Id inside this window; a relay restarted after a
 # crash republishes well inside it.
 DUPLICATE_WINDOW_SECONDS = 600
+# How long a stream keeps an event. Durable consumers read far sooner; without a limit a
+# stream (and the server's memory for its index and caches) grows with every write ever
+# made. A consumer away for longer starts again from what is left.
+EVENT_RETENTION_SECONDS = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,12 @@ async def ensure_stream(js: JetStreamContext, *, name: str, subjects: list[str])
     stream is left as it is: services may create their stream but not change it (see
     services.kit.nats.permissions), so a stream whose configuration must change is updated
     by an operator with the server's own credentials."""
-    config = StreamConfig(name=name, subjects=subjects, duplicate_window=DUPLICATE_WINDOW_SECONDS)
+    config = StreamConfig(
+        name=name,
+        subjects=subjects,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        max_age=EVENT_RETENTION_SECONDS,
+    )
     try:
         info = await js.stream_info(name)
     except NotFoundError:
@@ -81,4 +90,11 @@ async def ensure_stream(js: JetStreamContext, *, name: str, subjects: list[str])
             name,
             info.config.subjects,
             subjects,
+        )
+    if not info.config.max_age:
+        log.warning(
+            "stream %s keeps its events forever: give it a max_age (%d s) with an operator's "
+            "credentials",
+            name,
+            EVENT_RETENTION_SECONDS,
         )

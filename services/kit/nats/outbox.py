@@ -27,6 +27,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    bindparam,
     delete,
     func,
     insert,
@@ -39,7 +40,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.kit.clock import utcnow
-from services.kit.db import copy_rows, json_text, plain_url
+from services.kit.db import DriverStatement, copy_rows, driver_of, json_text, plain_url
 from services.kit.nats.events import Event
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,8 @@ PURGE_INTERVAL_SECONDS = 600.0
 # From this many events on, add_many COPYs them: several times faster than an INSERT per row
 # (an import's batch), not worth it for a few.
 COPY_FROM_EVENTS = 100
-_COPIED = ("event_id", "subject", "payload", "headers")
+# The columns a writer fills (the rest take their defaults).
+_INSERTED = ("event_id", "subject", "payload", "headers")
 # nats-py's default limit of a JetStream context's unacknowledged async publishes.
 PUBLISH_ASYNC_MAX_PENDING = 4000
 
@@ -75,6 +77,10 @@ class OutboxWriter:
 
     def __init__(self, table: Table) -> None:
         self.table = table
+        c = table.c
+        self._insert_one = DriverStatement.of(
+            insert(table).values({name: bindparam(name, type_=c[name].type) for name in _INSERTED})
+        )
 
     async def add(self, session: AsyncSession, event: Event) -> None:
         await self.add_many(session, [event])
@@ -88,7 +94,7 @@ class OutboxWriter:
             return
         if len(events) >= COPY_FROM_EVENTS:
             rows = [(e.id, e.subject, e.to_json(), json_text(e.headers)) for e in events]
-            await copy_rows(session, self.table, _COPIED, rows)
+            await copy_rows(session, self.table, _INSERTED, rows)
             return
         values = [
             {
@@ -99,13 +105,16 @@ class OutboxWriter:
             }
             for event in events
         ]
+        if len(values) == 1:
+            # The common case, straight to the driver (see DriverStatement); the
+            # caller's statements have begun the transaction.
+            driver = await driver_of(session)
+            await driver.execute(self._insert_one.sql, *self._insert_one.args(values[0]))
+            return
         # Core on the session's connection: the ORM's execution layers cost more than the
         # statement.
         conn = await session.connection()
-        if len(values) == 1:
-            await conn.execute(insert(self.table).values(values[0]))
-        else:
-            await conn.execute(insert(self.table), values)
+        await conn.execute(insert(self.table), values)
 
 
 AfterPublish = Callable[[list[str]], Awaitable[None]]
