@@ -28,7 +28,7 @@ from tessera.schema.v1 import schema_pb2
 
 from bench.baseline import Records
 from services.gateway.queries import list_request
-from services.kit.db import async_url
+from services.kit.db import async_url, create_read_engine
 from services.records.cursors import CursorCodec
 from services.records.imports import Importer
 from services.records.provisioning import Provisioner
@@ -163,6 +163,9 @@ async def compare(
     when the statements on the app's tables differ."""
     schema = schema_from_proto(schema_message)
     engine = create_async_engine(async_url(dsn), poolclass=NullPool)
+    # The service's reads run outside a transaction on a pool of their own, where a
+    # filtered total is remembered and the driver gets its statements directly.
+    read_engine = create_read_engine(async_url(dsn), pool_size=1)
     captured: list[str] = []
 
     def record(*args: Any) -> None:
@@ -184,8 +187,9 @@ async def compare(
         provisioner = Provisioner(async_sessionmaker(engine), RecordTables())
         await provisioner.ensure(ctx.tenant_id, schema)
         service = RecordsService(FixedSchema(schema), provisioner, cursor_key=service_key)
-        event.listen(engine.sync_engine, "before_cursor_execute", record)
-        event.listen(engine.sync_engine, "connect", attach)
+        for each in (engine, read_engine):
+            event.listen(each.sync_engine, "before_cursor_execute", record)
+            event.listen(each.sync_engine, "connect", attach)
         results: dict[str, Issued] = {}
         connection = await asyncpg.connect(dsn)
         # One of each for all the requests, as the service's remembered totals are.
@@ -202,7 +206,7 @@ async def compare(
                     )
                     # Reads take their own connection, outside the transaction.
                     servicer = RecordsServicer(
-                        sessionmaker, engine, service, Importer(sessionmaker, service)
+                        sessionmaker, read_engine, service, Importer(sessionmaker, service)
                     )
                     await _service_call(
                         servicer, ctx, schema.app_slug, schema.slug, service_request
@@ -220,9 +224,10 @@ async def compare(
         finally:
             await connection.close()
     finally:
-        event.remove(engine.sync_engine, "connect", attach)
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
-        await engine.dispose()
+        for each in (engine, read_engine):
+            event.remove(each.sync_engine, "connect", attach)
+            event.remove(each.sync_engine, "before_cursor_execute", record)
+            await each.dispose()
     return results
 
 
