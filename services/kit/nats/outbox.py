@@ -78,8 +78,11 @@ class OutboxWriter:
     def __init__(self, table: Table) -> None:
         self.table = table
         c = table.c
+        # inline(): no RETURNING of the generated seq, which nobody reads.
         self._insert_one = DriverStatement.of(
-            insert(table).values({name: bindparam(name, type_=c[name].type) for name in _INSERTED})
+            insert(table)
+            .values({name: bindparam(name, type_=c[name].type) for name in _INSERTED})
+            .inline()
         )
 
     async def add(self, session: AsyncSession, event: Event) -> None:
