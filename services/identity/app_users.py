@@ -29,10 +29,9 @@ from services.kit.audit import Action, AuditEntry, Detail, Outcome
 from services.kit.clock import utcnow
 from services.kit.errors import ValidationFailed
 from services.kit.ids import new_id
+from services.kit.paging import DEFAULT_PER_PAGE, MAX_PER_PAGE
 
 SESSION_KIND = "apu"
-MAX_PER_PAGE = 100
-DEFAULT_PER_PAGE = 50
 
 
 async def sign_up(

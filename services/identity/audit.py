@@ -26,11 +26,10 @@ from services.kit.access import Kind, Principal
 from services.kit.audit import Action, AuditEntry, Detail, Outcome
 from services.kit.clock import utcnow
 from services.kit.errors import ValidationFailed
+from services.kit.paging import DEFAULT_PER_PAGE, MAX_PER_PAGE
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PER_PAGE = 50
-MAX_PER_PAGE = 100
 MAX_FILTER_VALUES = 20
 MAX_ID_LENGTH = 100
 MAX_CURSOR_LENGTH = 200

@@ -33,6 +33,7 @@ from services.kit.fields import ALL_OPERATORS
 from services.kit.ids import new_id
 from services.kit.json import NestedTooDeeply, loads_exact
 from services.kit.nats.outbox import OutboxWriter
+from services.kit.paging import DEFAULT_PER_PAGE, MAX_PER_PAGE
 from services.kit.privacy import CLOSED, schema_access
 from services.kit.tenancy import tenant_of
 from services.records import events, repository, tables
@@ -63,8 +64,6 @@ READ_ONLY_KEYS = frozenset({ID, VERSION, CREATED_AT, UPDATED_AT})
 
 DEFAULT_PAGE = 1
 MAX_PAGE = 10_000_000
-DEFAULT_PER_PAGE = 50
-MAX_PER_PAGE = 100
 MAX_RECORD_ID_LENGTH = 64
 # Records an export reads from its cursor at a time.
 EXPORT_BATCH_SIZE = 1000

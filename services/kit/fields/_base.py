@@ -145,6 +145,16 @@ class FieldType:
         """A function turning a stored (non-null) value into JSON, or None for identity."""
         return None
 
+    def value_schema(self, field: FieldLike) -> dict[str, Any]:
+        """The JSON Schema of a (non-null) value as the API answers with it; any JSON
+        value unless the type says more."""
+        return {}
+
+    def input_schema(self, field: FieldLike) -> dict[str, Any]:
+        """The JSON Schema of a value a client may write; most types take what they
+        answer with."""
+        return self.value_schema(field)
+
     def fail(self, field: FieldLike) -> ValidationFailed:
         return ValidationFailed(f"Field '{field.slug}' must be {self.expected}", field=field.slug)
 

@@ -87,6 +87,14 @@ class TextLike(FieldType):
     max_length: ClassVar[int]
     operators = TEXTUAL
     searchable = True
+    # The JSON Schema format of its values, where there is one.
+    value_format: ClassVar[str | None] = None
+
+    def value_schema(self, field: FieldLike) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "string", "maxLength": self.max_length}
+        if self.value_format:
+            schema["format"] = self.value_format
+        return schema
 
     def column_type(self, config: Mapping[str, Any]) -> TypeEngine[Any]:
         return Text()
@@ -142,6 +150,7 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 
 class EmailType(TextLike):
     name = "email"
+    value_format = "email"
     expected = "an email address"
     max_length = 254
 
@@ -162,6 +171,7 @@ class EmailType(TextLike):
 
 class UrlType(TextLike):
     name = "url"
+    value_format = "uri"
     expected = "an absolute http or https URL"
     max_length = 2048
 
@@ -290,6 +300,9 @@ class NumberType(FieldType):
     config_model = NumberConfig
     operators = ORDERING
 
+    def value_schema(self, field: FieldLike) -> dict[str, Any]:
+        return {"type": "number"}
+
     def column_type(self, config: Mapping[str, Any]) -> TypeEngine[Any]:
         return Numeric(asdecimal=True)
 
@@ -357,6 +370,9 @@ class IntegerType(FieldType):
     expected = "a whole number between -9223372036854775808 and 9223372036854775807"
     operators = ORDERING
 
+    def value_schema(self, field: FieldLike) -> dict[str, Any]:
+        return {"type": "integer", "minimum": -_INT64, "maximum": _INT64 - 1}
+
     def column_type(self, config: Mapping[str, Any]) -> TypeEngine[Any]:
         return BigInteger()
 
@@ -401,6 +417,9 @@ class RatingType(IntegerType):
     can_be_unique = False
     can_be_primary = False
 
+    def value_schema(self, field: FieldLike) -> dict[str, Any]:
+        return {"type": "integer", "minimum": 0, "maximum": int(field.config.get("max", 5))}
+
     def column_type(self, config: Mapping[str, Any]) -> TypeEngine[Any]:
         return SmallInteger()
 
@@ -429,6 +448,18 @@ class DurationType(FieldType):
     expected = "a number of seconds, or h:mm[:ss]"
     operators = ORDERING
     can_be_unique = False
+
+    def value_schema(self, field: FieldLike) -> dict[str, Any]:
+        return {"type": "number", "description": "Seconds"}
+
+    def input_schema(self, field: FieldLike) -> dict[str, Any]:
+        return {
+            "anyOf": [
+                {"type": "number"},
+                {"type": "string", "pattern": _DURATION.pattern, "examples": ["1:30"]},
+            ],
+            "description": "Seconds, or h:mm[:ss]",
+        }
 
     def column_type(self, config: Mapping[str, Any]) -> TypeEngine[Any]:
         return Numeric(asdecimal=True)
@@ -482,6 +513,10 @@ class BooleanType(FieldType):
     expected = "true or false"
     can_be_unique = False
     can_be_primary = False
+
+    def value_schema(self, field: FieldLike) -> dict[str, Any]:
+        return {"type": "boolean"}
+
     _TEXT_VALUES: ClassVar[dict[str, bool]] = {
         "true": True,
         "1": True,
@@ -535,6 +570,9 @@ class DateType(FieldType):
     expected = "a date as YYYY-MM-DD"
     operators = DATES
 
+    def value_schema(self, field: FieldLike) -> dict[str, Any]:
+        return {"type": "string", "format": "date"}
+
     def column_type(self, config: Mapping[str, Any]) -> TypeEngine[Any]:
         return Date()
 
@@ -577,6 +615,9 @@ class DatetimeType(FieldType):
     expected = "an ISO 8601 date-time"
     operators = DATES
 
+    def value_schema(self, field: FieldLike) -> dict[str, Any]:
+        return {"type": "string", "format": "date-time"}
+
     def column_type(self, config: Mapping[str, Any]) -> TypeEngine[Any]:
         return DateTime(timezone=True)
 
@@ -613,6 +654,9 @@ class SelectType(FieldType):
     searchable = True
     operators = EQUALITY
 
+    def value_schema(self, field: FieldLike) -> dict[str, Any]:
+        return {"type": "string", "enum": list(field.options)}
+
     def column_type(self, config: Mapping[str, Any]) -> TypeEngine[Any]:
         return Text()
 
@@ -634,6 +678,14 @@ def _as_list(value: list[str]) -> list[str]:
 class MultiSelectType(FieldType):
     name = "multi_select"
     expected = "a list of the field's options"
+
+    def value_schema(self, field: FieldLike) -> dict[str, Any]:
+        return {
+            "type": "array",
+            "items": {"type": "string", "enum": list(field.options)},
+            "uniqueItems": True,
+        }
+
     sortable = False
     takes_choices = True
     can_be_unique = False
@@ -794,6 +846,20 @@ class LinkType(FieldType):
     can_be_primary = False
     operators = frozenset({"has_any", "has_all", "has_none", "empty", "nempty"})
 
+    def value_schema(self, field: FieldLike) -> dict[str, Any]:
+        linked = {
+            "type": "object",
+            "required": ["id"],
+            "properties": {"id": {"type": "string"}, "display": {}},
+        }
+        return {"type": "array", "items": linked}
+
+    def input_schema(self, field: FieldLike) -> dict[str, Any]:
+        ids = {"type": "array", "items": {"type": "string"}, "maxItems": MAX_LINKS}
+        if field.config.get("single"):
+            return {"anyOf": [{"type": "string"}, {**ids, "maxItems": 1}]}
+        return ids
+
     def validate(self, field: FieldLike, value: Any) -> Any:
         single = bool(field.config.get("single"))
         if single and isinstance(value, str):
@@ -843,6 +909,9 @@ class AutonumberType(ReadOnly):
     expected = "a whole number"
     operators = ORDERING
 
+    def value_schema(self, field: FieldLike) -> dict[str, Any]:
+        return {"type": "integer"}
+
     def column_type(self, config: Mapping[str, Any]) -> TypeEngine[Any]:
         return BigInteger()
 
@@ -862,6 +931,9 @@ class MomentStamp(ReadOnly):
     storage = SYSTEM
     expected = "an ISO 8601 date-time"
     operators = DATES
+
+    def value_schema(self, field: FieldLike) -> dict[str, Any]:
+        return {"type": "string", "format": "date-time"}
 
     def column_type(self, config: Mapping[str, Any]) -> TypeEngine[Any]:
         return DateTime(timezone=True)
@@ -896,6 +968,9 @@ class ActorStamp(ReadOnly):
     expected = "an id"
     can_be_primary = False
     operators = EQUALITY
+
+    def value_schema(self, field: FieldLike) -> dict[str, Any]:
+        return {"type": "string"}
 
     def column_type(self, config: Mapping[str, Any]) -> TypeEngine[Any]:
         return Text()

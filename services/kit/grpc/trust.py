@@ -39,8 +39,10 @@ from services.kit.errors import DomainError, PermissionDenied, Unauthenticated
 log = logging.getLogger(__name__)
 
 GATEWAY: Final = "gateway"
-# Services that may call another service as themselves; a new one (workflows) is added here.
-SERVICE_CALLERS: Final = frozenset({"records"})
+# Services that may call another service as themselves (services.kit.access's
+# SERVICE_OPERATIONS: reading apps and schemas); a new one (workflows) is added here. The
+# gateway reads them for the API documents, which show each caller its own part.
+SERVICE_CALLERS: Final = frozenset({"records", "gateway"})
 CONTEXT_SIGNATURE_KEY: Final = "tessera-context-signature-bin"
 # Long enough for any clock skew inside a cluster, short enough that a captured signature
 # is soon worthless; a call is checked when it starts, so a long upload is not cut short.

@@ -137,8 +137,9 @@ class BusRole:
 RATE_LIMITS_BUCKET = "rate_limits"
 # The durable consumers on other services' streams: the services name theirs from here, so
 # what they create is what their role may create.
-# The schema service's changes to apps and schemas, which the records service hears to drop
-# its cached definitions (its audit events, with members' addresses, are not among them).
+# The schema service's changes to apps and schemas, which the records service and the
+# gateway hear to drop their cached definitions (its audit events, with members'
+# addresses, are not among them).
 SCHEMA_CHANGES = ("schema.*.app.>", "schema.*.schema.>")
 # Identity's member and credential changes, which the gateway hears to drop its caches
 # (not the account events, which carry email addresses).
@@ -159,7 +160,7 @@ ROLES: Mapping[str, BusRole] = {
         BusRole(
             "gateway",
             publishes_events=False,
-            listens=IDENTITY_CACHE_CHANGES,
+            listens=(*IDENTITY_CACHE_CHANGES, *SCHEMA_CHANGES),
             buckets=(KeyValueBucket(RATE_LIMITS_BUCKET),),
         ),
     )
