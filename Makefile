@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PROTO_FILES := $(shell find proto -name '*.proto')
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format proto proto-check bench helm clean
+.PHONY: help run test fuzz lint format proto proto-check bench helm clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,8 +22,12 @@ venv: $(STAMP)
 run: $(STAMP) ## Start PostgreSQL, NATS and every service; prints the gateway URL
 	$(BIN)/python -m services.devstack run
 
-test: $(STAMP) ## Run the whole suite against real PostgreSQL and nats-server
+test: $(STAMP) ## Run the whole suite against real PostgreSQL, nats-server and Chromium
+	sh tests/ensure-chromium.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+fuzz: $(STAMP) ## schemathesis with 50 examples per operation (the suite runs 3)
+	TESSERA_FUZZ_EXAMPLES=50 $(BIN)/python -m pytest tests/e2e/test_schemathesis.py $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff + mypy
 	$(BIN)/ruff check services tests bench

@@ -12,11 +12,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from nats.aio.client import Client
 
+from services.gateway.app_spec import AppDefinitions
 from services.gateway.auth import Authenticator
 from services.gateway.clients import Backends
 from services.gateway.config import GatewaySettings
 from services.gateway.errors import install_error_handlers
-from services.gateway.events import membership_invalidator
+from services.gateway.events import definitions_invalidator, membership_invalidator
 from services.gateway.hardening import SecurityHeaders
 from services.gateway.limits import RateLimiter, RateLimits, SharedCounts, limiter_from
 from services.gateway.routes import (
@@ -24,6 +25,7 @@ from services.gateway.routes import (
     apps,
     audit_log,
     credentials,
+    docs,
     health,
     keys,
     members,
@@ -36,7 +38,7 @@ from services.gateway.routes import (
     workspace_users,
 )
 from services.kit.nats.connection import connect
-from services.kit.nats.permissions import IDENTITY_CACHE_CHANGES
+from services.kit.nats.permissions import IDENTITY_CACHE_CHANGES, SCHEMA_CHANGES
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.backends = backends
         app.state.authenticator = authenticator
+        app.state.app_definitions = AppDefinitions(backends)
         app.state.nats = None
         # NATS may come up after the gateway; readiness reports it until then.
         subscriber = asyncio.create_task(_subscribe(app, settings, authenticator, limiter))
@@ -121,6 +124,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         schemas,
         trash,
         audit_log,
+        docs,
     ):
         app.include_router(module.router)
     return app
@@ -143,6 +147,8 @@ async def _subscribe(
             await asyncio.sleep(1.0)
     for subject in IDENTITY_CACHE_CHANGES:
         await nats.subscribe(subject, cb=membership_invalidator(authenticator))
+    for subject in SCHEMA_CHANGES:
+        await nats.subscribe(subject, cb=definitions_invalidator(app.state.app_definitions))
     app.state.nats = nats
     if limiter is not None:
         await SharedCounts(limiter, interval=settings.rate_limit_sync_seconds).run(nats)

@@ -1,4 +1,5 @@
-"""What the gateway hears on NATS: identity changes that invalidate its caches.
+"""What the gateway hears on NATS: identity changes that invalidate its caches, and schema
+changes that invalidate the app definitions its API documents are made from.
 
 `identity.<tenant>.member.*` drops the account's memberships and every credential made by
 it (a token's rights follow its creator's role); `identity.<tenant>.credential.*` drops
@@ -15,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from nats.aio.msg import Msg
 
+from services.gateway.app_spec import AppDefinitions
 from services.gateway.auth import Authenticator
 from services.kit.nats.events import Event
 
@@ -43,3 +45,15 @@ def membership_invalidator(authenticator: Authenticator) -> Callable[[Msg], Awai
             authenticator.memberships.forget(account_id)
 
     return on_identity_event
+
+
+def definitions_invalidator(definitions: AppDefinitions) -> Callable[[Msg], Awaitable[None]]:
+    """`schema.<tenant>.app.*` and `schema.<tenant>.schema.*`: the workspace's apps and
+    schemas as held for the API documents are read again."""
+
+    async def on_schema_event(message: Msg) -> None:
+        parts = message.subject.split(".")
+        if len(parts) > 2:
+            definitions.forget(parts[1])
+
+    return on_schema_event

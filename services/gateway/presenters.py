@@ -13,6 +13,7 @@ from tessera.identity.v1 import identity_pb2
 from tessera.records.v1 import records_pb2
 from tessera.schema.v1 import schema_pb2
 
+from services.gateway import shapes
 from services.kit.json import dumps_exact, loads_exact
 
 
@@ -21,7 +22,7 @@ def exact_json(body: Any, status_code: int = 200) -> Response:
     return Response(dumps_exact(body), status_code=status_code, media_type="application/json")
 
 
-def user(account: identity_pb2.Account) -> dict[str, Any]:
+def user(account: identity_pb2.Account) -> shapes.User:
     # first_name and username keep Baserow clients working.
     return {
         "id": account.id,
@@ -32,8 +33,8 @@ def user(account: identity_pb2.Account) -> dict[str, Any]:
     }
 
 
-def workspace(ws: identity_pb2.Workspace, role: str | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {
+def workspace(ws: identity_pb2.Workspace, role: str | None = None) -> shapes.Workspace:
+    body: shapes.Workspace = {
         "id": ws.id,
         "name": ws.name,
         "slug": ws.slug,
@@ -44,7 +45,7 @@ def workspace(ws: identity_pb2.Workspace, role: str | None = None) -> dict[str, 
     return body
 
 
-def app(message: schema_pb2.App) -> dict[str, Any]:
+def app(message: schema_pb2.App) -> shapes.App:
     return {
         "slug": message.slug,
         "public_id": message.public_id,
@@ -55,7 +56,7 @@ def app(message: schema_pb2.App) -> dict[str, Any]:
     }
 
 
-def app_user(message: identity_pb2.AppUser) -> dict[str, Any]:
+def app_user(message: identity_pb2.AppUser) -> shapes.AppUser:
     return {
         "id": message.id,
         "email": message.email,
@@ -65,8 +66,8 @@ def app_user(message: identity_pb2.AppUser) -> dict[str, Any]:
     }
 
 
-def field(message: schema_pb2.Field) -> dict[str, Any]:
-    body: dict[str, Any] = {
+def field(message: schema_pb2.Field) -> shapes.Field:
+    body: shapes.Field = {
         "slug": message.slug,
         "name": message.name,
         "type": message.type,
@@ -85,7 +86,7 @@ def field(message: schema_pb2.Field) -> dict[str, Any]:
     return body
 
 
-def schema(message: schema_pb2.Schema) -> dict[str, Any]:
+def schema(message: schema_pb2.Schema) -> shapes.Schema:
     return {
         "slug": message.slug,
         "name": message.name,
@@ -103,7 +104,7 @@ IMPORT_MODES = {
 }
 
 
-def import_job(message: records_pb2.ImportJob) -> dict[str, Any]:
+def import_job(message: records_pb2.ImportJob) -> shapes.ImportJob:
     return {
         "id": message.id,
         "state": message.state,
@@ -175,17 +176,23 @@ class RecordsCsv:
         return text.encode()
 
 
-def trash_entry(message: schema_pb2.TrashEntry) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": message.id, "type": message.type, "app": message.app}
+def trash_entry(message: schema_pb2.TrashEntry) -> shapes.TrashEntry:
+    body: shapes.TrashEntry = {
+        "id": message.id,
+        "type": message.type,
+        "app": message.app,
+        "name": message.name,
+        "deleted_at": message.deleted_at,
+        "expires_at": message.expires_at,
+    }
     if message.schema:
         body["schema"] = message.schema
     if message.field:
         body["field"] = message.field
-    body.update(name=message.name, deleted_at=message.deleted_at, expires_at=message.expires_at)
     return body
 
 
-def member(message: identity_pb2.Member) -> dict[str, Any]:
+def member(message: identity_pb2.Member) -> shapes.Member:
     return {
         "id": message.account.id,
         "name": message.account.name,
@@ -195,12 +202,12 @@ def member(message: identity_pb2.Member) -> dict[str, Any]:
     }
 
 
-def workspace_user(message: identity_pb2.Member) -> dict[str, Any]:
+def workspace_user(message: identity_pb2.Member) -> shapes.WorkspaceUser:
     """A member as the users API shows it; `_id` as Budibase's public API names it."""
     return {"_id": message.account.id, **member(message)}
 
 
-def admin_token(message: identity_pb2.AdminToken) -> dict[str, Any]:
+def admin_token(message: identity_pb2.AdminToken) -> shapes.AdminToken:
     return {
         "id": message.id,
         "name": message.name,

@@ -9,10 +9,14 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+from pydantic import Field as PydanticField
 from tessera.records.v1 import records_pb2
 
 from services.kit.errors import ValidationFailed
+from services.kit.fields import ALL_OPERATORS
 from services.kit.json import dumps_exact
+from services.kit.paging import DEFAULT_PER_PAGE, MAX_PER_PAGE
 
 MAX_SORT_KEYS = 10
 MAX_FILTERS = 50
@@ -28,8 +32,37 @@ MAX_TREE_DEPTH = 8
 # Digits in page/per_page: more cannot be a page anyone has.
 MAX_INTEGER_DIGITS = 9
 
-LIST_PARAMETERS = frozenset(
-    {"page", "per_page", "sort", "search", "fields", "cursor", "count", "expand"}
+# The parameters of a records list, and what each does (the OpenAPI documents say it).
+LIST_PARAMETER_DOCS: dict[str, tuple[dict[str, Any], str]] = {
+    "page": ({"type": "integer", "minimum": 1}, "Page number, from 1"),
+    "per_page": (
+        {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
+        f"Records per page ({DEFAULT_PER_PAGE} by default, at most {MAX_PER_PAGE})",
+    ),
+    "sort": (
+        {"type": "string", "maxLength": 1000},
+        "Field slugs, comma-separated; `-` before one sorts it descending: `-score,name`",
+    ),
+    "search": (
+        {"type": "string", "maxLength": MAX_SEARCH_LENGTH},
+        "Words every record found contains, in any of its text fields",
+    ),
+    "fields": ({"type": "string"}, "Only these field slugs, comma-separated"),
+    "cursor": (
+        {"type": "string", "maxLength": MAX_CURSOR_LENGTH},
+        "The `next_cursor` of the previous page: the next page, however deep",
+    ),
+    "count": (
+        {"type": "boolean", "default": True},
+        "false leaves `total` null and saves counting the matches",
+    ),
+    "expand": ({"type": "string"}, "Link fields whose records come whole, comma-separated"),
+}
+LIST_PARAMETERS = frozenset(LIST_PARAMETER_DOCS)
+FILTER_PARAMETER_DOC = (
+    "`filter[<field>]=<value>` (equal) or `filter[<field>][<operator>]=<value>`, e.g. "
+    "`filter[score][gte]=10`; every filter must hold. Lists are comma-separated. Operators "
+    "(each field type takes some): " + ", ".join(sorted(ALL_OPERATORS))
 )
 _FILTER_KEY = re.compile(r"filter\[([^\[\]]+)\](?:\[([^\[\]]+)\])?")
 _TRUE = frozenset({"true", "1"})
@@ -53,7 +86,11 @@ def integer(raw: str | None, name: str) -> int:
 def sort_keys(raw: str | Iterable[str] | None) -> list[records_pb2.SortKey]:
     if not raw:
         return []
-    parts = raw.split(",") if isinstance(raw, str) else list(raw)
+    if not isinstance(raw, str | list):
+        raise ValidationFailed(
+            "'sort' is a list of field slugs, or one comma-separated string", field="sort"
+        )
+    parts = raw.split(",") if isinstance(raw, str) else raw
     keys = []
     for part in parts:
         if not isinstance(part, str):
@@ -74,7 +111,11 @@ def sort_keys(raw: str | Iterable[str] | None) -> list[records_pb2.SortKey]:
 def field_list(raw: str | Iterable[str] | None, name: str = "fields") -> list[str]:
     if raw is None:
         return []
-    names = [n.strip() for n in raw.split(",")] if isinstance(raw, str) else list(raw)
+    if not isinstance(raw, str | list):
+        raise ValidationFailed(
+            f"'{name}' is a list of field slugs, or one comma-separated string", field=name
+        )
+    names = [n.strip() for n in raw.split(",")] if isinstance(raw, str) else raw
     if not names or len(names) > MAX_FIELDS:
         raise ValidationFailed(f"'{name}' names 1 to {MAX_FIELDS} fields", field=name)
     for item in names:
@@ -88,6 +129,8 @@ def boolean(raw: str | bool | None, name: str, *, default: bool) -> bool:
         return default
     if isinstance(raw, bool):
         return raw
+    if not isinstance(raw, str):
+        raise ValidationFailed(f"'{name}' must be true or false", field=name)
     value = raw.strip().lower()
     if value in _TRUE:
         return True
@@ -171,9 +214,36 @@ def list_request(items: list[tuple[str, str]]) -> records_pb2.ListRecordsRequest
     return request
 
 
-SEARCH_KEYS = frozenset(
-    {"filter", "sort", "search", "fields", "cursor", "count", "page", "per_page", "expand"}
-)
+class RecordSearch(BaseModel):
+    """The body of POST …/records/search: a list's parameters as JSON, the filter a tree
+    of groups and conditions. Documentation: search_request reads the body itself."""
+
+    filter: dict[str, Any] | None = PydanticField(
+        default=None,
+        description='{"and": [...]} or {"or": [...]} of groups and conditions '
+        '{"field": "<slug>", "op": "<operator>", "value": ...}',
+        examples=[
+            {
+                "or": [
+                    {"field": "status", "value": "customer"},
+                    {"field": "score", "op": "gte", "value": 900},
+                ]
+            }
+        ],
+    )
+    sort: list[str] | str | None = None
+    search: str | None = PydanticField(default=None, max_length=MAX_SEARCH_LENGTH)
+    fields: list[str] | None = None
+    cursor: str | None = PydanticField(default=None, max_length=MAX_CURSOR_LENGTH)
+    count: bool = True
+    page: int | None = PydanticField(default=None, ge=1)
+    per_page: int | None = PydanticField(default=None, ge=1, le=MAX_PER_PAGE)
+    expand: list[str] | None = None
+
+    model_config = ConfigDict(extra="forbid")
+
+
+SEARCH_KEYS = frozenset(RecordSearch.model_fields)
 
 
 def search_request(body: Any) -> records_pb2.ListRecordsRequest:

@@ -950,6 +950,30 @@ def test_another_workspaces_things_do_not_exist_for_a_caller(
         assert response.status_code in allowed, f"{case.id}: {response.text[:300]}"
 
 
+# Routes that describe an app (its OpenAPI document and what is made of it): to the app's
+# anonymous callers, by its public id, they show its open part, which its record routes
+# serve them anyway, and nothing else.
+DESCRIBE_THE_APP = frozenset(
+    {"app_openapi", "app_postman", "app_api_docs", "app_swagger_ui", "app_redoc"}
+)
+# What of a workspace its open part never shows.
+NOT_OPEN = (
+    "workspace_id",
+    "workspace_slug",
+    "owner_id",
+    "member_id",
+    "member_email",
+    "app_slug",
+    "closed_schema_slug",
+    "closed_record_id",
+    "app_user_id",
+    "app_user_email",
+    "app_admin_id",
+    "api_token_id",
+    "admin_token_id",
+)
+
+
 @pytest.mark.parametrize("case", ANONYMOUS_CASES, ids=[c.id for c in ANONYMOUS_CASES])
 def test_a_caller_without_credentials_reaches_only_an_apps_open_records(
     case: Case, world: World
@@ -959,6 +983,12 @@ def test_a_caller_without_credentials_reaches_only_an_apps_open_records(
 
     response = call(world.client, case, {}, closed, closed)
 
+    if case.route.name in DESCRIBE_THE_APP and case.variant.app_address == "app_public_id":
+        assert response.status_code == 200, f"{case.id}: {response.text[:300]}"
+        shown = response.text + str(response.headers)
+        leaked = [name for name in NOT_OPEN if getattr(other.names, name) in shown]
+        assert not leaked, f"{case.id}: the answer names {leaked}"
+        return
     assert_reveals_nothing(response, other, case.id, sent=_sent(response.request))
     if case.route.access == APP and case.variant.app_address == "app_public_id":
         # The app's anonymous caller, on a schema without privacy rules: closed to it.

@@ -578,6 +578,13 @@ def test_search_takes_sort_fields_count_and_cursor(catalog: Table) -> None:
         ({"per_page": 101}, "per_page"),
         ({"sort": "name,nope"}, "sort"),
         ({"sort": [1]}, "sort"),
+        # Found by schemathesis: these were 500s.
+        ({"sort": 7}, "sort"),
+        ({"fields": False}, "fields"),
+        ({"expand": False}, "expand"),
+        ({"expand": {"a": 1}}, "expand"),
+        ({"count": {}}, "count"),
+        ({"count": 1}, "count"),
         ({"fields": ["nope"]}, "fields"),
         ({"count": "maybe"}, "count"),
         ({"cursor": "garbage"}, "cursor"),

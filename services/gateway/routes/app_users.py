@@ -13,17 +13,17 @@ from tessera.common.v1 import common_pb2
 from tessera.identity.v1 import identity_pb2
 from tessera.schema.v1 import schema_pb2
 
-from services.gateway import presenters, queries
+from services.gateway import presenters, queries, shapes
 from services.gateway.auth import Authenticator, is_public_app_id
 from services.gateway.bodies import StrictInput, parse_json
 from services.gateway.clients import Backends
 from services.gateway.deps import AuthenticatorDep, BackendsDep, ContextDep
+from services.gateway.openapi import json_body, returns
 from services.kit.access import APP_KINDS
 from services.kit.errors import NotFound
+from services.kit.paging import DEFAULT_PER_PAGE
 
-router = APIRouter(prefix="/api/apps/{app_slug}")
-
-DEFAULT_PER_PAGE = 50
+router = APIRouter(prefix="/api/apps/{app_slug}", tags=["App users"])
 
 
 class SignUp(StrictInput):
@@ -54,7 +54,9 @@ class AppUserPatch(StrictInput):
     password: str | None = None
 
 
-@router.post("/auth/signup", status_code=201)
+@router.post(
+    "/auth/signup", **returns(shapes.AppSession, status=201), openapi_extra=json_body(SignUp)
+)
 async def sign_up(
     app_slug: str, request: Request, authenticator: AuthenticatorDep, backends: BackendsDep
 ) -> dict[str, Any]:
@@ -73,7 +75,7 @@ async def sign_up(
     return _session(reply)
 
 
-@router.post("/auth/login")
+@router.post("/auth/login", **returns(shapes.AppSession), openapi_extra=json_body(LogIn))
 async def log_in(
     app_slug: str, request: Request, authenticator: AuthenticatorDep, backends: BackendsDep
 ) -> dict[str, Any]:
@@ -103,7 +105,7 @@ async def log_out(
     return Response(status_code=204)
 
 
-@router.post("/auth/logout-others")
+@router.post("/auth/logout-others", **returns(shapes.SessionsEnded))
 async def log_out_others(
     app_slug: str, ctx: ContextDep, authenticator: AuthenticatorDep, backends: BackendsDep
 ) -> dict[str, Any]:
@@ -115,7 +117,7 @@ async def log_out_others(
     return {"sessions_ended": len(reply.session_ids)}
 
 
-@router.get("/users")
+@router.get("/users", **returns(shapes.AppUsers))
 async def list_app_users(
     app_slug: str,
     request: Request,
@@ -138,14 +140,14 @@ async def list_app_users(
     }
 
 
-@router.post("/users", status_code=201)
+@router.post("/users", **returns(shapes.AppUser, status=201), openapi_extra=json_body(NewAppUser))
 async def create_app_user(
     app_slug: str,
     request: Request,
     ctx: ContextDep,
     authenticator: AuthenticatorDep,
     backends: BackendsDep,
-) -> dict[str, Any]:
+) -> shapes.AppUser:
     body = await parse_json(request, NewAppUser)
     app = await _managed_app(ctx, app_slug, authenticator, backends)
     reply = await backends.call(
@@ -163,14 +165,14 @@ async def create_app_user(
     return presenters.app_user(reply)
 
 
-@router.get("/users/{user_id}")
+@router.get("/users/{user_id}", **returns(shapes.AppUser))
 async def get_app_user(
     app_slug: str,
     user_id: str,
     ctx: ContextDep,
     authenticator: AuthenticatorDep,
     backends: BackendsDep,
-) -> dict[str, Any]:
+) -> shapes.AppUser:
     app = await _managed_app(ctx, app_slug, authenticator, backends)
     reply = await backends.call(
         backends.identity.GetAppUser,
@@ -179,7 +181,7 @@ async def get_app_user(
     return presenters.app_user(reply)
 
 
-@router.patch("/users/{user_id}")
+@router.patch("/users/{user_id}", **returns(shapes.AppUser), openapi_extra=json_body(AppUserPatch))
 async def update_app_user(
     app_slug: str,
     user_id: str,
@@ -187,7 +189,7 @@ async def update_app_user(
     ctx: ContextDep,
     authenticator: AuthenticatorDep,
     backends: BackendsDep,
-) -> dict[str, Any]:
+) -> shapes.AppUser:
     body = await parse_json(request, AppUserPatch)
     app = await _managed_app(ctx, app_slug, authenticator, backends)
     change = identity_pb2.UpdateAppUserRequest(ctx=ctx, app_id=app.app_id, app_user_id=user_id)

@@ -7,11 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from tessera.schema.v1 import schema_pb2
 
-from services.gateway import presenters
+from services.gateway import presenters, shapes
 from services.gateway.bodies import StrictInput, parse_json
 from services.gateway.deps import BackendsDep, ContextDep
+from services.gateway.openapi import json_body, returns
 
-router = APIRouter(prefix="/api/apps")
+router = APIRouter(prefix="/api/apps", tags=["Apps"])
 
 
 class NewApp(StrictInput):
@@ -20,14 +21,14 @@ class NewApp(StrictInput):
     description: str | None = None
 
 
-@router.get("")
+@router.get("", **returns(shapes.Apps))
 async def list_apps(ctx: ContextDep, backends: BackendsDep) -> dict[str, Any]:
     reply = await backends.call(backends.schema.ListApps, schema_pb2.ListAppsRequest(ctx=ctx))
     return {"apps": [presenters.app(a) for a in reply.apps]}
 
 
-@router.post("", status_code=201)
-async def create_app(request: Request, ctx: ContextDep, backends: BackendsDep) -> dict[str, Any]:
+@router.post("", **returns(shapes.App, status=201), openapi_extra=json_body(NewApp))
+async def create_app(request: Request, ctx: ContextDep, backends: BackendsDep) -> shapes.App:
     body = await parse_json(request, NewApp)
     reply = await backends.call(
         backends.schema.CreateApp,
@@ -38,8 +39,8 @@ async def create_app(request: Request, ctx: ContextDep, backends: BackendsDep) -
     return presenters.app(reply)
 
 
-@router.get("/{app_slug}")
-async def get_app(app_slug: str, ctx: ContextDep, backends: BackendsDep) -> dict[str, Any]:
+@router.get("/{app_slug}", **returns(shapes.App))
+async def get_app(app_slug: str, ctx: ContextDep, backends: BackendsDep) -> shapes.App:
     reply = await backends.call(
         backends.schema.GetApp, schema_pb2.GetAppRequest(ctx=ctx, app_slug=app_slug)
     )
@@ -58,10 +59,10 @@ class AppPatch(StrictInput):
     settings: AppSettingsPatch | None = None
 
 
-@router.patch("/{app_slug}")
+@router.patch("/{app_slug}", **returns(shapes.App), openapi_extra=json_body(AppPatch))
 async def update_app(
     app_slug: str, request: Request, ctx: ContextDep, backends: BackendsDep
-) -> dict[str, Any]:
+) -> shapes.App:
     body = await parse_json(request, AppPatch)
     change = schema_pb2.UpdateAppRequest(ctx=ctx, app_slug=app_slug)
     for key in ("name", "slug", "description"):
@@ -74,7 +75,7 @@ async def update_app(
     return presenters.app(reply)
 
 
-@router.delete("/{app_slug}")
+@router.delete("/{app_slug}", **returns(shapes.Trashed))
 async def delete_app(app_slug: str, ctx: ContextDep, backends: BackendsDep) -> dict[str, Any]:
     """Moves the app, its schemas and records to the trash (restorable for 72 hours)."""
     reply = await backends.call(

@@ -9,12 +9,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from tessera.identity.v1 import identity_pb2
 
-from services.gateway import queries
+from services.gateway import queries, shapes
 from services.gateway.deps import BackendsDep, ContextDep
+from services.gateway.openapi import returns
 from services.kit.errors import ValidationFailed
 from services.kit.json import loads_exact
 
-router = APIRouter(prefix="/api/audit-log")
+router = APIRouter(prefix="/api/audit-log", tags=["Audit log"])
 
 # action may repeat (or list several, comma-separated); the others are given once.
 REPEATABLE = frozenset({"action"})
@@ -22,7 +23,23 @@ SINGLE = frozenset({"actor", "outcome", "since", "until", "target", "cursor", "p
 MAX_PARAMETER_LENGTH = 1000
 
 
-@router.get("")
+@router.get(
+    "",
+    **returns(shapes.AuditLog),
+    openapi_extra={
+        "parameters": [
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "schema": {"type": "array", "items": {"type": "string"}}
+                if name in REPEATABLE
+                else {"type": "string", "maxLength": MAX_PARAMETER_LENGTH},
+            }
+            for name in sorted(REPEATABLE | SINGLE)
+        ]
+    },
+)
 async def list_audit_log(
     request: Request, ctx: ContextDep, backends: BackendsDep
 ) -> dict[str, Any]:

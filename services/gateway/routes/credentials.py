@@ -16,7 +16,7 @@ from tessera.common.v1 import common_pb2
 from tessera.identity.v1 import identity_pb2
 from tessera.schema.v1 import schema_pb2
 
-from services.gateway import presenters
+from services.gateway import presenters, shapes
 from services.gateway.bodies import StrictInput, parse_json
 from services.gateway.clients import Backends
 from services.gateway.deps import (
@@ -26,10 +26,11 @@ from services.gateway.deps import (
     BackendsDep,
     ContextDep,
 )
+from services.gateway.openapi import json_body, returns
 from services.kit.access import GRANT_OPERATIONS
 from services.kit.errors import NotFound, ValidationFailed
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", tags=["Credentials"])
 
 SCOPE_SHAPE = 'Each permission is true, false or a list of ["app", app] and ["schema", app, schema]'
 
@@ -61,7 +62,9 @@ class NewAdminToken(StrictInput):
 # API tokens
 
 
-@router.post("/tokens", status_code=201)
+@router.post(
+    "/tokens", **returns(shapes.IssuedApiToken, status=201), openapi_extra=json_body(NewToken)
+)
 async def create_token(
     request: Request, ctx: AccountContextDep, backends: BackendsDep
 ) -> dict[str, Any]:
@@ -76,7 +79,7 @@ async def create_token(
     return {**await _present_token(backends, ctx, reply.token), "token": reply.secret}
 
 
-@router.get("/tokens")
+@router.get("/tokens", **returns(shapes.ApiTokens))
 async def list_tokens(ctx: AccountContextDep, backends: BackendsDep) -> dict[str, Any]:
     reply = await backends.call(
         backends.identity.ListApiTokens, identity_pb2.ListApiTokensRequest(ctx=ctx)
@@ -85,7 +88,7 @@ async def list_tokens(ctx: AccountContextDep, backends: BackendsDep) -> dict[str
     return {"tokens": [_token_body(token, names) for token in reply.tokens]}
 
 
-@router.get("/tokens/{token_id}")
+@router.get("/tokens/{token_id}", **returns(shapes.ApiToken))
 async def get_token(token_id: str, ctx: AccountContextDep, backends: BackendsDep) -> dict[str, Any]:
     reply = await backends.call(
         backends.identity.GetApiToken, identity_pb2.ApiTokenRequest(ctx=ctx, token_id=token_id)
@@ -93,7 +96,9 @@ async def get_token(token_id: str, ctx: AccountContextDep, backends: BackendsDep
     return await _present_token(backends, ctx, reply)
 
 
-@router.patch("/tokens/{token_id}")
+@router.patch(
+    "/tokens/{token_id}", **returns(shapes.ApiToken), openapi_extra=json_body(TokenChange)
+)
 async def update_token(
     token_id: str,
     request: Request,
@@ -113,7 +118,7 @@ async def update_token(
     return await _present_token(backends, ctx, reply)
 
 
-@router.post("/tokens/{token_id}/rotate")
+@router.post("/tokens/{token_id}/rotate", **returns(shapes.IssuedApiToken))
 async def rotate_token(
     token_id: str, ctx: AccountContextDep, backends: BackendsDep, authenticator: AuthenticatorDep
 ) -> dict[str, Any]:
@@ -138,7 +143,7 @@ async def delete_token(
 # The per-user API key
 
 
-@router.post("/user/api-key", status_code=201)
+@router.post("/user/api-key", **returns(shapes.ApiKey, status=201))
 async def create_api_key(
     request: Request,
     caller: AccountCallerDep,
@@ -172,7 +177,11 @@ async def delete_api_key(
 # Admin tokens
 
 
-@router.post("/admin-tokens", status_code=201)
+@router.post(
+    "/admin-tokens",
+    **returns(shapes.IssuedAdminToken, status=201),
+    openapi_extra=json_body(NewAdminToken),
+)
 async def create_admin_token(
     request: Request, ctx: ContextDep, backends: BackendsDep
 ) -> dict[str, Any]:
@@ -186,7 +195,7 @@ async def create_admin_token(
     return {**presenters.admin_token(reply.token), "token": reply.secret}
 
 
-@router.get("/admin-tokens")
+@router.get("/admin-tokens", **returns(shapes.AdminTokens))
 async def list_admin_tokens(ctx: ContextDep, backends: BackendsDep) -> dict[str, Any]:
     reply = await backends.call(
         backends.identity.ListAdminTokens, identity_pb2.ListAdminTokensRequest(ctx=ctx)

@@ -5,17 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from services.gateway import shapes
 from services.gateway.deps import BackendsDep
+from services.gateway.openapi import returns
 
-router = APIRouter()
+router = APIRouter(tags=["Health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", **returns(shapes.Health))
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", **returns(shapes.Readiness))
 async def readyz(request: Request, backends: BackendsDep) -> JSONResponse:
     checks = await backends.serving()
     nats = request.app.state.nats

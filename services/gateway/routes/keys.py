@@ -11,12 +11,14 @@ from fastapi import APIRouter
 from jwt.algorithms import OKPAlgorithm
 from tessera.identity.v1 import identity_pb2
 
+from services.gateway import shapes
 from services.gateway.deps import BackendsDep
+from services.gateway.openapi import returns
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", tags=["Accounts"])
 
 
-@router.get("/.well-known/jwks.json")
+@router.get("/.well-known/jwks.json", **returns(shapes.JsonWebKeySet))
 async def jwks(backends: BackendsDep) -> dict[str, Any]:
     """Every published key: the one signing now, the next one, and replaced ones whose
     tokens may still be alive."""

@@ -4,17 +4,16 @@ only owners touch owners; the last owner stays)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, Response
 from tessera.identity.v1 import identity_pb2
 
-from services.gateway import presenters
+from services.gateway import presenters, shapes
 from services.gateway.auth import Authenticator
 from services.gateway.bodies import StrictInput, parse_json
 from services.gateway.deps import AuthenticatorDep, BackendsDep, WorkspaceContextDep
+from services.gateway.openapi import json_body, returns
 
-router = APIRouter(prefix="/api/workspaces/{workspace_id}/members")
+router = APIRouter(prefix="/api/workspaces/{workspace_id}/members", tags=["Members"])
 
 
 class NewMember(StrictInput):
@@ -26,21 +25,21 @@ class MemberChange(StrictInput):
     role: str
 
 
-@router.get("/")
-async def list_members(ctx: WorkspaceContextDep, backends: BackendsDep) -> list[dict[str, Any]]:
+@router.get("/", **returns(list[shapes.Member]))
+async def list_members(ctx: WorkspaceContextDep, backends: BackendsDep) -> list[shapes.Member]:
     reply = await backends.call(
         backends.identity.ListMembers, identity_pb2.ListMembersRequest(ctx=ctx)
     )
     return [presenters.member(m) for m in reply.members]
 
 
-@router.post("/", status_code=201)
+@router.post("/", **returns(shapes.Member, status=201), openapi_extra=json_body(NewMember))
 async def add_member(
     request: Request,
     ctx: WorkspaceContextDep,
     backends: BackendsDep,
     authenticator: AuthenticatorDep,
-) -> dict[str, Any]:
+) -> shapes.Member:
     body = await parse_json(request, NewMember)
     reply = await backends.call(
         backends.identity.AddMember,
@@ -50,24 +49,24 @@ async def add_member(
     return presenters.member(reply)
 
 
-@router.get("/{account_id}/")
+@router.get("/{account_id}/", **returns(shapes.Member))
 async def get_member(
     account_id: str, ctx: WorkspaceContextDep, backends: BackendsDep
-) -> dict[str, Any]:
+) -> shapes.Member:
     reply = await backends.call(
         backends.identity.GetMember, identity_pb2.GetMemberRequest(ctx=ctx, account_id=account_id)
     )
     return presenters.member(reply)
 
 
-@router.patch("/{account_id}/")
+@router.patch("/{account_id}/", **returns(shapes.Member), openapi_extra=json_body(MemberChange))
 async def change_member(
     account_id: str,
     request: Request,
     ctx: WorkspaceContextDep,
     backends: BackendsDep,
     authenticator: AuthenticatorDep,
-) -> dict[str, Any]:
+) -> shapes.Member:
     body = await parse_json(request, MemberChange)
     reply = await backends.call(
         backends.identity.UpdateMember,

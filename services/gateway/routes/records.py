@@ -13,13 +13,14 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from tessera.records.v1 import records_pb2
 
-from services.gateway import queries
+from services.gateway import queries, shapes
 from services.gateway.bodies import read_body, read_json
 from services.gateway.deps import AppContextDep, BackendsDep
+from services.gateway.openapi import json_body, list_parameters, query_parameter, returns
 from services.kit.errors import ValidationFailed
 from services.kit.json import dumps_exact
 
-router = APIRouter(prefix="/api/apps/{app_slug}/schemas/{schema_slug}/records")
+router = APIRouter(prefix="/api/apps/{app_slug}/schemas/{schema_slug}/records", tags=["Records"])
 
 JSON = "application/json"
 
@@ -54,7 +55,7 @@ async def _list(
     return Response(body, media_type=JSON)
 
 
-@router.get("")
+@router.get("", **returns(shapes.RecordPage), openapi_extra=list_parameters())
 async def list_records(
     app_slug: str, schema_slug: str, request: Request, ctx: AppContextDep, backends: BackendsDep
 ) -> Response:
@@ -62,7 +63,7 @@ async def list_records(
     return await _list(backends, ctx, _ref(app_slug, schema_slug), message)
 
 
-@router.post("/search")
+@router.post("/search", **returns(shapes.RecordPage), openapi_extra=json_body(queries.RecordSearch))
 async def search_records(
     app_slug: str, schema_slug: str, request: Request, ctx: AppContextDep, backends: BackendsDep
 ) -> Response:
@@ -110,12 +111,14 @@ async def _batch_body(request: Request, key: str, allowed: frozenset[str]) -> di
     return body
 
 
-@router.post("/batch", status_code=201)
+@router.post(
+    "/batch", **returns(shapes.Records, status=201), openapi_extra=json_body(shapes.RecordsToCreate)
+)
 async def create_records(
     app_slug: str, schema_slug: str, request: Request, ctx: AppContextDep, backends: BackendsDep
 ) -> Response:
     """{"records": [...], "upsert_on"?: "<unique field>"}: all or none."""
-    body = await _batch_body(request, "records", frozenset({"records", "upsert_on"}))
+    body = await _batch_body(request, "records", shapes.keys_of(shapes.RecordsToCreate))
     upsert_on = body.get("upsert_on") or ""
     if not isinstance(upsert_on, str):
         raise ValidationFailed("'upsert_on' must be a field slug", field="upsert_on")
@@ -131,12 +134,12 @@ async def create_records(
     return Response(b'{"records":%s}' % reply.records_json, status_code=201, media_type=JSON)
 
 
-@router.patch("/batch")
+@router.patch("/batch", **returns(shapes.Records), openapi_extra=json_body(shapes.RecordsToUpdate))
 async def update_records(
     app_slug: str, schema_slug: str, request: Request, ctx: AppContextDep, backends: BackendsDep
 ) -> Response:
     """{"records": [{"id": ..., <fields to change>}, ...]}: all or none."""
-    body = await _batch_body(request, "records", frozenset({"records"}))
+    body = await _batch_body(request, "records", shapes.keys_of(shapes.RecordsToUpdate))
     reply = await backends.call(
         backends.records.UpdateRecords,
         records_pb2.UpdateRecordsRequest(
@@ -148,12 +151,12 @@ async def update_records(
     return Response(b'{"records":%s}' % reply.records_json, media_type=JSON)
 
 
-@router.delete("/batch", status_code=204)
+@router.delete("/batch", status_code=204, openapi_extra=json_body(shapes.RecordIds))
 async def delete_records(
     app_slug: str, schema_slug: str, request: Request, ctx: AppContextDep, backends: BackendsDep
 ) -> Response:
     """{"ids": [...]}: every record, or none when one does not exist."""
-    body = await _batch_body(request, "ids", frozenset({"ids"}))
+    body = await _batch_body(request, "ids", shapes.keys_of(shapes.RecordIds))
     ids = body["ids"]
     if not all(isinstance(i, str) for i in ids):
         raise ValidationFailed("'ids' must be a list of record ids", field="ids")
@@ -166,7 +169,14 @@ async def delete_records(
     return Response(status_code=204)
 
 
-@router.put("")
+@router.put(
+    "",
+    **returns(shapes.Record, also=(201,)),
+    openapi_extra=json_body(shapes.RecordValues)
+    | query_parameter(
+        "upsert_on", "The unique field whose value finds the record to update", required=True
+    ),
+)
 async def upsert_record(
     app_slug: str, schema_slug: str, request: Request, ctx: AppContextDep, backends: BackendsDep
 ) -> Response:
@@ -189,7 +199,7 @@ async def upsert_record(
     return _record(reply, 201 if reply.created else 200)
 
 
-@router.post("")
+@router.post("", **returns(shapes.Record, status=201), openapi_extra=json_body(shapes.RecordValues))
 async def create_record(
     app_slug: str, schema_slug: str, request: Request, ctx: AppContextDep, backends: BackendsDep
 ) -> Response:
@@ -203,7 +213,7 @@ async def create_record(
     return _record(reply, 201)
 
 
-@router.get("/{record_id}")
+@router.get("/{record_id}", **returns(shapes.Record))
 async def get_record(
     app_slug: str,
     schema_slug: str,
@@ -243,8 +253,15 @@ async def _update(
 
 # AppBuilder documents PUT with only the fields to change, so PUT and PATCH are the same
 # partial update.
-router.add_api_route("/{record_id}", _update, methods=["PUT"], name="replace_record")
-router.add_api_route("/{record_id}", _update, methods=["PATCH"], name="update_record")
+for method, name in (("PUT", "replace_record"), ("PATCH", "update_record")):
+    router.add_api_route(
+        "/{record_id}",
+        _update,
+        methods=[method],
+        name=name,
+        **returns(shapes.Record),
+        openapi_extra=json_body(shapes.RecordValues),
+    )
 
 
 @router.delete("/{record_id}", status_code=204)

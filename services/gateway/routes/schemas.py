@@ -9,15 +9,16 @@ from pydantic import ConfigDict
 from tessera.records.v1 import records_pb2
 from tessera.schema.v1 import schema_pb2
 
-from services.gateway import presenters
+from services.gateway import presenters, shapes
 from services.gateway.bodies import StrictInput, parse, parse_json, read_json
 from services.gateway.deps import BackendsDep, ContextDep
+from services.gateway.openapi import json_body, returns
 from services.gateway.presenters import exact_json
 from services.kit.errors import Conflict, ValidationFailed
 from services.kit.fields import REGISTRY
 from services.kit.json import dumps_exact
 
-router = APIRouter(prefix="/api/apps/{app_slug}/schemas")
+router = APIRouter(prefix="/api/apps/{app_slug}/schemas", tags=["Schemas"])
 
 # Keys of a field body that every type shares; any other key is a setting of the type
 # (decimal_places, max, ...), which the schema service checks against the catalogue.
@@ -29,7 +30,9 @@ LOST_IDS_SHOWN = 20
 
 
 class NewField(StrictInput):
-    # Settings of the field's type arrive as extra keys.
+    """A field: the keys every type shares, `default` (a value of the type), and the
+    settings of its type beside them (`max_length`, `decimal_places`, ...)."""
+
     model_config = ConfigDict(extra="allow", strict=True, frozen=True)
 
     type: str
@@ -89,7 +92,7 @@ def _field_input(raw: Any, *, where: str) -> schema_pb2.FieldInput:
     )
 
 
-@router.get("")
+@router.get("", **returns(shapes.Schemas))
 async def list_schemas(app_slug: str, ctx: ContextDep, backends: BackendsDep) -> Response:
     reply = await backends.call(
         backends.schema.ListSchemas, schema_pb2.ListSchemasRequest(ctx=ctx, app_slug=app_slug)
@@ -97,7 +100,7 @@ async def list_schemas(app_slug: str, ctx: ContextDep, backends: BackendsDep) ->
     return exact_json({"schemas": [presenters.schema(s) for s in reply.schemas]})
 
 
-@router.post("", status_code=201)
+@router.post("", **returns(shapes.Schema, status=201), openapi_extra=json_body(NewSchema))
 async def create_schema(
     app_slug: str, request: Request, ctx: ContextDep, backends: BackendsDep
 ) -> Response:
@@ -115,7 +118,7 @@ async def create_schema(
     return exact_json(presenters.schema(reply), 201)
 
 
-@router.get("/{schema_slug}")
+@router.get("/{schema_slug}", **returns(shapes.Schema))
 async def get_schema(
     app_slug: str, schema_slug: str, ctx: ContextDep, backends: BackendsDep
 ) -> Response:
@@ -126,7 +129,7 @@ async def get_schema(
     return exact_json(presenters.schema(reply))
 
 
-@router.patch("/{schema_slug}")
+@router.patch("/{schema_slug}", **returns(shapes.Schema), openapi_extra=json_body(SchemaPatch))
 async def update_schema(
     app_slug: str, schema_slug: str, request: Request, ctx: ContextDep, backends: BackendsDep
 ) -> Response:
@@ -142,7 +145,7 @@ async def update_schema(
     return exact_json(presenters.schema(reply))
 
 
-@router.delete("/{schema_slug}")
+@router.delete("/{schema_slug}", **returns(shapes.Trashed))
 async def delete_schema(
     app_slug: str, schema_slug: str, ctx: ContextDep, backends: BackendsDep
 ) -> Response:
@@ -154,7 +157,9 @@ async def delete_schema(
     return exact_json({"trash": presenters.trash_entry(reply)})
 
 
-@router.post("/{schema_slug}/fields", status_code=201)
+@router.post(
+    "/{schema_slug}/fields", **returns(shapes.Schema, status=201), openapi_extra=json_body(NewField)
+)
 async def add_field(
     app_slug: str, schema_slug: str, request: Request, ctx: ContextDep, backends: BackendsDep
 ) -> Response:
@@ -172,6 +177,9 @@ async def add_field(
 
 
 class FieldPatch(StrictInput):
+    """What changes in a field, as NewField gives it; `force` accepts a change of type
+    that loses values (the 409 without it lists the records that would lose one)."""
+
     model_config = ConfigDict(extra="allow", strict=True, frozen=True)
 
     name: str | None = None
@@ -184,7 +192,11 @@ class FieldPatch(StrictInput):
     force: bool = False
 
 
-@router.patch("/{schema_slug}/fields/{field_slug}")
+@router.patch(
+    "/{schema_slug}/fields/{field_slug}",
+    **returns(shapes.Schema),
+    openapi_extra=json_body(FieldPatch),
+)
 async def update_field(
     app_slug: str,
     schema_slug: str,
@@ -263,7 +275,7 @@ async def _refuse_lossy_change(
         )
 
 
-@router.delete("/{schema_slug}/fields/{field_slug}")
+@router.delete("/{schema_slug}/fields/{field_slug}", **returns(shapes.Schema))
 async def delete_field(
     app_slug: str, schema_slug: str, field_slug: str, ctx: ContextDep, backends: BackendsDep
 ) -> Response:
@@ -276,7 +288,7 @@ async def delete_field(
     return exact_json(presenters.schema(reply))
 
 
-@router.get("/{schema_slug}/privacy-rules")
+@router.get("/{schema_slug}/privacy-rules", **returns(shapes.PrivacyRules))
 async def get_privacy_rules(
     app_slug: str, schema_slug: str, ctx: ContextDep, backends: BackendsDep
 ) -> Response:
@@ -287,7 +299,11 @@ async def get_privacy_rules(
     return Response(reply.rules_json, media_type="application/json")
 
 
-@router.put("/{schema_slug}/privacy-rules")
+@router.put(
+    "/{schema_slug}/privacy-rules",
+    **returns(shapes.PrivacyRules),
+    openapi_extra=json_body(shapes.PrivacyRules),
+)
 async def set_privacy_rules(
     app_slug: str, schema_slug: str, request: Request, ctx: ContextDep, backends: BackendsDep
 ) -> Response:

@@ -7,13 +7,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from tessera.identity.v1 import identity_pb2
 
-from services.gateway import presenters
+from services.gateway import presenters, shapes
 from services.gateway.auth import CSRF_COOKIE, SESSION_COOKIE, request_origin
 from services.gateway.bodies import StrictInput, parse, read_form_or_json
 from services.gateway.config import GatewaySettings
 from services.gateway.deps import AuthenticatorDep, BackendsDep
+from services.gateway.openapi import json_body, returns
 
-router = APIRouter(prefix="/auth")
+router = APIRouter(prefix="/auth", tags=["Accounts"])
 
 
 class Login(StrictInput):
@@ -21,7 +22,7 @@ class Login(StrictInput):
     password: str
 
 
-@router.post("/login/")
+@router.post("/login/", **returns(shapes.Session), openapi_extra=json_body(Login, form=True))
 async def login(
     request: Request, backends: BackendsDep, authenticator: AuthenticatorDep
 ) -> JSONResponse:
@@ -59,7 +60,7 @@ async def login(
     return response
 
 
-@router.post("/logout/")
+@router.post("/logout/", **returns(shapes.LoggedOut))
 async def logout(
     request: Request, backends: BackendsDep, authenticator: AuthenticatorDep
 ) -> JSONResponse:

@@ -17,16 +17,17 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.requests import ClientDisconnect
 from tessera.records.v1 import records_pb2
 
-from services.gateway import presenters, queries
+from services.gateway import presenters, queries, shapes
 from services.gateway.bodies import media_type
 from services.gateway.deps import BackendsDep, ContextDep
+from services.gateway.openapi import list_parameters, query_parameter, returns
 from services.kit.errors import InternalError, UnsupportedMediaType, ValidationFailed
 from services.kit.grpc.client import to_domain_error
 from services.kit.grpc.server import UPLOAD_ACCEPTED
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/apps/{app_slug}/schemas/{schema_slug}")
+router = APIRouter(prefix="/api/apps/{app_slug}/schemas/{schema_slug}", tags=["Import and export"])
 
 IMPORT_FORMATS = {
     "text/csv": records_pb2.IMPORT_FORMAT_CSV,
@@ -84,7 +85,23 @@ def _import_mode(items: list[tuple[str, str]]) -> records_pb2.ImportMode:
     return IMPORT_MODES[mode]
 
 
-@router.post("/records/import", status_code=202)
+@router.post(
+    "/records/import",
+    **returns(shapes.ImportJob, status=202),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "A CSV file with a header row of field slugs, or one JSON object "
+            "per line",
+            "content": {kind: {"schema": {"type": "string"}} for kind in IMPORT_FORMATS},
+        },
+        **query_parameter(
+            "mode",
+            "best_effort (rejected rows are listed, the others kept) or all_or_nothing",
+            schema={"type": "string", "enum": list(IMPORT_MODES), "default": "best_effort"},
+        ),
+    },
+)
 async def import_records(
     app_slug: str, schema_slug: str, request: Request, ctx: ContextDep, backends: BackendsDep
 ) -> Response:
@@ -138,7 +155,7 @@ async def _upload(
         return
 
 
-@router.get("/imports/{import_id}")
+@router.get("/imports/{import_id}", **returns(shapes.ImportJob))
 async def get_import(
     app_slug: str, schema_slug: str, import_id: str, ctx: ContextDep, backends: BackendsDep
 ) -> Response:
@@ -172,7 +189,30 @@ def _export_request(items: list[tuple[str, str]]) -> tuple[str, records_pb2.List
     return fmt, queries.list_request(rest)
 
 
-@router.get("/records/export")
+@router.get(
+    "/records/export",
+    responses={
+        200: {
+            "description": "Every matching record: one JSON object per line, or CSV rows",
+            "content": {kind: {"schema": {"type": "string"}} for kind in EXPORT_FORMATS.values()},
+        }
+    },
+    openapi_extra={
+        "parameters": [
+            {
+                "name": "format",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": list(EXPORT_FORMATS), "default": "ndjson"},
+            },
+            *(
+                parameter
+                for parameter in list_parameters()["parameters"]
+                if parameter["name"] not in NOT_FOR_EXPORT
+            ),
+        ]
+    },
+)
 async def export_records(
     app_slug: str, schema_slug: str, request: Request, ctx: ContextDep, backends: BackendsDep
 ) -> Response:

@@ -9,18 +9,19 @@ from fastapi import APIRouter, Response
 from tessera.records.v1 import records_pb2
 from tessera.schema.v1 import schema_pb2
 
-from services.gateway import presenters
+from services.gateway import presenters, shapes
 from services.gateway.deps import BackendsDep, ContextDep
+from services.gateway.openapi import returns
 from services.kit.errors import NotFound
 
-router = APIRouter(prefix="/api/trash")
+router = APIRouter(prefix="/api/trash", tags=["Trash"])
 
 JSON = "application/json"
 RECORDS_TRASH = "trr_"
 SCHEMA_TRASH = ("app_", "sch_", "fld_")
 
 
-@router.get("")
+@router.get("", **returns(shapes.Trash))
 async def list_trash(ctx: ContextDep, backends: BackendsDep) -> Response:
     records = await backends.call(backends.records.ListTrash, records_pb2.ListTrashRequest(ctx=ctx))
     structure = await backends.call(backends.schema.ListTrash, schema_pb2.ListTrashRequest(ctx=ctx))
@@ -30,7 +31,7 @@ async def list_trash(ctx: ContextDep, backends: BackendsDep) -> Response:
     return Response(orjson.dumps({"trash": items}), media_type=JSON)
 
 
-@router.post("/{trash_id}/restore")
+@router.post("/{trash_id}/restore", **returns(shapes.TrashEntry | shapes.RestoredRecord))
 async def restore(trash_id: str, ctx: ContextDep, backends: BackendsDep) -> Response:
     if trash_id.startswith(RECORDS_TRASH):
         reply = await backends.call(

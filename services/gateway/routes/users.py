@@ -7,14 +7,15 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from tessera.identity.v1 import identity_pb2
 
-from services.gateway import presenters
+from services.gateway import presenters, shapes
 from services.gateway.auth import CSRF_COOKIE, SESSION_COOKIE, request_origin
 from services.gateway.bodies import StrictInput, parse_json
 from services.gateway.deps import AccountCallerDep, AuthenticatorDep, BackendsDep, CallerDep
+from services.gateway.openapi import json_body, returns
 from services.kit.access import Kind
 from services.kit.errors import ValidationFailed
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", tags=["Accounts"])
 
 
 class NewAccount(StrictInput):
@@ -55,7 +56,7 @@ class PasswordChange(StrictInput):
     new_password: str
 
 
-@router.post("/user/")
+@router.post("/user/", **returns(shapes.SignedUp), openapi_extra=json_body(NewAccount))
 async def create_account(request: Request, backends: BackendsDep) -> dict[str, Any]:
     body = await parse_json(request, NewAccount)
     reply = await backends.call(
@@ -73,7 +74,7 @@ async def create_account(request: Request, backends: BackendsDep) -> dict[str, A
     }
 
 
-@router.post("/user/token-auth/")
+@router.post("/user/token-auth/", **returns(shapes.Tokens), openapi_extra=json_body(Credentials))
 async def token_auth(request: Request, backends: BackendsDep) -> dict[str, Any]:
     body = await parse_json(request, Credentials)
     username = body.username or body.email
@@ -93,7 +94,9 @@ async def token_auth(request: Request, backends: BackendsDep) -> dict[str, Any]:
     }
 
 
-@router.post("/user/token-refresh/")
+@router.post(
+    "/user/token-refresh/", **returns(shapes.Tokens), openapi_extra=json_body(RefreshRequest)
+)
 async def token_refresh(request: Request, backends: BackendsDep) -> dict[str, Any]:
     body = await parse_json(request, RefreshRequest)
     reply = await backends.call(
@@ -109,7 +112,7 @@ async def token_refresh(request: Request, backends: BackendsDep) -> dict[str, An
     }
 
 
-@router.post("/user/token-blacklist/", status_code=204)
+@router.post("/user/token-blacklist/", status_code=204, openapi_extra=json_body(RevokeRequest))
 async def token_blacklist(request: Request, backends: BackendsDep) -> Response:
     body = await parse_json(request, RevokeRequest)
     await backends.call(
@@ -121,7 +124,7 @@ async def token_blacklist(request: Request, backends: BackendsDep) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/user/change-password/", status_code=204)
+@router.post("/user/change-password/", status_code=204, openapi_extra=json_body(PasswordChange))
 async def change_password(
     request: Request,
     caller: AccountCallerDep,
@@ -150,10 +153,10 @@ async def change_password(
     return response
 
 
-@router.get("/workspaces/")
+@router.get("/workspaces/", **returns(list[shapes.Workspace]))
 async def list_workspaces(
     caller: CallerDep, authenticator: AuthenticatorDep
-) -> list[dict[str, Any]]:
+) -> list[shapes.Workspace]:
     memberships = await authenticator.memberships.of(caller.account_id)
     if not caller.acts_as_account:
         # A token knows its own workspace, never the other workspaces of its creator.
@@ -162,13 +165,13 @@ async def list_workspaces(
     return [presenters.workspace(m.workspace, m.role) for m in memberships]
 
 
-@router.post("/workspaces/")
+@router.post("/workspaces/", **returns(shapes.Workspace), openapi_extra=json_body(NewWorkspace))
 async def create_workspace(
     request: Request,
     caller: AccountCallerDep,
     authenticator: AuthenticatorDep,
     backends: BackendsDep,
-) -> dict[str, Any]:
+) -> shapes.Workspace:
     body = await parse_json(request, NewWorkspace)
     ctx = request_origin(request)
     ctx.principal_id, ctx.principal_kind = caller.account_id, Kind.USER

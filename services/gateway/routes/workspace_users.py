@@ -10,13 +10,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from tessera.identity.v1 import identity_pb2
 
-from services.gateway import presenters
+from services.gateway import presenters, shapes
 from services.gateway.bodies import StrictInput, parse_json
 from services.gateway.deps import AuthenticatorDep, BackendsDep, ContextDep
+from services.gateway.openapi import json_body, returns
 from services.gateway.routes.members import forget_member
 from services.kit.errors import ValidationFailed
 
-router = APIRouter(prefix="/api/users")
+router = APIRouter(prefix="/api/users", tags=["Users API"])
 
 DEFAULT_ROLE = "viewer"
 
@@ -40,7 +41,7 @@ class UserSearch(StrictInput):
     email: str | None = None
 
 
-@router.get("")
+@router.get("", **returns(shapes.WorkspaceUsers))
 async def list_users(ctx: ContextDep, backends: BackendsDep) -> dict[str, Any]:
     reply = await backends.call(
         backends.identity.ListUsers, identity_pb2.ListMembersRequest(ctx=ctx)
@@ -48,7 +49,7 @@ async def list_users(ctx: ContextDep, backends: BackendsDep) -> dict[str, Any]:
     return {"data": [presenters.workspace_user(m) for m in reply.members]}
 
 
-@router.post("", status_code=201)
+@router.post("", **returns(shapes.WorkspaceUserBody, status=201), openapi_extra=json_body(NewUser))
 async def create_user(request: Request, ctx: ContextDep, backends: BackendsDep) -> dict[str, Any]:
     body = await parse_json(request, NewUser)
     reply = await backends.call(
@@ -64,7 +65,7 @@ async def create_user(request: Request, ctx: ContextDep, backends: BackendsDep) 
     return {"data": presenters.workspace_user(reply)}
 
 
-@router.post("/search")
+@router.post("/search", **returns(shapes.WorkspaceUsers), openapi_extra=json_body(UserSearch))
 async def search_users(request: Request, ctx: ContextDep, backends: BackendsDep) -> dict[str, Any]:
     body = await parse_json(request, UserSearch)
     prefix = body.name if body.name is not None else body.email
@@ -76,7 +77,7 @@ async def search_users(request: Request, ctx: ContextDep, backends: BackendsDep)
     return {"data": [presenters.workspace_user(m) for m in reply.members]}
 
 
-@router.get("/{user_id}")
+@router.get("/{user_id}", **returns(shapes.WorkspaceUserBody))
 async def get_user(user_id: str, ctx: ContextDep, backends: BackendsDep) -> dict[str, Any]:
     reply = await backends.call(
         backends.identity.GetUser, identity_pb2.GetMemberRequest(ctx=ctx, account_id=user_id)
@@ -84,7 +85,9 @@ async def get_user(user_id: str, ctx: ContextDep, backends: BackendsDep) -> dict
     return {"data": presenters.workspace_user(reply)}
 
 
-@router.patch("/{user_id}")
+@router.patch(
+    "/{user_id}", **returns(shapes.WorkspaceUserBody), openapi_extra=json_body(UserChange)
+)
 async def update_user(
     user_id: str,
     request: Request,
@@ -103,7 +106,7 @@ async def update_user(
     return {"data": presenters.workspace_user(reply)}
 
 
-@router.delete("/{user_id}")
+@router.delete("/{user_id}", **returns(shapes.WorkspaceUserBody))
 async def delete_user(
     user_id: str, ctx: ContextDep, backends: BackendsDep, authenticator: AuthenticatorDep
 ) -> dict[str, Any]:

@@ -1,0 +1,411 @@
+"""The JSON bodies the gateway answers with, as typed dicts: the presenters build them
+(mypy holds each presenter to its shape) and the routes name them for the OpenAPI
+document (services.gateway.openapi.returns). A key that a body carries only sometimes is
+NotRequired; a key always present but possibly null is `| None`.
+
+Records are typed per app (services.gateway.app_spec); here a record is any object."""
+
+from __future__ import annotations
+
+from typing import Any, NotRequired
+
+from pydantic import ConfigDict, with_config
+from typing_extensions import TypedDict
+
+# --- accounts and workspaces ------------------------------------------------------------
+
+
+class User(TypedDict):
+    id: str
+    name: str
+    email: str
+    # Baserow's names for the same values.
+    first_name: str
+    username: str
+
+
+class Workspace(TypedDict):
+    id: str
+    name: str
+    slug: str
+    created_at: str
+    # The caller's role in it.
+    role: NotRequired[str]
+
+
+class SignedUp(TypedDict):
+    user: User
+    workspace: Workspace
+
+
+class Tokens(TypedDict):
+    # The access JWT, under Baserow's name and the OAuth name.
+    token: str
+    access_token: str
+    # Rotates: each refresh spends it and returns its successor.
+    refresh_token: str
+    user: User
+
+
+class Session(TypedDict):
+    user: User
+    # Echo it in X-CSRFToken on writes made with the session cookie.
+    csrf_token: str
+
+
+class LoggedOut(TypedDict):
+    detail: str
+
+
+class Member(TypedDict):
+    id: str
+    name: str
+    email: str
+    role: str
+    joined_at: str
+
+
+class WorkspaceUser(Member):
+    # Budibase's public API name of the id.
+    _id: str
+
+
+class WorkspaceUserBody(TypedDict):
+    data: WorkspaceUser
+
+
+class WorkspaceUsers(TypedDict):
+    data: list[WorkspaceUser]
+
+
+# --- credentials --------------------------------------------------------------------------
+
+
+class ApiToken(TypedDict):
+    id: str
+    name: str
+    workspace_id: str
+    # create, read, update, delete: true, false, or a list of ["app", app] and
+    # ["schema", app, schema].
+    permissions: dict[str, bool | list[list[str]]]
+    created_at: str
+    expires_at: str | None
+    last_used_at: str | None
+
+
+class IssuedApiToken(ApiToken):
+    # The secret, shown once.
+    token: str
+
+
+class ApiTokens(TypedDict):
+    tokens: list[ApiToken]
+
+
+class ApiKey(TypedDict):
+    id: str
+    # The secret, shown once.
+    api_key: str
+    created_at: str
+
+
+class AdminToken(TypedDict):
+    id: str
+    name: str
+    workspace_id: str
+    bypass_privacy_rules: bool
+    created_by: str
+    created_at: str
+    last_used_at: str | None
+
+
+class IssuedAdminToken(AdminToken):
+    token: str
+
+
+class AdminTokens(TypedDict):
+    admin_tokens: list[AdminToken]
+
+
+class JsonWebKey(TypedDict):
+    kty: str
+    crv: str
+    x: str
+    kid: str
+    alg: str
+    use: str
+
+
+class JsonWebKeySet(TypedDict):
+    keys: list[JsonWebKey]
+
+
+# --- apps and their users -----------------------------------------------------------------
+
+
+class AppSettings(TypedDict):
+    # The app role end users get at signup: admin, power, basic or public.
+    default_app_role: str
+
+
+class App(TypedDict):
+    slug: str
+    # Addresses the app for its anonymous callers and end users.
+    public_id: str
+    name: str
+    description: str
+    created_at: str
+    settings: AppSettings
+
+
+class Apps(TypedDict):
+    apps: list[App]
+
+
+class AppUser(TypedDict):
+    id: str
+    email: str
+    name: str
+    app_role: str
+    created_at: str
+
+
+class AppUsers(TypedDict):
+    users: list[AppUser]
+    page: int
+    per_page: int
+    total: int
+
+
+class AppSession(TypedDict):
+    # Send as `Authorization: Bearer <token>` to act as this end user.
+    token: str
+    expires_at: str
+    user: AppUser
+
+
+class SessionsEnded(TypedDict):
+    sessions_ended: int
+
+
+# --- schemas and fields -------------------------------------------------------------------
+
+
+@with_config(ConfigDict(extra="allow"))
+class Field(TypedDict):
+    """A field; the settings of its type (e.g. `max_length`, `decimal_places`) sit beside
+    the common keys."""
+
+    slug: str
+    name: str
+    type: str
+    required: bool
+    unique: bool
+    primary: bool
+    # Choice types only, never empty.
+    options: NotRequired[list[str]]
+    default: NotRequired[Any]
+
+
+class Schema(TypedDict):
+    slug: str
+    name: str
+    fields: list[Field]
+
+
+class Schemas(TypedDict):
+    schemas: list[Schema]
+
+
+# --- trash --------------------------------------------------------------------------------
+
+
+@with_config(ConfigDict(extra="allow"))
+class TrashEntry(TypedDict):
+    """Something deleted, restorable until `expires_at` (POST /api/trash/{id}/restore)."""
+
+    id: str
+    # app, schema, field or records.
+    type: str
+    app: str
+    schema: NotRequired[str]
+    field: NotRequired[str]
+    name: NotRequired[str]
+    deleted_at: str
+    expires_at: str
+
+
+class Trashed(TypedDict):
+    trash: TrashEntry
+
+
+class Trash(TypedDict):
+    trash: list[TrashEntry]
+
+
+# --- records ------------------------------------------------------------------------------
+
+Record = dict[str, Any]
+
+
+@with_config(ConfigDict(extra="allow"))
+class RecordValues(TypedDict):
+    """Field values by field slug, each as its field type takes it; the app's own
+    document (/api/apps/{app}/openapi.json) types every field."""
+
+
+@with_config(ConfigDict(extra="allow"))
+class RecordChange(TypedDict):
+    """The id of a record and the values of the fields to change."""
+
+    id: str
+
+
+class RecordsToCreate(TypedDict):
+    records: list[RecordValues]
+    # A unique field: a record holding the same value there is updated instead.
+    upsert_on: NotRequired[str]
+
+
+class RecordsToUpdate(TypedDict):
+    records: list[RecordChange]
+
+
+class RecordIds(TypedDict):
+    ids: list[str]
+
+
+def keys_of(shape: Any) -> frozenset[str]:
+    """The keys a typed dict may hold."""
+    return frozenset(shape.__required_keys__ | shape.__optional_keys__)
+
+
+class RecordPage(TypedDict):
+    records: list[Record]
+    # With page numbers; a cursor page has none.
+    page: NotRequired[int]
+    per_page: int
+    # Every record the filter matches; null with count=false.
+    total: int | None
+    # Pass as `cursor` for the next page; null on the last one.
+    next_cursor: str | None
+
+
+class Records(TypedDict):
+    records: list[Record]
+
+
+class ImportProblem(TypedDict):
+    line: int
+    field: NotRequired[str]
+    message: str
+
+
+class ImportJob(TypedDict):
+    id: str
+    # running, done or failed.
+    state: str
+    mode: str
+    format: str
+    rows_done: int
+    rows_rejected: int
+    errors: list[ImportProblem]
+    created_at: str
+    finished_at: str | None
+
+
+# --- audit log and health -----------------------------------------------------------------
+
+
+class AuditActor(TypedDict):
+    kind: str
+    id: str | None
+    account_id: str | None
+    credential_id: str | None
+
+
+class AuditTarget(TypedDict):
+    type: str
+    id: str
+
+
+class AuditEntry(TypedDict):
+    id: str
+    time: str
+    action: str
+    outcome: str
+    actor: AuditActor
+    target: AuditTarget | None
+    details: dict[str, Any]
+    client_ip: str | None
+    user_agent: str | None
+
+
+class AuditLog(TypedDict):
+    entries: list[AuditEntry]
+    next_cursor: str | None
+
+
+class Health(TypedDict):
+    status: str
+
+
+class Readiness(TypedDict):
+    status: str
+    # Each backing service and NATS: reachable or not.
+    checks: dict[str, bool]
+
+
+class RestoredRecord(TypedDict):
+    id: str
+    type: str
+    app: str
+    schema: str
+    record: Record
+
+
+# --- privacy rules ------------------------------------------------------------------------
+
+
+class PrivacyPermissions(TypedDict):
+    """What a rule (or the default, when no rule's condition holds) allows."""
+
+    find: bool
+    create: bool
+    update: bool
+    delete: bool
+    # "all", or the field slugs the caller may read.
+    read_fields: str | list[str]
+
+
+class PrivacyRule(PrivacyPermissions):
+    name: str
+    # A condition on the record and $current_user ({"field", "op", "value"}, or groups
+    # {"and": [...]} / {"or": [...]}); null holds always.
+    condition: dict[str, Any] | None
+
+
+class PrivacyRules(TypedDict):
+    rules: list[PrivacyRule]
+    default: PrivacyPermissions | None
+
+
+# --- documents ----------------------------------------------------------------------------
+
+
+@with_config(ConfigDict(extra="allow"))
+class OpenApiDocument(TypedDict):
+    """An OpenAPI 3.1 document."""
+
+    openapi: str
+    info: dict[str, Any]
+    paths: dict[str, Any]
+    components: dict[str, Any]
+
+
+@with_config(ConfigDict(extra="allow"))
+class PostmanCollection(TypedDict):
+    """A Postman collection, format v2.1."""
+
+    info: dict[str, Any]
+    item: list[dict[str, Any]]

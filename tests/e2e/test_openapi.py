@@ -1,0 +1,268 @@
+"""The platform's OpenAPI document: valid OpenAPI 3.1, every operation with its
+credentials and errors, and true to what the API answers; its pages served without a
+CDN."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from openapi_spec_validator import validate
+
+from services.devstack.stack import Stack
+from tests.factories.accounts import sign_up, unique_email
+from tests.factories.apps import create_app, create_schema, records_path
+from tests.support.openapi import SpecChecker
+
+# Reached without any credential.
+PUBLIC = {
+    "healthz",
+    "readyz",
+    "jwks",
+    "create_account",
+    "token_auth",
+    "token_refresh",
+    "token_blacklist",
+    "login",
+    "logout",
+    "sign_up",
+    "log_in",
+}
+# Writes that take no body.
+BODILESS = {
+    "rotate_token",
+    "create_api_key",
+    "log_out",
+    "log_out_others",
+    "restore",
+    "logout",
+}
+# Not called by the walk below: each has tests of its own (test_transfer, test_trash).
+NOT_WALKED = {"import_records", "get_import", "export_records", "delete_app", "restore"}
+
+
+@pytest.fixture(scope="module")
+def spec(module_client: httpx.Client) -> dict[str, Any]:
+    response = module_client.get("/api/openapi.json")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            yield method.upper(), path, operation
+
+
+def test_the_platform_document_is_valid_openapi_3_1(spec: dict[str, Any]) -> None:
+    validate(spec)
+    assert spec["openapi"] == "3.1.0"
+    assert set(spec["components"]["securitySchemes"]) == {
+        "JWT",
+        "Token",
+        "Bearer",
+        "ApiKey",
+        "Session",
+    }
+
+
+def test_baserows_address_serves_the_same_document_with_an_etag(client: httpx.Client) -> None:
+    first = client.get("/api/openapi.json")
+    again = client.get("/api/schema.json")
+    assert again.status_code == 200
+    assert again.content == first.content
+    etag = first.headers["ETag"]
+    unchanged = client.get("/api/openapi.json", headers={"If-None-Match": etag})
+    assert unchanged.status_code == 304
+    assert unchanged.content == b""
+    assert client.get("/api/openapi.json", headers={"If-None-Match": '"other"'}).content
+
+
+def test_every_operation_names_its_credentials_and_documents_its_errors(
+    spec: dict[str, Any],
+) -> None:
+    ids = [operation["operationId"] for _, _, operation in operations(spec)]
+    assert len(ids) == len(set(ids))
+    public = set()
+    for method, path, operation in operations(spec):
+        name = operation["operationId"]
+        responses = operation["responses"]
+        if not operation["security"]:
+            public.add(name)
+        else:
+            assert "401" in responses, name
+            assert "403" in responses, name
+        for status in ("400", "429", "500"):
+            assert responses[status] == {"$ref": f"#/components/responses/Error{status}"}, name
+        assert "422" not in responses, name
+        if method in ("POST", "PUT", "PATCH") and name not in BODILESS:
+            assert "requestBody" in operation, f"{method} {path} documents no body"
+    assert public == PUBLIC
+    # Every operation sits in one of the document's sections.
+    sections = [tag["name"] for tag in spec["tags"]]
+    for _, _, operation in operations(spec):
+        assert len(operation["tags"]) == 1, operation["operationId"]
+        assert operation["tags"][0] in sections, operation["operationId"]
+    # The seed documents link Baserow's operations by these names.
+    assert {"token_auth", "token_refresh", "list_workspaces"} <= set(ids)
+
+
+def test_anonymous_callers_reach_an_apps_records_and_documents_only(
+    spec: dict[str, Any],
+) -> None:
+    anonymous = {
+        operation["operationId"]
+        for _, _, operation in operations(spec)
+        if {} in operation["security"]
+    }
+    documents = {"app_openapi", "app_postman"}
+    assert documents < anonymous
+    assert all("record" in name for name in anonymous - documents), anonymous
+
+
+def test_every_answer_of_a_walk_through_the_api_is_as_documented(
+    client: httpx.Client, stack: Stack, spec: dict[str, Any]
+) -> None:
+    checker = SpecChecker(spec)
+    client.event_hooks["response"] = [checker.check]
+    client.get("/healthz")
+    client.get("/readyz")
+    client.get("/api/.well-known/jwks.json")
+
+    owner = sign_up(client)
+    refreshed = client.post("/api/user/token-refresh/", json={"refresh_token": owner.refresh_token})
+    owner.token = refreshed.json()["access_token"]
+    owner.get("/api/workspaces/")
+    owner.post("/api/workspaces/", json={"name": "Second"})
+    client.post("/auth/login/", json={"username": owner.email, "password": owner.password})
+    client.post("/auth/logout/")
+    client.cookies.clear()
+
+    app = create_app(owner)["slug"]
+    owner.get("/api/apps")
+    owner.get(f"/api/apps/{app}")
+    owner.patch(f"/api/apps/{app}", json={"description": "Walked through"})
+    create_schema(
+        owner,
+        app,
+        slug="contacts",
+        fields=[
+            {"slug": "name", "type": "text", "required": True, "unique": True},
+            {"slug": "score", "type": "integer"},
+            {"slug": "stage", "type": "select", "options": ["new", "won"]},
+        ],
+    )
+    schema_path = f"/api/apps/{app}/schemas/contacts"
+    owner.get(f"/api/apps/{app}/schemas")
+    owner.get(schema_path)
+    owner.patch(schema_path, json={"name": "People"})
+    owner.post(f"{schema_path}/fields", json={"slug": "notes", "type": "long_text"})
+    owner.patch(f"{schema_path}/fields/notes", json={"name": "Remarks"})
+    owner.delete(f"{schema_path}/fields/notes")
+    owner.get(f"{schema_path}/privacy-rules")
+    owner.put(
+        f"{schema_path}/privacy-rules",
+        json={"rules": [], "default": {"find": True, "create": True, "update": True}},
+    )
+    owner.put(f"{schema_path}/privacy-rules", json={"rules": None})
+
+    records = records_path(app)
+    created = owner.post(records, json={"name": "Ada", "score": 3, "stage": "new"}).json()
+    owner.get(f"{records}/{created['id']}")
+    owner.patch(f"{records}/{created['id']}", json={"score": 4})
+    owner.put(f"{records}/{created['id']}", json={"stage": "won"})
+    owner.put(records, params={"upsert_on": "name"}, json={"name": "Ada", "score": 5})
+    owner.get(records, params={"sort": "-score", "filter[stage]": "won"})
+    owner.get(records, params={"per_page": 1, "count": "false"})
+    owner.post(f"{records}/search", json={"filter": {"field": "score", "op": "gte", "value": 1}})
+    batch = owner.post(f"{records}/batch", json={"records": [{"name": "Bo"}, {"name": "Cy"}]})
+    ids = [record["id"] for record in batch.json()["records"]]
+    owner.patch(f"{records}/batch", json={"records": [{"id": ids[0], "score": 9}]})
+    owner.request_delete_json(f"{records}/batch", {"ids": ids})
+    owner.delete(f"{records}/{created['id']}")
+    owner.get("/api/trash")
+    owner.get(f"/api/apps/{app}/openapi.json")
+    owner.get(f"/api/apps/{app}/postman.json")
+    # Errors are documented too.
+    owner.get(f"{records}/rec_missing")
+    owner.post(records, json={"score": "many"})
+    client.get("/api/apps")
+
+    token = owner.post(
+        "/api/tokens", json={"name": "reader", "permissions": {"read": [["app", app]]}}
+    ).json()
+    owner.get("/api/tokens")
+    owner.get(f"/api/tokens/{token['id']}")
+    owner.patch(f"/api/tokens/{token['id']}", json={"name": "Reader"})
+    owner.post(f"/api/tokens/{token['id']}/rotate")
+    owner.delete(f"/api/tokens/{token['id']}")
+    owner.post("/api/user/api-key")
+    owner.delete("/api/user/api-key")
+    admin = owner.post("/api/admin-tokens", json={"name": "ops"}).json()
+    owner.get("/api/admin-tokens")
+    owner.delete(f"/api/admin-tokens/{admin['id']}")
+
+    members = f"/api/workspaces/{owner.workspace_id}/members/"
+    colleague = sign_up(client, name="Grace Hopper")
+    owner.get(members)
+    owner.post(members, json={"email": colleague.email, "role": "editor"})
+    owner.get(f"{members}{colleague.account_id}/")
+    owner.patch(f"{members}{colleague.account_id}/", json={"role": "viewer"})
+    owner.delete(f"{members}{colleague.account_id}/")
+    user = owner.post("/api/users", json={"email": unique_email(), "role": "viewer"}).json()
+    owner.get("/api/users")
+    owner.post("/api/users/search", json={"name": "Ada"})
+    owner.get(f"/api/users/{user['data']['_id']}")
+    owner.patch(f"/api/users/{user['data']['_id']}", json={"role": "editor"})
+    owner.delete(f"/api/users/{user['data']['_id']}")
+
+    end_user = {"email": unique_email(), "password": "end user password"}
+    session = owner.post(f"/api/apps/{app}/auth/signup", json=end_user).json()
+    owner.post(f"/api/apps/{app}/auth/login", json=end_user)
+    as_end_user = {"Authorization": f"Bearer {session['token']}"}
+    client.post(f"/api/apps/{app}/auth/logout-others", headers=as_end_user)
+    client.post(f"/api/apps/{app}/auth/logout", headers=as_end_user)
+    app_user = owner.post(
+        f"/api/apps/{app}/users", json={"email": unique_email(), "password": "app user password"}
+    ).json()
+    owner.get(f"/api/apps/{app}/users")
+    owner.get(f"/api/apps/{app}/users/{app_user['id']}")
+    owner.patch(f"/api/apps/{app}/users/{app_user['id']}", json={"name": "Eve"})
+    owner.delete(f"/api/apps/{app}/users/{app_user['id']}")
+    owner.delete(schema_path)
+
+    owner.get("/api/audit-log", params={"per_page": 5})
+    owner.post(
+        "/api/user/change-password/",
+        json={"old_password": owner.password, "new_password": "a new password 2"},
+    )
+    client.post("/api/user/token-blacklist/", json={"refresh_token": owner.refresh_token})
+
+    all_ids = {operation["operationId"] for _, _, operation in operations(spec)}
+    assert all_ids - checker.seen == NOT_WALKED
+
+
+def test_the_docs_pages_load_everything_from_this_server(client: httpx.Client) -> None:
+    for page, asset in (
+        ("/api/docs", "/api/docs/assets/swagger-ui-bundle.js"),
+        ("/api/redoc", "/api/docs/assets/redoc.standalone.js"),
+    ):
+        html = client.get(page)
+        assert html.status_code == 200
+        assert html.headers["content-type"].startswith("text/html")
+        assert asset in html.text
+        assert "/api/openapi.json" in html.text
+        assert "cdn" not in html.text.lower()
+        script = client.get(asset)
+        assert script.status_code == 200
+        assert script.headers["content-type"].startswith("text/javascript")
+        assert len(script.content) > 100_000
+        assert "max-age" in script.headers["cache-control"]
+    css = client.get("/api/docs/assets/swagger-ui.css")
+    assert css.status_code == 200
+    assert css.headers["content-type"].startswith("text/css")
+    missing = client.get("/api/docs/assets/..%2F..%2Fconsts.py")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
