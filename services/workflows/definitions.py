@@ -1,0 +1,258 @@
+"""A workflow as builders write it: its parameters, its condition and its steps, checked
+whole before it is stored (every expression parsed, every step id unique and named before
+it is used), so a stored workflow fails at run time only on the values it is given.
+
+    {
+      "name": "new-lead",
+      "public": true,
+      "parameters": [
+        {"name": "email", "type": "text", "required": true},
+        {"name": "score", "type": "number"}
+      ],
+      "condition": "params.score >= 0",
+      "steps": [
+        {"id": "lead", "type": "create_record", "schema": "leads",
+         "values": {"email": "params.email", "score": "params.score"}},
+        {"id": "hot", "type": "update_record", "schema": "leads", "record": "steps.lead.id",
+         "values": {"status": "'hot'"}, "only_when": "params.score > 50"},
+        {"type": "return", "value": {"lead": "steps.lead.id"}}
+      ]
+    }
+
+Every value in `values`, `record`, `value`, `over` and the conditions is an expression
+(services.workflows.expressions): a literal text is quoted, 'hot'."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from services.kit.errors import ValidationFailed
+from services.workflows.expressions import Expression, compile_expression
+
+MAX_PARAMETERS = 50
+MAX_STEPS = 100
+MAX_LOOP_DEPTH = 3
+NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+STEP_ID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+PARAMETER_TYPES = ("text", "number", "integer", "boolean", "date", "datetime", "record", "json")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Parameter(_Strict):
+    name: str = Field(pattern=STEP_ID.pattern)
+    type: Literal["text", "number", "integer", "boolean", "date", "datetime", "record", "json"]
+    # A list of such values.
+    list: bool = False
+    required: bool = False
+    # For "record": the slug of the schema the record id belongs to.
+    schema_slug: str | None = Field(default=None, alias="schema")
+    description: str = Field(default="", max_length=1000)
+
+
+class _Step(_Strict):
+    # How later steps name this one's result (steps.<id>); generated when absent.
+    id: str | None = Field(default=None, pattern=STEP_ID.pattern)
+    # The step runs only when this holds.
+    only_when: str | None = None
+    # Attempts in all, the first included; the delay between them doubles.
+    attempts: int = Field(default=3, ge=1, le=10)
+
+
+class CreateRecord(_Step):
+    type: Literal["create_record"]
+    schema_slug: str = Field(alias="schema")
+    values: dict[str, str] = {}
+
+
+class UpdateRecord(_Step):
+    type: Literal["update_record"]
+    schema_slug: str = Field(alias="schema")
+    record: str
+    values: dict[str, str] = {}
+
+
+class DeleteRecord(_Step):
+    type: Literal["delete_record"]
+    schema_slug: str = Field(alias="schema")
+    record: str
+
+
+class FindRecords(_Step):
+    type: Literal["find_records"]
+    schema_slug: str = Field(alias="schema")
+    # A records filter tree whose condition values are expressions.
+    filter: dict[str, Any] | None = None
+    sort: list[str] = []
+    limit: int = Field(default=50, ge=1, le=100)
+
+
+class SetValue(_Step):
+    type: Literal["set"]
+    name: str = Field(pattern=STEP_ID.pattern)
+    value: str
+
+
+class Loop(_Step):
+    type: Literal["loop"]
+    over: str
+    steps: list[Step]
+
+
+class ScheduleWorkflow(_Step):
+    type: Literal["schedule"]
+    workflow: str = Field(pattern=NAME.pattern)
+    # When: an expression giving an RFC 3339 time; now when absent.
+    at: str | None = None
+    parameters: dict[str, str] = {}
+
+
+class Return(_Step):
+    type: Literal["return"]
+    value: dict[str, str] = {}
+
+
+Step = Annotated[
+    CreateRecord
+    | UpdateRecord
+    | DeleteRecord
+    | FindRecords
+    | SetValue
+    | Loop
+    | ScheduleWorkflow
+    | Return,
+    Field(discriminator="type"),
+]
+Loop.model_rebuild()
+
+
+class Definition(_Strict):
+    name: str = Field(pattern=NAME.pattern)
+    description: str = Field(default="", max_length=2000)
+    # Exposed on the Workflow API (POST /api/apps/{app}/workflows/{name}/run).
+    public: bool = False
+    # Chosen explicitly: anyone who knows the app's public id may run it.
+    run_without_authentication: bool = False
+    parameters: list[Parameter] = Field(default=[], max_length=MAX_PARAMETERS)
+    condition: str | None = None
+    steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
+    # Seconds a run may take in all.
+    timeout_seconds: int = Field(default=60, ge=1, le=3600)
+
+    @field_validator("parameters")
+    @classmethod
+    def _unique_parameters(cls, parameters: list[Parameter]) -> list[Parameter]:
+        names = [p.name for p in parameters]
+        if len(set(names)) != len(names):
+            raise ValueError("parameter names must differ")
+        return parameters
+
+
+def parse_definition(body: Any) -> Definition:
+    """A definition from a request body, checked whole; ValidationFailed naming the first
+    place at fault (`steps[2].values.status`)."""
+    if not isinstance(body, dict):
+        raise ValidationFailed("A workflow is a JSON object")
+    try:
+        definition = Definition.model_validate(body)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise ValidationFailed(
+            f"{_place(first['loc']) or 'workflow'}: {first['msg']}", field=_place(first["loc"])
+        ) from None
+    if definition.run_without_authentication and not definition.public:
+        raise ValidationFailed(
+            "Only a public workflow can run without authentication",
+            field="run_without_authentication",
+        )
+    compiled(definition)
+    return definition
+
+
+def _place(location: tuple[int | str, ...]) -> str:
+    place = ""
+    for part in location:
+        if isinstance(part, int):
+            place += f"[{part}]"
+        elif part in STEP_KINDS:
+            # The discriminated union's branch name says nothing the body did not.
+            continue
+        else:
+            place += f".{part}" if place else str(part)
+    return place
+
+
+STEP_KINDS = frozenset(
+    {
+        "create_record",
+        "update_record",
+        "delete_record",
+        "find_records",
+        "set",
+        "loop",
+        "schedule",
+        "return",
+    }
+)
+
+
+def compiled(definition: Definition) -> dict[str, Expression]:
+    """Every expression of the definition parsed, by its place; step ids filled in and
+    checked: unique, and each named by later steps only."""
+    expressions: dict[str, Expression] = {}
+
+    def add(where: str, source: str | None) -> None:
+        if source is not None:
+            expressions[where] = compile_expression(source, where=where)
+
+    add("condition", definition.condition)
+    seen: set[str] = set()
+
+    def walk(steps: list[Any], prefix: str, depth: int) -> None:
+        if depth > MAX_LOOP_DEPTH:
+            raise ValidationFailed(f"Loops nest at most {MAX_LOOP_DEPTH} deep", field=prefix)
+        for index, step in enumerate(steps):
+            where = f"{prefix}[{index}]"
+            if step.id is not None:
+                if step.id in seen:
+                    raise ValidationFailed(
+                        f"Step id {step.id!r} is used twice", field=f"{where}.id"
+                    )
+                seen.add(step.id)
+            add(f"{where}.only_when", step.only_when)
+            for key in ("record", "value", "over", "at"):
+                source = getattr(step, key, None)
+                if isinstance(source, str):
+                    add(f"{where}.{key}", source)
+            for key in ("values", "value", "parameters"):
+                mapping = getattr(step, key, None)
+                if isinstance(mapping, dict):
+                    for name, source in mapping.items():
+                        add(f"{where}.{key}.{name}", source)
+            if isinstance(step, FindRecords) and step.filter is not None:
+                _filter_values(step.filter, f"{where}.filter", add)
+            if isinstance(step, Loop):
+                walk(step.steps, f"{where}.steps", depth + 1)
+
+    walk(definition.steps, "steps", 1)
+    return expressions
+
+
+def _filter_values(node: Any, where: str, add: Any) -> None:
+    if not isinstance(node, dict):
+        raise ValidationFailed("A filter is an object", field=where)
+    for group in ("and", "or"):
+        if group in node:
+            members = node[group]
+            if not isinstance(members, list):
+                raise ValidationFailed(f"'{group}' holds a list of filters", field=where)
+            for index, member in enumerate(members):
+                _filter_values(member, f"{where}.{group}[{index}]", add)
+            return
+    if "value" in node:
+        add(f"{where}.value", node["value"])
