@@ -25,6 +25,7 @@ def run() -> int:
             "identity": settings.identity_database_url,
             "schema": settings.schema_database_url,
             "records": settings.records_database_url,
+            "workflows": settings.workflows_database_url,
         },
         nats_url=settings.nats_url,
         secret_key=settings.secret_key,

@@ -23,6 +23,9 @@ class DevstackSettings(BaseSettings):
     records_database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("RECORDS_DATABASE_URL")
     )
+    workflows_database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("WORKFLOWS_DATABASE_URL")
+    )
     nats_url: str | None = Field(default=None, validation_alias=AliasChoices("NATS_URL"))
     # Unset: the key kept under data_dir (made on first run).
     secret_key: str | None = Field(

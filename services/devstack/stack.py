@@ -20,7 +20,9 @@ from services.kit.secrets import SECRET_KEY_ENV
 log = logging.getLogger(__name__)
 
 # The services that own a database, in start order; records resolves schemas at start.
-DATABASE_SERVICES = ("identity", "schema", "records")
+DATABASE_SERVICES = ("identity", "schema", "records", "workflows")
+# Who asks the schema service for apps and schemas (<SERVICE>_SCHEMA_ADDR).
+SCHEMA_READERS = ("records", "workflows")
 # Its runtime role creates a PostgreSQL schema per app.
 CREATES_SCHEMAS = frozenset({"records"})
 
@@ -93,8 +95,8 @@ class Stack:
                 f"{prefix}_DATABASE_URL": urls[name],
                 f"{prefix}_GRPC_PORT": addresses[name].rsplit(":", 1)[1],
             }
-            if name == "records":
-                env["RECORDS_SCHEMA_ADDR"] = addresses["schema"]
+            if name in SCHEMA_READERS:
+                env[f"{prefix}_SCHEMA_ADDR"] = addresses["schema"]
             self._launch(name, env, grpc_address=addresses[name])
         for name in DATABASE_SERVICES:
             self.processes[name].wait_ready()
@@ -105,6 +107,7 @@ class Stack:
             "GATEWAY_IDENTITY_ADDR": addresses["identity"],
             "GATEWAY_SCHEMA_ADDR": addresses["schema"],
             "GATEWAY_RECORDS_ADDR": addresses["records"],
+            "GATEWAY_WORKFLOWS_ADDR": addresses["workflows"],
         }
         self._launch("gateway", gateway_env, http_ready_url=f"{self.gateway_url}/readyz")
         self.processes["gateway"].wait_ready()

@@ -12,6 +12,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tessera.identity.v1 import identity_pb2_grpc
 from tessera.records.v1 import records_pb2_grpc
 from tessera.schema.v1 import schema_pb2_grpc
+from tessera.workflows.v1 import workflows_pb2_grpc
 
 from services.gateway.config import GatewaySettings
 from services.kit.grpc.client import call, create_channel
@@ -25,6 +26,7 @@ class Backends:
     identity: identity_pb2_grpc.IdentityServiceStub
     schema: schema_pb2_grpc.SchemaServiceStub
     records: records_pb2_grpc.RecordsServiceStub
+    workflows: workflows_pb2_grpc.WorkflowsServiceStub
     channels: dict[str, grpc.aio.Channel]
     timeout: float
     # Signs every unary call's context on the channels; an upload's caller uses it directly.
@@ -37,6 +39,7 @@ class Backends:
             "identity": settings.identity_addr,
             "schema": settings.schema_addr,
             "records": settings.records_addr,
+            "workflows": settings.workflows_addr,
         }
         channels = {
             name: create_channel(address, service=name, trust=settings.trust, signer=signer)
@@ -46,6 +49,7 @@ class Backends:
             identity=identity_pb2_grpc.IdentityServiceStub(channels["identity"]),
             schema=schema_pb2_grpc.SchemaServiceStub(channels["schema"]),
             records=records_pb2_grpc.RecordsServiceStub(channels["records"]),
+            workflows=workflows_pb2_grpc.WorkflowsServiceStub(channels["workflows"]),
             channels=channels,
             timeout=settings.call_timeout_seconds,
             signer=signer,

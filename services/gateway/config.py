@@ -14,6 +14,7 @@ class GatewaySettings(BaseServiceSettings):
     identity_addr: str = "127.0.0.1:50051"
     schema_addr: str = "127.0.0.1:50052"
     records_addr: str = "127.0.0.1:50053"
+    workflows_addr: str = "127.0.0.1:50054"
     # Bodies above this are refused with 413 before they are read in full.
     max_body_bytes: int = 1024 * 1024
     # Deadline of every call to a backing service.

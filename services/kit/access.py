@@ -69,6 +69,8 @@ class Op(StrEnum):
     RECORDS_EXPORT = "records.export"
     TRASH_READ = "trash.read"
     TRASH_RESTORE = "trash.restore"
+    WORKFLOWS_READ = "workflows.read"
+    WORKFLOWS_WRITE = "workflows.write"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +121,10 @@ ROLE_TABLE: dict[Op, Rule] = {
     Op.RECORDS_EXPORT: Rule("viewer", "Export records", "read", admin_tokens=True),
     Op.TRASH_READ: Rule("editor", "See the workspace's trash", admin_tokens=True),
     Op.TRASH_RESTORE: Rule("editor", "Restore from the trash", admin_tokens=True),
+    Op.WORKFLOWS_READ: Rule("builder", "Read an app's workflows and their runs", admin_tokens=True),
+    Op.WORKFLOWS_WRITE: Rule(
+        "builder", "Create, change and delete an app's workflows", admin_tokens=True
+    ),
 }
 
 SERVICE_OPERATIONS = frozenset({Op.APPS_READ})

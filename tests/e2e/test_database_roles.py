@@ -20,9 +20,11 @@ from services.devstack.stack import DATABASE_SERVICES, Stack
 from services.identity import tables as identity_tables
 from services.records import tables as records_tables
 from services.schema import tables as schema_tables
+from services.workflows import tables as workflows_tables
 from tests.factories.accounts import Tenant, sign_up, unique_email
 from tests.factories.apps import create_app, create_schema, records_path
 from tests.factories.credentials import create_admin_token, create_token
+from tests.factories.workflows import create_workflow
 
 # Every table of a service with a tenant_id column, as its tables module declares them.
 TENANT_TABLES = {
@@ -31,14 +33,16 @@ TENANT_TABLES = {
         ("identity", identity_tables.metadata),
         ("schema", schema_tables.metadata),
         ("records", records_tables.metadata),
+        ("workflows", workflows_tables.metadata),
     )
 }
 
 
-def furnish(client: httpx.Client, tenant: Tenant) -> Tenant:
+def furnish(client: httpx.Client, stack: Stack, tenant: Tenant) -> Tenant:
     """A workspace with a row in every tenant-owned table of every service."""
     app = create_app(tenant)
     slug = app["slug"]
+    create_workflow(stack, tenant, slug)
     create_schema(
         tenant, slug, name="Companies", slug="companies", fields=[{"slug": "name", "type": "text"}]
     )
@@ -70,10 +74,10 @@ def furnish(client: httpx.Client, tenant: Tenant) -> Tenant:
 
 
 @pytest.fixture(scope="module")
-def workspaces(module_client: httpx.Client) -> tuple[Tenant, Tenant]:
+def workspaces(module_client: httpx.Client, stack: Stack) -> tuple[Tenant, Tenant]:
     return (
-        furnish(module_client, sign_up(module_client)),
-        furnish(module_client, sign_up(module_client, name="Grace Hopper")),
+        furnish(module_client, stack, sign_up(module_client)),
+        furnish(module_client, stack, sign_up(module_client, name="Grace Hopper")),
     )
 
 

@@ -16,6 +16,7 @@ def test_readyz_checks_every_backing_service_and_nats(client: httpx.Client) -> N
         "identity": True,
         "schema": True,
         "records": True,
+        "workflows": True,
         "nats": True,
     }
 

@@ -42,7 +42,7 @@ LIST_MEMBERSHIPS = "/tessera.identity.v1.IdentityService/ListMemberships"
 GET_SIGNING_KEYS = "/tessera.identity.v1.IdentityService/GetSigningKeys"
 RESOLVE_CREDENTIAL = "/tessera.identity.v1.IdentityService/ResolveCredential"
 GET_SCHEMA = "/tessera.schema.v1.SchemaService/GetSchema"
-BACKENDS = ("identity", "schema", "records")
+BACKENDS = ("identity", "schema", "records", "workflows")
 # The gateway, and a service an attacker has taken over: neither may speak for a user the
 # gateway did not sign for.
 INSIDERS = ("gateway", "records")
@@ -542,5 +542,6 @@ def test_the_rest_paths_still_work(victim: Tenant) -> None:
         "identity": True,
         "schema": True,
         "records": True,
+        "workflows": True,
         "nats": True,
     }

@@ -40,9 +40,9 @@ log = logging.getLogger(__name__)
 
 GATEWAY: Final = "gateway"
 # Services that may call another service as themselves (services.kit.access's
-# SERVICE_OPERATIONS: reading apps and schemas); a new one (workflows) is added here. The
-# gateway reads them for the API documents, which show each caller its own part.
-SERVICE_CALLERS: Final = frozenset({"records", "gateway"})
+# SERVICE_OPERATIONS: reading apps and schemas). The gateway reads them for the API
+# documents, which show each caller its own part; workflows, to find an app by its slug.
+SERVICE_CALLERS: Final = frozenset({"records", "gateway", "workflows"})
 CONTEXT_SIGNATURE_KEY: Final = "tessera-context-signature-bin"
 # Long enough for any clock skew inside a cluster, short enough that a captured signature
 # is soon worthless; a call is checked when it starts, so a long upload is not cut short.

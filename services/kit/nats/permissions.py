@@ -157,6 +157,7 @@ ROLES: Mapping[str, BusRole] = {
             listens=SCHEMA_CHANGES,
             consumes=(SCHEMA_PROVISIONER,),
         ),
+        BusRole("workflows"),
         BusRole(
             "gateway",
             publishes_events=False,

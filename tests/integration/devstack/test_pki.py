@@ -12,7 +12,7 @@ from cryptography.x509.oid import NameOID
 
 from services.devstack.pki import Pki, ensure_pki
 
-NAMES = ("gateway", "identity", "schema", "records")
+NAMES = ("gateway", "identity", "schema", "records", "workflows")
 
 
 def files_of(pki: Pki) -> dict[str, bytes]:

@@ -1,0 +1,16 @@
+"""What each workflows call is, for the role table (services.kit.access)."""
+
+from __future__ import annotations
+
+from services.kit.access import Op
+from services.kit.grpc.policy import PolicyTable
+
+POLICY: PolicyTable = {
+    "CreateWorkflow": Op.WORKFLOWS_WRITE,
+    "ListWorkflows": Op.WORKFLOWS_READ,
+    "GetWorkflow": Op.WORKFLOWS_READ,
+    "UpdateWorkflow": Op.WORKFLOWS_WRITE,
+    "DeleteWorkflow": Op.WORKFLOWS_WRITE,
+    # Runs, replays and hooks are declared with the engine that serves them; until then
+    # they are refused like any call the table does not name.
+}
