@@ -35,6 +35,7 @@ from services.gateway.routes import (
     transfer,
     trash,
     users,
+    workflows,
     workspace_users,
 )
 from services.kit.nats.connection import connect
@@ -124,6 +125,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         schemas,
         trash,
         audit_log,
+        workflows,
         docs,
     ):
         app.include_router(module.router)

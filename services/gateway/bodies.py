@@ -3,6 +3,7 @@ failures speak the error envelope."""
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
@@ -86,3 +87,19 @@ def parse(model: type[Model], data: Any) -> Model:
 
 async def parse_json(request: Request, model: type[Model]) -> Model:
     return parse(model, await read_json(request))
+
+
+_ETAG = re.compile(r'(?:W/)?"?(\d{1,18})"?')
+
+
+def expected_version(request: Request) -> int | None:
+    """The version an If-Match header names ("3", 3 or W/"3"); None for none or *."""
+    raw = request.headers.get("if-match")
+    if raw is None or raw.strip() == "*":
+        return None
+    match = _ETAG.fullmatch(raw.strip())
+    if match is None:
+        raise ValidationFailed(
+            "If-Match must name a record version, as the ETag header gives it", field="If-Match"
+        )
+    return int(match.group(1))

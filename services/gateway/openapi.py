@@ -84,6 +84,7 @@ TAGS = [
     {"name": "Records", "description": "Records of a schema: every app has a typed document"},
     {"name": "Import and export", "description": "CSV and NDJSON in and out"},
     {"name": "App users", "description": "An app's end users and their sessions"},
+    {"name": "Workflows", "description": "An app's workflows, every edit a new version"},
     {"name": "Trash", "description": "What was deleted in the last 72 hours"},
     {"name": "Audit log", "description": "The workspace's security events"},
     {"name": "Documents", "description": "An app's OpenAPI document and Postman collection"},

@@ -12,6 +12,7 @@ from fastapi import Response
 from tessera.identity.v1 import identity_pb2
 from tessera.records.v1 import records_pb2
 from tessera.schema.v1 import schema_pb2
+from tessera.workflows.v1 import workflows_pb2
 
 from services.gateway import shapes
 from services.kit.json import dumps_exact, loads_exact
@@ -216,4 +217,15 @@ def admin_token(message: identity_pb2.AdminToken) -> shapes.AdminToken:
         "created_by": message.created_by,
         "created_at": message.created_at,
         "last_used_at": message.last_used_at or None,
+    }
+
+
+def workflow(message: workflows_pb2.Workflow) -> shapes.Workflow:
+    return {
+        "id": message.id,
+        "name": message.name,
+        "version": message.version,
+        "definition": loads_exact(message.definition_json),
+        "created_at": message.created_at,
+        "updated_at": message.updated_at,
     }

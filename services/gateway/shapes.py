@@ -409,3 +409,34 @@ class PostmanCollection(TypedDict):
 
     info: dict[str, Any]
     item: list[dict[str, Any]]
+
+
+# --- workflows ------------------------------------------------------------------------------
+
+
+@with_config(ConfigDict(extra="allow"))
+class WorkflowDefinition(TypedDict):
+    """A workflow as its builder writes it: `name` (its URL slug), `public`,
+    `run_without_authentication`, typed `parameters`, a `condition` and ordered `steps`
+    (create_record, update_record, delete_record, find_records, set, loop, schedule,
+    return), every value an expression in the Common Expression Language."""
+
+    name: str
+    steps: list[dict[str, Any]]
+    public: NotRequired[bool]
+    parameters: NotRequired[list[dict[str, Any]]]
+    condition: NotRequired[str]
+
+
+class Workflow(TypedDict):
+    id: str
+    name: str
+    # Every edit stores a new version; send it as If-Match to edit only that one.
+    version: int
+    definition: WorkflowDefinition
+    created_at: str
+    updated_at: str
+
+
+class Workflows(TypedDict):
+    workflows: list[Workflow]

@@ -203,27 +203,37 @@ STEP_KINDS = frozenset(
 
 def compiled(definition: Definition) -> dict[str, Expression]:
     """Every expression of the definition parsed, by its place; step ids filled in and
-    checked: unique, and each named by later steps only."""
+    checked: unique, and each named by later steps only; parameters and `set` values
+    named only once they exist."""
     expressions: dict[str, Expression] = {}
+    known = {
+        "params": {p.name for p in definition.parameters},
+        "steps": set[str](),
+        "vars": set[str](),
+    }
+    what = {"params": "parameter", "steps": "earlier step", "vars": "value set earlier"}
 
     def add(where: str, source: str | None) -> None:
-        if source is not None:
-            expressions[where] = compile_expression(source, where=where)
+        if source is None:
+            return
+        expression = compile_expression(source, where=where)
+        for root, names in known.items():
+            for name in sorted(expression.members(root) - names):
+                raise ValidationFailed(
+                    f"'{where}' names {root}.{name}, but there is no {what[root]} {name!r}",
+                    field=where,
+                )
+        expressions[where] = expression
 
     add("condition", definition.condition)
-    seen: set[str] = set()
 
     def walk(steps: list[Any], prefix: str, depth: int) -> None:
         if depth > MAX_LOOP_DEPTH:
             raise ValidationFailed(f"Loops nest at most {MAX_LOOP_DEPTH} deep", field=prefix)
         for index, step in enumerate(steps):
             where = f"{prefix}[{index}]"
-            if step.id is not None:
-                if step.id in seen:
-                    raise ValidationFailed(
-                        f"Step id {step.id!r} is used twice", field=f"{where}.id"
-                    )
-                seen.add(step.id)
+            if step.id is not None and step.id in known["steps"]:
+                raise ValidationFailed(f"Step id {step.id!r} is used twice", field=f"{where}.id")
             add(f"{where}.only_when", step.only_when)
             for key in ("record", "value", "over", "at"):
                 source = getattr(step, key, None)
@@ -238,6 +248,10 @@ def compiled(definition: Definition) -> dict[str, Expression]:
                 _filter_values(step.filter, f"{where}.filter", add)
             if isinstance(step, Loop):
                 walk(step.steps, f"{where}.steps", depth + 1)
+            if step.id is not None:
+                known["steps"].add(step.id)
+            if isinstance(step, SetValue):
+                known["vars"].add(step.name)
 
     walk(definition.steps, "steps", 1)
     return expressions

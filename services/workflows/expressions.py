@@ -18,6 +18,7 @@ An expression sees:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,34 @@ _ENVIRONMENT = celpy.Environment()
 class ExpressionFailed(Exception):
     """An expression could not be evaluated on the values it was given (a missing key, a
     division by zero, mismatched types): the step it belongs to fails with this message."""
+
+
+_MEMBER = re.compile(r"(?<![\w.])(params|steps|vars)\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _outside_strings(source: str) -> str:
+    """`source` with the insides of its string literals blanked out."""
+    out: list[str] = []
+    quote = ""
+    index = 0
+    while index < len(source):
+        ch = source[index]
+        if quote:
+            if ch == "\\" and index + 1 < len(source):
+                out.append("  ")
+                index += 2
+                continue
+            if ch == quote:
+                quote = ""
+                out.append(ch)
+            else:
+                out.append(" ")
+        else:
+            if ch in "\"'":
+                quote = ch
+            out.append(ch)
+        index += 1
+    return "".join(out)
 
 
 def _unmarked(source: str) -> str:
@@ -74,6 +103,13 @@ class Expression:
 
     source: str
     _program: Any
+
+    def members(self, root: str) -> frozenset[str]:
+        """The names the expression reads under `root` (`steps.lead.id` → "lead" for
+        "steps"): what must exist before it runs."""
+        return frozenset(
+            name for found, name in _MEMBER.findall(_outside_strings(self.source)) if found == root
+        )
 
     def evaluate(self, values: Mapping[str, Any]) -> Any:
         """The expression's value, as JSON (numbers, strings, booleans, null, lists and

@@ -215,6 +215,7 @@ class Names:
     admin_token_id: str
     record_trash_id: str
     schema_trash_id: str
+    workflow_name: str
 
     def counterfeit(self) -> Names:
         """The same shapes, naming nothing that exists anywhere."""
@@ -254,6 +255,7 @@ FILLERS: dict[str, tuple[str, ...]] = {
     # Either kind of token id, on either kind of token route.
     "token_id": ("api_token_id", "admin_token_id"),
     "trash_id": ("record_trash_id", "schema_trash_id"),
+    "name": ("workflow_name",),
 }
 # A parameter whose meaning depends on the path it is in: the longest path first.
 FILLERS_UNDER: dict[str, dict[str, tuple[str, ...]]] = {
@@ -290,6 +292,14 @@ class FurnishedApp:
 
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
+
+
+def workflow_definition(name: str, schema_slug: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "parameters": [{"name": "text", "type": "text"}],
+        "steps": [{"type": "create_record", "schema": schema_slug, "values": {}}],
+    }
 
 
 def furnish_app(owner: Tenant, label: str, *, records: int, sessions: bool) -> FurnishedApp:
@@ -364,7 +374,13 @@ def furnish_app(owner: Tenant, label: str, *, records: int, sessions: bool) -> F
             )
             assert logged_in.status_code == 200, logged_in.text
             tokens[kind] = logged_in.json()["token"]
+    workflow_name = f"flow-{tag}"
+    made_workflow = owner.post(
+        f"/api/apps/{app_slug}/workflows", json=workflow_definition(workflow_name, schema_slug)
+    )
+    assert made_workflow.status_code == 201, made_workflow.text
     names = {
+        "workflow_name": workflow_name,
         "app_slug": app_slug,
         "app_public_id": public_id,
         "schema_slug": schema_slug,
@@ -500,6 +516,7 @@ def snapshot(estate: Estate, *, whole_workspace: bool = True) -> dict[str, Any]:
         "records": read(f"{schema}/records?per_page=100"),
         "closed_records": read(f"{app}/schemas/{n.closed_schema_slug}/records?per_page=100"),
         "app_users": read(f"{app}/users?per_page=100"),
+        "workflows": read(f"{app}/workflows"),
     }
     if whole_workspace:
         found |= {
@@ -557,6 +574,12 @@ BODIES: dict[str, Body] = {
     "rotate_token": None,
     "create_api_key": None,
     "create_admin_token": lambda _, t, w: Payload(json={"name": f"Admin {w}"}),
+    "create_workflow": lambda own, t, w: Payload(
+        json=workflow_definition(f"w-{w}", own.schema_slug)
+    ),
+    "update_workflow": lambda own, t, w: Payload(
+        json=workflow_definition(t.workflow_name, own.schema_slug)
+    ),
     "create_app": lambda _, t, w: Payload(json={"name": f"App {w}"}),
     "update_app": lambda _, t, w: Payload(json={"name": f"Renamed {w}"}),
     "sign_up": lambda _, t, w: Payload(

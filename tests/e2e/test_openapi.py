@@ -183,6 +183,13 @@ def test_every_answer_of_a_walk_through_the_api_is_as_documented(
     owner.request_delete_json(f"{records}/batch", {"ids": ids})
     owner.delete(f"{records}/{created['id']}")
     owner.get("/api/trash")
+    flows = f"/api/apps/{app}/workflows"
+    flow = {"name": "greet", "steps": [{"type": "return", "value": {"hi": "'there'"}}]}
+    owner.post(flows, json=flow)
+    owner.get(flows)
+    owner.get(f"{flows}/greet", params={"version": 1})
+    owner.put(f"{flows}/greet", json={**flow, "public": True}, headers={"If-Match": "1"})
+    owner.delete(f"{flows}/greet")
     owner.get(f"/api/apps/{app}/openapi.json")
     owner.get(f"/api/apps/{app}/postman.json")
     # Errors are documented too.

@@ -6,7 +6,6 @@ Addressed by the app's public id, these routes also take callers without a crede
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
@@ -14,7 +13,7 @@ from fastapi import APIRouter, Request, Response
 from tessera.records.v1 import records_pb2
 
 from services.gateway import queries, shapes
-from services.gateway.bodies import read_body, read_json
+from services.gateway.bodies import expected_version, read_body, read_json
 from services.gateway.deps import AppContextDep, BackendsDep
 from services.gateway.openapi import json_body, list_parameters, query_parameter, returns
 from services.kit.errors import ValidationFailed
@@ -74,20 +73,6 @@ async def search_records(
 
 # A batch of 1000 records outgrows the ordinary body limit.
 BATCH_BODY_BYTES = 16 * 1024 * 1024
-_ETAG = re.compile(r'(?:W/)?"?(\d{1,18})"?')
-
-
-def _if_match(request: Request) -> int | None:
-    """The version an If-Match header names ("3", 3 or W/"3"); None for none or *."""
-    raw = request.headers.get("if-match")
-    if raw is None or raw.strip() == "*":
-        return None
-    match = _ETAG.fullmatch(raw.strip())
-    if match is None:
-        raise ValidationFailed(
-            "If-Match must name a record version, as the ETag header gives it", field="If-Match"
-        )
-    return int(match.group(1))
 
 
 def _record(reply: records_pb2.RecordResponse, status_code: int = 200) -> Response:
@@ -240,7 +225,7 @@ async def _update(
     ctx: AppContextDep,
     backends: BackendsDep,
 ) -> Response:
-    if_match = _if_match(request)
+    if_match = expected_version(request)
     body = await read_body(request)
     message = records_pb2.UpdateRecordRequest(
         ctx=ctx, schema=_ref(app_slug, schema_slug), record_id=record_id, values_json=body
@@ -276,7 +261,7 @@ async def delete_record(
     message = records_pb2.DeleteRecordRequest(
         ctx=ctx, schema=_ref(app_slug, schema_slug), record_id=record_id
     )
-    if_match = _if_match(request)
+    if_match = expected_version(request)
     if if_match is not None:
         message.if_match = if_match
     await backends.call(backends.records.DeleteRecord, message)

@@ -15,6 +15,8 @@ NEW_LEAD: dict[str, Any] = {
         {"name": "score", "type": "number"},
         {"name": "tags", "type": "text", "list": True},
         {"name": "company", "type": "record", "schema": "companies"},
+        {"name": "when", "type": "datetime"},
+        {"name": "items", "type": "json", "list": True},
     ],
     "condition": "params.score >= 0",
     "steps": [
@@ -108,4 +110,34 @@ def test_loops_nest_three_deep_at_most() -> None:
     for _ in range(4):
         step = {"type": "loop", "over": "params.items", "steps": [step]}
     with pytest.raises(ValidationFailed, match="nest"):
-        parse_definition(with_step(step))
+        parse_definition({**with_step(step), "parameters": NEW_LEAD["parameters"]})
+
+
+@pytest.mark.parametrize(
+    ("source", "field", "missing"),
+    [
+        ("steps.later.id", "steps[1].value.x", "steps.later"),
+        ("params.nope", "steps[1].value.x", "params.nope"),
+        ("vars.unset + vars.x", "steps[1].value.x", "vars.unset"),
+        ("size(steps.first) + steps.nothing", "steps[1].value.x", "steps.nothing"),
+    ],
+)
+def test_an_expression_names_only_what_exists_before_it(
+    source: str, field: str, missing: str
+) -> None:
+    body = {
+        **NEW_LEAD,
+        "steps": [
+            {"type": "set", "name": "x", "value": "1", "id": "first"},
+            {"type": "return", "value": {"x": source}, "id": "later"},
+        ],
+    }
+    with pytest.raises(ValidationFailed) as refused:
+        parse_definition(body)
+    assert refused.value.field == field
+    assert missing in refused.value.message
+
+
+def test_text_that_looks_like_a_name_is_not_one() -> None:
+    body = {**NEW_LEAD, "steps": [{"type": "return", "value": {"x": "'steps.later.id'"}}]}
+    assert parse_definition(body).steps[0].type == "return"
