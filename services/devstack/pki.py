@@ -1,7 +1,8 @@
 """The key material behind service identity, made on the first run and reused afterwards:
 a private CA with one key and certificate per service (the service's name in the subject
-alternative name and common name), and the Ed25519 key pair the gateway signs request
-contexts with (the services get only its public half).
+alternative name and common name), the Ed25519 key pair the gateway signs request
+contexts with (the services get only its public half), and the pair the workflows service
+signs the contexts of the callers its runs act for with (records gets its public half).
 
 In a cluster the same files come from Secrets; here they live under the data directory,
 private keys readable by their owner only.
@@ -23,6 +24,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 GATEWAY = "gateway"
+# Acts for callers with a context key of its own (services.kit.grpc.trust.DELEGATES) ...
+DELEGATE = "workflows"
+# ... towards these services only.
+DELEGATED_TO = ("records",)
 
 CA_LIFETIME = datetime.timedelta(days=3650)
 CERTIFICATE_LIFETIME = datetime.timedelta(days=365)
@@ -58,10 +63,18 @@ class Pki:
     def context_verify_key_file(self) -> Path:
         return self.directory / "context-signing.pub"
 
+    @property
+    def delegated_signing_key_file(self) -> Path:
+        return self.directory / f"{DELEGATE}-context-signing.key"
+
+    @property
+    def delegated_verify_key_file(self) -> Path:
+        return self.directory / f"{DELEGATE}-context-signing.pub"
+
     def env_for(self, name: str) -> dict[str, str]:
         """The variables a service process reads its identity from: its own certificate
-        and key, the CA, and the gateway's context key (private for the gateway, public
-        for everyone else)."""
+        and key, the CA, the gateway's context key (private for the gateway, public for
+        everyone else), and the delegate's (private for it, public where it calls)."""
         env = {
             "TESSERA_TLS_CA_FILE": str(self.ca_file),
             "TESSERA_TLS_CERT_FILE": str(self.cert_file(name)),
@@ -71,6 +84,10 @@ class Pki:
             env["TESSERA_CONTEXT_SIGNING_KEY_FILE"] = str(self.context_signing_key_file)
         else:
             env["TESSERA_CONTEXT_VERIFY_KEY_FILE"] = str(self.context_verify_key_file)
+        if name == DELEGATE:
+            env["TESSERA_CONTEXT_SIGNING_KEY_FILE"] = str(self.delegated_signing_key_file)
+        if name in DELEGATED_TO:
+            env["TESSERA_DELEGATED_CONTEXT_VERIFY_KEY_FILE"] = str(self.delegated_verify_key_file)
         return env
 
     def channel_credentials(self, name: str) -> grpc.ChannelCredentials:
@@ -103,16 +120,22 @@ def ensure_pki(directory: Path, names: Iterable[str]) -> Pki:
             cert = _service_certificate(name, key.public_key(), ca_key, ca_cert, now)
             _write_private(pki.key_file(name), _private_pem(key))
             _write_public(pki.cert_file(name), cert.public_bytes(serialization.Encoding.PEM))
-    if not (pki.context_signing_key_file.exists() and pki.context_verify_key_file.exists()):
-        signing_key = ed25519.Ed25519PrivateKey.generate()
-        _write_private(pki.context_signing_key_file, _private_pem(signing_key))
-        _write_public(
-            pki.context_verify_key_file,
-            signing_key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            ),
-        )
+    _ensure_context_key(pki.context_signing_key_file, pki.context_verify_key_file)
+    _ensure_context_key(pki.delegated_signing_key_file, pki.delegated_verify_key_file)
     return pki
+
+
+def _ensure_context_key(private: Path, public: Path) -> None:
+    if private.exists() and public.exists():
+        return
+    signing_key = ed25519.Ed25519PrivateKey.generate()
+    _write_private(private, _private_pem(signing_key))
+    _write_public(
+        public,
+        signing_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
+    )
 
 
 def _load_ca(

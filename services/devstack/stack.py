@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 DATABASE_SERVICES = ("identity", "schema", "records", "workflows")
 # Who asks the schema service for apps and schemas (<SERVICE>_SCHEMA_ADDR).
 SCHEMA_READERS = ("records", "workflows")
+# Who acts on records for its callers (<SERVICE>_RECORDS_ADDR).
+RECORDS_CALLERS = ("workflows",)
 # Its runtime role creates a PostgreSQL schema per app.
 CREATES_SCHEMAS = frozenset({"records"})
 
@@ -97,6 +99,8 @@ class Stack:
             }
             if name in SCHEMA_READERS:
                 env[f"{prefix}_SCHEMA_ADDR"] = addresses["schema"]
+            if name in RECORDS_CALLERS:
+                env[f"{prefix}_RECORDS_ADDR"] = addresses["records"]
             self._launch(name, env, grpc_address=addresses[name])
         for name in DATABASE_SERVICES:
             self.processes[name].wait_ready()

@@ -126,17 +126,33 @@ def json_body(shape: Any, *, form: bool = False) -> dict[str, Any]:
 
 
 def returns(
-    shape: Any, *, status: int = 200, also: tuple[int, ...] = (), description: str = ""
+    shape: Any,
+    *,
+    status: int = 200,
+    also: tuple[int, ...] = (),
+    description: str = "",
+    accepted: Any = None,
+    fails_with: tuple[int, ...] = (),
 ) -> dict[str, Any]:
     """The keyword arguments of a route decorator for a route that answers `status` (or
-    one of `also`) with a body of `shape` (services.gateway.shapes). Documentation only:
-    the route builds the body itself, and FastAPI neither converts nor checks it."""
+    one of `also`) with a body of `shape` (services.gateway.shapes), or 202 with a body of
+    `accepted` when given, and that may fail with the errors of `fails_with` besides those
+    every route of its kind may. Documentation only: the route builds the body itself, and
+    FastAPI neither converts nor checks it."""
     return {
         "status_code": status,
         "response_model": None,
         "responses": {
-            code: {"model": shape, "description": description or HTTPStatus(code).phrase}
-            for code in (status, *also)
+            **{
+                code: {"model": shape, "description": description or HTTPStatus(code).phrase}
+                for code in (status, *also)
+            },
+            **(
+                {202: {"model": accepted, "description": HTTPStatus(202).phrase}}
+                if accepted is not None
+                else {}
+            ),
+            **{code: {"description": HTTPStatus(code).phrase} for code in fails_with},
         },
     }
 
@@ -237,6 +253,11 @@ def _statuses(route: APIRoute, method: str) -> list[int]:
     return sorted(set(statuses))
 
 
+def _failures(route: APIRoute) -> list[int]:
+    """The error statuses a route declared with `returns(..., fails_with=...)`."""
+    return [status for status in route.responses if isinstance(status, int) and status >= 400]
+
+
 def api_routes(routes: list[BaseRoute]) -> Iterator[APIRoute]:
     """The routes of the document, included routers' routes in their order."""
     for route in routes:
@@ -292,7 +313,7 @@ def platform_spec(app: FastAPI) -> dict[str, Any]:
             operation["security"] = security
             responses = operation["responses"]
             responses.pop("422", None)
-            for status in _statuses(route, method):
+            for status in _statuses(route, method) + _failures(route):
                 if str(status) in errors:
                     responses.setdefault(
                         str(status), {"$ref": f"#/components/responses/Error{status}"}

@@ -229,3 +229,40 @@ def workflow(message: workflows_pb2.Workflow) -> shapes.Workflow:
         "created_at": message.created_at,
         "updated_at": message.updated_at,
     }
+
+
+def _json_or_none(raw: bytes) -> Any:
+    return loads_exact(raw) if raw else None
+
+
+def run(message: workflows_pb2.Run) -> shapes.Run:
+    shown: shapes.Run = {
+        "id": message.id,
+        "workflow": message.workflow,
+        "version": message.version,
+        "state": message.state,
+        "trigger": message.trigger,
+        "parameters": loads_exact(message.parameters_json),
+        "result": _json_or_none(message.result_json),
+        "error": message.error or None,
+        "replay_of": message.replay_of or None,
+        "created_at": message.created_at,
+        "started_at": message.started_at or None,
+        "finished_at": message.finished_at or None,
+    }
+    if message.steps:
+        shown["steps"] = [
+            {
+                "place": step.place,
+                "step_id": step.step_id or None,
+                "type": step.type,
+                "attempt": step.attempt,
+                "state": step.state,
+                "input": _json_or_none(step.input_json),
+                "output": _json_or_none(step.output_json),
+                "error": step.error or None,
+                "duration_ms": step.duration_ms,
+            }
+            for step in message.steps
+        ]
+    return shown

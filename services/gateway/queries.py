@@ -15,20 +15,15 @@ from tessera.records.v1 import records_pb2
 
 from services.kit.errors import ValidationFailed
 from services.kit.fields import ALL_OPERATORS
-from services.kit.json import dumps_exact
+from services.kit.filter_tree import MAX_KEY_SHOWN, MAX_OPERATOR_LENGTH, tree_node
 from services.kit.paging import DEFAULT_PER_PAGE, MAX_PER_PAGE
 
 MAX_SORT_KEYS = 10
 MAX_FILTERS = 50
 MAX_FIELDS = 200
 MAX_NAME_LENGTH = 63
-# Longer than any operator; a search body's operators are cut to it too.
-MAX_OPERATOR_LENGTH = 32
-# Keys are echoed in errors at most this long.
-MAX_KEY_SHOWN = 100
 MAX_SEARCH_LENGTH = 200
 MAX_CURSOR_LENGTH = 4096
-MAX_TREE_DEPTH = 8
 # Digits in page/per_page: more cannot be a page anyone has.
 MAX_INTEGER_DIGITS = 9
 
@@ -278,44 +273,6 @@ def _json_integer(raw: Any, name: str) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw < 10**MAX_INTEGER_DIGITS:
         raise ValidationFailed(f"'{name}' must be a positive integer", field=name)
     return raw
-
-
-def tree_node(node: Any, where: str, *, depth: int) -> records_pb2.FilterNode:
-    if not isinstance(node, dict):
-        raise ValidationFailed("A filter is an object", field=where)
-    if depth > MAX_TREE_DEPTH:
-        raise ValidationFailed(f"Filter groups nest at most {MAX_TREE_DEPTH} deep", field=where)
-    groups = [key for key in ("and", "or") if key in node]
-    if groups:
-        key = groups[0]
-        if len(node) != 1 or not isinstance(node[key], list):
-            raise ValidationFailed(
-                f'A filter group is {{"{key}": [filters]}} and nothing else', field=where
-            )
-        members = [
-            tree_node(item, f"{where}.{key}[{index}]", depth=depth + 1)
-            for index, item in enumerate(node[key])
-        ]
-        group = records_pb2.FilterGroup(nodes=members, source=where)
-        if key == "and":
-            return records_pb2.FilterNode(all_of=group)
-        return records_pb2.FilterNode(any_of=group)
-    unknown = set(node) - {"field", "op", "value"}
-    if unknown or not isinstance(node.get("field"), str):
-        raise ValidationFailed(
-            'A condition is {"field", "op", "value"}; a group is {"and": [...]} or {"or": [...]}',
-            field=where,
-        )
-    op = node.get("op", "eq")
-    if not isinstance(op, str):
-        raise ValidationFailed("'op' must be a string", field=where)
-    condition = records_pb2.Condition(
-        field=node["field"][:MAX_KEY_SHOWN],
-        op=op[:MAX_OPERATOR_LENGTH],
-        source=where,
-        json=dumps_exact(node.get("value")),
-    )
-    return records_pb2.FilterNode(condition=condition)
 
 
 def expand_only(items: list[tuple[str, str]]) -> list[str]:

@@ -440,3 +440,62 @@ class Workflow(TypedDict):
 
 class Workflows(TypedDict):
     workflows: list[Workflow]
+
+
+class RunParameters(TypedDict):
+    """The workflow's parameters by name, as JSON, or as form fields (a list parameter's
+    field repeated)."""
+
+
+class RunResult(TypedDict):
+    """A run that finished within the time the API waits: what its return step gave."""
+
+    status: str
+    response: dict[str, Any]
+    run_id: str
+
+
+class RunAccepted(TypedDict):
+    """A run still going (or queued): follow it at …/runs/{run_id}."""
+
+    status: str
+    run_id: str
+    state: str
+
+
+class StepLog(TypedDict):
+    # The step's place in the definition, with the loop iteration: "steps[2]#0.steps[1]".
+    place: str
+    step_id: str | None
+    type: str
+    attempt: int
+    # succeeded, failed, skipped or retrying.
+    state: str
+    input: Any
+    output: Any
+    error: str | None
+    duration_ms: int
+
+
+class Run(TypedDict):
+    id: str
+    workflow: str
+    version: int
+    # queued, running, succeeded or failed.
+    state: str
+    # api, record, schedule, hook or replay.
+    trigger: str
+    parameters: dict[str, Any]
+    result: dict[str, Any] | None
+    error: str | None
+    replay_of: str | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    steps: NotRequired[list[StepLog]]
+
+
+class Runs(TypedDict):
+    runs: list[Run]
+    # Pass as ?cursor= for the next (older) page; null on the last.
+    next_cursor: str | None

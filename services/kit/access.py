@@ -71,6 +71,7 @@ class Op(StrEnum):
     TRASH_RESTORE = "trash.restore"
     WORKFLOWS_READ = "workflows.read"
     WORKFLOWS_WRITE = "workflows.write"
+    WORKFLOWS_RUN = "workflows.run"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +124,14 @@ ROLE_TABLE: dict[Op, Rule] = {
     Op.TRASH_RESTORE: Rule("editor", "Restore from the trash", admin_tokens=True),
     Op.WORKFLOWS_READ: Rule("builder", "Read an app's workflows and their runs", admin_tokens=True),
     Op.WORKFLOWS_WRITE: Rule(
-        "builder", "Create, change and delete an app's workflows", admin_tokens=True
+        "builder", "Create, change and delete an app's workflows; replay runs", admin_tokens=True
+    ),
+    Op.WORKFLOWS_RUN: Rule(
+        "viewer",
+        "Run an app's workflows (end users: public ones; anonymous callers: those that run "
+        "without authentication)",
+        app_users=True,
+        admin_tokens=True,
     ),
 }
 

@@ -20,10 +20,15 @@ class TrustSettings(BaseSettings):
     tls_ca_file: Path | None = None
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
-    # The gateway's Ed25519 key for signing request contexts; only the gateway has it.
+    # The Ed25519 key this process signs request contexts with: the gateway's, or the
+    # key of a service that acts for callers (workflows runs act as whoever started them).
     context_signing_key_file: Path | None = None
-    # Its public half (one PEM or several, while a new key is rolled out): every service.
+    # The gateway's public key (one PEM or several, while a new key is rolled out): every
+    # service.
     context_verify_key_file: Path | None = None
+    # The public keys of the services that act for callers (services.kit.grpc.trust's
+    # DELEGATES): set only where such calls are taken (records).
+    delegated_context_verify_key_file: Path | None = None
 
 
 class BaseServiceSettings(BaseSettings):

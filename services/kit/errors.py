@@ -126,6 +126,16 @@ class RateLimited(DomainError):
     default_message = "Too many requests"
 
 
+class WorkflowFailed(DomainError):
+    """A workflow run the caller waited for ended in failure: the request was fine, a step
+    was not. `details` name the run, whose steps' log says more."""
+
+    code = "workflow_failed"
+    http_status = 422
+    grpc_status = grpc.StatusCode.ABORTED
+    default_message = "The workflow run failed"
+
+
 class InternalError(DomainError):
     pass
 
@@ -150,6 +160,7 @@ ERRORS_BY_CODE: dict[str, type[DomainError]] = {
         PayloadTooLarge,
         UnsupportedMediaType,
         RateLimited,
+        WorkflowFailed,
         InternalError,
         ServiceUnavailable,
     )

@@ -10,20 +10,39 @@ from tessera.workflows.v1 import workflows_pb2_grpc
 
 from services.kit.grpc.client import create_channel
 from services.kit.grpc.server import HandlerRegistry, run_grpc_service
+from services.kit.grpc.trust import ContextSigner
 from services.kit.runtime import service_main, service_runtime
 from services.workflows import tables
 from services.workflows.apps import SchemaApps
+from services.workflows.calls import WorkflowApi
 from services.workflows.config import WorkflowsSettings
 from services.workflows.policy import POLICY
+from services.workflows.records import RecordsClient
+from services.workflows.runs import Runs
 from services.workflows.server import WorkflowsServicer
 
 
 async def serve(settings: WorkflowsSettings) -> None:
-    if not settings.schema_addr:
-        raise SystemExit("WORKFLOWS_SCHEMA_ADDR is required to serve")
+    for variable, value in (
+        ("WORKFLOWS_SCHEMA_ADDR", settings.schema_addr),
+        ("WORKFLOWS_RECORDS_ADDR", settings.records_addr),
+    ):
+        if not value:
+            raise SystemExit(f"{variable} is required to serve")
     async with service_runtime("workflows", settings, outbox=tables.outbox) as runtime:
         schema = create_channel(settings.schema_addr, service="schema", trust=settings.trust)
-        servicer = WorkflowsServicer(runtime.sessionmaker, SchemaApps(schema).app_id)
+        # Runs act as their callers: each call's context signed with this service's key.
+        records = create_channel(
+            settings.records_addr,
+            service="records",
+            trust=settings.trust,
+            signer=ContextSigner.load(settings.trust),
+        )
+        resolve_app = SchemaApps(schema).app
+        runs = Runs(runtime.sessionmaker, RecordsClient(records), settings.run_settings())
+        servicer = WorkflowsServicer(
+            runtime.sessionmaker, resolve_app, WorkflowApi(runtime.sessionmaker, resolve_app, runs)
+        )
 
         def register(server: HandlerRegistry) -> None:
             workflows_pb2_grpc.add_WorkflowsServiceServicer_to_server(servicer, server)
@@ -36,11 +55,13 @@ async def serve(settings: WorkflowsSettings) -> None:
                 trust=settings.trust,
                 health_address=settings.grpc_health_address,
                 register=register,
-                background=[runtime.relay.run],
+                background=[runtime.relay.run, runs.dispatch],
                 grace_seconds=settings.shutdown_grace_seconds,
             )
         finally:
+            await runs.stop()
             await schema.close()
+            await records.close()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ for everyone, and a run's caller (an app end user) may not."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import grpc
 from tessera.common.v1 import common_pb2
 from tessera.schema.v1 import schema_pb2, schema_pb2_grpc
@@ -15,11 +17,18 @@ SERVICE_NAME = "workflows"
 DEADLINE_SECONDS = 5.0
 
 
+@dataclass(frozen=True, slots=True)
+class AppRef:
+    id: str
+    # Global and unguessable: how runs name the app to records, whatever its slug becomes.
+    public_id: str
+
+
 class SchemaApps:
     def __init__(self, channel: grpc.aio.Channel) -> None:
         self._stub = schema_pb2_grpc.SchemaServiceStub(channel)
 
-    async def app_id(self, ctx: common_pb2.RequestContext, app_slug: str) -> str:
+    async def app(self, ctx: common_pb2.RequestContext, app_slug: str) -> AppRef:
         request = schema_pb2.GetAppRequest(
             ctx=common_pb2.RequestContext(
                 tenant_id=tenant_of(ctx),
@@ -32,4 +41,4 @@ class SchemaApps:
         reply: schema_pb2.App = await call(
             self._stub.GetApp, request, deadline_seconds=DEADLINE_SECONDS
         )
-        return reply.id
+        return AppRef(reply.id, reply.public_id)

@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.kit.config import DatabaseServiceSettings
+from services.workflows.engine import RetryPolicy
+from services.workflows.runs import RunSettings
 
 
 class WorkflowsSettings(DatabaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="WORKFLOWS_", extra="ignore", frozen=True)
 
-    # host:port of the schema service, which finds an app by its slug. Required to serve;
-    # `migrate` does not need it.
+    # host:port of the schema service, which finds an app by its slug, and of the records
+    # service, which runs' steps act on. Required to serve; `migrate` does not need them.
     schema_addr: str = ""
+    records_addr: str = ""
+
+    # Runs (services.workflows.runs.RunSettings says what each is).
+    run_lease_seconds: float = Field(default=30.0, gt=0)
+    run_poll_seconds: float = Field(default=1.0, gt=0)
+    max_concurrent_runs: int = Field(default=50, ge=1)
+    max_concurrent_runs_per_workspace: int = Field(default=10, ge=1)
+    sync_run_budget_seconds: float = Field(default=10.0, ge=0)
+    # A failed step's next attempt waits retry_base_seconds, doubling each time, at most
+    # retry_max_delay_seconds.
+    retry_base_seconds: float = Field(default=1.0, ge=0)
+    retry_max_delay_seconds: float = Field(default=60.0, ge=0)
+
+    def run_settings(self) -> RunSettings:
+        return RunSettings(
+            lease_seconds=self.run_lease_seconds,
+            poll_seconds=self.run_poll_seconds,
+            max_concurrent_runs=self.max_concurrent_runs,
+            max_concurrent_runs_per_workspace=self.max_concurrent_runs_per_workspace,
+            sync_budget_seconds=self.sync_run_budget_seconds,
+            retry=RetryPolicy(self.retry_base_seconds, self.retry_max_delay_seconds),
+        )

@@ -11,3 +11,7 @@ class WorkflowNotFound(NotFound):
 
 class WorkflowNameTaken(Conflict):
     default_message = "The app has a workflow of that name already"
+
+
+class RunNotFound(NotFound):
+    default_message = "Run not found"

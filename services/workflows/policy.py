@@ -11,6 +11,10 @@ POLICY: PolicyTable = {
     "GetWorkflow": Op.WORKFLOWS_READ,
     "UpdateWorkflow": Op.WORKFLOWS_WRITE,
     "DeleteWorkflow": Op.WORKFLOWS_WRITE,
-    # Runs, replays and hooks are declared with the engine that serves them; until then
-    # they are refused like any call the table does not name.
+    "RunWorkflow": Op.WORKFLOWS_RUN,
+    "ListRuns": Op.WORKFLOWS_READ,
+    "GetRun": Op.WORKFLOWS_READ,
+    "ReplayRun": Op.WORKFLOWS_WRITE,
+    # Hooks are declared with the trigger that serves them; until then they are refused
+    # like any call the table does not name.
 }

@@ -21,11 +21,12 @@ from services.kit.nats.events import Event
 from services.kit.nats.outbox import OutboxWriter
 from services.kit.tenancy import tenant_of
 from services.workflows import tables
+from services.workflows.apps import AppRef
 from services.workflows.definitions import parse_definition
 from services.workflows.errors import WorkflowNameTaken, WorkflowNotFound
 
-# The app's id for a slug (or public id) in the caller's workspace; AppNotFound otherwise.
-AppResolver = Callable[[common_pb2.RequestContext, str], Awaitable[str]]
+# The app for a slug (or public id) in the caller's workspace; AppNotFound otherwise.
+AppResolver = Callable[[common_pb2.RequestContext, str], Awaitable[AppRef]]
 
 _outbox = OutboxWriter(tables.outbox)
 w = tables.workflows
@@ -72,7 +73,7 @@ async def _announce(
     await _outbox.add(session, event)
 
 
-async def _find(
+async def find(
     session: AsyncSession, tenant: str, app_id: str, name: str, version: int = 0
 ) -> StoredWorkflow:
     query = (
@@ -97,7 +98,7 @@ async def create_workflow(
 ) -> StoredWorkflow:
     tenant = tenant_of(ctx)
     definition = _definition(raw)
-    app_id = await resolve_app(ctx, app_slug)
+    app_id = (await resolve_app(ctx, app_slug)).id
     workflow_id = new_id("wfl")
     try:
         async with session.begin_nested():
@@ -121,7 +122,7 @@ async def create_workflow(
             created_by=_principal(ctx),
         )
     )
-    stored = await _find(session, tenant, app_id, definition["name"])
+    stored = await find(session, tenant, app_id, definition["name"])
     await _announce(session, tenant, "created", stored)
     return stored
 
@@ -133,7 +134,7 @@ async def list_workflows(
     app_slug: str,
 ) -> list[StoredWorkflow]:
     tenant = tenant_of(ctx)
-    app_id = await resolve_app(ctx, app_slug)
+    app_id = (await resolve_app(ctx, app_slug)).id
     query = (
         select(w.c.id, w.c.app_id, w.c.name, v.c.version, v.c.definition, w.c.created_at)
         .add_columns(w.c.updated_at)
@@ -152,8 +153,8 @@ async def get_workflow(
     name: str,
     version: int = 0,
 ) -> StoredWorkflow:
-    app_id = await resolve_app(ctx, app_slug)
-    return await _find(session, tenant_of(ctx), app_id, name, version)
+    app_id = (await resolve_app(ctx, app_slug)).id
+    return await find(session, tenant_of(ctx), app_id, name, version)
 
 
 async def update_workflow(
@@ -169,8 +170,8 @@ async def update_workflow(
     """The definition as the workflow's next version. Renaming is an edit like any other."""
     tenant = tenant_of(ctx)
     definition = _definition(raw)
-    app_id = await resolve_app(ctx, app_slug)
-    current = await _find(session, tenant, app_id, name)
+    app_id = (await resolve_app(ctx, app_slug)).id
+    current = await find(session, tenant, app_id, name)
     if if_match and if_match != current.version:
         raise PreconditionFailed(
             f"The workflow is at version {current.version}, not {if_match}", field="If-Match"
@@ -197,7 +198,7 @@ async def update_workflow(
             created_by=_principal(ctx),
         )
     )
-    stored = await _find(session, tenant, app_id, definition["name"])
+    stored = await find(session, tenant, app_id, definition["name"])
     await _announce(session, tenant, "updated", stored)
     return stored
 
@@ -210,7 +211,7 @@ async def delete_workflow(
     name: str,
 ) -> None:
     tenant = tenant_of(ctx)
-    app_id = await resolve_app(ctx, app_slug)
-    current = await _find(session, tenant, app_id, name)
+    app_id = (await resolve_app(ctx, app_slug)).id
+    current = await find(session, tenant, app_id, name)
     await session.execute(delete(w).where(w.c.id == current.id))
     await _announce(session, tenant, "deleted", current)

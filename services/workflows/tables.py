@@ -8,6 +8,8 @@ from sqlalchemy import (
     DateTime,
     ForeignKeyConstraint,
     Index,
+    Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     Table,
@@ -54,6 +56,72 @@ workflow_versions = Table(
         name="fk_workflow_versions_workflow_id",
         ondelete="CASCADE",
     ),
+)
+
+# One run of one version of a workflow: queued until a worker claims it, running while a
+# worker holds its lease (a lease run out means the worker died: another resumes the run
+# from its journal), then succeeded or failed.
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("app_id", Text, nullable=False),
+    # The app's public id: how the run names the app to records, whatever its slug becomes.
+    Column("app_ref", Text, nullable=False),
+    Column("workflow_id", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("state", Text, nullable=False),
+    # api, record, schedule, hook or replay.
+    Column("trigger", Text, nullable=False),
+    Column("parameters", JSONB, nullable=False),
+    # Who the run acts as: the RequestContext its trigger gave it, serialized.
+    Column("caller", LargeBinary, nullable=False),
+    Column("result", JSONB, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("replay_of", Text, nullable=True),
+    Column("idempotency_key", Text, nullable=True),
+    # A queued run starts no earlier than this.
+    Column("not_before", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    ForeignKeyConstraint(
+        ["workflow_id"], ["workflows.id"], name="fk_runs_workflow_id", ondelete="CASCADE"
+    ),
+    UniqueConstraint("tenant_id", "workflow_id", "idempotency_key", name="uq_runs_idempotency_key"),
+)
+Index("ix_runs_workflow_id_created_at", runs.c.workflow_id, runs.c.created_at)
+# What the dispatcher looks for: runs not finished, by when they may start.
+Index(
+    "ix_runs_unfinished",
+    runs.c.not_before,
+    postgresql_where=runs.c.state.in_(("queued", "running")),
+)
+
+# A run's journal: every attempt at every step, in order. A resumed run replays the
+# outcomes recorded here instead of doing the steps again.
+run_steps = Table(
+    "run_steps",
+    metadata,
+    Column("run_id", Text, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("tenant_id", Text, nullable=False),
+    # Where the step is: its place in the definition, and the loop iteration it ran in
+    # ("steps[2]#0.steps[1]").
+    Column("place", Text, nullable=False),
+    Column("step_id", Text, nullable=True),
+    Column("type", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("input", JSONB, nullable=True),
+    Column("output", JSONB, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("duration_ms", BigInteger, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("run_id", "seq", name="pk_run_steps"),
+    ForeignKeyConstraint(["run_id"], ["runs.id"], name="fk_run_steps_run_id", ondelete="CASCADE"),
 )
 
 outbox = outbox_table(metadata)

@@ -216,6 +216,7 @@ class Names:
     record_trash_id: str
     schema_trash_id: str
     workflow_name: str
+    run_id: str
 
     def counterfeit(self) -> Names:
         """The same shapes, naming nothing that exists anywhere."""
@@ -256,6 +257,7 @@ FILLERS: dict[str, tuple[str, ...]] = {
     "token_id": ("api_token_id", "admin_token_id"),
     "trash_id": ("record_trash_id", "schema_trash_id"),
     "name": ("workflow_name",),
+    "run_id": ("run_id",),
 }
 # A parameter whose meaning depends on the path it is in: the longest path first.
 FILLERS_UNDER: dict[str, dict[str, tuple[str, ...]]] = {
@@ -298,7 +300,10 @@ def workflow_definition(name: str, schema_slug: str) -> dict[str, Any]:
     return {
         "name": name,
         "parameters": [{"name": "text", "type": "text"}],
-        "steps": [{"type": "create_record", "schema": schema_slug, "values": {}}],
+        "steps": [
+            {"id": "found", "type": "find_records", "schema": schema_slug, "limit": 1},
+            {"type": "return", "value": {"found": "steps.found.count"}},
+        ],
     }
 
 
@@ -379,8 +384,11 @@ def furnish_app(owner: Tenant, label: str, *, records: int, sessions: bool) -> F
         f"/api/apps/{app_slug}/workflows", json=workflow_definition(workflow_name, schema_slug)
     )
     assert made_workflow.status_code == 201, made_workflow.text
+    ran = owner.post(f"/api/apps/{app_slug}/workflows/{workflow_name}/run", json={"text": tag})
+    assert ran.status_code == 200, ran.text
     names = {
         "workflow_name": workflow_name,
+        "run_id": ran.json()["run_id"],
         "app_slug": app_slug,
         "app_public_id": public_id,
         "schema_slug": schema_slug,
@@ -580,6 +588,8 @@ BODIES: dict[str, Body] = {
     "update_workflow": lambda own, t, w: Payload(
         json=workflow_definition(t.workflow_name, own.schema_slug)
     ),
+    "run_workflow": lambda _, t, w: Payload(json={"text": w}),
+    "replay_run": None,
     "create_app": lambda _, t, w: Payload(json={"name": f"App {w}"}),
     "update_app": lambda _, t, w: Payload(json={"name": f"Renamed {w}"}),
     "sign_up": lambda _, t, w: Payload(
@@ -620,6 +630,9 @@ BODIES: dict[str, Body] = {
 }
 # Routes whose body names records by id: also tried with the caller's own path and the
 # other workspace's ids in the body.
+# An app's end users reach these on its public id, but the suite's workflow is not
+# exposed as public: to them it does not exist.
+HIDDEN_FROM_END_USERS = frozenset({"run_workflow"})
 BODY_NAMES_RECORDS = frozenset({"update_records", "delete_records"})
 WRITES = frozenset({"POST", "PUT", "PATCH"})
 
@@ -1014,6 +1027,9 @@ def test_a_caller_without_credentials_reaches_only_an_apps_open_records(
         return
     assert_reveals_nothing(response, other, case.id, sent=_sent(response.request))
     if case.route.access == APP and case.variant.app_address == "app_public_id":
+        if case.route.name in HIDDEN_FROM_END_USERS:
+            assert response.status_code == 404, f"{case.id}: {response.text[:300]}"
+            return
         # The app's anonymous caller, on a schema without privacy rules: closed to it.
         assert response.status_code == 403, f"{case.id}: {response.text[:300]}"
         assert response.json()["error"]["code"] == "permission_denied", response.text

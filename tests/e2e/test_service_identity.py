@@ -545,3 +545,64 @@ def test_the_rest_paths_still_work(victim: Tenant) -> None:
         "workflows": True,
         "nats": True,
     }
+
+
+# --- (d): the workflows service speaks for a caller to records only, with its own key ----------
+
+
+def delegate_key(pki: Pki) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(
+        pki.delegated_signing_key_file.read_bytes(), password=None
+    )
+    assert isinstance(key, Ed25519PrivateKey)
+    return key
+
+
+def test_the_workflows_service_speaks_for_a_caller_to_records_only_with_its_own_key(
+    channels: dict[tuple[str, str], grpc.Channel],
+    pki: Pki,
+    victim: Tenant,
+    victim_table: Table,
+) -> None:
+    theirs = member_ctx(victim)
+    own_key = delegate_key(pki)
+    to_records = channels["workflows", "records"]
+
+    # What a run started by the victim sends: records takes it, as the victim.
+    assert names(
+        list_records(
+            to_records, victim_table, theirs, signed(pki, LIST_RECORDS, theirs, key=own_key)
+        )
+    ) == [SECRET]
+
+    # Its calls are checked against its own key only, and its key vouches for nobody else's.
+    unauthenticated(
+        lambda: list_records(to_records, victim_table, theirs, signed(pki, LIST_RECORDS, theirs))
+    )
+    unauthenticated(
+        lambda: list_records(
+            channels["gateway", "records"],
+            victim_table,
+            theirs,
+            signed(pki, LIST_RECORDS, theirs, key=own_key),
+        )
+    )
+
+    # Identity and schema take no call made for a caller by a service.
+    refused = permission_denied(
+        lambda: memberships(
+            channels["workflows", "identity"],
+            theirs,
+            victim.account_id,
+            signed(pki, LIST_MEMBERSHIPS, theirs, key=own_key),
+        )
+    )
+    assert "made for a caller by a service" in refused.message
+    permission_denied(
+        lambda: get_schema(
+            channels["workflows", "schema"],
+            victim_table,
+            theirs,
+            signed(pki, GET_SCHEMA, theirs, key=own_key),
+        )
+    )

@@ -1,15 +1,21 @@
-"""An app's workflows (builders and up): their definitions, every edit a new version."""
+"""An app's workflows: their definitions (builders and up), every edit a new version; the
+Workflow API that runs them (members, and for public workflows the app's end users and,
+when chosen, anyone); their runs with each step's log, and replays."""
 
 from __future__ import annotations
+
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
 from tessera.workflows.v1 import workflows_pb2
 
 from services.gateway import presenters, queries, shapes
-from services.gateway.bodies import expected_version, read_body
-from services.gateway.deps import BackendsDep, ContextDep
+from services.gateway.bodies import expected_version, media_type, read_body
+from services.gateway.deps import AppContextDep, BackendsDep, ContextDep
 from services.gateway.openapi import json_body, query_parameter, returns
 from services.gateway.presenters import exact_json
+from services.kit.errors import UnsupportedMediaType, ValidationFailed, WorkflowFailed
+from services.kit.json import dumps_exact, loads_exact
 
 router = APIRouter(prefix="/api/apps/{app_slug}/workflows", tags=["Workflows"])
 
@@ -97,3 +103,132 @@ async def delete_workflow(
         workflows_pb2.DeleteWorkflowRequest(ctx=ctx, workflow=_ref(app_slug, name)),
     )
     return Response(status_code=204)
+
+
+async def _parameters(request: Request) -> tuple[bytes, bool]:
+    """The body as the run's parameters: JSON as sent, or form fields as name to values."""
+    kind = media_type(request)
+    body = await read_body(request)
+    if kind == "application/x-www-form-urlencoded":
+        fields: dict[str, list[str]] = {}
+        try:
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+        except UnicodeDecodeError:
+            raise ValidationFailed("Form body is not valid UTF-8") from None
+        for name, value in pairs:
+            fields.setdefault(name, []).append(value)
+        return dumps_exact(fields), True
+    if kind in ("", "application/json") or kind.endswith("+json"):
+        return body, False
+    raise UnsupportedMediaType(f"Unsupported media type '{kind}'; send JSON or a form")
+
+
+def _run_answer(reply: workflows_pb2.RunWorkflowResponse) -> Response:
+    """200 with what the run returned; 202 while it goes on; a failed run is an error."""
+    if reply.state == "succeeded":
+        result = loads_exact(reply.result_json) if reply.result_json else {}
+        return exact_json({"status": "success", "response": result, "run_id": reply.run_id})
+    if reply.state == "failed":
+        place, _, message = reply.error.partition(": ")
+        raise WorkflowFailed(
+            f"The run failed: {reply.error}",
+            field=place if message else None,
+            details=[{"run_id": reply.run_id}],
+        )
+    return exact_json(
+        {"status": "accepted", "run_id": reply.run_id, "state": reply.state}, status_code=202
+    )
+
+
+@router.post(
+    "/{name}/run",
+    **returns(shapes.RunResult, accepted=shapes.RunAccepted, fails_with=(422,)),
+    openapi_extra={
+        **json_body(shapes.RunParameters, form=True),
+        **query_parameter(
+            "async",
+            "true: answer 202 with the run's id at once instead of waiting for its result",
+            schema={"type": "boolean"},
+        ),
+    },
+)
+async def run_workflow(
+    app_slug: str, name: str, request: Request, ctx: AppContextDep, backends: BackendsDep
+) -> Response:
+    """Runs the workflow as the caller with the body as its parameters. Answers what its
+    return step gave once it finished within the API's time budget, else 202 and the run's
+    id; `Idempotency-Key` makes a retry return the first run."""
+    asynchronous = queries.boolean(request.query_params.get("async"), "async", default=False)
+    parameters, from_form = await _parameters(request)
+    reply = await backends.call(
+        backends.workflows.RunWorkflow,
+        workflows_pb2.RunWorkflowRequest(
+            ctx=ctx,
+            workflow=_ref(app_slug, name),
+            parameters_json=parameters,
+            parameters_from_form=from_form,
+            asynchronous=asynchronous,
+        ),
+    )
+    return _run_answer(reply)
+
+
+@router.get(
+    "/{name}/runs",
+    **returns(shapes.Runs),
+    openapi_extra={
+        "parameters": [
+            *query_parameter("cursor", "The next_cursor of the previous page")["parameters"],
+            *query_parameter(
+                "per_page", "Runs per page (20 by default, at most 100)", schema={"type": "integer"}
+            )["parameters"],
+        ]
+    },
+)
+async def list_runs(
+    app_slug: str, name: str, request: Request, ctx: ContextDep, backends: BackendsDep
+) -> Response:
+    """The workflow's runs, newest first, without their steps."""
+    reply = await backends.call(
+        backends.workflows.ListRuns,
+        workflows_pb2.ListRunsRequest(
+            ctx=ctx,
+            workflow=_ref(app_slug, name),
+            cursor=queries.text(request.query_params.get("cursor"), "cursor", 100),
+            per_page=queries.integer(request.query_params.get("per_page"), "per_page"),
+        ),
+    )
+    return exact_json(
+        {
+            "runs": [presenters.run(run) for run in reply.runs],
+            "next_cursor": reply.next_cursor or None,
+        }
+    )
+
+
+@router.get("/{name}/runs/{run_id}", **returns(shapes.Run))
+async def get_run(
+    app_slug: str, name: str, run_id: str, ctx: ContextDep, backends: BackendsDep
+) -> Response:
+    """A run with each attempt at each of its steps: input, output, error and duration."""
+    reply = await backends.call(
+        backends.workflows.GetRun,
+        workflows_pb2.GetRunRequest(ctx=ctx, workflow=_ref(app_slug, name), run_id=run_id),
+    )
+    return exact_json(presenters.run(reply))
+
+
+@router.post(
+    "/{name}/runs/{run_id}/replay",
+    **returns(shapes.RunResult, accepted=shapes.RunAccepted, fails_with=(422,)),
+)
+async def replay_run(
+    app_slug: str, name: str, run_id: str, ctx: ContextDep, backends: BackendsDep
+) -> Response:
+    """Runs the same version again with the same parameters, as the same caller: a new run
+    whose `replay_of` names this one."""
+    reply = await backends.call(
+        backends.workflows.ReplayRun,
+        workflows_pb2.ReplayRunRequest(ctx=ctx, workflow=_ref(app_slug, name), run_id=run_id),
+    )
+    return _run_answer(reply)

@@ -136,7 +136,8 @@ async def run_grpc_service(
     health_servicer = health.aio.HealthServicer()
     # Health answers anyone who gets through mutual TLS: it has no principal to check.
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    register(CheckedRegistry(server, policy, CallerCheck(ContextVerifier.load(trust))))
+    callers = CallerCheck(ContextVerifier.load(trust), ContextVerifier.load_delegated(trust))
+    register(CheckedRegistry(server, policy, callers))
     if server.add_secure_port(address, tls.server_credentials()) == 0:
         raise RuntimeError(f"{name}: could not bind {address}")
     probes = _health_only_server(health_servicer, health_address, name)

@@ -11,6 +11,12 @@ grants a service acts on are exactly what the gateway vouched for, even when the
 another of our services that an attacker controls: its certificate gets it through the
 door, not the right to speak for a user.
 
+A service that acts for a caller (DELEGATES: the workflows service, whose runs act as
+whoever started them, long after the gateway's signature has expired) signs the caller's
+context with a key of its own. Only a service configured with that key's public half
+(records) takes such a call, and only from a peer whose certificate names a delegate: the
+workflows service can speak for a user to records, never to identity or schema.
+
 A service calling another as itself (`principal_kind` "service", see
 services.kit.access.SERVICE_OPERATIONS) signs nothing; such a call is taken only from a
 peer whose certificate names a service allowed to, and only in that service's own name.
@@ -43,6 +49,8 @@ GATEWAY: Final = "gateway"
 # SERVICE_OPERATIONS: reading apps and schemas). The gateway reads them for the API
 # documents, which show each caller its own part; workflows, to find an app by its slug.
 SERVICE_CALLERS: Final = frozenset({"records", "gateway", "workflows"})
+# Services that sign the contexts of the callers they act for with a key of their own.
+DELEGATES: Final = frozenset({"workflows"})
 CONTEXT_SIGNATURE_KEY: Final = "tessera-context-signature-bin"
 # Long enough for any clock skew inside a cluster, short enough that a captured signature
 # is soon worthless; a call is checked when it starts, so a long upload is not cut short.
@@ -207,14 +215,18 @@ class ContextVerifier:
 
     @classmethod
     def load(cls, settings: TrustSettings) -> ContextVerifier:
-        pem = _read(settings.context_verify_key_file, "TESSERA_CONTEXT_VERIFY_KEY_FILE")
-        keys = []
-        for block in pem.split(b"-----END PUBLIC KEY-----")[:-1]:
-            key = serialization.load_pem_public_key(block + b"-----END PUBLIC KEY-----\n")
-            if not isinstance(key, Ed25519PublicKey):
-                raise TrustNotConfigured("TESSERA_CONTEXT_VERIFY_KEY_FILE holds a non-Ed25519 key")
-            keys.append(key)
-        return cls(keys)
+        """The gateway's keys."""
+        variable = "TESSERA_CONTEXT_VERIFY_KEY_FILE"
+        return cls(_public_keys(_read(settings.context_verify_key_file, variable), variable))
+
+    @classmethod
+    def load_delegated(cls, settings: TrustSettings) -> ContextVerifier | None:
+        """The keys of the services that act for callers, if this service takes such calls."""
+        if settings.delegated_context_verify_key_file is None:
+            return None
+        variable = "TESSERA_DELEGATED_CONTEXT_VERIFY_KEY_FILE"
+        pem = _read(settings.delegated_context_verify_key_file, variable)
+        return cls(_public_keys(pem, variable))
 
     def verify(
         self, method: str, ctx: common_pb2.RequestContext | None, signature: bytes | None
@@ -244,6 +256,16 @@ class ContextVerifier:
         raise Unauthenticated("The call's context is not the one the gateway signed")
 
 
+def _public_keys(pem: bytes, variable: str) -> list[Ed25519PublicKey]:
+    keys = []
+    for block in pem.split(b"-----END PUBLIC KEY-----")[:-1]:
+        key = serialization.load_pem_public_key(block + b"-----END PUBLIC KEY-----\n")
+        if not isinstance(key, Ed25519PublicKey):
+            raise TrustNotConfigured(f"{variable} holds a non-Ed25519 key")
+        keys.append(key)
+    return keys
+
+
 def peer_names(context: grpc.aio.ServicerContext) -> frozenset[str]:
     """The service names in the calling peer's certificate (empty without one)."""
     auth = context.auth_context()
@@ -261,8 +283,10 @@ def signature_in(metadata: Sequence[tuple[str, str | bytes]] | None) -> bytes | 
 class CallerCheck:
     """Who may make a call, decided before the policy table says what the principal may do."""
 
-    def __init__(self, verifier: ContextVerifier) -> None:
+    def __init__(self, verifier: ContextVerifier, delegated: ContextVerifier | None = None) -> None:
         self.verifier = verifier
+        # None: no caller may speak for another here but the gateway.
+        self.delegated = delegated
 
     def admit(
         self,
@@ -304,6 +328,11 @@ class CallerCheck:
         if ctx is not None and ctx.principal_kind == Kind.SERVICE:
             if ctx.principal_id not in SERVICE_CALLERS or ctx.principal_id not in peers:
                 raise PermissionDenied("Only a service may act as itself, in its own name")
+            return
+        if peers & DELEGATES:
+            if self.delegated is None:
+                raise PermissionDenied("This service takes no call made for a caller by a service")
+            self.delegated.verify(method, ctx, signature)
             return
         self.verifier.verify(method, ctx, signature)
 
@@ -356,6 +385,7 @@ def _read(path: Path | None, variable: str) -> bytes:
 __all__ = [
     "CONTEXT_LIFETIME_SECONDS",
     "CONTEXT_SIGNATURE_KEY",
+    "DELEGATES",
     "GATEWAY",
     "SERVICE_CALLERS",
     "CallerCheck",

@@ -162,7 +162,7 @@ class ReplayRunRequest(_message.Message):
     def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., workflow: _Optional[_Union[WorkflowRef, _Mapping]] = ..., run_id: _Optional[str] = ...) -> None: ...
 
 class Run(_message.Message):
-    __slots__ = ("id", "workflow_id", "version", "state", "trigger", "parameters_json", "result_json", "error", "started_at", "finished_at", "replay_of", "steps")
+    __slots__ = ("id", "workflow_id", "version", "state", "trigger", "parameters_json", "result_json", "error", "started_at", "finished_at", "replay_of", "steps", "created_at", "workflow")
     ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -175,6 +175,8 @@ class Run(_message.Message):
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     REPLAY_OF_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
     id: str
     workflow_id: str
     version: int
@@ -187,10 +189,12 @@ class Run(_message.Message):
     finished_at: str
     replay_of: str
     steps: _containers.RepeatedCompositeFieldContainer[StepLog]
-    def __init__(self, id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., version: _Optional[int] = ..., state: _Optional[str] = ..., trigger: _Optional[str] = ..., parameters_json: _Optional[bytes] = ..., result_json: _Optional[bytes] = ..., error: _Optional[str] = ..., started_at: _Optional[str] = ..., finished_at: _Optional[str] = ..., replay_of: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[StepLog, _Mapping]]] = ...) -> None: ...
+    created_at: str
+    workflow: str
+    def __init__(self, id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., version: _Optional[int] = ..., state: _Optional[str] = ..., trigger: _Optional[str] = ..., parameters_json: _Optional[bytes] = ..., result_json: _Optional[bytes] = ..., error: _Optional[str] = ..., started_at: _Optional[str] = ..., finished_at: _Optional[str] = ..., replay_of: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[StepLog, _Mapping]]] = ..., created_at: _Optional[str] = ..., workflow: _Optional[str] = ...) -> None: ...
 
 class StepLog(_message.Message):
-    __slots__ = ("step_id", "type", "attempt", "state", "input_json", "output_json", "error", "duration_ms")
+    __slots__ = ("step_id", "type", "attempt", "state", "input_json", "output_json", "error", "duration_ms", "place")
     STEP_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
@@ -199,6 +203,7 @@ class StepLog(_message.Message):
     OUTPUT_JSON_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    PLACE_FIELD_NUMBER: _ClassVar[int]
     step_id: str
     type: str
     attempt: int
@@ -207,7 +212,8 @@ class StepLog(_message.Message):
     output_json: bytes
     error: str
     duration_ms: int
-    def __init__(self, step_id: _Optional[str] = ..., type: _Optional[str] = ..., attempt: _Optional[int] = ..., state: _Optional[str] = ..., input_json: _Optional[bytes] = ..., output_json: _Optional[bytes] = ..., error: _Optional[str] = ..., duration_ms: _Optional[int] = ...) -> None: ...
+    place: str
+    def __init__(self, step_id: _Optional[str] = ..., type: _Optional[str] = ..., attempt: _Optional[int] = ..., state: _Optional[str] = ..., input_json: _Optional[bytes] = ..., output_json: _Optional[bytes] = ..., error: _Optional[str] = ..., duration_ms: _Optional[int] = ..., place: _Optional[str] = ...) -> None: ...
 
 class DeliverHookRequest(_message.Message):
     __slots__ = ("app_public_id", "name", "headers", "body", "content_type", "client_ip")
