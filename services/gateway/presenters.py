@@ -235,7 +235,7 @@ def _json_or_none(raw: bytes) -> Any:
     return loads_exact(raw) if raw else None
 
 
-def run(message: workflows_pb2.Run) -> shapes.Run:
+def run(message: workflows_pb2.Run, *, with_steps: bool = False) -> shapes.Run:
     shown: shapes.Run = {
         "id": message.id,
         "workflow": message.workflow,
@@ -250,7 +250,7 @@ def run(message: workflows_pb2.Run) -> shapes.Run:
         "started_at": message.started_at or None,
         "finished_at": message.finished_at or None,
     }
-    if message.steps:
+    if with_steps:
         shown["steps"] = [
             {
                 "place": step.place,

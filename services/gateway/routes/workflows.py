@@ -215,7 +215,7 @@ async def get_run(
         backends.workflows.GetRun,
         workflows_pb2.GetRunRequest(ctx=ctx, workflow=_ref(app_slug, name), run_id=run_id),
     )
-    return exact_json(presenters.run(reply))
+    return exact_json(presenters.run(reply, with_steps=True))
 
 
 @router.post(
