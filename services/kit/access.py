@@ -27,6 +27,10 @@ class Kind(StrEnum):
     # A service asking another for what it needs to serve its own caller (the records
     # service reading a schema definition); the caller's own checks happen where it acts.
     SERVICE = "service"
+    # A workflow run that no caller started (a record event, a schedule, an incoming
+    # hook): it acts in its own app, on records only, as the app's builders would, so
+    # privacy rules do not bind it. Only the workflows service speaks as one.
+    WORKFLOW = "workflow"
 
 
 # Every opaque secret identity issues starts so (then its kind and 43 random characters):
@@ -136,6 +140,9 @@ ROLE_TABLE: dict[Op, Rule] = {
 }
 
 SERVICE_OPERATIONS = frozenset({Op.APPS_READ})
+WORKFLOW_OPERATIONS = frozenset(
+    {Op.RECORDS_READ, Op.RECORDS_CREATE, Op.RECORDS_UPDATE, Op.RECORDS_DELETE}
+)
 # Roles that design apps and see all of their data: privacy rules do not bind them.
 DESIGNER_ROLES = frozenset({"owner", "admin", "builder"})
 # Callers whose role comes from the workspace membership.
@@ -190,6 +197,8 @@ class Principal:
     def bound_by_privacy_rules(self) -> bool:
         if self.kind == Kind.USER and self.role in DESIGNER_ROLES:
             return False
+        if self.kind == Kind.WORKFLOW:
+            return False
         return not (self.kind == Kind.ADMIN_TOKEN and self.bypass_privacy_rules)
 
     @property
@@ -202,6 +211,8 @@ class Principal:
         rule = ROLE_TABLE[op]
         if self.kind == Kind.SERVICE:
             return op in SERVICE_OPERATIONS
+        if self.kind == Kind.WORKFLOW:
+            return op in WORKFLOW_OPERATIONS
         if self.kind in APP_KINDS:
             if op == Op.APP_USERS_MANAGE:
                 return self.kind == Kind.APP_USER and self.app_role == "admin"
@@ -217,7 +228,7 @@ class Principal:
         user or anonymous caller, the app must be theirs."""
         if not self.may(op):
             return False
-        if self.kind in APP_KINDS:
+        if self.kind in APP_KINDS or self.kind == Kind.WORKFLOW:
             return bool(self.app_id) and self.app_id == app_id
         if self.kind != Kind.API_TOKEN:
             return True
@@ -233,9 +244,9 @@ class Principal:
     def require_on(self, op: Op, *, app_id: str, schema_id: str) -> None:
         if self.may_on(op, app_id=app_id, schema_id=schema_id):
             return
-        if self.kind in APP_KINDS and self.app_id != app_id:
-            # Another app does not exist for an app end user: the same answer as for an
-            # app that exists nowhere.
+        if (self.kind in APP_KINDS or self.kind == Kind.WORKFLOW) and self.app_id != app_id:
+            # Another app does not exist for an app end user (or a workflow): the same
+            # answer as for an app that exists nowhere.
             raise NotFound("App not found")
         raise PermissionDenied(_refusal(op))
 

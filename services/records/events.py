@@ -15,7 +15,12 @@ def _event(tenant: str, action: str, data: dict[str, Any]) -> Event:
 
 
 def _about(schema: SchemaDef) -> dict[str, Any]:
-    return {"app": schema.app_slug, "schema": schema.slug, "schema_id": schema.id}
+    return {
+        "app": schema.app_slug,
+        "app_id": schema.app_id,
+        "schema": schema.slug,
+        "schema_id": schema.id,
+    }
 
 
 def record_created(tenant: str, schema: SchemaDef, record: dict[str, Any]) -> Event:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 
 from tessera.workflows.v1 import workflows_pb2_grpc
@@ -20,6 +21,7 @@ from services.workflows.policy import POLICY
 from services.workflows.records import RecordsClient
 from services.workflows.runs import Runs
 from services.workflows.server import WorkflowsServicer
+from services.workflows.triggers import RecordTriggers, run_record_triggers
 
 
 async def serve(settings: WorkflowsSettings) -> None:
@@ -40,6 +42,7 @@ async def serve(settings: WorkflowsSettings) -> None:
         )
         resolve_app = SchemaApps(schema).app
         runs = Runs(runtime.sessionmaker, RecordsClient(records), settings.run_settings())
+        triggers = RecordTriggers(runtime.sessionmaker, runs, resolve_app)
         servicer = WorkflowsServicer(
             runtime.sessionmaker, resolve_app, WorkflowApi(runtime.sessionmaker, resolve_app, runs)
         )
@@ -55,7 +58,11 @@ async def serve(settings: WorkflowsSettings) -> None:
                 trust=settings.trust,
                 health_address=settings.grpc_health_address,
                 register=register,
-                background=[runtime.relay.run, runs.dispatch],
+                background=[
+                    runtime.relay.run,
+                    runs.dispatch,
+                    partial(run_record_triggers, runtime.js, triggers),
+                ],
                 grace_seconds=settings.shutdown_grace_seconds,
             )
         finally:

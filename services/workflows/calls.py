@@ -123,6 +123,7 @@ class WorkflowApi:
                 parameters=earlier.parameters,
                 caller=earlier.caller_context(),
                 replay_of=earlier.id,
+                event=earlier.event,
             ),
             wait=True,
         )

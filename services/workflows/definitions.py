@@ -20,7 +20,12 @@ it is used), so a stored workflow fails at run time only on the values it is giv
     }
 
 Every value in `values`, `record`, `value`, `over` and the conditions is an expression
-(services.workflows.expressions): a literal text is quoted, 'hot'."""
+(services.workflows.expressions): a literal text is quoted, 'hot'.
+
+`triggers` start runs without a caller: {"type": "record", "schema": "leads", "on":
+["created"], "fields": [...], "condition": "trigger.record.score > 50"}. Such a run acts
+as the workflow itself (services.kit.access.Kind.WORKFLOW), and its steps read the event
+as `trigger`."""
 
 from __future__ import annotations
 
@@ -131,6 +136,23 @@ Step = Annotated[
 Loop.model_rebuild()
 
 
+RecordAction = Literal["created", "updated", "deleted"]
+RECORD_ACTIONS: tuple[RecordAction, ...] = ("created", "updated", "deleted")
+MAX_TRIGGERS = 10
+
+
+class RecordTrigger(_Strict):
+    """Runs the workflow for each record event of a schema of its app: created, updated,
+    deleted. `fields`: an update counts only when one of them changed. `condition` reads
+    `trigger.record` (a deleted record: its id only), `trigger.changed` and `trigger.action`."""
+
+    type: Literal["record"]
+    schema_slug: str = Field(alias="schema", pattern=STEP_ID.pattern)
+    on: list[RecordAction] = Field(default=list(RECORD_ACTIONS), min_length=1, max_length=3)
+    fields: list[str] = Field(default=[], max_length=MAX_PARAMETERS)
+    condition: str | None = None
+
+
 class Definition(_Strict):
     name: str = Field(pattern=NAME.pattern)
     description: str = Field(default="", max_length=2000)
@@ -143,6 +165,8 @@ class Definition(_Strict):
     steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
     # Seconds a run may take in all.
     timeout_seconds: int = Field(default=60, ge=1, le=3600)
+    # What starts runs besides the Workflow API.
+    triggers: list[RecordTrigger] = Field(default=[], max_length=MAX_TRIGGERS)
 
     @field_validator("parameters")
     @classmethod
@@ -226,6 +250,8 @@ def compiled(definition: Definition) -> dict[str, Expression]:
         expressions[where] = expression
 
     add("condition", definition.condition)
+    for index, trigger in enumerate(definition.triggers):
+        add(f"triggers[{index}].condition", trigger.condition)
 
     def walk(steps: list[Any], prefix: str, depth: int) -> None:
         if depth > MAX_LOOP_DEPTH:

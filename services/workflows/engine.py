@@ -112,6 +112,7 @@ class _Scope:
 
     params: Mapping[str, Any]
     current_user: str | None
+    trigger: Any = None
     steps: dict[str, Any] = field(default_factory=dict)
     vars: dict[str, Any] = field(default_factory=dict)
     item: Any = None
@@ -123,6 +124,7 @@ class _Scope:
             "steps": self.steps,
             "vars": self.vars,
             "current_user": self.current_user,
+            "trigger": self.trigger,
         }
         if self.index is not None:
             values["item"] = self.item
@@ -146,10 +148,12 @@ class Executor:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
-    async def run(self, params: Mapping[str, Any], current_user: str | None) -> dict[str, Any]:
+    async def run(
+        self, params: Mapping[str, Any], current_user: str | None, trigger: Any = None
+    ) -> dict[str, Any]:
         """The run's result: what its return step gave ({} without one). StepFailed when a
         step fails for good; a condition that does not hold runs nothing."""
-        scope = _Scope(params, current_user)
+        scope = _Scope(params, current_user, trigger)
         condition = self.expressions.get("condition")
         if condition is not None and not _holds(
             self._evaluate(condition, scope, "condition"), "condition"
@@ -216,7 +220,15 @@ class Executor:
         if len(items) > MAX_LOOP_ITEMS:
             raise StepFailed(where, f"a loop runs over at most {MAX_LOOP_ITEMS} items")
         for index, item in enumerate(items):
-            inner = _Scope(scope.params, scope.current_user, scope.steps, scope.vars, item, index)
+            inner = _Scope(
+                scope.params,
+                scope.current_user,
+                scope.trigger,
+                scope.steps,
+                scope.vars,
+                item,
+                index,
+            )
             await self._steps(step.steps, f"{where}.steps", f"{place}#{index}.steps", inner)
         entry = StepEntry(place, step.id, step.type, 1, SUCCEEDED, output={"count": len(items)})
         await self._log(entry)

@@ -9,6 +9,8 @@ An expression sees:
   item, index     inside a loop: the current element and its position
   current_user    the id of the user the run acts for (null without one); `$current_user`
                   is accepted for it, as in the records filter language
+  trigger         what started a run other than the Workflow API: for a record event,
+                  {"action", "schema", "record", "changed"} (null for an API run)
 
     params.score > 10 && size(params.tags) < 3
     steps.lead.id
@@ -31,7 +33,7 @@ from celpy.evaluation import CELEvalError
 from services.kit.errors import ValidationFailed
 
 # What an expression may name at its top level.
-ROOTS = frozenset({"params", "steps", "vars", "item", "index", "current_user"})
+ROOTS = frozenset({"params", "steps", "vars", "item", "index", "current_user", "trigger"})
 CURRENT_USER_MARK = "$current_user"
 MAX_EXPRESSION_LENGTH = 2000
 

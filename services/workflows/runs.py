@@ -21,6 +21,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from tessera.common.v1 import common_pb2
 
+from services.kit.access import Principal
 from services.kit.clock import utcnow
 from services.kit.db import ALL_TENANTS, SessionMaker, transaction
 from services.kit.errors import ValidationFailed
@@ -84,6 +85,7 @@ class StoredRun:
     state: str
     trigger: str
     parameters: dict[str, Any]
+    event: dict[str, Any] | None
     caller: bytes
     result: dict[str, Any] | None
     error: str | None
@@ -113,6 +115,7 @@ _RUN_COLUMNS = (
     r.c.state,
     r.c.trigger,
     r.c.parameters,
+    r.c.event,
     r.c.caller,
     r.c.result,
     r.c.error,
@@ -136,6 +139,7 @@ class NewRun:
     idempotency_key: str | None = None
     replay_of: str | None = None
     not_before: datetime | None = None
+    event: dict[str, Any] | None = None
 
 
 def _announce_run(session: Any, run: StoredRun, action: str, name: str) -> Any:
@@ -193,6 +197,7 @@ class Runs:
                 "state": RUNNING if now_running else QUEUED,
                 "trigger": new.trigger,
                 "parameters": new.parameters,
+                "event": new.event,
                 "caller": new.caller.SerializeToString(deterministic=True),
                 "replay_of": new.replay_of,
                 "idempotency_key": new.idempotency_key,
@@ -276,7 +281,7 @@ class Runs:
             heartbeat = asyncio.create_task(self._keep_lease(run))
             try:
                 async with asyncio.timeout(self._time_left(run, definition)):
-                    result = await executor.run(run.parameters, _current_user(run))
+                    result = await executor.run(run.parameters, _current_user(run), run.event)
             finally:
                 heartbeat.cancel()
         except StepFailed as failed:
@@ -498,8 +503,8 @@ class Runs:
 
 
 def _current_user(run: StoredRun) -> str | None:
-    caller = run.caller_context()
-    return caller.account_id or caller.principal_id or None
+    """What the run's expressions call `current_user`: as privacy rules would."""
+    return Principal.of(run.caller_context()).current_user
 
 
 async def _entries(session: Any, run_id: str) -> list[StepEntry]:

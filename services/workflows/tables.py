@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from services.kit.nats.consumer import dead_letters_table
 from services.kit.nats.outbox import outbox_table
 
 metadata = MetaData()
@@ -75,6 +76,8 @@ runs = Table(
     # api, record, schedule, hook or replay.
     Column("trigger", Text, nullable=False),
     Column("parameters", JSONB, nullable=False),
+    # What started a run other than the Workflow API (a record event), as steps read it.
+    Column("event", JSONB, nullable=True),
     # Who the run acts as: the RequestContext its trigger gave it, serialized.
     Column("caller", LargeBinary, nullable=False),
     Column("result", JSONB, nullable=True),
@@ -125,4 +128,6 @@ run_steps = Table(
 )
 
 outbox = outbox_table(metadata)
+# Events the record-trigger consumer gave up on.
+dead_letters = dead_letters_table(metadata)
 Index("ix_outbox_unpublished", outbox.c.seq, postgresql_where=outbox.c.published_at.is_(None))

@@ -329,6 +329,8 @@ class CallerCheck:
             if ctx.principal_id not in SERVICE_CALLERS or ctx.principal_id not in peers:
                 raise PermissionDenied("Only a service may act as itself, in its own name")
             return
+        if ctx is not None and ctx.principal_kind == Kind.WORKFLOW and not peers & DELEGATES:
+            raise PermissionDenied("Only the workflows service speaks for a workflow")
         if peers & DELEGATES:
             if self.delegated is None:
                 raise PermissionDenied("This service takes no call made for a caller by a service")

@@ -146,6 +146,8 @@ SCHEMA_CHANGES = ("schema.*.app.>", "schema.*.schema.>")
 IDENTITY_CACHE_CHANGES = ("identity.*.member.*", "identity.*.credential.*")
 SCHEMA_PROVISIONER = Durable("SCHEMA", "records-schema-provisioner", "schema.*.schema.>")
 AUDIT_RECORDER = Durable("SCHEMA", "identity-audit-recorder", SCHEMA_AUDIT_SUBJECT)
+# Record events, which start the runs of workflows with record triggers.
+RECORD_TRIGGERS = Durable("RECORDS", "workflows-record-triggers", "records.*.record.>")
 
 ROLES: Mapping[str, BusRole] = {
     role.name: role
@@ -157,7 +159,7 @@ ROLES: Mapping[str, BusRole] = {
             listens=SCHEMA_CHANGES,
             consumes=(SCHEMA_PROVISIONER,),
         ),
-        BusRole("workflows"),
+        BusRole("workflows", consumes=(RECORD_TRIGGERS,)),
         BusRole(
             "gateway",
             publishes_events=False,
@@ -176,6 +178,7 @@ __all__ = [
     "AUDIT_RECORDER",
     "IDENTITY_CACHE_CHANGES",
     "RATE_LIMITS_BUCKET",
+    "RECORD_TRIGGERS",
     "ROLES",
     "SCHEMA_CHANGES",
     "SCHEMA_PROVISIONER",

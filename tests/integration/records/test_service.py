@@ -120,7 +120,7 @@ def test_crud_round_trip_with_events(records_db: str) -> None:
                 f"records.{tenant}.record.updated",
                 f"records.{tenant}.record.deleted",
             ]
-            about = {"app": s.app_slug, "schema": s.slug, "schema_id": s.id}
+            about = {"app": s.app_slug, "app_id": s.app_id, "schema": s.slug, "schema_id": s.id}
             assert events[0]["data"] == {**about, "record": created}
             assert events[0]["type"] == "records.record.created"
             assert events[0]["tenant"] == tenant

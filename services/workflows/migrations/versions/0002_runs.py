@@ -1,4 +1,5 @@
-"""Runs and their step journal, under row-level security.
+"""Runs and their step journal, under row-level security; the record-trigger consumer's
+dead letters.
 
 Revision ID: 0002_runs
 Revises: 0001_initial
@@ -38,6 +39,7 @@ def upgrade() -> None:
         sa.Column("state", sa.Text(), nullable=False),
         sa.Column("trigger", sa.Text(), nullable=False),
         sa.Column("parameters", postgresql.JSONB(), nullable=False),
+        sa.Column("event", postgresql.JSONB(), nullable=True),
         sa.Column("caller", sa.LargeBinary(), nullable=False),
         sa.Column("result", postgresql.JSONB(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
@@ -83,9 +85,22 @@ def upgrade() -> None:
         ),
     )
     enable_row_level_security(*TENANT_TABLES)
+    op.create_table(
+        "dead_letters",
+        sa.Column("id", sa.BigInteger(), sa.Identity(), primary_key=True),
+        sa.Column("consumer", sa.Text(), nullable=False),
+        sa.Column("stream", sa.Text(), nullable=False),
+        sa.Column("subject", sa.Text(), nullable=False),
+        sa.Column("event_id", sa.Text(), nullable=True),
+        sa.Column("payload", sa.LargeBinary(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=False),
+        sa.Column("deliveries", sa.Integer(), nullable=False),
+        _time("failed_at"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("dead_letters")
     disable_row_level_security(*TENANT_TABLES)
     op.drop_table("run_steps")
     op.drop_index("ix_runs_unfinished", table_name="runs")
