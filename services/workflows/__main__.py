@@ -20,6 +20,7 @@ from services.workflows.config import WorkflowsSettings
 from services.workflows.policy import POLICY
 from services.workflows.records import RecordsClient
 from services.workflows.runs import Runs
+from services.workflows.scheduling import Scheduler
 from services.workflows.server import WorkflowsServicer
 from services.workflows.triggers import RecordTriggers, run_record_triggers
 
@@ -43,6 +44,9 @@ async def serve(settings: WorkflowsSettings) -> None:
         resolve_app = SchemaApps(schema).app
         runs = Runs(runtime.sessionmaker, RecordsClient(records), settings.run_settings())
         triggers = RecordTriggers(runtime.sessionmaker, runs, resolve_app)
+        scheduler = Scheduler(
+            runtime.sessionmaker, runs, poll_seconds=settings.schedule_poll_seconds
+        )
         servicer = WorkflowsServicer(
             runtime.sessionmaker, resolve_app, WorkflowApi(runtime.sessionmaker, resolve_app, runs)
         )
@@ -62,6 +66,7 @@ async def serve(settings: WorkflowsSettings) -> None:
                     runtime.relay.run,
                     runs.dispatch,
                     partial(run_record_triggers, runtime.js, triggers),
+                    scheduler.run,
                 ],
                 grace_seconds=settings.shutdown_grace_seconds,
             )

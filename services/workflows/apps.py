@@ -4,6 +4,7 @@ for everyone, and a run's caller (an app end user) may not."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import grpc
@@ -22,6 +23,10 @@ class AppRef:
     id: str
     # Global and unguessable: how runs name the app to records, whatever its slug becomes.
     public_id: str
+
+
+# The app for a slug (or public id) in the caller's workspace; AppNotFound otherwise.
+AppResolver = Callable[[common_pb2.RequestContext, str], Awaitable[AppRef]]
 
 
 class SchemaApps:

@@ -19,12 +19,12 @@ from services.kit.errors import Unauthenticated, ValidationFailed
 from services.kit.json import loads_exact
 from services.kit.tenancy import tenant_of
 from services.workflows import service
-from services.workflows.apps import AppRef
+from services.workflows.apps import AppRef, AppResolver
 from services.workflows.definitions import Definition, parse_definition
 from services.workflows.errors import RunNotFound, WorkflowNotFound
 from services.workflows.parameters import typed_parameters
 from services.workflows.runs import NewRun, Runs, RunWithSteps, StoredRun
-from services.workflows.service import AppResolver, StoredWorkflow
+from services.workflows.service import StoredWorkflow
 
 MAX_RUNS_PER_PAGE = 100
 DEFAULT_RUNS_PER_PAGE = 20

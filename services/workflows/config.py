@@ -21,6 +21,8 @@ class WorkflowsSettings(DatabaseServiceSettings):
     # Runs (services.workflows.runs.RunSettings says what each is).
     run_lease_seconds: float = Field(default=30.0, gt=0)
     run_poll_seconds: float = Field(default=1.0, gt=0)
+    # How often schedules are looked at for a slot that has come.
+    schedule_poll_seconds: float = Field(default=5.0, gt=0)
     max_concurrent_runs: int = Field(default=50, ge=1)
     max_concurrent_runs_per_workspace: int = Field(default=10, ge=1)
     sync_run_budget_seconds: float = Field(default=10.0, ge=0)

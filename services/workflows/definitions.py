@@ -23,7 +23,9 @@ Every value in `values`, `record`, `value`, `over` and the conditions is an expr
 (services.workflows.expressions): a literal text is quoted, 'hot'.
 
 `triggers` start runs without a caller: {"type": "record", "schema": "leads", "on":
-["created"], "fields": [...], "condition": "trigger.record.score > 50"}. Such a run acts
+["created"], "fields": [...], "condition": "trigger.record.score > 50"}, or {"type":
+"schedule", "cron": "0 9 * * 1-5", "time_zone": "Europe/Berlin", "parameters": {...}}
+(or "at" a time instead of "cron"). Such a run acts
 as the workflow itself (services.kit.access.Kind.WORKFLOW), and its steps read the event
 as `trigger`."""
 
@@ -32,10 +34,18 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from services.kit.errors import ValidationFailed
 from services.workflows.expressions import Expression, compile_expression
+from services.workflows.schedules import parse_schedule
 
 MAX_PARAMETERS = 50
 MAX_STEPS = 100
@@ -153,6 +163,37 @@ class RecordTrigger(_Strict):
     condition: str | None = None
 
 
+class ScheduleTrigger(_Strict):
+    """Runs the workflow at a time (`at`, RFC 3339 with its offset) or on a cron
+    expression read in `time_zone`, with `parameters` (JSON values, typed as declared)."""
+
+    type: Literal["schedule"]
+    cron: str | None = None
+    at: str | None = None
+    time_zone: str = "UTC"
+    parameters: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _a_schedule(self) -> ScheduleTrigger:
+        try:
+            parse_schedule(self.spec())
+        except ValidationFailed as refused:
+            raise ValueError(refused.message) from None
+        return self
+
+    def spec(self) -> dict[str, Any]:
+        """The schedule alone (services.workflows.schedules.parse_schedule reads it)."""
+        spec: dict[str, Any] = {"time_zone": self.time_zone}
+        if self.cron is not None:
+            spec["cron"] = self.cron
+        if self.at is not None:
+            spec["at"] = self.at
+        return spec
+
+
+Trigger = Annotated[RecordTrigger | ScheduleTrigger, Field(discriminator="type")]
+
+
 class Definition(_Strict):
     name: str = Field(pattern=NAME.pattern)
     description: str = Field(default="", max_length=2000)
@@ -166,7 +207,7 @@ class Definition(_Strict):
     # Seconds a run may take in all.
     timeout_seconds: int = Field(default=60, ge=1, le=3600)
     # What starts runs besides the Workflow API.
-    triggers: list[RecordTrigger] = Field(default=[], max_length=MAX_TRIGGERS)
+    triggers: list[Trigger] = Field(default=[], max_length=MAX_TRIGGERS)
 
     @field_validator("parameters")
     @classmethod
@@ -200,15 +241,21 @@ def parse_definition(body: Any) -> Definition:
 
 def _place(location: tuple[int | str, ...]) -> str:
     place = ""
+    after_index = False
     for part in location:
         if isinstance(part, int):
             place += f"[{part}]"
-        elif part in STEP_KINDS:
-            # The discriminated union's branch name says nothing the body did not.
+            after_index = True
             continue
-        else:
+        # A discriminated union's branch name, right after the item's index, says nothing
+        # the body did not.
+        if not (after_index and part in STEP_KINDS | TRIGGER_KINDS):
             place += f".{part}" if place else str(part)
+        after_index = False
     return place
+
+
+TRIGGER_KINDS = frozenset({"record", "schedule"})
 
 
 STEP_KINDS = frozenset(
@@ -251,7 +298,8 @@ def compiled(definition: Definition) -> dict[str, Expression]:
 
     add("condition", definition.condition)
     for index, trigger in enumerate(definition.triggers):
-        add(f"triggers[{index}].condition", trigger.condition)
+        if isinstance(trigger, RecordTrigger):
+            add(f"triggers[{index}].condition", trigger.condition)
 
     def walk(steps: list[Any], prefix: str, depth: int) -> None:
         if depth > MAX_LOOP_DEPTH:

@@ -9,10 +9,11 @@ from services.kit.clock import rfc3339
 from services.kit.db import SessionMaker, transaction
 from services.kit.json import dumps_exact
 from services.workflows import service
+from services.workflows.apps import AppResolver
 from services.workflows.calls import WorkflowApi
 from services.workflows.engine import StepEntry
 from services.workflows.runs import StoredRun
-from services.workflows.service import AppResolver, StoredWorkflow
+from services.workflows.service import StoredWorkflow
 
 
 def workflow_to_proto(workflow: StoredWorkflow) -> workflows_pb2.Workflow:

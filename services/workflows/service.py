@@ -4,7 +4,6 @@ workflows when renamed). Every change is announced as `workflows.<tenant>.workfl
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.common.v1 import common_pb2
 
+from services.kit.clock import utcnow
 from services.kit.errors import PreconditionFailed, ValidationFailed
 from services.kit.ids import new_id
 from services.kit.json import loads_exact
@@ -21,12 +21,10 @@ from services.kit.nats.events import Event
 from services.kit.nats.outbox import OutboxWriter
 from services.kit.tenancy import tenant_of
 from services.workflows import tables
-from services.workflows.apps import AppRef
-from services.workflows.definitions import parse_definition
+from services.workflows.apps import AppResolver
+from services.workflows.definitions import Definition, parse_definition
 from services.workflows.errors import WorkflowNameTaken, WorkflowNotFound
-
-# The app for a slug (or public id) in the caller's workspace; AppNotFound otherwise.
-AppResolver = Callable[[common_pb2.RequestContext, str], Awaitable[AppRef]]
+from services.workflows.scheduling import check_schedule_parameters, sync_schedules
 
 _outbox = OutboxWriter(tables.outbox)
 w = tables.workflows
@@ -44,14 +42,15 @@ class StoredWorkflow:
     updated_at: datetime
 
 
-def _definition(raw: bytes) -> dict[str, Any]:
+def _definition(raw: bytes) -> tuple[dict[str, Any], Definition]:
     try:
         body = loads_exact(raw)
     except ValueError:
         raise ValidationFailed("The workflow is not valid JSON") from None
     parsed = parse_definition(body)
+    check_schedule_parameters(parsed)
     # Stored as checked: defaults filled in, aliases as written.
-    return parsed.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return parsed.model_dump(mode="json", by_alias=True, exclude_none=True), parsed
 
 
 def _principal(ctx: common_pb2.RequestContext) -> str:
@@ -97,8 +96,9 @@ async def create_workflow(
     raw: bytes,
 ) -> StoredWorkflow:
     tenant = tenant_of(ctx)
-    definition = _definition(raw)
-    app_id = (await resolve_app(ctx, app_slug)).id
+    definition, parsed = _definition(raw)
+    app = await resolve_app(ctx, app_slug)
+    app_id = app.id
     workflow_id = new_id("wfl")
     try:
         async with session.begin_nested():
@@ -121,6 +121,15 @@ async def create_workflow(
             definition=definition,
             created_by=_principal(ctx),
         )
+    )
+    await sync_schedules(
+        session,
+        tenant=tenant,
+        workflow_id=workflow_id,
+        app_id=app_id,
+        app_ref=app.public_id,
+        definition=parsed,
+        now=utcnow(),
     )
     stored = await find(session, tenant, app_id, definition["name"])
     await _announce(session, tenant, "created", stored)
@@ -169,8 +178,9 @@ async def update_workflow(
 ) -> StoredWorkflow:
     """The definition as the workflow's next version. Renaming is an edit like any other."""
     tenant = tenant_of(ctx)
-    definition = _definition(raw)
-    app_id = (await resolve_app(ctx, app_slug)).id
+    definition, parsed = _definition(raw)
+    app = await resolve_app(ctx, app_slug)
+    app_id = app.id
     current = await find(session, tenant, app_id, name)
     if if_match and if_match != current.version:
         raise PreconditionFailed(
@@ -197,6 +207,15 @@ async def update_workflow(
             definition=definition,
             created_by=_principal(ctx),
         )
+    )
+    await sync_schedules(
+        session,
+        tenant=tenant,
+        workflow_id=current.id,
+        app_id=app_id,
+        app_ref=app.public_id,
+        definition=parsed,
+        now=utcnow(),
     )
     stored = await find(session, tenant, app_id, definition["name"])
     await _announce(session, tenant, "updated", stored)

@@ -127,6 +127,28 @@ run_steps = Table(
     ForeignKeyConstraint(["run_id"], ["runs.id"], name="fk_run_steps_run_id", ondelete="CASCADE"),
 )
 
+# A workflow's schedule triggers, as of its current version: when each last ran (or was
+# set up) and when it is next due.
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("workflow_id", Text, nullable=False),
+    Column("trigger_index", Integer, nullable=False),
+    Column("tenant_id", Text, nullable=False),
+    Column("app_id", Text, nullable=False),
+    # The app's public id, by which the runs reach records.
+    Column("app_ref", Text, nullable=False),
+    # The trigger as written (services.workflows.definitions.ScheduleTrigger.spec).
+    Column("spec", JSONB, nullable=False),
+    Column("since", DateTime(timezone=True), nullable=False),
+    Column("next_at", DateTime(timezone=True), nullable=True),
+    PrimaryKeyConstraint("workflow_id", "trigger_index", name="pk_schedules"),
+    ForeignKeyConstraint(
+        ["workflow_id"], ["workflows.id"], name="fk_schedules_workflow_id", ondelete="CASCADE"
+    ),
+)
+Index("ix_schedules_next_at", schedules.c.next_at)
+
 outbox = outbox_table(metadata)
 # Events the record-trigger consumer gave up on.
 dead_letters = dead_letters_table(metadata)

@@ -24,10 +24,10 @@ from services.kit.nats.consumer import dead_letter_writer, run_durable_consumer
 from services.kit.nats.events import Event
 from services.kit.nats.permissions import RECORD_TRIGGERS
 from services.workflows import tables
+from services.workflows.apps import AppResolver
 from services.workflows.definitions import RecordTrigger, compiled, parse_definition
 from services.workflows.expressions import ExpressionFailed
 from services.workflows.runs import NewRun, Runs
-from services.workflows.service import AppResolver
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class RecordTriggers:
             definition = parse_definition(stored)
             expressions = compiled(definition)
             for index, trigger in enumerate(definition.triggers):
-                if not matches(trigger, event, data):
+                if not isinstance(trigger, RecordTrigger) or not matches(trigger, event, data):
                     continue
                 condition = expressions.get(f"triggers[{index}].condition")
                 if condition is not None:
