@@ -27,6 +27,7 @@ from services.gateway.routes import (
     credentials,
     docs,
     health,
+    hooks,
     keys,
     members,
     records,
@@ -126,6 +127,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         trash,
         audit_log,
         workflows,
+        hooks,
         docs,
     ):
         app.include_router(module.router)

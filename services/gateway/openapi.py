@@ -111,7 +111,7 @@ _AUTHENTICATING: dict[Callable[..., Any], list[dict[str, list[str]]]] = {
 _BODIES: dict[str, Any] = {}
 
 
-def json_body(shape: Any, *, form: bool = False) -> dict[str, Any]:
+def json_body(shape: Any, *, form: bool = False, required: bool = True) -> dict[str, Any]:
     """The `openapi_extra` of a route that reads a JSON body of `shape`: the model it
     parses with (`parse_json(request, Model)`), or a typed dict of services.gateway.shapes
     for a body a route checks itself. `form`: an HTML form's fields are taken too."""
@@ -122,7 +122,7 @@ def json_body(shape: Any, *, form: bool = False) -> dict[str, Any]:
     content = {"application/json": {"schema": schema}}
     if form:
         content["application/x-www-form-urlencoded"] = {"schema": schema}
-    return {"requestBody": {"required": True, "content": content}}
+    return {"requestBody": {"required": required, "content": content}}
 
 
 def returns(

@@ -221,11 +221,17 @@ def admin_token(message: identity_pb2.AdminToken) -> shapes.AdminToken:
 
 
 def workflow(message: workflows_pb2.Workflow) -> shapes.Workflow:
+    hook: shapes.WorkflowHook | None = None
+    if message.hook_path:
+        hook = {"path": message.hook_path, "scheme": message.hook_scheme}
+        if message.new_hook_secret:
+            hook["secret"] = message.new_hook_secret
     return {
         "id": message.id,
         "name": message.name,
         "version": message.version,
         "definition": loads_exact(message.definition_json),
+        "hook": hook,
         "created_at": message.created_at,
         "updated_at": message.updated_at,
     }

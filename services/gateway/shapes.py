@@ -428,12 +428,30 @@ class WorkflowDefinition(TypedDict):
     condition: NotRequired[str]
 
 
+class WorkflowHook(TypedDict):
+    """The workflow's incoming webhook: where senders POST deliveries and how they sign
+    them. `secret` is in the answer that made the hook or a new secret only: keep it then."""
+
+    path: str
+    scheme: str
+    secret: NotRequired[str]
+
+
+class HookSecret(TypedDict):
+    """The sender's own signing secret (Stripe makes one per endpoint); none: Tessera makes
+    one."""
+
+    secret: NotRequired[str]
+
+
 class Workflow(TypedDict):
     id: str
     name: str
     # Every edit stores a new version; send it as If-Match to edit only that one.
     version: int
     definition: WorkflowDefinition
+    # Present when a trigger of the definition is {"type": "hook"}.
+    hook: WorkflowHook | None
     created_at: str
     updated_at: str
 

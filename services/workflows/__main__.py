@@ -13,10 +13,12 @@ from services.kit.grpc.client import create_channel
 from services.kit.grpc.server import HandlerRegistry, run_grpc_service
 from services.kit.grpc.trust import ContextSigner
 from services.kit.runtime import service_main, service_runtime
+from services.kit.secrets import SecretKeyError, secret_box
 from services.workflows import tables
 from services.workflows.apps import SchemaApps
 from services.workflows.calls import WorkflowApi
 from services.workflows.config import WorkflowsSettings
+from services.workflows.incoming import Hooks
 from services.workflows.policy import POLICY
 from services.workflows.records import RecordsClient
 from services.workflows.runs import Runs
@@ -32,6 +34,10 @@ async def serve(settings: WorkflowsSettings) -> None:
     ):
         if not value:
             raise SystemExit(f"{variable} is required to serve")
+    try:
+        box = secret_box(settings.secret_key, needed_for="workflows seals webhook secrets with it")
+    except SecretKeyError as error:
+        raise SystemExit(f"workflows cannot start: {error}") from None
     async with service_runtime("workflows", settings, outbox=tables.outbox) as runtime:
         schema = create_channel(settings.schema_addr, service="schema", trust=settings.trust)
         # Runs act as their callers: each call's context signed with this service's key.
@@ -48,7 +54,10 @@ async def serve(settings: WorkflowsSettings) -> None:
             runtime.sessionmaker, runs, poll_seconds=settings.schedule_poll_seconds
         )
         servicer = WorkflowsServicer(
-            runtime.sessionmaker, resolve_app, WorkflowApi(runtime.sessionmaker, resolve_app, runs)
+            runtime.sessionmaker,
+            resolve_app,
+            WorkflowApi(runtime.sessionmaker, resolve_app, runs),
+            Hooks(runtime.sessionmaker, box, runs),
         )
 
         def register(server: HandlerRegistry) -> None:

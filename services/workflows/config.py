@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.kit.config import DatabaseServiceSettings
+from services.kit.secrets import SECRET_KEY_ENV
 from services.workflows.engine import RetryPolicy
 from services.workflows.runs import RunSettings
 
@@ -30,6 +31,12 @@ class WorkflowsSettings(DatabaseServiceSettings):
     # retry_max_delay_seconds.
     retry_base_seconds: float = Field(default=1.0, ge=0)
     retry_max_delay_seconds: float = Field(default=60.0, ge=0)
+
+    # The key-encryption key(s) incoming webhooks' secrets are sealed with
+    # (services.kit.secrets): comma-separated, the first seals, all open. Required to serve.
+    secret_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices(SECRET_KEY_ENV)
+    )
 
     def run_settings(self) -> RunSettings:
         return RunSettings(

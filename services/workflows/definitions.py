@@ -25,9 +25,9 @@ Every value in `values`, `record`, `value`, `over` and the conditions is an expr
 `triggers` start runs without a caller: {"type": "record", "schema": "leads", "on":
 ["created"], "fields": [...], "condition": "trigger.record.score > 50"}, or {"type":
 "schedule", "cron": "0 9 * * 1-5", "time_zone": "Europe/Berlin", "parameters": {...}}
-(or "at" a time instead of "cron"). Such a run acts
-as the workflow itself (services.kit.access.Kind.WORKFLOW), and its steps read the event
-as `trigger`."""
+(or "at" a time instead of "cron"), or {"type": "hook", "scheme": "standard"} for an
+incoming webhook. Such a run acts as the workflow itself (services.kit.access.Kind.WORKFLOW),
+and its steps read the event as `trigger`."""
 
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ from pydantic import (
 
 from services.kit.errors import ValidationFailed
 from services.workflows.expressions import Expression, compile_expression
+from services.workflows.hooks import REPLAY_WINDOW_SECONDS
 from services.workflows.schedules import parse_schedule
 
 MAX_PARAMETERS = 50
@@ -191,7 +192,20 @@ class ScheduleTrigger(_Strict):
         return spec
 
 
-Trigger = Annotated[RecordTrigger | ScheduleTrigger, Field(discriminator="type")]
+class HookTrigger(_Strict):
+    """Runs the workflow for each delivery to its incoming webhook, POST /hooks/{app's
+    public id}/{name}, signed as `scheme` says (services.workflows.hooks) with a secret
+    Tessera makes and shows once. A signed delivery older or newer than
+    `replay_window_seconds` is refused, and one delivered again runs once. The body's fields
+    that the workflow declares are its parameters; steps read the delivery as `trigger.body`
+    (the raw text), `trigger.json` (the parsed JSON body, or null) and `trigger.delivery_id`."""
+
+    type: Literal["hook"]
+    scheme: Literal["standard", "github", "stripe", "none"] = "standard"
+    replay_window_seconds: int = Field(default=REPLAY_WINDOW_SECONDS, ge=10, le=86_400)
+
+
+Trigger = Annotated[RecordTrigger | ScheduleTrigger | HookTrigger, Field(discriminator="type")]
 
 
 class Definition(_Strict):
@@ -208,6 +222,17 @@ class Definition(_Strict):
     timeout_seconds: int = Field(default=60, ge=1, le=3600)
     # What starts runs besides the Workflow API.
     triggers: list[Trigger] = Field(default=[], max_length=MAX_TRIGGERS)
+
+    @field_validator("triggers")
+    @classmethod
+    def _one_hook(cls, triggers: list[Any]) -> list[Any]:
+        if sum(isinstance(trigger, HookTrigger) for trigger in triggers) > 1:
+            raise ValueError("a workflow has one incoming webhook at most")
+        return triggers
+
+    @property
+    def hook(self) -> HookTrigger | None:
+        return next((t for t in self.triggers if isinstance(t, HookTrigger)), None)
 
     @field_validator("parameters")
     @classmethod
@@ -255,7 +280,7 @@ def _place(location: tuple[int | str, ...]) -> str:
     return place
 
 
-TRIGGER_KINDS = frozenset({"record", "schedule"})
+TRIGGER_KINDS = frozenset({"record", "schedule", "hook"})
 
 
 STEP_KINDS = frozenset(

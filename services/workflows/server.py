@@ -12,6 +12,7 @@ from services.workflows import service
 from services.workflows.apps import AppResolver
 from services.workflows.calls import WorkflowApi
 from services.workflows.engine import StepEntry
+from services.workflows.incoming import Hooks, IncomingDelivery, hook_path
 from services.workflows.runs import StoredRun
 from services.workflows.service import StoredWorkflow
 
@@ -26,6 +27,9 @@ def workflow_to_proto(workflow: StoredWorkflow) -> workflows_pb2.Workflow:
         triggers_json=b"[]",
         created_at=rfc3339(workflow.created_at),
         updated_at=rfc3339(workflow.updated_at),
+        new_hook_secret=workflow.new_hook_secret or "",
+        hook_path=hook_path(workflow.hook_ref, workflow.name) if workflow.hook_ref else "",
+        hook_scheme=workflow.hook_scheme or "",
     )
 
 
@@ -76,11 +80,43 @@ def run_to_proto(
 
 class WorkflowsServicer(workflows_pb2_grpc.WorkflowsServiceServicer):
     def __init__(
-        self, sessionmaker: SessionMaker, resolve_app: AppResolver, api: WorkflowApi
+        self, sessionmaker: SessionMaker, resolve_app: AppResolver, api: WorkflowApi, hooks: Hooks
     ) -> None:
         self.sessionmaker = sessionmaker
         self.resolve_app = resolve_app
         self.api = api
+        self.hooks = hooks
+
+    async def DeliverHook(
+        self, request: workflows_pb2.DeliverHookRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.RunWorkflowResponse:
+        run = await self.hooks.deliver(
+            IncomingDelivery(
+                app_ref=request.app_public_id,
+                name=request.name,
+                headers=dict(request.headers),
+                body=request.body,
+                content_type=request.content_type,
+            )
+        )
+        return run_reply(run)
+
+    async def SetHookSecret(
+        self, request: workflows_pb2.SetHookSecretRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.Workflow:
+        ref = request.workflow
+        given = request.secret if request.HasField("secret") else None
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
+            stored = await service.new_hook_secret(
+                session,
+                request.ctx,
+                self.resolve_app,
+                ref.app_slug,
+                ref.name,
+                given,
+                box=self.hooks.box,
+            )
+        return workflow_to_proto(stored)
 
     async def RunWorkflow(
         self, request: workflows_pb2.RunWorkflowRequest, context: grpc.aio.ServicerContext
@@ -126,7 +162,12 @@ class WorkflowsServicer(workflows_pb2_grpc.WorkflowsServiceServicer):
     ) -> workflows_pb2.Workflow:
         async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
             stored = await service.create_workflow(
-                session, request.ctx, self.resolve_app, request.app_slug, request.definition_json
+                session,
+                request.ctx,
+                self.resolve_app,
+                request.app_slug,
+                request.definition_json,
+                box=self.hooks.box,
             )
         return workflow_to_proto(stored)
 
@@ -161,6 +202,7 @@ class WorkflowsServicer(workflows_pb2_grpc.WorkflowsServiceServicer):
                 ref.app_slug,
                 ref.name,
                 request.definition_json,
+                box=self.hooks.box,
                 if_match=request.if_match,
             )
         return workflow_to_proto(stored)

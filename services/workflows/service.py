@@ -4,7 +4,7 @@ workflows when renamed). Every change is announced as `workflows.<tenant>.workfl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,16 +19,19 @@ from services.kit.ids import new_id
 from services.kit.json import loads_exact
 from services.kit.nats.events import Event
 from services.kit.nats.outbox import OutboxWriter
+from services.kit.secrets import SecretBox
 from services.kit.tenancy import tenant_of
 from services.workflows import tables
 from services.workflows.apps import AppResolver
 from services.workflows.definitions import Definition, parse_definition
 from services.workflows.errors import WorkflowNameTaken, WorkflowNotFound
+from services.workflows.incoming import set_hook_secret, sync_hook
 from services.workflows.scheduling import check_schedule_parameters, sync_schedules
 
 _outbox = OutboxWriter(tables.outbox)
 w = tables.workflows
 v = tables.workflow_versions
+h = tables.hooks
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,11 @@ class StoredWorkflow:
     definition: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    # The app's public id in its hook's path, when it has a hook.
+    hook_ref: str | None = None
+    hook_scheme: str | None = None
+    # Only in the answer that made the hook or its secret: shown once.
+    new_hook_secret: str | None = None
 
 
 def _definition(raw: bytes) -> tuple[dict[str, Any], Definition]:
@@ -72,13 +80,26 @@ async def _announce(
     await _outbox.add(session, event)
 
 
+_COLUMNS = (
+    w.c.id,
+    w.c.app_id,
+    w.c.name,
+    v.c.version,
+    v.c.definition,
+    w.c.created_at,
+    w.c.updated_at,
+    h.c.app_ref,
+    h.c.scheme,
+)
+
+
 async def find(
     session: AsyncSession, tenant: str, app_id: str, name: str, version: int = 0
 ) -> StoredWorkflow:
     query = (
-        select(w.c.id, w.c.app_id, w.c.name, v.c.version, v.c.definition, w.c.created_at)
-        .add_columns(w.c.updated_at)
+        select(*_COLUMNS)
         .join(v, v.c.workflow_id == w.c.id)
+        .outerjoin(h, h.c.workflow_id == w.c.id)
         .where(w.c.tenant_id == tenant, w.c.app_id == app_id, w.c.name == name)
         .where(v.c.version == (version or w.c.version))
     )
@@ -94,6 +115,8 @@ async def create_workflow(
     resolve_app: AppResolver,
     app_slug: str,
     raw: bytes,
+    *,
+    box: SecretBox,
 ) -> StoredWorkflow:
     tenant = tenant_of(ctx)
     definition, parsed = _definition(raw)
@@ -131,9 +154,18 @@ async def create_workflow(
         definition=parsed,
         now=utcnow(),
     )
+    secret = await sync_hook(
+        session,
+        box,
+        tenant=tenant,
+        workflow_id=workflow_id,
+        app_id=app_id,
+        app_ref=app.public_id,
+        definition=parsed,
+    )
     stored = await find(session, tenant, app_id, definition["name"])
     await _announce(session, tenant, "created", stored)
-    return stored
+    return replace(stored, new_hook_secret=secret)
 
 
 async def list_workflows(
@@ -145,9 +177,9 @@ async def list_workflows(
     tenant = tenant_of(ctx)
     app_id = (await resolve_app(ctx, app_slug)).id
     query = (
-        select(w.c.id, w.c.app_id, w.c.name, v.c.version, v.c.definition, w.c.created_at)
-        .add_columns(w.c.updated_at)
+        select(*_COLUMNS)
         .join(v, (v.c.workflow_id == w.c.id) & (v.c.version == w.c.version))
+        .outerjoin(h, h.c.workflow_id == w.c.id)
         .where(w.c.tenant_id == tenant, w.c.app_id == app_id)
         .order_by(w.c.name)
     )
@@ -174,6 +206,7 @@ async def update_workflow(
     name: str,
     raw: bytes,
     *,
+    box: SecretBox,
     if_match: int = 0,
 ) -> StoredWorkflow:
     """The definition as the workflow's next version. Renaming is an edit like any other."""
@@ -217,9 +250,36 @@ async def update_workflow(
         definition=parsed,
         now=utcnow(),
     )
+    secret = await sync_hook(
+        session,
+        box,
+        tenant=tenant,
+        workflow_id=current.id,
+        app_id=app_id,
+        app_ref=app.public_id,
+        definition=parsed,
+    )
     stored = await find(session, tenant, app_id, definition["name"])
     await _announce(session, tenant, "updated", stored)
-    return stored
+    return replace(stored, new_hook_secret=secret)
+
+
+async def new_hook_secret(
+    session: AsyncSession,
+    ctx: common_pb2.RequestContext,
+    resolve_app: AppResolver,
+    app_slug: str,
+    name: str,
+    given: str | None,
+    *,
+    box: SecretBox,
+) -> StoredWorkflow:
+    """A new secret for the workflow's hook, made or given; the workflow with it, once."""
+    tenant = tenant_of(ctx)
+    app_id = (await resolve_app(ctx, app_slug)).id
+    current = await find(session, tenant, app_id, name)
+    secret = await set_hook_secret(session, box, current.id, given)
+    return replace(current, new_hook_secret=secret)
 
 
 async def delete_workflow(

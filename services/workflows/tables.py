@@ -149,6 +149,25 @@ schedules = Table(
 )
 Index("ix_schedules_next_at", schedules.c.next_at)
 
+# A workflow's incoming-webhook trigger (POST /hooks/{app_ref}/{name}): how deliveries are
+# signed, and the signing secret sealed with the key-encryption key (none for scheme none).
+hooks = Table(
+    "hooks",
+    metadata,
+    Column("workflow_id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("app_id", Text, nullable=False),
+    Column("app_ref", Text, nullable=False),
+    Column("scheme", Text, nullable=False),
+    Column("sealed_secret", Text, nullable=True),
+    Column("replay_window_seconds", Integer, nullable=False),
+    Column("secret_set_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    ForeignKeyConstraint(
+        ["workflow_id"], ["workflows.id"], name="fk_hooks_workflow_id", ondelete="CASCADE"
+    ),
+)
+Index("ix_hooks_app_ref", hooks.c.app_ref)
+
 outbox = outbox_table(metadata)
 # Events the record-trigger consumer gave up on.
 dead_letters = dead_letters_table(metadata)

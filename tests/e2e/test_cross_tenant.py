@@ -258,6 +258,7 @@ FILLERS: dict[str, tuple[str, ...]] = {
     "trash_id": ("record_trash_id", "schema_trash_id"),
     "name": ("workflow_name",),
     "run_id": ("run_id",),
+    "app_public_id": ("app_public_id",),
 }
 # A parameter whose meaning depends on the path it is in: the longest path first.
 FILLERS_UNDER: dict[str, dict[str, tuple[str, ...]]] = {
@@ -300,6 +301,7 @@ def workflow_definition(name: str, schema_slug: str) -> dict[str, Any]:
     return {
         "name": name,
         "parameters": [{"name": "text", "type": "text"}],
+        "triggers": [{"type": "hook"}],
         "steps": [
             {"id": "found", "type": "find_records", "schema": schema_slug, "limit": 1},
             {"type": "return", "value": {"found": "steps.found.count"}},
@@ -590,6 +592,8 @@ BODIES: dict[str, Body] = {
     ),
     "run_workflow": lambda _, t, w: Payload(json={"text": w}),
     "replay_run": None,
+    "new_hook_secret": lambda _, t, w: Payload(json={}),
+    "deliver_hook": lambda _, t, w: Payload(json={"text": w}),
     "create_app": lambda _, t, w: Payload(json={"name": f"App {w}"}),
     "update_app": lambda _, t, w: Payload(json={"name": f"Renamed {w}"}),
     "sign_up": lambda _, t, w: Payload(

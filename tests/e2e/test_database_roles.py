@@ -24,7 +24,7 @@ from services.workflows import tables as workflows_tables
 from tests.factories.accounts import Tenant, sign_up, unique_email
 from tests.factories.apps import create_app, create_schema, records_path
 from tests.factories.credentials import create_admin_token, create_token
-from tests.factories.workflows import create_workflow
+from tests.factories.workflows import SIMPLE, create_workflow
 
 # Every table of a service with a tenant_id column, as its tables module declares them.
 TENANT_TABLES = {
@@ -42,7 +42,14 @@ def furnish(client: httpx.Client, stack: Stack, tenant: Tenant) -> Tenant:
     """A workspace with a row in every tenant-owned table of every service."""
     app = create_app(tenant)
     slug = app["slug"]
-    create_workflow(stack, tenant, slug)
+    triggered = {
+        **SIMPLE,
+        "triggers": [
+            {"type": "schedule", "cron": "0 9 * * *", "parameters": {"email": "a@example.com"}},
+            {"type": "hook"},
+        ],
+    }
+    create_workflow(stack, tenant, slug, triggered)
     create_schema(
         tenant, slug, name="Companies", slug="companies", fields=[{"slug": "name", "type": "text"}]
     )

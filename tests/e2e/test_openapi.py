@@ -29,6 +29,7 @@ PUBLIC = {
     "logout",
     "sign_up",
     "log_in",
+    "deliver_hook",
 }
 # Writes that take no body.
 BODILESS = {
@@ -206,6 +207,12 @@ def test_every_answer_of_a_walk_through_the_api_is_as_documented(
     owner.post(flows, json=failing)
     owner.post(f"{flows}/fail/run", json={})
     owner.delete(f"{flows}/greet")
+    hooked = {**flow, "name": "hooked", "triggers": [{"type": "hook"}]}
+    hook = owner.post(flows, json=hooked).json()["hook"]
+    owner.post(f"{flows}/hooked/hook/secret")
+    client.post(hook["path"], json={})
+    owner.put(f"{flows}/hooked", json={**hooked, "triggers": [{"type": "hook", "scheme": "none"}]})
+    client.post(hook["path"], json={})
     owner.get(f"/api/apps/{app}/openapi.json")
     owner.get(f"/api/apps/{app}/postman.json")
     # Errors are documented too.

@@ -28,7 +28,8 @@ def test_a_workflow_is_created_edited_as_versions_and_deleted(tenant: Tenant) ->
     created = tenant.post(workflows_path(app), json=definition())
     assert created.status_code == 201, created.text
     body = created.json()
-    assert set(body) == {"id", "name", "version", "definition", "created_at", "updated_at"}
+    assert set(body) == {"id", "name", "version", "definition", "hook", "created_at", "updated_at"}
+    assert body["hook"] is None
     assert (body["name"], body["version"]) == ("new-lead", 1)
     assert created.headers["ETag"] == '"1"'
     # Stored as checked, defaults filled in.

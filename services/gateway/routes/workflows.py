@@ -105,6 +105,36 @@ async def delete_workflow(
     return Response(status_code=204)
 
 
+@router.post(
+    "/{name}/hook/secret",
+    **returns(shapes.Workflow),
+    openapi_extra=json_body(shapes.HookSecret, required=False),
+)
+async def new_hook_secret(
+    app_slug: str, name: str, request: Request, ctx: ContextDep, backends: BackendsDep
+) -> Response:
+    """A new signing secret for the workflow's incoming webhook, shown once in `hook.secret`;
+    the old one stops working at once. With `{"secret": ...}`, the sender's own (Stripe
+    makes one per endpoint)."""
+    body = await read_body(request)
+    given = None
+    if body.strip():
+        try:
+            parsed = loads_exact(body)
+        except ValueError:
+            raise ValidationFailed("Request body is not valid JSON") from None
+        if not isinstance(parsed, dict) or set(parsed) - {"secret"}:
+            raise ValidationFailed('The body is {} or {"secret": "..."}')
+        given = parsed.get("secret")
+        if given is not None and not isinstance(given, str):
+            raise ValidationFailed("'secret' must be a string", field="secret")
+    reply = await backends.call(
+        backends.workflows.SetHookSecret,
+        workflows_pb2.SetHookSecretRequest(ctx=ctx, workflow=_ref(app_slug, name), secret=given),
+    )
+    return _workflow(reply)
+
+
 async def _parameters(request: Request) -> tuple[bytes, bool]:
     """The body as the run's parameters: JSON as sent, or form fields as name to values."""
     kind = media_type(request)

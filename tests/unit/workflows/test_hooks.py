@@ -93,3 +93,12 @@ def test_none_checks_nothing_and_the_real_clock_works_too() -> None:
     stamp = int(time.time())
     headers = standard_headers(secret, "msg_2", stamp, BODY)
     assert verify("standard", secret, headers, BODY, now=time.time()).id == "msg_2"
+
+
+def test_githubs_documented_example_is_accepted() -> None:
+    # The worked example in GitHub's "Validating webhook deliveries".
+    headers = {
+        "X-Hub-Signature-256": "sha256="
+        "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+    }
+    assert verify("github", "It's a Secret to Everybody", headers, b"Hello, World!", now=NOW)

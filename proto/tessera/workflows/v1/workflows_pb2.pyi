@@ -16,7 +16,7 @@ class WorkflowRef(_message.Message):
     def __init__(self, app_slug: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class Workflow(_message.Message):
-    __slots__ = ("id", "app_id", "name", "version", "definition_json", "triggers_json", "created_at", "updated_at", "new_hook_secret")
+    __slots__ = ("id", "app_id", "name", "version", "definition_json", "triggers_json", "created_at", "updated_at", "new_hook_secret", "hook_path", "hook_scheme")
     ID_FIELD_NUMBER: _ClassVar[int]
     APP_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -26,6 +26,8 @@ class Workflow(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     NEW_HOOK_SECRET_FIELD_NUMBER: _ClassVar[int]
+    HOOK_PATH_FIELD_NUMBER: _ClassVar[int]
+    HOOK_SCHEME_FIELD_NUMBER: _ClassVar[int]
     id: str
     app_id: str
     name: str
@@ -35,7 +37,9 @@ class Workflow(_message.Message):
     created_at: str
     updated_at: str
     new_hook_secret: str
-    def __init__(self, id: _Optional[str] = ..., app_id: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[int] = ..., definition_json: _Optional[bytes] = ..., triggers_json: _Optional[bytes] = ..., created_at: _Optional[str] = ..., updated_at: _Optional[str] = ..., new_hook_secret: _Optional[str] = ...) -> None: ...
+    hook_path: str
+    hook_scheme: str
+    def __init__(self, id: _Optional[str] = ..., app_id: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[int] = ..., definition_json: _Optional[bytes] = ..., triggers_json: _Optional[bytes] = ..., created_at: _Optional[str] = ..., updated_at: _Optional[str] = ..., new_hook_secret: _Optional[str] = ..., hook_path: _Optional[str] = ..., hook_scheme: _Optional[str] = ...) -> None: ...
 
 class CreateWorkflowRequest(_message.Message):
     __slots__ = ("ctx", "app_slug", "definition_json")
@@ -214,6 +218,16 @@ class StepLog(_message.Message):
     duration_ms: int
     place: str
     def __init__(self, step_id: _Optional[str] = ..., type: _Optional[str] = ..., attempt: _Optional[int] = ..., state: _Optional[str] = ..., input_json: _Optional[bytes] = ..., output_json: _Optional[bytes] = ..., error: _Optional[str] = ..., duration_ms: _Optional[int] = ..., place: _Optional[str] = ...) -> None: ...
+
+class SetHookSecretRequest(_message.Message):
+    __slots__ = ("ctx", "workflow", "secret")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    workflow: WorkflowRef
+    secret: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., workflow: _Optional[_Union[WorkflowRef, _Mapping]] = ..., secret: _Optional[str] = ...) -> None: ...
 
 class DeliverHookRequest(_message.Message):
     __slots__ = ("app_public_id", "name", "headers", "body", "content_type", "client_ip")

@@ -88,6 +88,11 @@ class WorkflowsServiceStub:
                 request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.DeliverHookRequest.SerializeToString,
                 response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.RunWorkflowResponse.FromString,
                 _registered_method=True)
+        self.SetHookSecret = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/SetHookSecret',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.SetHookSecretRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.Workflow.FromString,
+                _registered_method=True)
 
 
 class WorkflowsServiceServicer:
@@ -163,6 +168,14 @@ class WorkflowsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetHookSecret(self, request, context):
+        """A new signing secret for the workflow's hook, made here or given (a sender that makes
+        its own, as Stripe does); the old one stops working. Answers the workflow with it, once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkflowsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -215,6 +228,11 @@ def add_WorkflowsServiceServicer_to_server(servicer, server):
                     servicer.DeliverHook,
                     request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.DeliverHookRequest.FromString,
                     response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.RunWorkflowResponse.SerializeToString,
+            ),
+            'SetHookSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetHookSecret,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.SetHookSecretRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.Workflow.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -491,6 +509,33 @@ class WorkflowsService:
             '/tessera.workflows.v1.WorkflowsService/DeliverHook',
             tessera_dot_workflows_dot_v1_dot_workflows__pb2.DeliverHookRequest.SerializeToString,
             tessera_dot_workflows_dot_v1_dot_workflows__pb2.RunWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetHookSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/SetHookSecret',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.SetHookSecretRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.Workflow.FromString,
             options,
             channel_credentials,
             insecure,

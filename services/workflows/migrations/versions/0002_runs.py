@@ -1,5 +1,5 @@
 """Runs and their step journal, under row-level security; the record-trigger consumer's
-dead letters; schedule triggers and when each is due.
+dead letters.
 
 Revision ID: 0002_runs
 Revises: 0001_initial
@@ -19,7 +19,7 @@ down_revision: str | None = "0001_initial"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-TENANT_TABLES = ("runs", "run_steps", "schedules")
+TENANT_TABLES = ("runs", "run_steps")
 
 
 def _time(name: str, *, nullable: bool = False) -> sa.Column:
@@ -84,25 +84,6 @@ def upgrade() -> None:
             ["run_id"], ["runs.id"], name="fk_run_steps_run_id", ondelete="CASCADE"
         ),
     )
-    op.create_table(
-        "schedules",
-        sa.Column("workflow_id", sa.Text(), nullable=False),
-        sa.Column("trigger_index", sa.Integer(), nullable=False),
-        sa.Column("tenant_id", sa.Text(), nullable=False),
-        sa.Column("app_id", sa.Text(), nullable=False),
-        sa.Column("app_ref", sa.Text(), nullable=False),
-        sa.Column("spec", postgresql.JSONB(), nullable=False),
-        sa.Column("since", sa.DateTime(timezone=True), nullable=False),
-        _time("next_at", nullable=True),
-        sa.PrimaryKeyConstraint("workflow_id", "trigger_index", name="pk_schedules"),
-        sa.ForeignKeyConstraint(
-            ["workflow_id"],
-            ["workflows.id"],
-            name="fk_schedules_workflow_id",
-            ondelete="CASCADE",
-        ),
-    )
-    op.create_index("ix_schedules_next_at", "schedules", ["next_at"])
     enable_row_level_security(*TENANT_TABLES)
     op.create_table(
         "dead_letters",
@@ -121,8 +102,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("dead_letters")
     disable_row_level_security(*TENANT_TABLES)
-    op.drop_index("ix_schedules_next_at", table_name="schedules")
-    op.drop_table("schedules")
     op.drop_table("run_steps")
     op.drop_index("ix_runs_unfinished", table_name="runs")
     op.drop_index("ix_runs_workflow_id_created_at", table_name="runs")
