@@ -1,30 +1,58 @@
 """Composition root. `python -m services.workflows` serves gRPC until SIGTERM;
-`python -m services.workflows migrate` applies the migrations and exits."""
+`python -m services.workflows migrate` applies the migrations and exits;
+`python -m services.workflows rotate-secret-key` reseals every hook secret with the first
+key of TESSERA_SECRET_KEY and exits."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from functools import partial
 from pathlib import Path
 
 from tessera.workflows.v1 import workflows_pb2_grpc
 
+from services.kit.db import ALL_TENANTS, create_engine, create_sessionmaker, transaction
 from services.kit.grpc.client import create_channel
 from services.kit.grpc.server import HandlerRegistry, run_grpc_service
 from services.kit.grpc.trust import ContextSigner
 from services.kit.runtime import service_main, service_runtime
-from services.kit.secrets import SecretKeyError, secret_box
+from services.kit.secrets import SecretBox, SecretKeyError, SecretUnreadable, secret_box
 from services.workflows import tables
 from services.workflows.apps import SchemaApps
 from services.workflows.calls import WorkflowApi
 from services.workflows.config import WorkflowsSettings
-from services.workflows.incoming import Hooks
+from services.workflows.incoming import Hooks, reseal_hook_secrets
 from services.workflows.policy import POLICY
 from services.workflows.records import RecordsClient
 from services.workflows.runs import Runs
 from services.workflows.scheduling import Scheduler
 from services.workflows.server import WorkflowsServicer
 from services.workflows.triggers import RecordTriggers, run_record_triggers
+
+log = logging.getLogger("services.workflows")
+
+
+def _secret_box(settings: WorkflowsSettings) -> SecretBox:
+    try:
+        return secret_box(settings.secret_key, needed_for="workflows seals webhook secrets with it")
+    except SecretKeyError as error:
+        raise SystemExit(f"workflows cannot start: {error}") from None
+
+
+async def rotate_secret_key(settings: WorkflowsSettings) -> None:
+    """Run after every replica has been restarted with the new key listed first and the
+    old one after it; afterwards the old key can be dropped."""
+    box = _secret_box(settings)
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        async with transaction(create_sessionmaker(engine), tenant=ALL_TENANTS) as session:
+            resealed = await reseal_hook_secrets(session, box)
+    except SecretUnreadable as error:
+        raise SystemExit(f"nothing was resealed: {error}") from None
+    finally:
+        await engine.dispose()
+    log.info("resealed %d hook secret(s) with key %s", resealed, box.sealing_key_id)
 
 
 async def serve(settings: WorkflowsSettings) -> None:
@@ -34,10 +62,7 @@ async def serve(settings: WorkflowsSettings) -> None:
     ):
         if not value:
             raise SystemExit(f"{variable} is required to serve")
-    try:
-        box = secret_box(settings.secret_key, needed_for="workflows seals webhook secrets with it")
-    except SecretKeyError as error:
-        raise SystemExit(f"workflows cannot start: {error}") from None
+    box = _secret_box(settings)
     async with service_runtime("workflows", settings, outbox=tables.outbox) as runtime:
         schema = create_channel(settings.schema_addr, service="schema", trust=settings.trust)
         # Runs act as their callers: each call's context signed with this service's key.
@@ -92,5 +117,6 @@ if __name__ == "__main__":
             WorkflowsSettings,
             migrations=Path(__file__).parent / "migrations",
             serve=serve,
+            commands={"rotate-secret-key": rotate_secret_key},
         )
     )

@@ -11,6 +11,7 @@ signature's timestamp refuses it."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -21,9 +22,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.db import ALL_TENANTS, SessionMaker, transaction
-from services.kit.errors import ValidationFailed
+from services.kit.errors import ServiceUnavailable, ValidationFailed
 from services.kit.json import loads_exact
-from services.kit.secrets import SecretBox
+from services.kit.secrets import SecretBox, SecretUnreadable
 from services.workflows import tables
 from services.workflows.definitions import Definition, parse_definition
 from services.workflows.errors import WorkflowNotFound
@@ -32,6 +33,7 @@ from services.workflows.parameters import typed_parameters
 from services.workflows.runs import NewRun, Runs, StoredRun
 from services.workflows.triggers import workflow_principal
 
+log = logging.getLogger(__name__)
 h = tables.hooks
 w = tables.workflows
 v = tables.workflow_versions
@@ -170,11 +172,41 @@ def _delivery_key(scheme: str, delivery: Delivery, body: bytes) -> str | None:
     return None
 
 
+async def reseal_hook_secrets(session: AsyncSession, box: SecretBox) -> int:
+    """Seals every hook secret not sealed with the first key with it, in the caller's one
+    transaction (every tenant's); how many. Refuses, changing nothing, when one does not
+    open with any listed key."""
+    rows = (
+        await session.execute(
+            select(h.c.workflow_id, h.c.sealed_secret)
+            .where(h.c.sealed_secret.is_not(None))
+            .with_for_update()
+        )
+    ).all()
+    resealed = 0
+    for workflow_id, sealed in rows:
+        if box.needs_resealing(sealed):
+            fresh = box.reseal(sealed, context=_secret_context(workflow_id))
+            await session.execute(
+                update(h).where(h.c.workflow_id == workflow_id).values(sealed_secret=fresh)
+            )
+            resealed += 1
+    return resealed
+
+
 class Hooks:
     def __init__(self, sessionmaker: SessionMaker, box: SecretBox, runs: Runs) -> None:
         self.sessionmaker = sessionmaker
         self.box = box
         self.runs = runs
+
+    def _open(self, workflow_id: str, sealed: str) -> str:
+        try:
+            return self.box.open(sealed, context=_secret_context(workflow_id)).decode()
+        except SecretUnreadable as error:
+            # An operator's problem (a key dropped before resealing), never the sender's.
+            log.error("the secret of the hook of workflow %s does not open: %s", workflow_id, error)
+            raise ServiceUnavailable("The hook cannot check signatures right now") from None
 
     async def deliver(self, incoming: IncomingDelivery, *, now: float | None = None) -> StoredRun:
         """A queued run for a delivery whose signature holds; WorkflowNotFound when the
@@ -200,11 +232,7 @@ class Hooks:
             ).first()
         if row is None:
             raise WorkflowNotFound()
-        secret = (
-            ""
-            if row.sealed_secret is None
-            else self.box.open(row.sealed_secret, context=_secret_context(row.workflow_id)).decode()
-        )
+        secret = "" if row.sealed_secret is None else self._open(row.workflow_id, row.sealed_secret)
         delivery = verify(
             row.scheme,
             secret,

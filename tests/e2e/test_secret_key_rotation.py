@@ -8,16 +8,19 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 import psycopg
 import pytest
+from standardwebhooks import Webhook
 
 from services.devstack.processes import StartupError
 from services.devstack.stack import Stack
 from services.kit.secrets import SECRET_KEY_ENV, SecretBox, generate_key
 from tests.e2e.conftest import database_url
 from tests.factories.accounts import Tenant, sign_up
+from tests.factories.apps import create_app
 from tests.support.infra import Infra
 from tests.support.stack import running_stack
 
@@ -36,18 +39,18 @@ def key_id(key: str) -> str:
     return SecretBox.from_text(key).sealing_key_id
 
 
-def restart_identity(stack: Stack, secret_key: str) -> None:
-    identity = stack.processes["identity"]
-    identity.stop()
-    identity.env = {**identity.env, SECRET_KEY_ENV: secret_key}
-    identity.start()
-    identity.wait_ready()
+def restart_service(stack: Stack, secret_key: str, service: str = "identity") -> None:
+    process = stack.processes[service]
+    process.stop()
+    process.env = {**process.env, SECRET_KEY_ENV: secret_key}
+    process.start()
+    process.wait_ready()
 
 
-def rotate_secret_key(stack: Stack) -> subprocess.CompletedProcess[str]:
+def rotate_secret_key(stack: Stack, service: str = "identity") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "services.identity", "rotate-secret-key"],
-        env={**os.environ, **stack.processes["identity"].env},
+        [sys.executable, "-m", f"services.{service}", "rotate-secret-key"],
+        env={**os.environ, **stack.processes[service].env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -94,7 +97,7 @@ def test_the_key_encryption_key_rotates_without_logging_anyone_out(
         tenant = sign_up(http)
         assert sealing_key_ids(own_stack) == {key_id(first_key)}
 
-        restart_identity(own_stack, f"{second_key},{first_key}")
+        restart_service(own_stack, f"{second_key},{first_key}")
         assert works(http, tenant, log_in(http, tenant))
         # Nothing is resealed until the command runs; it runs while identity serves.
         assert sealing_key_ids(own_stack) == {key_id(first_key)}
@@ -104,7 +107,7 @@ def test_the_key_encryption_key_rotates_without_logging_anyone_out(
         during = log_in(http, tenant)
         assert works(http, tenant, during)
 
-        restart_identity(own_stack, second_key)
+        restart_service(own_stack, second_key)
         assert works(http, tenant, tenant.token)
         assert works(http, tenant, during)
         assert works(http, tenant, log_in(http, tenant))
@@ -112,9 +115,52 @@ def test_the_key_encryption_key_rotates_without_logging_anyone_out(
         # The old key alone, or one that never sealed anything, opens nothing now.
         for wrong in (first_key, generate_key()):
             with pytest.raises(StartupError) as refused:
-                restart_identity(own_stack, wrong)
+                restart_service(own_stack, wrong)
             assert "TESSERA_SECRET_KEY opens 0 of the 2 stored secrets" in str(refused.value)
             assert "rotate-secret-key" in str(refused.value)
 
-        restart_identity(own_stack, second_key)
+        restart_service(own_stack, second_key)
         assert works(http, tenant, log_in(http, tenant))
+
+
+def hook_sealing_key_ids(stack: Stack) -> set[str]:
+    with psycopg.connect(database_url(stack, "workflows"), autocommit=True) as connection:
+        rows = connection.execute("SELECT sealed_secret FROM hooks").fetchall()
+    assert rows
+    return {sealed.split(".")[1] for (sealed,) in rows}
+
+
+def test_webhook_secrets_are_sealed_and_rotate_with_the_key(
+    own_stack: Stack, first_key: str
+) -> None:
+    second_key = generate_key()
+    with httpx.Client(base_url=own_stack.gateway_url, timeout=30) as http:
+        tenant = sign_up(http)
+        app = create_app(tenant)["slug"]
+        flow = {
+            "name": "ping",
+            "triggers": [{"type": "hook"}],
+            "steps": [{"type": "return", "value": {"ok": "true"}}],
+        }
+        hook = tenant.post(f"/api/apps/{app}/workflows", json=flow).json()["hook"]
+        assert hook_sealing_key_ids(own_stack) == {key_id(first_key)}
+
+        def deliver(delivery: str) -> int:
+            body = b"{}"
+            at = datetime.now(UTC)
+            headers = {
+                "webhook-id": delivery,
+                "webhook-timestamp": str(int(at.timestamp())),
+                "webhook-signature": Webhook(hook["secret"]).sign(delivery, at, body.decode()),
+            }
+            return http.post(hook["path"], content=body, headers=headers).status_code
+
+        restart_service(own_stack, f"{second_key},{first_key}", "workflows")
+        rotated = rotate_secret_key(own_stack, "workflows")
+        assert rotated.returncode == 0, rotated.stderr
+        assert hook_sealing_key_ids(own_stack) == {key_id(second_key)}
+        restart_service(own_stack, second_key, "workflows")
+        assert deliver("d1") == 202
+        # With a key that sealed nothing, the hook cannot check signatures: 503, not 500.
+        restart_service(own_stack, first_key, "workflows")
+        assert deliver("d2") == 503
