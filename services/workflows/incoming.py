@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.db import ALL_TENANTS, SessionMaker, transaction
 from services.kit.errors import ServiceUnavailable, ValidationFailed
-from services.kit.json import loads_exact
+from services.kit.json import dumps_exact, loads_exact
 from services.kit.secrets import SecretBox, SecretUnreadable
 from services.workflows import tables
 from services.workflows.definitions import Definition, parse_definition
@@ -160,6 +160,8 @@ def _payload(body: bytes, content_type: str) -> tuple[str, Any, dict[str, Any], 
             parsed = loads_exact(body)
         except ValueError:
             raise ValidationFailed("The body is not valid JSON") from None
+        if b"\\u0000" in dumps_exact(parsed):
+            raise ValidationFailed("The body holds a NUL character")
         return text, parsed, parsed if isinstance(parsed, dict) else {}, False
     return text, None, {}, False
 

@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from services.kit.errors import ValidationFailed
+from services.kit.json import dumps_exact
 from services.workflows.definitions import Parameter
 
 MAX_TEXT = 100_000
@@ -93,7 +94,9 @@ def _one(parameter: Parameter, value: Any, *, from_text: bool) -> Any:
         if not isinstance(value, str) or not 0 < len(value) <= MAX_RECORD_ID or "\x00" in value:
             raise _refuse(parameter, f"the id of a record of {parameter.schema_slug}")
         return value
-    # json: any value, as given (form fields give text).
+    # json: any value, as given (form fields give text), but no NUL: jsonb holds none.
+    if b"\\u0000" in dumps_exact(value):
+        raise _refuse(parameter, "JSON without NUL characters")
     return value
 
 

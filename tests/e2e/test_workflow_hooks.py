@@ -137,6 +137,10 @@ def test_a_delivery_that_fails_its_check_starts_nothing(
     # Signed, but the workflow's required parameter is missing: 400 naming it.
     empty = b'{"plan": "pro"}'
     invalid(outsider.post(path, content=empty, headers=standard(secret, "m4", empty)), "email")
+    # A NUL, escaped in the JSON, which PostgreSQL could not store: a 400, not a 500.
+    nul = b'{"email": "ada@example.com", "note": "a\\u0000b"}'
+    refused_nul = outsider.post(path, content=nul, headers=standard(secret, "m6", nul))
+    assert error_of(refused_nul, 400)["code"] == "validation_error"
     # No such workflow, app or hook.
     public_id = path.split("/")[2]
     for wrong in (

@@ -95,6 +95,9 @@ def test_form_fields_are_text_and_repeat_for_lists() -> None:
         ({"email": "x", "tags": ["a", 1]}, "tags"),
         ({"email": ["x", "y"]}, "email"),
         ({"email": "x", "nope": 1}, "nope"),
+        # PostgreSQL's jsonb holds no NUL, in a value or a key.
+        ({"email": "x", "extra": {"note": "a\x00"}}, "extra"),
+        ({"email": "x", "extra": {"a\x00": 1}}, "extra"),
     ],
 )
 def test_a_bad_parameter_is_refused_by_name(given: dict[str, Any], field: str) -> None:
