@@ -19,6 +19,7 @@ from services.kit.grpc.trust import ContextSigner
 from services.kit.runtime import service_main, service_runtime
 from services.kit.secrets import SecretBox, SecretKeyError, SecretUnreadable, secret_box
 from services.workflows import tables
+from services.workflows.app_changes import AppChanges, run_app_changes
 from services.workflows.apps import SchemaApps
 from services.workflows.calls import WorkflowApi
 from services.workflows.config import WorkflowsSettings
@@ -100,6 +101,7 @@ async def serve(settings: WorkflowsSettings) -> None:
                     runtime.relay.run,
                     runs.dispatch,
                     partial(run_record_triggers, runtime.js, triggers),
+                    partial(run_app_changes, runtime.js, AppChanges(runtime.sessionmaker)),
                     scheduler.run,
                 ],
                 grace_seconds=settings.shutdown_grace_seconds,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -230,6 +230,7 @@ class Hooks:
                     .join(w, w.c.id == h.c.workflow_id)
                     .join(v, (v.c.workflow_id == w.c.id) & (v.c.version == w.c.version))
                     .where(h.c.app_ref == incoming.app_ref, w.c.name == incoming.name)
+                    .where(~exists().where(tables.trashed_apps.c.app_id == h.c.app_id))
                 )
             ).first()
         if row is None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.clock import utcnow
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 BATCH = 100
 sc = tables.schedules
 w = tables.workflows
+trashed = tables.trashed_apps
 
 
 def schedule_triggers(definition: Definition) -> list[tuple[int, ScheduleTrigger]]:
@@ -126,6 +127,8 @@ class Scheduler:
                     )
                     .join(w, w.c.id == sc.c.workflow_id)
                     .where(sc.c.next_at <= now)
+                    # A trashed app's schedules wait, due, until it is back.
+                    .where(~exists().where(trashed.c.app_id == sc.c.app_id))
                     .order_by(sc.c.next_at)
                     .limit(BATCH)
                     .with_for_update(of=sc, skip_locked=True)

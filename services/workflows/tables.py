@@ -168,6 +168,16 @@ hooks = Table(
 )
 Index("ix_hooks_app_ref", hooks.c.app_ref)
 
+# Apps in the trash (as the schema service's events tell): their schedules and hooks start
+# nothing until they are restored.
+trashed_apps = Table(
+    "trashed_apps",
+    metadata,
+    Column("app_id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("trashed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 outbox = outbox_table(metadata)
 # Events the record-trigger consumer gave up on.
 dead_letters = dead_letters_table(metadata)

@@ -25,6 +25,7 @@ from tests.factories.accounts import Tenant, sign_up, unique_email
 from tests.factories.apps import create_app, create_schema, records_path
 from tests.factories.credentials import create_admin_token, create_token
 from tests.factories.workflows import SIMPLE, create_workflow
+from tests.support.wait import eventually
 
 # Every table of a service with a tenant_id column, as its tables module declares them.
 TENANT_TABLES = {
@@ -80,7 +81,16 @@ def furnish(client: httpx.Client, stack: Stack, tenant: Tenant) -> Tenant:
         json={"email": unique_email(), "password": "correct horse battery"},
     )
     assert signed_up.status_code == 201, signed_up.text
+    # An app in the trash, which the workflows service hears of.
+    binned = create_app(tenant)
+    assert tenant.delete(f"/api/apps/{binned['slug']}").status_code == 200
+    eventually(lambda: trashed_apps(stack, tenant.workspace_id) == 1)
     return tenant
+
+
+def trashed_apps(stack: Stack, workspace_id: str) -> int:
+    with connected(stack.databases["workflows"].admin_url) as admin:
+        return count(admin, "trashed_apps", "tenant_id = %s", workspace_id)
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
 from services.devstack.stack import Stack
@@ -21,6 +22,7 @@ from services.workflows.scheduling import Scheduler
 from tests.factories.accounts import Tenant
 from tests.factories.apps import create_app, create_schema, records_path
 from tests.factories.tables import invalid
+from tests.support.db import scalar
 from tests.support.trust import trust_settings
 from tests.support.wait import eventually
 
@@ -137,3 +139,36 @@ def test_a_schedule_is_checked_when_the_workflow_is_saved(tenant: Tenant) -> Non
     wrong["triggers"][0]["parameters"] = {"greeting": 7}
     invalid(tenant.post(flows, json=wrong), "triggers[0].parameters.greeting")
     assert tenant.get(flows).json()["workflows"] == []
+
+
+def test_a_trashed_apps_schedules_and_hooks_wait_until_it_is_restored(
+    stack: Stack, tenant: Tenant, ticking: tuple[Clock, Any], client: httpx.Client
+) -> None:
+    clock, tick = ticking
+    app = str(create_app(tenant)["slug"])
+    create_schema(tenant, app, name="Log", slug="log", fields=LOG_FIELDS)
+    hourly = scheduled("hourly", {"cron": "0 * * * *"})
+    hourly["triggers"].append({"type": "hook", "scheme": "none"})
+    made = tenant.post(f"/api/apps/{app}/workflows", json=hourly)
+    assert made.status_code == 201, made.text
+    hook = made.json()["hook"]["path"]
+
+    database = stack.databases["workflows"].admin_url
+    in_trash = "SELECT count(*) FROM trashed_apps"
+    trashed = tenant.delete(f"/api/apps/{app}")
+    assert trashed.status_code == 200, trashed.text
+    # Heard from the schema service's events.
+    eventually(lambda: scalar(database, in_trash) == 1)
+    assert client.post(hook, json={"greeting": "in the trash"}).status_code == 404
+    clock.now += timedelta(hours=2)
+    tick()
+
+    restored = tenant.post(f"/api/trash/{trashed.json()['trash']['id']}/restore")
+    assert restored.status_code == 200, restored.text
+    eventually(lambda: scalar(database, in_trash) == 0)
+    assert client.post(hook, json={"greeting": "by hook"}).status_code == 202
+    # The slots it missed in the trash: one run, now that it is back.
+    tick()
+    triggers = sorted(run["trigger"] for run in runs_of(tenant, app, "hourly"))
+    assert triggers == ["hook", "schedule"]
+    eventually(lambda: lines(tenant, app) == ["by hook", "hourly says hi"])

@@ -148,6 +148,9 @@ SCHEMA_PROVISIONER = Durable("SCHEMA", "records-schema-provisioner", "schema.*.s
 AUDIT_RECORDER = Durable("SCHEMA", "identity-audit-recorder", SCHEMA_AUDIT_SUBJECT)
 # Record events, which start the runs of workflows with record triggers.
 RECORD_TRIGGERS = Durable("RECORDS", "workflows-record-triggers", "records.*.record.>")
+# Apps going to the trash and back, which pause and resume their workflows' schedules and
+# hooks.
+APP_CHANGES = Durable("SCHEMA", "workflows-app-changes", "schema.*.app.>")
 
 ROLES: Mapping[str, BusRole] = {
     role.name: role
@@ -159,7 +162,7 @@ ROLES: Mapping[str, BusRole] = {
             listens=SCHEMA_CHANGES,
             consumes=(SCHEMA_PROVISIONER,),
         ),
-        BusRole("workflows", consumes=(RECORD_TRIGGERS,)),
+        BusRole("workflows", consumes=(RECORD_TRIGGERS, APP_CHANGES)),
         BusRole(
             "gateway",
             publishes_events=False,
@@ -175,6 +178,7 @@ def _unique(subjects: Iterable[str]) -> tuple[str, ...]:
 
 
 __all__ = [
+    "APP_CHANGES",
     "AUDIT_RECORDER",
     "IDENTITY_CACHE_CHANGES",
     "RATE_LIMITS_BUCKET",

@@ -1,5 +1,5 @@
 """Schedule triggers and when each is next due; incoming-webhook triggers and their sealed
-signing secrets. Both under row-level security.
+signing secrets; the apps in the trash, whose triggers wait. All under row-level security.
 
 Revision ID: 0003_triggers
 Revises: 0002_runs
@@ -19,7 +19,7 @@ down_revision: str | None = "0002_runs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-TENANT_TABLES = ("schedules", "hooks")
+TENANT_TABLES = ("schedules", "hooks", "trashed_apps")
 
 
 def _workflow_key(table: str) -> sa.ForeignKeyConstraint:
@@ -61,11 +61,23 @@ def upgrade() -> None:
         _workflow_key("hooks"),
     )
     op.create_index("ix_hooks_app_ref", "hooks", ["app_ref"])
+    op.create_table(
+        "trashed_apps",
+        sa.Column("app_id", sa.Text(), primary_key=True),
+        sa.Column("tenant_id", sa.Text(), nullable=False),
+        sa.Column(
+            "trashed_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
+    )
     enable_row_level_security(*TENANT_TABLES)
 
 
 def downgrade() -> None:
     disable_row_level_security(*TENANT_TABLES)
+    op.drop_table("trashed_apps")
     op.drop_index("ix_hooks_app_ref", table_name="hooks")
     op.drop_table("hooks")
     op.drop_index("ix_schedules_next_at", table_name="schedules")
