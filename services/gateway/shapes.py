@@ -425,7 +425,8 @@ class WorkflowDefinition(TypedDict):
     steps: list[dict[str, Any]]
     public: NotRequired[bool]
     parameters: NotRequired[list[dict[str, Any]]]
-    condition: NotRequired[str]
+    # An expression, or a records filter tree over params and $current_user.
+    condition: NotRequired[str | dict[str, Any]]
 
 
 class WorkflowHook(TypedDict):

@@ -44,11 +44,15 @@ from pydantic import (
 )
 
 from services.kit.errors import ValidationFailed
+from services.workflows.conditions import FilterCondition, parse_filter_condition
 from services.workflows.expressions import Expression, compile_expression
 from services.workflows.hooks import REPLAY_WINDOW_SECONDS
 from services.workflows.schedules import parse_schedule
 
 MAX_PARAMETERS = 50
+# What a definition's expressions and conditions are once checked: each evaluates on a
+# run's values.
+Compiled = Expression | FilterCondition
 MAX_STEPS = 100
 MAX_LOOP_DEPTH = 3
 NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -216,7 +220,9 @@ class Definition(_Strict):
     # Chosen explicitly: anyone who knows the app's public id may run it.
     run_without_authentication: bool = False
     parameters: list[Parameter] = Field(default=[], max_length=MAX_PARAMETERS)
-    condition: str | None = None
+    # An expression, or a records filter tree over params and $current_user
+    # (services.workflows.conditions).
+    condition: str | dict[str, Any] | None = None
     steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
     # Seconds a run may take in all.
     timeout_seconds: int = Field(default=60, ge=1, le=3600)
@@ -297,11 +303,11 @@ STEP_KINDS = frozenset(
 )
 
 
-def compiled(definition: Definition) -> dict[str, Expression]:
+def compiled(definition: Definition) -> dict[str, Compiled]:
     """Every expression of the definition parsed, by its place; step ids filled in and
     checked: unique, and each named by later steps only; parameters and `set` values
     named only once they exist."""
-    expressions: dict[str, Expression] = {}
+    expressions: dict[str, Compiled] = {}
     known = {
         "params": {p.name for p in definition.parameters},
         "steps": set[str](),
@@ -309,10 +315,14 @@ def compiled(definition: Definition) -> dict[str, Expression]:
     }
     what = {"params": "parameter", "steps": "earlier step", "vars": "value set earlier"}
 
-    def add(where: str, source: str | None) -> None:
+    def add(where: str, source: str | dict[str, Any] | None) -> None:
         if source is None:
             return
-        expression = compile_expression(source, where=where)
+        expression: Compiled = (
+            parse_filter_condition(source, where=where)
+            if isinstance(source, dict)
+            else compile_expression(source, where=where)
+        )
         for root, names in known.items():
             for name in sorted(expression.members(root) - names):
                 raise ValidationFailed(

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from services.kit.errors import DomainError, InternalError, ServiceUnavailable
 from services.workflows.definitions import (
+    Compiled,
     CreateRecord,
     Definition,
     DeleteRecord,
@@ -29,7 +30,7 @@ from services.workflows.definitions import (
     SetValue,
     UpdateRecord,
 )
-from services.workflows.expressions import Expression, ExpressionFailed
+from services.workflows.expressions import ExpressionFailed
 
 # Failures worth another attempt: the other side may be back in a moment.
 TRANSIENT = (ServiceUnavailable, InternalError, TimeoutError)
@@ -140,7 +141,7 @@ class _Returned(Exception):
 @dataclass
 class Executor:
     definition: Definition
-    expressions: Mapping[str, Expression]
+    expressions: Mapping[str, Compiled]
     records: Records
     schedule: Scheduler
     journal: Journal
@@ -326,7 +327,7 @@ class Executor:
         if isinstance(step, SetValue) and entry.state == SUCCEEDED:
             scope.vars[step.name] = output
 
-    def _evaluate(self, expression: Expression, scope: _Scope, where: str) -> Any:
+    def _evaluate(self, expression: Compiled, scope: _Scope, where: str) -> Any:
         try:
             return expression.evaluate(scope.values())
         except ExpressionFailed as error:

@@ -29,7 +29,7 @@ from services.kit.ids import new_id
 from services.kit.nats.events import Event
 from services.kit.nats.outbox import OutboxWriter
 from services.workflows import tables
-from services.workflows.definitions import Definition, compiled, parse_definition
+from services.workflows.definitions import Compiled, Definition, compiled, parse_definition
 from services.workflows.engine import (
     SKIPPED,
     SUCCEEDED,
@@ -39,7 +39,6 @@ from services.workflows.engine import (
     StepFailed,
 )
 from services.workflows.errors import RunNotFound, WorkflowNotFound
-from services.workflows.expressions import Expression
 from services.workflows.parameters import typed_parameters
 from services.workflows.records import RecordsClient
 
@@ -172,7 +171,7 @@ class Runs:
         self._wake = asyncio.Event()
         # (workflow id, version) -> the definition and its expressions: a version never
         # changes, and checking one again costs more than a short run's own work.
-        self._definitions: dict[tuple[str, int], tuple[Definition, dict[str, Expression]]] = {}
+        self._definitions: dict[tuple[str, int], tuple[Definition, dict[str, Compiled]]] = {}
 
     # --- starting ------------------------------------------------------------------------------
 
@@ -354,7 +353,7 @@ class Runs:
 
     async def _definition(
         self, session: Any, run: StoredRun
-    ) -> tuple[Definition, dict[str, Expression]]:
+    ) -> tuple[Definition, dict[str, Compiled]]:
         key = (run.workflow_id, run.version)
         known = self._definitions.get(key)
         if known is not None:

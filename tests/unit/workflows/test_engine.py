@@ -168,11 +168,18 @@ def test_a_step_whose_only_when_does_not_hold_is_skipped_and_names_nothing() -> 
     assert records.calls == ["create leads"]
 
 
-def test_a_condition_that_does_not_hold_runs_nothing() -> None:
+@pytest.mark.parametrize(
+    "condition",
+    ["params.score >= 0", {"field": "params.score", "op": "gte", "value": 0}],
+    ids=["expression", "filter"],
+)
+def test_a_condition_that_does_not_hold_runs_nothing(condition: Any) -> None:
     records, journal = MemoryRecords(), MemoryJournal()
-    assert run(executor(LEAD, records, journal), {"email": "a@x.io", "score": -1}) == {}
+    gated = {**LEAD, "condition": condition}
+    assert run(executor(gated, records, journal), {"email": "a@x.io", "score": -1}) == {}
     assert records.calls == []
     assert [(e.place, e.state) for e in journal.entries] == [("condition", SKIPPED)]
+    assert run(executor(gated, records, journal), {"email": "a@x.io", "score": 1})["lead"]
 
 
 def test_a_step_failing_for_a_passing_reason_is_tried_again_with_doubling_delays() -> None:
