@@ -20,7 +20,7 @@ from services.kit.json import loads_exact
 from services.kit.tenancy import tenant_of
 from services.workflows import service
 from services.workflows.apps import AppRef, AppResolver
-from services.workflows.definitions import Definition, parse_definition
+from services.workflows.definitions import Definition
 from services.workflows.errors import RunNotFound, WorkflowNotFound
 from services.workflows.parameters import typed_parameters
 from services.workflows.runs import NewRun, Runs, RunWithSteps, StoredRun
@@ -50,7 +50,8 @@ class WorkflowApi:
             raise WorkflowNotFound()
         async with transaction(self.sessionmaker, tenant=tenant_of(ctx)) as session:
             workflow = await service.find(session, tenant_of(ctx), app.id, name)
-        return Target(app, workflow, parse_definition(workflow.definition))
+        definition, _ = self.runs.checked(workflow.id, workflow.version, workflow.definition)
+        return Target(app, workflow, definition)
 
     async def run(
         self,

@@ -167,7 +167,7 @@ class Runs:
         self.sessionmaker = sessionmaker
         self.records = records
         self.settings = settings
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._tasks: dict[str, asyncio.Task[StoredRun | None]] = {}
         self._wake = asyncio.Event()
         # (workflow id, version) -> the definition and its expressions: a version never
         # changes, and checking one again costs more than a short run's own work.
@@ -221,10 +221,14 @@ class Runs:
         if not now_running:
             self._wake.set()
             return run
-        task = self._spawn(run_id)
+        task = self._spawn(run_id, run)
         if wait:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(task), self.settings.sync_budget_seconds)
+                finished = await asyncio.wait_for(
+                    asyncio.shield(task), self.settings.sync_budget_seconds
+                )
+                if finished is not None:
+                    return finished
         return await self.get(new.tenant_id, run_id)
 
     async def _by_key(self, session: Any, new: NewRun) -> StoredRun | None:
@@ -252,22 +256,33 @@ class Runs:
     def _lease_end(self) -> datetime:
         return utcnow() + timedelta(seconds=self.settings.lease_seconds)
 
-    def _spawn(self, run_id: str) -> asyncio.Task[None]:
-        task = asyncio.create_task(self._execute(run_id), name=f"run-{run_id}")
+    def _spawn(self, run_id: str, fresh: StoredRun | None = None) -> asyncio.Task[StoredRun | None]:
+        task = asyncio.create_task(self._execute(run_id, fresh), name=f"run-{run_id}")
         self._tasks[run_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(run_id, None))
         return task
 
     # --- executing -----------------------------------------------------------------------------
 
-    async def _execute(self, run_id: str) -> None:
-        """Executes a run this process holds the lease of, to its end."""
-        async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
-            run = await self._get(session, run_id)
+    async def _execute(self, run_id: str, fresh: StoredRun | None = None) -> StoredRun | None:
+        """Executes a run this process holds the lease of, to its end; the finished run, or
+        None when it was not this process's to finish. `fresh`: the run as this process
+        just stored it, with nothing journaled yet."""
+        if fresh is None:
+            async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
+                run = await self._get(session, run_id)
+        else:
+            run = fresh
         try:
-            async with transaction(self.sessionmaker, tenant=run.tenant_id) as session:
-                definition, expressions = await self._definition(session, run)
-                journal = DatabaseJournal(self.sessionmaker, run, await _entries(session, run.id))
+            known = self._definitions.get((run.workflow_id, run.version))
+            if fresh is not None and known is not None:
+                # A run just started from a definition at hand: nothing to read back.
+                (definition, expressions), entries = known, []
+            else:
+                async with transaction(self.sessionmaker, tenant=run.tenant_id) as session:
+                    definition, expressions = await self._definition(session, run)
+                    entries = await _entries(session, run.id)
+            journal = DatabaseJournal(self.sessionmaker, run, entries)
             executor = Executor(
                 definition=definition,
                 expressions=expressions,
@@ -284,11 +299,11 @@ class Runs:
             finally:
                 heartbeat.cancel()
         except StepFailed as failed:
-            await self._finish(run, RUN_FAILED, error=f"{failed.place}: {failed.message}")
+            return await self._finish(run, RUN_FAILED, error=f"{failed.place}: {failed.message}")
         except TimeoutError:
-            await self._finish(run, RUN_FAILED, error="The run took longer than its timeout")
+            return await self._finish(run, RUN_FAILED, error="The run took longer than its timeout")
         except WorkflowNotFound:
-            await self._finish(run, RUN_FAILED, error="The workflow was deleted")
+            return await self._finish(run, RUN_FAILED, error="The workflow was deleted")
         except asyncio.CancelledError:
             # Stopping: another process (or this one, restarted) takes the run up at once.
             await asyncio.shield(self._release(run))
@@ -296,9 +311,8 @@ class Runs:
         except Exception as error:
             log.exception("run %s failed unexpectedly", run.id)
             stopped = f"An internal error stopped the run ({type(error).__name__})"
-            await self._finish(run, RUN_FAILED, error=stopped)
-        else:
-            await self._finish(run, RUN_SUCCEEDED, result=result)
+            return await self._finish(run, RUN_FAILED, error=stopped)
+        return await self._finish(run, RUN_SUCCEEDED, result=result)
 
     def _time_left(self, run: StoredRun, definition: Definition) -> float:
         started = run.started_at or utcnow()
@@ -331,7 +345,7 @@ class Runs:
         *,
         result: dict[str, Any] | None = None,
         error: str | None = None,
-    ) -> None:
+    ) -> StoredRun | None:
         async with transaction(self.sessionmaker, tenant=run.tenant_id) as session:
             finished = await session.execute(
                 update(r)
@@ -346,16 +360,16 @@ class Runs:
                 .returning(r.c.id)
             )
             if finished.first() is None:
-                return
+                return None
             done = await self._get(session, run.id)
             action = "succeeded" if state == RUN_SUCCEEDED else "failed"
             await _announce_run(session, done, action, await self._name(session, done))
+        return done
 
     async def _definition(
         self, session: Any, run: StoredRun
     ) -> tuple[Definition, dict[str, Compiled]]:
-        key = (run.workflow_id, run.version)
-        known = self._definitions.get(key)
+        known = self._definitions.get((run.workflow_id, run.version))
         if known is not None:
             return known
         stored = await session.scalar(
@@ -365,11 +379,21 @@ class Runs:
         )
         if stored is None:
             raise WorkflowNotFound()
-        definition = parse_definition(stored)
-        if len(self._definitions) >= DEFINITIONS_KEPT:
-            del self._definitions[next(iter(self._definitions))]
-        self._definitions[key] = (definition, compiled(definition))
-        return self._definitions[key]
+        return self.checked(run.workflow_id, run.version, stored)
+
+    def checked(
+        self, workflow_id: str, version: int, stored: dict[str, Any]
+    ) -> tuple[Definition, dict[str, Compiled]]:
+        """A version's definition, parsed and compiled once: a version never changes, and
+        checking one again costs more than a short run's own work."""
+        key = (workflow_id, version)
+        known = self._definitions.get(key)
+        if known is None:
+            definition = parse_definition(stored)
+            if len(self._definitions) >= DEFINITIONS_KEPT:
+                del self._definitions[next(iter(self._definitions))]
+            known = self._definitions[key] = (definition, compiled(definition))
+        return known
 
     # --- the dispatcher ------------------------------------------------------------------------
 
