@@ -19,8 +19,8 @@ from tessera.schema.v1 import schema_pb2
 
 from services.gateway import openapi, queries
 from services.gateway.clients import Backends
-from services.gateway.expiring import ExpiringCache
 from services.kit.access import Op, Principal
+from services.kit.expiring import ExpiringCache
 from services.kit.fields import REGISTRY
 from services.kit.json import loads_exact
 from services.kit.privacy import schema_access

@@ -39,12 +39,12 @@ from tessera.schema.v1 import schema_pb2
 
 from services.gateway.clients import Backends
 from services.gateway.config import GatewaySettings
-from services.gateway.expiring import ExpiringCache
 from services.gateway.limits import Partition, charge
 from services.gateway.session_cache import SessionCache
 from services.kit.access import CREDENTIAL_PREFIX, MAX_SECRET_LENGTH, Kind
 from services.kit.audit import MAX_USER_AGENT
 from services.kit.errors import NotFound, PermissionDenied, Unauthenticated
+from services.kit.expiring import ExpiringCache
 from services.kit.idempotency import check_key
 
 SESSION_COOKIE = "sessionid"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from tessera.identity.v1 import identity_pb2
 
 from services.gateway.clients import Backends
-from services.gateway.expiring import ExpiringCache
+from services.kit.expiring import ExpiringCache
 
 SESSION_CACHE_SIZE = 10_000
 

@@ -73,7 +73,8 @@ async def serve(settings: WorkflowsSettings) -> None:
             trust=settings.trust,
             signer=ContextSigner.load(settings.trust),
         )
-        resolve_app = SchemaApps(schema).app
+        apps = SchemaApps(schema)
+        resolve_app = apps.app
         runs = Runs(runtime.sessionmaker, RecordsClient(records), settings.run_settings())
         triggers = RecordTriggers(runtime.sessionmaker, runs, resolve_app)
         scheduler = Scheduler(
@@ -101,7 +102,9 @@ async def serve(settings: WorkflowsSettings) -> None:
                     runtime.relay.run,
                     runs.dispatch,
                     partial(run_record_triggers, runtime.js, triggers),
-                    partial(run_app_changes, runtime.js, AppChanges(runtime.sessionmaker)),
+                    partial(
+                        run_app_changes, runtime.js, AppChanges(runtime.sessionmaker, apps.forget)
+                    ),
                     scheduler.run,
                 ],
                 grace_seconds=settings.shutdown_grace_seconds,

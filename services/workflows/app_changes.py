@@ -6,6 +6,7 @@ restored one's work again. Replaying an event changes nothing more."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from nats.js import JetStreamContext
 from sqlalchemy import delete
@@ -21,8 +22,12 @@ t = tables.trashed_apps
 
 
 class AppChanges:
-    def __init__(self, sessionmaker: SessionMaker) -> None:
+    def __init__(
+        self, sessionmaker: SessionMaker, forget: Callable[[str], None] = lambda _: None
+    ) -> None:
         self.sessionmaker = sessionmaker
+        # Drops what this process holds of an app (services.workflows.apps.SchemaApps).
+        self.forget = forget
 
     async def __call__(self, event: Event) -> None:
         app = event.data.get("app")
@@ -31,6 +36,7 @@ class AppChanges:
         app_id = app.get("id")
         if not isinstance(app_id, str):
             return
+        self.forget(app_id)
         async with transaction(self.sessionmaker, tenant=event.tenant) as session:
             if event.action == "trashed":
                 await session.execute(

@@ -11,11 +11,15 @@ import grpc
 from tessera.common.v1 import common_pb2
 from tessera.schema.v1 import schema_pb2, schema_pb2_grpc
 
+from services.kit.expiring import ExpiringCache
 from services.kit.grpc.client import call
 from services.kit.tenancy import tenant_of
 
 SERVICE_NAME = "workflows"
 DEADLINE_SECONDS = 5.0
+# How long an app found is taken as it was, unless its change is heard first.
+HOLD_SECONDS = 10.0
+CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +34,29 @@ AppResolver = Callable[[common_pb2.RequestContext, str], Awaitable[AppRef]]
 
 
 class SchemaApps:
-    def __init__(self, channel: grpc.aio.Channel) -> None:
+    """Apps held briefly (every run asks for its app), and dropped as soon as the schema
+    service says one changed (services.workflows.app_changes): a renamed app's old slug
+    stops working here when it does there."""
+
+    def __init__(self, channel: grpc.aio.Channel, *, hold_seconds: float = HOLD_SECONDS) -> None:
         self._stub = schema_pb2_grpc.SchemaServiceStub(channel)
+        self._held: ExpiringCache[tuple[str, str], AppRef] = ExpiringCache(CACHE_SIZE)
+        self._hold_seconds = hold_seconds
+
+    def forget(self, app_id: str) -> None:
+        self._held.drop_where(lambda app: app.id == app_id)
 
     async def app(self, ctx: common_pb2.RequestContext, app_slug: str) -> AppRef:
+        key = (tenant_of(ctx), app_slug)
+        held = self._held.get(key)
+        if held is not None:
+            return held
+        generation = self._held.generation
+        found = await self._fetch(ctx, app_slug)
+        self._held.put(key, found, seconds=self._hold_seconds, fetched_at=generation)
+        return found
+
+    async def _fetch(self, ctx: common_pb2.RequestContext, app_slug: str) -> AppRef:
         request = schema_pb2.GetAppRequest(
             ctx=common_pb2.RequestContext(
                 tenant_id=tenant_of(ctx),

@@ -12,6 +12,7 @@ from tests.factories.accounts import Tenant, sign_up
 from tests.factories.apps import create_app
 from tests.factories.credentials import in_workspace, join
 from tests.factories.workflows import SIMPLE
+from tests.support.wait import eventually
 
 
 def workflows_path(app: str, name: str | None = None) -> str:
@@ -95,3 +96,18 @@ def test_only_builders_and_up_see_or_change_workflows(client: httpx.Client, tena
     listed = builder.get(workflows_path(app), headers=as_builder)
     assert listed.status_code == 200
     assert [w["name"] for w in listed.json()["workflows"]] == ["new-lead"]
+
+
+def test_an_app_keeps_its_workflows_when_renamed_and_its_old_slug_stops_naming_it(
+    tenant: Tenant,
+) -> None:
+    app = create_app(tenant)["slug"]
+    assert tenant.post(workflows_path(app), json=definition()).status_code == 201
+    # The workflows service has looked the app up, and holds it.
+    assert tenant.get(workflows_path(app, "new-lead")).status_code == 200
+    renamed = tenant.patch(f"/api/apps/{app}", json={"slug": f"{app}-2"})
+    assert renamed.status_code == 200, renamed.text
+
+    assert tenant.get(workflows_path(f"{app}-2", "new-lead")).status_code == 200
+    # Heard from the schema service's event, well before the app would be looked up again.
+    eventually(lambda: tenant.get(workflows_path(app, "new-lead")).status_code == 404, timeout=5)

@@ -1,6 +1,6 @@
-"""The gateway's caches of what identity and the schema service said: each value is held
-until its own deadline, and a full cache starts over rather than tracking use, since
-every entry is cheap to fetch again.
+"""Caches of what another service said (the gateway's of identity and the schema service,
+the workflows service's of apps): each value is held until its own deadline, and a full
+cache starts over rather than tracking use, since every entry is cheap to fetch again.
 
 A value fetched while a drop happened may be what the drop was about (a lookup in flight
 across a revocation): fetch with `generation` read before the call and `put(...,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.gateway.expiring import ExpiringCache
+from services.kit.expiring import ExpiringCache
 
 
 def test_a_value_fetched_before_a_drop_is_not_kept() -> None:
