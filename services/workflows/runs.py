@@ -259,8 +259,13 @@ class Runs:
     def _spawn(self, run_id: str, fresh: StoredRun | None = None) -> asyncio.Task[StoredRun | None]:
         task = asyncio.create_task(self._execute(run_id, fresh), name=f"run-{run_id}")
         self._tasks[run_id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(run_id, None))
+        task.add_done_callback(lambda _: self._ended(run_id))
         return task
+
+    def _ended(self, run_id: str) -> None:
+        self._tasks.pop(run_id, None)
+        # Room for a queued run of its workspace: claim it now, not at the next poll.
+        self._wake.set()
 
     # --- executing -----------------------------------------------------------------------------
 
