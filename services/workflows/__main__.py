@@ -23,6 +23,7 @@ from services.workflows.app_changes import AppChanges, run_app_changes
 from services.workflows.apps import SchemaApps
 from services.workflows.calls import WorkflowApi
 from services.workflows.config import WorkflowsSettings
+from services.workflows.http_steps import OutboundHttp, step_client
 from services.workflows.incoming import Hooks, reseal_hook_secrets
 from services.workflows.policy import POLICY
 from services.workflows.records import RecordsClient
@@ -75,7 +76,13 @@ async def serve(settings: WorkflowsSettings) -> None:
         )
         apps = SchemaApps(schema)
         resolve_app = apps.app
-        runs = Runs(runtime.sessionmaker, RecordsClient(records), settings.run_settings())
+        outbound = step_client()
+        runs = Runs(
+            runtime.sessionmaker,
+            RecordsClient(records),
+            settings.run_settings(),
+            OutboundHttp(outbound),
+        )
         triggers = RecordTriggers(runtime.sessionmaker, runs, resolve_app)
         scheduler = Scheduler(
             runtime.sessionmaker, runs, poll_seconds=settings.schedule_poll_seconds
@@ -111,6 +118,7 @@ async def serve(settings: WorkflowsSettings) -> None:
             )
         finally:
             await runs.stop()
+            await outbound.aclose()
             await schema.close()
             await records.close()
 

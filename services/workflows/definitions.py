@@ -32,7 +32,7 @@ and its steps read the event as `trigger`."""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -132,6 +132,19 @@ class ScheduleWorkflow(_Step):
     parameters: dict[str, str] = {}
 
 
+class HttpRequest(_Step):
+    """A request to an outside API through the SSRF-safe client (services.kit.outbound):
+    `url`, each header and `body` are expressions; a body that gives an object or a list
+    is sent as JSON. Its result: {"status", "headers", "body" (text), "json" (or null)}.
+    A 5xx, a 429 or no answer in time is tried again; any other 4xx fails the step."""
+
+    type: Literal["http_request"]
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
+    url: str
+    headers: dict[str, str] = Field(default={}, max_length=50)
+    body: str | None = None
+
+
 class Return(_Step):
     type: Literal["return"]
     value: dict[str, str] = {}
@@ -145,6 +158,7 @@ Step = Annotated[
     | SetValue
     | Loop
     | ScheduleWorkflow
+    | HttpRequest
     | Return,
     Field(discriminator="type"),
 ]
@@ -286,21 +300,16 @@ def _place(location: tuple[int | str, ...]) -> str:
     return place
 
 
-TRIGGER_KINDS = frozenset({"record", "schedule", "hook"})
+def _kinds(union: Any) -> frozenset[str]:
+    """The `type` names of a discriminated union's members."""
+    members = get_args(get_args(union)[0])
+    return frozenset(get_args(member.model_fields["type"].annotation)[0] for member in members)
 
 
-STEP_KINDS = frozenset(
-    {
-        "create_record",
-        "update_record",
-        "delete_record",
-        "find_records",
-        "set",
-        "loop",
-        "schedule",
-        "return",
-    }
-)
+TRIGGER_KINDS = _kinds(Trigger)
+
+
+STEP_KINDS = _kinds(Step)
 
 
 def compiled(definition: Definition) -> dict[str, Compiled]:
@@ -344,11 +353,11 @@ def compiled(definition: Definition) -> dict[str, Compiled]:
             if step.id is not None and step.id in known["steps"]:
                 raise ValidationFailed(f"Step id {step.id!r} is used twice", field=f"{where}.id")
             add(f"{where}.only_when", step.only_when)
-            for key in ("record", "value", "over", "at"):
+            for key in ("record", "value", "over", "at", "url", "body"):
                 source = getattr(step, key, None)
                 if isinstance(source, str):
                     add(f"{where}.{key}", source)
-            for key in ("values", "value", "parameters"):
+            for key in ("values", "value", "parameters", "headers"):
                 mapping = getattr(step, key, None)
                 if isinstance(mapping, dict):
                     for name, source in mapping.items():

@@ -24,6 +24,7 @@ from services.workflows.definitions import (
     Definition,
     DeleteRecord,
     FindRecords,
+    HttpRequest,
     Loop,
     Return,
     ScheduleWorkflow,
@@ -93,6 +94,22 @@ class Records(Protocol):
     ) -> list[dict[str, Any]]: ...
 
 
+class Http(Protocol):
+    """Outgoing HTTP for http_request steps: the answer as the step's result
+    ({"status", "headers", "body", "json"}). Raises ServiceUnavailable or TimeoutError for
+    what may pass (no answer, a 5xx, a 429), anything else for what will not."""
+
+    async def send(
+        self, method: str, url: str, headers: dict[str, str], body: Any
+    ) -> dict[str, Any]: ...
+
+
+# Headers whose values a run's journal never shows.
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "x-auth-token"}
+)
+REDACTED = "***"
+
 # Queues a run of another workflow of the app: (name, parameters, at or None, key) -> run id.
 Scheduler = Callable[[str, dict[str, Any], str | None, str], Awaitable[str]]
 
@@ -148,6 +165,7 @@ class Executor:
     run_id: str
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    http: Http | None = None
 
     async def run(
         self, params: Mapping[str, Any], current_user: str | None, trigger: Any = None
@@ -257,7 +275,7 @@ class Executor:
                         step.type,
                         attempt,
                         RETRYING if transient else FAILED,
-                        input=given,
+                        input=_shown(given),
                         error=message,
                         duration_ms=_since(started),
                     )
@@ -274,7 +292,7 @@ class Executor:
                 step.type,
                 attempt,
                 SUCCEEDED,
-                input=given,
+                input=_shown(given),
                 output=output,
                 duration_ms=_since(started),
             )
@@ -297,6 +315,20 @@ class Executor:
             given["at"] = None if at is None else self._evaluate(at, scope, f"{where}.at")
             if given["at"] is not None and not isinstance(given["at"], str):
                 raise ExpressionFailed("'at' must give an RFC 3339 time")
+        if isinstance(step, HttpRequest):
+            url = self._evaluate(self.expressions[f"{where}.url"], scope, f"{where}.url")
+            if not isinstance(url, str):
+                raise ExpressionFailed("'url' must give a text")
+            headers = self._mapping(step.headers, f"{where}.headers", scope)
+            if not all(isinstance(value, str | int | float) for value in headers.values()):
+                raise ExpressionFailed("each header must give a text")
+            body = self.expressions.get(f"{where}.body")
+            given.update(
+                method=step.method,
+                url=url,
+                headers={name: str(value) for name, value in headers.items()},
+                body=None if body is None else self._evaluate(body, scope, f"{where}.body"),
+            )
         return given
 
     async def _act(self, step: Any, given: dict[str, Any], place: str) -> Any:
@@ -318,6 +350,12 @@ class Executor:
         if isinstance(step, ScheduleWorkflow):
             run_id = await self.schedule(step.workflow, given["parameters"], given["at"], key)
             return {"run_id": run_id}
+        if isinstance(step, HttpRequest):
+            if self.http is None:
+                raise StepFailed(place, "outgoing HTTP is not available here")
+            return await self.http.send(
+                given["method"], given["url"], given["headers"], given["body"]
+            )
         raise StepFailed(place, f"no step of type {step.type!r}")
 
     def _remember(self, step: Any, scope: _Scope, entry: StepEntry) -> None:
@@ -373,6 +411,18 @@ def _record_id(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ExpressionFailed("'record' must give a record or its id")
     return value
+
+
+def _shown(given: dict[str, Any]) -> dict[str, Any]:
+    """The step's input as its journal keeps it: credentials in headers masked."""
+    headers = given.get("headers")
+    if not isinstance(headers, dict):
+        return given
+    masked = {
+        name: REDACTED if name.lower() in SECRET_HEADERS else value
+        for name, value in headers.items()
+    }
+    return {**given, "headers": masked}
 
 
 def _message(error: BaseException) -> str:

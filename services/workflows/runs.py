@@ -34,6 +34,7 @@ from services.workflows.engine import (
     SKIPPED,
     SUCCEEDED,
     Executor,
+    Http,
     RetryPolicy,
     StepEntry,
     StepFailed,
@@ -162,11 +163,17 @@ class Runs:
     """Creating, executing and reading runs, for every trigger."""
 
     def __init__(
-        self, sessionmaker: SessionMaker, records: RecordsClient, settings: RunSettings
+        self,
+        sessionmaker: SessionMaker,
+        records: RecordsClient,
+        settings: RunSettings,
+        http: Http | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.records = records
         self.settings = settings
+        # For http_request steps; without it they fail.
+        self.http = http
         self._tasks: dict[str, asyncio.Task[StoredRun | None]] = {}
         self._wake = asyncio.Event()
         # (workflow id, version) -> the definition and its expressions: a version never
@@ -296,6 +303,7 @@ class Runs:
                 journal=journal,
                 run_id=run.id,
                 retry=self.settings.retry,
+                http=self.http,
             )
             heartbeat = asyncio.create_task(self._keep_lease(run))
             try:

@@ -154,18 +154,19 @@ def test_a_trashed_apps_schedules_and_hooks_wait_until_it_is_restored(
     hook = made.json()["hook"]["path"]
 
     database = stack.databases["workflows"].admin_url
-    in_trash = "SELECT count(*) FROM trashed_apps"
+    in_trash = "SELECT count(*) FROM trashed_apps WHERE tenant_id = %s"
+    workspace = tenant.workspace_id
     trashed = tenant.delete(f"/api/apps/{app}")
     assert trashed.status_code == 200, trashed.text
     # Heard from the schema service's events.
-    eventually(lambda: scalar(database, in_trash) == 1)
+    eventually(lambda: scalar(database, in_trash, workspace) == 1)
     assert client.post(hook, json={"greeting": "in the trash"}).status_code == 404
     clock.now += timedelta(hours=2)
     tick()
 
     restored = tenant.post(f"/api/trash/{trashed.json()['trash']['id']}/restore")
     assert restored.status_code == 200, restored.text
-    eventually(lambda: scalar(database, in_trash) == 0)
+    eventually(lambda: scalar(database, in_trash, workspace) == 0)
     assert client.post(hook, json={"greeting": "by hook"}).status_code == 202
     # The slots it missed in the trash: one run, now that it is back.
     tick()
