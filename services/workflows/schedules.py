@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from services.kit.errors import ValidationFailed
 
@@ -43,7 +43,11 @@ def parse_schedule(body: Any) -> Schedule:
     if cron is not None:
         if not isinstance(cron, str) or len(cron) > MAX_CRON_LENGTH or not croniter.is_valid(cron):
             raise ValidationFailed("'cron' must be a cron expression", field="cron")
-        return Schedule(cron=cron, at=None, time_zone=zone)
+        schedule = Schedule(cron=cron, at=None, time_zone=zone)
+        if next_slot(schedule, datetime.now(UTC)) is None:
+            # "0 0 30 2 *": valid, and never due.
+            raise ValidationFailed("'cron' never comes due", field="cron")
+        return schedule
     try:
         moment = datetime.fromisoformat(at) if isinstance(at, str) else None
     except ValueError:
@@ -59,7 +63,10 @@ def next_slot(schedule: Schedule, after: datetime) -> datetime | None:
         return schedule.at if schedule.at > after else None
     assert schedule.cron is not None
     local = after.astimezone(ZoneInfo(schedule.time_zone))
-    following: datetime = croniter(schedule.cron, local).get_next(datetime)
+    try:
+        following: datetime = croniter(schedule.cron, local).get_next(datetime)
+    except CroniterBadDateError:
+        return None
     return following.astimezone(UTC)
 
 
@@ -82,8 +89,11 @@ def due(schedule: Schedule, since: datetime, now: datetime) -> Due:
     if schedule.cron is not None:
         # croniter walks backwards from now to the latest slot that has come.
         local_now = now.astimezone(ZoneInfo(schedule.time_zone))
-        previous: datetime = croniter(schedule.cron, local_now).get_prev(datetime)
-        latest = max(first, previous.astimezone(UTC))
+        try:
+            previous: datetime = croniter(schedule.cron, local_now).get_prev(datetime)
+            latest = max(first, previous.astimezone(UTC))
+        except CroniterBadDateError:
+            latest = first
         if next_slot(schedule, latest) == now:
             latest = now
     return Due(run=latest, next=next_slot(schedule, now))

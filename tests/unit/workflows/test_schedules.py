@@ -58,6 +58,8 @@ def test_a_one_off_runs_once() -> None:
     [
         ({"cron": "61 * * * *"}, "cron"),
         ({"cron": 5}, "cron"),
+        # Valid, and never due: February has no 30th.
+        ({"cron": "0 0 30 2 *"}, "cron"),
         ({"cron": "* * * * *", "time_zone": "Mars/Olympus"}, "time_zone"),
         ({"cron": "* * * * *", "at": "2026-12-01T12:00:00Z"}, "schedule"),
         ({}, "schedule"),
