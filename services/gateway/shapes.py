@@ -440,9 +440,11 @@ class WorkflowHook(TypedDict):
 
 class HookSecret(TypedDict):
     """The sender's own signing secret (Stripe makes one per endpoint); none: Tessera makes
-    one."""
+    one. `keep_previous_seconds`: how long the old one keeps working too (0 by default, at
+    most a week)."""
 
     secret: NotRequired[str]
+    keep_previous_seconds: NotRequired[int]
 
 
 class Workflow(TypedDict):

@@ -14,6 +14,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -22,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.db import ALL_TENANTS, SessionMaker, transaction
-from services.kit.errors import ServiceUnavailable, ValidationFailed
+from services.kit.errors import ServiceUnavailable, Unauthenticated, ValidationFailed
 from services.kit.json import dumps_exact, loads_exact
 from services.kit.secrets import SecretBox, SecretUnreadable
 from services.workflows import tables
@@ -38,6 +39,8 @@ h = tables.hooks
 w = tables.workflows
 v = tables.workflow_versions
 FORM = "application/x-www-form-urlencoded"
+# How long an old secret may keep working after a new one is made: a week.
+MAX_OVERLAP_SECONDS = 7 * 86_400
 
 
 def hook_path(app_ref: str, name: str) -> str:
@@ -76,13 +79,28 @@ async def sync_hook(
 
 
 async def set_hook_secret(
-    session: AsyncSession, box: SecretBox, workflow_id: str, given: str | None
+    session: AsyncSession,
+    box: SecretBox,
+    workflow_id: str,
+    given: str | None,
+    *,
+    keep_previous_seconds: int = 0,
 ) -> str:
-    """A new secret for the workflow's hook (or the sender's own, Stripe's say): the old
-    one stops working at once. Returns it, to be shown once."""
-    scheme = await session.scalar(
-        select(h.c.scheme).where(h.c.workflow_id == workflow_id).with_for_update()
-    )
+    """A new secret for the workflow's hook (or the sender's own, Stripe's say). The old
+    one keeps working `keep_previous_seconds` more (none by default), so a sender can move
+    over without a delivery refused. Returns the new one, to be shown once."""
+    if not 0 <= keep_previous_seconds <= MAX_OVERLAP_SECONDS:
+        raise ValidationFailed(
+            f"'keep_previous_seconds' is 0 to {MAX_OVERLAP_SECONDS}", field="keep_previous_seconds"
+        )
+    current = (
+        await session.execute(
+            select(h.c.scheme, h.c.sealed_secret)
+            .where(h.c.workflow_id == workflow_id)
+            .with_for_update()
+        )
+    ).first()
+    scheme = None if current is None else current.scheme
     if scheme is None:
         raise ValidationFailed("The workflow has no incoming webhook", field="triggers")
     if scheme == "none":
@@ -95,6 +113,14 @@ async def set_hook_secret(
         .values(
             sealed_secret=box.seal(secret, context=_secret_context(workflow_id)),
             secret_set_at=func.now(),
+            previous_sealed_secret=current.sealed_secret
+            if current and keep_previous_seconds
+            else None,
+            previous_until=(
+                func.now() + timedelta(seconds=keep_previous_seconds)
+                if keep_previous_seconds
+                else None
+            ),
         )
     )
     return secret
@@ -180,19 +206,20 @@ async def reseal_hook_secrets(session: AsyncSession, box: SecretBox) -> int:
     open with any listed key."""
     rows = (
         await session.execute(
-            select(h.c.workflow_id, h.c.sealed_secret)
+            select(h.c.workflow_id, h.c.sealed_secret, h.c.previous_sealed_secret)
             .where(h.c.sealed_secret.is_not(None))
             .with_for_update()
         )
     ).all()
     resealed = 0
-    for workflow_id, sealed in rows:
-        if box.needs_resealing(sealed):
-            fresh = box.reseal(sealed, context=_secret_context(workflow_id))
-            await session.execute(
-                update(h).where(h.c.workflow_id == workflow_id).values(sealed_secret=fresh)
-            )
-            resealed += 1
+    for workflow_id, *sealed in rows:
+        for column, value in zip(("sealed_secret", "previous_sealed_secret"), sealed, strict=True):
+            if value is not None and box.needs_resealing(value):
+                fresh = box.reseal(value, context=_secret_context(workflow_id))
+                await session.execute(
+                    update(h).where(h.c.workflow_id == workflow_id).values({column: fresh})
+                )
+                resealed += 1
     return resealed
 
 
@@ -201,6 +228,28 @@ class Hooks:
         self.sessionmaker = sessionmaker
         self.box = box
         self.runs = runs
+
+    def _verified(
+        self, row: Any, sealed: list[str], incoming: IncomingDelivery, now: float
+    ) -> Delivery:
+        """The delivery, signed with the hook's secret or, while it overlaps, the one
+        before; the first refusal otherwise."""
+        refused: Exception | None = None
+        for each in sealed:
+            secret = self._open(row.workflow_id, each) if each else ""
+            try:
+                return verify(
+                    row.scheme,
+                    secret,
+                    incoming.headers,
+                    incoming.body,
+                    now=now,
+                    window=row.replay_window_seconds,
+                )
+            except Unauthenticated as error:
+                refused = refused or error
+        assert refused is not None
+        raise refused
 
     def _open(self, workflow_id: str, sealed: str) -> str:
         try:
@@ -223,6 +272,8 @@ class Hooks:
                         h.c.app_id,
                         h.c.scheme,
                         h.c.sealed_secret,
+                        h.c.previous_sealed_secret,
+                        (h.c.previous_until > func.now()).label("previous_valid"),
                         h.c.replay_window_seconds,
                         w.c.version,
                         v.c.definition,
@@ -235,15 +286,10 @@ class Hooks:
             ).first()
         if row is None:
             raise WorkflowNotFound()
-        secret = "" if row.sealed_secret is None else self._open(row.workflow_id, row.sealed_secret)
-        delivery = verify(
-            row.scheme,
-            secret,
-            incoming.headers,
-            incoming.body,
-            now=time.time() if now is None else now,
-            window=row.replay_window_seconds,
-        )
+        secrets = [row.sealed_secret or ""]
+        if row.previous_sealed_secret is not None and row.previous_valid:
+            secrets.append(row.previous_sealed_secret)
+        delivery = self._verified(row, secrets, incoming, time.time() if now is None else now)
         text, parsed, fields, from_form = _payload(incoming.body, incoming.content_type)
         definition = parse_definition(row.definition)
         # A sender's payload is not the builder's to shape: only declared fields count.

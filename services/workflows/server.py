@@ -115,6 +115,7 @@ class WorkflowsServicer(workflows_pb2_grpc.WorkflowsServiceServicer):
                 ref.name,
                 given,
                 box=self.hooks.box,
+                keep_previous_seconds=request.keep_previous_seconds,
             )
         return workflow_to_proto(stored)
 

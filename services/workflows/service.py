@@ -273,12 +273,15 @@ async def new_hook_secret(
     given: str | None,
     *,
     box: SecretBox,
+    keep_previous_seconds: int = 0,
 ) -> StoredWorkflow:
     """A new secret for the workflow's hook, made or given; the workflow with it, once."""
     tenant = tenant_of(ctx)
     app_id = (await resolve_app(ctx, app_slug)).id
     current = await find(session, tenant, app_id, name)
-    secret = await set_hook_secret(session, box, current.id, given)
+    secret = await set_hook_secret(
+        session, box, current.id, given, keep_previous_seconds=keep_previous_seconds
+    )
     return replace(current, new_hook_secret=secret)
 
 

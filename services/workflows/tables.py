@@ -162,6 +162,9 @@ hooks = Table(
     Column("sealed_secret", Text, nullable=True),
     Column("replay_window_seconds", Integer, nullable=False),
     Column("secret_set_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The secret before the last renewal, accepted until previous_until (an overlap).
+    Column("previous_sealed_secret", Text, nullable=True),
+    Column("previous_until", DateTime(timezone=True), nullable=True),
     ForeignKeyConstraint(
         ["workflow_id"], ["workflows.id"], name="fk_hooks_workflow_id", ondelete="CASCADE"
     ),

@@ -216,3 +216,27 @@ def test_github_stripe_and_unsigned_hooks(tenant: Tenant, outsider: httpx.Client
     assert tenant.put(f"{flows}/signup", json=plain).status_code == 200
     assert outsider.post(path, json={"email": "x@example.com"}).status_code == 404
     assert len(events(tenant, app)) == 3
+
+
+def test_a_renewed_secret_may_overlap_with_the_old_one(
+    tenant: Tenant, outsider: httpx.Client
+) -> None:
+    app, workflow = app_with(tenant, hooked())
+    path, first = workflow["hook"]["path"], workflow["hook"]["secret"]
+    renew = f"/api/apps/{app}/workflows/signup/hook/secret"
+    for wrong in ({"keep_previous_seconds": -1}, {"keep_previous_seconds": 10**9}):
+        invalid(tenant.post(renew, json=wrong), "keep_previous_seconds")
+    invalid(tenant.post(renew, json={"keep_previous_seconds": True}), "keep_previous_seconds")
+    second = tenant.post(renew, json={"keep_previous_seconds": 3600}).json()["hook"]["secret"]
+
+    def sent(secret: str, delivery: str) -> int:
+        body = f'{{"email": "{delivery}@example.com"}}'.encode()
+        return outsider.post(
+            path, content=body, headers=standard(secret, delivery, body)
+        ).status_code
+
+    # While they overlap, senders on either secret get through.
+    assert (sent(first, "old1"), sent(second, "new1")) == (202, 202)
+    # A renewal without overlap: only the newest works.
+    third = tenant.post(renew).json()["hook"]["secret"]
+    assert (sent(first, "old2"), sent(second, "new2"), sent(third, "newest")) == (401, 401, 202)

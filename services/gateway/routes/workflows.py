@@ -114,23 +114,37 @@ async def new_hook_secret(
     app_slug: str, name: str, request: Request, ctx: ContextDep, backends: BackendsDep
 ) -> Response:
     """A new signing secret for the workflow's incoming webhook, shown once in `hook.secret`;
-    the old one stops working at once. With `{"secret": ...}`, the sender's own (Stripe
-    makes one per endpoint)."""
+    the old one stops working at once, or after `keep_previous_seconds` (at most a week)
+    while senders move over. With `{"secret": ...}`, the sender's own (Stripe makes one per
+    endpoint)."""
     body = await read_body(request)
-    given = None
+    given, overlap = None, 0
     if body.strip():
         try:
             parsed = loads_exact(body)
         except ValueError:
             raise ValidationFailed("Request body is not valid JSON") from None
-        if not isinstance(parsed, dict) or set(parsed) - {"secret"}:
-            raise ValidationFailed('The body is {} or {"secret": "..."}')
+        if not isinstance(parsed, dict) or set(parsed) - {"secret", "keep_previous_seconds"}:
+            raise ValidationFailed(
+                'The body is {"secret"?: "...", "keep_previous_seconds"?: seconds}'
+            )
         given = parsed.get("secret")
         if given is not None and not isinstance(given, str):
             raise ValidationFailed("'secret' must be a string", field="secret")
+        overlap = parsed.get("keep_previous_seconds", 0)
+        if isinstance(overlap, bool) or not isinstance(overlap, int) or not 0 <= overlap < 2**31:
+            raise ValidationFailed(
+                "'keep_previous_seconds' must be a whole number of seconds",
+                field="keep_previous_seconds",
+            )
     reply = await backends.call(
         backends.workflows.SetHookSecret,
-        workflows_pb2.SetHookSecretRequest(ctx=ctx, workflow=_ref(app_slug, name), secret=given),
+        workflows_pb2.SetHookSecretRequest(
+            ctx=ctx,
+            workflow=_ref(app_slug, name),
+            secret=given,
+            keep_previous_seconds=overlap,
+        ),
     )
     return _workflow(reply)
 

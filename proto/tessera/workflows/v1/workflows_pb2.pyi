@@ -220,14 +220,16 @@ class StepLog(_message.Message):
     def __init__(self, step_id: _Optional[str] = ..., type: _Optional[str] = ..., attempt: _Optional[int] = ..., state: _Optional[str] = ..., input_json: _Optional[bytes] = ..., output_json: _Optional[bytes] = ..., error: _Optional[str] = ..., duration_ms: _Optional[int] = ..., place: _Optional[str] = ...) -> None: ...
 
 class SetHookSecretRequest(_message.Message):
-    __slots__ = ("ctx", "workflow", "secret")
+    __slots__ = ("ctx", "workflow", "secret", "keep_previous_seconds")
     CTX_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_FIELD_NUMBER: _ClassVar[int]
     SECRET_FIELD_NUMBER: _ClassVar[int]
+    KEEP_PREVIOUS_SECONDS_FIELD_NUMBER: _ClassVar[int]
     ctx: _common_pb2.RequestContext
     workflow: WorkflowRef
     secret: str
-    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., workflow: _Optional[_Union[WorkflowRef, _Mapping]] = ..., secret: _Optional[str] = ...) -> None: ...
+    keep_previous_seconds: int
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., workflow: _Optional[_Union[WorkflowRef, _Mapping]] = ..., secret: _Optional[str] = ..., keep_previous_seconds: _Optional[int] = ...) -> None: ...
 
 class DeliverHookRequest(_message.Message):
     __slots__ = ("app_public_id", "name", "headers", "body", "content_type", "client_ip")

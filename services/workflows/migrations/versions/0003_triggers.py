@@ -58,6 +58,8 @@ def upgrade() -> None:
             nullable=False,
             server_default=sa.func.now(),
         ),
+        sa.Column("previous_sealed_secret", sa.Text(), nullable=True),
+        sa.Column("previous_until", sa.DateTime(timezone=True), nullable=True),
         _workflow_key("hooks"),
     )
     op.create_index("ix_hooks_app_ref", "hooks", ["app_ref"])
