@@ -36,6 +36,17 @@ def dumps_exact(value: Any) -> bytes:
     return orjson.dumps(value, default=_exact_number)
 
 
+def holds_nul(value: Any) -> bool:
+    """Whether a JSON value has a NUL character in a text or a key anywhere: PostgreSQL's
+    jsonb (and text) cannot store one, so such a value must be refused before it gets there."""
+    return encoded_holds_nul(dumps_exact(value))
+
+
+def encoded_holds_nul(encoded: bytes) -> bool:
+    """holds_nul for a value already encoded (a JSON encoder writes a NUL as \\u0000)."""
+    return b"\\u0000" in encoded
+
+
 def _exact_number(value: Any) -> Any:
     if isinstance(value, Decimal) and value.is_finite():
         return orjson.Fragment(format(value, "f").encode())

@@ -31,6 +31,7 @@ from celpy.celparser import CELParseError
 from celpy.evaluation import CELEvalError
 
 from services.kit.errors import ValidationFailed
+from services.kit.json import holds_nul
 
 # What an expression may name at its top level.
 ROOTS = frozenset({"params", "steps", "vars", "item", "index", "current_user", "trigger"})
@@ -122,7 +123,12 @@ class Expression:
             raise ExpressionFailed(f"{self.source!r}: {error.args[0]}") from None
         if isinstance(result, CELEvalError):
             raise ExpressionFailed(f"{self.source!r}: {result.args[0]}")
-        return json.loads(json.dumps(result, cls=CELJSONEncoder))
+        value = json.loads(json.dumps(result, cls=CELJSONEncoder))
+        if holds_nul(value):
+            # ('\x00' is a CEL escape.) A run keeps every value in its journal, which
+            # cannot hold a NUL: the step fails here, saying why, not at the database.
+            raise ExpressionFailed(f"{self.source!r}: gives a text with a NUL character")
+        return value
 
 
 def compile_expression(source: Any, *, where: str) -> Expression:

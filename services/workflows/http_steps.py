@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from services.kit.errors import ServiceUnavailable
-from services.kit.json import dumps_exact, loads_exact
+from services.kit.json import dumps_exact, holds_nul, loads_exact
 from services.kit.outbound import OutboundClient
 
 # An answer a step keeps in its journal: larger ones fail the step.
@@ -53,6 +53,9 @@ class OutboundHttp:
             parsed = loads_exact(text) if text.strip() else None
         except ValueError:
             parsed = None
+        if holds_nul(parsed):
+            # An escaped NUL ("\u0000") parses into one, which the journal cannot keep.
+            raise HttpStatusFailed(f"{url[:200]} answered JSON with a NUL character")
         return {
             "status": answer.status_code,
             "headers": dict(answer.headers),

@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from services.kit.errors import ValidationFailed
-from services.kit.json import dumps_exact
+from services.kit.json import holds_nul
 from services.workflows.definitions import Parameter
 
 MAX_TEXT = 100_000
@@ -95,7 +95,7 @@ def _one(parameter: Parameter, value: Any, *, from_text: bool) -> Any:
             raise _refuse(parameter, f"the id of a record of {parameter.schema_slug}")
         return value
     # json: any value, as given (form fields give text), but no NUL: jsonb holds none.
-    if b"\\u0000" in dumps_exact(value):
+    if holds_nul(value):
         raise _refuse(parameter, "JSON without NUL characters")
     return value
 

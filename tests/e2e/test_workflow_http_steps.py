@@ -105,6 +105,11 @@ def test_a_client_error_fails_the_run_and_an_internal_address_is_refused(
     assert "404" in error["message"]
     assert len(receiver.to("/gone")) == 1
 
+    # An escaped NUL in the answer's JSON, which the run's journal could not keep.
+    receiver.script["/nul"] = [(200, b'{"ok": "a\\u0000b"}')]
+    _, nul = run(tenant, calling(receiver.url("/nul")))
+    assert "NUL" in error_of(nul, 422)["message"]
+
     for internal in ("http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/"):
         _, refused = run(tenant, calling(internal))
         assert "does not reach it" in error_of(refused, 422)["message"]

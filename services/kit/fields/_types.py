@@ -47,7 +47,7 @@ from services.kit.fields._base import (
     NoConfig,
     Serializer,
 )
-from services.kit.json import loads_exact
+from services.kit.json import encoded_holds_nul, loads_exact
 
 
 def sql_literal(value: str) -> str:
@@ -779,7 +779,7 @@ class JsonType(FieldType):
             encoded = orjson.dumps(value, default=_json_default)
         except TypeError:
             raise self.fail(field) from None
-        if len(encoded) > MAX_JSON_BYTES or b"\\u0000" in encoded:
+        if len(encoded) > MAX_JSON_BYTES or encoded_holds_nul(encoded):
             raise self.fail(field)
         return orjson.loads(encoded) if _has_decimal(value) else value
 

@@ -50,3 +50,9 @@ def test_an_expression_that_cannot_be_computed_fails_with_its_source(source: str
         expression.evaluate(VALUES)
     # The message quotes the expression, so a run's log says which one failed.
     assert repr(source) in str(failed.value)
+
+
+@pytest.mark.parametrize("source", [r"'a\x00b'", r"{'k': 'x' + '\x00'}", r"{'\x00': 1}"])
+def test_an_expression_giving_a_nul_fails_before_anything_stores_it(source: str) -> None:
+    with pytest.raises(ExpressionFailed, match="NUL"):
+        compile_expression(source, where="steps[0].value").evaluate({})
