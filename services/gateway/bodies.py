@@ -48,6 +48,11 @@ async def read_json(request: Request, *, limit: int | None = None) -> Any:
     body = await read_body(request, limit=limit)
     if not body.strip():
         raise ValidationFailed("Request body is required")
+    return json_of(body)
+
+
+def json_of(body: bytes) -> Any:
+    """A body read already, as JSON (numbers kept exact)."""
     try:
         return loads_exact(body)
     except ValueError:

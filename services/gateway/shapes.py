@@ -438,15 +438,6 @@ class WorkflowHook(TypedDict):
     secret: NotRequired[str]
 
 
-class HookSecret(TypedDict):
-    """The sender's own signing secret (Stripe makes one per endpoint); none: Tessera makes
-    one. `keep_previous_seconds`: how long the old one keeps working too (0 by default, at
-    most a week)."""
-
-    secret: NotRequired[str]
-    keep_previous_seconds: NotRequired[int]
-
-
 class Workflow(TypedDict):
     id: str
     name: str

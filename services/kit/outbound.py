@@ -37,8 +37,11 @@ SCHEMES = ("http", "https")
 MAX_REDIRECTS = 5
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 TOTAL_SECONDS = 30.0
-# Headers that carry credentials: not sent on to another origin by a redirect.
-CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+# Headers that carry credentials: not sent on to another origin by a redirect, and never
+# shown where a request is logged.
+CREDENTIAL_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "x-auth-token"}
+)
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
@@ -283,16 +286,11 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return (url.scheme, url.host, url.port)
 
 
-def outbound_client(**options: Any) -> OutboundClient:
-    """The client with the operator's allow-list."""
-    return OutboundClient(Allowlist.from_environment(), **options)
-
-
 __all__ = [
     "ALLOWLIST_ENV",
+    "CREDENTIAL_HEADERS",
     "Allowlist",
     "OutboundClient",
     "OutboundRefused",
-    "outbound_client",
     "refusal",
 ]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from services.kit.errors import DomainError, InternalError, ServiceUnavailable
+from services.kit.outbound import CREDENTIAL_HEADERS
 from services.workflows.definitions import (
     Compiled,
     CreateRecord,
@@ -104,10 +105,6 @@ class Http(Protocol):
     ) -> dict[str, Any]: ...
 
 
-# Headers whose values a run's journal never shows.
-SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "x-auth-token"}
-)
 REDACTED = "***"
 
 # Queues a run of another workflow of the app: (name, parameters, at or None, key) -> run id.
@@ -419,7 +416,7 @@ def _shown(given: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(headers, dict):
         return given
     masked = {
-        name: REDACTED if name.lower() in SECRET_HEADERS else value
+        name: REDACTED if name.lower() in CREDENTIAL_HEADERS else value
         for name, value in headers.items()
     }
     return {**given, "headers": masked}

@@ -4,17 +4,24 @@ when chosen, anyone); their runs with each step's log, and replays."""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
-
 from fastapi import APIRouter, Request, Response
+from pydantic import Field
 from tessera.workflows.v1 import workflows_pb2
 
 from services.gateway import presenters, queries, shapes
-from services.gateway.bodies import expected_version, media_type, read_body
+from services.gateway.bodies import (
+    StrictInput,
+    expected_version,
+    json_of,
+    media_type,
+    parse,
+    read_body,
+)
 from services.gateway.deps import AppContextDep, BackendsDep, ContextDep
 from services.gateway.openapi import json_body, query_parameter, returns
 from services.gateway.presenters import exact_json
 from services.kit.errors import UnsupportedMediaType, ValidationFailed, WorkflowFailed
+from services.kit.forms import FORM, form_fields
 from services.kit.json import dumps_exact, loads_exact
 
 router = APIRouter(prefix="/api/apps/{app_slug}/workflows", tags=["Workflows"])
@@ -105,10 +112,19 @@ async def delete_workflow(
     return Response(status_code=204)
 
 
+class HookSecret(StrictInput):
+    """The sender's own signing secret (Stripe makes one per endpoint); none: Tessera makes
+    one. `keep_previous_seconds`: how long the old one keeps working too (0 by default, at
+    most a week)."""
+
+    secret: str | None = None
+    keep_previous_seconds: int = Field(default=0, ge=0, lt=2**31)
+
+
 @router.post(
     "/{name}/hook/secret",
     **returns(shapes.Workflow),
-    openapi_extra=json_body(shapes.HookSecret, required=False),
+    openapi_extra=json_body(HookSecret, required=False),
 )
 async def new_hook_secret(
     app_slug: str, name: str, request: Request, ctx: ContextDep, backends: BackendsDep
@@ -117,33 +133,15 @@ async def new_hook_secret(
     the old one stops working at once, or after `keep_previous_seconds` (at most a week)
     while senders move over. With `{"secret": ...}`, the sender's own (Stripe makes one per
     endpoint)."""
-    body = await read_body(request)
-    given, overlap = None, 0
-    if body.strip():
-        try:
-            parsed = loads_exact(body)
-        except ValueError:
-            raise ValidationFailed("Request body is not valid JSON") from None
-        if not isinstance(parsed, dict) or set(parsed) - {"secret", "keep_previous_seconds"}:
-            raise ValidationFailed(
-                'The body is {"secret"?: "...", "keep_previous_seconds"?: seconds}'
-            )
-        given = parsed.get("secret")
-        if given is not None and not isinstance(given, str):
-            raise ValidationFailed("'secret' must be a string", field="secret")
-        overlap = parsed.get("keep_previous_seconds", 0)
-        if isinstance(overlap, bool) or not isinstance(overlap, int) or not 0 <= overlap < 2**31:
-            raise ValidationFailed(
-                "'keep_previous_seconds' must be a whole number of seconds",
-                field="keep_previous_seconds",
-            )
+    raw = await read_body(request)
+    body = parse(HookSecret, json_of(raw)) if raw.strip() else HookSecret()
     reply = await backends.call(
         backends.workflows.SetHookSecret,
         workflows_pb2.SetHookSecretRequest(
             ctx=ctx,
             workflow=_ref(app_slug, name),
-            secret=given,
-            keep_previous_seconds=overlap,
+            secret=body.secret,
+            keep_previous_seconds=body.keep_previous_seconds,
         ),
     )
     return _workflow(reply)
@@ -153,15 +151,12 @@ async def _parameters(request: Request) -> tuple[bytes, bool]:
     """The body as the run's parameters: JSON as sent, or form fields as name to values."""
     kind = media_type(request)
     body = await read_body(request)
-    if kind == "application/x-www-form-urlencoded":
-        fields: dict[str, list[str]] = {}
+    if kind == FORM:
         try:
-            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+            text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise ValidationFailed("Form body is not valid UTF-8") from None
-        for name, value in pairs:
-            fields.setdefault(name, []).append(value)
-        return dumps_exact(fields), True
+        return dumps_exact(form_fields(text)), True
     if kind in ("", "application/json") or kind.endswith("+json"):
         return body, False
     raise UnsupportedMediaType(f"Unsupported media type '{kind}'; send JSON or a form")
