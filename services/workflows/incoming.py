@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qsl
 
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -24,21 +23,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.db import ALL_TENANTS, SessionMaker, transaction
 from services.kit.errors import ServiceUnavailable, Unauthenticated, ValidationFailed
-from services.kit.json import dumps_exact, loads_exact
+from services.kit.forms import FORM, form_fields
+from services.kit.json import holds_nul, loads_exact
 from services.kit.secrets import SecretBox, SecretUnreadable
 from services.workflows import tables
-from services.workflows.definitions import Definition, parse_definition
+from services.workflows.definitions import Definition
 from services.workflows.errors import WorkflowNotFound
 from services.workflows.hooks import Delivery, new_secret, verify
 from services.workflows.parameters import typed_parameters
 from services.workflows.runs import NewRun, Runs, StoredRun
-from services.workflows.triggers import workflow_principal
 
 log = logging.getLogger(__name__)
 h = tables.hooks
 w = tables.workflows
 v = tables.workflow_versions
-FORM = "application/x-www-form-urlencoded"
 # How long an old secret may keep working after a new one is made: a week.
 MAX_OVERLAP_SECONDS = 7 * 86_400
 
@@ -175,10 +173,7 @@ def _payload(body: bytes, content_type: str) -> tuple[str, Any, dict[str, Any], 
         raise ValidationFailed("The body holds a NUL character")
     kind = content_type.partition(";")[0].strip().lower()
     if kind == FORM:
-        fields: dict[str, Any] = {}
-        for field, value in parse_qsl(text, keep_blank_values=True):
-            fields.setdefault(field, []).append(value)
-        return text, None, fields, True
+        return text, None, dict(form_fields(text)), True
     if kind in ("", "application/json") or kind.endswith("+json"):
         if not text.strip():
             return text, None, {}, False
@@ -186,7 +181,7 @@ def _payload(body: bytes, content_type: str) -> tuple[str, Any, dict[str, Any], 
             parsed = loads_exact(body)
         except ValueError:
             raise ValidationFailed("The body is not valid JSON") from None
-        if b"\\u0000" in dumps_exact(parsed):
+        if holds_nul(parsed):
             raise ValidationFailed("The body holds a NUL character")
         return text, parsed, parsed if isinstance(parsed, dict) else {}, False
     return text, None, {}, False
@@ -291,7 +286,7 @@ class Hooks:
             secrets.append(row.previous_sealed_secret)
         delivery = self._verified(row, secrets, incoming, time.time() if now is None else now)
         text, parsed, fields, from_form = _payload(incoming.body, incoming.content_type)
-        definition = parse_definition(row.definition)
+        definition, _ = self.runs.checked(row.workflow_id, row.version, row.definition)
         # A sender's payload is not the builder's to shape: only declared fields count.
         declared = {parameter.name for parameter in definition.parameters}
         given = {name: value for name, value in fields.items() if name in declared}
@@ -305,7 +300,6 @@ class Hooks:
                 version=row.version,
                 trigger="hook",
                 parameters=parameters,
-                caller=workflow_principal(row.tenant_id, row.workflow_id, row.app_id),
                 idempotency_key=_delivery_key(row.scheme, delivery, incoming.body),
                 event={"body": text, "json": parsed, "delivery_id": delivery.id},
             ),

@@ -21,7 +21,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from tessera.common.v1 import common_pb2
 
-from services.kit.access import Principal
+from services.kit.access import Kind, Principal
 from services.kit.clock import utcnow
 from services.kit.db import ALL_TENANTS, SessionMaker, transaction
 from services.kit.errors import ValidationFailed
@@ -135,11 +135,23 @@ class NewRun:
     version: int
     trigger: str
     parameters: dict[str, Any]
-    caller: common_pb2.RequestContext
+    # Who the run acts as; None: a run no caller started (a trigger), which acts as the
+    # workflow itself, in its own app.
+    caller: common_pb2.RequestContext | None = None
     idempotency_key: str | None = None
     replay_of: str | None = None
     not_before: datetime | None = None
     event: dict[str, Any] | None = None
+
+    def acting_as(self) -> common_pb2.RequestContext:
+        if self.caller is not None:
+            return self.caller
+        return common_pb2.RequestContext(
+            tenant_id=self.tenant_id,
+            principal_kind=Kind.WORKFLOW,
+            principal_id=self.workflow_id,
+            app_id=self.app_id,
+        )
 
 
 def _announce_run(session: Any, run: StoredRun, action: str, name: str) -> Any:
@@ -204,7 +216,7 @@ class Runs:
                 "trigger": new.trigger,
                 "parameters": new.parameters,
                 "event": new.event,
-                "caller": new.caller.SerializeToString(deterministic=True),
+                "caller": new.acting_as().SerializeToString(deterministic=True),
                 "replay_of": new.replay_of,
                 "idempotency_key": new.idempotency_key,
             }

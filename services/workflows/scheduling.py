@@ -24,7 +24,6 @@ from services.workflows.definitions import Definition, ScheduleTrigger
 from services.workflows.parameters import typed_parameters
 from services.workflows.runs import NewRun, Runs
 from services.workflows.schedules import due, next_slot, parse_schedule
-from services.workflows.triggers import workflow_principal
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +154,6 @@ class Scheduler:
                     version=row.version,
                     trigger="schedule",
                     parameters=parameters,
-                    caller=workflow_principal(row.tenant_id, row.workflow_id, row.app_id),
                     idempotency_key=f"schedule:{row.trigger_index}:{when.run.isoformat()}",
                     # Queued for the workers at once: the clock picks the slot, not
                     # when the workers take it up.

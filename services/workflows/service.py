@@ -22,7 +22,7 @@ from services.kit.nats.outbox import OutboxWriter
 from services.kit.secrets import SecretBox
 from services.kit.tenancy import tenant_of
 from services.workflows import tables
-from services.workflows.apps import AppResolver
+from services.workflows.apps import AppRef, AppResolver
 from services.workflows.definitions import Definition, parse_definition
 from services.workflows.errors import WorkflowNameTaken, WorkflowNotFound
 from services.workflows.incoming import set_hook_secret, sync_hook
@@ -93,6 +93,36 @@ _COLUMNS = (
 )
 
 
+async def _sync_triggers(
+    session: AsyncSession,
+    box: SecretBox,
+    tenant: str,
+    workflow_id: str,
+    app: AppRef,
+    definition: Definition,
+) -> str | None:
+    """The workflow's schedules and hook as the version just stored has them; a new hook
+    secret, to be shown once."""
+    await sync_schedules(
+        session,
+        tenant=tenant,
+        workflow_id=workflow_id,
+        app_id=app.id,
+        app_ref=app.public_id,
+        definition=definition,
+        now=utcnow(),
+    )
+    return await sync_hook(
+        session,
+        box,
+        tenant=tenant,
+        workflow_id=workflow_id,
+        app_id=app.id,
+        app_ref=app.public_id,
+        definition=definition,
+    )
+
+
 async def find(
     session: AsyncSession, tenant: str, app_id: str, name: str, version: int = 0
 ) -> StoredWorkflow:
@@ -145,24 +175,7 @@ async def create_workflow(
             created_by=_principal(ctx),
         )
     )
-    await sync_schedules(
-        session,
-        tenant=tenant,
-        workflow_id=workflow_id,
-        app_id=app_id,
-        app_ref=app.public_id,
-        definition=parsed,
-        now=utcnow(),
-    )
-    secret = await sync_hook(
-        session,
-        box,
-        tenant=tenant,
-        workflow_id=workflow_id,
-        app_id=app_id,
-        app_ref=app.public_id,
-        definition=parsed,
-    )
+    secret = await _sync_triggers(session, box, tenant, workflow_id, app, parsed)
     stored = await find(session, tenant, app_id, definition["name"])
     await _announce(session, tenant, "created", stored)
     return replace(stored, new_hook_secret=secret)
@@ -241,24 +254,7 @@ async def update_workflow(
             created_by=_principal(ctx),
         )
     )
-    await sync_schedules(
-        session,
-        tenant=tenant,
-        workflow_id=current.id,
-        app_id=app_id,
-        app_ref=app.public_id,
-        definition=parsed,
-        now=utcnow(),
-    )
-    secret = await sync_hook(
-        session,
-        box,
-        tenant=tenant,
-        workflow_id=current.id,
-        app_id=app_id,
-        app_ref=app.public_id,
-        definition=parsed,
-    )
+    secret = await _sync_triggers(session, box, tenant, current.id, app, parsed)
     stored = await find(session, tenant, app_id, definition["name"])
     await _announce(session, tenant, "updated", stored)
     return replace(stored, new_hook_secret=secret)

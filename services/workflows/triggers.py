@@ -17,7 +17,6 @@ from sqlalchemy import cast, select
 from sqlalchemy.dialects.postgresql import JSONB
 from tessera.common.v1 import common_pb2
 
-from services.kit.access import Kind
 from services.kit.clock import utcnow
 from services.kit.db import SessionMaker, transaction
 from services.kit.nats.consumer import dead_letter_writer, run_durable_consumer
@@ -25,7 +24,7 @@ from services.kit.nats.events import Event
 from services.kit.nats.permissions import RECORD_TRIGGERS
 from services.workflows import tables
 from services.workflows.apps import AppResolver
-from services.workflows.definitions import RecordTrigger, compiled, parse_definition
+from services.workflows.definitions import RecordTrigger
 from services.workflows.expressions import ExpressionFailed
 from services.workflows.runs import NewRun, Runs
 
@@ -33,13 +32,6 @@ log = logging.getLogger(__name__)
 
 w = tables.workflows
 v = tables.workflow_versions
-
-
-def workflow_principal(tenant: str, workflow_id: str, app_id: str) -> common_pb2.RequestContext:
-    """Who a run that no caller started acts as: the workflow, in its own app."""
-    return common_pb2.RequestContext(
-        tenant_id=tenant, principal_kind=Kind.WORKFLOW, principal_id=workflow_id, app_id=app_id
-    )
 
 
 def trigger_data(event: Event) -> dict[str, Any]:
@@ -97,8 +89,7 @@ class RecordTriggers:
             log.info("record event %s: its app was renamed since; no trigger runs", event.id)
             return
         for workflow_id, version, stored in rows:
-            definition = parse_definition(stored)
-            expressions = compiled(definition)
+            definition, expressions = self.runs.checked(workflow_id, version, stored)
             for index, trigger in enumerate(definition.triggers):
                 if not isinstance(trigger, RecordTrigger) or not matches(trigger, event, data):
                     continue
@@ -120,7 +111,6 @@ class RecordTriggers:
                         version=version,
                         trigger="record",
                         parameters={},
-                        caller=workflow_principal(event.tenant, workflow_id, app_id),
                         idempotency_key=f"event:{event.id}:{index}",
                         not_before=utcnow(),
                         event=data,
