@@ -6,6 +6,8 @@
   stripe    Stripe-Signature: "t=<timestamp>,v1=<hex>" over "<timestamp>.<body>"
   none      no check at all, chosen explicitly
 
+Outgoing webhooks sign with the standard scheme (sign_standard).
+
 A signed timestamp must be within the replay window of the given clock; the delivery's id
 is returned so the caller can refuse a second delivery of it inside the window."""
 
@@ -43,6 +45,27 @@ def new_secret(scheme: str) -> str:
     if scheme == "standard":
         return STANDARD_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
     return secrets.token_urlsafe(32)
+
+
+def standard_key(secret: str) -> bytes:
+    """The signing key a Standard Webhooks secret stands for: the bytes after whsec_."""
+    return base64.b64decode(secret.removeprefix(STANDARD_PREFIX), validate=True)
+
+
+def standard_signature(key: bytes, delivery_id: str, timestamp: int, body: bytes) -> bytes:
+    return _hmac(key, f"{delivery_id}.{timestamp}.".encode() + body)
+
+
+def sign_standard(signing_secrets: list[str], delivery_id: str, timestamp: int, body: bytes) -> str:
+    """The webhook-signature header for a delivery: "v1,<base64>" for each secret (two while
+    a renewed one overlaps the old), space-separated, as receivers check any of them."""
+    return " ".join(
+        "v1,"
+        + base64.b64encode(
+            standard_signature(standard_key(secret), delivery_id, timestamp, body)
+        ).decode()
+        for secret in signing_secrets
+    )
 
 
 def _refused(reason: str) -> Unauthenticated:
@@ -97,10 +120,10 @@ def _standard(
         raise _refused("webhook-id and webhook-signature are required")
     stamp = _timestamp(headers.get("webhook-timestamp"), now, window)
     try:
-        key = base64.b64decode(secret.removeprefix(STANDARD_PREFIX), validate=True)
+        key = standard_key(secret)
     except binascii.Error:
         raise _refused("the hook's secret is not base64") from None
-    expected = _hmac(key, f"{delivery_id}.{stamp}.".encode() + body)
+    expected = standard_signature(key, delivery_id, stamp, body)
     for candidate in signatures.split():
         version, _, encoded = candidate.partition(",")
         if version != "v1":
