@@ -1,6 +1,7 @@
 """Composition root. `python -m services.workflows` serves gRPC until SIGTERM;
 `python -m services.workflows migrate` applies the migrations and exits;
-`python -m services.workflows rotate-secret-key` reseals every hook secret with the first
+`python -m services.workflows rotate-secret-key` reseals every hook and webhook secret with
+the first
 key of TESSERA_SECRET_KEY and exits."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from services.kit.db import ALL_TENANTS, create_engine, create_sessionmaker, tra
 from services.kit.grpc.client import create_channel
 from services.kit.grpc.server import HandlerRegistry, run_grpc_service
 from services.kit.grpc.trust import ContextSigner
+from services.kit.outbound import OutboundClient
 from services.kit.runtime import service_main, service_runtime
 from services.kit.secrets import SecretBox, SecretKeyError, SecretUnreadable, secret_box
 from services.workflows import tables
@@ -23,7 +25,8 @@ from services.workflows.app_changes import AppChanges, run_app_changes
 from services.workflows.apps import SchemaApps
 from services.workflows.calls import WorkflowApi
 from services.workflows.config import WorkflowsSettings
-from services.workflows.http_steps import OutboundHttp, step_client
+from services.workflows.deliveries import Deliverer
+from services.workflows.http_steps import MAX_ANSWER_BYTES, OutboundHttp, step_client
 from services.workflows.incoming import Hooks, reseal_hook_secrets
 from services.workflows.policy import POLICY
 from services.workflows.records import RecordsClient
@@ -31,6 +34,8 @@ from services.workflows.runs import Runs
 from services.workflows.scheduling import Scheduler
 from services.workflows.server import WorkflowsServicer
 from services.workflows.triggers import RecordTriggers, run_record_triggers
+from services.workflows.webhook_events import WebhookEvents, run_webhook_events
+from services.workflows.webhooks import reseal_webhook_secrets
 
 log = logging.getLogger("services.workflows")
 
@@ -50,11 +55,12 @@ async def rotate_secret_key(settings: WorkflowsSettings) -> None:
     try:
         async with transaction(create_sessionmaker(engine), tenant=ALL_TENANTS) as session:
             resealed = await reseal_hook_secrets(session, box)
+            resealed += await reseal_webhook_secrets(session, box)
     except SecretUnreadable as error:
         raise SystemExit(f"nothing was resealed: {error}") from None
     finally:
         await engine.dispose()
-    log.info("resealed %d hook secret(s) with key %s", resealed, box.sealing_key_id)
+    log.info("resealed %d hook and webhook secret(s) with key %s", resealed, box.sealing_key_id)
 
 
 async def serve(settings: WorkflowsSettings) -> None:
@@ -87,11 +93,22 @@ async def serve(settings: WorkflowsSettings) -> None:
         scheduler = Scheduler(
             runtime.sessionmaker, runs, poll_seconds=settings.schedule_poll_seconds
         )
+        delivery_settings = settings.delivery_settings()
+        # A delivery keeps a few kilobytes of each answer; one larger than a step may read
+        # is not read to its end (and fails the attempt).
+        webhook_client = OutboundClient(
+            max_response_bytes=MAX_ANSWER_BYTES, total_seconds=delivery_settings.timeout_seconds
+        )
+        deliverer = Deliverer(runtime.sessionmaker, box, webhook_client, delivery_settings)
+        webhook_events = WebhookEvents(
+            runtime.sessionmaker, RecordsClient(records), delivery_settings, deliverer.wake
+        )
         servicer = WorkflowsServicer(
             runtime.sessionmaker,
             resolve_app,
             WorkflowApi(runtime.sessionmaker, resolve_app, runs),
             Hooks(runtime.sessionmaker, box, runs),
+            deliverer,
         )
 
         def register(server: HandlerRegistry) -> None:
@@ -113,12 +130,16 @@ async def serve(settings: WorkflowsSettings) -> None:
                         run_app_changes, runtime.js, AppChanges(runtime.sessionmaker, apps.forget)
                     ),
                     scheduler.run,
+                    deliverer.run,
+                    partial(run_webhook_events, runtime.js, webhook_events),
                 ],
                 grace_seconds=settings.shutdown_grace_seconds,
             )
         finally:
             await runs.stop()
+            await deliverer.stop()
             await outbound.aclose()
+            await webhook_client.aclose()
             await schema.close()
             await records.close()
 

@@ -7,6 +7,7 @@ from pydantic_settings import SettingsConfigDict
 
 from services.kit.config import DatabaseServiceSettings
 from services.kit.secrets import SECRET_KEY_ENV
+from services.workflows.deliveries import DeliverySettings
 from services.workflows.engine import RetryPolicy
 from services.workflows.runs import RunSettings
 
@@ -32,11 +33,31 @@ class WorkflowsSettings(DatabaseServiceSettings):
     retry_base_seconds: float = Field(default=1.0, ge=0)
     retry_max_delay_seconds: float = Field(default=60.0, ge=0)
 
+    # Outgoing webhooks (services.workflows.deliveries.DeliverySettings says what each is).
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0)
+    webhook_retry_max_delay_seconds: float = Field(default=3 * 3600.0, gt=0)
+    webhook_horizon_seconds: float = Field(default=24 * 3600.0, ge=0)
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0)
+    webhook_disable_after_failures: int = Field(default=5, ge=1)
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    webhook_concurrency: int = Field(default=10, ge=1)
+
     # The key-encryption key(s) incoming webhooks' secrets are sealed with
     # (services.kit.secrets): comma-separated, the first seals, all open. Required to serve.
     secret_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices(SECRET_KEY_ENV)
     )
+
+    def delivery_settings(self) -> DeliverySettings:
+        return DeliverySettings(
+            retry_base_seconds=self.webhook_retry_base_seconds,
+            retry_max_delay_seconds=self.webhook_retry_max_delay_seconds,
+            horizon_seconds=self.webhook_horizon_seconds,
+            timeout_seconds=self.webhook_timeout_seconds,
+            disable_after_failures=self.webhook_disable_after_failures,
+            poll_seconds=self.webhook_poll_seconds,
+            concurrency=self.webhook_concurrency,
+        )
 
     def run_settings(self) -> RunSettings:
         return RunSettings(

@@ -16,6 +16,16 @@ POLICY: PolicyTable = {
     "GetRun": Op.WORKFLOWS_READ,
     "ReplayRun": Op.WORKFLOWS_WRITE,
     "SetHookSecret": Op.WORKFLOWS_WRITE,
+    "CreateWebhook": Op.WORKFLOWS_WRITE,
+    "ListWebhooks": Op.WORKFLOWS_READ,
+    "GetWebhook": Op.WORKFLOWS_READ,
+    "UpdateWebhook": Op.WORKFLOWS_WRITE,
+    "DeleteWebhook": Op.WORKFLOWS_WRITE,
+    "NewWebhookSecret": Op.WORKFLOWS_WRITE,
+    "ListWebhookDeliveries": Op.WORKFLOWS_READ,
+    "GetWebhookDelivery": Op.WORKFLOWS_READ,
+    "ReplayWebhookDelivery": Op.WORKFLOWS_WRITE,
+    "PingWebhook": Op.WORKFLOWS_WRITE,
     # A delivery comes before any principal: its signature, checked here with a secret
     # the gateway never sees, is what admits it.
     "DeliverHook": PUBLIC,

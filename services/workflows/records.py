@@ -48,6 +48,16 @@ class CallerRecords:
     def _schema(self, slug: str) -> records_pb2.SchemaRef:
         return records_pb2.SchemaRef(app_slug=self._app_ref, schema_slug=slug)
 
+    async def get(self, schema: str, record_id: str) -> dict[str, Any]:
+        reply = await call(
+            self._stub.GetRecord,
+            records_pb2.GetRecordRequest(
+                ctx=self._ctx(), schema=self._schema(schema), record_id=record_id
+            ),
+            deadline_seconds=DEADLINE_SECONDS,
+        )
+        return _record(reply.record_json)
+
     async def create(self, schema: str, values: dict[str, Any], key: str) -> dict[str, Any]:
         reply = await call(
             self._stub.CreateRecord,

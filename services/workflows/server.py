@@ -2,19 +2,78 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import grpc
 from tessera.workflows.v1 import workflows_pb2, workflows_pb2_grpc
 
 from services.kit.clock import rfc3339
 from services.kit.db import SessionMaker, transaction
 from services.kit.json import dumps_exact
-from services.workflows import service
+from services.kit.outbound import OutboundClient
+from services.workflows import service, webhooks
 from services.workflows.apps import AppResolver
 from services.workflows.calls import WorkflowApi
+from services.workflows.deliveries import Deliverer
 from services.workflows.engine import StepEntry
 from services.workflows.incoming import Hooks, IncomingDelivery, hook_path
 from services.workflows.runs import StoredRun
 from services.workflows.service import StoredWorkflow
+from services.workflows.webhooks import StoredDelivery, StoredWebhook
+
+
+def _time(value: datetime | None) -> str:
+    return rfc3339(value) if value is not None else ""
+
+
+def webhook_to_proto(webhook: StoredWebhook) -> workflows_pb2.Webhook:
+    return workflows_pb2.Webhook(
+        id=webhook.id,
+        app_id=webhook.app_id,
+        url=webhook.url,
+        description=webhook.description,
+        events=webhook.events,
+        schemas=webhook.schemas,
+        fields=webhook.fields,
+        active=webhook.active,
+        disabled_reason=webhook.disabled_reason or "",
+        disabled_at=_time(webhook.disabled_at),
+        failed_in_a_row=webhook.failed_in_a_row,
+        secret_set_at=_time(webhook.secret_set_at),
+        previous_secret_until=_time(webhook.previous_until),
+        created_at=_time(webhook.created_at),
+        updated_at=_time(webhook.updated_at),
+        new_secret=webhook.new_secret or "",
+    )
+
+
+def delivery_to_proto(delivery: StoredDelivery) -> workflows_pb2.WebhookDelivery:
+    return workflows_pb2.WebhookDelivery(
+        id=delivery.id,
+        webhook_id=delivery.webhook_id,
+        event_id=delivery.event_id,
+        event_type=delivery.event_type,
+        state=delivery.state,
+        attempts=delivery.attempts,
+        next_attempt_at=_time(delivery.next_attempt_at) if delivery.state == "pending" else "",
+        last_status=delivery.last_status or 0,
+        last_error=delivery.last_error or "",
+        created_at=_time(delivery.created_at),
+        finished_at=_time(delivery.finished_at),
+        payload_json=delivery.payload or b"",
+        attempt_log=[
+            workflows_pb2.WebhookAttempt(
+                attempt=each.attempt,
+                at=_time(each.at),
+                request_headers=each.request_headers,
+                response_status=each.response_status or 0,
+                response_body=each.response_body or "",
+                error=each.error or "",
+                latency_ms=each.latency_ms,
+            )
+            for each in delivery.attempt_log
+        ],
+    )
 
 
 def workflow_to_proto(workflow: StoredWorkflow) -> workflows_pb2.Workflow:
@@ -80,12 +139,161 @@ def run_to_proto(
 
 class WorkflowsServicer(workflows_pb2_grpc.WorkflowsServiceServicer):
     def __init__(
-        self, sessionmaker: SessionMaker, resolve_app: AppResolver, api: WorkflowApi, hooks: Hooks
+        self,
+        sessionmaker: SessionMaker,
+        resolve_app: AppResolver,
+        api: WorkflowApi,
+        hooks: Hooks,
+        deliverer: Deliverer,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.resolve_app = resolve_app
         self.api = api
         self.hooks = hooks
+        self.deliverer = deliverer
+
+    @property
+    def _outbound(self) -> OutboundClient:
+        return self.deliverer.client
+
+    async def CreateWebhook(
+        self, request: workflows_pb2.CreateWebhookRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.Webhook:
+        app = await self.resolve_app(request.ctx, request.app_slug)
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
+            stored = await webhooks.create_webhook(
+                session,
+                request.ctx,
+                app.id,
+                app.public_id,
+                request.body_json,
+                box=self.hooks.box,
+                outbound=self._outbound,
+            )
+        return webhook_to_proto(stored)
+
+    async def ListWebhooks(
+        self, request: workflows_pb2.ListWebhooksRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.ListWebhooksResponse:
+        app = await self.resolve_app(request.ctx, request.app_slug)
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
+            found = await webhooks.list_webhooks(session, request.ctx.tenant_id, app.id)
+        return workflows_pb2.ListWebhooksResponse(webhooks=[webhook_to_proto(w) for w in found])
+
+    async def GetWebhook(
+        self, request: workflows_pb2.WebhookRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.Webhook:
+        app = await self.resolve_app(request.ctx, request.app_slug)
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
+            found = await webhooks.find(session, request.ctx.tenant_id, app.id, request.webhook_id)
+        return webhook_to_proto(found)
+
+    async def UpdateWebhook(
+        self, request: workflows_pb2.UpdateWebhookRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.Webhook:
+        app = await self.resolve_app(request.ctx, request.app_slug)
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
+            stored = await webhooks.update_webhook(
+                session,
+                request.ctx.tenant_id,
+                app.id,
+                request.webhook_id,
+                request.body_json,
+                outbound=self._outbound,
+            )
+        return webhook_to_proto(stored)
+
+    async def DeleteWebhook(
+        self, request: workflows_pb2.WebhookRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.DeleteWebhookResponse:
+        app = await self.resolve_app(request.ctx, request.app_slug)
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
+            await webhooks.delete_webhook(
+                session, request.ctx.tenant_id, app.id, request.webhook_id
+            )
+        return workflows_pb2.DeleteWebhookResponse()
+
+    async def NewWebhookSecret(
+        self, request: workflows_pb2.NewWebhookSecretRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.Webhook:
+        app = await self.resolve_app(request.ctx, request.app_slug)
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
+            stored = await webhooks.new_webhook_secret(
+                session,
+                request.ctx.tenant_id,
+                app.id,
+                request.webhook_id,
+                box=self.hooks.box,
+                keep_previous_seconds=request.keep_previous_seconds,
+            )
+        return webhook_to_proto(stored)
+
+    async def ListWebhookDeliveries(
+        self,
+        request: workflows_pb2.ListWebhookDeliveriesRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> workflows_pb2.ListWebhookDeliveriesResponse:
+        app = await self.resolve_app(request.ctx, request.app_slug)
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
+            found, next_cursor = await webhooks.list_deliveries(
+                session,
+                request.ctx.tenant_id,
+                app.id,
+                request.webhook_id,
+                cursor=request.cursor,
+                per_page=request.per_page,
+                state=request.state,
+            )
+        return workflows_pb2.ListWebhookDeliveriesResponse(
+            deliveries=[delivery_to_proto(each) for each in found], next_cursor=next_cursor
+        )
+
+    async def _delivery(
+        self, request: workflows_pb2.WebhookDeliveryRequest, app_id: str, delivery_id: str
+    ) -> workflows_pb2.WebhookDelivery:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
+            found = await webhooks.get_delivery(
+                session, request.ctx.tenant_id, app_id, request.webhook_id, delivery_id
+            )
+        return delivery_to_proto(found)
+
+    async def GetWebhookDelivery(
+        self, request: workflows_pb2.WebhookDeliveryRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.WebhookDelivery:
+        app = await self.resolve_app(request.ctx, request.app_slug)
+        return await self._delivery(request, app.id, request.delivery_id)
+
+    async def ReplayWebhookDelivery(
+        self, request: workflows_pb2.WebhookDeliveryRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.WebhookDelivery:
+        app = await self.resolve_app(request.ctx, request.app_slug)
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
+            await webhooks.replay_delivery(
+                session,
+                request.ctx.tenant_id,
+                app.id,
+                request.webhook_id,
+                request.delivery_id,
+                self.deliverer.settings,
+            )
+        self.deliverer.wake()
+        return await self._delivery(request, app.id, request.delivery_id)
+
+    async def PingWebhook(
+        self, request: workflows_pb2.WebhookRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.WebhookDelivery:
+        app = await self.resolve_app(request.ctx, request.app_slug)
+        tenant = request.ctx.tenant_id
+        async with transaction(self.sessionmaker, tenant=tenant) as session:
+            webhook = await webhooks.find(session, tenant, app.id, request.webhook_id)
+            delivery_id = await webhooks.new_ping(
+                session, tenant, app.id, webhook, self.deliverer.lease()
+            )
+        await self.deliverer.attempt(delivery_id)
+        asked = workflows_pb2.WebhookDeliveryRequest(
+            ctx=request.ctx, app_slug=request.app_slug, webhook_id=request.webhook_id
+        )
+        return await self._delivery(asked, app.id, delivery_id)
 
     async def DeliverHook(
         self, request: workflows_pb2.DeliverHookRequest, context: grpc.aio.ServicerContext

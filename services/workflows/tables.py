@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKeyConstraint,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -179,6 +181,108 @@ trashed_apps = Table(
     Column("app_id", Text, primary_key=True),
     Column("tenant_id", Text, nullable=False),
     Column("trashed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# An outgoing webhook: an endpoint of the builder's that is sent the app's record and schema
+# events it subscribes to, signed (Standard Webhooks) with its secret, sealed here.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("app_id", Text, nullable=False),
+    # The app's public id, by which payloads' records are read (whatever its slug becomes).
+    Column("app_ref", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    # Event types ("record.created", ...), schema slugs (none: all) and, for updates, the
+    # fields of which one must have changed (none: any change).
+    Column("events", JSONB, nullable=False),
+    Column("schemas", JSONB, nullable=False),
+    Column("fields", JSONB, nullable=False),
+    Column("active", Boolean, nullable=False, server_default=true()),
+    # Why and when it stopped being sent to, when Tessera disabled it.
+    Column("disabled_reason", Text, nullable=True),
+    Column("disabled_at", DateTime(timezone=True), nullable=True),
+    # Deliveries given up on since the last one that succeeded.
+    Column("failed_in_a_row", Integer, nullable=False, server_default="0"),
+    Column("sealed_secret", Text, nullable=False),
+    Column("secret_set_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The secret before the last renewal, signed with too until previous_until.
+    Column("previous_sealed_secret", Text, nullable=True),
+    Column("previous_until", DateTime(timezone=True), nullable=True),
+    # Whom payloads are read as: the RequestContext of whoever created it, serialized.
+    Column("creator", LargeBinary, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("ix_webhooks_tenant_id_app_id", webhooks.c.tenant_id, webhooks.c.app_id)
+
+# One event (or ping) for one webhook, its id the webhook-id every attempt carries: pending
+# until an attempt succeeds or its time runs out (failed). The event's id is unique per
+# webhook, so an event heard twice is delivered once.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("webhook_id", Text, nullable=False),
+    Column("tenant_id", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("event_type", Text, nullable=False),
+    # The body as sent, exactly (its signature covers these bytes).
+    Column("payload", LargeBinary, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    # When the next attempt is due; while one is under way, when it is taken as lost.
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    # Retries end at this time (the horizon after it was made or replayed).
+    Column("give_up_at", DateTime(timezone=True), nullable=False),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    ForeignKeyConstraint(
+        ["webhook_id"],
+        ["webhooks.id"],
+        name="fk_webhook_deliveries_webhook_id",
+        ondelete="CASCADE",
+    ),
+    UniqueConstraint("webhook_id", "event_id", name="uq_webhook_deliveries_webhook_id_event_id"),
+)
+Index(
+    "ix_webhook_deliveries_webhook_id_created_at",
+    webhook_deliveries.c.webhook_id,
+    webhook_deliveries.c.created_at,
+)
+# What the deliverer looks for: deliveries pending, by when they are due.
+Index(
+    "ix_webhook_deliveries_due",
+    webhook_deliveries.c.next_attempt_at,
+    postgresql_where=webhook_deliveries.c.state == "pending",
+)
+
+# Each attempt at a delivery: what was sent and what came back.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("delivery_id", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("tenant_id", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("request_headers", JSONB, nullable=False),
+    # None when no answer came (refused, unreachable, timed out: see error).
+    Column("response_status", Integer, nullable=True),
+    Column("response_body", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("latency_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("delivery_id", "attempt", name="pk_webhook_attempts"),
+    ForeignKeyConstraint(
+        ["delivery_id"],
+        ["webhook_deliveries.id"],
+        name="fk_webhook_attempts_delivery_id",
+        ondelete="CASCADE",
+    ),
 )
 
 outbox = outbox_table(metadata)

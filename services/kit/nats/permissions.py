@@ -152,6 +152,10 @@ RECORD_TRIGGERS = Durable("RECORDS", "workflows-record-triggers", "records.*.rec
 # hooks.
 APP_CHANGES = Durable("SCHEMA", "workflows-app-changes", "schema.*.app.>")
 
+# Record events and schema changes, which outgoing webhooks are sent.
+WEBHOOK_RECORD_EVENTS = Durable("RECORDS", "workflows-webhook-records", "records.*.record.>")
+WEBHOOK_SCHEMA_EVENTS = Durable("SCHEMA", "workflows-webhook-schemas", "schema.*.schema.>")
+
 ROLES: Mapping[str, BusRole] = {
     role.name: role
     for role in (
@@ -162,7 +166,15 @@ ROLES: Mapping[str, BusRole] = {
             listens=SCHEMA_CHANGES,
             consumes=(SCHEMA_PROVISIONER,),
         ),
-        BusRole("workflows", consumes=(RECORD_TRIGGERS, APP_CHANGES)),
+        BusRole(
+            "workflows",
+            consumes=(
+                RECORD_TRIGGERS,
+                APP_CHANGES,
+                WEBHOOK_RECORD_EVENTS,
+                WEBHOOK_SCHEMA_EVENTS,
+            ),
+        ),
         BusRole(
             "gateway",
             publishes_events=False,
@@ -186,6 +198,8 @@ __all__ = [
     "ROLES",
     "SCHEMA_CHANGES",
     "SCHEMA_PROVISIONER",
+    "WEBHOOK_RECORD_EVENTS",
+    "WEBHOOK_SCHEMA_EVENTS",
     "BusRole",
     "Durable",
     "KeyValueBucket",

@@ -93,6 +93,56 @@ class WorkflowsServiceStub:
                 request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.SetHookSecretRequest.SerializeToString,
                 response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.Workflow.FromString,
                 _registered_method=True)
+        self.CreateWebhook = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/CreateWebhook',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.CreateWebhookRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.Webhook.FromString,
+                _registered_method=True)
+        self.ListWebhooks = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/ListWebhooks',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ListWebhooksRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ListWebhooksResponse.FromString,
+                _registered_method=True)
+        self.GetWebhook = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/GetWebhook',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.Webhook.FromString,
+                _registered_method=True)
+        self.UpdateWebhook = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/UpdateWebhook',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.UpdateWebhookRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.Webhook.FromString,
+                _registered_method=True)
+        self.DeleteWebhook = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/DeleteWebhook',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.DeleteWebhookResponse.FromString,
+                _registered_method=True)
+        self.NewWebhookSecret = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/NewWebhookSecret',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.NewWebhookSecretRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.Webhook.FromString,
+                _registered_method=True)
+        self.ListWebhookDeliveries = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/ListWebhookDeliveries',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ListWebhookDeliveriesRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ListWebhookDeliveriesResponse.FromString,
+                _registered_method=True)
+        self.GetWebhookDelivery = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/GetWebhookDelivery',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookDeliveryRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookDelivery.FromString,
+                _registered_method=True)
+        self.ReplayWebhookDelivery = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/ReplayWebhookDelivery',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookDeliveryRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookDelivery.FromString,
+                _registered_method=True)
+        self.PingWebhook = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/PingWebhook',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookDelivery.FromString,
+                _registered_method=True)
 
 
 class WorkflowsServiceServicer:
@@ -176,6 +226,73 @@ class WorkflowsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateWebhook(self, request, context):
+        """Outgoing webhooks: endpoints sent the app's record and schema events, signed, retried,
+        each delivery and attempt kept. Bodies travel as the client sent them (JSON) and are
+        checked here.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWebhooks(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWebhook(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateWebhook(self, request, context):
+        """Changes the fields given; `"active": true` turns a disabled webhook back on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteWebhook(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def NewWebhookSecret(self, request, context):
+        """A new signing secret, shown once; the old one signs too for keep_previous_seconds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWebhookDeliveries(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWebhookDelivery(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReplayWebhookDelivery(self, request, context):
+        """Sends a delivery again (same id, new timestamp and signature), retried as a new one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PingWebhook(self, request, context):
+        """Sends a webhook.ping now, once, and answers how it went.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkflowsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -233,6 +350,56 @@ def add_WorkflowsServiceServicer_to_server(servicer, server):
                     servicer.SetHookSecret,
                     request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.SetHookSecretRequest.FromString,
                     response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.Workflow.SerializeToString,
+            ),
+            'CreateWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateWebhook,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.CreateWebhookRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.Webhook.SerializeToString,
+            ),
+            'ListWebhooks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhooks,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ListWebhooksRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ListWebhooksResponse.SerializeToString,
+            ),
+            'GetWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWebhook,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.Webhook.SerializeToString,
+            ),
+            'UpdateWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateWebhook,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.UpdateWebhookRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.Webhook.SerializeToString,
+            ),
+            'DeleteWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteWebhook,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.DeleteWebhookResponse.SerializeToString,
+            ),
+            'NewWebhookSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.NewWebhookSecret,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.NewWebhookSecretRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.Webhook.SerializeToString,
+            ),
+            'ListWebhookDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhookDeliveries,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ListWebhookDeliveriesRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ListWebhookDeliveriesResponse.SerializeToString,
+            ),
+            'GetWebhookDelivery': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWebhookDelivery,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookDeliveryRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookDelivery.SerializeToString,
+            ),
+            'ReplayWebhookDelivery': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplayWebhookDelivery,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookDeliveryRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookDelivery.SerializeToString,
+            ),
+            'PingWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.PingWebhook,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookDelivery.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -536,6 +703,276 @@ class WorkflowsService:
             '/tessera.workflows.v1.WorkflowsService/SetHookSecret',
             tessera_dot_workflows_dot_v1_dot_workflows__pb2.SetHookSecretRequest.SerializeToString,
             tessera_dot_workflows_dot_v1_dot_workflows__pb2.Workflow.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/CreateWebhook',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.CreateWebhookRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.Webhook.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhooks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/ListWebhooks',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.ListWebhooksRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.ListWebhooksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/GetWebhook',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.Webhook.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/UpdateWebhook',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.UpdateWebhookRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.Webhook.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/DeleteWebhook',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.DeleteWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def NewWebhookSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/NewWebhookSecret',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.NewWebhookSecretRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.Webhook.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhookDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/ListWebhookDeliveries',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.ListWebhookDeliveriesRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.ListWebhookDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWebhookDelivery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/GetWebhookDelivery',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookDeliveryRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookDelivery.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReplayWebhookDelivery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/ReplayWebhookDelivery',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookDeliveryRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookDelivery.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PingWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/PingWebhook',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookDelivery.FromString,
             options,
             channel_credentials,
             insecure,
