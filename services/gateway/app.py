@@ -36,6 +36,7 @@ from services.gateway.routes import (
     transfer,
     trash,
     users,
+    webhooks,
     workflows,
     workspace_users,
 )
@@ -127,6 +128,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         trash,
         audit_log,
         workflows,
+        webhooks,
         hooks,
         docs,
     ):

@@ -85,6 +85,10 @@ TAGS = [
     {"name": "Import and export", "description": "CSV and NDJSON in and out"},
     {"name": "App users", "description": "An app's end users and their sessions"},
     {"name": "Workflows", "description": "An app's workflows, every edit a new version"},
+    {
+        "name": "Webhooks",
+        "description": "An app's outgoing webhooks: signed, retried, each delivery kept",
+    },
     {"name": "Trash", "description": "What was deleted in the last 72 hours"},
     {"name": "Audit log", "description": "The workspace's security events"},
     {"name": "Documents", "description": "An app's OpenAPI document and Postman collection"},

@@ -272,3 +272,57 @@ def run(message: workflows_pb2.Run, *, with_steps: bool = False) -> shapes.Run:
             for step in message.steps
         ]
     return shown
+
+
+def webhook(message: workflows_pb2.Webhook) -> shapes.Webhook:
+    shown: shapes.Webhook = {
+        "id": message.id,
+        "url": message.url,
+        "description": message.description,
+        "events": list(message.events),
+        "schemas": list(message.schemas),
+        "fields": list(message.fields),
+        "active": message.active,
+        "disabled_reason": message.disabled_reason or None,
+        "disabled_at": message.disabled_at or None,
+        "failed_in_a_row": message.failed_in_a_row,
+        "secret_set_at": message.secret_set_at,
+        "previous_secret_until": message.previous_secret_until or None,
+        "created_at": message.created_at,
+        "updated_at": message.updated_at,
+    }
+    if message.new_secret:
+        shown["secret"] = message.new_secret
+    return shown
+
+
+def webhook_delivery(
+    message: workflows_pb2.WebhookDelivery, *, whole: bool = False
+) -> shapes.WebhookDelivery:
+    shown: shapes.WebhookDelivery = {
+        "id": message.id,
+        "event_id": message.event_id,
+        "event_type": message.event_type,
+        "state": message.state,
+        "attempts": message.attempts,
+        "next_attempt_at": message.next_attempt_at or None,
+        "last_status": message.last_status or None,
+        "last_error": message.last_error or None,
+        "created_at": message.created_at,
+        "finished_at": message.finished_at or None,
+    }
+    if whole:
+        shown["payload"] = _json_or_none(message.payload_json)
+        shown["attempt_log"] = [
+            {
+                "attempt": each.attempt,
+                "at": each.at,
+                "request_headers": dict(each.request_headers),
+                "response_status": each.response_status or None,
+                "response_body": each.response_body or None,
+                "error": each.error or None,
+                "latency_ms": each.latency_ms,
+            }
+            for each in message.attempt_log
+        ]
+    return shown

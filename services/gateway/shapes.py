@@ -511,3 +511,84 @@ class Runs(TypedDict):
     runs: list[Run]
     # Pass as ?cursor= for the next (older) page; null on the last.
     next_cursor: str | None
+
+
+# --- outgoing webhooks ---------------------------------------------------------------------
+
+
+class WebhookInput(TypedDict):
+    """An outgoing webhook: the endpoint (http or https; an address inside is refused
+    unless the operator allows it), the events it is sent (record.created, record.updated,
+    record.deleted, schema.created, schema.updated, schema.trashed; all record events by
+    default), of which schemas (none: all), for updates only when one of `fields`
+    changed, and whether it is on. An update sends only what changes."""
+
+    url: str
+    description: NotRequired[str]
+    events: NotRequired[list[str]]
+    schemas: NotRequired[list[str]]
+    fields: NotRequired[list[str]]
+    active: NotRequired[bool]
+
+
+class Webhook(TypedDict):
+    id: str
+    url: str
+    description: str
+    events: list[str]
+    schemas: list[str]
+    fields: list[str]
+    active: bool
+    # Why Tessera turned it off (repeated failed deliveries) and when; null otherwise.
+    disabled_reason: str | None
+    disabled_at: str | None
+    # Deliveries given up on since the last one that succeeded.
+    failed_in_a_row: int
+    secret_set_at: str
+    # While a renewed secret overlaps the old one: until when both sign.
+    previous_secret_until: str | None
+    created_at: str
+    updated_at: str
+    # The signing secret (whsec_...): only in the answer that made the webhook or renewed
+    # its secret. Keep it then.
+    secret: NotRequired[str]
+
+
+class Webhooks(TypedDict):
+    webhooks: list[Webhook]
+
+
+class WebhookAttempt(TypedDict):
+    attempt: int
+    at: str
+    request_headers: dict[str, str]
+    # null: no answer came (see error).
+    response_status: int | None
+    # The answer's first two kilobytes.
+    response_body: str | None
+    error: str | None
+    latency_ms: int
+
+
+class WebhookDelivery(TypedDict):
+    # The webhook-id header of every attempt: receivers drop one they have seen.
+    id: str
+    event_id: str
+    event_type: str
+    # pending, succeeded or failed.
+    state: str
+    attempts: int
+    next_attempt_at: str | None
+    last_status: int | None
+    last_error: str | None
+    created_at: str
+    finished_at: str | None
+    # Only when one delivery is asked for: the body sent, and each attempt.
+    payload: NotRequired[Any]
+    attempt_log: NotRequired[list[WebhookAttempt]]
+
+
+class WebhookDeliveries(TypedDict):
+    deliveries: list[WebhookDelivery]
+    # Pass as ?cursor= for the next (older) page; null on the last.
+    next_cursor: str | None
