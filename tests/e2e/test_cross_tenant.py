@@ -217,6 +217,8 @@ class Names:
     schema_trash_id: str
     workflow_name: str
     run_id: str
+    webhook_id: str
+    delivery_id: str
 
     def counterfeit(self) -> Names:
         """The same shapes, naming nothing that exists anywhere."""
@@ -258,6 +260,8 @@ FILLERS: dict[str, tuple[str, ...]] = {
     "trash_id": ("record_trash_id", "schema_trash_id"),
     "name": ("workflow_name",),
     "run_id": ("run_id",),
+    "webhook_id": ("webhook_id",),
+    "delivery_id": ("delivery_id",),
     "app_public_id": ("app_public_id",),
 }
 # A parameter whose meaning depends on the path it is in: the longest path first.
@@ -307,6 +311,13 @@ def workflow_definition(name: str, schema_slug: str) -> dict[str, Any]:
             {"type": "return", "value": {"found": "steps.found.count"}},
         ],
     }
+
+
+QUIET_WEBHOOK = {
+    "url": "http://127.0.0.1:9/never",
+    "events": ["schema.trashed"],
+    "schemas": ["never_made"],
+}
 
 
 def furnish_app(owner: Tenant, label: str, *, records: int, sessions: bool) -> FurnishedApp:
@@ -388,9 +399,17 @@ def furnish_app(owner: Tenant, label: str, *, records: int, sessions: bool) -> F
     assert made_workflow.status_code == 201, made_workflow.text
     ran = owner.post(f"/api/apps/{app_slug}/workflows/{workflow_name}/run", json={"text": tag})
     assert ran.status_code == 200, ran.text
+    # A webhook for events that never come (its deliveries would change what the suite
+    # compares), and a delivery of it: a ping to a port where nothing listens.
+    webhook = owner.post(f"/api/apps/{app_slug}/webhooks", json=QUIET_WEBHOOK)
+    assert webhook.status_code == 201, webhook.text
+    pinged = owner.post(f"/api/apps/{app_slug}/webhooks/{webhook.json()['id']}/ping")
+    assert pinged.status_code == 200, pinged.text
     names = {
         "workflow_name": workflow_name,
         "run_id": ran.json()["run_id"],
+        "webhook_id": webhook.json()["id"],
+        "delivery_id": pinged.json()["id"],
         "app_slug": app_slug,
         "app_public_id": public_id,
         "schema_slug": schema_slug,
@@ -527,6 +546,8 @@ def snapshot(estate: Estate, *, whole_workspace: bool = True) -> dict[str, Any]:
         "closed_records": read(f"{app}/schemas/{n.closed_schema_slug}/records?per_page=100"),
         "app_users": read(f"{app}/users?per_page=100"),
         "workflows": read(f"{app}/workflows"),
+        "webhooks": read(f"{app}/webhooks"),
+        "deliveries": read(f"{app}/webhooks/{n.webhook_id}/deliveries"),
     }
     if whole_workspace:
         found |= {
@@ -594,6 +615,11 @@ BODIES: dict[str, Body] = {
     "replay_run": None,
     "new_hook_secret": lambda _, t, w: Payload(json={}),
     "deliver_hook": lambda _, t, w: Payload(json={"text": w}),
+    "create_webhook": lambda _, t, w: Payload(json={**QUIET_WEBHOOK, "description": w}),
+    "update_webhook": lambda _, t, w: Payload(json={"description": w}),
+    "new_webhook_secret": lambda _, t, w: Payload(json={}),
+    "ping_webhook": None,
+    "replay_delivery": None,
     "create_app": lambda _, t, w: Payload(json={"name": f"App {w}"}),
     "update_app": lambda _, t, w: Payload(json={"name": f"Renamed {w}"}),
     "sign_up": lambda _, t, w: Payload(

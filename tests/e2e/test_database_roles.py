@@ -76,6 +76,11 @@ def furnish(client: httpx.Client, stack: Stack, tenant: Tenant) -> Tenant:
     # The app has no leads schema: the run fails at its first step, and is kept with it.
     ran = tenant.post(f"/api/apps/{slug}/workflows/new-lead/run", json={"email": "a@x.io"})
     assert ran.status_code == 422, ran.text
+    # A webhook, and a delivery of it with its attempt: a ping where nothing listens.
+    webhook = tenant.post(f"/api/apps/{slug}/webhooks", json={"url": "http://127.0.0.1:9/x"})
+    assert webhook.status_code == 201, webhook.text
+    pinged = tenant.post(f"/api/apps/{slug}/webhooks/{webhook.json()['id']}/ping")
+    assert pinged.status_code == 200, pinged.text
     signed_up = client.post(
         f"/api/apps/{app['public_id']}/auth/signup",
         json={"email": unique_email(), "password": "correct horse battery"},

@@ -40,6 +40,8 @@ BODILESS = {
     "restore",
     "logout",
     "replay_run",
+    "ping_webhook",
+    "replay_delivery",
 }
 # Operations that run a workflow and answer 422 when the run fails at a step.
 RUN_WORKFLOWS = {"run_workflow", "replay_run"}
@@ -213,6 +215,17 @@ def test_every_answer_of_a_walk_through_the_api_is_as_documented(
     client.post(hook["path"], json={})
     owner.put(f"{flows}/hooked", json={**hooked, "triggers": [{"type": "hook", "scheme": "none"}]})
     client.post(hook["path"], json={})
+    webhooks = f"/api/apps/{app}/webhooks"
+    webhook = owner.post(webhooks, json={"url": "http://127.0.0.1:9/x"}).json()
+    owner.get(webhooks)
+    owner.get(f"{webhooks}/{webhook['id']}")
+    owner.patch(f"{webhooks}/{webhook['id']}", json={"events": ["record.created"]})
+    owner.post(f"{webhooks}/{webhook['id']}/secret", json={"keep_previous_seconds": 60})
+    ping = owner.post(f"{webhooks}/{webhook['id']}/ping").json()
+    owner.get(f"{webhooks}/{webhook['id']}/deliveries", params={"state": "failed"})
+    owner.get(f"{webhooks}/{webhook['id']}/deliveries/{ping['id']}")
+    owner.post(f"{webhooks}/{webhook['id']}/deliveries/{ping['id']}/replay")
+    owner.delete(f"{webhooks}/{webhook['id']}")
     owner.get(f"/api/apps/{app}/openapi.json")
     owner.get(f"/api/apps/{app}/postman.json")
     # Errors are documented too.

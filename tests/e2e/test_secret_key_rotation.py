@@ -22,6 +22,7 @@ from tests.e2e.conftest import database_url
 from tests.factories.accounts import Tenant, sign_up
 from tests.factories.apps import create_app
 from tests.support.infra import Infra
+from tests.support.receiver import Receiver, receiving
 from tests.support.stack import running_stack
 
 
@@ -123,15 +124,21 @@ def test_the_key_encryption_key_rotates_without_logging_anyone_out(
         assert works(http, tenant, log_in(http, tenant))
 
 
-def hook_sealing_key_ids(stack: Stack) -> set[str]:
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with receiving() as running:
+        yield running
+
+
+def hook_sealing_key_ids(stack: Stack, table: str = "hooks") -> set[str]:
     with psycopg.connect(database_url(stack, "workflows"), autocommit=True) as connection:
-        rows = connection.execute("SELECT sealed_secret FROM hooks").fetchall()
+        rows = connection.execute(f"SELECT sealed_secret FROM {table}").fetchall()
     assert rows
     return {sealed.split(".")[1] for (sealed,) in rows}
 
 
 def test_webhook_secrets_are_sealed_and_rotate_with_the_key(
-    own_stack: Stack, first_key: str
+    own_stack: Stack, first_key: str, receiver: Receiver
 ) -> None:
     second_key = generate_key()
     with httpx.Client(base_url=own_stack.gateway_url, timeout=30) as http:
@@ -144,6 +151,10 @@ def test_webhook_secrets_are_sealed_and_rotate_with_the_key(
         }
         hook = tenant.post(f"/api/apps/{app}/workflows", json=flow).json()["hook"]
         assert hook_sealing_key_ids(own_stack) == {key_id(first_key)}
+        outgoing = tenant.post(
+            f"/api/apps/{app}/webhooks", json={"url": receiver.url("/out")}
+        ).json()
+        assert hook_sealing_key_ids(own_stack, "webhooks") == {key_id(first_key)}
 
         def deliver(delivery: str) -> int:
             body = b"{}"
@@ -159,8 +170,14 @@ def test_webhook_secrets_are_sealed_and_rotate_with_the_key(
         rotated = rotate_secret_key(own_stack, "workflows")
         assert rotated.returncode == 0, rotated.stderr
         assert hook_sealing_key_ids(own_stack) == {key_id(second_key)}
+        assert hook_sealing_key_ids(own_stack, "webhooks") == {key_id(second_key)}
         restart_service(own_stack, second_key, "workflows")
         assert deliver("d1") == 202
+        # The outgoing webhook still signs with the secret it was given.
+        pinged = tenant.post(f"/api/apps/{app}/webhooks/{outgoing['id']}/ping")
+        assert pinged.json()["state"] == "succeeded", pinged.text
+        [sent] = receiver.to("/out")
+        Webhook(outgoing["secret"]).verify(sent.body, sent.headers)
         # With a key that sealed nothing, the hook cannot check signatures: 503, not 500.
         restart_service(own_stack, first_key, "workflows")
         assert deliver("d2") == 503

@@ -4,6 +4,7 @@ records every request and answers each path from a script, in order, then 200.""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     # path -> answers (status, body) still to give, first first.
     script: dict[str, list[tuple[int, bytes]]] = field(default_factory=dict)
+    # path -> seconds to wait before answering (a slow endpoint).
+    delays: dict[str, float] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -46,6 +49,9 @@ def receiving() -> Iterator[Receiver]:
                 state.received.append(Received(self.command, self.path, headers, body))
                 queued = state.script.get(self.path) or []
                 status, answer = queued.pop(0) if queued else (200, b'{"ok": true}')
+                delay = state.delays.get(self.path, 0.0)
+            if delay:
+                time.sleep(delay)
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(answer)))

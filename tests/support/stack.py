@@ -22,6 +22,18 @@ SUITE_LOGIN_LIMITS = {
     "GATEWAY_RATE_LIMIT_SIGN_IN": "1000000",
 }
 
+# Outgoing HTTP (webhooks, HTTP steps) reaches the tests' own receivers on 127.0.0.1, and
+# webhook deliveries are retried within seconds instead of a day.
+SUITE_OUTBOUND = {
+    "TESSERA_OUTBOUND_ALLOWLIST": "127.0.0.1/32",
+    "WORKFLOWS_WEBHOOK_RETRY_BASE_SECONDS": "0.2",
+    "WORKFLOWS_WEBHOOK_RETRY_MAX_DELAY_SECONDS": "1",
+    "WORKFLOWS_WEBHOOK_HORIZON_SECONDS": "3",
+    "WORKFLOWS_WEBHOOK_TIMEOUT_SECONDS": "2",
+    "WORKFLOWS_WEBHOOK_DISABLE_AFTER_FAILURES": "3",
+    "WORKFLOWS_WEBHOOK_POLL_SECONDS": "0.2",
+}
+
 
 @contextmanager
 def running_stack(
@@ -38,7 +50,7 @@ def running_stack(
         postgres_admin_url=infra.postgres_admin_url,
         database_prefix=infra.database_prefix("stack"),
         nats_url=infra.nats_url,
-        extra_env={**nats_env(infra), **SUITE_LOGIN_LIMITS, **extra_env},
+        extra_env={**nats_env(infra), **SUITE_LOGIN_LIMITS, **SUITE_OUTBOUND, **extra_env},
         secret_key=secret_key,
     )
     stack.start()
