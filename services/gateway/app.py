@@ -40,6 +40,7 @@ from services.gateway.routes import (
     workflows,
     workspace_users,
 )
+from services.gateway.routes import connectors as api_connector
 from services.kit.nats.connection import connect
 from services.kit.nats.permissions import IDENTITY_CACHE_CHANGES, SCHEMA_CHANGES
 
@@ -129,6 +130,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         audit_log,
         workflows,
         webhooks,
+        api_connector,
         hooks,
         docs,
     ):

@@ -89,6 +89,10 @@ TAGS = [
         "name": "Webhooks",
         "description": "An app's outgoing webhooks: signed, retried, each delivery kept",
     },
+    {
+        "name": "API connector",
+        "description": "An app's external APIs, their calls, and saved queries run by name",
+    },
     {"name": "Trash", "description": "What was deleted in the last 72 hours"},
     {"name": "Audit log", "description": "The workspace's security events"},
     {"name": "Documents", "description": "An app's OpenAPI document and Postman collection"},
@@ -318,10 +322,10 @@ def platform_spec(app: FastAPI) -> dict[str, Any]:
             responses = operation["responses"]
             responses.pop("422", None)
             for status in _statuses(route, method) + _failures(route):
-                if str(status) in errors:
-                    responses.setdefault(
-                        str(status), {"$ref": f"#/components/responses/Error{status}"}
-                    )
+                # A failure a route declared (fails_with) has a description only: the
+                # envelope's shape is the shared one's.
+                if str(status) in errors and "content" not in responses.get(str(status), {}):
+                    responses[str(status)] = {"$ref": f"#/components/responses/Error{status}"}
     return spec
 
 

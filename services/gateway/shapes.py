@@ -592,3 +592,154 @@ class WebhookDeliveries(TypedDict):
     deliveries: list[WebhookDelivery]
     # Pass as ?cursor= for the next (older) page; null on the last.
     next_cursor: str | None
+
+
+# --- the API connector and saved queries -------------------------------------------------
+
+
+class ConnectorValue(TypedDict):
+    """A shared or per-call header or parameter. A private one's value is never shown
+    again ("***"); sending "***" back keeps it."""
+
+    name: str
+    value: NotRequired[str | None]
+    private: NotRequired[bool]
+
+
+class ConnectorCallParameter(TypedDict):
+    """A value the call's URL, headers or body name as `<name>`: its sample and default
+    (text, a number, true, false or null), or when private the only value it has."""
+
+    name: str
+    value: NotRequired[Any]
+    private: NotRequired[bool]
+    optional: NotRequired[bool]
+
+
+class ConnectorAuth(TypedDict):
+    """One of none, key_in_url, key_in_header, basic, oauth2_password,
+    oauth2_client_credentials, oauth2_custom_token, jwt, with the fields it reads (see the
+    README). key, password, client_secret and private_key are write-only."""
+
+    type: str
+    key_name: NotRequired[str | None]
+    key: NotRequired[str | None]
+    username: NotRequired[str | None]
+    password: NotRequired[str | None]
+    token_url: NotRequired[str | None]
+    client_id: NotRequired[str | None]
+    client_secret: NotRequired[str | None]
+    scope: NotRequired[str | None]
+    audience: NotRequired[str | None]
+    token_parameters: NotRequired[dict[str, str] | None]
+    token_field: NotRequired[str | None]
+    private_key: NotRequired[str | None]
+    algorithm: NotRequired[str | None]
+    claims: NotRequired[dict[str, Any] | None]
+    lifetime_seconds: NotRequired[int]
+
+
+class ConnectorCallInput(TypedDict):
+    """A call: `use_as` data (a saved query may run it) or action; its URL relative to the
+    connector's base URL or absolute; `body_type` none, json, form or raw."""
+
+    name: str
+    use_as: NotRequired[str]
+    method: NotRequired[str]
+    url: NotRequired[str]
+    headers: NotRequired[list[ConnectorValue]]
+    parameters: NotRequired[list[ConnectorCallParameter]]
+    body_type: NotRequired[str]
+    body: NotRequired[Any]
+
+
+class CallInitialization(TypedDict):
+    # The JSON Schema of the answer to the call's last initialization.
+    shape: dict[str, Any]
+    at: str
+
+
+class ConnectorCall(ConnectorCallInput):
+    # Null until the call is initialized, and again once its definition changes.
+    initialized: CallInitialization | None
+
+
+class ConnectorInput(TypedDict):
+    """A provider of an external API. An update sends only the fields it replaces (a list
+    replaces the whole list)."""
+
+    name: str
+    base_url: NotRequired[str]
+    headers: NotRequired[list[ConnectorValue]]
+    parameters: NotRequired[list[ConnectorValue]]
+    auth: NotRequired[ConnectorAuth]
+    calls: NotRequired[list[ConnectorCallInput]]
+
+
+class Connector(TypedDict):
+    id: str
+    name: str
+    base_url: str
+    headers: list[ConnectorValue]
+    parameters: list[ConnectorValue]
+    auth: ConnectorAuth
+    calls: list[ConnectorCall]
+    created_at: str
+    updated_at: str
+
+
+class Connectors(TypedDict):
+    connectors: list[Connector]
+
+
+class CallParameters(TypedDict):
+    """Values of the call's public parameters by name; the others keep their stored ones."""
+
+    parameters: NotRequired[dict[str, Any]]
+
+
+class CallAnswer(TypedDict):
+    status: int
+    content_type: str
+    # The answer's JSON, or its text when it is not JSON.
+    body: Any
+
+
+class CallInitialized(CallAnswer):
+    initialized: CallInitialization
+
+
+class SavedQueryInput(TypedDict):
+    """A connector's data call saved under a name; `parameters` are defaults for its public
+    parameters; `app_role` the weakest app end user role that may run it (public, basic,
+    power, admin; "public" admits anonymous callers)."""
+
+    name: str
+    connector_id: str
+    call: str
+    description: NotRequired[str]
+    parameters: NotRequired[dict[str, Any]]
+    app_role: NotRequired[str]
+
+
+class SavedQuery(TypedDict):
+    id: str
+    name: str
+    connector_id: str
+    call: str
+    description: str
+    parameters: dict[str, Any]
+    app_role: str
+    created_at: str
+    updated_at: str
+
+
+class SavedQueries(TypedDict):
+    queries: list[SavedQuery]
+
+
+class QueryResult(TypedDict):
+    # What the external API answered: its JSON, or its text.
+    data: Any
+    # The JSON Schema the call's initialization found for `data`.
+    schema: dict[str, Any]

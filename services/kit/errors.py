@@ -136,6 +136,16 @@ class WorkflowFailed(DomainError):
     default_message = "The workflow run failed"
 
 
+class UpstreamFailed(DomainError):
+    """An external API a connector called answered a failure, or nothing usable: the request
+    to Tessera was fine, the other side was not. `details` carry its status."""
+
+    code = "upstream_failed"
+    http_status = 502
+    grpc_status = grpc.StatusCode.ABORTED
+    default_message = "The external API did not answer as expected"
+
+
 class InternalError(DomainError):
     pass
 
@@ -161,6 +171,7 @@ ERRORS_BY_CODE: dict[str, type[DomainError]] = {
         UnsupportedMediaType,
         RateLimited,
         WorkflowFailed,
+        UpstreamFailed,
         InternalError,
         ServiceUnavailable,
     )

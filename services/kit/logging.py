@@ -35,5 +35,6 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "sqlalchemy.engine", "nats"):
+    # httpx logs each request's whole URL at INFO: a connector's key may be in its query.
+    for noisy in ("uvicorn.access", "sqlalchemy.engine", "nats", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,8 +1,7 @@
 """Composition root. `python -m services.workflows` serves gRPC until SIGTERM;
 `python -m services.workflows migrate` applies the migrations and exits;
-`python -m services.workflows rotate-secret-key` reseals every hook and webhook secret with
-the first
-key of TESSERA_SECRET_KEY and exits."""
+`python -m services.workflows rotate-secret-key` reseals every hook, webhook and connector
+secret with the first key of TESSERA_SECRET_KEY and exits."""
 
 from __future__ import annotations
 
@@ -25,6 +24,9 @@ from services.workflows.app_changes import AppChanges, run_app_changes
 from services.workflows.apps import SchemaApps
 from services.workflows.calls import WorkflowApi
 from services.workflows.config import WorkflowsSettings
+from services.workflows.connector_api import ConnectorApi
+from services.workflows.connector_calls import ConnectorClient
+from services.workflows.connectors import reseal_connector_secrets
 from services.workflows.deliveries import Deliverer
 from services.workflows.http_steps import MAX_ANSWER_BYTES, OutboundHttp, step_client
 from services.workflows.incoming import Hooks, reseal_hook_secrets
@@ -56,11 +58,16 @@ async def rotate_secret_key(settings: WorkflowsSettings) -> None:
         async with transaction(create_sessionmaker(engine), tenant=ALL_TENANTS) as session:
             resealed = await reseal_hook_secrets(session, box)
             resealed += await reseal_webhook_secrets(session, box)
+            resealed += await reseal_connector_secrets(session, box)
     except SecretUnreadable as error:
         raise SystemExit(f"nothing was resealed: {error}") from None
     finally:
         await engine.dispose()
-    log.info("resealed %d hook and webhook secret(s) with key %s", resealed, box.sealing_key_id)
+    log.info(
+        "resealed %d hook, webhook and connector secret(s) with key %s",
+        resealed,
+        box.sealing_key_id,
+    )
 
 
 async def serve(settings: WorkflowsSettings) -> None:
@@ -109,6 +116,7 @@ async def serve(settings: WorkflowsSettings) -> None:
             WorkflowApi(runtime.sessionmaker, resolve_app, runs),
             Hooks(runtime.sessionmaker, box, runs),
             deliverer,
+            ConnectorApi(runtime.sessionmaker, resolve_app, box, ConnectorClient(outbound)),
         )
 
         def register(server: HandlerRegistry) -> None:

@@ -26,6 +26,21 @@ POLICY: PolicyTable = {
     "GetWebhookDelivery": Op.WORKFLOWS_READ,
     "ReplayWebhookDelivery": Op.WORKFLOWS_WRITE,
     "PingWebhook": Op.WORKFLOWS_WRITE,
+    "CreateConnector": Op.WORKFLOWS_WRITE,
+    "ListConnectors": Op.WORKFLOWS_READ,
+    "GetConnector": Op.WORKFLOWS_READ,
+    "UpdateConnector": Op.WORKFLOWS_WRITE,
+    "DeleteConnector": Op.WORKFLOWS_WRITE,
+    # Calls reach out with the connector's credentials: builders only.
+    "InitializeCall": Op.WORKFLOWS_WRITE,
+    "RunCall": Op.WORKFLOWS_WRITE,
+    "CreateQuery": Op.WORKFLOWS_WRITE,
+    "ListQueries": Op.WORKFLOWS_READ,
+    "GetQuery": Op.WORKFLOWS_READ,
+    "UpdateQuery": Op.WORKFLOWS_WRITE,
+    "DeleteQuery": Op.WORKFLOWS_WRITE,
+    # End users and anonymous callers too; each query's role decides (connector_api).
+    "ExecuteQuery": Op.WORKFLOWS_RUN,
     # A delivery comes before any principal: its signature, checked here with a secret
     # the gateway never sees, is what admits it.
     "DeliverHook": PUBLIC,

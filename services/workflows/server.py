@@ -14,6 +14,7 @@ from services.kit.outbound import OutboundClient
 from services.workflows import service, webhooks
 from services.workflows.apps import AppResolver
 from services.workflows.calls import WorkflowApi
+from services.workflows.connector_api import ConnectorApi
 from services.workflows.deliveries import Deliverer
 from services.workflows.engine import StepEntry
 from services.workflows.incoming import Hooks, IncomingDelivery, hook_path
@@ -137,6 +138,10 @@ def run_to_proto(
     )
 
 
+def _document(value: object = None) -> workflows_pb2.JsonDocument:
+    return workflows_pb2.JsonDocument(json=b"" if value is None else dumps_exact(value))
+
+
 class WorkflowsServicer(workflows_pb2_grpc.WorkflowsServiceServicer):
     def __init__(
         self,
@@ -145,12 +150,14 @@ class WorkflowsServicer(workflows_pb2_grpc.WorkflowsServiceServicer):
         api: WorkflowApi,
         hooks: Hooks,
         deliverer: Deliverer,
+        connectors: ConnectorApi,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.resolve_app = resolve_app
         self.api = api
         self.hooks = hooks
         self.deliverer = deliverer
+        self.connectors = connectors
 
     @property
     def _outbound(self) -> OutboundClient:
@@ -425,3 +432,108 @@ class WorkflowsServicer(workflows_pb2_grpc.WorkflowsServiceServicer):
                 session, request.ctx, self.resolve_app, ref.app_slug, ref.name
             )
         return workflows_pb2.DeleteWorkflowResponse()
+
+    # --- the API connector and saved queries -----------------------------------------
+
+    async def CreateConnector(
+        self, request: workflows_pb2.ConnectorRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.JsonDocument:
+        return _document(
+            await self.connectors.create(request.ctx, request.app_slug, request.body_json)
+        )
+
+    async def ListConnectors(
+        self, request: workflows_pb2.ConnectorRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.JsonDocument:
+        return _document(await self.connectors.list(request.ctx, request.app_slug))
+
+    async def GetConnector(
+        self, request: workflows_pb2.ConnectorRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.JsonDocument:
+        return _document(
+            await self.connectors.get(request.ctx, request.app_slug, request.connector_id)
+        )
+
+    async def UpdateConnector(
+        self, request: workflows_pb2.ConnectorRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.JsonDocument:
+        return _document(
+            await self.connectors.update(
+                request.ctx, request.app_slug, request.connector_id, request.body_json
+            )
+        )
+
+    async def DeleteConnector(
+        self, request: workflows_pb2.ConnectorRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.JsonDocument:
+        await self.connectors.delete(request.ctx, request.app_slug, request.connector_id)
+        return _document()
+
+    async def InitializeCall(
+        self, request: workflows_pb2.ConnectorRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.JsonDocument:
+        return _document(
+            await self.connectors.initialize(
+                request.ctx,
+                request.app_slug,
+                request.connector_id,
+                request.call,
+                request.body_json,
+            )
+        )
+
+    async def RunCall(
+        self, request: workflows_pb2.ConnectorRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.JsonDocument:
+        return _document(
+            await self.connectors.run_call(
+                request.ctx,
+                request.app_slug,
+                request.connector_id,
+                request.call,
+                request.body_json,
+            )
+        )
+
+    async def CreateQuery(
+        self, request: workflows_pb2.QueryRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.JsonDocument:
+        return _document(
+            await self.connectors.create_query(request.ctx, request.app_slug, request.body_json)
+        )
+
+    async def ListQueries(
+        self, request: workflows_pb2.QueryRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.JsonDocument:
+        return _document(await self.connectors.list_queries(request.ctx, request.app_slug))
+
+    async def GetQuery(
+        self, request: workflows_pb2.QueryRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.JsonDocument:
+        return _document(
+            await self.connectors.get_query(request.ctx, request.app_slug, request.name)
+        )
+
+    async def UpdateQuery(
+        self, request: workflows_pb2.QueryRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.JsonDocument:
+        return _document(
+            await self.connectors.update_query(
+                request.ctx, request.app_slug, request.name, request.body_json
+            )
+        )
+
+    async def DeleteQuery(
+        self, request: workflows_pb2.QueryRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.JsonDocument:
+        await self.connectors.delete_query(request.ctx, request.app_slug, request.name)
+        return _document()
+
+    async def ExecuteQuery(
+        self, request: workflows_pb2.QueryRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.JsonDocument:
+        return _document(
+            await self.connectors.execute(
+                request.ctx, request.app_slug, request.name, request.body_json
+            )
+        )

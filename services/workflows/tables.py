@@ -285,6 +285,54 @@ webhook_attempts = Table(
     ),
 )
 
+# An external API an app calls (Bubble's API connector provider): its base URL, shared
+# headers and parameters, authentication and calls, with every private value (keys,
+# passwords, private keys, private headers and parameters) taken out into sealed_secrets.
+connectors = Table(
+    "connectors",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("app_id", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    # The connector as its builder wrote it, private values null.
+    Column("document", JSONB, nullable=False),
+    # The private values, a JSON object of slot to value, sealed (services.kit.secrets).
+    Column("sealed_secrets", Text, nullable=False),
+    # Call name -> the JSON Schema of its answer, from its last initialization.
+    Column("shapes", JSONB, nullable=False, server_default="{}"),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("tenant_id", "app_id", "name", name="uq_connectors_tenant_id_app_id_name"),
+)
+
+# A data call saved under a name of the app (Budibase's queries), run by whoever its
+# minimum role admits, with parameters the caller may give and defaults the builder set.
+saved_queries = Table(
+    "saved_queries",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("app_id", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("connector_id", Text, nullable=False),
+    Column("call", Text, nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("parameters", JSONB, nullable=False, server_default="{}"),
+    # The weakest app end user role that may run it; workspace members always may.
+    Column("app_role", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("tenant_id", "app_id", "name", name="uq_saved_queries_tenant_id_app_id_name"),
+    ForeignKeyConstraint(
+        ["connector_id"],
+        ["connectors.id"],
+        name="fk_saved_queries_connector_id",
+        ondelete="CASCADE",
+    ),
+)
+
 outbox = outbox_table(metadata)
 # Events the record-trigger consumer gave up on.
 dead_letters = dead_letters_table(metadata)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.common.v1 import common_pb2
@@ -27,10 +27,11 @@ from tessera.common.v1 import common_pb2
 from services.kit.clock import utcnow
 from services.kit.errors import NotFound, ValidationFailed
 from services.kit.ids import new_id
-from services.kit.json import dumps_exact, loads_exact
+from services.kit.json import dumps_exact
 from services.kit.outbound import OutboundClient
 from services.kit.secrets import SecretBox
 from services.workflows import tables
+from services.workflows.bodies import Strict, parsed
 from services.workflows.deliveries import (
     PENDING,
     PING,
@@ -71,15 +72,11 @@ class DeliveryNotFound(NotFound):
     default_message = "Delivery not found"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
 def _unique(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-class WebhookChange(_Strict):
+class WebhookChange(Strict):
     """What an update may change; absent fields stay as they are."""
 
     url: str | None = Field(default=None, min_length=1, max_length=MAX_URL_LENGTH)
@@ -115,27 +112,6 @@ class WebhookChange(_Strict):
 class NewWebhook(WebhookChange):
     url: str = Field(min_length=1, max_length=MAX_URL_LENGTH)
     events: list[EventType] = Field(default=list(RECORD_EVENTS), min_length=1, max_length=6)
-
-
-def _body(raw: bytes, model: type[_Strict]) -> Any:
-    try:
-        data = loads_exact(raw) if raw.strip() else {}
-    except ValueError:
-        raise ValidationFailed("The body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise ValidationFailed("A webhook is a JSON object")
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        if first["type"] == "extra_forbidden":
-            message = f"Unknown field '{field}'"
-        elif first["type"] == "missing":
-            message = f"Field '{field}' is required"
-        else:
-            message = f"Field '{field}': {first['msg']}"
-        raise ValidationFailed(message, field=field) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +195,7 @@ async def create_webhook(
     outbound: OutboundClient,
 ) -> StoredWebhook:
     tenant = ctx.tenant_id
-    body: NewWebhook = _body(raw, NewWebhook)
+    body = parsed(raw, NewWebhook, "A webhook")
     url = await _checked_url(outbound, body.url)
     count = await session.scalar(
         select(func.count()).where(wh.c.tenant_id == tenant, wh.c.app_id == app_id)
@@ -267,7 +243,7 @@ async def update_webhook(
     *,
     outbound: OutboundClient,
 ) -> StoredWebhook:
-    body: WebhookChange = _body(raw, WebhookChange)
+    body = parsed(raw, WebhookChange, "A webhook")
     await find(session, tenant, app_id, webhook_id)
     # null means "leave it as it is", like an absent field: every column here is NOT NULL.
     values: dict[str, Any] = {

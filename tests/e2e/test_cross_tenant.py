@@ -219,6 +219,9 @@ class Names:
     run_id: str
     webhook_id: str
     delivery_id: str
+    connector_id: str
+    call_name: str
+    query_name: str
 
     def counterfeit(self) -> Names:
         """The same shapes, naming nothing that exists anywhere."""
@@ -262,11 +265,14 @@ FILLERS: dict[str, tuple[str, ...]] = {
     "run_id": ("run_id",),
     "webhook_id": ("webhook_id",),
     "delivery_id": ("delivery_id",),
+    "connector_id": ("connector_id",),
+    "call": ("call_name",),
     "app_public_id": ("app_public_id",),
 }
 # A parameter whose meaning depends on the path it is in: the longest path first.
 FILLERS_UNDER: dict[str, dict[str, tuple[str, ...]]] = {
     "/api/apps/{app_slug}/users/": {"user_id": ("app_user_id", "app_admin_id")},
+    "/api/apps/{app_slug}/queries/": {"name": ("query_name",)},
 }
 # How a visitor's route (sign-up, log-in) is tried: by the other workspace's public id,
 # open to anyone by design; by its app slug and its workspace slug, which must not be.
@@ -318,6 +324,15 @@ QUIET_WEBHOOK = {
     "events": ["schema.trashed"],
     "schemas": ["never_made"],
 }
+
+
+def quiet_connector(name: str, call_name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "base_url": "http://127.0.0.1:9",
+        "auth": {"type": "key_in_header", "key": f"key of {name}"},
+        "calls": [{"name": call_name, "url": "/never"}],
+    }
 
 
 def furnish_app(owner: Tenant, label: str, *, records: int, sessions: bool) -> FurnishedApp:
@@ -405,7 +420,22 @@ def furnish_app(owner: Tenant, label: str, *, records: int, sessions: bool) -> F
     assert webhook.status_code == 201, webhook.text
     pinged = owner.post(f"/api/apps/{app_slug}/webhooks/{webhook.json()['id']}/ping")
     assert pinged.status_code == 200, pinged.text
+    # A connector to a port where nothing listens, and a saved query of its call.
+    call_name = f"call_{tag}"
+    connector = owner.post(
+        f"/api/apps/{app_slug}/connectors", json=quiet_connector(f"{label} API {tag}", call_name)
+    )
+    assert connector.status_code == 201, connector.text
+    query_name = f"q{tag}"
+    query = owner.post(
+        f"/api/apps/{app_slug}/queries",
+        json={"name": query_name, "connector_id": connector.json()["id"], "call": call_name},
+    )
+    assert query.status_code == 201, query.text
     names = {
+        "connector_id": connector.json()["id"],
+        "call_name": call_name,
+        "query_name": query_name,
         "workflow_name": workflow_name,
         "run_id": ran.json()["run_id"],
         "webhook_id": webhook.json()["id"],
@@ -548,6 +578,8 @@ def snapshot(estate: Estate, *, whole_workspace: bool = True) -> dict[str, Any]:
         "workflows": read(f"{app}/workflows"),
         "webhooks": read(f"{app}/webhooks"),
         "deliveries": read(f"{app}/webhooks/{n.webhook_id}/deliveries"),
+        "connectors": read(f"{app}/connectors"),
+        "queries": read(f"{app}/queries"),
     }
     if whole_workspace:
         found |= {
@@ -620,6 +652,15 @@ BODIES: dict[str, Body] = {
     "new_webhook_secret": lambda _, t, w: Payload(json={}),
     "ping_webhook": None,
     "replay_delivery": None,
+    "create_connector": lambda _, t, w: Payload(json=quiet_connector(f"C {w}", "c")),
+    "update_connector": lambda _, t, w: Payload(json={"name": f"Renamed {w}"}),
+    "initialize_call": lambda _, t, w: Payload(json={}),
+    "run_call": lambda _, t, w: Payload(json={}),
+    "create_query": lambda _, t, w: Payload(
+        json={"name": f"q{w}", "connector_id": t.connector_id, "call": t.call_name}
+    ),
+    "update_query": lambda _, t, w: Payload(json={"description": w}),
+    "execute_query": lambda _, t, w: Payload(json={}),
     "create_app": lambda _, t, w: Payload(json={"name": f"App {w}"}),
     "update_app": lambda _, t, w: Payload(json={"name": f"Renamed {w}"}),
     "sign_up": lambda _, t, w: Payload(
@@ -663,6 +704,9 @@ BODIES: dict[str, Body] = {
 # An app's end users reach these on its public id, but the suite's workflow is not
 # exposed as public: to them it does not exist.
 HIDDEN_FROM_END_USERS = frozenset({"run_workflow"})
+# The suite's saved query admits signed-in end users: its app's anonymous caller is asked
+# to sign in.
+SIGN_IN_FIRST = frozenset({"execute_query"})
 BODY_NAMES_RECORDS = frozenset({"update_records", "delete_records"})
 WRITES = frozenset({"POST", "PUT", "PATCH"})
 
@@ -1059,6 +1103,11 @@ def test_a_caller_without_credentials_reaches_only_an_apps_open_records(
     if case.route.access == APP and case.variant.app_address == "app_public_id":
         if case.route.name in HIDDEN_FROM_END_USERS:
             assert response.status_code == 404, f"{case.id}: {response.text[:300]}"
+            return
+        if case.route.name in SIGN_IN_FIRST:
+            assert response.status_code == 401, f"{case.id}: {response.text[:300]}"
+            nowhere = call(world.client, case, {}, closed, other.names.counterfeit())
+            assert nowhere.status_code == 404, f"{case.id}: {nowhere.text[:300]}"
             return
         # The app's anonymous caller, on a schema without privacy rules: closed to it.
         assert response.status_code == 403, f"{case.id}: {response.text[:300]}"

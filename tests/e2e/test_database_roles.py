@@ -81,6 +81,16 @@ def furnish(client: httpx.Client, stack: Stack, tenant: Tenant) -> Tenant:
     assert webhook.status_code == 201, webhook.text
     pinged = tenant.post(f"/api/apps/{slug}/webhooks/{webhook.json()['id']}/ping")
     assert pinged.status_code == 200, pinged.text
+    connector = tenant.post(
+        f"/api/apps/{slug}/connectors",
+        json={"name": "Nowhere", "base_url": "http://127.0.0.1:9", "calls": [{"name": "c"}]},
+    )
+    assert connector.status_code == 201, connector.text
+    query = tenant.post(
+        f"/api/apps/{slug}/queries",
+        json={"name": "q", "connector_id": connector.json()["id"], "call": "c"},
+    )
+    assert query.status_code == 201, query.text
     signed_up = client.post(
         f"/api/apps/{app['public_id']}/auth/signup",
         json={"email": unique_email(), "password": "correct horse battery"},

@@ -14,6 +14,7 @@ from openapi_spec_validator import validate
 from services.devstack.stack import Stack
 from tests.factories.accounts import sign_up, unique_email
 from tests.factories.apps import create_app, create_schema, records_path
+from tests.support.external_api import API_KEY, external_api
 from tests.support.openapi import SpecChecker
 
 # Reached without any credential.
@@ -128,9 +129,10 @@ def test_anonymous_callers_reach_an_apps_records_and_documents_only(
     }
     documents = {"app_openapi", "app_postman"}
     assert documents < anonymous
-    # Workflows exposed as public may be run without a credential, when chosen so.
-    assert all("record" in name for name in anonymous - documents - {"run_workflow"}), anonymous
-    assert "run_workflow" in anonymous
+    # Workflows and saved queries exposed as public may be run without a credential.
+    runs = {"run_workflow", "execute_query"}
+    assert all("record" in name for name in anonymous - documents - runs), anonymous
+    assert runs < anonymous
 
 
 def test_every_answer_of_a_walk_through_the_api_is_as_documented(
@@ -226,6 +228,36 @@ def test_every_answer_of_a_walk_through_the_api_is_as_documented(
     owner.get(f"{webhooks}/{webhook['id']}/deliveries/{ping['id']}")
     owner.post(f"{webhooks}/{webhook['id']}/deliveries/{ping['id']}/replay")
     owner.delete(f"{webhooks}/{webhook['id']}")
+    with external_api() as remote:
+        connectors = f"/api/apps/{app}/connectors"
+        connector = owner.post(
+            connectors,
+            json={
+                "name": "Inventory",
+                "base_url": remote.url(),
+                "auth": {"type": "key_in_header", "key_name": "X-Api-Key", "key": API_KEY},
+                "calls": [{"name": "list_items", "url": "/v1/items"}],
+            },
+        ).json()
+        connector_path = f"{connectors}/{connector['id']}"
+        owner.get(connectors)
+        owner.get(connector_path)
+        owner.post(f"{connector_path}/calls/list_items/run")  # not initialized yet: 412
+        owner.post(f"{connector_path}/calls/list_items/initialize", json={})
+        owner.post(f"{connector_path}/calls/list_items/run", json={"parameters": {}})
+        saved = f"/api/apps/{app}/queries"
+        owner.post(
+            saved, json={"name": "items", "connector_id": connector["id"], "call": "list_items"}
+        )
+        owner.get(saved)
+        owner.get(f"{saved}/items")
+        owner.patch(f"{saved}/items", json={"app_role": "public"})
+        owner.post(f"{saved}/items/execute")
+        # Where nothing listens: the external API's failure (502).
+        owner.patch(connector_path, json={"base_url": "http://127.0.0.1:9"})
+        owner.post(f"{saved}/items/execute", json={"parameters": {}})
+        owner.delete(f"{saved}/items")
+        owner.delete(connector_path)
     owner.get(f"/api/apps/{app}/openapi.json")
     owner.get(f"/api/apps/{app}/postman.json")
     # Errors are documented too.

@@ -442,3 +442,35 @@ class WebhookAttempt(_message.Message):
     error: str
     latency_ms: int
     def __init__(self, attempt: _Optional[int] = ..., at: _Optional[str] = ..., request_headers: _Optional[_Mapping[str, str]] = ..., response_status: _Optional[int] = ..., response_body: _Optional[str] = ..., error: _Optional[str] = ..., latency_ms: _Optional[int] = ...) -> None: ...
+
+class ConnectorRequest(_message.Message):
+    __slots__ = ("ctx", "app_slug", "connector_id", "call", "body_json")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    APP_SLUG_FIELD_NUMBER: _ClassVar[int]
+    CONNECTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    CALL_FIELD_NUMBER: _ClassVar[int]
+    BODY_JSON_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    app_slug: str
+    connector_id: str
+    call: str
+    body_json: bytes
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., app_slug: _Optional[str] = ..., connector_id: _Optional[str] = ..., call: _Optional[str] = ..., body_json: _Optional[bytes] = ...) -> None: ...
+
+class QueryRequest(_message.Message):
+    __slots__ = ("ctx", "app_slug", "name", "body_json")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    APP_SLUG_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    BODY_JSON_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    app_slug: str
+    name: str
+    body_json: bytes
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., app_slug: _Optional[str] = ..., name: _Optional[str] = ..., body_json: _Optional[bytes] = ...) -> None: ...
+
+class JsonDocument(_message.Message):
+    __slots__ = ("json",)
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    json: bytes
+    def __init__(self, json: _Optional[bytes] = ...) -> None: ...

@@ -143,6 +143,71 @@ class WorkflowsServiceStub:
                 request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookRequest.SerializeToString,
                 response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookDelivery.FromString,
                 _registered_method=True)
+        self.CreateConnector = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/CreateConnector',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+                _registered_method=True)
+        self.ListConnectors = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/ListConnectors',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+                _registered_method=True)
+        self.GetConnector = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/GetConnector',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+                _registered_method=True)
+        self.UpdateConnector = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/UpdateConnector',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+                _registered_method=True)
+        self.DeleteConnector = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/DeleteConnector',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+                _registered_method=True)
+        self.InitializeCall = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/InitializeCall',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+                _registered_method=True)
+        self.RunCall = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/RunCall',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+                _registered_method=True)
+        self.CreateQuery = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/CreateQuery',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.QueryRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+                _registered_method=True)
+        self.ListQueries = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/ListQueries',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.QueryRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+                _registered_method=True)
+        self.GetQuery = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/GetQuery',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.QueryRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+                _registered_method=True)
+        self.UpdateQuery = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/UpdateQuery',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.QueryRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+                _registered_method=True)
+        self.DeleteQuery = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/DeleteQuery',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.QueryRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+                _registered_method=True)
+        self.ExecuteQuery = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/ExecuteQuery',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.QueryRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+                _registered_method=True)
 
 
 class WorkflowsServiceServicer:
@@ -293,6 +358,90 @@ class WorkflowsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateConnector(self, request, context):
+        """The API connector: an app's providers of external APIs, their authentication and calls.
+        Connectors travel as JSON, as definitions do; private values come back as "***".
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListConnectors(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetConnector(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateConnector(self, request, context):
+        """Replaces the fields given; "***" keeps a stored private value.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteConnector(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def InitializeCall(self, request, context):
+        """Runs the call with sample values and keeps the JSON Schema of its answer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RunCall(self, request, context):
+        """Runs an initialized call with the parameters given.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateQuery(self, request, context):
+        """Saved queries: a data call saved under a name, run by the roles it admits.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListQueries(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetQuery(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateQuery(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteQuery(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExecuteQuery(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkflowsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -400,6 +549,71 @@ def add_WorkflowsServiceServicer_to_server(servicer, server):
                     servicer.PingWebhook,
                     request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookRequest.FromString,
                     response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookDelivery.SerializeToString,
+            ),
+            'CreateConnector': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateConnector,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.SerializeToString,
+            ),
+            'ListConnectors': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListConnectors,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.SerializeToString,
+            ),
+            'GetConnector': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConnector,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.SerializeToString,
+            ),
+            'UpdateConnector': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateConnector,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.SerializeToString,
+            ),
+            'DeleteConnector': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteConnector,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.SerializeToString,
+            ),
+            'InitializeCall': grpc.unary_unary_rpc_method_handler(
+                    servicer.InitializeCall,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.SerializeToString,
+            ),
+            'RunCall': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunCall,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.SerializeToString,
+            ),
+            'CreateQuery': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateQuery,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.QueryRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.SerializeToString,
+            ),
+            'ListQueries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQueries,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.QueryRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.SerializeToString,
+            ),
+            'GetQuery': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetQuery,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.QueryRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.SerializeToString,
+            ),
+            'UpdateQuery': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateQuery,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.QueryRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.SerializeToString,
+            ),
+            'DeleteQuery': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteQuery,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.QueryRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.SerializeToString,
+            ),
+            'ExecuteQuery': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExecuteQuery,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.QueryRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -973,6 +1187,357 @@ class WorkflowsService:
             '/tessera.workflows.v1.WorkflowsService/PingWebhook',
             tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookRequest.SerializeToString,
             tessera_dot_workflows_dot_v1_dot_workflows__pb2.WebhookDelivery.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateConnector(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/CreateConnector',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListConnectors(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/ListConnectors',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConnector(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/GetConnector',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateConnector(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/UpdateConnector',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteConnector(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/DeleteConnector',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InitializeCall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/InitializeCall',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunCall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/RunCall',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateQuery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/CreateQuery',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.QueryRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListQueries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/ListQueries',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.QueryRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetQuery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/GetQuery',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.QueryRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateQuery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/UpdateQuery',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.QueryRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteQuery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/DeleteQuery',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.QueryRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExecuteQuery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/ExecuteQuery',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.QueryRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,270 @@
+"""The API connector and saved queries as the gateway calls them: JSON in, JSON out, the
+app resolved and the caller checked here. External calls happen outside any transaction:
+the connector is read, the call made, and what it taught (a shape) stored after."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from tessera.common.v1 import common_pb2
+
+from services.kit.access import APP_KINDS, APP_ROLES, Kind, Principal
+from services.kit.clock import rfc3339, utcnow
+from services.kit.db import SessionMaker, transaction
+from services.kit.errors import (
+    PermissionDenied,
+    PreconditionFailed,
+    Unauthenticated,
+    ValidationFailed,
+)
+from services.kit.secrets import SecretBox
+from services.kit.tenancy import tenant_of
+from services.workflows import connectors, saved_queries
+from services.workflows.apps import AppRef, AppResolver
+from services.workflows.bodies import json_object
+from services.workflows.connector_calls import CallAnswer, ConnectorClient
+from services.workflows.connectors import CallNotFound, StoredConnector, shape_of
+from services.workflows.saved_queries import QueryInput, QueryNotFound, StoredQuery
+
+APP_ROLE_RANK = {role: rank for rank, role in enumerate(APP_ROLES)}
+
+
+def _parameters(raw: bytes) -> dict[str, Any]:
+    body = json_object(raw, "The body")
+    unknown = set(body) - {"parameters"}
+    if unknown:
+        field = sorted(unknown)[0][:100]
+        raise ValidationFailed(f"Unknown field '{field}'", field=field)
+    given = body.get("parameters", {})
+    if not isinstance(given, dict):
+        raise ValidationFailed(
+            "'parameters' is an object of parameter name to value", field="parameters"
+        )
+    return given
+
+
+def _answer(answer: CallAnswer) -> dict[str, Any]:
+    return {"status": answer.status, "content_type": answer.content_type, "body": answer.body}
+
+
+class ConnectorApi:
+    def __init__(
+        self,
+        sessionmaker: SessionMaker,
+        resolve_app: AppResolver,
+        box: SecretBox,
+        client: ConnectorClient,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.resolve_app = resolve_app
+        self.box = box
+        self.client = client
+
+    async def _app(self, ctx: common_pb2.RequestContext, app_slug: str) -> AppRef:
+        return await self.resolve_app(ctx, app_slug)
+
+    # --- connectors ------------------------------------------------------------------
+
+    async def create(
+        self, ctx: common_pb2.RequestContext, app_slug: str, raw: bytes
+    ) -> dict[str, Any]:
+        app = await self._app(ctx, app_slug)
+        async with transaction(self.sessionmaker, tenant=tenant_of(ctx)) as session:
+            stored = await connectors.create_connector(
+                session,
+                tenant_of(ctx),
+                app.id,
+                f"{ctx.principal_kind}:{ctx.principal_id}",
+                raw,
+                box=self.box,
+            )
+        return stored.shown(self.box)
+
+    async def list(self, ctx: common_pb2.RequestContext, app_slug: str) -> dict[str, Any]:
+        app = await self._app(ctx, app_slug)
+        async with transaction(self.sessionmaker, tenant=tenant_of(ctx)) as session:
+            found = await connectors.list_connectors(session, tenant_of(ctx), app.id)
+        return {"connectors": [each.shown(self.box) for each in found]}
+
+    async def get(
+        self, ctx: common_pb2.RequestContext, app_slug: str, connector_id: str
+    ) -> dict[str, Any]:
+        return (await self._connector(ctx, app_slug, connector_id)).shown(self.box)
+
+    async def _connector(
+        self, ctx: common_pb2.RequestContext, app_slug: str, connector_id: str
+    ) -> StoredConnector:
+        app = await self._app(ctx, app_slug)
+        async with transaction(self.sessionmaker, tenant=tenant_of(ctx)) as session:
+            return await connectors.find(session, tenant_of(ctx), app.id, connector_id)
+
+    async def update(
+        self, ctx: common_pb2.RequestContext, app_slug: str, connector_id: str, raw: bytes
+    ) -> dict[str, Any]:
+        app = await self._app(ctx, app_slug)
+        async with transaction(self.sessionmaker, tenant=tenant_of(ctx)) as session:
+            stored = await connectors.update_connector(
+                session, tenant_of(ctx), app.id, connector_id, raw, box=self.box
+            )
+        return stored.shown(self.box)
+
+    async def delete(
+        self, ctx: common_pb2.RequestContext, app_slug: str, connector_id: str
+    ) -> None:
+        app = await self._app(ctx, app_slug)
+        async with transaction(self.sessionmaker, tenant=tenant_of(ctx)) as session:
+            await connectors.delete_connector(session, tenant_of(ctx), app.id, connector_id)
+
+    async def _run(
+        self, stored: StoredConnector, call_name: str, given: dict[str, Any]
+    ) -> CallAnswer:
+        connector = stored.whole(self.box)
+        return await self.client.run(
+            stored.id, rfc3339(stored.updated_at), connector, connector.call(call_name), given
+        )
+
+    async def initialize(
+        self,
+        ctx: common_pb2.RequestContext,
+        app_slug: str,
+        connector_id: str,
+        call_name: str,
+        raw: bytes,
+    ) -> dict[str, Any]:
+        """Runs the call with sample values (the stored ones unless given) and keeps the
+        shape of its answer, which types the call from then on."""
+        given = _parameters(raw)
+        stored = await self._connector(ctx, app_slug, connector_id)
+        answer = await self._run(stored, call_name, given)
+        initialized = {"shape": shape_of(answer.body), "at": rfc3339(utcnow())}
+        async with transaction(self.sessionmaker, tenant=tenant_of(ctx)) as session:
+            await connectors.store_shape(session, stored.id, call_name, initialized)
+        return {**_answer(answer), "initialized": initialized}
+
+    async def run_call(
+        self,
+        ctx: common_pb2.RequestContext,
+        app_slug: str,
+        connector_id: str,
+        call_name: str,
+        raw: bytes,
+    ) -> dict[str, Any]:
+        given = _parameters(raw)
+        stored = await self._connector(ctx, app_slug, connector_id)
+        _initialized(stored, call_name)
+        return _answer(await self._run(stored, call_name, given))
+
+    # --- saved queries ---------------------------------------------------------------
+
+    async def _checked_query(
+        self, session: AsyncSession, tenant: str, app_id: str, query: QueryInput
+    ) -> None:
+        """The query's call exists, is a data call, and its defaults name public parameters."""
+        try:
+            stored = await connectors.find(session, tenant, app_id, query.connector_id)
+        except connectors.ConnectorNotFound:
+            raise ValidationFailed("The app has no such connector", field="connector_id") from None
+        try:
+            call = _call_of(stored, query.call)
+        except CallNotFound:
+            raise ValidationFailed("The connector has no such call", field="call") from None
+        if call["use_as"] != "data":
+            raise ValidationFailed(
+                "A saved query runs a data call; this one is an action", field="call"
+            )
+        public = {each["name"] for each in call["parameters"] if not each["private"]}
+        for name in query.parameters:
+            if name not in public:
+                raise ValidationFailed(
+                    f"The call has no public parameter {name[:100]!r}",
+                    field=f"parameters.{name[:100]}",
+                )
+
+    async def create_query(
+        self, ctx: common_pb2.RequestContext, app_slug: str, raw: bytes
+    ) -> dict[str, Any]:
+        app = await self._app(ctx, app_slug)
+        query = saved_queries.query_input(raw)
+        async with transaction(self.sessionmaker, tenant=tenant_of(ctx)) as session:
+            await self._checked_query(session, tenant_of(ctx), app.id, query)
+            stored = await saved_queries.create_query(session, tenant_of(ctx), app.id, query)
+        return stored.shown()
+
+    async def list_queries(self, ctx: common_pb2.RequestContext, app_slug: str) -> dict[str, Any]:
+        app = await self._app(ctx, app_slug)
+        async with transaction(self.sessionmaker, tenant=tenant_of(ctx)) as session:
+            found = await saved_queries.list_queries(session, tenant_of(ctx), app.id)
+        return {"queries": [each.shown() for each in found]}
+
+    async def get_query(
+        self, ctx: common_pb2.RequestContext, app_slug: str, name: str
+    ) -> dict[str, Any]:
+        app = await self._app(ctx, app_slug)
+        async with transaction(self.sessionmaker, tenant=tenant_of(ctx)) as session:
+            return (await saved_queries.find(session, tenant_of(ctx), app.id, name)).shown()
+
+    async def update_query(
+        self, ctx: common_pb2.RequestContext, app_slug: str, name: str, raw: bytes
+    ) -> dict[str, Any]:
+        app = await self._app(ctx, app_slug)
+        async with transaction(self.sessionmaker, tenant=tenant_of(ctx)) as session:
+            earlier = await saved_queries.find(session, tenant_of(ctx), app.id, name)
+            query = saved_queries.query_input(raw, earlier)
+            await self._checked_query(session, tenant_of(ctx), app.id, query)
+            stored = await saved_queries.update_query(
+                session, tenant_of(ctx), app.id, earlier, query
+            )
+        return stored.shown()
+
+    async def delete_query(self, ctx: common_pb2.RequestContext, app_slug: str, name: str) -> None:
+        app = await self._app(ctx, app_slug)
+        async with transaction(self.sessionmaker, tenant=tenant_of(ctx)) as session:
+            await saved_queries.delete_query(session, tenant_of(ctx), app.id, name)
+
+    async def execute(
+        self, ctx: common_pb2.RequestContext, app_slug: str, name: str, raw: bytes
+    ) -> dict[str, Any]:
+        """Runs the query's call with the caller's parameters over its defaults; answers
+        the external API's data and the schema its initialization found."""
+        app = await self._app(ctx, app_slug)
+        caller = Principal.of(ctx)
+        if caller.kind in APP_KINDS and caller.app_id != app.id:
+            raise QueryNotFound()
+        given = _parameters(raw)
+        async with transaction(self.sessionmaker, tenant=tenant_of(ctx)) as session:
+            query = await saved_queries.find(session, tenant_of(ctx), app.id, name)
+            _may_execute(caller, query)
+            stored = await connectors.find(session, tenant_of(ctx), app.id, query.connector_id)
+        initialized = _initialized(stored, query.call)
+        answer = await self._run(stored, query.call, {**query.parameters, **given})
+        return {"data": answer.body, "schema": initialized["shape"]}
+
+
+def _call_of(stored: StoredConnector, name: str) -> dict[str, Any]:
+    for call in stored.document["calls"]:
+        if call["name"] == name:
+            return dict(call)
+    raise CallNotFound()
+
+
+def _initialized(stored: StoredConnector, call_name: str) -> dict[str, Any]:
+    _call_of(stored, call_name)
+    initialized = stored.shapes.get(call_name)
+    if initialized is None:
+        raise PreconditionFailed(
+            f"Call {call_name!r} has not been initialized since it was last changed:"
+            " initialize it first",
+            field="call",
+        )
+    return dict(initialized)
+
+
+def _may_execute(caller: Principal, query: StoredQuery) -> None:
+    if caller.kind not in APP_KINDS:
+        return
+    if APP_ROLE_RANK.get(caller.app_role, -1) >= APP_ROLE_RANK[query.app_role]:
+        return
+    if caller.kind == Kind.ANONYMOUS:
+        raise Unauthenticated("This query runs only for signed-in users")
+    raise PermissionDenied(f"This query needs the app role {query.app_role!r} or a stronger one")

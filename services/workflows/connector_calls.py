@@ -1,0 +1,405 @@
+"""Running a connector's call: its parameters bound (a caller's values for the public ones,
+the builder's for the private ones), its URL, headers and body filled in, the connector's
+authentication added, and the request sent through the SSRF-safe client.
+
+Tokens that OAuth2 and JWT authentication obtain are kept in this process until shortly
+before they expire, per connector and version (an edited connector asks anew), and asked
+for again, once, when the API answers 401. Private values reach only the request: errors
+name the host, never the URL's query or a header."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Final
+from urllib.parse import quote, quote_plus, urlencode
+
+import httpx
+import jwt
+
+from services.kit.errors import UpstreamFailed, ValidationFailed
+from services.kit.json import dumps_exact, loads_exact
+from services.kit.outbound import OutboundClient
+from services.workflows.connectors import (
+    MAX_VALUE_LENGTH,
+    PLACEHOLDER,
+    Auth,
+    Call,
+    ConnectorInput,
+    Scalar,
+)
+
+TOKEN_AUTH: Final = frozenset(
+    {"oauth2_password", "oauth2_client_credentials", "oauth2_custom_token", "jwt"}
+)
+DEFAULT_KEY_PARAMETER = "api_key"
+DEFAULT_KEY_HEADER = "Authorization"
+DEFAULT_TOKEN_SECONDS = 3600
+MAX_CACHED_TOKENS = 1000
+# Of an answer's body, what an error shows.
+ERROR_BODY_CHARS = 1000
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+@dataclass(frozen=True, slots=True)
+class CallAnswer:
+    status: int
+    content_type: str
+    # The parsed JSON, or the text when the answer is not JSON.
+    body: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    method: str
+    url: str
+    headers: dict[str, str]
+    content: bytes | None
+
+
+class TokenCache:
+    """Access tokens by (connector id, version), each until shortly before it expires."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._tokens: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    async def get(
+        self, key: tuple[str, str], fetch: Callable[[], Awaitable[tuple[str, float]]]
+    ) -> str:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:  # one request for a token at a time per connector
+            held = self._tokens.get(key)
+            if held is not None and held[1] > self.clock():
+                return held[0]
+            token, seconds = await fetch()
+            # A little early, so a token does not expire on its way.
+            margin = min(30.0, seconds / 10)
+            self._tokens[key] = (token, self.clock() + seconds - margin)
+            self._tokens.move_to_end(key)
+            while len(self._tokens) > MAX_CACHED_TOKENS:
+                dropped, _ = self._tokens.popitem(last=False)
+                self._locks.pop(dropped, None)
+            return token
+
+    def drop(self, key: tuple[str, str]) -> None:
+        self._tokens.pop(key, None)
+
+
+def _as_text(value: Scalar) -> str:
+    if value is None:
+        return ""
+    if value is True or value is False:
+        return "true" if value else "false"
+    return str(value)
+
+
+def bound(call: Call, given: dict[str, Any]) -> dict[str, Scalar]:
+    """The call's parameter values: the caller's for public ones, else the stored ones."""
+    declared = {each.name: each for each in call.parameters}
+    for name, value in given.items():
+        field = f"parameters.{name[:100]}"
+        if name not in declared:
+            raise ValidationFailed(f"The call takes no parameter {name[:100]!r}", field=field)
+        if declared[name].private:
+            raise ValidationFailed(
+                f"Parameter {name!r} is private: its value is the builder's", field=field
+            )
+        if not isinstance(value, str | int | Decimal | bool) and value is not None:
+            raise ValidationFailed(
+                f"Parameter {name!r} is text, a number, true, false or null", field=field
+            )
+        if isinstance(value, str) and ("\x00" in value or len(value) > MAX_VALUE_LENGTH):
+            raise ValidationFailed(
+                f"Parameter {name!r} holds a NUL character or is longer than"
+                f" {MAX_VALUE_LENGTH} characters",
+                field=field,
+            )
+    values: dict[str, Scalar] = {}
+    for each in call.parameters:
+        value = each.value if each.private else given.get(each.name, each.value)
+        if value is None and not each.optional:
+            raise ValidationFailed(
+                f"Parameter {each.name!r} is required", field=f"parameters.{each.name}"
+            )
+        values[each.name] = value
+    return values
+
+
+def _filled(template: str, values: dict[str, Scalar], encode: Callable[[str], str] = str) -> str:
+    """The template with each `<name>` of a parameter replaced; other text, `<b>` say in a
+    shared header, stays as written."""
+
+    def value_of(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return encode(_as_text(values[name])) if name in values else match.group(0)
+
+    return PLACEHOLDER.sub(value_of, template)
+
+
+def _filled_json(template: Any, values: dict[str, Scalar]) -> Any:
+    if isinstance(template, str):
+        whole = PLACEHOLDER.fullmatch(template)
+        if whole is not None and whole.group(1) in values:
+            return values[whole.group(1)]
+        return _filled(template, values)
+    if isinstance(template, dict):
+        return {_filled(k, values): _filled_json(v, values) for k, v in template.items()}
+    if isinstance(template, list):
+        return [_filled_json(each, values) for each in template]
+    return template
+
+
+def _header_value(name: str, value: str) -> str:
+    if "\r" in value or "\n" in value or "\x00" in value:
+        raise ValidationFailed(f"The value of header {name!r} would hold a line break")
+    return value
+
+
+def _basic(user: str, password: str, *, form_encoded: bool = False) -> str:
+    if form_encoded:  # OAuth2 client authentication (RFC 6749, 2.3.1)
+        user, password = quote_plus(user), quote_plus(password)
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+def request_of(connector: ConnectorInput, call: Call, values: dict[str, Scalar]) -> Request:
+    """The request the call makes, before authentication."""
+    url = _filled(call.url, values, lambda text: quote(text, safe=""))
+    if not url.lower().startswith(("http://", "https://")):
+        if not connector.base_url:
+            raise ValidationFailed(
+                f"Call {call.name!r} has a relative URL and the connector no base URL",
+                field="base_url",
+            )
+        url = connector.base_url.rstrip("/") + ("/" + url.lstrip("/") if url else "")
+    headers: dict[str, str] = {}
+    for each in (*connector.headers, *call.headers):
+        for name in [key for key in headers if key.lower() == each.name.lower()]:
+            del headers[name]
+        headers[each.name] = _header_value(each.name, _filled(each.value or "", values))
+    shared = {each.name: each.value or "" for each in connector.parameters}
+    query: dict[str, str] = {}
+    content: bytes | None = None
+    body_type = call.body_type
+    if body_type == "json":
+        body = _filled_json(call.body, values)
+        if isinstance(body, dict):
+            body = {**shared, **body}
+        else:
+            query.update(shared)
+        content = dumps_exact(body)
+        _default_type(headers, "application/json")
+    elif body_type == "form":
+        form = {**shared, **{_filled(k, values): _filled(v, values) for k, v in call.body.items()}}
+        content = urlencode(form).encode("ascii")
+        _default_type(headers, "application/x-www-form-urlencoded")
+    else:
+        query.update(shared)
+        if body_type == "raw":
+            content = _filled(call.body, values).encode("utf-8")
+            _default_type(headers, "text/plain; charset=utf-8")
+    if query:
+        url = str(_url(url).copy_merge_params(query))
+    return Request(call.method, url, headers, content)
+
+
+def _url(text: str) -> httpx.URL:
+    try:
+        return httpx.URL(text)
+    except (httpx.InvalidURL, TypeError):
+        raise ValidationFailed("The call's URL is not a URL", field="url") from None
+
+
+def _default_type(headers: dict[str, str], content_type: str) -> None:
+    if not any(name.lower() == "content-type" for name in headers):
+        headers["Content-Type"] = content_type
+
+
+def _host(url: str) -> str:
+    try:
+        return httpx.URL(url).host[:200] or "the API"
+    except (httpx.InvalidURL, TypeError):
+        return "the API"
+
+
+def answer_of(response: httpx.Response) -> CallAnswer:
+    content_type = response.headers.get("content-type", "")
+    text = response.content.decode("utf-8", errors="replace")
+    try:
+        body = loads_exact(text) if text.strip() else None
+    except ValueError:
+        body = text
+    return CallAnswer(response.status_code, content_type.split(";")[0].strip(), body)
+
+
+def signed_jwt(auth: Auth, now: int) -> str:
+    """The assertion JWT authentication signs with the connector's private key."""
+    claims: dict[str, Any] = {"iat": now, "exp": now + auth.lifetime_seconds}
+    if auth.client_id:
+        claims["iss"] = auth.client_id
+    if auth.scope:
+        claims["scope"] = auth.scope
+    # Exact numbers to plain JSON ones, which PyJWT's encoder takes.
+    claims.update(json.loads(dumps_exact(auth.claims or {})))
+    return jwt.encode(claims, auth.private_key or "", algorithm=auth.algorithm or "")
+
+
+class ConnectorClient:
+    """Sends connectors' calls, adding their authentication."""
+
+    def __init__(self, client: OutboundClient, tokens: TokenCache | None = None) -> None:
+        self.client = client
+        self.tokens = tokens or TokenCache()
+
+    async def run(
+        self,
+        connector_id: str,
+        version: str,
+        connector: ConnectorInput,
+        call: Call,
+        given: dict[str, Any],
+    ) -> CallAnswer:
+        """The call's answer, when it is a success (2xx); UpstreamFailed otherwise."""
+        request = request_of(connector, call, bound(call, given))
+        auth = connector.auth
+        key = (connector_id, version)
+        response = await self._send(
+            self._authenticated(request, auth, await self._token(key, auth))
+        )
+        if response.status_code == 401 and auth.type in TOKEN_AUTH:
+            # The token may have been revoked or expired early: one more, once.
+            self.tokens.drop(key)
+            retried = self._authenticated(request, auth, await self._token(key, auth))
+            response = await self._send(retried)
+        answer = answer_of(response)
+        if not 200 <= response.status_code < 300:
+            shown = (
+                answer.body if isinstance(answer.body, str) else dumps_exact(answer.body).decode()
+            )
+            raise UpstreamFailed(
+                f"{_host(request.url)} answered {response.status_code}",
+                details=[{"status": response.status_code, "body": shown[:ERROR_BODY_CHARS]}],
+            )
+        return answer
+
+    async def _token(self, key: tuple[str, str], auth: Auth) -> str:
+        if auth.type not in TOKEN_AUTH:
+            return ""
+        return await self.tokens.get(key, lambda: self._fetch_token(auth))
+
+    def _authenticated(self, request: Request, auth: Auth, token: str) -> Request:
+        headers = dict(request.headers)
+        url = request.url
+        if auth.type == "key_in_url":
+            url = str(
+                _url(url).copy_merge_params(
+                    {auth.key_name or DEFAULT_KEY_PARAMETER: auth.key or ""}
+                )
+            )
+        elif auth.type == "key_in_header":
+            headers[auth.key_name or DEFAULT_KEY_HEADER] = auth.key or ""
+        elif auth.type == "basic":
+            headers["Authorization"] = _basic(auth.username or "", auth.password or "")
+        elif token:
+            headers["Authorization"] = f"Bearer {token}"
+        return Request(request.method, url, headers, request.content)
+
+    async def _send(self, request: Request) -> httpx.Response:
+        host = _host(request.url)
+        try:
+            return await self.client.request(
+                request.method, request.url, headers=request.headers, content=request.content
+            )
+        except httpx.TimeoutException:
+            raise UpstreamFailed(f"{host} did not answer in time") from None
+        except httpx.TransportError as error:
+            raise UpstreamFailed(f"{host} could not be reached ({type(error).__name__})") from None
+
+    async def _fetch_token(self, auth: Auth) -> tuple[str, float]:
+        """(access token, seconds it lasts) from the token endpoint, or the signed JWT
+        itself when JWT authentication names no token endpoint."""
+        form: dict[str, str] = {}
+        headers = {
+            "Accept": "application/json",
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        if auth.type == "jwt":
+            assertion = signed_jwt(auth, int(time.time()))
+            if not auth.token_url:
+                return assertion, float(auth.lifetime_seconds)
+            form = {"grant_type": JWT_BEARER_GRANT, "assertion": assertion}
+        elif auth.type == "oauth2_password":
+            form = {
+                "grant_type": "password",
+                "username": auth.username or "",
+                "password": auth.password or "",
+            }
+            if auth.client_id and auth.client_secret:
+                headers["Authorization"] = _basic(
+                    auth.client_id, auth.client_secret, form_encoded=True
+                )
+            elif auth.client_id:
+                form["client_id"] = auth.client_id
+        elif auth.type == "oauth2_client_credentials":
+            form = {"grant_type": "client_credentials"}
+            headers["Authorization"] = _basic(
+                auth.client_id or "", auth.client_secret or "", form_encoded=True
+            )
+            if auth.audience:
+                form["audience"] = auth.audience
+        else:  # oauth2_custom_token: the builder's form, the key and secret as Basic
+            form = dict(auth.token_parameters or {"grant_type": "client_credentials"})
+            headers["Authorization"] = _basic(auth.client_id or "", auth.client_secret or "")
+        if auth.scope and auth.type != "jwt":
+            form["scope"] = auth.scope
+        token_url = auth.token_url or ""
+        host = _host(token_url)
+        try:
+            response = await self.client.request(
+                "POST",
+                token_url,
+                headers=headers,
+                content=urlencode(form).encode("ascii"),
+                follow_redirects=False,
+            )
+        except httpx.TimeoutException:
+            raise UpstreamFailed(f"The token endpoint {host} did not answer in time") from None
+        except httpx.TransportError as error:
+            raise UpstreamFailed(
+                f"The token endpoint {host} could not be reached ({type(error).__name__})"
+            ) from None
+        if not 200 <= response.status_code < 300:
+            raise UpstreamFailed(
+                f"The token endpoint {host} answered {response.status_code}",
+                details=[{"status": response.status_code}],
+            )
+        return _token_of(response, auth.token_field or "access_token", host)
+
+
+def _token_of(response: httpx.Response, field: str, host: str) -> tuple[str, float]:
+    try:
+        data = loads_exact(response.content)
+    except ValueError:
+        data = None
+    found: Any = data
+    for part in field.split("."):
+        found = found.get(part) if isinstance(found, dict) else None
+    if not isinstance(found, str) or not found or len(found) > MAX_VALUE_LENGTH:
+        raise UpstreamFailed(f"The token endpoint {host} answered no '{field}'")
+    if any(char in found for char in "\r\n\x00"):
+        raise UpstreamFailed(f"The token endpoint {host} answered a token no header can carry")
+    lasts = data.get("expires_in") if isinstance(data, dict) else None
+    if isinstance(lasts, Decimal):
+        lasts = int(lasts)
+    seconds = (
+        float(lasts) if isinstance(lasts, int) and 0 < lasts <= 10**8 else DEFAULT_TOKEN_SECONDS
+    )
+    return found, seconds

@@ -1,0 +1,575 @@
+"""The API connector and saved queries on the suite's stack, whose operator allows 127.0.0.1
+(tests/support/stack.py): a real local API and authorization server
+(tests/support/external_api.py) admits each authentication type only when Tessera sends
+what it should; a call is initialized once and its answer's schema kept; a saved query
+runs with parameters for those its role admits; private values are never shown, stored
+in the clear or logged."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from services.devstack.stack import Stack
+from tests.e2e.conftest import database_url
+from tests.factories.accounts import Tenant, unique_email
+from tests.factories.apps import create_app
+from tests.factories.tables import error_of
+from tests.support import external_api as api
+from tests.support.external_api import ExternalApi, external_api
+
+ITEMS_CALL: dict[str, Any] = {
+    "name": "list_items",
+    "url": "/v1/items?limit=<limit>",
+    "parameters": [{"name": "limit", "value": 10}],
+}
+
+
+@pytest.fixture(scope="module")
+def remote() -> Iterator[ExternalApi]:
+    with external_api() as running:
+        yield running
+
+
+@pytest.fixture
+def app(tenant: Tenant) -> dict[str, Any]:
+    return create_app(tenant)
+
+
+def connectors_path(app: dict[str, Any]) -> str:
+    return f"/api/apps/{app['slug']}/connectors"
+
+
+def queries_path(app: dict[str, Any]) -> str:
+    return f"/api/apps/{app['slug']}/queries"
+
+
+def connect(
+    tenant: Tenant, app: dict[str, Any], remote: ExternalApi, **body: Any
+) -> dict[str, Any]:
+    made = tenant.post(
+        connectors_path(app),
+        json={"name": "Inventory", "base_url": remote.url(), "calls": [ITEMS_CALL], **body},
+    )
+    assert made.status_code == 201, made.text
+    return dict(made.json())
+
+
+def call_path(app: dict[str, Any], connector: dict[str, Any], call: str, action: str) -> str:
+    return f"{connectors_path(app)}/{connector['id']}/calls/{call}/{action}"
+
+
+AUTHS: dict[str, dict[str, Any]] = {
+    "none": {"type": "none"},
+    "key_in_url": {"type": "key_in_url", "key": api.API_KEY},
+    "key_in_header": {"type": "key_in_header", "key_name": "X-Api-Key", "key": api.API_KEY},
+    "basic": {"type": "basic", "username": api.USERNAME, "password": api.PASSWORD},
+    "oauth2_password": {
+        "type": "oauth2_password",
+        "token_url": "<remote>/token",
+        "username": api.USERNAME,
+        "password": api.PASSWORD,
+        "client_id": api.CLIENT_ID,
+        "client_secret": api.CLIENT_SECRET,
+    },
+    "oauth2_client_credentials": {
+        "type": "oauth2_client_credentials",
+        "token_url": "<remote>/token",
+        "client_id": api.CLIENT_ID,
+        "client_secret": api.CLIENT_SECRET,
+        "scope": "inventory.read",
+    },
+    "oauth2_custom_token": {
+        "type": "oauth2_custom_token",
+        "token_url": "<remote>/custom-token",
+        "client_id": api.CUSTOM_KEY,
+        "client_secret": api.CUSTOM_SECRET,
+        "token_parameters": {"grant_type": "client_credentials", "realm": "inventory"},
+        "token_field": "result.bearer",
+    },
+    "jwt_bearer_grant": {
+        "type": "jwt",
+        "token_url": "<remote>/token",
+        "algorithm": "RS256",
+        "private_key": "<pem>",
+        "client_id": api.JWT_ISSUER,
+        "scope": "inventory.read",
+        "claims": {"aud": api.JWT_AUDIENCE},
+    },
+    "jwt_sent_as_it_is": {
+        "type": "jwt",
+        "algorithm": "RS256",
+        "private_key": "<pem>",
+        "claims": {"aud": api.JWT_AUDIENCE, "sub": "tessera"},
+        "lifetime_seconds": 300,
+    },
+}
+SECRET_FIELDS = ("key", "password", "client_secret", "private_key")
+
+
+def auth_for(name: str, remote: ExternalApi) -> dict[str, Any]:
+    auth = dict(AUTHS[name])
+    for key, value in auth.items():
+        if value == "<pem>":
+            auth[key] = remote.private_key_pem
+        elif isinstance(value, str) and value.startswith("<remote>"):
+            auth[key] = remote.url(value.removeprefix("<remote>"))
+    return auth
+
+
+@pytest.mark.parametrize("auth_name", sorted(AUTHS))
+def test_each_authentication_type_reaches_an_api_that_checks_it(
+    tenant: Tenant, app: dict[str, Any], remote: ExternalApi, auth_name: str
+) -> None:
+    auth = auth_for(auth_name, remote)
+    if auth_name == "none":
+        # This API admits no unauthenticated caller: the failure is the API's, reported.
+        connector = connect(tenant, app, remote, auth=auth)
+        refused = tenant.post(call_path(app, connector, "list_items", "initialize"))
+        error = error_of(refused, 502)
+        assert error["code"] == "upstream_failed"
+        assert error["details"][0]["status"] == 401
+        return
+    grants_before = len(remote.grants)
+    connector = connect(tenant, app, remote, auth=auth)
+    for name in SECRET_FIELDS:
+        if auth.get(name) is not None:
+            assert connector["auth"][name] == "***"
+
+    initialized = tenant.post(
+        call_path(app, connector, "list_items", "initialize"), json={"parameters": {"limit": 2}}
+    )
+    assert initialized.status_code == 200, initialized.text
+    assert initialized.json()["body"]["items"] == api.ITEMS
+    sent = remote.to("/v1/items")[-1]
+    assert sent.query["limit"] == ["2"]
+    if auth_name == "key_in_url":
+        assert sent.query["api_key"] == [api.API_KEY]
+    elif auth_name == "key_in_header":
+        assert sent.headers["x-api-key"] == api.API_KEY
+    elif auth_name == "basic":
+        assert sent.headers["authorization"].startswith("Basic ")
+    else:
+        assert sent.headers["authorization"].startswith("Bearer ")
+
+    ran = tenant.post(call_path(app, connector, "list_items", "run"))
+    assert ran.status_code == 200, ran.text
+    assert ran.json() == {
+        "status": 200,
+        "content_type": "application/json",
+        "body": {"items": api.ITEMS, "total": 2},
+    }
+    assert remote.to("/v1/items")[-1].query["limit"] == ["10"]
+    if auth["type"] not in ("none", "key_in_url", "key_in_header", "basic") and auth.get(
+        "token_url"
+    ):
+        # One token for both calls: it is kept until it expires.
+        assert len(remote.grants) == grants_before + 1
+
+
+def test_initialization_keeps_the_answers_schema_and_a_changed_call_needs_it_again(
+    tenant: Tenant, app: dict[str, Any], remote: ExternalApi
+) -> None:
+    connector = connect(tenant, app, remote, auth=auth_for("key_in_header", remote))
+    before = tenant.post(call_path(app, connector, "list_items", "run"))
+    assert error_of(before, 412)["field"] == "call"
+    assert connector["calls"][0]["initialized"] is None
+
+    assert tenant.post(call_path(app, connector, "list_items", "initialize")).status_code == 200
+    shown = tenant.get(f"{connectors_path(app)}/{connector['id']}").json()
+    shape = shown["calls"][0]["initialized"]["shape"]
+    item = shape["properties"]["items"]["items"]
+    assert shape["properties"]["total"] == {"type": "integer"}
+    assert item["properties"]["name"] == {"type": "string"}
+    # 12.5 and 3: numbers; null and 40: an integer that may be null.
+    assert item["properties"]["price"] == {"type": "number"}
+    assert item["properties"]["stock"] == {"type": "integer", "nullable": True}
+    assert item["properties"]["tags"] == {"type": "array", "items": {"type": "string"}}
+
+    # Renaming the connector keeps its calls initialized; changing a call does not.
+    renamed = tenant.patch(f"{connectors_path(app)}/{connector['id']}", json={"name": "Stock"})
+    assert renamed.json()["calls"][0]["initialized"] == shown["calls"][0]["initialized"]
+    changed_call = {**ITEMS_CALL, "url": "/v1/items?limit=<limit>&sort=name"}
+    changed = tenant.patch(
+        f"{connectors_path(app)}/{connector['id']}", json={"calls": [changed_call]}
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["calls"][0]["initialized"] is None
+    assert changed.json()["auth"]["key"] == "***"  # the key stayed, unseen
+    error_of(tenant.post(call_path(app, connector, "list_items", "run")), 412)
+
+
+def test_private_values_are_write_only_sealed_and_never_logged(
+    tenant: Tenant, app: dict[str, Any], remote: ExternalApi, stack: Stack
+) -> None:
+    header_secret = "hdr-" + unique_email("s")
+    parameter_secret = "prm-" + unique_email("s")
+    call = {
+        "name": "echo",
+        "method": "POST",
+        "url": "/v1/echo",
+        "headers": [{"name": "X-Tenant-Secret", "value": header_secret, "private": True}],
+        "parameters": [
+            {"name": "token", "value": parameter_secret, "private": True},
+            {"name": "note", "value": "hello"},
+        ],
+        "body_type": "json",
+        "body": {"token": "<token>", "note": "<note>"},
+    }
+    connector = connect(
+        tenant, app, remote, auth=auth_for("basic", remote), calls=[ITEMS_CALL, call]
+    )
+    echo = connector["calls"][1]
+    assert echo["headers"][0]["value"] == "***"
+    assert echo["parameters"][0]["value"] == "***"
+    assert echo["parameters"][1]["value"] == "hello"
+
+    with psycopg.connect(database_url(stack, "workflows"), autocommit=True) as connection:
+        stored = connection.execute(
+            "SELECT document::text, sealed_secrets FROM connectors WHERE id = %s",
+            (connector["id"],),
+        ).fetchone()
+    assert stored is not None
+    for secret in (header_secret, parameter_secret, api.PASSWORD):
+        assert secret not in stored[0]
+        assert secret not in stored[1]
+    assert stored[1].startswith("tsk1.")
+
+    # Sent back as read ("***" kept), the connector still calls with the real values.
+    path = f"{connectors_path(app)}/{connector['id']}"
+    shown = tenant.get(path).json()
+    assert tenant.patch(path, json=shown).status_code == 200
+    initialized = tenant.post(call_path(app, connector, "echo", "initialize"))
+    assert initialized.status_code == 200, initialized.text
+    sent = remote.to("/v1/echo")[-1]
+    assert sent.headers["x-tenant-secret"] == header_secret
+    assert sent.json() == {"token": parameter_secret, "note": "hello"}
+    # A private parameter is the builder's: a caller cannot set it.
+    refused = tenant.post(
+        call_path(app, connector, "echo", "run"), json={"parameters": {"token": "mine"}}
+    )
+    assert error_of(refused, 400)["field"] == "parameters.token"
+    # "***" where nothing is stored is refused, not stored.
+    bad = tenant.patch(path, json={"headers": [{"name": "X-New", "value": "***", "private": True}]})
+    assert error_of(bad, 400)["field"] == "headers.x-new"
+
+    for log in Path(stack.log_dir).glob("*"):
+        if log.is_file():
+            text = log.read_text(errors="replace")
+            # The key sent in a URL's query by the key_in_url tests of this module too.
+            for secret in (header_secret, parameter_secret, api.PASSWORD, api.API_KEY):
+                assert secret not in text, f"{secret} in {log.name}"
+
+
+def test_bodies_shared_headers_and_parameters_fill_in_as_documented(
+    tenant: Tenant, app: dict[str, Any], remote: ExternalApi
+) -> None:
+    calls = [
+        {
+            "name": "create_item",
+            "use_as": "action",
+            "method": "POST",
+            "url": "/v1/items/<sku>",
+            "parameters": [
+                {"name": "sku", "value": "a/b c"},
+                {"name": "count", "value": 3},
+                {"name": "name", "value": "Anvil"},
+                {"name": "fragile", "value": True},
+            ],
+            "body_type": "json",
+            "body": {"count": "<count>", "label": "Item <name>!", "flags": ["<fragile>"]},
+        },
+        {
+            "name": "form_item",
+            "method": "PUT",
+            "url": "/v1/form",
+            "parameters": [{"name": "name", "value": "x"}],
+            "body_type": "form",
+            "body": {"name": "<name>", "kind": "tool & die"},
+        },
+        {
+            "name": "raw_item",
+            "method": "PATCH",
+            "url": "/v1/raw",
+            "headers": [{"name": "Content-Type", "value": "text/csv"}],
+            "parameters": [{"name": "name", "value": "x"}],
+            "body_type": "raw",
+            "body": "name\n<name>\n",
+        },
+    ]
+    connector = connect(
+        tenant,
+        app,
+        remote,
+        auth=auth_for("key_in_header", remote),
+        headers=[{"name": "Accept-Language", "value": "fr"}],
+        parameters=[{"name": "workspace", "value": "north"}],
+        calls=calls,
+    )
+    for name in ("create_item", "form_item", "raw_item"):
+        initialized = tenant.post(call_path(app, connector, name, "initialize"))
+        assert initialized.status_code == 200, initialized.text
+
+    created = remote.to("/v1/items/a%2Fb%20c")[-1]
+    assert created.method == "POST"
+    assert created.headers["accept-language"] == "fr"
+    assert created.headers["content-type"] == "application/json"
+    # A placeholder that is the whole string keeps its type; inside text it is text.
+    assert created.json() == {
+        "workspace": "north",
+        "count": 3,
+        "label": "Item Anvil!",
+        "flags": [True],
+    }
+    form = remote.to("/v1/form")[-1]
+    assert form.form() == {"workspace": ["north"], "name": ["x"], "kind": ["tool & die"]}
+    raw = remote.to("/v1/raw")[-1]
+    assert raw.body == b"name\nx\n"
+    assert raw.headers["content-type"] == "text/csv"
+    assert raw.query["workspace"] == ["north"]
+
+    ran = tenant.post(
+        call_path(app, connector, "create_item", "run"),
+        json={"parameters": {"count": 12, "name": "Rope"}},
+    )
+    assert ran.status_code == 200, ran.text
+    assert remote.to("/v1/items/a%2Fb%20c")[-1].json()["count"] == 12
+
+
+def test_a_token_refused_early_is_asked_for_again_once(
+    tenant: Tenant, app: dict[str, Any], remote: ExternalApi
+) -> None:
+    connector = connect(tenant, app, remote, auth=auth_for("oauth2_client_credentials", remote))
+    assert tenant.post(call_path(app, connector, "list_items", "initialize")).status_code == 200
+    grants = len(remote.grants)
+    remote.revoke_tokens()
+    ran = tenant.post(call_path(app, connector, "list_items", "run"))
+    assert ran.status_code == 200, ran.text
+    assert len(remote.grants) == grants + 1
+
+    # A provider whose every token is refused: one new token, then the 401 is reported.
+    remote.refuse_tokens = True
+    try:
+        remote.revoke_tokens()
+        tries = len(remote.to("/v1/items"))
+        failed = tenant.post(call_path(app, connector, "list_items", "run"))
+        assert error_of(failed, 502)["details"][0]["status"] == 401
+        assert len(remote.to("/v1/items")) == tries + 2
+        assert len(remote.grants) == grants + 2
+    finally:
+        remote.refuse_tokens = False
+
+
+def test_wrong_credentials_are_the_apis_refusal_and_say_nothing_of_them(
+    tenant: Tenant, app: dict[str, Any], remote: ExternalApi
+) -> None:
+    wrong = {**auth_for("oauth2_password", remote), "password": "not the password"}
+    connector = connect(tenant, app, remote, auth=wrong)
+    failed = tenant.post(call_path(app, connector, "list_items", "initialize"))
+    error = error_of(failed, 502)
+    assert "token endpoint" in error["message"]
+    assert "not the password" not in failed.text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/",
+        "http://[::ffff:127.0.0.2]/",
+        "http://0x7f000002/",
+        "http://[fd00:ec2::254]/",
+    ],
+)
+def test_calls_to_addresses_inside_are_refused(
+    tenant: Tenant, app: dict[str, Any], remote: ExternalApi, url: str
+) -> None:
+    connector = connect(
+        tenant,
+        app,
+        remote,
+        calls=[{"name": "inside", "url": url}],
+        auth={"type": "none"},
+    )
+    refused = tenant.post(call_path(app, connector, "inside", "initialize"))
+    assert error_of(refused, 400)["field"] == "url"
+
+
+def _end_user(client: httpx.Client, tenant: Tenant, app: dict[str, Any], role: str) -> str:
+    email = unique_email("enduser")
+    made = tenant.post(
+        f"/api/apps/{app['slug']}/users",
+        json={"email": email, "password": "end user password", "app_role": role},
+    )
+    assert made.status_code == 201, made.text
+    session = client.post(
+        f"/api/apps/{app['public_id']}/auth/login",
+        json={"email": email, "password": "end user password"},
+    )
+    assert session.status_code == 200, session.text
+    return str(session.json()["token"])
+
+
+def test_a_saved_query_runs_with_parameters_for_the_roles_it_admits(
+    client: httpx.Client, tenant: Tenant, app: dict[str, Any], remote: ExternalApi
+) -> None:
+    connector = connect(tenant, app, remote, auth=auth_for("key_in_url", remote))
+    query = {
+        "name": "cheap_items",
+        "connector_id": connector["id"],
+        "call": "list_items",
+        "parameters": {"limit": 5},
+        "app_role": "power",
+    }
+    made = tenant.post(queries_path(app), json=query)
+    assert made.status_code == 201, made.text
+    assert made.json()["app_role"] == "power"
+    execute = f"{queries_path(app)}/cheap_items/execute"
+    # Not initialized yet: the query's schema is unknown.
+    error_of(tenant.post(execute), 412)
+    assert tenant.post(call_path(app, connector, "list_items", "initialize")).status_code == 200
+
+    ran = tenant.post(execute, json={"parameters": {"limit": 1}})
+    assert ran.status_code == 200, ran.text
+    assert ran.json()["data"]["items"] == api.ITEMS
+    assert ran.json()["schema"]["properties"]["total"] == {"type": "integer"}
+    assert remote.to("/v1/items")[-1].query["limit"] == ["1"]
+    assert tenant.post(execute).status_code == 200
+    assert remote.to("/v1/items")[-1].query["limit"] == ["5"]  # the query's default
+
+    public_execute = f"/api/apps/{app['public_id']}/queries/cheap_items/execute"
+    basic = {"Authorization": f"Bearer {_end_user(client, tenant, app, 'basic')}"}
+    power = {"Authorization": f"Bearer {_end_user(client, tenant, app, 'power')}"}
+    assert error_of(client.post(public_execute, headers=basic), 403)["code"] == "permission_denied"
+    assert client.post(public_execute, headers=power).status_code == 200
+    error_of(client.post(public_execute), 401)
+    # End users run queries; they do not read or change them.
+    error_of(client.get(f"/api/apps/{app['public_id']}/queries", headers=power), 403)
+
+    opened = tenant.patch(f"{queries_path(app)}/cheap_items", json={"app_role": "public"})
+    assert opened.status_code == 200, opened.text
+    assert opened.json()["parameters"] == {"limit": 5}
+    assert client.post(public_execute).status_code == 200
+
+    listed = tenant.get(queries_path(app)).json()["queries"]
+    assert [each["name"] for each in listed] == ["cheap_items"]
+    # Deleting the connector deletes its queries.
+    assert tenant.delete(f"{connectors_path(app)}/{connector['id']}").status_code == 204
+    error_of(tenant.get(f"{queries_path(app)}/cheap_items"), 404)
+
+
+def test_a_query_must_name_a_data_call_and_its_public_parameters(
+    tenant: Tenant, app: dict[str, Any], remote: ExternalApi
+) -> None:
+    action = {**ITEMS_CALL, "name": "restock", "use_as": "action"}
+    connector = connect(tenant, app, remote, calls=[ITEMS_CALL, action])
+    base = {"name": "q", "connector_id": connector["id"], "call": "list_items"}
+    for body, field in (
+        ({**base, "connector_id": "con_nothing"}, "connector_id"),
+        ({**base, "call": "nothing"}, "call"),
+        ({**base, "call": "restock"}, "call"),
+        ({**base, "parameters": {"nope": 1}}, "parameters.nope"),
+        ({**base, "parameters": {"limit": [1]}}, "parameters.limit"),
+        ({**base, "app_role": "owner"}, "app_role"),
+        ({**base, "name": "Not A Name"}, "name"),
+        ({**base, "surprise": 1}, "surprise"),
+    ):
+        response = tenant.post(queries_path(app), json=body)
+        assert error_of(response, 400)["field"] == field, (body, response.text)
+    assert tenant.get(queries_path(app)).json() == {"queries": []}
+    assert tenant.post(queries_path(app), json=base).status_code == 201
+    error_of(tenant.post(queries_path(app), json=base), 409)
+
+
+BAD_CONNECTORS: list[tuple[dict[str, Any], str]] = [
+    ({}, "name"),
+    ({"name": 5}, "name"),
+    ({"name": "x", "surprise": True}, "surprise"),
+    ({"name": "x\u0000"}, "name"),
+    ({"name": "x", "base_url": "http://a\r\nb"}, "base_url"),
+    ({"name": "x", "auth": {"type": "magic"}}, "auth.type"),
+    ({"name": "x", "auth": {"type": "basic", "username": "u"}}, "auth"),
+    ({"name": "x", "auth": {"type": "none", "key": "k"}}, "auth"),
+    ({"name": "x", "auth": {"type": "key_in_header", "key": "a\nb"}}, "auth.key"),
+    (
+        {"name": "x", "auth": {"type": "jwt", "algorithm": "RS256", "private_key": "not a key"}},
+        "auth",
+    ),
+    ({"name": "x", "auth": {"type": "key_in_url", "key": "***"}}, "auth.key"),
+    ({"name": "x", "headers": [{"name": "Bad Header", "value": "v"}]}, "headers.0.name"),
+    ({"name": "x", "headers": [{"name": "A", "value": "1"}, {"name": "a"}]}, "headers"),
+    ({"name": "x", "calls": [{"name": "Bad"}]}, "calls.0.name"),
+    ({"name": "x", "calls": [{"name": "c", "url": "/<missing>"}]}, "calls.0"),
+    ({"name": "x", "calls": [{"name": "c", "method": "TRACE"}]}, "calls.0.method"),
+    ({"name": "x", "calls": [{"name": "c", "body": {"a": 1}}]}, "calls.0"),
+    ({"name": "x", "calls": [{"name": "c", "body_type": "form", "body": {"a": 1}}]}, "calls.0"),
+    ({"name": "x", "calls": [{"name": "c", "body_type": "raw", "body": "\u0000"}]}, "calls.0"),
+    ({"name": "x", "calls": [{"name": "c"}, {"name": "c"}]}, "calls"),
+    (
+        {"name": "x", "calls": [{"name": "c", "parameters": [{"name": "p", "value": [1]}]}]},
+        "calls.0.parameters.0.value",
+    ),
+    (
+        {
+            "name": "x",
+            "auth": {
+                "type": "jwt",
+                "algorithm": "RS256",
+                "private_key": "k",
+                "lifetime_seconds": 10**12,
+            },
+        },
+        "auth.lifetime_seconds",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "field"), BAD_CONNECTORS)
+def test_bad_connectors_are_refused_and_change_nothing(
+    tenant: Tenant, app: dict[str, Any], body: dict[str, Any], field: str
+) -> None:
+    response = tenant.post(connectors_path(app), json=body)
+    error = error_of(response, 400)
+    if field:
+        assert (error.get("field") or "").startswith(field), error
+    assert tenant.get(connectors_path(app)).json() == {"connectors": []}
+
+
+def test_bad_parameters_and_names_are_refused(
+    tenant: Tenant, app: dict[str, Any], remote: ExternalApi
+) -> None:
+    connector = connect(tenant, app, remote, auth=auth_for("key_in_header", remote))
+    run = call_path(app, connector, "list_items", "initialize")
+    for body, field in (
+        ({"parameters": {"unknown": 1}}, "parameters.unknown"),
+        ({"parameters": {"limit": {"a": 1}}}, "parameters.limit"),
+        ({"parameters": {"limit": None}}, "parameters.limit"),
+        ({"parameters": {"limit": "x\u0000"}}, "parameters.limit"),
+        ({"parameters": []}, "parameters"),
+        ({"surprise": 1}, "surprise"),
+    ):
+        assert error_of(tenant.post(run, json=body), 400)["field"] == field, body
+    error_of(tenant.post(call_path(app, connector, "nothing", "initialize")), 404)
+    assert (
+        tenant.get(f"{connectors_path(app)}/{connector['id']}").json()["calls"][0]["initialized"]
+        is None
+    )
+    duplicate = tenant.post(connectors_path(app), json={"name": "Inventory"})
+    assert error_of(duplicate, 409)["field"] == "name"
+
+
+def test_other_tenants_and_unknown_ids_are_not_found(
+    tenant: Tenant, other_tenant: Tenant, app: dict[str, Any], remote: ExternalApi
+) -> None:
+    connector = connect(tenant, app, remote)
+    path = f"{connectors_path(app)}/{connector['id']}"
+    assert other_tenant.get(path).status_code == 404
+    assert other_tenant.post(f"{path}/calls/list_items/initialize").status_code == 404
+    assert tenant.get(f"{connectors_path(app)}/con_nothing").status_code == 404
+    assert tenant.delete(path).status_code == 204
+    assert tenant.get(path).status_code == 404

@@ -1,0 +1,208 @@
+"""A real HTTP server on 127.0.0.1 playing an external API and its authorization server, for
+the API connector: it issues OAuth2 tokens (password, client credentials, a custom token
+request, the JWT bearer grant, whose assertions it verifies with the public key) and
+refuses, with 401, any request to /v1/ that does not carry a credential it accepts. It
+records every request, so tests see what Tessera sent."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote_plus, urlsplit
+
+import jwt
+import orjson
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+API_KEY = "key-7f3a9c"
+USERNAME = "ada@example.com"
+PASSWORD = "correct horse: battery staple"
+CLIENT_ID = "tessera-client"
+CLIENT_SECRET = "client secret/with+symbols"
+CUSTOM_KEY = "custom-key"
+CUSTOM_SECRET = "custom-secret"
+JWT_ISSUER = "svc@example.iam"
+JWT_AUDIENCE = "https://api.example.test/token"
+ITEMS = [
+    {"id": 1, "name": "Anvil", "price": 12.5, "tags": ["iron"], "stock": None},
+    {"id": 2, "name": "Rope", "price": 3, "tags": [], "stock": 40},
+]
+
+
+def _rsa_key() -> tuple[str, rsa.RSAPublicKey]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode("ascii")
+    return pem, key.public_key()
+
+
+@dataclass(frozen=True)
+class Seen:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+    def form(self) -> dict[str, list[str]]:
+        return parse_qs(self.body.decode("ascii"), keep_blank_values=True)
+
+
+@dataclass
+class ExternalApi:
+    port: int = 0
+    private_key_pem: str = ""
+    public_key: Any = None
+    seen: list[Seen] = field(default_factory=list)
+    # Tokens issued and still accepted; grant type of each one issued, in order.
+    tokens: set[str] = field(default_factory=set)
+    grants: list[str] = field(default_factory=list)
+    token_seconds: int = 3600
+    # When set, tokens are issued but never accepted (a provider that went wrong).
+    refuse_tokens: bool = False
+
+    def url(self, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def to(self, path: str) -> list[Seen]:
+        return [each for each in self.seen if each.path == path]
+
+    def revoke_tokens(self) -> None:
+        self.tokens.clear()
+
+
+def _basic(headers: dict[str, str], *, form_encoded: bool) -> tuple[str, str] | None:
+    value = headers.get("authorization", "")
+    if not value.startswith("Basic "):
+        return None
+    user, _, password = base64.b64decode(value[6:]).decode().partition(":")
+    if form_encoded:
+        user, password = unquote_plus(user), unquote_plus(password)
+    return user, password
+
+
+def _token_answer(state: ExternalApi, seen: Seen) -> tuple[int, Any]:
+    form = {name: values[0] for name, values in seen.form().items()}
+    grant = form.get("grant_type", "")
+    if seen.path == "/custom-token":
+        if _basic(seen.headers, form_encoded=False) != (CUSTOM_KEY, CUSTOM_SECRET):
+            return 401, {"error": "invalid_client"}
+        if form.get("grant_type") != "client_credentials" or form.get("realm") != "inventory":
+            return 400, {"error": "invalid_request"}
+        grant = "custom"
+    elif grant == "password":
+        if (form.get("username"), form.get("password")) != (USERNAME, PASSWORD):
+            return 400, {"error": "invalid_grant"}
+        if _basic(seen.headers, form_encoded=True) != (CLIENT_ID, CLIENT_SECRET):
+            return 401, {"error": "invalid_client"}
+    elif grant == "client_credentials":
+        if _basic(seen.headers, form_encoded=True) != (CLIENT_ID, CLIENT_SECRET):
+            return 401, {"error": "invalid_client"}
+    elif grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
+        try:
+            claims = jwt.decode(
+                form.get("assertion", ""),
+                state.public_key,
+                algorithms=["RS256"],
+                audience=JWT_AUDIENCE,
+                issuer=JWT_ISSUER,
+            )
+        except jwt.PyJWTError:
+            return 400, {"error": "invalid_grant"}
+        if claims.get("scope") != "inventory.read":
+            return 400, {"error": "invalid_scope"}
+    else:
+        return 400, {"error": "unsupported_grant_type"}
+    token = secrets.token_urlsafe(16)
+    state.grants.append(grant)
+    if not state.refuse_tokens:
+        state.tokens.add(token)
+    answer = {"access_token": token, "token_type": "Bearer", "expires_in": state.token_seconds}
+    if seen.path == "/custom-token":
+        return 200, {"result": {"bearer": token}}
+    return 200, answer
+
+
+def _admitted(state: ExternalApi, seen: Seen) -> bool:
+    headers = seen.headers
+    authorization = headers.get("authorization", "")
+    if authorization.startswith("Bearer "):
+        token = authorization[7:]
+        if token in state.tokens:
+            return True
+        try:  # a JWT signed with the connector's key, sent as it is
+            jwt.decode(token, state.public_key, algorithms=["RS256"], audience=JWT_AUDIENCE)
+        except jwt.PyJWTError:
+            return False
+        return True
+    if seen.query.get("api_key") == [API_KEY] or headers.get("x-api-key") == API_KEY:
+        return True
+    return _basic(headers, form_encoded=False) == (USERNAME, PASSWORD)
+
+
+@contextmanager
+def external_api() -> Iterator[ExternalApi]:
+    pem, public = _rsa_key()
+    state = ExternalApi(private_key_pem=pem, public_key=public)
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length) if length else b""
+            split = urlsplit(self.path)
+            seen = Seen(
+                self.command,
+                split.path,
+                parse_qs(split.query, keep_blank_values=True),
+                {name.lower(): value for name, value in self.headers.items()},
+                body,
+            )
+            with lock:
+                state.seen.append(seen)
+                if split.path in ("/token", "/custom-token"):
+                    status, answer = _token_answer(state, seen)
+                elif not split.path.startswith("/v1/"):
+                    status, answer = 404, {"error": "not found"}
+                elif not _admitted(state, seen):
+                    status, answer = 401, {"error": "unauthorized"}
+                elif split.path == "/v1/items":
+                    status, answer = 200, {"items": ITEMS, "total": len(ITEMS)}
+                elif split.path == "/v1/text":
+                    status, answer = 200, "plain words"
+                else:
+                    status, answer = 200, {"echo": seen.path}
+            encoded = answer.encode() if isinstance(answer, str) else orjson.dumps(answer)
+            self.send_response(status)
+            kind = "text/plain" if isinstance(answer, str) else "application/json"
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(encoded)))
+            self.end_headers()
+            self.wfile.write(encoded)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
