@@ -26,6 +26,7 @@ from services.workflows.calls import WorkflowApi
 from services.workflows.config import WorkflowsSettings
 from services.workflows.connector_api import ConnectorApi
 from services.workflows.connector_calls import ConnectorClient
+from services.workflows.connector_steps import AppConnectors
 from services.workflows.connectors import reseal_connector_secrets
 from services.workflows.deliveries import Deliverer
 from services.workflows.http_steps import MAX_ANSWER_BYTES, OutboundHttp, step_client
@@ -90,11 +91,14 @@ async def serve(settings: WorkflowsSettings) -> None:
         apps = SchemaApps(schema)
         resolve_app = apps.app
         outbound = step_client()
+        # One client for every connector call, so their tokens are asked for once.
+        connector_client = ConnectorClient(outbound)
         runs = Runs(
             runtime.sessionmaker,
             RecordsClient(records),
             settings.run_settings(),
             OutboundHttp(outbound),
+            AppConnectors(runtime.sessionmaker, box, connector_client),
         )
         triggers = RecordTriggers(runtime.sessionmaker, runs, resolve_app)
         scheduler = Scheduler(
@@ -116,7 +120,7 @@ async def serve(settings: WorkflowsSettings) -> None:
             WorkflowApi(runtime.sessionmaker, resolve_app, runs),
             Hooks(runtime.sessionmaker, box, runs),
             deliverer,
-            ConnectorApi(runtime.sessionmaker, resolve_app, box, ConnectorClient(outbound)),
+            ConnectorApi(runtime.sessionmaker, resolve_app, box, connector_client),
         )
 
         def register(server: HandlerRegistry) -> None:
@@ -146,6 +150,7 @@ async def serve(settings: WorkflowsSettings) -> None:
         finally:
             await runs.stop()
             await deliverer.stop()
+            await connector_client.aclose()
             await outbound.aclose()
             await webhook_client.aclose()
             await schema.close()

@@ -14,7 +14,6 @@ from services.kit.clock import rfc3339, utcnow
 from services.kit.db import SessionMaker, transaction
 from services.kit.errors import (
     PermissionDenied,
-    PreconditionFailed,
     Unauthenticated,
     ValidationFailed,
 )
@@ -152,7 +151,7 @@ class ConnectorApi:
     ) -> dict[str, Any]:
         given = _parameters(raw)
         stored = await self._connector(ctx, app_slug, connector_id)
-        _initialized(stored, call_name)
+        stored.initialized(call_name)
         return _answer(await self._run(stored, call_name, given))
 
     # --- saved queries ---------------------------------------------------------------
@@ -166,7 +165,7 @@ class ConnectorApi:
         except connectors.ConnectorNotFound:
             raise ValidationFailed("The app has no such connector", field="connector_id") from None
         try:
-            call = _call_of(stored, query.call)
+            call = stored.stored_call(query.call)
         except CallNotFound:
             raise ValidationFailed("The connector has no such call", field="call") from None
         if call["use_as"] != "data":
@@ -236,28 +235,9 @@ class ConnectorApi:
             query = await saved_queries.find(session, tenant_of(ctx), app.id, name)
             _may_execute(caller, query)
             stored = await connectors.find(session, tenant_of(ctx), app.id, query.connector_id)
-        initialized = _initialized(stored, query.call)
+        initialized = stored.initialized(query.call)
         answer = await self._run(stored, query.call, {**query.parameters, **given})
         return {"data": answer.body, "schema": initialized["shape"]}
-
-
-def _call_of(stored: StoredConnector, name: str) -> dict[str, Any]:
-    for call in stored.document["calls"]:
-        if call["name"] == name:
-            return dict(call)
-    raise CallNotFound()
-
-
-def _initialized(stored: StoredConnector, call_name: str) -> dict[str, Any]:
-    _call_of(stored, call_name)
-    initialized = stored.shapes.get(call_name)
-    if initialized is None:
-        raise PreconditionFailed(
-            f"Call {call_name!r} has not been initialized since it was last changed:"
-            " initialize it first",
-            field="call",
-        )
-    return dict(initialized)
 
 
 def _may_execute(caller: Principal, query: StoredQuery) -> None:

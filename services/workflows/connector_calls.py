@@ -12,12 +12,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import math
+import os
 import re
+import ssl
+import tempfile
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote, quote_plus, urlencode
 
@@ -43,6 +48,7 @@ DEFAULT_KEY_PARAMETER = "api_key"
 DEFAULT_KEY_HEADER = "Authorization"
 DEFAULT_TOKEN_SECONDS = 3600
 MAX_CACHED_TOKENS = 1000
+MAX_TLS_CLIENTS = 100
 # Of an answer's body, what an error shows.
 ERROR_BODY_CHARS = 1000
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -113,7 +119,9 @@ def bound(call: Call, given: dict[str, Any]) -> dict[str, Scalar]:
             raise ValidationFailed(
                 f"Parameter {name!r} is private: its value is the builder's", field=field
             )
-        if not isinstance(value, str | int | Decimal | bool) and value is not None:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValidationFailed(f"Parameter {name!r} is not a finite number", field=field)
+        if value is not None and not isinstance(value, str | int | float | Decimal | bool):
             raise ValidationFailed(
                 f"Parameter {name!r} is text, a number, true, false or null", field=field
             )
@@ -252,12 +260,58 @@ def signed_jwt(auth: Auth, now: int) -> str:
     return jwt.encode(claims, auth.private_key or "", algorithm=auth.algorithm or "")
 
 
+def tls_context(connector: ConnectorInput) -> ssl.SSLContext:
+    """What the connector's TLS connections trust (its authorities, else the system's) and
+    present (its client certificate)."""
+    context = ssl.create_default_context(cadata=connector.ca_certificate or None)
+    auth = connector.auth
+    if auth.type == "client_certificate":
+        # The ssl module loads a certificate chain from files only: a private directory,
+        # gone once loaded.
+        with tempfile.TemporaryDirectory(prefix="tessera-tls-") as folder:
+            certificate, key = Path(folder, "certificate.pem"), Path(folder, "key.pem")
+            for path, text in ((certificate, auth.certificate), (key, auth.private_key)):
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+                    file.write(text or "")
+            context.load_cert_chain(certificate, key)
+    return context
+
+
 class ConnectorClient:
     """Sends connectors' calls, adding their authentication."""
 
     def __init__(self, client: OutboundClient, tokens: TokenCache | None = None) -> None:
         self.client = client
         self.tokens = tokens or TokenCache()
+        # Connectors with a client certificate or authorities of their own have a client
+        # of their own, by (connector id, version).
+        self._tls_clients: OrderedDict[tuple[str, str], OutboundClient] = OrderedDict()
+
+    async def aclose(self) -> None:
+        for client in self._tls_clients.values():
+            await client.aclose()
+        self._tls_clients.clear()
+
+    async def _client_for(self, key: tuple[str, str], connector: ConnectorInput) -> OutboundClient:
+        if connector.auth.type != "client_certificate" and not connector.ca_certificate:
+            return self.client
+        held = self._tls_clients.get(key)
+        if held is None:
+            held = OutboundClient(
+                self.client.allowlist,
+                resolver=self.client.resolver,
+                max_redirects=self.client.max_redirects,
+                max_response_bytes=self.client.max_response_bytes,
+                total_seconds=self.client.total_seconds,
+                verify=tls_context(connector),
+            )
+            self._tls_clients[key] = held
+            while len(self._tls_clients) > MAX_TLS_CLIENTS:
+                _, evicted = self._tls_clients.popitem(last=False)
+                await evicted.aclose()
+        self._tls_clients.move_to_end(key)
+        return held
 
     async def run(
         self,
@@ -271,14 +325,15 @@ class ConnectorClient:
         request = request_of(connector, call, bound(call, given))
         auth = connector.auth
         key = (connector_id, version)
+        client = await self._client_for(key, connector)
         response = await self._send(
-            self._authenticated(request, auth, await self._token(key, auth))
+            client, self._authenticated(request, auth, await self._token(client, key, auth))
         )
         if response.status_code == 401 and auth.type in TOKEN_AUTH:
             # The token may have been revoked or expired early: one more, once.
             self.tokens.drop(key)
-            retried = self._authenticated(request, auth, await self._token(key, auth))
-            response = await self._send(retried)
+            token = await self._token(client, key, auth)
+            response = await self._send(client, self._authenticated(request, auth, token))
         answer = answer_of(response)
         if not 200 <= response.status_code < 300:
             shown = (
@@ -290,10 +345,10 @@ class ConnectorClient:
             )
         return answer
 
-    async def _token(self, key: tuple[str, str], auth: Auth) -> str:
+    async def _token(self, client: OutboundClient, key: tuple[str, str], auth: Auth) -> str:
         if auth.type not in TOKEN_AUTH:
             return ""
-        return await self.tokens.get(key, lambda: self._fetch_token(auth))
+        return await self.tokens.get(key, lambda: self._fetch_token(client, auth))
 
     def _authenticated(self, request: Request, auth: Auth, token: str) -> Request:
         headers = dict(request.headers)
@@ -312,10 +367,10 @@ class ConnectorClient:
             headers["Authorization"] = f"Bearer {token}"
         return Request(request.method, url, headers, request.content)
 
-    async def _send(self, request: Request) -> httpx.Response:
+    async def _send(self, client: OutboundClient, request: Request) -> httpx.Response:
         host = _host(request.url)
         try:
-            return await self.client.request(
+            return await client.request(
                 request.method, request.url, headers=request.headers, content=request.content
             )
         except httpx.TimeoutException:
@@ -323,7 +378,7 @@ class ConnectorClient:
         except httpx.TransportError as error:
             raise UpstreamFailed(f"{host} could not be reached ({type(error).__name__})") from None
 
-    async def _fetch_token(self, auth: Auth) -> tuple[str, float]:
+    async def _fetch_token(self, client: OutboundClient, auth: Auth) -> tuple[str, float]:
         """(access token, seconds it lasts) from the token endpoint, or the signed JWT
         itself when JWT authentication names no token endpoint."""
         form: dict[str, str] = {}
@@ -363,7 +418,7 @@ class ConnectorClient:
         token_url = auth.token_url or ""
         host = _host(token_url)
         try:
-            response = await self.client.request(
+            response = await client.request(
                 "POST",
                 token_url,
                 headers=headers,

@@ -20,14 +20,16 @@ from decimal import Decimal
 from typing import Annotated, Any, Final, Literal
 
 import jwt
+from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 from pydantic import AfterValidator, Field, field_validator, model_validator
 from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.clock import rfc3339
-from services.kit.errors import Conflict, NotFound, ValidationFailed
+from services.kit.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from services.kit.ids import new_id
 from services.kit.json import dumps_exact, holds_nul, loads_exact
 from services.kit.secrets import SecretBox
@@ -59,6 +61,7 @@ AuthType = Literal[
     "oauth2_client_credentials",
     "oauth2_custom_token",
     "jwt",
+    "client_certificate",
 ]
 # The auth fields that hold a secret, and which auth types need which fields.
 SECRET_AUTH_FIELDS: Final = ("key", "password", "client_secret", "private_key")
@@ -71,6 +74,7 @@ NEEDS: Final[dict[str, tuple[str, ...]]] = {
     "oauth2_client_credentials": ("token_url", "client_id", "client_secret"),
     "oauth2_custom_token": ("token_url", "client_id", "client_secret"),
     "jwt": ("private_key", "algorithm"),
+    "client_certificate": ("certificate", "private_key"),
 }
 JwtAlgorithm = Literal["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "HS256"]
 # Numbers arrive as int or, exactly, Decimal (services.kit.json).
@@ -185,7 +189,9 @@ class Auth(Strict):
     # oauth2_custom_token: form fields of the token request, and where the token is.
     token_parameters: dict[str, str] | None = Field(default=None, max_length=MAX_VALUES)
     token_field: str | None = Field(default=None, max_length=100)
-    # jwt: a PEM private key (or the shared secret for HS256), the claims to sign.
+    # jwt: a PEM private key (or the shared secret for HS256), the claims to sign;
+    # client_certificate: the certificate (PEM, its chain after it) and its private key.
+    certificate: str | None = None
     private_key: str | None = None
     algorithm: JwtAlgorithm | None = None
     claims: dict[str, ScalarValue] | None = Field(default=None, max_length=MAX_VALUES)
@@ -201,7 +207,7 @@ class Auth(Strict):
     def _short(cls, value: str | None) -> str | None:
         return _header_text(value)
 
-    @field_validator("private_key")
+    @field_validator("private_key", "certificate")
     @classmethod
     def _pem(cls, value: str | None) -> str | None:
         return _plain_text(value, MAX_PEM_LENGTH)
@@ -247,7 +253,34 @@ class Auth(Strict):
                     f"'private_key' is not a {self.algorithm} key (PEM, or the shared secret"
                     " for HS256)"
                 ) from None
+        if self.type == "client_certificate" and self.private_key != MASK:
+            _key_pair(self.certificate or "", self.private_key or "")
         return self
+
+
+def _certificates(pem: str, field: str) -> list[x509.Certificate]:
+    try:
+        found = x509.load_pem_x509_certificates(pem.encode("utf-8"))
+    except ValueError:
+        found = []
+    if not found:
+        raise ValueError(f"'{field}' holds no PEM certificate")
+    return found
+
+
+def _key_pair(certificate: str, private_key: str) -> None:
+    """The certificate and the private key belong together (a TLS client presents both)."""
+    leaf = _certificates(certificate, "certificate")[0]
+    try:
+        key = serialization.load_pem_private_key(private_key.encode("utf-8"), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise ValueError("'private_key' is not an unencrypted PEM private key") from None
+    public = serialization.PublicFormat.SubjectPublicKeyInfo
+    encoding = serialization.Encoding.DER
+    if key.public_key().public_bytes(encoding, public) != leaf.public_key().public_bytes(
+        encoding, public
+    ):
+        raise ValueError("'private_key' is not the key of 'certificate'")
 
 
 _OPTIONAL: Final[dict[str, set[str]]] = {
@@ -259,6 +292,7 @@ _OPTIONAL: Final[dict[str, set[str]]] = {
     "oauth2_client_credentials": {"scope", "audience"},
     "oauth2_custom_token": {"token_parameters", "token_field"},
     "jwt": {"token_url", "claims", "scope", "client_id"},
+    "client_certificate": set(),
 }
 
 
@@ -317,6 +351,16 @@ class ConnectorInput(Strict):
     parameters: list[SharedParameter] = Field(default_factory=list, max_length=MAX_VALUES)
     auth: Auth = Field(default_factory=Auth)
     calls: list[Call] = Field(default_factory=list, max_length=MAX_CALLS)
+    # PEM certificates of the authorities the API's own certificate is checked against,
+    # instead of the system's (an internal API with a private CA).
+    ca_certificate: str = Field(default="", max_length=MAX_PEM_LENGTH)
+
+    @field_validator("ca_certificate")
+    @classmethod
+    def _authorities(cls, value: str) -> str:
+        if value:
+            _certificates(value, "ca_certificate")
+        return value
 
     @field_validator("name", "base_url")
     @classmethod
@@ -485,6 +529,25 @@ class StoredConnector:
     def whole(self, box: SecretBox) -> ConnectorInput:
         return resolved(self.document, opened(box, self.id, self.sealed_secrets))
 
+    def stored_call(self, name: str) -> dict[str, Any]:
+        for call in self.document["calls"]:
+            if call["name"] == name:
+                return dict(call)
+        raise CallNotFound()
+
+    def initialized(self, call: str) -> dict[str, Any]:
+        """The call's last initialization ({"shape", "at"}); PreconditionFailed when it has
+        none since its definition last changed."""
+        self.stored_call(call)
+        initialized = self.shapes.get(call)
+        if initialized is None:
+            raise PreconditionFailed(
+                f"Call {call!r} has not been initialized since it was last changed:"
+                " initialize it first",
+                field="call",
+            )
+        return dict(initialized)
+
 
 _COLUMNS = (
     c.c.id,
@@ -510,6 +573,19 @@ async def find(
     ).first()
     if row is None:
         raise ConnectorNotFound()
+    return StoredConnector(*tuple(row))
+
+
+async def find_by_name(
+    session: AsyncSession, tenant: str, app_id: str, name: str
+) -> StoredConnector:
+    row = (
+        await session.execute(
+            select(*_COLUMNS).where(c.c.tenant_id == tenant, c.c.app_id == app_id, c.c.name == name)
+        )
+    ).first()
+    if row is None:
+        raise ConnectorNotFound(f"The app has no connector named {name[:100]!r}")
     return StoredConnector(*tuple(row))
 
 

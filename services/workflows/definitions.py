@@ -145,6 +145,19 @@ class HttpRequest(_Step):
     body: str | None = None
 
 
+class ApiCall(_Step):
+    """A call of one of the app's connectors (the API connector), by the connector's name
+    and the call's, with the connector's authentication; `parameters` are expressions for
+    the call's public parameters (the others keep their stored values). The call must have
+    been initialized. Its result: {"status", "content_type", "body"}. No answer, a 5xx or
+    a 429 is tried again; any other failure fails the step."""
+
+    type: Literal["api_call"]
+    connector: str = Field(min_length=1, max_length=100)
+    call: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    parameters: dict[str, str] = Field(default={}, max_length=50)
+
+
 class Return(_Step):
     type: Literal["return"]
     value: dict[str, str] = {}
@@ -159,6 +172,7 @@ Step = Annotated[
     | Loop
     | ScheduleWorkflow
     | HttpRequest
+    | ApiCall
     | Return,
     Field(discriminator="type"),
 ]

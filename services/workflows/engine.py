@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from services.kit.errors import DomainError, InternalError, ServiceUnavailable
 from services.kit.outbound import CREDENTIAL_HEADERS
 from services.workflows.definitions import (
+    ApiCall,
     Compiled,
     CreateRecord,
     Definition,
@@ -105,6 +106,16 @@ class Http(Protocol):
     ) -> dict[str, Any]: ...
 
 
+class Connectors(Protocol):
+    """The app's connectors, for api_call steps: the call's answer as the step's result
+    ({"status", "content_type", "body"}). Raises ServiceUnavailable or TimeoutError for
+    what may pass, anything else for what will not."""
+
+    async def call(
+        self, connector: str, call: str, parameters: dict[str, Any]
+    ) -> dict[str, Any]: ...
+
+
 REDACTED = "***"
 
 # Queues a run of another workflow of the app: (name, parameters, at or None, key) -> run id.
@@ -163,6 +174,7 @@ class Executor:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     http: Http | None = None
+    connectors: Connectors | None = None
 
     async def run(
         self, params: Mapping[str, Any], current_user: str | None, trigger: Any = None
@@ -326,6 +338,12 @@ class Executor:
                 headers={name: str(value) for name, value in headers.items()},
                 body=None if body is None else self._evaluate(body, scope, f"{where}.body"),
             )
+        if isinstance(step, ApiCall):
+            given.update(
+                connector=step.connector,
+                call=step.call,
+                parameters=self._mapping(step.parameters, f"{where}.parameters", scope),
+            )
         return given
 
     async def _act(self, step: Any, given: dict[str, Any], place: str) -> Any:
@@ -352,6 +370,12 @@ class Executor:
                 raise StepFailed(place, "outgoing HTTP is not available here")
             return await self.http.send(
                 given["method"], given["url"], given["headers"], given["body"]
+            )
+        if isinstance(step, ApiCall):
+            if self.connectors is None:
+                raise StepFailed(place, "the API connector is not available here")
+            return await self.connectors.call(
+                given["connector"], given["call"], given["parameters"]
             )
         raise StepFailed(place, f"no step of type {step.type!r}")
 

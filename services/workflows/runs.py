@@ -29,6 +29,7 @@ from services.kit.ids import new_id
 from services.kit.nats.events import Event
 from services.kit.nats.outbox import OutboxWriter
 from services.workflows import tables
+from services.workflows.connector_steps import AppConnectors
 from services.workflows.definitions import Compiled, Definition, compiled, parse_definition
 from services.workflows.engine import (
     SKIPPED,
@@ -180,12 +181,14 @@ class Runs:
         records: RecordsClient,
         settings: RunSettings,
         http: Http | None = None,
+        connectors: AppConnectors | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.records = records
         self.settings = settings
-        # For http_request steps; without it they fail.
+        # For http_request and api_call steps; without them they fail.
         self.http = http
+        self.connectors = connectors
         self._tasks: dict[str, asyncio.Task[StoredRun | None]] = {}
         self._wake = asyncio.Event()
         # (workflow id, version) -> the definition and its expressions: a version never
@@ -316,6 +319,11 @@ class Runs:
                 run_id=run.id,
                 retry=self.settings.retry,
                 http=self.http,
+                connectors=(
+                    None
+                    if self.connectors is None
+                    else self.connectors.of_app(run.tenant_id, run.app_id)
+                ),
             )
             heartbeat = asyncio.create_task(self._keep_lease(run))
             try:

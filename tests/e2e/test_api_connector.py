@@ -21,7 +21,7 @@ from tests.factories.accounts import Tenant, unique_email
 from tests.factories.apps import create_app
 from tests.factories.tables import error_of
 from tests.support import external_api as api
-from tests.support.external_api import ExternalApi, external_api
+from tests.support.external_api import ExternalApi, external_api, tls_api
 
 ITEMS_CALL: dict[str, Any] = {
     "name": "list_items",
@@ -49,15 +49,18 @@ def queries_path(app: dict[str, Any]) -> str:
     return f"/api/apps/{app['slug']}/queries"
 
 
+def connect_to(tenant: Tenant, app: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    made = tenant.post(connectors_path(app), json=body)
+    assert made.status_code == 201, made.text
+    return dict(made.json())
+
+
 def connect(
     tenant: Tenant, app: dict[str, Any], remote: ExternalApi, **body: Any
 ) -> dict[str, Any]:
-    made = tenant.post(
-        connectors_path(app),
-        json={"name": "Inventory", "base_url": remote.url(), "calls": [ITEMS_CALL], **body},
+    return connect_to(
+        tenant, app, {"name": "Inventory", "base_url": remote.url(), "calls": [ITEMS_CALL], **body}
     )
-    assert made.status_code == 201, made.text
-    return dict(made.json())
 
 
 def call_path(app: dict[str, Any], connector: dict[str, Any], call: str, action: str) -> str:
@@ -573,3 +576,141 @@ def test_other_tenants_and_unknown_ids_are_not_found(
     assert tenant.get(f"{connectors_path(app)}/con_nothing").status_code == 404
     assert tenant.delete(path).status_code == 204
     assert tenant.get(path).status_code == 404
+
+
+def test_a_workflow_step_calls_a_connector_and_its_run_keeps_no_private_value(
+    tenant: Tenant, app: dict[str, Any], remote: ExternalApi
+) -> None:
+    restock = {
+        "name": "restock",
+        "use_as": "action",
+        "method": "POST",
+        "url": "/v1/restock",
+        "parameters": [{"name": "item", "value": "sample"}, {"name": "count", "value": 1}],
+        "body_type": "json",
+        "body": {"item": "<item>", "count": "<count>"},
+    }
+    connector = connect(
+        tenant, app, remote, auth=auth_for("oauth2_client_credentials", remote), calls=[restock]
+    )
+    workflow = {
+        "name": "restock-item",
+        "parameters": [{"name": "item", "type": "text", "required": True}],
+        "steps": [
+            {
+                "id": "sent",
+                "type": "api_call",
+                "connector": "Inventory",
+                "call": "restock",
+                "parameters": {"item": "params.item", "count": "2 * 3"},
+            },
+            {
+                "type": "return",
+                "value": {"status": "steps.sent.status", "echo": "steps.sent.body.echo"},
+            },
+        ],
+    }
+    flows = f"/api/apps/{app['slug']}/workflows"
+    assert tenant.post(flows, json=workflow).status_code == 201
+    run = f"{flows}/restock-item/run"
+    # Not initialized: the step fails, saying so.
+    failed = tenant.post(run, json={"item": "rope"})
+    assert "initialize it first" in error_of(failed, 422)["message"]
+
+    assert tenant.post(call_path(app, connector, "restock", "initialize")).status_code == 200
+    ran = tenant.post(run, json={"item": "rope"})
+    assert ran.status_code == 200, ran.text
+    assert ran.json()["response"] == {"status": 200, "echo": "/v1/restock"}
+    assert remote.to("/v1/restock")[-1].json() == {"item": "rope", "count": 6}
+
+    logged = tenant.get(f"{flows}/restock-item/runs/{ran.json()['run_id']}")
+    assert logged.status_code == 200
+    assert logged.json()["steps"][0]["input"] == {
+        "connector": "Inventory",
+        "call": "restock",
+        "parameters": {"item": "rope", "count": 6},
+    }
+    assert api.CLIENT_SECRET not in logged.text
+    assert "Bearer" not in logged.text
+
+
+def test_a_client_certificate_admits_tessera_to_an_api_of_a_private_authority(
+    tenant: Tenant, app: dict[str, Any]
+) -> None:
+    with tls_api() as secure:
+        pki = secure.pki
+        whoami = [{"name": "whoami", "url": "/v1/whoami"}]
+        connector = connect_to(
+            tenant,
+            app,
+            {
+                "name": "Secure",
+                "base_url": secure.url(),
+                "ca_certificate": pki.ca_certificate,
+                "auth": {
+                    "type": "client_certificate",
+                    "certificate": pki.client_certificate,
+                    "private_key": pki.client_key,
+                },
+                "calls": whoami,
+            },
+        )
+        assert connector["auth"]["private_key"] == "***"
+        assert connector["auth"]["certificate"] == pki.client_certificate
+        answered = tenant.post(call_path(app, connector, "whoami", "initialize"))
+        assert answered.status_code == 200, answered.text
+        assert answered.json()["body"] == {"client": "tessera-client"}
+        assert secure.clients == ["tessera-client"]
+
+        # A certificate of another authority is refused by the API.
+        stranger = connect_to(
+            tenant,
+            app,
+            {
+                "name": "Stranger",
+                "base_url": secure.url(),
+                "ca_certificate": pki.ca_certificate,
+                "auth": {
+                    "type": "client_certificate",
+                    "certificate": pki.stranger_certificate,
+                    "private_key": pki.stranger_key,
+                },
+                "calls": whoami,
+            },
+        )
+        error_of(tenant.post(call_path(app, stranger, "whoami", "initialize")), 502)
+        # Without the private authority, Tessera does not trust the API's certificate.
+        untrusting = connect_to(
+            tenant,
+            app,
+            {
+                "name": "Untrusting",
+                "base_url": secure.url(),
+                "auth": {
+                    "type": "client_certificate",
+                    "certificate": pki.client_certificate,
+                    "private_key": pki.client_key,
+                },
+                "calls": whoami,
+            },
+        )
+        error_of(tenant.post(call_path(app, untrusting, "whoami", "initialize")), 502)
+        assert secure.clients == ["tessera-client"]
+
+        # A key that is not the certificate's is refused when the connector is saved.
+        mismatched = tenant.post(
+            connectors_path(app),
+            json={
+                "name": "Mismatched",
+                "auth": {
+                    "type": "client_certificate",
+                    "certificate": pki.client_certificate,
+                    "private_key": pki.stranger_key,
+                },
+            },
+        )
+        assert "not the key of" in error_of(mismatched, 400)["message"]
+        not_pem = tenant.post(
+            connectors_path(app), json={"name": "NotPem", "ca_certificate": "-----BEGIN nothing"}
+        )
+        assert error_of(not_pem, 400)["field"] == "ca_certificate"

@@ -21,6 +21,7 @@ from services.kit.secrets import SECRET_KEY_ENV, SecretBox, generate_key
 from tests.e2e.conftest import database_url
 from tests.factories.accounts import Tenant, sign_up
 from tests.factories.apps import create_app
+from tests.support.external_api import API_KEY, ExternalApi, external_api
 from tests.support.infra import Infra
 from tests.support.receiver import Receiver, receiving
 from tests.support.stack import running_stack
@@ -130,15 +131,23 @@ def receiver() -> Iterator[Receiver]:
         yield running
 
 
-def hook_sealing_key_ids(stack: Stack, table: str = "hooks") -> set[str]:
+@pytest.fixture
+def remote() -> Iterator[ExternalApi]:
+    with external_api() as running:
+        yield running
+
+
+def hook_sealing_key_ids(
+    stack: Stack, table: str = "hooks", column: str = "sealed_secret"
+) -> set[str]:
     with psycopg.connect(database_url(stack, "workflows"), autocommit=True) as connection:
-        rows = connection.execute(f"SELECT sealed_secret FROM {table}").fetchall()
+        rows = connection.execute(f"SELECT {column} FROM {table}").fetchall()
     assert rows
     return {sealed.split(".")[1] for (sealed,) in rows}
 
 
-def test_webhook_secrets_are_sealed_and_rotate_with_the_key(
-    own_stack: Stack, first_key: str, receiver: Receiver
+def test_webhook_and_connector_secrets_are_sealed_and_rotate_with_the_key(
+    own_stack: Stack, first_key: str, receiver: Receiver, remote: ExternalApi
 ) -> None:
     second_key = generate_key()
     with httpx.Client(base_url=own_stack.gateway_url, timeout=30) as http:
@@ -155,6 +164,19 @@ def test_webhook_secrets_are_sealed_and_rotate_with_the_key(
             f"/api/apps/{app}/webhooks", json={"url": receiver.url("/out")}
         ).json()
         assert hook_sealing_key_ids(own_stack, "webhooks") == {key_id(first_key)}
+        connector = tenant.post(
+            f"/api/apps/{app}/connectors",
+            json={
+                "name": "Inventory",
+                "base_url": remote.url(),
+                "auth": {"type": "key_in_header", "key_name": "X-Api-Key", "key": API_KEY},
+                "calls": [{"name": "items", "url": "/v1/items"}],
+            },
+        ).json()
+        call = f"/api/apps/{app}/connectors/{connector['id']}/calls/items"
+        assert tenant.post(f"{call}/initialize").status_code == 200
+        sealed_connectors = hook_sealing_key_ids(own_stack, "connectors", "sealed_secrets")
+        assert sealed_connectors == {key_id(first_key)}
 
         def deliver(delivery: str) -> int:
             body = b"{}"
@@ -171,7 +193,11 @@ def test_webhook_secrets_are_sealed_and_rotate_with_the_key(
         assert rotated.returncode == 0, rotated.stderr
         assert hook_sealing_key_ids(own_stack) == {key_id(second_key)}
         assert hook_sealing_key_ids(own_stack, "webhooks") == {key_id(second_key)}
+        sealed_connectors = hook_sealing_key_ids(own_stack, "connectors", "sealed_secrets")
+        assert sealed_connectors == {key_id(second_key)}
         restart_service(own_stack, second_key, "workflows")
+        # The connector's key opens with the new key alone.
+        assert tenant.post(f"{call}/run").status_code == 200
         assert deliver("d1") == 202
         # The outgoing webhook still signs with the secret it was given.
         pinged = tenant.post(f"/api/apps/{app}/webhooks/{outgoing['id']}/ping")

@@ -2,24 +2,32 @@
 the API connector: it issues OAuth2 tokens (password, client credentials, a custom token
 request, the JWT bearer grant, whose assertions it verifies with the public key) and
 refuses, with 401, any request to /v1/ that does not carry a credential it accepts. It
-records every request, so tests see what Tessera sent."""
+records every request, so tests see what Tessera sent. And an HTTPS API of a private
+certificate authority that admits only clients with one of its certificates."""
 
 from __future__ import annotations
 
 import base64
+import ipaddress
 import secrets
+import ssl
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 import jwt
 import orjson
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 API_KEY = "key-7f3a9c"
 USERNAME = "ada@example.com"
@@ -199,6 +207,132 @@ def external_api() -> Iterator[ExternalApi]:
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --- mutual TLS ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pki:
+    """A private certificate authority, a server certificate for 127.0.0.1 and a client
+    certificate, each PEM."""
+
+    ca_certificate: str
+    server_certificate: str
+    server_key: str
+    client_certificate: str
+    client_key: str
+    # Another client, of an authority the server does not trust.
+    stranger_certificate: str
+    stranger_key: str
+
+
+def _pem_key(key: rsa.RSAPrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode("ascii")
+
+
+def _issue(
+    subject: str,
+    key: rsa.RSAPrivateKey,
+    issuer: tuple[x509.Certificate, rsa.RSAPrivateKey] | None,
+    *,
+    ca: bool = False,
+    ip: str | None = None,
+) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    now = datetime.now(UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer[0].subject if issuer else name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if ip is not None:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]),
+            critical=False,
+        )
+    return builder.sign(issuer[1] if issuer else key, hashes.SHA256())
+
+
+def make_pki() -> Pki:
+    def key() -> rsa.RSAPrivateKey:
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def pem(certificate: x509.Certificate) -> str:
+        return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+    ca_key, other_ca_key = key(), key()
+    ca = _issue("Test CA", ca_key, None, ca=True)
+    other_ca = _issue("Other CA", other_ca_key, None, ca=True)
+    server_key, client_key, stranger_key = key(), key(), key()
+    return Pki(
+        ca_certificate=pem(ca),
+        server_certificate=pem(_issue("127.0.0.1", server_key, (ca, ca_key), ip="127.0.0.1")),
+        server_key=_pem_key(server_key),
+        client_certificate=pem(_issue("tessera-client", client_key, (ca, ca_key))),
+        client_key=_pem_key(client_key),
+        stranger_certificate=pem(_issue("stranger", stranger_key, (other_ca, other_ca_key))),
+        stranger_key=_pem_key(stranger_key),
+    )
+
+
+@dataclass
+class TlsApi:
+    pki: Pki
+    port: int = 0
+    # The common names of the client certificates each request came with.
+    clients: list[str] = field(default_factory=list)
+
+    def url(self, path: str = "") -> str:
+        return f"https://127.0.0.1:{self.port}{path}"
+
+
+@contextmanager
+def tls_api() -> Iterator[TlsApi]:
+    """An HTTPS API that admits only clients with a certificate of its authority."""
+    state = TlsApi(make_pki())
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            peer = self.connection.getpeercert() or {}
+            subject = dict(item[0] for item in peer.get("subject", ()))
+            state.clients.append(subject.get("commonName", ""))
+            answer = orjson.dumps({"client": subject.get("commonName")})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(cadata=state.pki.ca_certificate)
+    with tempfile.TemporaryDirectory() as folder:
+        certificate, key = Path(folder, "server.pem"), Path(folder, "server.key")
+        certificate.write_text(state.pki.server_certificate)
+        key.write_text(state.pki.server_key)
+        context.load_cert_chain(certificate, key)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
     state.port = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
