@@ -358,11 +358,63 @@ def _operations(
     return {path: methods for path, methods in paths.items() if methods}
 
 
+SAVED_QUERIES_TAG = "Saved queries"
+
+
+def _query_operations(
+    saved: Sequence[Mapping[str, Any]], address: str, security: list[Any]
+) -> dict[str, Any]:
+    """POST …/queries/{name}/execute of each saved query the caller may run: its public
+    parameters as its call's samples type them, its data as its call's initialization
+    found it."""
+    paths: dict[str, Any] = {}
+    for query in saved:
+        body = {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "parameters": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": query["parameters"],
+                }
+            },
+        }
+        answer = {
+            "type": "object",
+            "required": ["data", "schema"],
+            "properties": {"data": query["schema"], "schema": {"type": "object"}},
+        }
+        paths[f"/api/apps/{address}/queries/{query['name']}/execute"] = {
+            "post": {
+                "operationId": f"execute_{query['name']}",
+                "summary": query["description"] or f"Run the saved query {query['name']}",
+                "tags": [SAVED_QUERIES_TAG],
+                "security": security,
+                "requestBody": {"required": False, **_json(body)},
+                "responses": {
+                    "200": _json(answer, "What the external API answered"),
+                    **{
+                        str(status): {"$ref": f"#/components/responses/Error{status}"}
+                        for status in (400, 401, 403, 404, 412, 429, 500, 502, 503)
+                    },
+                },
+            }
+        }
+    return paths
+
+
 def app_document(
-    app: schema_pb2.App, address: str, views: Sequence[SchemaView], *, anonymous: bool
+    app: schema_pb2.App,
+    address: str,
+    views: Sequence[SchemaView],
+    saved: Sequence[Mapping[str, Any]] = (),
+    *,
+    anonymous: bool,
 ) -> dict[str, Any]:
     """The document of `app`, addressed in its paths as `address` (its slug, or the public
-    id an anonymous caller used), with the schemas `views` as the caller sees them."""
+    id an anonymous caller used), with the schemas `views` as the caller sees them and the
+    `saved` queries it may run (services.workflows.connector_api, describe_queries)."""
     security: list[Any] = [{name: []} for name in openapi.SECURITY_SCHEMES]
     if anonymous:
         security = [{}]
@@ -381,15 +433,20 @@ def app_document(
         schemas.update(_components(view))
         base = f"/api/apps/{address}/schemas/{view.slug}/records"
         paths.update(_operations(view, base, errors, security))
+    paths.update(_query_operations(saved, address, security))
+    tags = [{"name": view.name} for view in views]
+    if saved:
+        tags.append({"name": SAVED_QUERIES_TAG})
     return {
         "openapi": "3.1.0",
         "info": {
             "title": f"{app.name} ({openapi.TITLE})",
             "version": "1",
             "description": (app.description + "\n\n" if app.description else "")
-            + "The records of this app's schemas, as your credential may use them.",
+            + "The records of this app's schemas and its saved queries, as your credential"
+            " may use them.",
         },
-        "tags": [{"name": view.name} for view in views],
+        "tags": tags,
         "paths": paths,
         "components": {
             "schemas": schemas,

@@ -4,6 +4,7 @@ the connector is read, the call made, and what it taught (a shape) stored after.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -221,6 +222,28 @@ class ConnectorApi:
         async with transaction(self.sessionmaker, tenant=tenant_of(ctx)) as session:
             await saved_queries.delete_query(session, tenant_of(ctx), app.id, name)
 
+    async def describe_queries(
+        self, ctx: common_pb2.RequestContext, app_slug: str
+    ) -> dict[str, Any]:
+        """The initialized queries the caller may run, each with its parameters and the
+        schema of its data: what the app's OpenAPI document shows of them."""
+        app = await self._app(ctx, app_slug)
+        caller = Principal.of(ctx)
+        if caller.kind in APP_KINDS and caller.app_id != app.id:
+            return {"queries": []}
+        async with transaction(self.sessionmaker, tenant=tenant_of(ctx)) as session:
+            found = await saved_queries.list_queries(session, tenant_of(ctx), app.id)
+            stored = {
+                each.id: each
+                for each in await connectors.list_connectors(session, tenant_of(ctx), app.id)
+            }
+        described = [
+            _description(query, stored[query.connector_id])
+            for query in found
+            if _admits(caller, query)
+        ]
+        return {"queries": [each for each in described if each is not None]}
+
     async def execute(
         self, ctx: common_pb2.RequestContext, app_slug: str, name: str, raw: bytes
     ) -> dict[str, Any]:
@@ -238,6 +261,45 @@ class ConnectorApi:
         initialized = stored.initialized(query.call)
         answer = await self._run(stored, query.call, {**query.parameters, **given})
         return {"data": answer.body, "schema": initialized["shape"]}
+
+
+_JSON_TYPES = ((bool, "boolean"), (int, "integer"), (Decimal, "number"), (str, "string"))
+
+
+def _parameter_schema(value: Any) -> dict[str, Any]:
+    """What a parameter takes, told by its sample: its type, and the sample as default."""
+    for kind, name in _JSON_TYPES:
+        if isinstance(value, kind):
+            return {"type": name, "default": value}
+    return {}
+
+
+def _description(query: StoredQuery, stored: StoredConnector) -> dict[str, Any] | None:
+    """How the query is run and what it answers, for the app's OpenAPI document; None
+    until its call is initialized."""
+    initialized = stored.shapes.get(query.call)
+    if initialized is None:
+        return None
+    call = stored.stored_call(query.call)
+    parameters = {
+        each["name"]: _parameter_schema(query.parameters.get(each["name"], each["value"]))
+        for each in call["parameters"]
+        if not each["private"]
+    }
+    return {
+        "name": query.name,
+        "description": query.description,
+        "parameters": parameters,
+        "schema": initialized["shape"],
+    }
+
+
+def _admits(caller: Principal, query: StoredQuery) -> bool:
+    try:
+        _may_execute(caller, query)
+    except (PermissionDenied, Unauthenticated):
+        return False
+    return True
 
 
 def _may_execute(caller: Principal, query: StoredQuery) -> None:

@@ -750,23 +750,44 @@ def shape_of(value: Any) -> dict[str, Any]:
     return {"type": "object", "properties": {key: shape_of(each) for key, each in value.items()}}
 
 
+def _types(shape: dict[str, Any]) -> set[str] | None:
+    kind = shape.get("type")
+    if isinstance(kind, str):
+        return {kind}
+    if isinstance(kind, list):
+        return set(kind)
+    return None
+
+
 def merged_shape(one: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """A schema both samples fit: objects with the union of their properties, lists with
+    their items merged, integer and number as number, null as a type beside the other
+    (OpenAPI 3.1's way); {} (anything) when they differ otherwise."""
     if one == other:
         return one
     # {}: an empty list's items, of which the sample tells nothing.
     if not one or not other:
         return one or other
-    kinds = {one.get("type"), other.get("type")}
-    if kinds == {"integer", "number"}:
-        return {"type": "number"}
-    if kinds == {"object"}:
+    ours, theirs = _types(one), _types(other)
+    if ours is None or theirs is None:
+        return {}
+    nullable = "null" in ours | theirs
+    ours, theirs = ours - {"null"}, theirs - {"null"}
+    merged: dict[str, Any]
+    if not ours or not theirs:
+        merged = dict(one if ours else other)
+    elif ours == theirs == {"object"}:
         properties = dict(one["properties"])
         for key, shape in other["properties"].items():
             properties[key] = merged_shape(properties[key], shape) if key in properties else shape
-        return {"type": "object", "properties": properties}
-    if kinds == {"array"}:
-        return {"type": "array", "items": merged_shape(one["items"], other["items"])}
-    if "null" in kinds and None not in kinds and len(kinds) == 2:
-        shape = one if other.get("type") == "null" else other
-        return {**shape, "nullable": True}
-    return {}
+        merged = {"type": "object", "properties": properties}
+    elif ours == theirs == {"array"}:
+        merged = {"type": "array", "items": merged_shape(one["items"], other["items"])}
+    elif ours | theirs <= {"integer", "number"}:
+        merged = {"type": "number"}
+    else:
+        return {}
+    if nullable:
+        kinds = sorted((_types(merged) or set()) - {"null"})
+        merged["type"] = [*kinds, "null"] if kinds else "null"
+    return merged

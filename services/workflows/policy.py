@@ -41,6 +41,7 @@ POLICY: PolicyTable = {
     "DeleteQuery": Op.WORKFLOWS_WRITE,
     # End users and anonymous callers too; each query's role decides (connector_api).
     "ExecuteQuery": Op.WORKFLOWS_RUN,
+    "DescribeQueries": Op.WORKFLOWS_RUN,
     # A delivery comes before any principal: its signature, checked here with a secret
     # the gateway never sees, is what admits it.
     "DeliverHook": PUBLIC,

@@ -537,3 +537,8 @@ class WorkflowsServicer(workflows_pb2_grpc.WorkflowsServiceServicer):
                 request.ctx, request.app_slug, request.name, request.body_json
             )
         )
+
+    async def DescribeQueries(
+        self, request: workflows_pb2.QueryRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.JsonDocument:
+        return _document(await self.connectors.describe_queries(request.ctx, request.app_slug))

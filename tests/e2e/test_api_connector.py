@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from openapi_spec_validator import validate
 
 from services.devstack.stack import Stack
 from tests.e2e.conftest import database_url
@@ -191,7 +192,7 @@ def test_initialization_keeps_the_answers_schema_and_a_changed_call_needs_it_aga
     assert item["properties"]["name"] == {"type": "string"}
     # 12.5 and 3: numbers; null and 40: an integer that may be null.
     assert item["properties"]["price"] == {"type": "number"}
-    assert item["properties"]["stock"] == {"type": "integer", "nullable": True}
+    assert item["properties"]["stock"] == {"type": ["integer", "null"]}
     assert item["properties"]["tags"] == {"type": "array", "items": {"type": "string"}}
 
     # Renaming the connector keeps its calls initialized; changing a call does not.
@@ -714,3 +715,53 @@ def test_a_client_certificate_admits_tessera_to_an_api_of_a_private_authority(
             connectors_path(app), json={"name": "NotPem", "ca_certificate": "-----BEGIN nothing"}
         )
         assert error_of(not_pem, 400)["field"] == "ca_certificate"
+
+
+def test_the_apps_openapi_document_types_the_queries_the_caller_may_run(
+    client: httpx.Client, tenant: Tenant, app: dict[str, Any], remote: ExternalApi
+) -> None:
+    connector = connect(tenant, app, remote, auth=auth_for("key_in_header", remote))
+    for name, role in (("for_power_users", "power"), ("for_everyone", "public")):
+        made = tenant.post(
+            queries_path(app),
+            json={
+                "name": name,
+                "connector_id": connector["id"],
+                "call": "list_items",
+                "description": f"Items, {role}",
+                "app_role": role,
+            },
+        )
+        assert made.status_code == 201, made.text
+
+    def paths(spec: dict[str, Any]) -> set[str]:
+        return {path.rsplit("/", 2)[1] for path in spec["paths"] if "/queries/" in path}
+
+    # Uninitialized, a query's answer is unknown: it is not in the document yet.
+    document = f"/api/apps/{app['slug']}/openapi.json"
+    assert paths(tenant.get(document).json()) == set()
+    assert tenant.post(call_path(app, connector, "list_items", "initialize")).status_code == 200
+
+    spec = tenant.get(document).json()
+    validate(spec)
+    assert paths(spec) == {"for_power_users", "for_everyone"}
+    operation = spec["paths"][f"/api/apps/{app['slug']}/queries/for_everyone/execute"]["post"]
+    assert operation["summary"] == "Items, public"
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["parameters"]["properties"] == {
+        "limit": {"type": "integer", "default": 10}
+    }
+    data = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    items = data["properties"]["data"]["properties"]["items"]["items"]
+    assert items["properties"]["price"] == {"type": "number"}
+
+    # An end user's document shows the queries their role may run, by the public id.
+    public_document = f"/api/apps/{app['public_id']}/openapi.json"
+    basic = {"Authorization": f"Bearer {_end_user(client, tenant, app, 'basic')}"}
+    assert paths(client.get(public_document, headers=basic).json()) == {"for_everyone"}
+    power = {"Authorization": f"Bearer {_end_user(client, tenant, app, 'power')}"}
+    assert paths(client.get(public_document, headers=power).json()) == {
+        "for_power_users",
+        "for_everyone",
+    }
+    assert paths(client.get(public_document).json()) == {"for_everyone"}

@@ -18,14 +18,16 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
+from tessera.workflows.v1 import workflows_pb2
 
 from services.gateway import shapes
 from services.gateway.app_docs import api_docs_page, postman_collection
 from services.gateway.app_spec import AppDefinitions, app_document, view_of
+from services.gateway.clients import Backends
 from services.gateway.deps import AppContextDep
 from services.gateway.openapi import TITLE, platform_spec, returns
 from services.kit.access import APP_KINDS, Kind, Op, Principal
-from services.kit.errors import NotFound, PermissionDenied
+from services.kit.errors import NotFound, PermissionDenied, ServiceUnavailable, Unauthenticated
 
 router = APIRouter(tags=["Documents"])
 
@@ -139,11 +141,29 @@ async def app_document_json(request: Request, app_slug: str, ctx: Any) -> bytes:
         # An app's end users and visitors know that app only.
         raise NotFound("App not found")
     views = [view for s in held.schemas if (view := view_of(s, principal)) is not None]
-    if not views and not principal.may(Op.APPS_READ):
+    saved = await _saved_queries(request, app_slug, ctx)
+    if not views and not saved and not principal.may(Op.APPS_READ):
         # As its records answer: the app is there, and none of it is open to the caller.
         raise PermissionDenied("Nothing of this app is open to you")
-    spec = app_document(held.app, app_slug, views, anonymous=principal.kind == Kind.ANONYMOUS)
+    spec = app_document(
+        held.app, app_slug, views, saved, anonymous=principal.kind == Kind.ANONYMOUS
+    )
     return orjson.dumps(spec)
+
+
+async def _saved_queries(request: Request, app_slug: str, ctx: Any) -> list[dict[str, Any]]:
+    """The saved queries the caller may run; none for a caller that may run none, and
+    none while the workflows service is away (the records part of the document stands)."""
+    backends: Backends = request.app.state.backends
+    try:
+        reply = await backends.call(
+            backends.workflows.DescribeQueries,
+            workflows_pb2.QueryRequest(ctx=ctx, app_slug=app_slug),
+        )
+    except (PermissionDenied, Unauthenticated, NotFound, ServiceUnavailable):
+        return []
+    queries: list[dict[str, Any]] = orjson.loads(reply.json)["queries"]
+    return queries
 
 
 def _etag(body: bytes) -> str:

@@ -208,6 +208,11 @@ class WorkflowsServiceStub:
                 request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.QueryRequest.SerializeToString,
                 response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
                 _registered_method=True)
+        self.DescribeQueries = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/DescribeQueries',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.QueryRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+                _registered_method=True)
 
 
 class WorkflowsServiceServicer:
@@ -442,6 +447,14 @@ class WorkflowsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DescribeQueries(self, request, context):
+        """The initialized queries the caller may run, with their parameters and the schema of
+        their data: for the app's OpenAPI document.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkflowsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -612,6 +625,11 @@ def add_WorkflowsServiceServicer_to_server(servicer, server):
             ),
             'ExecuteQuery': grpc.unary_unary_rpc_method_handler(
                     servicer.ExecuteQuery,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.QueryRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.SerializeToString,
+            ),
+            'DescribeQueries': grpc.unary_unary_rpc_method_handler(
+                    servicer.DescribeQueries,
                     request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.QueryRequest.FromString,
                     response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.SerializeToString,
             ),
@@ -1536,6 +1554,33 @@ class WorkflowsService:
             request,
             target,
             '/tessera.workflows.v1.WorkflowsService/ExecuteQuery',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.QueryRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DescribeQueries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/DescribeQueries',
             tessera_dot_workflows_dot_v1_dot_workflows__pb2.QueryRequest.SerializeToString,
             tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
             options,
