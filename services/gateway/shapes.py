@@ -618,8 +618,9 @@ class ConnectorCallParameter(TypedDict):
 
 class ConnectorAuth(TypedDict):
     """One of none, key_in_url, key_in_header, basic, oauth2_password,
-    oauth2_client_credentials, oauth2_custom_token, jwt, with the fields it reads (see the
-    README). key, password, client_secret and private_key are write-only."""
+    oauth2_client_credentials, oauth2_custom_token, jwt, client_certificate,
+    oauth2_user_agent, with the fields it reads (see the README). key, password,
+    client_secret and private_key are write-only."""
 
     type: str
     key_name: NotRequired[str | None]
@@ -627,12 +628,14 @@ class ConnectorAuth(TypedDict):
     username: NotRequired[str | None]
     password: NotRequired[str | None]
     token_url: NotRequired[str | None]
+    authorize_url: NotRequired[str | None]
     client_id: NotRequired[str | None]
     client_secret: NotRequired[str | None]
     scope: NotRequired[str | None]
     audience: NotRequired[str | None]
     token_parameters: NotRequired[dict[str, str] | None]
     token_field: NotRequired[str | None]
+    certificate: NotRequired[str | None]
     private_key: NotRequired[str | None]
     algorithm: NotRequired[str | None]
     claims: NotRequired[dict[str, Any] | None]
@@ -674,6 +677,8 @@ class ConnectorInput(TypedDict):
     parameters: NotRequired[list[ConnectorValue]]
     auth: NotRequired[ConnectorAuth]
     calls: NotRequired[list[ConnectorCallInput]]
+    # PEM certificates of the authorities the API's certificate is checked against.
+    ca_certificate: NotRequired[str]
 
 
 class Connector(TypedDict):
@@ -684,6 +689,7 @@ class Connector(TypedDict):
     parameters: list[ConnectorValue]
     auth: ConnectorAuth
     calls: list[ConnectorCall]
+    ca_certificate: str
     created_at: str
     updated_at: str
 
@@ -743,3 +749,15 @@ class QueryResult(TypedDict):
     data: Any
     # The JSON Schema the call's initialization found for `data`.
     schema: dict[str, Any]
+
+
+class ConnectorAuthorization(TypedDict):
+    # Where to send the user to connect their account; good until expires_at.
+    authorize_url: str
+    expires_at: str
+
+
+class ConnectorConnected(TypedDict):
+    connected: bool
+    connector_id: str
+    connector: str

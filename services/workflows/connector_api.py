@@ -24,6 +24,7 @@ from services.workflows import connectors, saved_queries
 from services.workflows.apps import AppRef, AppResolver
 from services.workflows.bodies import json_object
 from services.workflows.connector_calls import CallAnswer, ConnectorClient
+from services.workflows.connector_oauth import UserAuthorizations, holder_of
 from services.workflows.connectors import CallNotFound, StoredConnector, shape_of
 from services.workflows.saved_queries import QueryInput, QueryNotFound, StoredQuery
 
@@ -60,6 +61,7 @@ class ConnectorApi:
         self.resolve_app = resolve_app
         self.box = box
         self.client = client
+        self.users = UserAuthorizations(sessionmaker, box, client)
 
     async def _app(self, ctx: common_pb2.RequestContext, app_slug: str) -> AppRef:
         return await self.resolve_app(ctx, app_slug)
@@ -117,12 +119,76 @@ class ConnectorApi:
             await connectors.delete_connector(session, tenant_of(ctx), app.id, connector_id)
 
     async def _run(
-        self, stored: StoredConnector, call_name: str, given: dict[str, Any]
+        self,
+        ctx: common_pb2.RequestContext,
+        stored: StoredConnector,
+        call_name: str,
+        given: dict[str, Any],
     ) -> CallAnswer:
         connector = stored.whole(self.box)
+        user_tokens = None
+        if connector.auth.type == "oauth2_user_agent":
+            user_tokens = self.users.source(tenant_of(ctx), stored, holder_of(ctx))
         return await self.client.run(
-            stored.id, rfc3339(stored.updated_at), connector, connector.call(call_name), given
+            stored.id,
+            rfc3339(stored.updated_at),
+            connector,
+            connector.call(call_name),
+            given,
+            user_tokens=user_tokens,
         )
+
+    # --- each user's own account (OAuth2 user-agent flow) --------------------------------
+
+    async def _reachable(
+        self, session: AsyncSession, ctx: common_pb2.RequestContext, app: AppRef, connector_id: str
+    ) -> tuple[StoredConnector, str]:
+        """The connector, and whose tokens the caller's are (an anonymous caller has none:
+        401, once the connector is known to exist)."""
+        caller = Principal.of(ctx)
+        if caller.kind in APP_KINDS and caller.app_id != app.id:
+            raise connectors.ConnectorNotFound()
+        stored = await connectors.find(session, tenant_of(ctx), app.id, connector_id)
+        return stored, holder_of(ctx)
+
+    async def authorize(
+        self, ctx: common_pb2.RequestContext, app_slug: str, connector_id: str, raw: bytes
+    ) -> dict[str, Any]:
+        """Where to send the caller to connect their account: {"authorize_url",
+        "expires_at"}. The body names the callback the server must send them back to."""
+        app = await self._app(ctx, app_slug)
+        body = json_object(raw, "The body")
+        redirect_uri = body.get("redirect_uri")
+        if not isinstance(redirect_uri, str):
+            raise ValidationFailed("'redirect_uri' is required", field="redirect_uri")
+        async with transaction(self.sessionmaker, tenant=tenant_of(ctx)) as session:
+            stored, holder = await self._reachable(session, ctx, app, connector_id)
+            return await self.users.start(
+                session, tenant_of(ctx), stored, holder, redirect_uri[:2000]
+            )
+
+    async def disconnect(
+        self, ctx: common_pb2.RequestContext, app_slug: str, connector_id: str
+    ) -> None:
+        """Forgets the caller's tokens for the connector."""
+        app = await self._app(ctx, app_slug)
+        async with transaction(self.sessionmaker, tenant=tenant_of(ctx)) as session:
+            stored, holder = await self._reachable(session, ctx, app, connector_id)
+            await self.users.disconnect(session, tenant_of(ctx), stored.id, holder)
+
+    async def complete_authorization(self, raw: bytes) -> dict[str, Any]:
+        """The authorization server's answer, as its redirect brought it back."""
+        body = json_object(raw, "The body")
+        values = [body.get(name, "") for name in ("state", "code", "error")]
+        if not all(isinstance(value, str) for value in values):
+            raise ValidationFailed("state, code and error are text")
+        state, code, error = (str(value)[:2000] for value in values)
+        connected = await self.users.complete(state, code, error)
+        return {
+            "connected": True,
+            "connector_id": connected.connector_id,
+            "connector": connected.connector_name,
+        }
 
     async def initialize(
         self,
@@ -136,7 +202,7 @@ class ConnectorApi:
         shape of its answer, which types the call from then on."""
         given = _parameters(raw)
         stored = await self._connector(ctx, app_slug, connector_id)
-        answer = await self._run(stored, call_name, given)
+        answer = await self._run(ctx, stored, call_name, given)
         initialized = {"shape": shape_of(answer.body), "at": rfc3339(utcnow())}
         async with transaction(self.sessionmaker, tenant=tenant_of(ctx)) as session:
             await connectors.store_shape(session, stored.id, call_name, initialized)
@@ -153,7 +219,7 @@ class ConnectorApi:
         given = _parameters(raw)
         stored = await self._connector(ctx, app_slug, connector_id)
         stored.initialized(call_name)
-        return _answer(await self._run(stored, call_name, given))
+        return _answer(await self._run(ctx, stored, call_name, given))
 
     # --- saved queries ---------------------------------------------------------------
 
@@ -259,7 +325,7 @@ class ConnectorApi:
             _may_execute(caller, query)
             stored = await connectors.find(session, tenant_of(ctx), app.id, query.connector_id)
         initialized = stored.initialized(query.call)
-        answer = await self._run(stored, query.call, {**query.parameters, **given})
+        answer = await self._run(ctx, stored, query.call, {**query.parameters, **given})
         return {"data": answer.body, "schema": initialized["shape"]}
 
 

@@ -29,7 +29,7 @@ from urllib.parse import quote, quote_plus, urlencode
 import httpx
 import jwt
 
-from services.kit.errors import UpstreamFailed, ValidationFailed
+from services.kit.errors import PreconditionFailed, UpstreamFailed, ValidationFailed
 from services.kit.json import dumps_exact, loads_exact
 from services.kit.outbound import OutboundClient
 from services.workflows.connectors import (
@@ -52,6 +52,8 @@ MAX_TLS_CLIENTS = 100
 # Of an answer's body, what an error shows.
 ERROR_BODY_CHARS = 1000
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+# The caller's access token for a connector of the OAuth2 user-agent flow; True: a new one.
+TokenSource = Callable[[bool], Awaitable[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,19 +322,21 @@ class ConnectorClient:
         connector: ConnectorInput,
         call: Call,
         given: dict[str, Any],
+        *,
+        user_tokens: TokenSource | None = None,
     ) -> CallAnswer:
-        """The call's answer, when it is a success (2xx); UpstreamFailed otherwise."""
+        """The call's answer, when it is a success (2xx); UpstreamFailed otherwise.
+        `user_tokens`: the caller's own access token, for the OAuth2 user-agent flow."""
         request = request_of(connector, call, bound(call, given))
         auth = connector.auth
         key = (connector_id, version)
         client = await self._client_for(key, connector)
-        response = await self._send(
-            client, self._authenticated(request, auth, await self._token(client, key, auth))
-        )
-        if response.status_code == 401 and auth.type in TOKEN_AUTH:
+        token = await self._token(client, key, auth, user_tokens, renew=False)
+        response = await self._send(client, self._authenticated(request, auth, token))
+        if response.status_code == 401 and (auth.type in TOKEN_AUTH or user_tokens is not None):
             # The token may have been revoked or expired early: one more, once.
             self.tokens.drop(key)
-            token = await self._token(client, key, auth)
+            token = await self._token(client, key, auth, user_tokens, renew=True)
             response = await self._send(client, self._authenticated(request, auth, token))
         answer = answer_of(response)
         if not 200 <= response.status_code < 300:
@@ -345,7 +349,22 @@ class ConnectorClient:
             )
         return answer
 
-    async def _token(self, client: OutboundClient, key: tuple[str, str], auth: Auth) -> str:
+    async def _token(
+        self,
+        client: OutboundClient,
+        key: tuple[str, str],
+        auth: Auth,
+        user_tokens: TokenSource | None,
+        *,
+        renew: bool,
+    ) -> str:
+        if auth.type == "oauth2_user_agent":
+            if user_tokens is None:
+                raise PreconditionFailed(
+                    "This connector acts for each user with their own account: it runs for"
+                    " a signed-in user who connected theirs"
+                )
+            return await user_tokens(renew)
         if auth.type not in TOKEN_AUTH:
             return ""
         return await self.tokens.get(key, lambda: self._fetch_token(client, auth))
@@ -375,7 +394,9 @@ class ConnectorClient:
             )
         except httpx.TimeoutException:
             raise UpstreamFailed(f"{host} did not answer in time") from None
-        except httpx.TransportError as error:
+        # A TLS alert after the handshake (a client certificate refused, under TLS 1.3)
+        # comes up from the socket itself, as an SSLError.
+        except (httpx.TransportError, OSError) as error:
             raise UpstreamFailed(f"{host} could not be reached ({type(error).__name__})") from None
 
     async def _fetch_token(self, client: OutboundClient, auth: Auth) -> tuple[str, float]:
@@ -415,28 +436,66 @@ class ConnectorClient:
             headers["Authorization"] = _basic(auth.client_id or "", auth.client_secret or "")
         if auth.scope and auth.type != "jwt":
             form["scope"] = auth.scope
+        response = await _post_form(client, auth.token_url or "", headers, form)
+        return _token_of(response, auth.token_field or "access_token", _host(auth.token_url or ""))
+
+    async def user_agent_tokens(
+        self, connector_id: str, version: str, connector: ConnectorInput, form: dict[str, str]
+    ) -> UserTokens:
+        """The OAuth2 user-agent flow's token endpoint asked with `form` (an authorization
+        code with its PKCE verifier, or a refresh token), the client authenticated with
+        HTTP Basic when it has a secret."""
+        auth = connector.auth
+        client = await self._client_for((connector_id, version), connector)
+        headers = {
+            "Accept": "application/json",
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        if auth.client_secret:
+            headers["Authorization"] = _basic(
+                auth.client_id or "", auth.client_secret, form_encoded=True
+            )
+        else:
+            form = {**form, "client_id": auth.client_id or ""}
         token_url = auth.token_url or ""
-        host = _host(token_url)
-        try:
-            response = await client.request(
-                "POST",
-                token_url,
-                headers=headers,
-                content=urlencode(form).encode("ascii"),
-                follow_redirects=False,
-            )
-        except httpx.TimeoutException:
-            raise UpstreamFailed(f"The token endpoint {host} did not answer in time") from None
-        except httpx.TransportError as error:
-            raise UpstreamFailed(
-                f"The token endpoint {host} could not be reached ({type(error).__name__})"
-            ) from None
-        if not 200 <= response.status_code < 300:
-            raise UpstreamFailed(
-                f"The token endpoint {host} answered {response.status_code}",
-                details=[{"status": response.status_code}],
-            )
-        return _token_of(response, auth.token_field or "access_token", host)
+        response = await _post_form(client, token_url, headers, form)
+        access, seconds = _token_of(response, "access_token", _host(token_url))
+        data = loads_exact(response.content)
+        refresh = data.get("refresh_token") if isinstance(data, dict) else None
+        return UserTokens(access, refresh if isinstance(refresh, str) else None, seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class UserTokens:
+    access_token: str
+    refresh_token: str | None
+    seconds: float
+
+
+async def _post_form(
+    client: OutboundClient, url: str, headers: dict[str, str], form: dict[str, str]
+) -> httpx.Response:
+    host = _host(url)
+    try:
+        response = await client.request(
+            "POST",
+            url,
+            headers=headers,
+            content=urlencode(form).encode("ascii"),
+            follow_redirects=False,
+        )
+    except httpx.TimeoutException:
+        raise UpstreamFailed(f"The token endpoint {host} did not answer in time") from None
+    except (httpx.TransportError, OSError) as error:
+        raise UpstreamFailed(
+            f"The token endpoint {host} could not be reached ({type(error).__name__})"
+        ) from None
+    if not 200 <= response.status_code < 300:
+        raise UpstreamFailed(
+            f"The token endpoint {host} answered {response.status_code}",
+            details=[{"status": response.status_code}],
+        )
+    return response
 
 
 def _token_of(response: httpx.Response, field: str, host: str) -> tuple[str, float]:

@@ -62,6 +62,7 @@ AuthType = Literal[
     "oauth2_custom_token",
     "jwt",
     "client_certificate",
+    "oauth2_user_agent",
 ]
 # The auth fields that hold a secret, and which auth types need which fields.
 SECRET_AUTH_FIELDS: Final = ("key", "password", "client_secret", "private_key")
@@ -75,6 +76,7 @@ NEEDS: Final[dict[str, tuple[str, ...]]] = {
     "oauth2_custom_token": ("token_url", "client_id", "client_secret"),
     "jwt": ("private_key", "algorithm"),
     "client_certificate": ("certificate", "private_key"),
+    "oauth2_user_agent": ("authorize_url", "token_url", "client_id"),
 }
 JwtAlgorithm = Literal["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "HS256"]
 # Numbers arrive as int or, exactly, Decimal (services.kit.json).
@@ -182,6 +184,8 @@ class Auth(Strict):
     username: str | None = None
     password: str | None = None
     token_url: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
+    # oauth2_user_agent: where each user is sent to let Tessera act for them.
+    authorize_url: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
     client_id: str | None = None
     client_secret: str | None = None
     scope: str | None = None
@@ -202,7 +206,7 @@ class Auth(Strict):
     def _text(cls, value: str | None) -> str | None:
         return _header_text(value)
 
-    @field_validator("audience", "token_field")
+    @field_validator("audience", "token_field", "token_url", "authorize_url")
     @classmethod
     def _short(cls, value: str | None) -> str | None:
         return _header_text(value)
@@ -293,6 +297,7 @@ _OPTIONAL: Final[dict[str, set[str]]] = {
     "oauth2_custom_token": {"token_parameters", "token_field"},
     "jwt": {"token_url", "claims", "scope", "client_id"},
     "client_certificate": set(),
+    "oauth2_user_agent": {"client_secret", "scope"},
 }
 
 

@@ -42,6 +42,11 @@ POLICY: PolicyTable = {
     # End users and anonymous callers too; each query's role decides (connector_api).
     "ExecuteQuery": Op.WORKFLOWS_RUN,
     "DescribeQueries": Op.WORKFLOWS_RUN,
+    # Each user connects their own account (end users too); the authorization server's
+    # answer comes back before any principal: its state, unguessable, admits it.
+    "AuthorizeConnector": Op.WORKFLOWS_RUN,
+    "DisconnectConnector": Op.WORKFLOWS_RUN,
+    "CompleteConnectorAuthorization": PUBLIC,
     # A delivery comes before any principal: its signature, checked here with a secret
     # the gateway never sees, is what admits it.
     "DeliverHook": PUBLIC,

@@ -322,7 +322,7 @@ class Runs:
                 connectors=(
                     None
                     if self.connectors is None
-                    else self.connectors.of_app(run.tenant_id, run.app_id)
+                    else self.connectors.of_app(run.tenant_id, run.app_id, run.caller_context())
                 ),
             )
             heartbeat = asyncio.create_task(self._keep_lease(run))

@@ -542,3 +542,23 @@ class WorkflowsServicer(workflows_pb2_grpc.WorkflowsServiceServicer):
         self, request: workflows_pb2.QueryRequest, context: grpc.aio.ServicerContext
     ) -> workflows_pb2.JsonDocument:
         return _document(await self.connectors.describe_queries(request.ctx, request.app_slug))
+
+    async def AuthorizeConnector(
+        self, request: workflows_pb2.ConnectorRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.JsonDocument:
+        return _document(
+            await self.connectors.authorize(
+                request.ctx, request.app_slug, request.connector_id, request.body_json
+            )
+        )
+
+    async def DisconnectConnector(
+        self, request: workflows_pb2.ConnectorRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.JsonDocument:
+        await self.connectors.disconnect(request.ctx, request.app_slug, request.connector_id)
+        return _document()
+
+    async def CompleteConnectorAuthorization(
+        self, request: workflows_pb2.ConnectorRequest, context: grpc.aio.ServicerContext
+    ) -> workflows_pb2.JsonDocument:
+        return _document(await self.connectors.complete_authorization(request.body_json))

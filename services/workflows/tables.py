@@ -333,6 +333,48 @@ saved_queries = Table(
     ),
 )
 
+# A user sent to a connector's authorization server (OAuth2 user-agent flow), until they
+# come back or ten minutes pass: the hash of the `state` sent, the PKCE verifier sealed.
+connector_authorizations = Table(
+    "connector_authorizations",
+    metadata,
+    Column("state_hash", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("connector_id", Text, nullable=False),
+    # Whose tokens they become: "app_user:<id>" or "account:<id>".
+    Column("holder", Text, nullable=False),
+    Column("sealed_verifier", Text, nullable=False),
+    Column("redirect_uri", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    ForeignKeyConstraint(
+        ["connector_id"],
+        ["connectors.id"],
+        name="fk_connector_authorizations_connector_id",
+        ondelete="CASCADE",
+    ),
+)
+
+# A user's tokens for a connector of the OAuth2 user-agent flow, sealed.
+connector_user_tokens = Table(
+    "connector_user_tokens",
+    metadata,
+    Column("connector_id", Text, nullable=False),
+    Column("holder", Text, nullable=False),
+    Column("tenant_id", Text, nullable=False),
+    # {"access_token", "refresh_token"}, sealed with the connector and holder as context.
+    Column("sealed_tokens", Text, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("connector_id", "holder", name="pk_connector_user_tokens"),
+    ForeignKeyConstraint(
+        ["connector_id"],
+        ["connectors.id"],
+        name="fk_connector_user_tokens_connector_id",
+        ondelete="CASCADE",
+    ),
+)
+
 outbox = outbox_table(metadata)
 # Events the record-trigger consumer gave up on.
 dead_letters = dead_letters_table(metadata)

@@ -765,3 +765,78 @@ def test_the_apps_openapi_document_types_the_queries_the_caller_may_run(
         "for_everyone",
     }
     assert paths(client.get(public_document).json()) == {"for_everyone"}
+
+
+def _connect_account(client: httpx.Client, start: str, user: str, **headers: str) -> httpx.Response:
+    """What a browser does: to the authorization URL, signed in there as `user`, and back."""
+    started = client.post(start, headers=headers)
+    assert started.status_code == 200, started.text
+    approved = httpx.get(started.json()["authorize_url"] + f"&user={user}")
+    assert approved.status_code == 302, approved.text
+    back = approved.headers["location"]
+    assert back.startswith(str(client.base_url))
+    return client.get(back.removeprefix(str(client.base_url).rstrip("/")))
+
+
+def test_each_user_connects_their_own_account_and_calls_act_as_them(
+    client: httpx.Client, tenant: Tenant, app: dict[str, Any], remote: ExternalApi
+) -> None:
+    auth = {
+        "type": "oauth2_user_agent",
+        "authorize_url": remote.url("/authorize"),
+        "token_url": remote.url("/token"),
+        "client_id": api.CLIENT_ID,
+        "client_secret": api.CLIENT_SECRET,
+        "scope": "profile",
+    }
+    connector = connect(tenant, app, remote, auth=auth, calls=[{"name": "me", "url": "/v1/me"}])
+    initialize = call_path(app, connector, "me", "initialize")
+    assert "Connect your account" in error_of(tenant.post(initialize), 412)["message"]
+
+    start = f"{connectors_path(app)}/{connector['id']}/authorize"
+    builder = {"Authorization": f"JWT {tenant.token}"}
+    connected = _connect_account(tenant.client, start, "builder", **builder)
+    assert connected.status_code == 200, connected.text
+    assert connected.json() == {
+        "connected": True,
+        "connector_id": connector["id"],
+        "connector": "Inventory",
+    }
+    assert tenant.post(initialize).json()["body"] == {"user": "builder"}
+    query = {"name": "whoami", "connector_id": connector["id"], "call": "me"}
+    assert tenant.post(queries_path(app), json=query).status_code == 201
+
+    # Each end user, by the app's public id, with their own account.
+    public = f"/api/apps/{app['public_id']}"
+    execute = f"{public}/queries/whoami/execute"
+    alice = {"Authorization": f"Bearer {_end_user(client, tenant, app, 'basic')}"}
+    bob = {"Authorization": f"Bearer {_end_user(client, tenant, app, 'basic')}"}
+    assert "Connect your account" in error_of(client.post(execute, headers=alice), 412)["message"]
+    start_public = f"{public}/connectors/{connector['id']}/authorize"
+    assert _connect_account(client, start_public, "alice", **alice).status_code == 200
+    assert _connect_account(client, start_public, "bob", **bob).status_code == 200
+    assert client.post(execute, headers=alice).json()["data"] == {"user": "alice"}
+    assert client.post(execute, headers=bob).json()["data"] == {"user": "bob"}
+    assert tenant.post(execute).json()["data"] == {"user": "builder"}
+
+    # A token the API stopped accepting is renewed with the refresh token, once.
+    refreshed = remote.grants.count("refresh_token")
+    remote.revoke_tokens()
+    assert client.post(execute, headers=alice).json()["data"] == {"user": "alice"}
+    assert remote.grants.count("refresh_token") == refreshed + 1
+
+    # A state is good once; a refusal at the authorization server stores nothing.
+    started = client.post(start_public, headers=bob).json()["authorize_url"]
+    back = httpx.get(started + "&user=denied").headers["location"]
+    path = back.removeprefix(str(client.base_url).rstrip("/"))
+    assert "access_denied" in error_of(client.get(path), 400)["message"]
+    assert error_of(client.get(path), 400)["field"] == "state"
+    assert error_of(client.get("/api/connectors/oauth/callback?state=forged&code=x"), 400)
+    assert client.post(execute, headers=bob).json()["data"] == {"user": "bob"}
+
+    # Disconnecting forgets the user's tokens, and nobody else's.
+    assert client.delete(start_public, headers=bob).status_code == 204
+    error_of(client.post(execute, headers=bob), 412)
+    assert client.post(execute, headers=alice).json()["data"] == {"user": "alice"}
+    # Anonymous callers have no account to connect.
+    error_of(client.post(start_public), 401)

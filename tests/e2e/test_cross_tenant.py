@@ -661,6 +661,7 @@ BODIES: dict[str, Body] = {
     ),
     "update_query": lambda _, t, w: Payload(json={"description": w}),
     "execute_query": lambda _, t, w: Payload(json={}),
+    "authorize_connector": None,
     "create_app": lambda _, t, w: Payload(json={"name": f"App {w}"}),
     "update_app": lambda _, t, w: Payload(json={"name": f"Renamed {w}"}),
     "sign_up": lambda _, t, w: Payload(
@@ -704,9 +705,9 @@ BODIES: dict[str, Body] = {
 # An app's end users reach these on its public id, but the suite's workflow is not
 # exposed as public: to them it does not exist.
 HIDDEN_FROM_END_USERS = frozenset({"run_workflow"})
-# The suite's saved query admits signed-in end users: its app's anonymous caller is asked
-# to sign in.
-SIGN_IN_FIRST = frozenset({"execute_query"})
+# The suite's saved query admits signed-in end users, and only they have accounts to
+# connect: its app's anonymous caller is asked to sign in.
+SIGN_IN_FIRST = frozenset({"execute_query", "authorize_connector", "disconnect_connector"})
 BODY_NAMES_RECORDS = frozenset({"update_records", "delete_records"})
 WRITES = frozenset({"POST", "PUT", "PATCH"})
 

@@ -25,6 +25,7 @@ from tests.factories.accounts import Tenant, sign_up, unique_email
 from tests.factories.apps import create_app, create_schema, records_path
 from tests.factories.credentials import create_admin_token, create_token
 from tests.factories.workflows import SIMPLE, create_workflow
+from tests.support.external_api import CLIENT_ID, CLIENT_SECRET, external_api
 from tests.support.wait import eventually
 
 # Every table of a service with a tenant_id column, as its tables module declares them.
@@ -91,6 +92,30 @@ def furnish(client: httpx.Client, stack: Stack, tenant: Tenant) -> Tenant:
         json={"name": "q", "connector_id": connector.json()["id"], "call": "c"},
     )
     assert query.status_code == 201, query.text
+    # A connector each user connects to: an authorization under way, and one completed.
+    with external_api() as remote:
+        per_user = tenant.post(
+            f"/api/apps/{slug}/connectors",
+            json={
+                "name": "Per user",
+                "auth": {
+                    "type": "oauth2_user_agent",
+                    "authorize_url": remote.url("/authorize"),
+                    "token_url": remote.url("/token"),
+                    "client_id": CLIENT_ID,
+                    "client_secret": CLIENT_SECRET,
+                },
+            },
+        )
+        assert per_user.status_code == 201, per_user.text
+        authorize = f"/api/apps/{slug}/connectors/{per_user.json()['id']}/authorize"
+        for user in ("ada", None):
+            started = tenant.post(authorize)
+            assert started.status_code == 200, started.text
+            if user is not None:
+                back = httpx.get(started.json()["authorize_url"] + f"&user={user}")
+                path = back.headers["location"].removeprefix(str(client.base_url).rstrip("/"))
+                assert client.get(path).status_code == 200
     signed_up = client.post(
         f"/api/apps/{app['public_id']}/auth/signup",
         json={"email": unique_email(), "password": "correct horse battery"},

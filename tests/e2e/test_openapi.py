@@ -14,7 +14,7 @@ from openapi_spec_validator import validate
 from services.devstack.stack import Stack
 from tests.factories.accounts import sign_up, unique_email
 from tests.factories.apps import create_app, create_schema, records_path
-from tests.support.external_api import API_KEY, external_api
+from tests.support.external_api import API_KEY, CLIENT_ID, CLIENT_SECRET, external_api
 from tests.support.openapi import SpecChecker
 
 # Reached without any credential.
@@ -31,6 +31,7 @@ PUBLIC = {
     "sign_up",
     "log_in",
     "deliver_hook",
+    "connector_oauth_callback",
 }
 # Writes that take no body.
 BODILESS = {
@@ -43,6 +44,7 @@ BODILESS = {
     "replay_run",
     "ping_webhook",
     "replay_delivery",
+    "authorize_connector",
 }
 # Operations that run a workflow and answer 422 when the run fails at a step.
 RUN_WORKFLOWS = {"run_workflow", "replay_run"}
@@ -130,7 +132,7 @@ def test_anonymous_callers_reach_an_apps_records_and_documents_only(
     documents = {"app_openapi", "app_postman"}
     assert documents < anonymous
     # Workflows and saved queries exposed as public may be run without a credential.
-    runs = {"run_workflow", "execute_query"}
+    runs = {"run_workflow", "execute_query", "authorize_connector", "disconnect_connector"}
     assert all("record" in name for name in anonymous - documents - runs), anonymous
     assert runs < anonymous
 
@@ -258,6 +260,25 @@ def test_every_answer_of_a_walk_through_the_api_is_as_documented(
         owner.post(f"{saved}/items/execute", json={"parameters": {}})
         owner.delete(f"{saved}/items")
         owner.delete(connector_path)
+        per_user = owner.post(
+            connectors,
+            json={
+                "name": "Per user",
+                "auth": {
+                    "type": "oauth2_user_agent",
+                    "authorize_url": remote.url("/authorize"),
+                    "token_url": remote.url("/token"),
+                    "client_id": CLIENT_ID,
+                    "client_secret": CLIENT_SECRET,
+                },
+            },
+        ).json()
+        authorize = f"{connectors}/{per_user['id']}/authorize"
+        started = owner.post(authorize).json()
+        back = httpx.get(started["authorize_url"] + "&user=ada").headers["location"]
+        client.get(back.removeprefix(str(client.base_url).rstrip("/")))
+        client.get("/api/connectors/oauth/callback", params={"state": "spent"})
+        owner.delete(authorize)
     owner.get(f"/api/apps/{app}/openapi.json")
     owner.get(f"/api/apps/{app}/postman.json")
     # Errors are documented too.

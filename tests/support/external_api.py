@@ -8,6 +8,7 @@ certificate authority that admits only clients with one of its certificates."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import ipaddress
 import secrets
 import ssl
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlsplit
 
+import httpx
 import jwt
 import orjson
 from cryptography import x509
@@ -81,6 +83,11 @@ class ExternalApi:
     token_seconds: int = 3600
     # When set, tokens are issued but never accepted (a provider that went wrong).
     refuse_tokens: bool = False
+    # The authorization code flow: code -> (user, challenge, redirect URI); access and
+    # refresh tokens -> the user they act for.
+    codes: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    user_tokens: dict[str, str] = field(default_factory=dict)
+    refresh_tokens: dict[str, str] = field(default_factory=dict)
 
     def url(self, path: str = "") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -90,6 +97,7 @@ class ExternalApi:
 
     def revoke_tokens(self) -> None:
         self.tokens.clear()
+        self.user_tokens.clear()
 
 
 def _basic(headers: dict[str, str], *, form_encoded: bool) -> tuple[str, str] | None:
@@ -119,6 +127,27 @@ def _token_answer(state: ExternalApi, seen: Seen) -> tuple[int, Any]:
     elif grant == "client_credentials":
         if _basic(seen.headers, form_encoded=True) != (CLIENT_ID, CLIENT_SECRET):
             return 401, {"error": "invalid_client"}
+    elif grant == "authorization_code":
+        if _basic(seen.headers, form_encoded=True) != (CLIENT_ID, CLIENT_SECRET):
+            return 401, {"error": "invalid_client"}
+        found = state.codes.pop(form.get("code", ""), None)
+        if found is None:
+            return 400, {"error": "invalid_grant"}
+        user, challenge, redirect_uri = found
+        verifier = form.get("code_verifier", "")
+        digest = hashlib.sha256(verifier.encode()).digest()
+        if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != challenge:
+            return 400, {"error": "invalid_grant", "error_description": "PKCE"}
+        if form.get("redirect_uri") != redirect_uri:
+            return 400, {"error": "invalid_grant", "error_description": "redirect_uri"}
+        return 200, _user_tokens(state, user, grant)
+    elif grant == "refresh_token":
+        if _basic(seen.headers, form_encoded=True) != (CLIENT_ID, CLIENT_SECRET):
+            return 401, {"error": "invalid_client"}
+        user = state.refresh_tokens.pop(form.get("refresh_token", ""), "")
+        if not user:
+            return 400, {"error": "invalid_grant"}
+        return 200, _user_tokens(state, user, grant)
     elif grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
         try:
             claims = jwt.decode(
@@ -144,12 +173,41 @@ def _token_answer(state: ExternalApi, seen: Seen) -> tuple[int, Any]:
     return 200, answer
 
 
+def _user_tokens(state: ExternalApi, user: str, grant: str) -> dict[str, Any]:
+    access, refresh = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    state.grants.append(grant)
+    state.user_tokens[access] = user
+    state.refresh_tokens[refresh] = user  # rotated: the one used is spent
+    return {
+        "access_token": access,
+        "refresh_token": refresh,
+        "token_type": "Bearer",
+        "expires_in": state.token_seconds,
+    }
+
+
+def _authorize(state: ExternalApi, seen: Seen) -> tuple[int, dict[str, str]]:
+    """The user (named by `user`, as if they had signed in) approves at once: back to the
+    redirect URI with a code, or with an error when asked to deny."""
+    query = {name: values[0] for name, values in seen.query.items()}
+    if query.get("client_id") != CLIENT_ID or query.get("code_challenge_method") != "S256":
+        return 400, {}
+    target = httpx.URL(query["redirect_uri"])
+    if query.get("user") == "denied":
+        back = {"error": "access_denied", "state": query["state"]}
+    else:
+        code = secrets.token_urlsafe(16)
+        state.codes[code] = (query["user"], query["code_challenge"], query["redirect_uri"])
+        back = {"code": code, "state": query["state"]}
+    return 302, {"Location": str(target.copy_merge_params(back))}
+
+
 def _admitted(state: ExternalApi, seen: Seen) -> bool:
     headers = seen.headers
     authorization = headers.get("authorization", "")
     if authorization.startswith("Bearer "):
         token = authorization[7:]
-        if token in state.tokens:
+        if token in state.tokens or token in state.user_tokens:
             return True
         try:  # a JWT signed with the connector's key, sent as it is
             jwt.decode(token, state.public_key, algorithms=["RS256"], audience=JWT_AUDIENCE)
@@ -181,14 +239,21 @@ def external_api() -> Iterator[ExternalApi]:
             )
             with lock:
                 state.seen.append(seen)
+                headers: dict[str, str] = {}
                 if split.path in ("/token", "/custom-token"):
                     status, answer = _token_answer(state, seen)
+                elif split.path == "/authorize":
+                    status, headers = _authorize(state, seen)
+                    answer = {}
                 elif not split.path.startswith("/v1/"):
                     status, answer = 404, {"error": "not found"}
                 elif not _admitted(state, seen):
                     status, answer = 401, {"error": "unauthorized"}
                 elif split.path == "/v1/items":
                     status, answer = 200, {"items": ITEMS, "total": len(ITEMS)}
+                elif split.path == "/v1/me":
+                    token = seen.headers["authorization"].removeprefix("Bearer ")
+                    status, answer = 200, {"user": state.user_tokens.get(token)}
                 elif split.path == "/v1/text":
                     status, answer = 200, "plain words"
                 else:
@@ -197,6 +262,8 @@ def external_api() -> Iterator[ExternalApi]:
             self.send_response(status)
             kind = "text/plain" if isinstance(answer, str) else "application/json"
             self.send_header("Content-Type", kind)
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(encoded)))
             self.end_headers()
             self.wfile.write(encoded)

@@ -4,15 +4,17 @@ and saved queries, data calls run by name, by end users too as each query's role
 
 from __future__ import annotations
 
+import orjson
 from fastapi import APIRouter, Request, Response
 from tessera.workflows.v1 import workflows_pb2
 
-from services.gateway import shapes
+from services.gateway import queries, shapes
 from services.gateway.bodies import read_body
 from services.gateway.deps import AppContextDep, BackendsDep, ContextDep
-from services.gateway.openapi import json_body, returns
+from services.gateway.openapi import json_body, query_parameter, returns
 
-router = APIRouter(prefix="/api/apps/{app_slug}", tags=["API connector"])
+router = APIRouter(tags=["API connector"])
+CALLBACK_PATH = "/api/connectors/oauth/callback"
 
 
 def _json(reply: workflows_pb2.JsonDocument, status_code: int = 200) -> Response:
@@ -27,13 +29,13 @@ def _connector(
     )
 
 
-@router.get("/connectors", **returns(shapes.Connectors))
+@router.get("/api/apps/{app_slug}/connectors", **returns(shapes.Connectors))
 async def list_connectors(app_slug: str, ctx: ContextDep, backends: BackendsDep) -> Response:
     return _json(await backends.call(backends.workflows.ListConnectors, _connector(ctx, app_slug)))
 
 
 @router.post(
-    "/connectors",
+    "/api/apps/{app_slug}/connectors",
     **returns(shapes.Connector, status=201),
     openapi_extra=json_body(shapes.ConnectorInput),
 )
@@ -49,7 +51,7 @@ async def create_connector(
     return _json(reply, 201)
 
 
-@router.get("/connectors/{connector_id}", **returns(shapes.Connector))
+@router.get("/api/apps/{app_slug}/connectors/{connector_id}", **returns(shapes.Connector))
 async def get_connector(
     app_slug: str, connector_id: str, ctx: ContextDep, backends: BackendsDep
 ) -> Response:
@@ -61,7 +63,7 @@ async def get_connector(
 
 
 @router.patch(
-    "/connectors/{connector_id}",
+    "/api/apps/{app_slug}/connectors/{connector_id}",
     **returns(shapes.Connector),
     openapi_extra=json_body(shapes.ConnectorInput),
 )
@@ -77,7 +79,7 @@ async def update_connector(
     return _json(reply)
 
 
-@router.delete("/connectors/{connector_id}", status_code=204)
+@router.delete("/api/apps/{app_slug}/connectors/{connector_id}", status_code=204)
 async def delete_connector(
     app_slug: str, connector_id: str, ctx: ContextDep, backends: BackendsDep
 ) -> Response:
@@ -87,7 +89,7 @@ async def delete_connector(
 
 
 @router.post(
-    "/connectors/{connector_id}/calls/{call}/initialize",
+    "/api/apps/{app_slug}/connectors/{connector_id}/calls/{call}/initialize",
     **returns(shapes.CallInitialized, fails_with=(502,)),
     openapi_extra=json_body(shapes.CallParameters, required=False),
 )
@@ -109,7 +111,7 @@ async def initialize_call(
 
 
 @router.post(
-    "/connectors/{connector_id}/calls/{call}/run",
+    "/api/apps/{app_slug}/connectors/{connector_id}/calls/{call}/run",
     **returns(shapes.CallAnswer, fails_with=(412, 502)),
     openapi_extra=json_body(shapes.CallParameters, required=False),
 )
@@ -135,13 +137,13 @@ def _query(
     return workflows_pb2.QueryRequest(ctx=ctx, app_slug=app_slug, name=name, body_json=body)
 
 
-@router.get("/queries", **returns(shapes.SavedQueries))
+@router.get("/api/apps/{app_slug}/queries", **returns(shapes.SavedQueries))
 async def list_queries(app_slug: str, ctx: ContextDep, backends: BackendsDep) -> Response:
     return _json(await backends.call(backends.workflows.ListQueries, _query(ctx, app_slug)))
 
 
 @router.post(
-    "/queries",
+    "/api/apps/{app_slug}/queries",
     **returns(shapes.SavedQuery, status=201),
     openapi_extra=json_body(shapes.SavedQueryInput),
 )
@@ -155,13 +157,15 @@ async def create_query(
     return _json(reply, 201)
 
 
-@router.get("/queries/{name}", **returns(shapes.SavedQuery))
+@router.get("/api/apps/{app_slug}/queries/{name}", **returns(shapes.SavedQuery))
 async def get_query(app_slug: str, name: str, ctx: ContextDep, backends: BackendsDep) -> Response:
     return _json(await backends.call(backends.workflows.GetQuery, _query(ctx, app_slug, name)))
 
 
 @router.patch(
-    "/queries/{name}", **returns(shapes.SavedQuery), openapi_extra=json_body(shapes.SavedQueryInput)
+    "/api/apps/{app_slug}/queries/{name}",
+    **returns(shapes.SavedQuery),
+    openapi_extra=json_body(shapes.SavedQueryInput),
 )
 async def update_query(
     app_slug: str, name: str, request: Request, ctx: ContextDep, backends: BackendsDep
@@ -173,7 +177,7 @@ async def update_query(
     return _json(reply)
 
 
-@router.delete("/queries/{name}", status_code=204)
+@router.delete("/api/apps/{app_slug}/queries/{name}", status_code=204)
 async def delete_query(
     app_slug: str, name: str, ctx: ContextDep, backends: BackendsDep
 ) -> Response:
@@ -182,7 +186,7 @@ async def delete_query(
 
 
 @router.post(
-    "/queries/{name}/execute",
+    "/api/apps/{app_slug}/queries/{name}/execute",
     **returns(shapes.QueryResult, fails_with=(412, 502)),
     openapi_extra=json_body(shapes.CallParameters, required=False),
 )
@@ -194,5 +198,60 @@ async def execute_query(
     "public"), and answers the API's data with its schema."""
     reply = await backends.call(
         backends.workflows.ExecuteQuery, _query(ctx, app_slug, name, await read_body(request))
+    )
+    return _json(reply)
+
+
+@router.post(
+    "/api/apps/{app_slug}/connectors/{connector_id}/authorize",
+    **returns(shapes.ConnectorAuthorization),
+)
+async def authorize_connector(
+    app_slug: str, connector_id: str, request: Request, ctx: AppContextDep, backends: BackendsDep
+) -> Response:
+    """For a connector of the OAuth2 user-agent flow: the URL to send the caller (a member,
+    or an end user of the app) to, to connect their own account. The authorization server
+    sends them back to /api/connectors/oauth/callback; from then on the connector's calls
+    act as them."""
+    redirect_uri = str(request.base_url).rstrip("/") + CALLBACK_PATH
+    reply = await backends.call(
+        backends.workflows.AuthorizeConnector,
+        _connector(ctx, app_slug, connector_id, body=orjson.dumps({"redirect_uri": redirect_uri})),
+    )
+    return _json(reply)
+
+
+@router.delete("/api/apps/{app_slug}/connectors/{connector_id}/authorize", status_code=204)
+async def disconnect_connector(
+    app_slug: str, connector_id: str, ctx: AppContextDep, backends: BackendsDep
+) -> Response:
+    """Forgets the caller's own tokens for the connector."""
+    await backends.call(
+        backends.workflows.DisconnectConnector, _connector(ctx, app_slug, connector_id)
+    )
+    return Response(status_code=204)
+
+
+@router.get(
+    CALLBACK_PATH,
+    **returns(shapes.ConnectorConnected),
+    openapi_extra={
+        "parameters": [
+            *query_parameter("state", "The state the authorization URL carried")["parameters"],
+            *query_parameter("code", "The authorization code")["parameters"],
+            *query_parameter("error", "Why the server did not authorize")["parameters"],
+        ]
+    },
+)
+async def connector_oauth_callback(request: Request, backends: BackendsDep) -> Response:
+    """Where an OAuth2 authorization server sends the user back: the code is traded for
+    their tokens. The state, unguessable and good for ten minutes, is the credential."""
+    given = {
+        name: queries.text(request.query_params.get(name), name, 2000)
+        for name in ("state", "code", "error")
+    }
+    reply = await backends.call(
+        backends.workflows.CompleteConnectorAuthorization,
+        workflows_pb2.ConnectorRequest(body_json=orjson.dumps(given)),
     )
     return _json(reply)

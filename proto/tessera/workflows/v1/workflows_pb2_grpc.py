@@ -178,6 +178,21 @@ class WorkflowsServiceStub:
                 request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.SerializeToString,
                 response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
                 _registered_method=True)
+        self.AuthorizeConnector = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/AuthorizeConnector',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+                _registered_method=True)
+        self.DisconnectConnector = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/DisconnectConnector',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+                _registered_method=True)
+        self.CompleteConnectorAuthorization = channel.unary_unary(
+                '/tessera.workflows.v1.WorkflowsService/CompleteConnectorAuthorization',
+                request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.SerializeToString,
+                response_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+                _registered_method=True)
         self.CreateQuery = channel.unary_unary(
                 '/tessera.workflows.v1.WorkflowsService/CreateQuery',
                 request_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.QueryRequest.SerializeToString,
@@ -410,6 +425,27 @@ class WorkflowsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AuthorizeConnector(self, request, context):
+        """The OAuth2 user-agent flow: where to send the caller to connect their own account
+        (body: {"redirect_uri"}); forgetting their tokens; and the authorization server's
+        answer (body: {"state", "code", "error"}), which needs no principal.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisconnectConnector(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteConnectorAuthorization(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateQuery(self, request, context):
         """Saved queries: a data call saved under a name, run by the roles it admits.
         """
@@ -595,6 +631,21 @@ def add_WorkflowsServiceServicer_to_server(servicer, server):
             ),
             'RunCall': grpc.unary_unary_rpc_method_handler(
                     servicer.RunCall,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.SerializeToString,
+            ),
+            'AuthorizeConnector': grpc.unary_unary_rpc_method_handler(
+                    servicer.AuthorizeConnector,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.SerializeToString,
+            ),
+            'DisconnectConnector': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisconnectConnector,
+                    request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.FromString,
+                    response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.SerializeToString,
+            ),
+            'CompleteConnectorAuthorization': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteConnectorAuthorization,
                     request_deserializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.FromString,
                     response_serializer=tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.SerializeToString,
             ),
@@ -1392,6 +1443,87 @@ class WorkflowsService:
             request,
             target,
             '/tessera.workflows.v1.WorkflowsService/RunCall',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AuthorizeConnector(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/AuthorizeConnector',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisconnectConnector(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/DisconnectConnector',
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.SerializeToString,
+            tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteConnectorAuthorization(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.workflows.v1.WorkflowsService/CompleteConnectorAuthorization',
             tessera_dot_workflows_dot_v1_dot_workflows__pb2.ConnectorRequest.SerializeToString,
             tessera_dot_workflows_dot_v1_dot_workflows__pb2.JsonDocument.FromString,
             options,
