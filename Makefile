@@ -41,13 +41,14 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 proto: $(STAMP) ## Regenerate the gRPC stubs under proto/
 	$(BIN)/python -m services.devstack.protogen proto
 
-bench: $(STAMP) ## wrk drives the gateway and two baselines over 100,000 records; the cost of authorization; another tenant's cookie requests under a wrong-password login flood; a 1,000,000-row import and export; runs/s of a three-step workflow
+bench: $(STAMP) ## wrk drives the gateway and two baselines over 100,000 records; the cost of authorization; another tenant's cookie requests under a wrong-password login flood; a 1,000,000-row import and export; runs/s of a three-step workflow; a saved query against a bare external API and webhook deliveries/s
 	sh bench/ensure-wrk.sh
 	$(BIN)/python -m bench.records
 	$(BIN)/python -m bench.authz
 	$(BIN)/python -m bench.logins
 	$(BIN)/python -m bench.transfer
 	$(BIN)/python -m bench.workflows
+	$(BIN)/python -m bench.connectors
 
 helm: ## Render the Helm chart (arrives with the operators issue)
 	@echo "deploy/helm/ is filled in by the operators issue"
