@@ -26,6 +26,7 @@ from services.workflows.calls import WorkflowApi
 from services.workflows.config import WorkflowsSettings
 from services.workflows.connector_api import ConnectorApi
 from services.workflows.connector_calls import ConnectorClient
+from services.workflows.connector_oauth import reseal_user_secrets
 from services.workflows.connector_steps import AppConnectors
 from services.workflows.connectors import reseal_connector_secrets
 from services.workflows.deliveries import Deliverer
@@ -60,6 +61,7 @@ async def rotate_secret_key(settings: WorkflowsSettings) -> None:
             resealed = await reseal_hook_secrets(session, box)
             resealed += await reseal_webhook_secrets(session, box)
             resealed += await reseal_connector_secrets(session, box)
+            resealed += await reseal_user_secrets(session, box)
     except SecretUnreadable as error:
         raise SystemExit(f"nothing was resealed: {error}") from None
     finally:

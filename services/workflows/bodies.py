@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from services.kit.errors import ValidationFailed
-from services.kit.json import loads_exact
+from services.kit.json import dumps_exact, loads_exact
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -20,8 +20,13 @@ class Strict(BaseModel):
 def json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
         data = loads_exact(raw) if raw.strip() else {}
+        # What cannot be written out again (a lone surrogate, nesting past orjson's
+        # limit) is refused here, not where it is next written.
+        dumps_exact(data)
     except ValueError:
         raise ValidationFailed("The body is not valid JSON") from None
+    except (RecursionError, TypeError):
+        raise ValidationFailed("The body is nested too deeply or holds invalid text") from None
     if not isinstance(data, dict):
         raise ValidationFailed(f"{what} is a JSON object")
     return data

@@ -15,7 +15,9 @@ from services.kit.clock import rfc3339, utcnow
 from services.kit.db import SessionMaker, transaction
 from services.kit.errors import (
     PermissionDenied,
+    PreconditionFailed,
     Unauthenticated,
+    UpstreamFailed,
     ValidationFailed,
 )
 from services.kit.secrets import SecretBox
@@ -158,13 +160,15 @@ class ConnectorApi:
         "expires_at"}. The body names the callback the server must send them back to."""
         app = await self._app(ctx, app_slug)
         body = json_object(raw, "The body")
-        redirect_uri = body.get("redirect_uri")
+        redirect_uri, browser = body.get("redirect_uri"), body.get("browser")
         if not isinstance(redirect_uri, str):
             raise ValidationFailed("'redirect_uri' is required", field="redirect_uri")
+        if not isinstance(browser, str) or len(browser) < 32:
+            raise ValidationFailed("'browser' is required", field="browser")
         async with transaction(self.sessionmaker, tenant=tenant_of(ctx)) as session:
             stored, holder = await self._reachable(session, ctx, app, connector_id)
             return await self.users.start(
-                session, tenant_of(ctx), stored, holder, redirect_uri[:2000]
+                session, tenant_of(ctx), stored, holder, redirect_uri[:2000], browser[:200]
             )
 
     async def disconnect(
@@ -179,11 +183,11 @@ class ConnectorApi:
     async def complete_authorization(self, raw: bytes) -> dict[str, Any]:
         """The authorization server's answer, as its redirect brought it back."""
         body = json_object(raw, "The body")
-        values = [body.get(name, "") for name in ("state", "code", "error")]
+        values = [body.get(name, "") for name in ("state", "code", "error", "browser")]
         if not all(isinstance(value, str) for value in values):
-            raise ValidationFailed("state, code and error are text")
-        state, code, error = (str(value)[:2000] for value in values)
-        connected = await self.users.complete(state, code, error)
+            raise ValidationFailed("state, code, error and browser are text")
+        state, code, error, browser = (str(value)[:2000] for value in values)
+        connected = await self.users.complete(state, code, error, browser)
         return {
             "connected": True,
             "connector_id": connected.connector_id,
@@ -205,7 +209,7 @@ class ConnectorApi:
         answer = await self._run(ctx, stored, call_name, given)
         initialized = {"shape": shape_of(answer.body), "at": rfc3339(utcnow())}
         async with transaction(self.sessionmaker, tenant=tenant_of(ctx)) as session:
-            await connectors.store_shape(session, stored.id, call_name, initialized)
+            await connectors.store_shape(session, stored, call_name, initialized)
         return {**_answer(answer), "initialized": initialized}
 
     async def run_call(
@@ -325,18 +329,46 @@ class ConnectorApi:
             _may_execute(caller, query)
             stored = await connectors.find(session, tenant_of(ctx), app.id, query.connector_id)
         initialized = stored.initialized(query.call)
-        answer = await self._run(ctx, stored, query.call, {**query.parameters, **given})
+        if stored.stored_call(query.call)["use_as"] != "data":
+            raise PreconditionFailed(
+                "The query's call has become an action: a saved query runs a data call"
+            )
+        try:
+            answer = await self._run(ctx, stored, query.call, {**query.parameters, **given})
+        except UpstreamFailed as failed:
+            if caller.kind in APP_KINDS:
+                # What the API said of the request may repeat its private values back:
+                # end users are told its status only.
+                failed.details = [
+                    {"status": each.get("status")} for each in failed.details if "status" in each
+                ]
+            raise
         return {"data": answer.body, "schema": initialized["shape"]}
 
 
 _JSON_TYPES = ((bool, "boolean"), (int, "integer"), (Decimal, "number"), (str, "string"))
 
 
+# Defaults a JSON reader takes as they are: integers within a double's exact range, other
+# numbers of a few digits.
+SAFE_INTEGER = 2**53
+
+
 def _parameter_schema(value: Any) -> dict[str, Any]:
     """What a parameter takes, told by its sample: its type, and the sample as default."""
     for kind, name in _JSON_TYPES:
         if isinstance(value, kind):
-            return {"type": name, "default": value}
+            schema: dict[str, Any] = {"type": name}
+            if not (
+                (
+                    isinstance(value, int)
+                    and not isinstance(value, bool)
+                    and abs(value) >= SAFE_INTEGER
+                )
+                or (isinstance(value, Decimal) and abs(value.adjusted()) > 15)
+            ):
+                schema["default"] = value
+            return schema
     return {}
 
 

@@ -133,6 +133,12 @@ def bound(call: Call, given: dict[str, Any]) -> dict[str, Scalar]:
                 f" {MAX_VALUE_LENGTH} characters",
                 field=field,
             )
+        if isinstance(value, str) and not _encodable(value):
+            raise ValidationFailed(f"Parameter {name!r} is not valid Unicode text", field=field)
+        if isinstance(value, Decimal) and not tame_number(value):
+            raise ValidationFailed(
+                f"Parameter {name!r} is a number too large or too small to send", field=field
+            )
     values: dict[str, Scalar] = {}
     for each in call.parameters:
         value = each.value if each.private else given.get(each.name, each.value)
@@ -142,6 +148,23 @@ def bound(call: Call, given: dict[str, Any]) -> dict[str, Scalar]:
             )
         values[each.name] = value
     return values
+
+
+def _encodable(text: str) -> bool:
+    """False for text holding a lone surrogate, which no request can carry."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _url_segment(text: str) -> str:
+    # "." and ".." would be read as the path's dot segments and move the request outside
+    # the connector's base path: a parameter is a value, never a step up.
+    if text in (".", ".."):
+        raise ValidationFailed(f"{text!r} is not a value a URL can take")
+    return quote(text, safe="")
 
 
 def _filled(template: str, values: dict[str, Scalar], encode: Callable[[str], str] = str) -> str:
@@ -171,6 +194,8 @@ def _filled_json(template: Any, values: dict[str, Scalar]) -> Any:
 def _header_value(name: str, value: str) -> str:
     if "\r" in value or "\n" in value or "\x00" in value:
         raise ValidationFailed(f"The value of header {name!r} would hold a line break")
+    if not value.isascii():
+        raise ValidationFailed(f"The value of header {name!r} would not be ASCII text")
     return value
 
 
@@ -182,14 +207,15 @@ def _basic(user: str, password: str, *, form_encoded: bool = False) -> str:
 
 def request_of(connector: ConnectorInput, call: Call, values: dict[str, Scalar]) -> Request:
     """The request the call makes, before authentication."""
-    url = _filled(call.url, values, lambda text: quote(text, safe=""))
-    if not url.lower().startswith(("http://", "https://")):
+    url = _filled(call.url, values, _url_segment)
+    if not call.url.lower().startswith(("http://", "https://")):
         if not connector.base_url:
             raise ValidationFailed(
                 f"Call {call.name!r} has a relative URL and the connector no base URL",
                 field="base_url",
             )
         url = connector.base_url.rstrip("/") + ("/" + url.lstrip("/") if url else "")
+        _within(url, connector.base_url)
     headers: dict[str, str] = {}
     for each in (*connector.headers, *call.headers):
         for name in [key for key in headers if key.lower() == each.name.lower()]:
@@ -221,6 +247,17 @@ def request_of(connector: ConnectorInput, call: Call, values: dict[str, Scalar])
     return Request(call.method, url, headers, content)
 
 
+def _within(url: str, base: str) -> None:
+    """A relative call's URL, its values filled in, stays on the base URL's origin and
+    under its path."""
+    reached, root = _url(url), _url(base)
+    prefix = root.path.rstrip("/")
+    if (reached.scheme, reached.host, reached.port) != (root.scheme, root.host, root.port) or (
+        reached.path != prefix and not reached.path.startswith(prefix + "/")
+    ):
+        raise ValidationFailed("The call's values would take it outside the connector's base URL")
+
+
 def _url(text: str) -> httpx.URL:
     try:
         return httpx.URL(text)
@@ -240,6 +277,29 @@ def _host(url: str) -> str:
         return "the API"
 
 
+# Numbers past this many digits of exponent are refused: written out exactly, 1e999999999
+# is a gigabyte of zeros.
+MAX_EXPONENT = 300
+
+
+def tame_number(value: Decimal) -> bool:
+    return value.is_finite() and abs(value.adjusted()) <= MAX_EXPONENT
+
+
+def _tame(value: Any) -> bool:
+    """Whether every number in a parsed JSON value can be written out again."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, Decimal) and not tame_number(item):
+            return False
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return True
+
+
 def answer_of(response: httpx.Response) -> CallAnswer:
     content_type = response.headers.get("content-type", "")
     text = response.content.decode("utf-8", errors="replace")
@@ -247,6 +307,14 @@ def answer_of(response: httpx.Response) -> CallAnswer:
         body = loads_exact(text) if text.strip() else None
     except ValueError:
         body = text
+    except RecursionError:
+        raise UpstreamFailed("The API answered JSON nested too deeply to read") from None
+    if not _tame(body):
+        raise UpstreamFailed("The API answered a number too large or too small to keep")
+    try:
+        dumps_exact(body)  # what cannot be written out again cannot be answered
+    except TypeError:
+        raise UpstreamFailed("The API answered JSON nested too deeply to pass on") from None
     return CallAnswer(response.status_code, content_type.split(";")[0].strip(), body)
 
 
@@ -389,8 +457,14 @@ class ConnectorClient:
     async def _send(self, client: OutboundClient, request: Request) -> httpx.Response:
         host = _host(request.url)
         try:
+            # No redirect is followed: one would carry the connector's private headers and
+            # values to wherever it points. A 3xx is the API's answer, reported.
             return await client.request(
-                request.method, request.url, headers=request.headers, content=request.content
+                request.method,
+                request.url,
+                headers=request.headers,
+                content=request.content,
+                follow_redirects=False,
             )
         except httpx.TimeoutException:
             raise UpstreamFailed(f"{host} did not answer in time") from None
@@ -459,17 +533,20 @@ class ConnectorClient:
             form = {**form, "client_id": auth.client_id or ""}
         token_url = auth.token_url or ""
         response = await _post_form(client, token_url, headers, form)
-        access, seconds = _token_of(response, "access_token", _host(token_url))
+        access, _ = _token_of(response, "access_token", _host(token_url))
         data = loads_exact(response.content)
         refresh = data.get("refresh_token") if isinstance(data, dict) else None
-        return UserTokens(access, refresh if isinstance(refresh, str) else None, seconds)
+        if not (isinstance(refresh, str) and refresh.isascii() and len(refresh) <= 8000):
+            refresh = None
+        return UserTokens(access, refresh, expires_in(data))
 
 
 @dataclass(frozen=True, slots=True)
 class UserTokens:
     access_token: str
     refresh_token: str | None
-    seconds: float
+    # None: the server did not say, and the token lasts until the API refuses it.
+    seconds: float | None
 
 
 async def _post_form(
@@ -508,12 +585,17 @@ def _token_of(response: httpx.Response, field: str, host: str) -> tuple[str, flo
         found = found.get(part) if isinstance(found, dict) else None
     if not isinstance(found, str) or not found or len(found) > MAX_VALUE_LENGTH:
         raise UpstreamFailed(f"The token endpoint {host} answered no '{field}'")
-    if any(char in found for char in "\r\n\x00"):
+    if any(char in found for char in "\r\n\x00") or not found.isascii():
         raise UpstreamFailed(f"The token endpoint {host} answered a token no header can carry")
+    seconds = expires_in(data)
+    return found, DEFAULT_TOKEN_SECONDS if seconds is None else seconds
+
+
+def expires_in(data: Any) -> float | None:
+    """The seconds a token endpoint's answer says its token lasts, if it says."""
     lasts = data.get("expires_in") if isinstance(data, dict) else None
     if isinstance(lasts, Decimal):
-        lasts = int(lasts)
-    seconds = (
-        float(lasts) if isinstance(lasts, int) and 0 < lasts <= 10**8 else DEFAULT_TOKEN_SECONDS
-    )
-    return found, seconds
+        lasts = int(lasts) if lasts.is_finite() and 0 <= lasts.adjusted() < 9 else None
+    if isinstance(lasts, int) and not isinstance(lasts, bool) and 0 < lasts <= 10**8:
+        return float(lasts)
+    return None

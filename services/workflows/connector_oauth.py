@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.common.v1 import common_pb2
@@ -84,6 +84,7 @@ class UserAuthorizations:
         stored: StoredConnector,
         holder: str,
         redirect_uri: str,
+        browser: str,
     ) -> dict[str, Any]:
         """Where to send the user: the authorization URL with a fresh state and challenge."""
         auth = stored.whole(self.box).auth
@@ -104,6 +105,7 @@ class UserAuthorizations:
                 holder=holder,
                 sealed_verifier=self.box.seal(verifier, context=_hash(state)),
                 redirect_uri=redirect_uri,
+                browser_hash=_hash(browser),
                 expires_at=expires,
             )
         )
@@ -120,8 +122,9 @@ class UserAuthorizations:
         url = str(httpx.URL(auth.authorize_url or "").copy_merge_params(query))
         return {"authorize_url": url, "expires_at": rfc3339(expires)}
 
-    async def complete(self, state: str, code: str, error: str) -> Connected:
-        """The user is back with a code (or an error): their tokens, stored."""
+    async def complete(self, state: str, code: str, error: str, browser: str) -> Connected:
+        """The user is back with a code (or an error), in the browser that started: their
+        tokens, stored."""
         if not state:
             raise ValidationFailed("The authorization server sent no state", field="state")
         async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
@@ -135,6 +138,7 @@ class UserAuthorizations:
                         pending.c.holder,
                         pending.c.sealed_verifier,
                         pending.c.redirect_uri,
+                        pending.c.browser_hash,
                         pending.c.expires_at,
                     )
                 )
@@ -142,6 +146,13 @@ class UserAuthorizations:
         if row is None or row.expires_at < utcnow():
             raise ValidationFailed(
                 "This authorization is unknown or more than ten minutes old: start again",
+                field="state",
+            )
+        if not secrets.compare_digest(row.browser_hash, _hash(browser)):
+            # A link to the authorization server sent to someone else: their account
+            # would become the starter's. Only the starting browser holds the cookie.
+            raise ValidationFailed(
+                "This authorization was started in another browser: start it again here",
                 field="state",
             )
         if error or not code:
@@ -188,7 +199,9 @@ class UserAuthorizations:
         )
         values = {
             "sealed_tokens": sealed,
-            "expires_at": utcnow() + timedelta(seconds=tokens.seconds),
+            "expires_at": (
+                None if tokens.seconds is None else utcnow() + timedelta(seconds=tokens.seconds)
+            ),
             "updated_at": utcnow(),
         }
         await session.execute(
@@ -198,41 +211,48 @@ class UserAuthorizations:
         )
 
     def source(self, tenant: str, stored: StoredConnector, holder: str) -> TokenSource:
-        """The holder's access token for calls of `stored`, renewed when asked or expired."""
+        """The holder's access token for calls of `stored`, renewed when asked (the API
+        refused it) or when it has expired by its server's word."""
+        context = _context(stored.id, holder)
 
         async def token(renew: bool) -> str:
             async with transaction(self.sessionmaker, tenant=tenant) as session:
-                row = (
-                    await session.execute(
-                        select(held.c.sealed_tokens, held.c.expires_at).where(
-                            held.c.connector_id == stored.id, held.c.holder == holder
-                        )
-                    )
-                ).first()
+                row = (await session.execute(_tokens_of(stored.id, holder))).first()
             if row is None:
                 raise PreconditionFailed(
                     f"Connect your account to {stored.name[:100]!r} first"
                     " (POST …/connectors/{id}/authorize)"
                 )
-            kept = loads_exact(
-                self.box.open(row.sealed_tokens, context=_context(stored.id, holder))
-            )
+            kept = loads_exact(self.box.open(row.sealed_tokens, context=context))
             fresh = row.expires_at is None or row.expires_at - EXPIRY_MARGIN > utcnow()
             if fresh and not renew:
                 return str(kept["access_token"])
-            refresh = kept.get("refresh_token")
-            if not refresh:
-                raise PreconditionFailed(
-                    f"Your access to {stored.name[:100]!r} has expired: connect your account again"
-                )
-            renewed = await self.client.user_agent_tokens(
-                stored.id,
-                rfc3339(stored.updated_at),
-                stored.whole(self.box),
-                {"grant_type": "refresh_token", "refresh_token": refresh},
-            )
+            if not kept.get("refresh_token"):
+                if renew:
+                    raise PreconditionFailed(
+                        f"Your access to {stored.name[:100]!r} has ended:"
+                        " connect your account again"
+                    )
+                # Expired by its word, and nothing to renew it with: the API decides.
+                return str(kept["access_token"])
+            # One renewal at a time per user and connector (a rotated refresh token works
+            # once): the row locked and read again; renewed unless another call did.
             async with transaction(self.sessionmaker, tenant=tenant) as session:
-                await self._keep(session, tenant, stored.id, holder, renewed, refresh)
+                locked = (
+                    await session.execute(_tokens_of(stored.id, holder).with_for_update())
+                ).first()
+                if locked is None:
+                    raise PreconditionFailed(f"Connect your account to {stored.name[:100]!r} first")
+                now = loads_exact(self.box.open(locked.sealed_tokens, context=context))
+                if now["access_token"] != kept["access_token"]:
+                    return str(now["access_token"])
+                renewed = await self.client.user_agent_tokens(
+                    stored.id,
+                    rfc3339(stored.updated_at),
+                    stored.whole(self.box),
+                    {"grant_type": "refresh_token", "refresh_token": now["refresh_token"]},
+                )
+                await self._keep(session, tenant, stored.id, holder, renewed, now["refresh_token"])
             return renewed.access_token
 
         return token
@@ -258,3 +278,44 @@ async def _connector(session: AsyncSession, tenant: str, connector_id: str) -> S
     if row is None:
         raise connectors.ConnectorNotFound()
     return await connectors.find(session, tenant, row.app_id, connector_id)
+
+
+def _tokens_of(connector_id: str, holder: str) -> Select[Any]:
+    return select(held.c.sealed_tokens, held.c.expires_at).where(
+        held.c.connector_id == connector_id, held.c.holder == holder
+    )
+
+
+async def reseal_user_secrets(session: AsyncSession, box: SecretBox) -> int:
+    """Seals users' connector tokens and pending PKCE verifiers not sealed with the first
+    key with it, in the caller's one transaction (every tenant's); how many."""
+    resealed = 0
+    tokens = (
+        await session.execute(
+            select(held.c.connector_id, held.c.holder, held.c.sealed_tokens).with_for_update()
+        )
+    ).all()
+    for connector_id, holder, sealed in tokens:
+        if box.needs_resealing(sealed):
+            fresh = box.reseal(sealed, context=_context(connector_id, holder))
+            await session.execute(
+                update(held)
+                .where(held.c.connector_id == connector_id, held.c.holder == holder)
+                .values(sealed_tokens=fresh)
+            )
+            resealed += 1
+    verifiers = (
+        await session.execute(
+            select(pending.c.state_hash, pending.c.sealed_verifier).with_for_update()
+        )
+    ).all()
+    for state_hash, sealed in verifiers:
+        if box.needs_resealing(sealed):
+            fresh = box.reseal(sealed, context=state_hash)
+            await session.execute(
+                update(pending)
+                .where(pending.c.state_hash == state_hash)
+                .values(sealed_verifier=fresh)
+            )
+            resealed += 1
+    return resealed

@@ -19,11 +19,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Final, Literal
 
+import httpx
 import jwt
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.kit.clock import rfc3339
 from services.kit.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from services.kit.ids import new_id
-from services.kit.json import dumps_exact, holds_nul, loads_exact
+from services.kit.json import dumps_exact, encoded_holds_nul, holds_nul, loads_exact
 from services.kit.secrets import SecretBox
 from services.workflows import tables
 from services.workflows.bodies import Strict, json_object, validated
@@ -83,10 +84,29 @@ JwtAlgorithm = Literal["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "HS
 Scalar = str | int | Decimal | bool | None
 
 
+# Numbers past this exponent are refused: written out exactly, 1e999999999 is a gigabyte.
+MAX_EXPONENT = 300
+
+
 def _scalar(value: Any) -> Scalar:
+    if isinstance(value, Decimal) and not (
+        value.is_finite() and abs(value.adjusted()) <= MAX_EXPONENT
+    ):
+        raise ValueError("is a number too large or too small")
     if value is None or isinstance(value, str | int | Decimal | bool):
         return value
     raise ValueError("is text, a number, true, false or null")
+
+
+def http_url(value: str, field: str) -> str:
+    """An http(s) URL with a host, as the outgoing client will read it."""
+    try:
+        parsed = httpx.URL(value)
+    except (httpx.InvalidURL, TypeError):
+        raise ValueError(f"'{field}' is not a URL") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError(f"'{field}' is not an http or https URL with a host")
+    return value
 
 
 # In a model: one check, so an error names the field and not a member of the union.
@@ -132,6 +152,13 @@ class NamedValue(Strict):
 
 
 class Header(NamedValue):
+    @field_validator("value")
+    @classmethod
+    def _ascii(cls, value: str | None) -> str | None:
+        if value is not None and not value.isascii():
+            raise ValueError("a header's value is ASCII text")
+        return value
+
     @field_validator("name")
     @classmethod
     def _name(cls, name: str) -> str:
@@ -206,10 +233,16 @@ class Auth(Strict):
     def _text(cls, value: str | None) -> str | None:
         return _header_text(value)
 
-    @field_validator("audience", "token_field", "token_url", "authorize_url")
+    @field_validator("audience", "token_field")
     @classmethod
     def _short(cls, value: str | None) -> str | None:
         return _header_text(value)
+
+    @field_validator("token_url", "authorize_url")
+    @classmethod
+    def _endpoint(cls, value: str | None, info: ValidationInfo) -> str | None:
+        value = _header_text(value)
+        return None if value is None else http_url(value, info.field_name or "url")
 
     @field_validator("private_key", "certificate")
     @classmethod
@@ -252,7 +285,8 @@ class Auth(Strict):
         if self.type == "jwt" and self.private_key != MASK:
             try:  # a key that cannot sign is refused now, not at the first call
                 jwt.encode({}, self.private_key or "", algorithm=self.algorithm)
-            except (ValueError, TypeError, jwt.PyJWTError, UnsupportedAlgorithm):
+            except (ValueError, TypeError, AttributeError, jwt.PyJWTError, UnsupportedAlgorithm):
+                # AttributeError: a public key, which PyJWT takes and cannot sign with.
                 raise ValueError(
                     f"'private_key' is not a {self.algorithm} key (PEM, or the shared secret"
                     " for HS256)"
@@ -324,7 +358,16 @@ class Call(Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, url: str) -> str:
-        return _header_text(url) or ""
+        url = _header_text(url) or ""
+        scheme, separator, rest = url.partition("://")
+        if separator and scheme.lower() in ("http", "https"):
+            # Parameters fill in a path or a query, never where the request goes (with
+            # the connector's credentials).
+            origin = rest.split("/", 1)[0].split("?", 1)[0]
+            if "<" in origin or ">" in origin:
+                raise ValueError("a parameter cannot name the host of an absolute URL")
+            http_url(PLACEHOLDER.sub("x", url), "url")
+        return url
 
     @model_validator(mode="after")
     def _consistent(self) -> Call:
@@ -338,9 +381,13 @@ class Call(Strict):
             raise ValueError("a form body is an object of field name to text")
         if self.body_type == "raw" and not isinstance(self.body, str):
             raise ValueError("a raw body is text")
-        if holds_nul(self.body):
+        try:
+            written = dumps_exact(self.body)
+        except TypeError:
+            raise ValueError("the body is nested too deeply or holds invalid text") from None
+        if encoded_holds_nul(written):
             raise ValueError("the body holds a NUL character")
-        if len(dumps_exact(self.body)) > 100_000:
+        if len(written) > 100_000:
             raise ValueError("the body is longer than 100,000 characters")
         known = {each.name for each in self.parameters}
         for name in placeholders(self):
@@ -367,10 +414,16 @@ class ConnectorInput(Strict):
             _certificates(value, "ca_certificate")
         return value
 
-    @field_validator("name", "base_url")
+    @field_validator("name")
     @classmethod
     def _text(cls, value: str) -> str:
         return _header_text(value) or ""
+
+    @field_validator("base_url")
+    @classmethod
+    def _base(cls, value: str) -> str:
+        value = _header_text(value) or ""
+        return http_url(value, "base_url") if value else value
 
     @field_validator("headers")
     @classmethod
@@ -437,12 +490,31 @@ def _secret_slots(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any
     for kind in ("headers", "parameters"):
         for each in document[kind]:
             if each["private"]:
-                yield f"{kind}.{each['name'].lower()}", each, "value"
+                yield f"{kind}.{_slot_name(kind, each['name'])}", each, "value"
     for call in document["calls"]:
         for kind in ("headers", "parameters"):
             for each in call[kind]:
                 if each["private"]:
-                    yield f"calls.{call['name']}.{kind}.{each['name'].lower()}", each, "value"
+                    name = _slot_name(kind, each["name"])
+                    yield f"calls.{call['name']}.{kind}.{name}", each, "value"
+
+
+def origins(document: dict[str, Any]) -> set[tuple[str, str, int | None]]:
+    """Where a dumped connector's requests go: its base URL's, its token endpoint's and its
+    absolute calls' scheme, host and port."""
+    urls = [document["base_url"], document["auth"].get("token_url") or ""]
+    urls += [call["url"] for call in document["calls"] if "://" in call["url"]]
+    found = set()
+    for url in urls:
+        if url:
+            parsed = httpx.URL(PLACEHOLDER.sub("x", url))
+            found.add((parsed.scheme, parsed.host, parsed.port))
+    return found
+
+
+def _slot_name(kind: str, name: str) -> str:
+    # Header names are one whatever their case; parameter names are not.
+    return name.lower() if kind == "headers" else name
 
 
 def split_secrets(connector: ConnectorInput) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -664,7 +736,8 @@ async def update_connector(
     # What a read shows and no one writes: a client may send back what it read.
     for shown_only in ("id", "created_at", "updated_at"):
         change.pop(shown_only, None)
-    for call in change.get("calls") or []:
+    calls = change.get("calls")
+    for call in calls if isinstance(calls, list) else []:
         if isinstance(call, dict):
             call.pop("initialized", None)
     current = masked(stored.document, earlier_secrets)
@@ -673,7 +746,26 @@ async def update_connector(
         field = sorted(unknown)[0]
         raise ValidationFailed(f"Unknown field '{field[:100]}'", field=field[:100])
     merged = {**current, **change}
-    given = _kept(validated(merged, ConnectorInput), earlier_secrets)
+    with_masks = validated(merged, ConnectorInput)
+    reached_before = origins(stored.document)
+    reached = origins(with_masks.model_dump())
+    if reached - reached_before and any(
+        container[key] == MASK for _, container, key in _secret_slots(with_masks.model_dump())
+    ):
+        # Otherwise whoever may edit the connector could send its write-only values to an
+        # address of theirs.
+        raise ValidationFailed(
+            "The connector would reach a new address: give its private values again"
+            " instead of '***'"
+        )
+    given = _kept(with_masks, earlier_secrets)
+    if reached != reached_before:
+        # Users' tokens were given for the API the connector reached.
+        await session.execute(
+            delete(tables.connector_user_tokens).where(
+                tables.connector_user_tokens.c.connector_id == connector_id
+            )
+        )
     if given.name != stored.name:
         await _name_free(session, tenant, app_id, given.name, but=connector_id)
     document, secrets = split_secrets(given)
@@ -705,13 +797,17 @@ async def delete_connector(
 
 
 async def store_shape(
-    session: AsyncSession, connector_id: str, call: str, initialized: dict[str, Any]
+    session: AsyncSession, stored: StoredConnector, call: str, initialized: dict[str, Any]
 ) -> None:
-    await session.execute(
+    """Keeps the call's initialization, unless the connector changed since it was read
+    (the answer may be the old definition's): Conflict then."""
+    done = await session.execute(
         update(c)
-        .where(c.c.id == connector_id)
+        .where(c.c.id == stored.id, c.c.updated_at == stored.updated_at)
         .values(shapes=c.c.shapes.op("||")(literal({call: initialized}, type_=JSONB)))
     )
+    if done.rowcount == 0:  # type: ignore[attr-defined]
+        raise Conflict("The connector changed while the call ran: initialize it again")
 
 
 async def reseal_connector_secrets(session: AsyncSession, box: SecretBox) -> int:
@@ -732,6 +828,8 @@ async def reseal_connector_secrets(session: AsyncSession, box: SecretBox) -> int
 # --- shapes ------------------------------------------------------------------------------
 
 SAMPLED_ITEMS = 50
+# The items of a list that was empty in every sample.
+UNKNOWN: Final[dict[str, Any]] = {"$comment": "no sample"}
 
 
 def shape_of(value: Any) -> dict[str, Any]:
@@ -751,7 +849,7 @@ def shape_of(value: Any) -> dict[str, Any]:
         items: dict[str, Any] | None = None
         for each in value[:SAMPLED_ITEMS]:
             items = shape_of(each) if items is None else merged_shape(items, shape_of(each))
-        return {"type": "array", "items": items or {}}
+        return {"type": "array", "items": UNKNOWN if items is None else items}
     return {"type": "object", "properties": {key: shape_of(each) for key, each in value.items()}}
 
 
@@ -770,9 +868,12 @@ def merged_shape(one: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
     (OpenAPI 3.1's way); {} (anything) when they differ otherwise."""
     if one == other:
         return one
-    # {}: an empty list's items, of which the sample tells nothing.
+    # An empty list's items, of which the sample tells nothing, take the other's shape.
+    if one == UNKNOWN or other == UNKNOWN:
+        return other if one == UNKNOWN else one
+    # {}: values of different kinds were seen, and it stays so.
     if not one or not other:
-        return one or other
+        return {}
     ours, theirs = _types(one), _types(other)
     if ours is None or theirs is None:
         return {}

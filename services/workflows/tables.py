@@ -345,6 +345,9 @@ connector_authorizations = Table(
     Column("holder", Text, nullable=False),
     Column("sealed_verifier", Text, nullable=False),
     Column("redirect_uri", Text, nullable=False),
+    # The hash of the nonce in the starting browser's cookie: the callback must come to
+    # that browser, not to one the link was sent to.
+    Column("browser_hash", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     ForeignKeyConstraint(

@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from openapi_spec_validator import validate
 
 from services.devstack.stack import Stack
@@ -490,6 +492,16 @@ def test_a_query_must_name_a_data_call_and_its_public_parameters(
     error_of(tenant.post(queries_path(app), json=base), 409)
 
 
+PUBLIC_PEM = (
+    rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    .public_key()
+    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    .decode("ascii")
+)
+DEEP: Any = "x"
+for _ in range(300):
+    DEEP = [DEEP]
+
 BAD_CONNECTORS: list[tuple[dict[str, Any], str]] = [
     ({}, "name"),
     ({"name": 5}, "name"),
@@ -514,6 +526,42 @@ BAD_CONNECTORS: list[tuple[dict[str, Any], str]] = [
     ({"name": "x", "calls": [{"name": "c", "body_type": "form", "body": {"a": 1}}]}, "calls.0"),
     ({"name": "x", "calls": [{"name": "c", "body_type": "raw", "body": "\u0000"}]}, "calls.0"),
     ({"name": "x", "calls": [{"name": "c"}, {"name": "c"}]}, "calls"),
+    ({"name": "x", "base_url": "ftp://files.example.com"}, "base_url"),
+    (
+        {
+            "name": "x",
+            "auth": {
+                "type": "oauth2_user_agent",
+                "authorize_url": "javascript:alert(1)",
+                "token_url": "https://a.example.com/token",
+                "client_id": "c",
+            },
+        },
+        "auth.authorize_url",
+    ),
+    (
+        {
+            "name": "x",
+            "calls": [
+                {
+                    "name": "c",
+                    "url": "https://<tenant>.example.com/v1",
+                    "parameters": [{"name": "tenant", "value": "a"}],
+                }
+            ],
+        },
+        "calls.0.url",
+    ),
+    (
+        {"name": "x", "auth": {"type": "jwt", "algorithm": "RS256", "private_key": PUBLIC_PEM}},
+        "auth",
+    ),
+    ({"name": "x", "headers": [{"name": "X-Name", "value": "caf\u00e9"}]}, "headers.0.value"),
+    ({"name": "x", "calls": [{"name": "c", "body_type": "json", "body": DEEP}]}, ""),
+    (
+        {"name": "x", "calls": [{"name": "c", "parameters": [{"name": "n", "value": 1e305}]}]},
+        "",
+    ),
     (
         {"name": "x", "calls": [{"name": "c", "parameters": [{"name": "p", "value": [1]}]}]},
         "calls.0.parameters.0.value",
@@ -825,6 +873,15 @@ def test_each_user_connects_their_own_account_and_calls_act_as_them(
     assert client.post(execute, headers=alice).json()["data"] == {"user": "alice"}
     assert remote.grants.count("refresh_token") == refreshed + 1
 
+    # An authorization URL sent to someone else comes back to a browser without the
+    # starter's cookie: their account does not become the starter's.
+    sent = client.post(start_public, headers=bob).json()["authorize_url"]
+    back = httpx.get(sent + "&user=mallory").headers["location"]
+    with httpx.Client(base_url=client.base_url) as elsewhere:
+        refused = elsewhere.get(back.removeprefix(str(client.base_url).rstrip("/")))
+        assert "another browser" in error_of(refused, 400)["message"]
+    assert client.post(execute, headers=bob).json()["data"] == {"user": "bob"}
+
     # A state is good once; a refusal at the authorization server stores nothing.
     started = client.post(start_public, headers=bob).json()["authorize_url"]
     back = httpx.get(started + "&user=denied").headers["location"]
@@ -840,3 +897,77 @@ def test_each_user_connects_their_own_account_and_calls_act_as_them(
     assert client.post(execute, headers=alice).json()["data"] == {"user": "alice"}
     # Anonymous callers have no account to connect.
     error_of(client.post(start_public), 401)
+
+
+def test_values_that_would_misdirect_or_break_a_call_are_refused(
+    client: httpx.Client, tenant: Tenant, app: dict[str, Any], remote: ExternalApi
+) -> None:
+    calls = [
+        {
+            "name": "item",
+            "url": "/v1/items/<sku>",
+            "headers": [{"name": "X-Label", "value": "<label>"}],
+            "parameters": [{"name": "sku", "value": "a"}, {"name": "label", "value": "x"}],
+        },
+        {"name": "moved", "url": "/redirect"},
+    ]
+    connector = connect(
+        tenant,
+        app,
+        remote,
+        base_url=remote.url("/v1"),
+        auth=auth_for("key_in_header", remote),
+        calls=calls,
+    )
+    initialize = call_path(app, connector, "item", "initialize")
+    assert tenant.post(initialize).status_code == 200
+    seen = len(remote.seen)
+    for parameters in (
+        {"sku": ".."},  # /v1/items/.. would be /v1/
+        {"sku": "."},
+        {"label": "caf\u00e9"},  # no header carries it
+        b'{"parameters": {"label": "\\ud800"}}',  # a lone surrogate
+        b'{"parameters": {"sku": 1e999999999}}',  # a gigabyte, written out
+        {"sku": [1]},
+    ):
+        if isinstance(parameters, bytes):
+            refused = tenant.post(
+                initialize, content=parameters, headers={"Content-Type": "application/json"}
+            )
+        else:
+            refused = tenant.post(initialize, json={"parameters": parameters})
+        assert refused.status_code == 400, (parameters, refused.text)
+    assert len(remote.seen) == seen  # nothing was sent
+
+    # A redirect is the API's answer: not followed with the connector's key.
+    moved = tenant.post(call_path(app, connector, "moved", "initialize"))
+    assert error_of(moved, 502)["details"][0]["status"] == 302
+    assert len(remote.seen) == seen + 1
+
+    # Pointing the connector elsewhere takes its private values given again.
+    path = f"{connectors_path(app)}/{connector['id']}"
+    elsewhere = {"base_url": "https://api.elsewhere.example/v1"}
+    error_of(tenant.patch(path, json=elsewhere), 400)
+    assert tenant.get(path).json()["base_url"] == remote.url("/v1")
+    given = {**elsewhere, "auth": auth_for("key_in_header", remote)}
+    assert tenant.patch(path, json=given).status_code == 200
+    error_of(tenant.patch(path, json={"calls": 5}), 400)
+
+
+def test_a_failing_api_tells_end_users_its_status_only(
+    client: httpx.Client, tenant: Tenant, app: dict[str, Any], remote: ExternalApi
+) -> None:
+    connector = connect(tenant, app, remote, auth=auth_for("key_in_header", remote))
+    assert tenant.post(call_path(app, connector, "list_items", "initialize")).status_code == 200
+    query = {"name": "items", "connector_id": connector["id"], "call": "list_items"}
+    assert tenant.post(queries_path(app), json=query).status_code == 201
+    path = f"{connectors_path(app)}/{connector['id']}"
+    # The key goes wrong (given again, as any private value is changed).
+    wrong = {**auth_for("key_in_header", remote), "key": "not the key"}
+    assert tenant.patch(path, json={"auth": wrong}).status_code == 200
+    end_user = {"Authorization": f"Bearer {_end_user(client, tenant, app, 'basic')}"}
+    execute = f"/api/apps/{app['public_id']}/queries/items/execute"
+    failed = error_of(client.post(execute, headers=end_user), 502)
+    assert failed["details"] == [{"status": 401}]
+    # Its builders see what the API said.
+    assert "unauthorized" in error_of(tenant.post(execute), 502)["details"][0]["body"]

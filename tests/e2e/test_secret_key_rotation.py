@@ -21,7 +21,13 @@ from services.kit.secrets import SECRET_KEY_ENV, SecretBox, generate_key
 from tests.e2e.conftest import database_url
 from tests.factories.accounts import Tenant, sign_up
 from tests.factories.apps import create_app
-from tests.support.external_api import API_KEY, ExternalApi, external_api
+from tests.support.external_api import (
+    API_KEY,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    ExternalApi,
+    external_api,
+)
 from tests.support.infra import Infra
 from tests.support.receiver import Receiver, receiving
 from tests.support.stack import running_stack
@@ -177,6 +183,27 @@ def test_webhook_and_connector_secrets_are_sealed_and_rotate_with_the_key(
         assert tenant.post(f"{call}/initialize").status_code == 200
         sealed_connectors = hook_sealing_key_ids(own_stack, "connectors", "sealed_secrets")
         assert sealed_connectors == {key_id(first_key)}
+        # A connector each user connects to, and the owner's tokens for it.
+        per_user = tenant.post(
+            f"/api/apps/{app}/connectors",
+            json={
+                "name": "Per user",
+                "base_url": remote.url(),
+                "auth": {
+                    "type": "oauth2_user_agent",
+                    "authorize_url": remote.url("/authorize"),
+                    "token_url": remote.url("/token"),
+                    "client_id": CLIENT_ID,
+                    "client_secret": CLIENT_SECRET,
+                },
+                "calls": [{"name": "me", "url": "/v1/me"}],
+            },
+        ).json()
+        started = tenant.post(f"/api/apps/{app}/connectors/{per_user['id']}/authorize")
+        back = httpx.get(started.json()["authorize_url"] + "&user=ada").headers["location"]
+        assert http.get(back.removeprefix(str(http.base_url).rstrip("/"))).status_code == 200
+        me = f"/api/apps/{app}/connectors/{per_user['id']}/calls/me"
+        assert tenant.post(f"{me}/initialize").json()["body"] == {"user": "ada"}
 
         def deliver(delivery: str) -> int:
             body = b"{}"
@@ -195,9 +222,12 @@ def test_webhook_and_connector_secrets_are_sealed_and_rotate_with_the_key(
         assert hook_sealing_key_ids(own_stack, "webhooks") == {key_id(second_key)}
         sealed_connectors = hook_sealing_key_ids(own_stack, "connectors", "sealed_secrets")
         assert sealed_connectors == {key_id(second_key)}
+        user_tokens = hook_sealing_key_ids(own_stack, "connector_user_tokens", "sealed_tokens")
+        assert user_tokens == {key_id(second_key)}
         restart_service(own_stack, second_key, "workflows")
-        # The connector's key opens with the new key alone.
+        # The connector's key and the user's tokens open with the new key alone.
         assert tenant.post(f"{call}/run").status_code == 200
+        assert tenant.post(f"{me}/run").json()["body"] == {"user": "ada"}
         assert deliver("d1") == 202
         # The outgoing webhook still signs with the secret it was given.
         pinged = tenant.post(f"/api/apps/{app}/webhooks/{outgoing['id']}/ping")

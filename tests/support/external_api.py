@@ -251,6 +251,9 @@ def external_api() -> Iterator[ExternalApi]:
                     status, answer = 401, {"error": "unauthorized"}
                 elif split.path == "/v1/items":
                     status, answer = 200, {"items": ITEMS, "total": len(ITEMS)}
+                elif split.path == "/v1/redirect":
+                    status, answer = 302, {}
+                    headers = {"Location": state.url("/v1/items")}
                 elif split.path == "/v1/me":
                     token = seen.headers["authorization"].removeprefix("Bearer ")
                     status, answer = 200, {"user": state.user_tokens.get(token)}

@@ -4,6 +4,8 @@ and saved queries, data calls run by name, by end users too as each query's role
 
 from __future__ import annotations
 
+import secrets
+
 import orjson
 from fastapi import APIRouter, Request, Response
 from tessera.workflows.v1 import workflows_pb2
@@ -15,6 +17,9 @@ from services.gateway.openapi import json_body, query_parameter, returns
 
 router = APIRouter(tags=["API connector"])
 CALLBACK_PATH = "/api/connectors/oauth/callback"
+BROWSER_COOKIE = "tessera_connector_oauth"
+# As long as the workflows service keeps an authorization under way.
+AUTHORIZATION_SECONDS = 600
 
 
 def _json(reply: workflows_pb2.JsonDocument, status_code: int = 200) -> Response:
@@ -214,11 +219,24 @@ async def authorize_connector(
     sends them back to /api/connectors/oauth/callback; from then on the connector's calls
     act as them."""
     redirect_uri = str(request.base_url).rstrip("/") + CALLBACK_PATH
+    browser = secrets.token_urlsafe(32)
+    body = orjson.dumps({"redirect_uri": redirect_uri, "browser": browser})
     reply = await backends.call(
-        backends.workflows.AuthorizeConnector,
-        _connector(ctx, app_slug, connector_id, body=orjson.dumps({"redirect_uri": redirect_uri})),
+        backends.workflows.AuthorizeConnector, _connector(ctx, app_slug, connector_id, body=body)
     )
-    return _json(reply)
+    answer = _json(reply)
+    # The callback is completed only in the browser holding this: an authorization URL
+    # sent to someone else cannot connect their account to the caller's.
+    answer.set_cookie(
+        BROWSER_COOKIE,
+        browser,
+        max_age=AUTHORIZATION_SECONDS,
+        path=CALLBACK_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return answer
 
 
 @router.delete("/api/apps/{app_slug}/connectors/{connector_id}/authorize", status_code=204)
@@ -250,8 +268,11 @@ async def connector_oauth_callback(request: Request, backends: BackendsDep) -> R
         name: queries.text(request.query_params.get(name), name, 2000)
         for name in ("state", "code", "error")
     }
+    given["browser"] = request.cookies.get(BROWSER_COOKIE, "")[:200]
     reply = await backends.call(
         backends.workflows.CompleteConnectorAuthorization,
         workflows_pb2.ConnectorRequest(body_json=orjson.dumps(given)),
     )
-    return _json(reply)
+    answer = _json(reply)
+    answer.delete_cookie(BROWSER_COOKIE, path=CALLBACK_PATH)
+    return answer

@@ -18,12 +18,18 @@ from services.workflows.connectors import shape_of
         (3, {"type": "integer"}),
         (Decimal("2.5"), {"type": "number"}),
         ("x", {"type": "string"}),
-        ([], {"type": "array", "items": {}}),
+        ([], {"type": "array", "items": {"$comment": "no sample"}}),
         ([1, Decimal("1.5")], {"type": "array", "items": {"type": "number"}}),
         ([None, 1, None], {"type": "array", "items": {"type": ["integer", "null"]}}),
         ([1, None, Decimal("2.5")], {"type": "array", "items": {"type": ["number", "null"]}}),
         ([[], ["a"]], {"type": "array", "items": {"type": "array", "items": {"type": "string"}}}),
         ([1, "a"], {"type": "array", "items": {}}),
+        # Values of different kinds: anything, whatever comes after.
+        ([1, "a", True], {"type": "array", "items": {}}),
+        (
+            [{"a": 1}, {"a": "x"}, {"a": None}],
+            {"type": "array", "items": {"type": "object", "properties": {"a": {}}}},
+        ),
         (
             [{"a": 1}, {"b": None}, {"a": None}],
             {

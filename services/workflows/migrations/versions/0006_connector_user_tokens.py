@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("holder", sa.Text(), nullable=False),
         sa.Column("sealed_verifier", sa.Text(), nullable=False),
         sa.Column("redirect_uri", sa.Text(), nullable=False),
+        sa.Column("browser_hash", sa.Text(), nullable=False),
         sa.Column(
             "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
         ),
