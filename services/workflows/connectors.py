@@ -897,3 +897,30 @@ def merged_shape(one: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
         kinds = sorted((_types(merged) or set()) - {"null"})
         merged["type"] = [*kinds, "null"] if kinds else "null"
     return merged
+
+
+async def check_api_calls(
+    session: AsyncSession, tenant: str, app_id: str, steps: list[tuple[str, Any]]
+) -> None:
+    """Each api_call step (its place, the step) names a connector of the app, one of its
+    calls, and only that call's public parameters: a 400 naming the place otherwise, when
+    the workflow is saved rather than when it runs."""
+    for where, step in steps:
+        try:
+            stored = await find_by_name(session, tenant, app_id, step.connector)
+        except ConnectorNotFound as missing:
+            raise ValidationFailed(missing.message, field=f"{where}.connector") from None
+        try:
+            call = stored.stored_call(step.call)
+        except CallNotFound:
+            raise ValidationFailed(
+                f"Connector {step.connector[:100]!r} has no call {step.call!r}",
+                field=f"{where}.call",
+            ) from None
+        public = {each["name"] for each in call["parameters"] if not each["private"]}
+        for name in step.parameters:
+            if name not in public:
+                raise ValidationFailed(
+                    f"Call {step.call!r} has no public parameter {name[:100]!r}",
+                    field=f"{where}.parameters.{name[:100]}",
+                )

@@ -402,3 +402,19 @@ def _filter_values(node: Any, where: str, add: Any) -> None:
             return
     if "value" in node:
         add(f"{where}.value", node["value"])
+
+
+def api_calls(definition: Definition) -> list[tuple[str, ApiCall]]:
+    """Every api_call step of the definition, loops' included, with its place."""
+    found: list[tuple[str, ApiCall]] = []
+
+    def walk(steps: list[Any], prefix: str) -> None:
+        for index, step in enumerate(steps):
+            where = f"{prefix}[{index}]"
+            if isinstance(step, ApiCall):
+                found.append((where, step))
+            elif isinstance(step, Loop):
+                walk(step.steps, f"{where}.steps")
+
+    walk(definition.steps, "steps")
+    return found

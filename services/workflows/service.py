@@ -23,7 +23,8 @@ from services.kit.secrets import SecretBox
 from services.kit.tenancy import tenant_of
 from services.workflows import tables
 from services.workflows.apps import AppRef, AppResolver
-from services.workflows.definitions import Definition, parse_definition
+from services.workflows.connectors import check_api_calls
+from services.workflows.definitions import Definition, api_calls, parse_definition
 from services.workflows.errors import WorkflowNameTaken, WorkflowNotFound
 from services.workflows.incoming import set_hook_secret, sync_hook
 from services.workflows.scheduling import check_schedule_parameters, sync_schedules
@@ -152,6 +153,7 @@ async def create_workflow(
     definition, parsed = _definition(raw)
     app = await resolve_app(ctx, app_slug)
     app_id = app.id
+    await check_api_calls(session, tenant, app_id, api_calls(parsed))
     workflow_id = new_id("wfl")
     try:
         async with session.begin_nested():
@@ -227,6 +229,7 @@ async def update_workflow(
     definition, parsed = _definition(raw)
     app = await resolve_app(ctx, app_slug)
     app_id = app.id
+    await check_api_calls(session, tenant, app_id, api_calls(parsed))
     current = await find(session, tenant, app_id, name)
     if if_match and if_match != current.version:
         raise PreconditionFailed(

@@ -642,7 +642,7 @@ def test_a_workflow_step_calls_a_connector_and_its_run_keeps_no_private_value(
     connector = connect(
         tenant, app, remote, auth=auth_for("oauth2_client_credentials", remote), calls=[restock]
     )
-    workflow = {
+    workflow: dict[str, Any] = {
         "name": "restock-item",
         "parameters": [{"name": "item", "type": "text", "required": True}],
         "steps": [
@@ -660,6 +660,15 @@ def test_a_workflow_step_calls_a_connector_and_its_run_keeps_no_private_value(
         ],
     }
     flows = f"/api/apps/{app['slug']}/workflows"
+    # What it names is checked when it is saved.
+    step = workflow["steps"][0]
+    for wrong, field in (
+        ({"connector": "Nowhere"}, "steps[0].connector"),
+        ({"call": "nothing"}, "steps[0].call"),
+        ({"parameters": {"nope": "1"}}, "steps[0].parameters.nope"),
+    ):
+        broken = {**workflow, "steps": [{**step, **wrong}, workflow["steps"][1]]}
+        assert error_of(tenant.post(flows, json=broken), 400)["field"] == field
     assert tenant.post(flows, json=workflow).status_code == 201
     run = f"{flows}/restock-item/run"
     # Not initialized: the step fails, saying so.
