@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.clock import rfc3339
 from services.kit.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from services.kit.expiring import ExpiringCache
 from services.kit.ids import new_id
 from services.kit.json import dumps_exact, encoded_holds_nul, holds_nul, loads_exact
 from services.kit.secrets import SecretBox
@@ -579,6 +580,10 @@ def opened(box: SecretBox, connector_id: str, sealed: str) -> dict[str, Any]:
 # --- storage -----------------------------------------------------------------------------
 
 
+RESOLVED_SECONDS = 300
+_RESOLVED: ExpiringCache[tuple[str, datetime], ConnectorInput] = ExpiringCache(256)
+
+
 @dataclass(frozen=True, slots=True)
 class StoredConnector:
     id: str
@@ -604,7 +609,15 @@ class StoredConnector:
         }
 
     def whole(self, box: SecretBox) -> ConnectorInput:
-        return resolved(self.document, opened(box, self.id, self.sealed_secrets))
+        """The connector with its private values. Held a while per version: opening and
+        checking it again (a JWT key's test signature, a certificate pair) on every call
+        would cost more than the call."""
+        key = (self.id, self.updated_at)
+        held = _RESOLVED.get(key)
+        if held is None:
+            held = resolved(self.document, opened(box, self.id, self.sealed_secrets))
+            _RESOLVED.put(key, held, seconds=RESOLVED_SECONDS)
+        return held
 
     def stored_call(self, name: str) -> dict[str, Any]:
         for call in self.document["calls"]:
