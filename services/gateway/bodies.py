@@ -57,6 +57,8 @@ def json_of(body: bytes) -> Any:
         return loads_exact(body)
     except ValueError:
         raise ValidationFailed("Request body is not valid JSON") from None
+    except RecursionError:
+        raise ValidationFailed("Request body is nested too deeply") from None
 
 
 async def read_form_or_json(request: Request) -> Any:

@@ -24,6 +24,10 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if "\x00" in scope["path"]:
+            # No id, slug or name holds a NUL, and PostgreSQL text cannot: nothing is there.
+            await send_with_headers_of(scope, send, NOT_FOUND_NUL)
+            return
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -33,3 +37,15 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+NOT_FOUND_NUL = b'{"error":{"code":"not_found","message":"Not found"}}'
+
+
+async def send_with_headers_of(scope: Scope, send: Send, body: bytes) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += [
+        (name.encode("latin-1"), value.encode("latin-1")) for name, value in DEFAULT_HEADERS
+    ]
+    await send({"type": "http.response.start", "status": 404, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

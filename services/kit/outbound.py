@@ -55,6 +55,10 @@ class OutboundRefused(ValidationFailed):
     """A URL the outbound policy does not let Tessera reach, or an answer past its caps."""
 
 
+class AnswerTooLarge(OutboundRefused):
+    """The peer's answer is past the cap: the peer's doing, not the URL's."""
+
+
 class OutboundSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
@@ -154,8 +158,14 @@ class OutboundClient:
         self.max_redirects = max_redirects
         self.max_response_bytes = max_response_bytes
         self.total_seconds = total_seconds
+        # httpx's own default gives up after 5 s of any phase; the whole exchange's time
+        # is `total_seconds`, each phase may take all of it.
         self._client = httpx.AsyncClient(
-            follow_redirects=False, trust_env=False, verify=verify, cert=cert
+            follow_redirects=False,
+            trust_env=False,
+            verify=verify,
+            cert=cert,
+            timeout=httpx.Timeout(total_seconds),
         )
 
     async def aclose(self) -> None:
@@ -179,6 +189,8 @@ class OutboundClient:
             raise OutboundRefused("Credentials go in headers, not in the URL", field="url")
         host = parsed.host
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        if not 0 < port < 65536:
+            raise OutboundRefused(f"Port {port} does not exist", field="url")
         try:
             addresses = await self.resolver(host, port)
         except (OSError, UnicodeError):
@@ -264,7 +276,7 @@ class OutboundClient:
             async for chunk in response.aiter_bytes():
                 body += chunk
                 if len(body) > self.max_response_bytes:
-                    raise OutboundRefused(
+                    raise AnswerTooLarge(
                         f"The answer is larger than {self.max_response_bytes} bytes", field="url"
                     )
         finally:
@@ -290,6 +302,7 @@ __all__ = [
     "ALLOWLIST_ENV",
     "CREDENTIAL_HEADERS",
     "Allowlist",
+    "AnswerTooLarge",
     "OutboundClient",
     "OutboundRefused",
     "refusal",

@@ -3,6 +3,7 @@ pydantic model: the first problem becomes one validation error naming its field.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -17,9 +18,31 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+# Past this exponent a number is refused: written out exactly, 1e999999999 is a gigabyte.
+MAX_EXPONENT = 300
+
+
+def tame(value: Any) -> bool:
+    """Whether every number in a parsed JSON value can be written out in reasonable room."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, Decimal) and not (
+            item.is_finite() and abs(item.adjusted()) <= MAX_EXPONENT
+        ):
+            return False
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return True
+
+
 def json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
         data = loads_exact(raw) if raw.strip() else {}
+        if not tame(data):
+            raise ValidationFailed("The body holds a number too large or too small")
         # What cannot be written out again (a lone surrogate, nesting past orjson's
         # limit) is refused here, not where it is next written.
         dumps_exact(data)

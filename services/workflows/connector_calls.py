@@ -31,7 +31,8 @@ import jwt
 
 from services.kit.errors import PreconditionFailed, UpstreamFailed, ValidationFailed
 from services.kit.json import dumps_exact, loads_exact
-from services.kit.outbound import OutboundClient
+from services.kit.outbound import AnswerTooLarge, OutboundClient
+from services.workflows.bodies import tame
 from services.workflows.connectors import (
     MAX_VALUE_LENGTH,
     PLACEHOLDER,
@@ -135,7 +136,7 @@ def bound(call: Call, given: dict[str, Any]) -> dict[str, Scalar]:
             )
         if isinstance(value, str) and not _encodable(value):
             raise ValidationFailed(f"Parameter {name!r} is not valid Unicode text", field=field)
-        if isinstance(value, Decimal) and not tame_number(value):
+        if isinstance(value, Decimal) and not tame(value):
             raise ValidationFailed(
                 f"Parameter {name!r} is a number too large or too small to send", field=field
             )
@@ -277,29 +278,6 @@ def _host(url: str) -> str:
         return "the API"
 
 
-# Numbers past this many digits of exponent are refused: written out exactly, 1e999999999
-# is a gigabyte of zeros.
-MAX_EXPONENT = 300
-
-
-def tame_number(value: Decimal) -> bool:
-    return value.is_finite() and abs(value.adjusted()) <= MAX_EXPONENT
-
-
-def _tame(value: Any) -> bool:
-    """Whether every number in a parsed JSON value can be written out again."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, Decimal) and not tame_number(item):
-            return False
-        if isinstance(item, dict):
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-    return True
-
-
 def answer_of(response: httpx.Response) -> CallAnswer:
     content_type = response.headers.get("content-type", "")
     text = response.content.decode("utf-8", errors="replace")
@@ -309,12 +287,14 @@ def answer_of(response: httpx.Response) -> CallAnswer:
         body = text
     except RecursionError:
         raise UpstreamFailed("The API answered JSON nested too deeply to read") from None
-    if not _tame(body):
+    if not tame(body):
         raise UpstreamFailed("The API answered a number too large or too small to keep")
     try:
         dumps_exact(body)  # what cannot be written out again cannot be answered
     except TypeError:
-        raise UpstreamFailed("The API answered JSON nested too deeply to pass on") from None
+        raise UpstreamFailed(
+            "The API answered JSON nested too deeply or holding invalid text"
+        ) from None
     return CallAnswer(response.status_code, content_type.split(";")[0].strip(), body)
 
 
@@ -468,6 +448,8 @@ class ConnectorClient:
             )
         except httpx.TimeoutException:
             raise UpstreamFailed(f"{host} did not answer in time") from None
+        except AnswerTooLarge as large:
+            raise UpstreamFailed(f"{host}: {large.message}") from None
         # A TLS alert after the handshake (a client certificate refused, under TLS 1.3)
         # comes up from the socket itself, as an SSLError.
         except (httpx.TransportError, OSError) as error:
@@ -534,7 +516,7 @@ class ConnectorClient:
         token_url = auth.token_url or ""
         response = await _post_form(client, token_url, headers, form)
         access, _ = _token_of(response, "access_token", _host(token_url))
-        data = loads_exact(response.content)
+        data = loads_exact(response.content)  # read once already by _token_of
         refresh = data.get("refresh_token") if isinstance(data, dict) else None
         if not (isinstance(refresh, str) and refresh.isascii() and len(refresh) <= 8000):
             refresh = None
@@ -578,7 +560,7 @@ async def _post_form(
 def _token_of(response: httpx.Response, field: str, host: str) -> tuple[str, float]:
     try:
         data = loads_exact(response.content)
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     found: Any = data
     for part in field.split("."):

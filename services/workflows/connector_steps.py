@@ -12,10 +12,12 @@ from tessera.common.v1 import common_pb2
 from services.kit.clock import rfc3339
 from services.kit.db import SessionMaker, transaction
 from services.kit.errors import ServiceUnavailable, UpstreamFailed
+from services.kit.json import holds_nul
 from services.kit.secrets import SecretBox
 from services.workflows import connectors
 from services.workflows.connector_calls import ConnectorClient
 from services.workflows.connector_oauth import UserAuthorizations, holder_of
+from services.workflows.http_steps import HttpStatusFailed
 
 # Statuses of an external API that may pass: the step is tried again.
 PASSING = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -66,4 +68,7 @@ class ConnectorsOfApp:
             if status is None or status in PASSING:
                 raise ServiceUnavailable(failed.message) from None
             raise
+        if holds_nul(answer.body):
+            # A run's journal keeps the result, and PostgreSQL's jsonb holds no NUL.
+            raise HttpStatusFailed(f"{connector[:100]}: {call} answered text with a NUL character")
         return {"status": answer.status, "content_type": answer.content_type, "body": answer.body}

@@ -36,7 +36,7 @@ from services.kit.ids import new_id
 from services.kit.json import dumps_exact, encoded_holds_nul, holds_nul, loads_exact
 from services.kit.secrets import SecretBox
 from services.workflows import tables
-from services.workflows.bodies import Strict, json_object, validated
+from services.workflows.bodies import Strict, json_object, tame, validated
 
 c = tables.connectors
 
@@ -85,15 +85,11 @@ JwtAlgorithm = Literal["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "HS
 Scalar = str | int | Decimal | bool | None
 
 
-# Numbers past this exponent are refused: written out exactly, 1e999999999 is a gigabyte.
-MAX_EXPONENT = 300
-
-
 def _scalar(value: Any) -> Scalar:
-    if isinstance(value, Decimal) and not (
-        value.is_finite() and abs(value.adjusted()) <= MAX_EXPONENT
-    ):
+    if isinstance(value, Decimal) and not tame(value):
         raise ValueError("is a number too large or too small")
+    if isinstance(value, str) and len(value) > MAX_VALUE_LENGTH:
+        raise ValueError(f"is longer than {MAX_VALUE_LENGTH} characters")
     if value is None or isinstance(value, str | int | Decimal | bool):
         return value
     raise ValueError("is text, a number, true, false or null")
@@ -107,6 +103,8 @@ def http_url(value: str, field: str) -> str:
         raise ValueError(f"'{field}' is not a URL") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise ValueError(f"'{field}' is not an http or https URL with a host")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise ValueError(f"'{field}' names a port that does not exist")
     return value
 
 
@@ -129,6 +127,20 @@ def _plain_text(value: str | None, limit: int = MAX_VALUE_LENGTH) -> str | None:
         raise ValueError(f"is longer than {limit} characters")
     if "\x00" in value:
         raise ValueError("holds a NUL character")
+    return value
+
+
+# Headers the HTTP client writes from the request itself.
+FRAMING_HEADERS = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "te", "upgrade", "trailer"}
+)
+
+
+def _header_value(value: str, what: str) -> str:
+    if not value.isascii():
+        raise ValueError(f"{what} is ASCII text")
+    if value != value.strip(" \t"):
+        raise ValueError(f"{what} neither starts nor ends with a space")
     return value
 
 
@@ -156,15 +168,15 @@ class Header(NamedValue):
     @field_validator("value")
     @classmethod
     def _ascii(cls, value: str | None) -> str | None:
-        if value is not None and not value.isascii():
-            raise ValueError("a header's value is ASCII text")
-        return value
+        return None if value is None else _header_value(value, "a header's value")
 
     @field_validator("name")
     @classmethod
     def _name(cls, name: str) -> str:
         if HEADER_NAME.fullmatch(name) is None:
             raise ValueError(f"{name[:70]!r} is not a header name")
+        if name.lower() in FRAMING_HEADERS:
+            raise ValueError(f"{name!r} is set by Tessera for each request")
         return name
 
 
@@ -283,6 +295,8 @@ class Auth(Strict):
         for name in type(self).model_fields:
             if name not in readable and getattr(self, name) is not None:
                 raise ValueError(f"'{name}' is not read by {self.type} authentication")
+        if self.type == "key_in_header" and self.key not in (None, MASK):
+            _header_value(self.key or "", "'key'")
         if self.type == "jwt" and self.private_key != MASK:
             try:  # a key that cannot sign is refused now, not at the first call
                 jwt.encode({}, self.private_key or "", algorithm=self.algorithm)
@@ -360,8 +374,8 @@ class Call(Strict):
     @classmethod
     def _url(cls, url: str) -> str:
         url = _header_text(url) or ""
-        scheme, separator, rest = url.partition("://")
-        if separator and scheme.lower() in ("http", "https"):
+        _, separator, rest = url.partition("://")
+        if separator:
             # Parameters fill in a path or a query, never where the request goes (with
             # the connector's credentials).
             origin = rest.split("/", 1)[0].split("?", 1)[0]
@@ -507,8 +521,11 @@ def origins(document: dict[str, Any]) -> set[tuple[str, str, int | None]]:
     urls += [call["url"] for call in document["calls"] if "://" in call["url"]]
     found = set()
     for url in urls:
-        if url:
+        try:
             parsed = httpx.URL(PLACEHOLDER.sub("x", url))
+        except (httpx.InvalidURL, TypeError):
+            parsed = httpx.URL("")  # saved before URLs were checked: reached nowhere
+        if url and parsed.host:
             found.add((parsed.scheme, parsed.host, parsed.port))
     return found
 
@@ -841,13 +858,18 @@ async def reseal_connector_secrets(session: AsyncSession, box: SecretBox) -> int
 # --- shapes ------------------------------------------------------------------------------
 
 SAMPLED_ITEMS = 50
+MAX_SHAPE_DEPTH = 32
 # The items of a list that was empty in every sample.
 UNKNOWN: Final[dict[str, Any]] = {"$comment": "no sample"}
 
 
-def shape_of(value: Any) -> dict[str, Any]:
+def shape_of(value: Any, depth: int = 0) -> dict[str, Any]:
     """The JSON Schema of a sample answer: objects with their properties, lists with the
-    union of their items' shapes (the first fifty), numbers as integer or number."""
+    union of their items' shapes (the first fifty), numbers as integer or number; below
+    MAX_SHAPE_DEPTH levels, anything (a schema twice as deep as its answer would be more
+    than a JSON document may nest)."""
+    if depth >= MAX_SHAPE_DEPTH:
+        return {}
     if value is None:
         return {"type": "null"}
     if isinstance(value, bool):
@@ -861,9 +883,16 @@ def shape_of(value: Any) -> dict[str, Any]:
     if isinstance(value, list):
         items: dict[str, Any] | None = None
         for each in value[:SAMPLED_ITEMS]:
-            items = shape_of(each) if items is None else merged_shape(items, shape_of(each))
+            shape = shape_of(each, depth + 1)
+            items = shape if items is None else merged_shape(items, shape)
         return {"type": "array", "items": UNKNOWN if items is None else items}
-    return {"type": "object", "properties": {key: shape_of(each) for key, each in value.items()}}
+    # PostgreSQL's jsonb holds no NUL, in keys neither.
+    return {
+        "type": "object",
+        "properties": {
+            key.replace("\x00", "\ufffd"): shape_of(each, depth + 1) for key, each in value.items()
+        },
+    }
 
 
 def _types(shape: dict[str, Any]) -> set[str] | None:

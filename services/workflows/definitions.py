@@ -153,7 +153,7 @@ class ApiCall(_Step):
     a 429 is tried again; any other failure fails the step."""
 
     type: Literal["api_call"]
-    connector: str = Field(min_length=1, max_length=100)
+    connector: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00]*$")
     call: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
     parameters: dict[str, str] = Field(default={}, max_length=50)
 

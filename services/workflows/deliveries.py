@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from services.kit.clock import utcnow
 from services.kit.db import ALL_TENANTS, SessionMaker, transaction
@@ -138,6 +139,9 @@ class Deliverer:
     async def _attempt_in_slot(self, delivery_id: str) -> None:
         try:
             await self.attempt(delivery_id)
+        except IntegrityError:
+            # Its webhook was deleted while it was on its way: nothing left to record.
+            log.info("webhook delivery %s: its webhook is gone", delivery_id)
         except Exception:
             log.exception("webhook delivery %s: the attempt failed unexpectedly", delivery_id)
         finally:

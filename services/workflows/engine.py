@@ -434,8 +434,11 @@ def _record_id(value: Any) -> str:
     return value
 
 
-def _shown(given: dict[str, Any]) -> dict[str, Any]:
-    """The step's input as its journal keeps it: credentials in headers masked."""
+def _shown(given: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The step's input as its journal keeps it: credentials in headers masked. None when
+    the step failed before its input was made."""
+    if given is None:
+        return None
     headers = given.get("headers")
     if not isinstance(headers, dict):
         return given

@@ -124,7 +124,13 @@ class Expression:
         if isinstance(result, CELEvalError):
             raise ExpressionFailed(f"{self.source!r}: {result.args[0]}")
         value = json.loads(json.dumps(result, cls=CELJSONEncoder))
-        if holds_nul(value):
+        try:
+            nul = holds_nul(value)
+        except TypeError:  # a lone surrogate, which no JSON written out can hold
+            raise ExpressionFailed(
+                f"{self.source!r}: gives text that is not valid Unicode"
+            ) from None
+        if nul:
             # ('\x00' is a CEL escape.) A run keeps every value in its journal, which
             # cannot hold a NUL: the step fails here, saying why, not at the database.
             raise ExpressionFailed(f"{self.source!r}: gives a text with a NUL character")

@@ -44,7 +44,7 @@ class QueryInput(Strict):
             raise ValueError(f"{name[:70]!r} is not a name (lowercase letters, digits, _)")
         return name
 
-    @field_validator("description")
+    @field_validator("description", "connector_id", "call")
     @classmethod
     def _text(cls, value: str) -> str:
         if "\x00" in value:

@@ -527,6 +527,11 @@ BAD_CONNECTORS: list[tuple[dict[str, Any], str]] = [
     ({"name": "x", "calls": [{"name": "c", "body_type": "raw", "body": "\u0000"}]}, "calls.0"),
     ({"name": "x", "calls": [{"name": "c"}, {"name": "c"}]}, "calls"),
     ({"name": "x", "base_url": "ftp://files.example.com"}, "base_url"),
+    ({"name": "x", "base_url": "https://api.example.com:99999"}, "base_url"),
+    ({"name": "x", "calls": [{"name": "c", "url": "ftp://[::1/x"}]}, "calls.0.url"),
+    ({"name": "x", "headers": [{"name": "Content-Length", "value": "abc"}]}, "headers.0.name"),
+    ({"name": "x", "headers": [{"name": "X-A", "value": " padded"}]}, "headers.0.value"),
+    ({"name": "x", "auth": {"type": "key_in_header", "key": "\u202e\u0661"}}, "auth"),
     (
         {
             "name": "x",
@@ -980,3 +985,49 @@ def test_a_failing_api_tells_end_users_its_status_only(
     assert failed["details"] == [{"status": 401}]
     # Its builders see what the API said.
     assert "unauthorized" in error_of(tenant.post(execute), 502)["details"][0]["body"]
+
+
+def test_odd_answers_and_names_are_errors_of_their_own_never_500(
+    tenant: Tenant, app: dict[str, Any], remote: ExternalApi
+) -> None:
+    # A NUL in a path names nothing, on every route.
+    for path in (f"{connectors_path(app)}/%00", f"{queries_path(app)}/a%00b", "/api/apps/%00"):
+        assert error_of(tenant.get(path), 404)["code"] == "not_found"
+    calls = [{"name": "deep", "url": "/v1/deep"}, {"name": "nulkey", "url": "/v1/nulkey"}]
+    connector = connect(tenant, app, remote, auth=auth_for("key_in_header", remote), calls=calls)
+    # 130 objects deep: its schema is kept to 32 levels, and the connector reads back.
+    assert tenant.post(call_path(app, connector, "deep", "initialize")).status_code == 200
+    assert tenant.post(call_path(app, connector, "nulkey", "initialize")).status_code == 200
+    shown = tenant.get(f"{connectors_path(app)}/{connector['id']}")
+    assert shown.status_code == 200, shown.text
+    assert tenant.get(connectors_path(app)).status_code == 200
+    assert shown.json()["calls"][1]["initialized"]["shape"]["properties"]["a\ufffdb"] == {
+        "type": "integer"
+    }
+    query = {"name": "deep", "connector_id": connector["id"], "call": "deep"}
+    assert tenant.post(queries_path(app), json=query).status_code == 201
+    assert tenant.get(f"/api/apps/{app['slug']}/openapi.json").status_code == 200
+    # A token endpoint answering deeper than JSON may nest: the API's failure.
+    deep_token = {
+        "type": "oauth2_client_credentials",
+        "token_url": remote.url("/deep-token"),
+        "client_id": api.CLIENT_ID,
+        "client_secret": api.CLIENT_SECRET,
+    }
+    other = connect_to(
+        tenant,
+        app,
+        {"name": "Deep token", "base_url": remote.url(), "auth": deep_token, "calls": [ITEMS_CALL]},
+    )
+    error_of(tenant.post(call_path(app, other, "list_items", "initialize")), 502)
+    # Names with a NUL in bodies are refused, not looked up.
+    bad_query = {**query, "name": "q2", "connector_id": "con_\u0000"}
+    assert error_of(tenant.post(queries_path(app), json=bad_query), 400)["field"] == "connector_id"
+    step = {"type": "api_call", "connector": "wf\u0000", "call": "deep"}
+    flow = {"name": "nul-step", "steps": [step]}
+    error_of(tenant.post(f"/api/apps/{app['slug']}/workflows", json=flow), 400)
+    huge = b'{"name": "Huge", "calls": [{"name": "c", "body_type": "json", "body": {"n": 1e4300}}]}'
+    refused = tenant.post(
+        connectors_path(app), content=huge, headers={"Content-Type": "application/json"}
+    )
+    error_of(refused, 400)

@@ -242,6 +242,9 @@ def external_api() -> Iterator[ExternalApi]:
                 headers: dict[str, str] = {}
                 if split.path in ("/token", "/custom-token"):
                     status, answer = _token_answer(state, seen)
+                elif split.path == "/deep-token":
+                    # Deeper than a JSON writer goes: written by hand.
+                    status, answer = 200, b'{"access_token":' * 900 + b"{}" + b"}" * 900
                 elif split.path == "/authorize":
                     status, headers = _authorize(state, seen)
                     answer = {}
@@ -251,6 +254,13 @@ def external_api() -> Iterator[ExternalApi]:
                     status, answer = 401, {"error": "unauthorized"}
                 elif split.path == "/v1/items":
                     status, answer = 200, {"items": ITEMS, "total": len(ITEMS)}
+                elif split.path == "/v1/deep":
+                    answer = {}
+                    for _ in range(int(seen.query.get("n", ["130"])[0])):
+                        answer = {"a": answer}
+                    status = 200
+                elif split.path == "/v1/nulkey":
+                    status, answer = 200, {"a\x00b": 1, "c": "d\x00e"}
                 elif split.path == "/v1/redirect":
                     status, answer = 302, {}
                     headers = {"Location": state.url("/v1/items")}
@@ -261,7 +271,10 @@ def external_api() -> Iterator[ExternalApi]:
                     status, answer = 200, "plain words"
                 else:
                     status, answer = 200, {"echo": seen.path}
-            encoded = answer.encode() if isinstance(answer, str) else orjson.dumps(answer)
+            if isinstance(answer, bytes):
+                encoded = answer
+            else:
+                encoded = answer.encode() if isinstance(answer, str) else orjson.dumps(answer)
             self.send_response(status)
             kind = "text/plain" if isinstance(answer, str) else "application/json"
             self.send_header("Content-Type", kind)
