@@ -232,6 +232,10 @@ class OutboundClient:
                 return await self._exchange(method, url, headers, content, follow_redirects)
         except TimeoutError:
             raise httpx.TimeoutException(f"No complete answer within {seconds:g} s") from None
+        except OSError as error:
+            # A TLS alert after the handshake (a client certificate refused, under TLS 1.3)
+            # comes up from the socket itself: a transport failure like any other.
+            raise httpx.ConnectError(f"{type(error).__name__}: {error}") from None
 
     async def _exchange(
         self,

@@ -227,37 +227,13 @@ class ConnectorApi:
 
     # --- saved queries ---------------------------------------------------------------
 
-    async def _checked_query(
-        self, session: AsyncSession, tenant: str, app_id: str, query: QueryInput
-    ) -> None:
-        """The query's call exists, is a data call, and its defaults name public parameters."""
-        try:
-            stored = await connectors.find(session, tenant, app_id, query.connector_id)
-        except connectors.ConnectorNotFound:
-            raise ValidationFailed("The app has no such connector", field="connector_id") from None
-        try:
-            call = stored.stored_call(query.call)
-        except CallNotFound:
-            raise ValidationFailed("The connector has no such call", field="call") from None
-        if call["use_as"] != "data":
-            raise ValidationFailed(
-                "A saved query runs a data call; this one is an action", field="call"
-            )
-        public = {each["name"] for each in call["parameters"] if not each["private"]}
-        for name in query.parameters:
-            if name not in public:
-                raise ValidationFailed(
-                    f"The call has no public parameter {name[:100]!r}",
-                    field=f"parameters.{name[:100]}",
-                )
-
     async def create_query(
         self, ctx: common_pb2.RequestContext, app_slug: str, raw: bytes
     ) -> dict[str, Any]:
         app = await self._app(ctx, app_slug)
         query = saved_queries.query_input(raw)
         async with transaction(self.sessionmaker, tenant=tenant_of(ctx)) as session:
-            await self._checked_query(session, tenant_of(ctx), app.id, query)
+            await _checked_query(session, tenant_of(ctx), app.id, query)
             stored = await saved_queries.create_query(session, tenant_of(ctx), app.id, query)
         return stored.shown()
 
@@ -281,7 +257,7 @@ class ConnectorApi:
         async with transaction(self.sessionmaker, tenant=tenant_of(ctx)) as session:
             earlier = await saved_queries.find(session, tenant_of(ctx), app.id, name)
             query = saved_queries.query_input(raw, earlier)
-            await self._checked_query(session, tenant_of(ctx), app.id, query)
+            await _checked_query(session, tenant_of(ctx), app.id, query)
             stored = await saved_queries.update_query(
                 session, tenant_of(ctx), app.id, earlier, query
             )
@@ -344,6 +320,31 @@ class ConnectorApi:
                 ]
             raise
         return {"data": answer.body, "schema": initialized["shape"]}
+
+
+async def _checked_query(
+    session: AsyncSession, tenant: str, app_id: str, query: QueryInput
+) -> None:
+    """The query's call exists, is a data call, and its defaults name public parameters."""
+    try:
+        stored = await connectors.find(session, tenant, app_id, query.connector_id)
+    except connectors.ConnectorNotFound:
+        raise ValidationFailed("The app has no such connector", field="connector_id") from None
+    try:
+        call = stored.stored_call(query.call)
+    except CallNotFound:
+        raise ValidationFailed("The connector has no such call", field="call") from None
+    if call["use_as"] != "data":
+        raise ValidationFailed(
+            "A saved query runs a data call; this one is an action", field="call"
+        )
+    public = {each["name"] for each in call["parameters"] if not each["private"]}
+    for name in query.parameters:
+        if name not in public:
+            raise ValidationFailed(
+                f"The call has no public parameter {name[:100]!r}",
+                field=f"parameters.{name[:100]}",
+            )
 
 
 _JSON_TYPES = ((bool, "boolean"), (int, "integer"), (Decimal, "number"), (str, "string"))

@@ -450,9 +450,7 @@ class ConnectorClient:
             raise UpstreamFailed(f"{host} did not answer in time") from None
         except AnswerTooLarge as large:
             raise UpstreamFailed(f"{host}: {large.message}") from None
-        # A TLS alert after the handshake (a client certificate refused, under TLS 1.3)
-        # comes up from the socket itself, as an SSLError.
-        except (httpx.TransportError, OSError) as error:
+        except httpx.TransportError as error:
             raise UpstreamFailed(f"{host} could not be reached ({type(error).__name__})") from None
 
     async def _fetch_token(self, client: OutboundClient, auth: Auth) -> tuple[str, float]:
@@ -545,7 +543,7 @@ async def _post_form(
         )
     except httpx.TimeoutException:
         raise UpstreamFailed(f"The token endpoint {host} did not answer in time") from None
-    except (httpx.TransportError, OSError) as error:
+    except httpx.TransportError as error:
         raise UpstreamFailed(
             f"The token endpoint {host} could not be reached ({type(error).__name__})"
         ) from None

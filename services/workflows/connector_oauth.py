@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import Select, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.common.v1 import common_pb2
@@ -32,6 +32,7 @@ from services.kit.secrets import SecretBox
 from services.workflows import connectors, tables
 from services.workflows.connector_calls import ConnectorClient, TokenSource, UserTokens
 from services.workflows.connectors import StoredConnector
+from services.workflows.sealing import reseal_column
 
 pending = tables.connector_authorizations
 held = tables.connector_user_tokens
@@ -287,35 +288,11 @@ def _tokens_of(connector_id: str, holder: str) -> Select[Any]:
 
 
 async def reseal_user_secrets(session: AsyncSession, box: SecretBox) -> int:
-    """Seals users' connector tokens and pending PKCE verifiers not sealed with the first
-    key with it, in the caller's one transaction (every tenant's); how many."""
-    resealed = 0
-    tokens = (
-        await session.execute(
-            select(held.c.connector_id, held.c.holder, held.c.sealed_tokens).with_for_update()
-        )
-    ).all()
-    for connector_id, holder, sealed in tokens:
-        if box.needs_resealing(sealed):
-            fresh = box.reseal(sealed, context=_context(connector_id, holder))
-            await session.execute(
-                update(held)
-                .where(held.c.connector_id == connector_id, held.c.holder == holder)
-                .values(sealed_tokens=fresh)
-            )
-            resealed += 1
-    verifiers = (
-        await session.execute(
-            select(pending.c.state_hash, pending.c.sealed_verifier).with_for_update()
-        )
-    ).all()
-    for state_hash, sealed in verifiers:
-        if box.needs_resealing(sealed):
-            fresh = box.reseal(sealed, context=state_hash)
-            await session.execute(
-                update(pending)
-                .where(pending.c.state_hash == state_hash)
-                .values(sealed_verifier=fresh)
-            )
-            resealed += 1
-    return resealed
+    """Users' connector tokens and pending PKCE verifiers under the first key."""
+    tokens = await reseal_column(
+        session, box, held, [held.c.connector_id, held.c.holder], ["sealed_tokens"], _context
+    )
+    verifiers = await reseal_column(
+        session, box, pending, [pending.c.state_hash], ["sealed_verifier"], lambda state: state
+    )
+    return tokens + verifiers

@@ -37,6 +37,7 @@ from services.kit.json import dumps_exact, encoded_holds_nul, holds_nul, loads_e
 from services.kit.secrets import SecretBox
 from services.workflows import tables
 from services.workflows.bodies import Strict, json_object, tame, validated
+from services.workflows.sealing import reseal_column
 
 c = tables.connectors
 
@@ -841,18 +842,8 @@ async def store_shape(
 
 
 async def reseal_connector_secrets(session: AsyncSession, box: SecretBox) -> int:
-    """Seals every connector's private values not sealed with the first key with it, in the
-    caller's one transaction (every tenant's); how many."""
-    rows = (await session.execute(select(c.c.id, c.c.sealed_secrets).with_for_update())).all()
-    resealed = 0
-    for connector_id, sealed in rows:
-        if box.needs_resealing(sealed):
-            fresh = box.reseal(sealed, context=secret_context(connector_id))
-            await session.execute(
-                update(c).where(c.c.id == connector_id).values(sealed_secrets=fresh)
-            )
-            resealed += 1
-    return resealed
+    """Connectors' private values under the first key."""
+    return await reseal_column(session, box, c, [c.c.id], ["sealed_secrets"], secret_context)
 
 
 # --- shapes ------------------------------------------------------------------------------

@@ -237,9 +237,6 @@ class Deliverer:
             return outcome(None, None, f"timed out: {error}")
         except httpx.HTTPError as error:
             return outcome(None, None, f"could not be reached: {error or type(error).__name__}")
-        except OSError as error:
-            # A TLS alert after the handshake comes up from the socket, an SSLError.
-            return outcome(None, None, f"could not be reached: {type(error).__name__}")
         except DomainError as refused:
             # The URL's address is refused (SSRF policy), or the answer was too large.
             return outcome(None, None, refused.message)

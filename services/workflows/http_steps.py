@@ -41,7 +41,7 @@ class OutboundHttp:
             answer = await self.client.request(method, url, headers=sent, content=content)
         except httpx.TimeoutException as error:
             raise TimeoutError(str(error)) from None
-        except (httpx.TransportError, OSError) as error:  # OSError: a TLS alert, say
+        except httpx.TransportError as error:
             raise ServiceUnavailable(f"{url[:200]} could not be reached ({error})") from None
         if answer.status_code in PASSING:
             raise ServiceUnavailable(f"{url[:200]} answered {answer.status_code}")

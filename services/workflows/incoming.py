@@ -32,6 +32,7 @@ from services.workflows.errors import WorkflowNotFound
 from services.workflows.hooks import Delivery, new_secret, verify
 from services.workflows.parameters import typed_parameters
 from services.workflows.runs import NewRun, Runs, StoredRun
+from services.workflows.sealing import reseal_column
 
 log = logging.getLogger(__name__)
 h = tables.hooks
@@ -196,26 +197,15 @@ def _delivery_key(scheme: str, delivery: Delivery, body: bytes) -> str | None:
 
 
 async def reseal_hook_secrets(session: AsyncSession, box: SecretBox) -> int:
-    """Seals every hook secret not sealed with the first key with it, in the caller's one
-    transaction (every tenant's); how many. Refuses, changing nothing, when one does not
-    open with any listed key."""
-    rows = (
-        await session.execute(
-            select(h.c.workflow_id, h.c.sealed_secret, h.c.previous_sealed_secret)
-            .where(h.c.sealed_secret.is_not(None))
-            .with_for_update()
-        )
-    ).all()
-    resealed = 0
-    for workflow_id, *sealed in rows:
-        for column, value in zip(("sealed_secret", "previous_sealed_secret"), sealed, strict=True):
-            if value is not None and box.needs_resealing(value):
-                fresh = box.reseal(value, context=_secret_context(workflow_id))
-                await session.execute(
-                    update(h).where(h.c.workflow_id == workflow_id).values({column: fresh})
-                )
-                resealed += 1
-    return resealed
+    """Hooks' secrets, the current one and the one overlapping it, under the first key."""
+    return await reseal_column(
+        session,
+        box,
+        h,
+        [h.c.workflow_id],
+        ["sealed_secret", "previous_sealed_secret"],
+        _secret_context,
+    )
 
 
 class Hooks:

@@ -40,6 +40,7 @@ from services.workflows.deliveries import (
     secret_context,
 )
 from services.workflows.hooks import new_secret
+from services.workflows.sealing import reseal_column
 
 wh = tables.webhooks
 d = tables.webhook_deliveries
@@ -308,24 +309,15 @@ async def new_webhook_secret(
 
 
 async def reseal_webhook_secrets(session: AsyncSession, box: SecretBox) -> int:
-    """Seals every webhook secret not sealed with the first key with it, in the caller's
-    one transaction (every tenant's); how many. SecretUnreadable, changing nothing, when
-    one does not open with any listed key."""
-    rows = (
-        await session.execute(
-            select(wh.c.id, wh.c.sealed_secret, wh.c.previous_sealed_secret).with_for_update()
-        )
-    ).all()
-    resealed = 0
-    for webhook_id, *sealed in rows:
-        for column, value in zip(("sealed_secret", "previous_sealed_secret"), sealed, strict=True):
-            if value is not None and box.needs_resealing(value):
-                fresh = box.reseal(value, context=secret_context(webhook_id))
-                await session.execute(
-                    update(wh).where(wh.c.id == webhook_id).values({column: fresh})
-                )
-                resealed += 1
-    return resealed
+    """Webhooks' signing secrets, the current and the overlapping one, under the first key."""
+    return await reseal_column(
+        session,
+        box,
+        wh,
+        [wh.c.id],
+        ["sealed_secret", "previous_sealed_secret"],
+        secret_context,
+    )
 
 
 # --- deliveries --------------------------------------------------------------------------
