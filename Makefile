@@ -24,6 +24,7 @@ run: $(STAMP) ## Start PostgreSQL, NATS and every service; prints the gateway UR
 
 test: $(STAMP) ## Run the whole suite against real PostgreSQL, nats-server and Chromium
 	sh tests/ensure-chromium.sh
+	sh tests/ensure-oidc-provider.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 fuzz: $(STAMP) ## schemathesis with 50 examples per operation (the suite runs 3)

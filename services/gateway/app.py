@@ -33,6 +33,7 @@ from services.gateway.routes import (
     records,
     schemas,
     sessions,
+    sso,
     transfer,
     trash,
     users,
@@ -41,8 +42,10 @@ from services.gateway.routes import (
     workspace_users,
 )
 from services.gateway.routes import connectors as api_connector
+from services.gateway.sso import OpenIdProviders
 from services.kit.nats.connection import connect
 from services.kit.nats.permissions import IDENTITY_CACHE_CHANGES, SCHEMA_CHANGES
+from services.kit.outbound import OutboundClient
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.backends = backends
         app.state.authenticator = authenticator
         app.state.app_definitions = AppDefinitions(backends)
+        app.state.sso = OpenIdProviders(
+            OutboundClient(total_seconds=settings.call_timeout_seconds),
+            leeway_seconds=settings.sso_leeway_seconds,
+            metadata_seconds=settings.sso_metadata_cache_seconds,
+            keys_refresh_seconds=settings.sso_keys_refresh_seconds,
+            retry_after_seconds=settings.sso_retry_after_seconds,
+        )
         app.state.nats = None
         # NATS may come up after the gateway; readiness reports it until then.
         subscriber = asyncio.create_task(_subscribe(app, settings, authenticator, limiter))
@@ -84,6 +94,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 with contextlib.suppress(Exception):
                     await nats.drain()
             await backends.close()
+            await app.state.sso.aclose()
 
     app = FastAPI(
         title="Tessera",
@@ -120,6 +131,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         keys,
         users,
         sessions,
+        sso,
         members,
         workspace_users,
         credentials,

@@ -76,11 +76,18 @@ class Caller:
     via: str  # "jwt", "session" or "credential"
     # Set for opaque credentials: the principal identity resolved, workspace included.
     resolved: common_pb2.RequestContext | None = None
+    # A single sign-on login's workspace: the only one it opens. "": every workspace of
+    # the account.
+    workspace_scope: str = ""
 
     @property
     def acts_as_account(self) -> bool:
         """A signed-in member or their per-user key: what may manage the account's own
-        credentials and workspaces. API tokens and admin tokens stand for less."""
+        credentials and workspaces. API tokens and admin tokens stand for less, and so does
+        a single sign-on login, which a workspace's provider vouches for in that workspace
+        alone."""
+        if self.workspace_scope:
+            return False
         return self.resolved is None or self.resolved.principal_kind == Kind.USER_KEY
 
     @property
@@ -92,6 +99,11 @@ class Caller:
         return self.account_id
 
     def require_account(self) -> None:
+        if self.workspace_scope:
+            raise PermissionDenied(
+                "A single sign-on login acts in its workspace only; sign in with your"
+                " password to manage your account"
+            )
         if not self.acts_as_account:
             raise PermissionDenied(
                 "Only a workspace member's own sign-in or API key can do this, not an API"
@@ -117,6 +129,8 @@ class VerifiedToken:
     # The iat claim, in whole seconds since the epoch.
     issued_at: int
     expires_at: float
+    # The ws claim of a single sign-on login's token.
+    workspace_scope: str = ""
 
 
 class AccessTokenVerifier:
@@ -160,6 +174,7 @@ class AccessTokenVerifier:
             account_id=str(claims["sub"]),
             issued_at=int(claims["iat"]),
             expires_at=float(claims["exp"]),
+            workspace_scope=str(claims.get("ws") or ""),
         )
         self._verified.put(token, verified, seconds=verified.expires_at - time.time())
         return verified
@@ -341,7 +356,7 @@ class Authenticator:
             session = await self.sessions.resolve(session_id)
             if request.method not in SAFE_METHODS:
                 self._check_csrf(request, session.csrf_token)
-            return Caller(session.account_id, via="session")
+            return Caller(session.account_id, via="session", workspace_scope=session.workspace_id)
         raise Unauthenticated("Authentication credentials were not provided")
 
     async def _jwt(self, token: str) -> Caller:
@@ -350,7 +365,7 @@ class Authenticator:
         # not wait for the token to fall out of it.
         if verified.issued_at < await self.memberships.tokens_valid_after(verified.account_id):
             raise Unauthenticated("Access token has been revoked")
-        return Caller(verified.account_id, via="jwt")
+        return Caller(verified.account_id, via="jwt", workspace_scope=verified.workspace_scope)
 
     async def _opaque(self, secret: str) -> Caller:
         if not secret.startswith(CREDENTIAL_PREFIX) or len(secret) > MAX_SECRET_LENGTH:
@@ -407,7 +422,7 @@ class Authenticator:
                 # members. They count per credential and per address.
                 charge(request, Partition.WORKSPACE, ctx.tenant_id)
             return _with_origin(request, ctx)
-        memberships = await self.memberships.of(caller.account_id)
+        memberships = await self.memberships_of(caller)
         membership = _select_workspace(
             memberships, workspace or request.headers.get(WORKSPACE_HEADER)
         )
@@ -425,6 +440,14 @@ class Authenticator:
             ctx.credential_id = resolved.credential_id
         charge(request, Partition.WORKSPACE, ctx.tenant_id)
         return _with_origin(request, ctx)
+
+    async def memberships_of(self, caller: Caller) -> list[identity_pb2.Membership]:
+        """The workspaces the caller's sign-in opens: the account's, or, for a single
+        sign-on login, its one workspace (if the account is still a member)."""
+        memberships = await self.memberships.of(caller.account_id)
+        if caller.workspace_scope:
+            return [m for m in memberships if m.workspace.id == caller.workspace_scope]
+        return memberships
 
     def _check_csrf(self, request: Request, session_csrf: str) -> None:
         """Double submit: the X-CSRFToken header matches the session's token (the value of

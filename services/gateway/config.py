@@ -51,3 +51,14 @@ class GatewaySettings(BaseServiceSettings):
     # Load balancers (addresses or networks) whose X-Forwarded-For names the client; from
     # anyone else the header is ignored and the peer's own address counts.
     trusted_proxies: list[str] = Field(default_factory=list)
+    # The gateway's address as browsers reach it (https://api.example.com): single sign-on
+    # redirect URIs are made from it. Unset, from each request's own scheme and Host.
+    public_url: str = ""
+    # Clock skew tolerated on an identity provider's ID and logout tokens.
+    sso_leeway_seconds: int = Field(default=5, ge=0, le=60)
+    # How long a provider's discovery document is kept; its keys are refetched whenever a
+    # token names a key not seen yet (a rotation), at most every sso_keys_refresh_seconds.
+    sso_metadata_cache_seconds: float = Field(default=300.0, ge=0)
+    sso_keys_refresh_seconds: float = Field(default=5.0, ge=0)
+    # How long a client is told to wait when the provider does not answer.
+    sso_retry_after_seconds: int = Field(default=30, ge=1)

@@ -9,6 +9,7 @@ from tessera.common.v1 import common_pb2
 
 from services.gateway.auth import Authenticator, Caller
 from services.gateway.clients import Backends
+from services.gateway.sso import OpenIdProviders
 
 # Every dependency is async: FastAPI runs a plain `def` one in its thread pool, a thread
 # hand-off per request for what is an attribute lookup.
@@ -26,6 +27,11 @@ def _authenticator(request: Request) -> Authenticator:
 
 async def get_authenticator(request: Request) -> Authenticator:
     return _authenticator(request)
+
+
+async def get_sso(request: Request) -> OpenIdProviders:
+    providers: OpenIdProviders = request.app.state.sso
+    return providers
 
 
 async def get_caller(request: Request) -> Caller:
@@ -68,4 +74,5 @@ ContextDep = Annotated[common_pb2.RequestContext, Depends(get_context)]
 WorkspaceContextDep = Annotated[common_pb2.RequestContext, Depends(get_workspace_context)]
 AccountCallerDep = Annotated[Caller, Depends(get_account_caller)]
 AccountContextDep = Annotated[common_pb2.RequestContext, Depends(get_account_context)]
+SsoDep = Annotated[OpenIdProviders, Depends(get_sso)]
 AppContextDep = Annotated[common_pb2.RequestContext, Depends(get_app_context)]

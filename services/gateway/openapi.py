@@ -77,6 +77,10 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
 TAGS = [
     {"name": "Accounts", "description": "Sign up, tokens, sessions and workspaces"},
     {"name": "Members", "description": "A workspace's members and their roles"},
+    {
+        "name": "Single sign-on",
+        "description": "A workspace's OpenID provider, and signing in through it",
+    },
     {"name": "Users API", "description": "Budibase's users API over the current workspace"},
     {"name": "Credentials", "description": "API tokens, the personal API key, admin tokens"},
     {"name": "Apps", "description": "Apps of the workspace"},
@@ -321,6 +325,10 @@ def platform_spec(app: FastAPI) -> dict[str, Any]:
             operation["security"] = security
             responses = operation["responses"]
             responses.pop("422", None)
+            for code, response in responses.items():
+                # A redirect says where in its Location; FastAPI would give it a body.
+                if code.startswith("3") and code != "304":
+                    response.pop("content", None)
             for status in _statuses(route, method) + _failures(route):
                 # A failure a route declared (fails_with) has a description only: the
                 # envelope's shape is the shared one's.

@@ -25,6 +25,8 @@ SESSION_CACHE_SIZE = 10_000
 class ResolvedSession:
     account_id: str
     csrf_token: str
+    # A single sign-on session's workspace, the only one it opens; "" otherwise.
+    workspace_id: str = ""
 
 
 def _key(session_id: str) -> str:
@@ -49,7 +51,11 @@ class SessionCache:
             self.backends.identity.ResolveSession,
             identity_pb2.ResolveSessionRequest(session_id=session_id),
         )
-        resolved = ResolvedSession(account_id=reply.account.id, csrf_token=reply.csrf_token)
+        resolved = ResolvedSession(
+            account_id=reply.account.id,
+            csrf_token=reply.csrf_token,
+            workspace_id=reply.workspace_id,
+        )
         if self.ttl_seconds > 0:
             self._entries.put(key, resolved, seconds=self.ttl_seconds, fetched_at=generation)
         return resolved

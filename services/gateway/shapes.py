@@ -761,3 +761,68 @@ class ConnectorConnected(TypedDict):
     connected: bool
     connector_id: str
     connector: str
+
+
+class SsoProviderCheck(TypedDict):
+    # Whether the provider answered its discovery document when the settings were saved.
+    ok: bool
+    message: NotRequired[str]
+    authorization_endpoint: NotRequired[str]
+    end_session_endpoint: NotRequired[str]
+
+
+class SsoSettings(TypedDict):
+    workspace_id: str
+    protocol: str
+    issuer: str
+    keycloak_server_url: str
+    keycloak_realm: str
+    client_id: str
+    # The secret itself is never shown.
+    client_secret_set: bool
+    allowed_domains: list[str]
+    group_roles: dict[str, str]
+    default_role: str
+    groups_claim: str
+    enforce: bool
+    break_glass_account_id: str
+    created_at: str
+    updated_at: str
+    # What to register at the provider.
+    redirect_uri: str
+    post_logout_redirect_uri: str
+    backchannel_logout_uri: str
+    login_url: str
+    provider_check: NotRequired[SsoProviderCheck]
+
+
+class SsoDiscovery(TypedDict):
+    sso: bool
+    workspace_id: NotRequired[str]
+    workspace_name: NotRequired[str]
+    enforce: NotRequired[bool]
+    login_url: NotRequired[str]
+
+
+class SsoTokens(TypedDict):
+    token: str
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user: User
+    # The one workspace these tokens open, with the role the provider's groups gave.
+    workspace: Workspace
+    # Whether this login made the account.
+    provisioned: bool
+
+
+class SsoLoggedOut(TypedDict):
+    detail: str
+    # Where to send the browser to end the provider's session too; null when not asked
+    # or the provider offers no logout.
+    provider_logout_url: str | None
+
+
+class SsoBackchannel(TypedDict):
+    # How many accounts' logins ended.
+    ended: int

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import grpc
 
-from services.identity import audit, passwords, service, tables, throttling
+from services.identity import audit, passwords, service, sso, tables, throttling
 from services.identity.config import IdentitySettings
 from services.identity.consumers import AuditRecorder, run_audit_recorder
 from services.identity.errors import StoredSecretsUnreadable
@@ -53,9 +53,9 @@ async def serve(settings: IdentitySettings) -> None:
         waiting=settings.password_hashing_waiting,
     )
     async with service_runtime("identity", settings, outbox=tables.outbox) as runtime:
-        # Signing keys belong to no workspace: these transactions act in none.
+        # Signing keys belong to no workspace; client secrets to every one.
         try:
-            async with transaction(runtime.sessionmaker) as session:
+            async with transaction(runtime.sessionmaker, tenant=ALL_TENANTS) as session:
                 await check_stored_secrets(session, box)
         except StoredSecretsUnreadable as error:
             raise SystemExit(f"identity cannot start: {error}") from None
@@ -94,6 +94,9 @@ async def serve(settings: IdentitySettings) -> None:
             async def prune() -> None:
                 async with transaction(runtime.sessionmaker) as session:
                     await throttling.prune(session, policy, utcnow())
+                # Single sign-on logins never called back, and spent logout tokens.
+                async with transaction(runtime.sessionmaker, tenant=ALL_TENANTS) as session:
+                    await sso.purge_expired(session, utcnow())
 
             await run_every(
                 settings.login_throttle_prune_seconds, prune, stop, name="login throttle pruning"
@@ -136,7 +139,7 @@ async def rotate_secret_key(settings: IdentitySettings) -> None:
     box = _secret_box(settings)
     engine = create_engine(settings.database_url, pool_size=1)
     try:
-        async with transaction(create_sessionmaker(engine)) as session:
+        async with transaction(create_sessionmaker(engine), tenant=ALL_TENANTS) as session:
             resealed = await reseal_stored_secrets(session, box)
     except StoredSecretsUnreadable as error:
         raise SystemExit(f"nothing was resealed: {error}") from None

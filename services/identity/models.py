@@ -60,6 +60,16 @@ class IssuedTokens:
 
 
 @dataclass(frozen=True)
+class LoginScope:
+    """A single sign-on login: the one workspace it opens, and the provider's subject and
+    session id that a back-channel logout names."""
+
+    workspace_id: str
+    subject: str = ""
+    sid: str = ""
+
+
+@dataclass(frozen=True)
 class OpenedSession:
     session_id: str
     csrf_token: str
@@ -71,6 +81,8 @@ class OpenedSession:
 class ResolvedSession:
     account: Account
     csrf_token: str
+    # A single sign-on session's workspace; "" for a password session.
+    workspace_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -138,6 +150,7 @@ class RefreshTokenState:
     rotated_at: datetime | None
     successor_hash: str | None
     sealed_successor: bytes | None
+    scope: LoginScope | None
     tokens_valid_after: datetime | None = None
 
 

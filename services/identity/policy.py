@@ -53,4 +53,14 @@ POLICY: PolicyTable = {
     "UpdateAppUser": Op.APP_USERS_MANAGE,
     "DeleteAppUser": Op.APP_USERS_MANAGE,
     "ListAuditLog": Op.AUDIT_LOG_READ,
+    "PutSsoConfig": Op.SSO_MANAGE,
+    "GetSsoConfig": Op.SSO_MANAGE,
+    "DeleteSsoConfig": Op.SSO_MANAGE,
+    # The login itself comes before any principal; only the gateway may run it.
+    "DiscoverSso": PUBLIC,
+    "StartSsoLogin": PUBLIC,
+    "ClaimSsoLogin": PUBLIC,
+    "CompleteSsoLogin": PUBLIC,
+    "EndSsoSessions": PUBLIC,
+    "GetSsoProvider": PUBLIC,
 }

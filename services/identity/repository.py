@@ -23,11 +23,13 @@ from services.identity.models import (
     AppUserCredentials,
     Credentials,
     LiveAppSession,
+    LoginScope,
     Member,
     Membership,
     Permission,
     PublicKey,
     RefreshTokenState,
+    ResolvedSession,
     ThrottleState,
     Workspace,
 )
@@ -185,6 +187,22 @@ class IdentityRepository:
             )
         ).first()
         return _account(row) if row is not None else None
+
+    async def account(self, account_id: str) -> Account | None:
+        row = (
+            await self.session.execute(
+                select(tables.accounts).where(tables.accounts.c.id == account_id)
+            )
+        ).first()
+        return _account(row) if row is not None else None
+
+    async def workspace(self, workspace_id: str) -> Workspace | None:
+        row = (
+            await self.session.execute(
+                select(tables.workspaces).where(tables.workspaces.c.id == workspace_id)
+            )
+        ).first()
+        return _workspace(row) if row is not None else None
 
     async def rename_account(self, account_id: str, name: str) -> None:
         await self.session.execute(
@@ -468,6 +486,7 @@ class IdentityRepository:
         family_id: str,
         now: datetime,
         expires_at: datetime,
+        scope: LoginScope | None = None,
     ) -> None:
         await self.session.execute(
             insert(tables.refresh_tokens).values(
@@ -476,6 +495,7 @@ class IdentityRepository:
                 family_id=family_id,
                 created_at=now,
                 expires_at=expires_at,
+                **_scope_columns(scope),
             )
         )
 
@@ -494,6 +514,9 @@ class IdentityRepository:
                     t.c.rotated_at,
                     t.c.successor_hash,
                     t.c.sealed_successor,
+                    t.c.workspace_id.label("scope_workspace_id"),
+                    t.c.sso_subject,
+                    t.c.sso_sid,
                 )
                 .join(t, t.c.account_id == a.c.id)
                 .where(t.c.token_hash == token_hash)
@@ -511,6 +534,7 @@ class IdentityRepository:
             rotated_at=row.rotated_at,
             successor_hash=row.successor_hash,
             sealed_successor=row.sealed_successor,
+            scope=_login_scope(row.scope_workspace_id, row.sso_subject, row.sso_sid),
             tokens_valid_after=row.tokens_valid_after,
         )
 
@@ -568,6 +592,7 @@ class IdentityRepository:
         csrf_token: str,
         now: datetime,
         expires_at: datetime,
+        scope: LoginScope | None = None,
     ) -> None:
         await self.session.execute(
             insert(tables.sessions).values(
@@ -576,16 +601,17 @@ class IdentityRepository:
                 csrf_token=csrf_token,
                 created_at=now,
                 expires_at=expires_at,
+                **_scope_columns(scope),
             )
         )
 
-    async def live_session(self, id_hash: str, now: datetime) -> tuple[Account, str] | None:
-        """The session's account and CSRF token, if it has neither ended nor expired, nor
-        was opened before the account's cutoff."""
+    async def live_session(self, id_hash: str, now: datetime) -> ResolvedSession | None:
+        """The session's account, CSRF token and scope, if it has neither ended nor
+        expired, nor was opened before the account's cutoff."""
         s, a = tables.sessions, tables.accounts
         row = (
             await self.session.execute(
-                select(a, s.c.csrf_token)
+                select(a, s.c.csrf_token, s.c.workspace_id.label("scope_workspace_id"))
                 .join(s, s.c.account_id == a.c.id)
                 .where(
                     s.c.id_hash == id_hash,
@@ -595,7 +621,34 @@ class IdentityRepository:
                 )
             )
         ).first()
-        return (_account(row), row.csrf_token) if row is not None else None
+        if row is None:
+            return None
+        return ResolvedSession(
+            account=_account(row),
+            csrf_token=row.csrf_token,
+            workspace_id=row.scope_workspace_id or "",
+        )
+
+    async def end_sso_logins(
+        self, workspace_id: str, *, subject: str, sid: str, now: datetime
+    ) -> list[str]:
+        """Ends the sessions and refresh tokens a provider's subject (and, given, its
+        session id) opened in the workspace; the accounts they belonged to."""
+        ended: set[str] = set()
+        for table, column in (
+            (tables.sessions, "ended_at"),
+            (tables.refresh_tokens, "revoked_at"),
+        ):
+            conditions = [table.c.workspace_id == workspace_id, table.c[column].is_(None)]
+            if subject:
+                conditions.append(table.c.sso_subject == subject)
+            if sid:
+                conditions.append(table.c.sso_sid == sid)
+            accounts = await self.session.scalars(
+                update(table).where(*conditions).values({column: now}).returning(table.c.account_id)
+            )
+            ended.update(accounts)
+        return sorted(ended)
 
     async def end_sessions_of(self, account_id: str, now: datetime) -> None:
         s = tables.sessions
@@ -975,6 +1028,24 @@ def _credentials(row: Row[Any]) -> Credentials:
         password_hash=row.password_hash,
         tokens_valid_after=row.tokens_valid_after,
     )
+
+
+def _scope_columns(scope: LoginScope | None) -> dict[str, str | None]:
+    if scope is None:
+        return {}
+    return {
+        "workspace_id": scope.workspace_id,
+        "sso_subject": scope.subject or None,
+        "sso_sid": scope.sid or None,
+    }
+
+
+def _login_scope(
+    workspace_id: str | None, subject: str | None, sid: str | None
+) -> LoginScope | None:
+    if not workspace_id:
+        return None
+    return LoginScope(workspace_id=workspace_id, subject=subject or "", sid=sid or "")
 
 
 def _account(row: Row[Any]) -> Account:

@@ -22,6 +22,7 @@ from services.identity import (
     models,
     passwords,
     service,
+    sso,
     throttling,
 )
 from services.identity.audit_repository import StoredEntry
@@ -30,6 +31,7 @@ from services.identity.errors import InvalidCredentials, RefreshTokenReused, Wro
 from services.identity.throttling import LoginAttempt, ThrottlePolicy
 from services.kit.clock import rfc3339, utcnow
 from services.kit.db import ALL_TENANTS, SessionMaker, TenantScope, transaction
+from services.kit.errors import ValidationFailed
 from services.kit.grpc.server import HandlerRegistry
 from services.kit.json import dumps_exact
 from services.kit.secrets import SecretBox
@@ -168,7 +170,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         async with transaction(self.sessionmaker) as session:
             resolved = await service.resolve_session(session, session_id=request.session_id)
         return identity_pb2.ResolveSessionResponse(
-            account=_account(resolved.account), csrf_token=resolved.csrf_token
+            account=_account(resolved.account),
+            csrf_token=resolved.csrf_token,
+            workspace_id=resolved.workspace_id,
         )
 
     async def EndSession(
@@ -581,6 +585,121 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             entries=[_audit_entry(stored) for stored in page.entries],
             next_cursor=page.next_cursor,
         )
+
+    # Single sign-on
+
+    async def PutSsoConfig(
+        self, request: identity_pb2.PutSsoConfigRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.SsoConfig:
+        secret = request.client_secret if request.HasField("client_secret") else None
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
+            stored = await sso.put_config(session, request.ctx, request.config, secret, self.box)
+        return stored.to_proto()
+
+    async def GetSsoConfig(
+        self, request: identity_pb2.SsoConfigRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.SsoConfig:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
+            stored = await sso.get_config(session, request.ctx)
+        return stored.to_proto()
+
+    async def DeleteSsoConfig(
+        self, request: identity_pb2.SsoConfigRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.DeleteSsoConfigResponse:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
+            await sso.delete_config(session, request.ctx)
+        return identity_pb2.DeleteSsoConfigResponse()
+
+    async def GetSsoProvider(
+        self, request: identity_pb2.SsoConfigRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.SsoProvider:
+        async with transaction(self.sessionmaker, tenant=request.ctx.tenant_id) as session:
+            stored = await sso.provider_of(session, request.ctx.tenant_id)
+        return stored.provider()
+
+    async def DiscoverSso(
+        self, request: identity_pb2.DiscoverSsoRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.DiscoveredSso:
+        async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
+            return await sso.discover(session, request.email)
+
+    async def StartSsoLogin(
+        self, request: identity_pb2.StartSsoLoginRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.StartedSsoLogin:
+        async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
+            return await sso.start_login(session, request, self.box)
+
+    async def ClaimSsoLogin(
+        self, request: identity_pb2.ClaimSsoLoginRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.ClaimedSsoLogin:
+        async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
+            return await sso.claim_login(session, request, self.box)
+
+    async def CompleteSsoLogin(
+        self, request: identity_pb2.CompleteSsoLoginRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.CompletedSsoLogin:
+        if request.response not in sso.RESPONSES:
+            raise ValidationFailed("response is 'session' or 'token'", field="response")
+        reply = identity_pb2.CompletedSsoLogin()
+        async with transaction(self.sessionmaker, tenant=request.workspace_id) as session:
+            completed = await sso.complete_login(session, request)
+            if completed.membership is not None:
+                scope = models.LoginScope(
+                    workspace_id=request.workspace_id, subject=request.subject, sid=request.sid
+                )
+                reply.membership.CopyFrom(
+                    identity_pb2.Membership(
+                        workspace=_workspace(completed.membership.workspace),
+                        role=completed.membership.role,
+                    )
+                )
+                await self._open_sso_login(session, request, completed, scope, reply)
+        # Refused after the commit: the role the provider no longer grants is gone.
+        if completed.refusal:
+            raise sso.SsoRefused(completed.refusal)
+        reply.account.CopyFrom(_account(completed.account))
+        reply.provisioned = completed.provisioned
+        return reply
+
+    async def _open_sso_login(
+        self,
+        session: AsyncSession,
+        request: identity_pb2.CompleteSsoLoginRequest,
+        completed: sso.CompletedLogin,
+        scope: models.LoginScope,
+        reply: identity_pb2.CompletedSsoLogin,
+    ) -> None:
+        now = utcnow()
+        if request.response == sso.SESSION:
+            opened = await service.open_session(
+                session,
+                completed.account,
+                now=now,
+                settings=self.settings,
+                ctx=request.ctx,
+                scope=scope,
+            )
+            reply.session_id, reply.csrf_token = opened.session_id, opened.csrf_token
+            reply.session_expires_at = rfc3339(opened.expires_at)
+        else:
+            issued = await service.open_token_login(
+                session,
+                completed.account,
+                now=now,
+                settings=self.settings,
+                ctx=request.ctx,
+                box=self.box,
+                scope=scope,
+            )
+            reply.access_token, reply.refresh_token = issued.access_token, issued.refresh_token
+            reply.expires_in = issued.expires_in
+
+    async def EndSsoSessions(
+        self, request: identity_pb2.EndSsoSessionsRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.EndSsoSessionsResponse:
+        async with transaction(self.sessionmaker, tenant=request.workspace_id) as session:
+            ended = await service.end_sso_logins(session, request)
+        return identity_pb2.EndSsoSessionsResponse(ended=ended)
 
 
 def register(server: HandlerRegistry, servicer: IdentityServicer) -> None:

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from tessera.common.v1 import common_pb2
+from tessera.identity.v1 import identity_pb2
 
-from services.identity import audit, events, passwords, validation
+from services.identity import audit, events, passwords, sso, validation
 from services.identity.config import IdentitySettings
 from services.identity.errors import (
     EmailTaken,
@@ -22,10 +23,12 @@ from services.identity.errors import (
     WrongPassword,
 )
 from services.identity.models import (
+    Account,
     AccountMemberships,
     CreatedAccount,
     Credentials,
     IssuedTokens,
+    LoginScope,
     Membership,
     OpenedSession,
     PublicKeys,
@@ -45,7 +48,7 @@ from services.identity.tokens import (
     seal_successor,
     unseal_successor,
 )
-from services.kit.audit import Action, AuditEntry, Outcome
+from services.kit.audit import Action, AuditEntry, Detail, Outcome
 from services.kit.clock import utcnow
 from services.kit.db import act_in
 from services.kit.ids import new_id, new_secret
@@ -104,8 +107,26 @@ async def issue_tokens(
     repo = IdentityRepository(session)
     started = utcnow()
     credentials = await _authenticate(repo, username, password)
-    account = credentials.account
+    await sso.refuse_if_enforced(session, credentials.account.id)
     now = await _login_time(started, credentials.tokens_valid_after)
+    return await open_token_login(
+        session, credentials.account, now=now, settings=settings, ctx=ctx, box=box
+    )
+
+
+async def open_token_login(
+    session: AsyncSession,
+    account: Account,
+    *,
+    now: datetime,
+    settings: IdentitySettings,
+    ctx: common_pb2.RequestContext,
+    box: SecretBox,
+    scope: LoginScope | None = None,
+) -> IssuedTokens:
+    """An access JWT and a refresh token that starts a family; scoped, they open the
+    scope's workspace only."""
+    repo = IdentityRepository(session)
     refresh_token = new_secret()
     # A login starts a family; every rotation's successor joins it.
     family_id = new_id("rtf")
@@ -115,21 +136,32 @@ async def issue_tokens(
         family_id=family_id,
         now=now,
         expires_at=now + timedelta(seconds=settings.refresh_token_ttl_seconds),
+        scope=scope,
     )
     login = audit.account_entry(
         ctx,
         Action.LOGIN,
         account.id,
         credential_id=family_id,
-        details={"method": "jwt"},
+        details={"method": "sso", "response": "token"} if scope else {"method": "jwt"},
     )
-    await audit.record_for_account(session, account.id, login)
+    await _record_login(session, account.id, login, scope)
     return IssuedTokens(
-        access_token=await _access_token(repo, account.id, now, settings, box),
+        access_token=await _access_token(repo, account.id, now, settings, box, scope),
         refresh_token=refresh_token,
         account=account,
         expires_in=settings.access_token_ttl_seconds,
     )
+
+
+async def _record_login(
+    session: AsyncSession, account_id: str, entry: AuditEntry, scope: LoginScope | None
+) -> None:
+    """A scoped login concerns its workspace alone; the others learn nothing of it."""
+    if scope is None:
+        await audit.record_for_account(session, account_id, entry)
+    else:
+        await audit.record(session, scope.workspace_id, entry)
 
 
 async def refresh_tokens(
@@ -156,6 +188,7 @@ async def refresh_tokens(
             family_id=state.family_id,
             now=now,
             expires_at=now + timedelta(seconds=settings.refresh_token_ttl_seconds),
+            scope=state.scope,
         )
         await repo.mark_rotated(
             token_hash,
@@ -169,7 +202,7 @@ async def refresh_tokens(
             raise RefreshTokenReused(family_id=state.family_id, account_id=state.account.id)
         successor = reissued
     return IssuedTokens(
-        access_token=await _access_token(repo, state.account.id, now, settings, box),
+        access_token=await _access_token(repo, state.account.id, now, settings, box, state.scope),
         refresh_token=successor,
         account=state.account,
         expires_in=settings.access_token_ttl_seconds,
@@ -242,8 +275,22 @@ async def create_session(
     repo = IdentityRepository(session)
     started = utcnow()
     credentials = await _authenticate(repo, username, password)
-    account = credentials.account
+    await sso.refuse_if_enforced(session, credentials.account.id)
     now = await _login_time(started, credentials.tokens_valid_after)
+    return await open_session(session, credentials.account, now=now, settings=settings, ctx=ctx)
+
+
+async def open_session(
+    session: AsyncSession,
+    account: Account,
+    *,
+    now: datetime,
+    settings: IdentitySettings,
+    ctx: common_pb2.RequestContext,
+    scope: LoginScope | None = None,
+) -> OpenedSession:
+    """A cookie session; scoped, it opens the scope's workspace only."""
+    repo = IdentityRepository(session)
     session_id = new_secret()
     csrf_token = new_secret(CSRF_TOKEN_BYTES)
     expires_at = now + timedelta(seconds=settings.session_ttl_seconds)
@@ -253,12 +300,16 @@ async def create_session(
         csrf_token=csrf_token,
         now=now,
         expires_at=expires_at,
+        scope=scope,
     )
-    workspace_id = await repo.first_workspace_id(account.id)
+    workspace_id = scope.workspace_id if scope else await repo.first_workspace_id(account.id)
     if workspace_id is not None:
         await events.record(session, events.session_started(workspace_id, account.id))
-    login = audit.account_entry(ctx, Action.LOGIN, account.id, details={"method": "session"})
-    await audit.record_for_account(session, account.id, login)
+    details: dict[str, Detail] = (
+        {"method": "sso", "response": "session"} if scope else {"method": "session"}
+    )
+    login = audit.account_entry(ctx, Action.LOGIN, account.id, details=details)
+    await _record_login(session, account.id, login, scope)
     return OpenedSession(
         session_id=session_id, csrf_token=csrf_token, account=account, expires_at=expires_at
     )
@@ -270,8 +321,7 @@ async def resolve_session(session: AsyncSession, *, session_id: str) -> Resolved
     found = await IdentityRepository(session).live_session(hash_secret(session_id), utcnow())
     if found is None:
         raise SessionInvalid()
-    account, csrf_token = found
-    return ResolvedSession(account=account, csrf_token=csrf_token)
+    return found
 
 
 async def end_session(
@@ -306,6 +356,37 @@ async def _announce_session_ended(
                 membership.workspace.id, kind=events.ONE_SESSION, account_id=account_id
             ),
         )
+
+
+async def end_sso_logins(session: AsyncSession, request: identity_pb2.EndSsoSessionsRequest) -> int:
+    """A provider's back-channel logout: the sessions and refresh tokens its subject or
+    session id opened here end, and every gateway drops what it cached of them. A logout
+    token is acted on once. Access JWTs already issued run out on their own (they live
+    minutes); the account's other logins stay."""
+    workspace_id = request.workspace_id
+    if not request.subject and not request.sid:
+        return 0
+    config = await sso.provider_of(session, workspace_id)
+    if config.issuer != request.issuer:
+        return 0
+    if request.token_id and not await sso.spend_logout_token(
+        session, workspace_id, request.token_id, request.token_expires_at
+    ):
+        return 0
+    repo = IdentityRepository(session)
+    accounts = await repo.end_sso_logins(
+        workspace_id, subject=request.subject, sid=request.sid, now=utcnow()
+    )
+    for account_id in accounts:
+        await events.record(
+            session,
+            events.credential_revoked(workspace_id, kind=events.ONE_SESSION, account_id=account_id),
+        )
+        logout = audit.account_entry(
+            request.ctx, Action.LOGOUT, account_id, details={"method": "sso_backchannel"}
+        )
+        await audit.record(session, workspace_id, logout)
+    return len(accounts)
 
 
 async def create_workspace(
@@ -458,7 +539,7 @@ async def _authenticate(repo: IdentityRepository, username: str, password: str) 
     email = validation.normalize_email(username)
     plausible = validation.is_valid_email(email) and len(password) <= validation.PASSWORD_MAX
     credentials = await repo.credentials_by_email(email) if plausible else None
-    if credentials is None:
+    if credentials is None or credentials.password_hash == sso.UNUSABLE_PASSWORD:
         await passwords.burn_verification(password[: validation.PASSWORD_MAX])
         raise InvalidCredentials()
     verification = await passwords.verify_password(credentials.password_hash, password)
@@ -521,6 +602,7 @@ async def _access_token(
     now: datetime,
     settings: IdentitySettings,
     box: SecretBox,
+    scope: LoginScope | None = None,
 ) -> str:
     stored = await repo.current_signing_key()
     if stored is None:
@@ -531,5 +613,6 @@ async def _access_token(
         subject=account_id,
         issued_at=int(now.timestamp()),
         ttl_seconds=settings.access_token_ttl_seconds,
+        workspace_id=scope.workspace_id if scope else "",
     )
     return issue_access_token(open_key_pair(stored, box), claims)

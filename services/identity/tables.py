@@ -76,7 +76,14 @@ sessions = Table(
     _created_at(),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("ended_at", DateTime(timezone=True)),
+    # A single sign-on session opens this one workspace only (NULL: a password session,
+    # which opens every workspace of the account), and is ended by its provider's
+    # back-channel logout of its subject or session id.
+    Column("workspace_id", Text),
+    Column("sso_subject", Text),
+    Column("sso_sid", Text),
     Index("ix_sessions_account_id", "account_id"),
+    Index("ix_sessions_workspace_id_sso_subject", "workspace_id", "sso_subject"),
 )
 
 refresh_tokens = Table(
@@ -95,6 +102,10 @@ refresh_tokens = Table(
     # The successor's secret, encrypted with a key derived from this token's own secret
     # (never stored), so only a client presenting this token again can read it back.
     Column("sealed_successor", LargeBinary),
+    # As sessions': a single sign-on login's tokens open its workspace only.
+    Column("workspace_id", Text),
+    Column("sso_subject", Text),
+    Column("sso_sid", Text),
     Index("ix_refresh_tokens_account_id", "account_id"),
     Index("ix_refresh_tokens_family_id", "family_id"),
 )
@@ -223,6 +234,83 @@ audit_log = Table(
     Index("ix_audit_log_tenant_id_account_id", "tenant_id", "account_id", "occurred_at", "id"),
     Index("ix_audit_log_tenant_id_target_id", "tenant_id", "target_id", "occurred_at", "id"),
     Index("ix_audit_log_occurred_at", "occurred_at"),
+)
+
+# Tenant-owned: the workspace's single sign-on provider, at most one.
+sso_configs = Table(
+    "sso_configs",
+    metadata,
+    Column("tenant_id", Text, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("protocol", Text, nullable=False),
+    Column("issuer", Text, nullable=False),
+    Column("keycloak_server_url", Text),
+    Column("keycloak_realm", Text),
+    Column("client_id", Text, nullable=False),
+    # Sealed with the key-encryption key (services.kit.secrets), bound to the workspace.
+    Column("sealed_client_secret", Text, nullable=False),
+    Column("group_roles", JSONB, nullable=False),
+    Column("groups_claim", Text, nullable=False),
+    Column("default_role", Text, nullable=False),
+    Column("enforce", Boolean, nullable=False),
+    Column("break_glass_account_id", Text, ForeignKey("accounts.id", ondelete="SET NULL")),
+    _created_at(),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Tenant-owned: the email domains a workspace's provider signs in. A domain belongs to one
+# workspace, so that discovery by email has one answer.
+sso_domains = Table(
+    "sso_domains",
+    metadata,
+    Column("domain", Text, primary_key=True),
+    Column(
+        "tenant_id", Text, ForeignKey("sso_configs.tenant_id", ondelete="CASCADE"), nullable=False
+    ),
+    Index("ix_sso_domains_tenant_id", "tenant_id"),
+)
+
+# Tenant-owned: a login between its start and its callback. The state is stored hashed;
+# claimed once.
+sso_logins = Table(
+    "sso_logins",
+    metadata,
+    Column("state_hash", Text, primary_key=True),
+    Column("tenant_id", Text, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    # sha256 hex of the browser's binding cookie.
+    Column("binding_hash", Text, nullable=False),
+    Column("nonce", Text, nullable=False),
+    Column("sealed_code_verifier", Text, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("return_to", Text, nullable=False),
+    _created_at(),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("claimed_at", DateTime(timezone=True)),
+    Index("ix_sso_logins_expires_at", "expires_at"),
+)
+
+# Tenant-owned: who a provider's subject is here. Linked once, by the provider's stable
+# subject, never again by email.
+sso_identities = Table(
+    "sso_identities",
+    metadata,
+    Column("tenant_id", Text, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("issuer", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("account_id", Text, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    _created_at(),
+    Column("last_login_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "issuer", "subject"),
+    Index("ix_sso_identities_account_id", "account_id"),
+)
+
+# Tenant-owned: back-channel logout tokens already acted on (their jti), until they expire.
+sso_spent_tokens = Table(
+    "sso_spent_tokens",
+    metadata,
+    Column("tenant_id", Text, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("token_id", Text, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "token_id"),
 )
 
 # Bookkeeping of the durable consumers (the schema service's audit events).

@@ -75,6 +75,8 @@ class AccessClaims:
     subject: str
     issued_at: int
     ttl_seconds: int
+    # A single sign-on login's workspace, the only one the token opens ("ws").
+    workspace_id: str = ""
 
 
 def hash_secret(secret: str) -> str:
@@ -143,6 +145,8 @@ def issue_access_token(key: KeyPair, claims: AccessClaims) -> str:
         "exp": claims.issued_at + claims.ttl_seconds,
         "jti": new_id("jti"),
     }
+    if claims.workspace_id:
+        payload["ws"] = claims.workspace_id
     return jwt.encode(payload, private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
 
 

@@ -61,6 +61,7 @@ class Op(StrEnum):
     TOKENS_OWN = "tokens.own"
     ADMIN_TOKENS_MANAGE = "admin_tokens.manage"
     AUDIT_LOG_READ = "audit_log.read"
+    SSO_MANAGE = "sso.manage"
     APPS_READ = "apps.read"
     APPS_WRITE = "apps.write"
     PRIVACY_RULES_MANAGE = "privacy_rules.manage"
@@ -102,6 +103,7 @@ ROLE_TABLE: dict[Op, Rule] = {
     Op.TOKENS_OWN: Rule("viewer", "Create and manage one's own API tokens and API key"),
     Op.ADMIN_TOKENS_MANAGE: Rule("admin", "Create, list and revoke admin tokens"),
     Op.AUDIT_LOG_READ: Rule("admin", "Read the workspace's audit log"),
+    Op.SSO_MANAGE: Rule("admin", "Configure the workspace's single sign-on"),
     Op.APPS_READ: Rule("viewer", "Read apps, schemas and fields", admin_tokens=True),
     Op.APPS_WRITE: Rule(
         "builder", "Create, change and delete apps, schemas and fields", admin_tokens=True

@@ -55,6 +55,8 @@ class Action(StrEnum):
     APP_USER_ROLE_CHANGED = "app_user.role_changed"
     APP_USER_PASSWORD_SET = "app_user.password_set"  # noqa: S105
     APP_USER_DELETED = "app_user.deleted"
+    SSO_CONFIGURED = "sso.configured"
+    SSO_REMOVED = "sso.removed"
 
 
 # What the schema service reports; identity records nothing else from its events.

@@ -251,6 +251,8 @@ def _lookalike(value: str) -> str:
 # Which of Names fills each path parameter; several: each is tried.
 FILLERS: dict[str, tuple[str, ...]] = {
     "workspace_id": ("workspace_id", "workspace_slug"),
+    # A single sign-on login's workspace, by id or slug.
+    "workspace": ("workspace_id", "workspace_slug"),
     "account_id": ("member_id", "owner_id"),
     "user_id": ("member_id", "owner_id"),
     "app_slug": ("app_slug", "app_public_id"),
@@ -672,6 +674,17 @@ BODIES: dict[str, Body] = {
     ),
     "log_out": None,
     "log_out_others": None,
+    "put_sso": lambda _, t, w: Payload(
+        json={
+            "issuer": f"http://127.0.0.1:9/realms/{w}",
+            "client_id": f"client-{w}",
+            "client_secret": f"secret-{w}",
+            "allowed_domains": [f"{w}.example.net"],
+        }
+    ),
+    "discover_sso": lambda _, t, w: Payload(json={"email": f"someone@{w}.example.net"}),
+    "sso_logout": lambda _, t, w: Payload(json={}),
+    "backchannel_logout": lambda _, t, w: Payload(json={"logout_token": f"not.a.{w}"}),
     "create_app_user": lambda _, t, w: Payload(
         json={"email": f"au-{w}@example.com", "password": APP_USER_PASSWORD, "app_role": "basic"}
     ),

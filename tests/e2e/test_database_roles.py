@@ -4,6 +4,7 @@ and each runtime role can do no more than read and write its own service's table
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,8 @@ from tests.factories.apps import create_app, create_schema, records_path
 from tests.factories.credentials import create_admin_token, create_token
 from tests.factories.workflows import SIMPLE, create_workflow
 from tests.support.external_api import CLIENT_ID, CLIENT_SECRET, external_api
+from tests.support.openid import CLIENT_SECRET as SSO_CLIENT_SECRET
+from tests.support.openid import client_metadata, logout_token, openid_provider, sign_in
 from tests.support.wait import eventually
 
 # Every table of a service with a tenant_id column, as its tables module declares them.
@@ -121,11 +124,42 @@ def furnish(client: httpx.Client, stack: Stack, tenant: Tenant) -> Tenant:
         json={"email": unique_email(), "password": "correct horse battery"},
     )
     assert signed_up.status_code == 201, signed_up.text
+    furnish_single_sign_on(client, stack, tenant)
     # An app in the trash, which the workflows service hears of.
     binned = create_app(tenant)
     assert tenant.delete(f"/api/apps/{binned['slug']}").status_code == 200
     eventually(lambda: trashed_apps(stack, tenant.workspace_id) == 1)
     return tenant
+
+
+def furnish_single_sign_on(client: httpx.Client, stack: Stack, tenant: Tenant) -> None:
+    """The workspace's provider and its domain, an account it linked, a login never called
+    back, and a spent logout token."""
+    domain = f"roles-{secrets.token_hex(4)}.test"
+    with openid_provider("roles") as provider:
+        provider.register(client_metadata(stack.gateway_url, "roles"))
+        configured = tenant.put(
+            f"/api/workspaces/{tenant.workspace_id}/sso",
+            json={
+                "keycloak_server_url": provider.server_url,
+                "keycloak_realm": provider.realm,
+                "client_id": "roles",
+                "client_secret": SSO_CLIENT_SECRET,
+                "allowed_domains": [domain],
+                "default_role": "viewer",
+            },
+        )
+        assert configured.status_code == 200, configured.text
+        provider.set_user("member", email=f"member@{domain}", email_verified=True)
+        with httpx.Client(timeout=30.0) as browser:
+            signed_in = sign_in(browser, stack.gateway_url, tenant.workspace_id, login="member")
+            assert signed_in.status_code == 302, signed_in.text
+        assert client.get(f"/auth/sso/{tenant.workspace_id}/login").status_code == 302
+        logout = client.post(
+            f"/auth/sso/{tenant.workspace_id}/backchannel-logout",
+            data={"logout_token": logout_token(provider, "roles", sub="member")},
+        )
+        assert logout.status_code == 200, logout.text
 
 
 def trashed_apps(stack: Stack, workspace_id: str) -> int:

@@ -4,6 +4,7 @@ CDN."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,10 +13,17 @@ import pytest
 from openapi_spec_validator import validate
 
 from services.devstack.stack import Stack
-from tests.factories.accounts import sign_up, unique_email
+from tests.factories.accounts import Tenant, sign_up, unique_email
 from tests.factories.apps import create_app, create_schema, records_path
 from tests.support.external_api import API_KEY, CLIENT_ID, CLIENT_SECRET, external_api
 from tests.support.openapi import SpecChecker
+from tests.support.openid import CLIENT_SECRET as SSO_CLIENT_SECRET
+from tests.support.openid import (
+    client_metadata,
+    logout_token,
+    openid_provider,
+    sign_in,
+)
 
 # Reached without any credential.
 PUBLIC = {
@@ -32,6 +40,11 @@ PUBLIC = {
     "log_in",
     "deliver_hook",
     "connector_oauth_callback",
+    "discover_sso",
+    "sso_login",
+    "sso_callback",
+    "sso_logged_out",
+    "backchannel_logout",
 }
 # Writes that take no body.
 BODILESS = {
@@ -307,6 +320,7 @@ def test_every_answer_of_a_walk_through_the_api_is_as_documented(
     owner.get(f"{members}{colleague.account_id}/")
     owner.patch(f"{members}{colleague.account_id}/", json={"role": "viewer"})
     owner.delete(f"{members}{colleague.account_id}/")
+    walk_single_sign_on(client, stack, owner, checker)
     user = owner.post("/api/users", json={"email": unique_email(), "role": "viewer"}).json()
     owner.get("/api/users")
     owner.post("/api/users/search", json={"name": "Ada"})
@@ -362,3 +376,52 @@ def test_the_docs_pages_load_everything_from_this_server(client: httpx.Client) -
     missing = client.get("/api/docs/assets/..%2F..%2Fconsts.py")
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_found"
+
+
+def walk_single_sign_on(
+    client: httpx.Client, stack: Stack, owner: Tenant, checker: SpecChecker
+) -> None:
+    """Settings, discovery, both kinds of login, both kinds of logout, against a real
+    provider; only Tessera's answers are held to its document."""
+
+    def tessera_only(response: httpx.Response) -> None:
+        if str(response.url).startswith(stack.gateway_url):
+            checker.check(response)
+
+    domain = f"walk-{secrets.token_hex(4)}.test"
+    sso = f"/api/workspaces/{owner.workspace_id}/sso"
+    with openid_provider("walk") as provider:
+        provider.register(client_metadata(stack.gateway_url, "walk"))
+        provider.set_user("walker", email=f"walker@{domain}", email_verified=True)
+        owner.put(
+            sso,
+            json={
+                "keycloak_server_url": provider.server_url,
+                "keycloak_realm": provider.realm,
+                "client_id": "walk",
+                "client_secret": SSO_CLIENT_SECRET,
+                "allowed_domains": [domain],
+                "default_role": "viewer",
+            },
+        )
+        owner.get(sso)
+        client.post("/auth/sso/discover", json={"email": f"someone@{domain}"})
+        client.get(f"/auth/sso/{owner.workspace_id}/login")
+        hooks = {"response": [tessera_only]}
+        with httpx.Client(timeout=30.0, event_hooks=hooks) as browser:
+            sign_in(
+                browser, stack.gateway_url, owner.workspace_id, login="walker", response="token"
+            )
+            sign_in(browser, stack.gateway_url, owner.workspace_id, login="walker")
+            browser.post(
+                f"{stack.gateway_url}/auth/sso/logout",
+                json={"end_provider_session": True},
+                headers={"X-CSRFToken": browser.cookies["csrftoken"]},
+            )
+        client.get("/auth/sso/logged-out")
+        client.get("/auth/sso/callback", params={"state": "spent"})
+        client.post(
+            f"/auth/sso/{owner.workspace_id}/backchannel-logout",
+            data={"logout_token": logout_token(provider, "walk", sub="walker")},
+        )
+    owner.delete(sso)

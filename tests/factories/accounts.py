@@ -51,9 +51,13 @@ def unique_email(prefix: str = "user") -> str:
 
 
 def sign_up(
-    client: httpx.Client, *, name: str = "Ada Lovelace", password: str = "correct horse battery"
+    client: httpx.Client,
+    *,
+    name: str = "Ada Lovelace",
+    password: str = "correct horse battery",
+    email: str | None = None,
 ) -> Tenant:
-    email = unique_email()
+    email = email or unique_email()
     created = client.post("/api/user/", json={"name": name, "email": email, "password": password})
     assert created.status_code in (200, 201), created.text
     tokens = client.post("/api/user/token-auth/", json={"username": email, "password": password})

@@ -22,6 +22,7 @@ METER_KEY = "rate_limit_meter"
 # sign-in policy too. An app end user's are /api/apps/<app>/auth/login and .../signup.
 SIGN_IN_PATHS = frozenset({"/auth/login/", "/api/user/token-auth/", "/api/user/"})
 APP_SIGN_IN_SUFFIXES = ("/auth/login", "/auth/signup")
+SSO_PREFIX = "/auth/sso/"
 
 _WHOSE = {
     Partition.ADDRESS: "from this address",
@@ -82,6 +83,9 @@ def charge(request: Request, partition: Partition, key: str) -> None:
 
 def _signs_in(scope: Scope) -> bool:
     path: str = scope["path"]
+    # Single sign-on logins start and end with GETs; each one costs the provider a call.
+    if path.startswith(SSO_PREFIX):
+        return True
     return scope["method"] == "POST" and (
         path in SIGN_IN_PATHS
         or (path.startswith("/api/apps/") and path.rstrip("/").endswith(APP_SIGN_IN_SUFFIXES))

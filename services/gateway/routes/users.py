@@ -157,8 +157,8 @@ async def change_password(
 async def list_workspaces(
     caller: CallerDep, authenticator: AuthenticatorDep
 ) -> list[shapes.Workspace]:
-    memberships = await authenticator.memberships.of(caller.account_id)
-    if not caller.acts_as_account:
+    memberships = await authenticator.memberships_of(caller)
+    if not caller.acts_as_account and not caller.workspace_scope:
         # A token knows its own workspace, never the other workspaces of its creator.
         assert caller.resolved is not None
         memberships = [m for m in memberships if m.workspace.id == caller.resolved.tenant_id]

@@ -130,12 +130,14 @@ class ResolveSessionRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ...) -> None: ...
 
 class ResolveSessionResponse(_message.Message):
-    __slots__ = ("account", "csrf_token")
+    __slots__ = ("account", "csrf_token", "workspace_id")
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     CSRF_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     account: Account
     csrf_token: str
-    def __init__(self, account: _Optional[_Union[Account, _Mapping]] = ..., csrf_token: _Optional[str] = ...) -> None: ...
+    workspace_id: str
+    def __init__(self, account: _Optional[_Union[Account, _Mapping]] = ..., csrf_token: _Optional[str] = ..., workspace_id: _Optional[str] = ...) -> None: ...
 
 class EndSessionRequest(_message.Message):
     __slots__ = ("session_id", "ctx")
@@ -670,3 +672,222 @@ class ListAuditLogResponse(_message.Message):
     entries: _containers.RepeatedCompositeFieldContainer[AuditEntry]
     next_cursor: str
     def __init__(self, entries: _Optional[_Iterable[_Union[AuditEntry, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...
+
+class SsoConfig(_message.Message):
+    __slots__ = ("workspace_id", "protocol", "issuer", "keycloak_server_url", "keycloak_realm", "client_id", "client_secret_set", "allowed_domains", "group_roles", "default_role", "groups_claim", "enforce", "break_glass_account_id", "created_at", "updated_at")
+    class GroupRolesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    ISSUER_FIELD_NUMBER: _ClassVar[int]
+    KEYCLOAK_SERVER_URL_FIELD_NUMBER: _ClassVar[int]
+    KEYCLOAK_REALM_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_SECRET_SET_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_DOMAINS_FIELD_NUMBER: _ClassVar[int]
+    GROUP_ROLES_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_ROLE_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_CLAIM_FIELD_NUMBER: _ClassVar[int]
+    ENFORCE_FIELD_NUMBER: _ClassVar[int]
+    BREAK_GLASS_ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    protocol: str
+    issuer: str
+    keycloak_server_url: str
+    keycloak_realm: str
+    client_id: str
+    client_secret_set: bool
+    allowed_domains: _containers.RepeatedScalarFieldContainer[str]
+    group_roles: _containers.ScalarMap[str, str]
+    default_role: str
+    groups_claim: str
+    enforce: bool
+    break_glass_account_id: str
+    created_at: str
+    updated_at: str
+    def __init__(self, workspace_id: _Optional[str] = ..., protocol: _Optional[str] = ..., issuer: _Optional[str] = ..., keycloak_server_url: _Optional[str] = ..., keycloak_realm: _Optional[str] = ..., client_id: _Optional[str] = ..., client_secret_set: _Optional[bool] = ..., allowed_domains: _Optional[_Iterable[str]] = ..., group_roles: _Optional[_Mapping[str, str]] = ..., default_role: _Optional[str] = ..., groups_claim: _Optional[str] = ..., enforce: _Optional[bool] = ..., break_glass_account_id: _Optional[str] = ..., created_at: _Optional[str] = ..., updated_at: _Optional[str] = ...) -> None: ...
+
+class PutSsoConfigRequest(_message.Message):
+    __slots__ = ("ctx", "config", "client_secret")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_SECRET_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    config: SsoConfig
+    client_secret: str
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., config: _Optional[_Union[SsoConfig, _Mapping]] = ..., client_secret: _Optional[str] = ...) -> None: ...
+
+class SsoConfigRequest(_message.Message):
+    __slots__ = ("ctx",)
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
+
+class DeleteSsoConfigResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class DiscoverSsoRequest(_message.Message):
+    __slots__ = ("email", "ctx")
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    email: str
+    ctx: _common_pb2.RequestContext
+    def __init__(self, email: _Optional[str] = ..., ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
+
+class DiscoveredSso(_message.Message):
+    __slots__ = ("workspace_id", "workspace_name", "enforce")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_NAME_FIELD_NUMBER: _ClassVar[int]
+    ENFORCE_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    workspace_name: str
+    enforce: bool
+    def __init__(self, workspace_id: _Optional[str] = ..., workspace_name: _Optional[str] = ..., enforce: _Optional[bool] = ...) -> None: ...
+
+class StartSsoLoginRequest(_message.Message):
+    __slots__ = ("workspace", "response", "return_to", "ctx")
+    WORKSPACE_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    RETURN_TO_FIELD_NUMBER: _ClassVar[int]
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    workspace: str
+    response: str
+    return_to: str
+    ctx: _common_pb2.RequestContext
+    def __init__(self, workspace: _Optional[str] = ..., response: _Optional[str] = ..., return_to: _Optional[str] = ..., ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
+
+class StartedSsoLogin(_message.Message):
+    __slots__ = ("workspace_id", "issuer", "client_id", "state", "nonce", "code_verifier", "binding", "expires_in")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    ISSUER_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    CODE_VERIFIER_FIELD_NUMBER: _ClassVar[int]
+    BINDING_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_IN_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    issuer: str
+    client_id: str
+    state: str
+    nonce: str
+    code_verifier: str
+    binding: str
+    expires_in: int
+    def __init__(self, workspace_id: _Optional[str] = ..., issuer: _Optional[str] = ..., client_id: _Optional[str] = ..., state: _Optional[str] = ..., nonce: _Optional[str] = ..., code_verifier: _Optional[str] = ..., binding: _Optional[str] = ..., expires_in: _Optional[int] = ...) -> None: ...
+
+class ClaimSsoLoginRequest(_message.Message):
+    __slots__ = ("state", "binding", "ctx")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    BINDING_FIELD_NUMBER: _ClassVar[int]
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    binding: str
+    ctx: _common_pb2.RequestContext
+    def __init__(self, state: _Optional[str] = ..., binding: _Optional[str] = ..., ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
+
+class SsoProvider(_message.Message):
+    __slots__ = ("workspace_id", "issuer", "client_id", "client_secret", "groups_claim")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    ISSUER_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_SECRET_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_CLAIM_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    issuer: str
+    client_id: str
+    client_secret: str
+    groups_claim: str
+    def __init__(self, workspace_id: _Optional[str] = ..., issuer: _Optional[str] = ..., client_id: _Optional[str] = ..., client_secret: _Optional[str] = ..., groups_claim: _Optional[str] = ...) -> None: ...
+
+class ClaimedSsoLogin(_message.Message):
+    __slots__ = ("provider", "nonce", "code_verifier", "response", "return_to")
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    CODE_VERIFIER_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    RETURN_TO_FIELD_NUMBER: _ClassVar[int]
+    provider: SsoProvider
+    nonce: str
+    code_verifier: str
+    response: str
+    return_to: str
+    def __init__(self, provider: _Optional[_Union[SsoProvider, _Mapping]] = ..., nonce: _Optional[str] = ..., code_verifier: _Optional[str] = ..., response: _Optional[str] = ..., return_to: _Optional[str] = ...) -> None: ...
+
+class CompleteSsoLoginRequest(_message.Message):
+    __slots__ = ("workspace_id", "issuer", "subject", "email", "email_verified", "name", "groups", "sid", "response", "ctx")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    ISSUER_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_VERIFIED_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    SID_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    issuer: str
+    subject: str
+    email: str
+    email_verified: bool
+    name: str
+    groups: _containers.RepeatedScalarFieldContainer[str]
+    sid: str
+    response: str
+    ctx: _common_pb2.RequestContext
+    def __init__(self, workspace_id: _Optional[str] = ..., issuer: _Optional[str] = ..., subject: _Optional[str] = ..., email: _Optional[str] = ..., email_verified: _Optional[bool] = ..., name: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ..., sid: _Optional[str] = ..., response: _Optional[str] = ..., ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
+
+class CompletedSsoLogin(_message.Message):
+    __slots__ = ("account", "membership", "session_id", "csrf_token", "session_expires_at", "access_token", "refresh_token", "expires_in", "provisioned")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    MEMBERSHIP_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CSRF_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SESSION_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    REFRESH_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_IN_FIELD_NUMBER: _ClassVar[int]
+    PROVISIONED_FIELD_NUMBER: _ClassVar[int]
+    account: Account
+    membership: Membership
+    session_id: str
+    csrf_token: str
+    session_expires_at: str
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    provisioned: bool
+    def __init__(self, account: _Optional[_Union[Account, _Mapping]] = ..., membership: _Optional[_Union[Membership, _Mapping]] = ..., session_id: _Optional[str] = ..., csrf_token: _Optional[str] = ..., session_expires_at: _Optional[str] = ..., access_token: _Optional[str] = ..., refresh_token: _Optional[str] = ..., expires_in: _Optional[int] = ..., provisioned: _Optional[bool] = ...) -> None: ...
+
+class EndSsoSessionsRequest(_message.Message):
+    __slots__ = ("workspace_id", "issuer", "subject", "sid", "token_id", "token_expires_at", "ctx")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    ISSUER_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    SID_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    issuer: str
+    subject: str
+    sid: str
+    token_id: str
+    token_expires_at: int
+    ctx: _common_pb2.RequestContext
+    def __init__(self, workspace_id: _Optional[str] = ..., issuer: _Optional[str] = ..., subject: _Optional[str] = ..., sid: _Optional[str] = ..., token_id: _Optional[str] = ..., token_expires_at: _Optional[int] = ..., ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
+
+class EndSsoSessionsResponse(_message.Message):
+    __slots__ = ("ended",)
+    ENDED_FIELD_NUMBER: _ClassVar[int]
+    ended: int
+    def __init__(self, ended: _Optional[int] = ...) -> None: ...

@@ -250,6 +250,51 @@ class IdentityServiceStub:
                 request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListAuditLogRequest.SerializeToString,
                 response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListAuditLogResponse.FromString,
                 _registered_method=True)
+        self.PutSsoConfig = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/PutSsoConfig',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.PutSsoConfigRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.SsoConfig.FromString,
+                _registered_method=True)
+        self.GetSsoConfig = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/GetSsoConfig',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.SsoConfigRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.SsoConfig.FromString,
+                _registered_method=True)
+        self.DeleteSsoConfig = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/DeleteSsoConfig',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.SsoConfigRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteSsoConfigResponse.FromString,
+                _registered_method=True)
+        self.DiscoverSso = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/DiscoverSso',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.DiscoverSsoRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.DiscoveredSso.FromString,
+                _registered_method=True)
+        self.StartSsoLogin = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/StartSsoLogin',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.StartSsoLoginRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.StartedSsoLogin.FromString,
+                _registered_method=True)
+        self.ClaimSsoLogin = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/ClaimSsoLogin',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ClaimSsoLoginRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ClaimedSsoLogin.FromString,
+                _registered_method=True)
+        self.CompleteSsoLogin = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/CompleteSsoLogin',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.CompleteSsoLoginRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.CompletedSsoLogin.FromString,
+                _registered_method=True)
+        self.EndSsoSessions = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/EndSsoSessions',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.EndSsoSessionsRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.EndSsoSessionsResponse.FromString,
+                _registered_method=True)
+        self.GetSsoProvider = channel.unary_unary(
+                '/tessera.identity.v1.IdentityService/GetSsoProvider',
+                request_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.SsoConfigRequest.SerializeToString,
+                response_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.SsoProvider.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -552,6 +597,71 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutSsoConfig(self, request, context):
+        """Single sign-on. The configuration is the workspace's owners' and admins'; its client
+        secret is written, never read back, except by the gateway that runs the login.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSsoConfig(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSsoConfig(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DiscoverSso(self, request, context):
+        """Which workspace's identity provider signs in an email address's domain, if any.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartSsoLogin(self, request, context):
+        """Opens a login: its state, nonce and PKCE verifier, kept until the callback claims it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClaimSsoLogin(self, request, context):
+        """The callback's half: the login its state names, once, and only to the browser that
+        started it; with the workspace's provider settings, client secret included.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteSsoLogin(self, request, context):
+        """After the gateway verified the provider's ID token: provisions or links the account,
+        applies the group -> role mapping, and opens a session or issues tokens scoped to the
+        workspace.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EndSsoSessions(self, request, context):
+        """A provider's back-channel logout: ends the logins its subject or session id opened.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSsoProvider(self, request, context):
+        """The provider settings the gateway needs to verify a back-channel logout token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -769,6 +879,51 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.ListAuditLog,
                     request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListAuditLogRequest.FromString,
                     response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ListAuditLogResponse.SerializeToString,
+            ),
+            'PutSsoConfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutSsoConfig,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.PutSsoConfigRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.SsoConfig.SerializeToString,
+            ),
+            'GetSsoConfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSsoConfig,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.SsoConfigRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.SsoConfig.SerializeToString,
+            ),
+            'DeleteSsoConfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSsoConfig,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.SsoConfigRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteSsoConfigResponse.SerializeToString,
+            ),
+            'DiscoverSso': grpc.unary_unary_rpc_method_handler(
+                    servicer.DiscoverSso,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.DiscoverSsoRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.DiscoveredSso.SerializeToString,
+            ),
+            'StartSsoLogin': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartSsoLogin,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.StartSsoLoginRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.StartedSsoLogin.SerializeToString,
+            ),
+            'ClaimSsoLogin': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClaimSsoLogin,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ClaimSsoLoginRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.ClaimedSsoLogin.SerializeToString,
+            ),
+            'CompleteSsoLogin': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteSsoLogin,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.CompleteSsoLoginRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.CompletedSsoLogin.SerializeToString,
+            ),
+            'EndSsoSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.EndSsoSessions,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.EndSsoSessionsRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.EndSsoSessionsResponse.SerializeToString,
+            ),
+            'GetSsoProvider': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSsoProvider,
+                    request_deserializer=tessera_dot_identity_dot_v1_dot_identity__pb2.SsoConfigRequest.FromString,
+                    response_serializer=tessera_dot_identity_dot_v1_dot_identity__pb2.SsoProvider.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1933,6 +2088,249 @@ class IdentityService:
             '/tessera.identity.v1.IdentityService/ListAuditLog',
             tessera_dot_identity_dot_v1_dot_identity__pb2.ListAuditLogRequest.SerializeToString,
             tessera_dot_identity_dot_v1_dot_identity__pb2.ListAuditLogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutSsoConfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/PutSsoConfig',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.PutSsoConfigRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.SsoConfig.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSsoConfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/GetSsoConfig',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.SsoConfigRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.SsoConfig.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSsoConfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/DeleteSsoConfig',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.SsoConfigRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.DeleteSsoConfigResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DiscoverSso(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/DiscoverSso',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.DiscoverSsoRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.DiscoveredSso.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartSsoLogin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/StartSsoLogin',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.StartSsoLoginRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.StartedSsoLogin.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClaimSsoLogin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/ClaimSsoLogin',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.ClaimSsoLoginRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.ClaimedSsoLogin.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteSsoLogin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/CompleteSsoLogin',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.CompleteSsoLoginRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.CompletedSsoLogin.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EndSsoSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/EndSsoSessions',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.EndSsoSessionsRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.EndSsoSessionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSsoProvider(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.identity.v1.IdentityService/GetSsoProvider',
+            tessera_dot_identity_dot_v1_dot_identity__pb2.SsoConfigRequest.SerializeToString,
+            tessera_dot_identity_dot_v1_dot_identity__pb2.SsoProvider.FromString,
             options,
             channel_credentials,
             insecure,
