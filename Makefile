@@ -20,10 +20,12 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP) ## Start PostgreSQL, NATS and every service; prints the gateway URL
+	sh services/devstack/ensure-xmlsec1.sh
 	$(BIN)/python -m services.devstack run
 
 test: $(STAMP) ## Run the whole suite against real PostgreSQL, nats-server and Chromium
 	sh tests/ensure-chromium.sh
+	sh services/devstack/ensure-xmlsec1.sh
 	sh tests/ensure-oidc-provider.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -42,6 +42,7 @@ from services.gateway.routes import (
     workspace_users,
 )
 from services.gateway.routes import connectors as api_connector
+from services.gateway.saml import SamlServiceProviders
 from services.gateway.sso import OpenIdProviders
 from services.kit.nats.connection import connect
 from services.kit.nats.permissions import IDENTITY_CACHE_CHANGES, SCHEMA_CHANGES
@@ -80,6 +81,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             keys_refresh_seconds=settings.sso_keys_refresh_seconds,
             retry_after_seconds=settings.sso_retry_after_seconds,
         )
+        app.state.saml = SamlServiceProviders(leeway_seconds=settings.sso_leeway_seconds)
         app.state.nats = None
         # NATS may come up after the gateway; readiness reports it until then.
         subscriber = asyncio.create_task(_subscribe(app, settings, authenticator, limiter))

@@ -9,6 +9,7 @@ from tessera.common.v1 import common_pb2
 
 from services.gateway.auth import Authenticator, Caller
 from services.gateway.clients import Backends
+from services.gateway.saml import SamlServiceProviders
 from services.gateway.sso import OpenIdProviders
 
 # Every dependency is async: FastAPI runs a plain `def` one in its thread pool, a thread
@@ -31,6 +32,11 @@ async def get_authenticator(request: Request) -> Authenticator:
 
 async def get_sso(request: Request) -> OpenIdProviders:
     providers: OpenIdProviders = request.app.state.sso
+    return providers
+
+
+async def get_saml(request: Request) -> SamlServiceProviders:
+    providers: SamlServiceProviders = request.app.state.saml
     return providers
 
 
@@ -75,4 +81,5 @@ WorkspaceContextDep = Annotated[common_pb2.RequestContext, Depends(get_workspace
 AccountCallerDep = Annotated[Caller, Depends(get_account_caller)]
 AccountContextDep = Annotated[common_pb2.RequestContext, Depends(get_account_context)]
 SsoDep = Annotated[OpenIdProviders, Depends(get_sso)]
+SamlDep = Annotated[SamlServiceProviders, Depends(get_saml)]
 AppContextDep = Annotated[common_pb2.RequestContext, Depends(get_app_context)]

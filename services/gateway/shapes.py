@@ -769,6 +769,8 @@ class SsoProviderCheck(TypedDict):
     message: NotRequired[str]
     authorization_endpoint: NotRequired[str]
     end_session_endpoint: NotRequired[str]
+    # SAML: where the provider signs in, from its metadata.
+    sso_url: NotRequired[str]
 
 
 class SsoSettings(TypedDict):
@@ -788,11 +790,17 @@ class SsoSettings(TypedDict):
     break_glass_account_id: str
     created_at: str
     updated_at: str
-    # What to register at the provider.
-    redirect_uri: str
-    post_logout_redirect_uri: str
-    backchannel_logout_uri: str
     login_url: str
+    # What to register at an OpenID provider.
+    redirect_uri: NotRequired[str]
+    post_logout_redirect_uri: NotRequired[str]
+    backchannel_logout_uri: NotRequired[str]
+    # SAML: the provider's metadata as given; what to register at it.
+    idp_metadata_xml: NotRequired[str]
+    email_attribute: NotRequired[str]
+    sp_entity_id: NotRequired[str]
+    sp_metadata_url: NotRequired[str]
+    acs_url: NotRequired[str]
     provider_check: NotRequired[SsoProviderCheck]
 
 

@@ -70,7 +70,8 @@ async def _stored_secrets(session: AsyncSession, *, for_update: bool = False) ->
     if for_update:
         statement = statement.with_for_update()
     for row in (await session.execute(statement)).all():
-        found.append(StoredSecret(CLIENT_SECRET, row.tenant_id, row.sealed_client_secret))
+        if row.sealed_client_secret is not None:
+            found.append(StoredSecret(CLIENT_SECRET, row.tenant_id, row.sealed_client_secret))
     return found
 
 

@@ -369,7 +369,7 @@ async def end_sso_logins(session: AsyncSession, request: identity_pb2.EndSsoSess
     config = await sso.provider_of(session, workspace_id)
     if config.issuer != request.issuer:
         return 0
-    if request.token_id and not await sso.spend_logout_token(
+    if request.token_id and not await sso.spend_token(
         session, workspace_id, request.token_id, request.token_expires_at
     ):
         return 0

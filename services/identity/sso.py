@@ -40,8 +40,8 @@ from services.kit.errors import ValidationFailed as Invalid
 from services.kit.ids import new_id, new_secret
 from services.kit.secrets import SecretBox
 
-OIDC = "oidc"
-PROTOCOLS = (OIDC,)
+OIDC, SAML = "oidc", "saml"
+PROTOCOLS = (OIDC, SAML)
 OWNER = "owner"
 # What a provider's groups may grant: owners are made in Tessera, never by a provider.
 MAPPABLE_ROLES = ("viewer", "editor", "builder", "admin")
@@ -58,6 +58,12 @@ MAX_GROUP = 255
 MAX_GROUPS = 1000
 MAX_RETURN_TO = 2048
 MAX_SUBJECT = 255
+MAX_METADATA = 512 * 1024
+MAX_ASSERTION_ID = 255
+# How long a spent logout token or assertion is remembered: past any expiry a provider
+# would set within reason, and never longer than a day.
+SPENT_MIN_SECONDS = 600
+SPENT_MAX_SECONDS = 24 * 3600
 # Keycloak's realm names in practice; nothing that could change the issuer's path.
 _REALM = re.compile(r"[A-Za-z0-9._-]{1,255}")
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
@@ -110,7 +116,8 @@ class SsoConfig:
     keycloak_server_url: str
     keycloak_realm: str
     client_id: str
-    sealed_client_secret: str
+    # None for SAML.
+    sealed_client_secret: str | None
     allowed_domains: list[str]
     group_roles: dict[str, str]
     groups_claim: str
@@ -119,6 +126,8 @@ class SsoConfig:
     break_glass_account_id: str
     created_at: datetime
     updated_at: datetime
+    idp_metadata_xml: str
+    email_attribute: str
 
     def to_proto(self) -> identity_pb2.SsoConfig:
         return identity_pb2.SsoConfig(
@@ -137,12 +146,14 @@ class SsoConfig:
             break_glass_account_id=self.break_glass_account_id,
             created_at=rfc3339(self.created_at),
             updated_at=rfc3339(self.updated_at),
+            idp_metadata_xml=self.idp_metadata_xml,
+            email_attribute=self.email_attribute,
         )
 
     def provider(self, box: SecretBox | None = None) -> identity_pb2.SsoProvider:
         """What the gateway needs to run a login; the secret only when `box` opens it."""
         secret = ""
-        if box is not None:
+        if box is not None and self.sealed_client_secret is not None:
             secret = box.open(
                 self.sealed_client_secret, context=client_secret_context(self.workspace_id)
             ).decode()
@@ -152,6 +163,9 @@ class SsoConfig:
             client_id=self.client_id,
             client_secret=secret,
             groups_claim=self.groups_claim,
+            protocol=self.protocol,
+            idp_metadata_xml=self.idp_metadata_xml,
+            email_attribute=self.email_attribute,
         )
 
     def role_for(self, groups: list[str]) -> str:
@@ -288,6 +302,8 @@ def _config_of(row: Any, domains: list[str]) -> SsoConfig:
         break_glass_account_id=row.break_glass_account_id or "",
         created_at=row.created_at,
         updated_at=row.updated_at,
+        idp_metadata_xml=row.idp_metadata_xml or "",
+        email_attribute=row.email_attribute,
     )
 
 
@@ -342,8 +358,18 @@ async def put_config(
     protocol = given.protocol or OIDC
     if protocol not in PROTOCOLS:
         raise Invalid(f"protocol must be one of: {', '.join(PROTOCOLS)}", field="protocol")
-    issuer, server, realm = _issuer(given)
-    client_id = _client_id(given.client_id)
+    existing = await _stored_config(session, workspace_id, for_update=True)
+    if protocol == SAML:
+        issuer, server, realm, client_id = _saml_issuer(given), "", "", ""
+        sealed = None
+    else:
+        issuer, server, realm = _issuer(given)
+        client_id = _client_id(given.client_id)
+        sealed = _sealed_secret(workspace_id, client_secret, existing, box)
+    metadata = given.idp_metadata_xml if protocol == SAML else ""
+    email_attribute = given.email_attribute.strip() if protocol == SAML else ""
+    if len(email_attribute) > MAX_GROUP or not _printable(email_attribute):
+        raise Invalid("email_attribute is an attribute name", field="email_attribute")
     domains = _domains(list(given.allowed_domains))
     group_roles = _group_roles(dict(given.group_roles))
     if given.default_role not in ("", *MAPPABLE_ROLES):
@@ -354,15 +380,6 @@ async def put_config(
     groups_claim = given.groups_claim or DEFAULT_GROUPS_CLAIM
     if not _CLAIM.fullmatch(groups_claim):
         raise Invalid("groups_claim is a claim name", field="groups_claim")
-    existing = await _stored_config(session, workspace_id, for_update=True)
-    if client_secret is not None:
-        sealed = box.seal(
-            _client_secret(client_secret), context=client_secret_context(workspace_id)
-        )
-    elif existing is not None:
-        sealed = existing.sealed_client_secret
-    else:
-        raise Invalid("client_secret is required", field="client_secret")
     break_glass = await _break_glass(session, caller, given)
     now = utcnow()
     values = {
@@ -378,6 +395,8 @@ async def put_config(
         "enforce": given.enforce,
         "break_glass_account_id": break_glass or None,
         "updated_at": now,
+        "idp_metadata_xml": metadata or None,
+        "email_attribute": email_attribute,
     }
     c = tables.sso_configs
     await session.execute(
@@ -402,6 +421,29 @@ async def put_config(
     )
     await audit.record(session, workspace_id, entry)
     return stored
+
+
+def _sealed_secret(
+    workspace_id: str, client_secret: str | None, existing: SsoConfig | None, box: SecretBox
+) -> str:
+    if client_secret is not None:
+        return box.seal(_client_secret(client_secret), context=client_secret_context(workspace_id))
+    if existing is not None and existing.sealed_client_secret is not None:
+        return existing.sealed_client_secret
+    raise Invalid("client_secret is required", field="client_secret")
+
+
+def _saml_issuer(given: identity_pb2.SsoConfig) -> str:
+    """The identity provider's entity id, which the gateway read off its metadata."""
+    if not given.idp_metadata_xml or len(given.idp_metadata_xml.encode()) > MAX_METADATA:
+        raise Invalid(
+            f"idp_metadata_xml is the identity provider's metadata, at most {MAX_METADATA} bytes",
+            field="idp_metadata_xml",
+        )
+    entity_id = given.issuer.strip()
+    if not entity_id or len(entity_id) > MAX_URL or not _printable(entity_id):
+        raise Invalid("The metadata names no identity provider", field="idp_metadata_xml")
+    return entity_id
 
 
 async def _break_glass(
@@ -559,6 +601,8 @@ async def start_login(
         code_verifier=verifier,
         binding=binding,
         expires_in=LOGIN_SECONDS,
+        protocol=config.protocol,
+        idp_metadata_xml=config.idp_metadata_xml,
     )
 
 
@@ -621,6 +665,10 @@ async def complete_login(
             f"Addresses at {email.rpartition('@')[2][:100]} are not signed in by this"
             " workspace's provider"
         )
+    if request.assertion_id and not await spend_token(
+        session, workspace_id, _assertion_key(request.assertion_id), request.assertion_expires_at
+    ):
+        raise SsoLoginInvalid("This SAML assertion was used already")
     repo = IdentityRepository(session)
     now = utcnow()
     account, provisioned = await _account_for(session, repo, config, request, email, now)
@@ -719,6 +767,13 @@ async def _account_for(
     return account, provisioned
 
 
+def _assertion_key(assertion_id: str) -> str:
+    """Where a spent SAML assertion is kept beside spent logout tokens."""
+    if len(assertion_id) > MAX_ASSERTION_ID or not _printable(assertion_id):
+        raise SsoRefused("The SAML assertion's id is not usable")
+    return f"saml:{assertion_id}"
+
+
 # Never a valid argon2 hash: a password login of an account made by single sign-on fails.
 UNUSABLE_PASSWORD = "!sso"  # noqa: S105
 
@@ -759,17 +814,24 @@ async def _member_audit(
 # Back-channel logout
 
 
-async def spend_logout_token(
+async def spend_token(
     session: AsyncSession, workspace_id: str, token_id: str, expires_at: int
 ) -> bool:
-    """False when the logout token was acted on already."""
+    """False when the token (a logout token's jti, a SAML assertion's id) was acted on
+    already. It is kept until it expires, at least SPENT_MIN_SECONDS and at most
+    SPENT_MAX_SECONDS from now, whatever the token says."""
+    now = utcnow()
+    kept = min(
+        max(expires_at, int(now.timestamp()) + SPENT_MIN_SECONDS),
+        int(now.timestamp()) + SPENT_MAX_SECONDS,
+    )
     t = tables.sso_spent_tokens
     spent = await session.scalar(
         insert(t)
         .values(
             tenant_id=workspace_id,
             token_id=token_id,
-            expires_at=datetime.fromtimestamp(expires_at, tz=utcnow().tzinfo),
+            expires_at=datetime.fromtimestamp(kept, tz=now.tzinfo),
         )
         .on_conflict_do_nothing()
         .returning(t.c.token_id)

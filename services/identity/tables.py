@@ -246,8 +246,9 @@ sso_configs = Table(
     Column("keycloak_server_url", Text),
     Column("keycloak_realm", Text),
     Column("client_id", Text, nullable=False),
-    # Sealed with the key-encryption key (services.kit.secrets), bound to the workspace.
-    Column("sealed_client_secret", Text, nullable=False),
+    # Sealed with the key-encryption key (services.kit.secrets), bound to the workspace;
+    # NULL for SAML, which has none.
+    Column("sealed_client_secret", Text),
     Column("group_roles", JSONB, nullable=False),
     Column("groups_claim", Text, nullable=False),
     Column("default_role", Text, nullable=False),
@@ -255,6 +256,9 @@ sso_configs = Table(
     Column("break_glass_account_id", Text, ForeignKey("accounts.id", ondelete="SET NULL")),
     _created_at(),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # SAML: the identity provider's metadata, and the attribute the email comes in.
+    Column("idp_metadata_xml", Text),
+    Column("email_attribute", Text, nullable=False, server_default=""),
 )
 
 # Tenant-owned: the email domains a workspace's provider signs in. A domain belongs to one

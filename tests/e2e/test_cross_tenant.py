@@ -685,6 +685,7 @@ BODIES: dict[str, Body] = {
     "discover_sso": lambda _, t, w: Payload(json={"email": f"someone@{w}.example.net"}),
     "sso_logout": lambda _, t, w: Payload(json={}),
     "backchannel_logout": lambda _, t, w: Payload(json={"logout_token": f"not.a.{w}"}),
+    "saml_acs": lambda _, t, w: Payload(json={"SAMLResponse": w, "RelayState": w}),
     "create_app_user": lambda _, t, w: Payload(
         json={"email": f"au-{w}@example.com", "password": APP_USER_PASSWORD, "app_role": "basic"}
     ),

@@ -24,6 +24,7 @@ from tests.support.openid import (
     openid_provider,
     sign_in,
 )
+from tests.support.saml_idp import saml_identity_provider, saml_sign_in
 
 # Reached without any credential.
 PUBLIC = {
@@ -45,6 +46,8 @@ PUBLIC = {
     "sso_callback",
     "sso_logged_out",
     "backchannel_logout",
+    "saml_acs",
+    "saml_metadata",
 }
 # Writes that take no body.
 BODILESS = {
@@ -424,4 +427,20 @@ def walk_single_sign_on(
             f"/auth/sso/{owner.workspace_id}/backchannel-logout",
             data={"logout_token": logout_token(provider, "walk", sub="walker")},
         )
+    with saml_identity_provider() as saml_provider:
+        settings = owner.put(
+            sso,
+            json={
+                "protocol": "saml",
+                "idp_metadata_xml": saml_provider.metadata_xml,
+                "allowed_domains": [domain],
+                "default_role": "viewer",
+            },
+        ).json()
+        client.get(settings["sp_metadata_url"].removeprefix(stack.gateway_url))
+        saml_provider.trust(settings["sp_metadata_url"])
+        saml_provider.set_user("walker", email=f"walker@{domain}")
+        with httpx.Client(timeout=30.0, event_hooks={"response": [tessera_only]}) as browser:
+            saml_sign_in(browser, stack.gateway_url, owner.workspace_id, login="walker")
+        client.post("/auth/sso/saml/acs", data={"SAMLResponse": "x", "RelayState": "spent"})
     owner.delete(sso)

@@ -10,16 +10,17 @@ opens that workspace only. `/auth/sso/discover` says which workspace signs in an
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from tessera.common.v1 import common_pb2
 from tessera.identity.v1 import identity_pb2
 
-from services.gateway import presenters, queries, shapes
+from services.gateway import presenters, queries, saml, shapes
 from services.gateway.auth import CSRF_COOKIE, SESSION_COOKIE, request_origin
 from services.gateway.bodies import StrictInput, parse, parse_json, read_form_or_json
 from services.gateway.config import GatewaySettings
@@ -27,16 +28,18 @@ from services.gateway.deps import (
     AuthenticatorDep,
     BackendsDep,
     CallerDep,
+    SamlDep,
     SsoDep,
     WorkspaceContextDep,
 )
 from services.gateway.openapi import json_body, query_parameter, returns
 from services.gateway.sso import OpenIdProviders
-from services.kit.errors import DomainError, Unauthenticated, ValidationFailed
+from services.kit.errors import DomainError, NotFound, Unauthenticated, ValidationFailed
 
 router = APIRouter(tags=["Single sign-on"])
 
 CALLBACK_PATH = "/auth/sso/callback"
+ACS_PATH = "/auth/sso/saml/acs"
 LOGGED_OUT_PATH = "/auth/sso/logged-out"
 # One cookie per login under way (named by its state), so two tabs do not trip each other.
 BINDING_COOKIE_PREFIX = "tessera_sso_"
@@ -46,6 +49,7 @@ CALLBACK_PARAMETERS = frozenset(
     {"code", "state", "error", "error_description", "error_uri", "iss", "session_state"}
 )
 MAX_PARAMETER = 4096
+MAX_SAML_RESPONSE = 1024 * 1024
 # How long a logout token without an expiry is remembered as spent.
 LOGOUT_TOKEN_SECONDS = 600
 MAX_LOGOUT_TOKEN = 16_384
@@ -56,7 +60,7 @@ class SsoSettingsInput(StrictInput):
     issuer: str = ""
     keycloak_server_url: str = ""
     keycloak_realm: str = ""
-    client_id: str
+    client_id: str = ""
     # Write-only: left out, the stored one stays.
     client_secret: str | None = None
     allowed_domains: list[str]
@@ -65,6 +69,9 @@ class SsoSettingsInput(StrictInput):
     groups_claim: str = "groups"
     enforce: bool = False
     break_glass_account_id: str = ""
+    # SAML: the identity provider's metadata XML, and the attribute the email comes in.
+    idp_metadata_xml: str = ""
+    email_attribute: str = ""
 
 
 class Discovery(StrictInput):
@@ -88,6 +95,11 @@ def base_url(request: Request) -> str:
     if settings.public_url:
         return settings.public_url.rstrip("/")
     return str(request.base_url).rstrip("/")
+
+
+def _sp_entity_id(request: Request, workspace_id: str) -> str:
+    """Tessera as a SAML service provider of one workspace: its metadata's address."""
+    return f"{base_url(request)}/auth/sso/{workspace_id}/saml/metadata"
 
 
 def _binding_cookie(state: str) -> str:
@@ -114,12 +126,23 @@ def _settings_body(
         "break_glass_account_id": config.break_glass_account_id,
         "created_at": config.created_at,
         "updated_at": config.updated_at,
-        # What to register at the provider.
-        "redirect_uri": base + CALLBACK_PATH,
-        "post_logout_redirect_uri": base + LOGGED_OUT_PATH,
-        "backchannel_logout_uri": f"{base}/auth/sso/{config.workspace_id}/backchannel-logout",
         "login_url": f"{base}/auth/sso/{config.workspace_id}/login",
     }
+    # What to register at the provider.
+    if config.protocol == saml.SAML:
+        body |= {
+            "idp_metadata_xml": config.idp_metadata_xml,
+            "email_attribute": config.email_attribute,
+            "sp_entity_id": _sp_entity_id(request, config.workspace_id),
+            "sp_metadata_url": _sp_entity_id(request, config.workspace_id),
+            "acs_url": base + ACS_PATH,
+        }
+    else:
+        body |= {
+            "redirect_uri": base + CALLBACK_PATH,
+            "post_logout_redirect_uri": base + LOGGED_OUT_PATH,
+            "backchannel_logout_uri": f"{base}/auth/sso/{config.workspace_id}/backchannel-logout",
+        }
     if check is not None:
         body["provider_check"] = check
     return body
@@ -161,9 +184,15 @@ async def put_sso(
     """Sets the workspace's provider (owners and admins). The client secret is stored
     sealed and never shown again; `provider_check` says whether the provider answered."""
     body = await parse_json(request, SsoSettingsInput)
+    issuer, check = body.issuer, None
+    if body.protocol == saml.SAML:
+        # What the metadata names is the issuer; it must read as one provider's metadata.
+        metadata = await asyncio.to_thread(saml.read_metadata, body.idp_metadata_xml)
+        issuer = metadata.entity_id
+        check = {"ok": True, "sso_url": metadata.sso_url}
     config = identity_pb2.SsoConfig(
         protocol=body.protocol,
-        issuer=body.issuer,
+        issuer=issuer,
         keycloak_server_url=body.keycloak_server_url,
         keycloak_realm=body.keycloak_realm,
         client_id=body.client_id,
@@ -173,12 +202,16 @@ async def put_sso(
         groups_claim=body.groups_claim,
         enforce=body.enforce,
         break_glass_account_id=body.break_glass_account_id,
+        idp_metadata_xml=body.idp_metadata_xml if body.protocol == saml.SAML else "",
+        email_attribute=body.email_attribute,
     )
     put = identity_pb2.PutSsoConfigRequest(ctx=ctx, config=config)
     if body.client_secret is not None:
         put.client_secret = body.client_secret
     reply = await backends.call(backends.identity.PutSsoConfig, put)
-    return _settings_body(request, reply, await _check_provider(providers, reply.issuer))
+    if check is None:
+        check = await _check_provider(providers, reply.issuer)
+    return _settings_body(request, reply, check)
 
 
 @router.delete("/api/workspaces/{workspace_id}/sso", status_code=204)
@@ -253,7 +286,11 @@ def _redirects(description: str, *, otherwise: Any = None) -> dict[str, Any]:
     },
 )
 async def sso_login(
-    workspace: str, request: Request, backends: BackendsDep, providers: SsoDep
+    workspace: str,
+    request: Request,
+    backends: BackendsDep,
+    providers: SsoDep,
+    service_providers: SamlDep,
 ) -> Response:
     """Sends the browser to the workspace's provider (workspace by id or slug)."""
     given = _only(request, LOGIN_PARAMETERS)
@@ -266,17 +303,30 @@ async def sso_login(
             ctx=request_origin(request),
         ),
     )
-    url = await providers.authorization_url(started, base_url(request) + CALLBACK_PATH)
-    answer = RedirectResponse(url, status_code=302)
     settings: GatewaySettings = request.app.state.settings
-    # SameSite=Lax: the provider's redirect back is a top-level navigation, which carries it.
+    if started.protocol == saml.SAML:
+        url = await service_providers.login_url(
+            sp_entity_id=_sp_entity_id(request, started.workspace_id),
+            acs_url=base_url(request) + ACS_PATH,
+            idp_metadata_xml=started.idp_metadata_xml,
+            request_id=saml.request_id(started.nonce),
+            relay_state=started.state,
+        )
+        # The provider posts its answer back from its own site: a Lax cookie would stay
+        # behind. Over plain HTTP (development) browsers refuse None, and Lax serves.
+        same_site: Literal["lax", "none"] = "none" if settings.cookie_secure else "lax"
+    else:
+        url = await providers.authorization_url(started, base_url(request) + CALLBACK_PATH)
+        # The provider's redirect back is a top-level navigation, which carries a Lax one.
+        same_site = "lax"
+    answer = RedirectResponse(url, status_code=302)
     answer.set_cookie(
         _binding_cookie(started.state),
         started.binding,
         max_age=started.expires_in,
         path=BINDING_COOKIE_PATH,
         httponly=True,
-        samesite="lax",
+        samesite=same_site,
         secure=settings.cookie_secure,
     )
     answer.headers["Cache-Control"] = "no-store"
@@ -347,6 +397,96 @@ async def sso_callback(request: Request, backends: BackendsDep, providers: SsoDe
     answer.delete_cookie(cookie, path=BINDING_COOKIE_PATH)
     answer.headers["Cache-Control"] = "no-store"
     return answer
+
+
+class SamlAnswer(StrictInput):
+    SAMLResponse: str
+    RelayState: str
+
+
+@router.post(
+    ACS_PATH,
+    **_redirects("Signed in: to `next`, with the session cookie", otherwise=shapes.SsoTokens),
+    openapi_extra=json_body(SamlAnswer, form=True),
+)
+async def saml_acs(request: Request, backends: BackendsDep, service_providers: SamlDep) -> Response:
+    """SAML's assertion consumer service: the identity provider's signed answer, posted by
+    the browser (HTTP-POST binding). The relay state names the login it answers."""
+    answer = parse(SamlAnswer, await read_form_or_json(request))
+    if len(answer.SAMLResponse) > MAX_SAML_RESPONSE or len(answer.RelayState) > MAX_PARAMETER:
+        raise ValidationFailed("The SAML answer is too large", field="SAMLResponse")
+    cookie = _binding_cookie(answer.RelayState)
+    claimed = await backends.call(
+        backends.identity.ClaimSsoLogin,
+        identity_pb2.ClaimSsoLoginRequest(
+            state=answer.RelayState,
+            binding=request.cookies.get(cookie, "")[:200],
+            ctx=request_origin(request),
+        ),
+    )
+    provider = claimed.provider
+    if provider.protocol != saml.SAML:
+        raise Unauthenticated("This sign-in did not go to a SAML identity provider")
+    assertion = await service_providers.verify(
+        sp_entity_id=_sp_entity_id(request, provider.workspace_id),
+        acs_url=base_url(request) + ACS_PATH,
+        idp_metadata_xml=provider.idp_metadata_xml,
+        saml_response=answer.SAMLResponse,
+        request_id=saml.request_id(claimed.nonce),
+        email_attribute=provider.email_attribute,
+        groups_attribute=provider.groups_claim,
+    )
+    completed = await backends.call(
+        backends.identity.CompleteSsoLogin,
+        identity_pb2.CompleteSsoLoginRequest(
+            workspace_id=provider.workspace_id,
+            issuer=provider.issuer,
+            subject=assertion.subject,
+            email=assertion.email,
+            # A SAML provider asserts the addresses it signs.
+            email_verified=True,
+            name=assertion.name,
+            groups=_groups(assertion.groups),
+            sid=assertion.session_index,
+            response=claimed.response,
+            assertion_id=assertion.assertion_id,
+            assertion_expires_at=assertion.expires_at,
+            ctx=request_origin(request),
+        ),
+    )
+    reply = _completed(request, claimed, completed)
+    reply.delete_cookie(cookie, path=BINDING_COOKIE_PATH)
+    reply.headers["Cache-Control"] = "no-store"
+    return reply
+
+
+@router.get(
+    "/auth/sso/{workspace_id}/saml/metadata",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Tessera's SAML service provider metadata",
+            "content": {"application/samlmetadata+xml": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def saml_metadata(
+    workspace_id: str, request: Request, backends: BackendsDep, service_providers: SamlDep
+) -> Response:
+    """What the workspace's SAML identity provider registers: Tessera's entity id (this
+    address) and its assertion consumer service."""
+    provider = await backends.call(
+        backends.identity.GetSsoProvider,
+        identity_pb2.SsoConfigRequest(
+            ctx=_with_tenant(request_origin(request), workspace_id[:200])
+        ),
+    )
+    if provider.protocol != saml.SAML:
+        raise NotFound("This workspace signs in with OpenID Connect, not SAML")
+    xml = await service_providers.metadata(
+        _sp_entity_id(request, provider.workspace_id), base_url(request) + ACS_PATH
+    )
+    return Response(xml, media_type="application/samlmetadata+xml")
 
 
 def _completed(

@@ -674,7 +674,7 @@ class ListAuditLogResponse(_message.Message):
     def __init__(self, entries: _Optional[_Iterable[_Union[AuditEntry, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...
 
 class SsoConfig(_message.Message):
-    __slots__ = ("workspace_id", "protocol", "issuer", "keycloak_server_url", "keycloak_realm", "client_id", "client_secret_set", "allowed_domains", "group_roles", "default_role", "groups_claim", "enforce", "break_glass_account_id", "created_at", "updated_at")
+    __slots__ = ("workspace_id", "protocol", "issuer", "keycloak_server_url", "keycloak_realm", "client_id", "client_secret_set", "allowed_domains", "group_roles", "default_role", "groups_claim", "enforce", "break_glass_account_id", "created_at", "updated_at", "idp_metadata_xml", "email_attribute")
     class GroupRolesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -697,6 +697,8 @@ class SsoConfig(_message.Message):
     BREAK_GLASS_ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    IDP_METADATA_XML_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_ATTRIBUTE_FIELD_NUMBER: _ClassVar[int]
     workspace_id: str
     protocol: str
     issuer: str
@@ -712,7 +714,9 @@ class SsoConfig(_message.Message):
     break_glass_account_id: str
     created_at: str
     updated_at: str
-    def __init__(self, workspace_id: _Optional[str] = ..., protocol: _Optional[str] = ..., issuer: _Optional[str] = ..., keycloak_server_url: _Optional[str] = ..., keycloak_realm: _Optional[str] = ..., client_id: _Optional[str] = ..., client_secret_set: _Optional[bool] = ..., allowed_domains: _Optional[_Iterable[str]] = ..., group_roles: _Optional[_Mapping[str, str]] = ..., default_role: _Optional[str] = ..., groups_claim: _Optional[str] = ..., enforce: _Optional[bool] = ..., break_glass_account_id: _Optional[str] = ..., created_at: _Optional[str] = ..., updated_at: _Optional[str] = ...) -> None: ...
+    idp_metadata_xml: str
+    email_attribute: str
+    def __init__(self, workspace_id: _Optional[str] = ..., protocol: _Optional[str] = ..., issuer: _Optional[str] = ..., keycloak_server_url: _Optional[str] = ..., keycloak_realm: _Optional[str] = ..., client_id: _Optional[str] = ..., client_secret_set: _Optional[bool] = ..., allowed_domains: _Optional[_Iterable[str]] = ..., group_roles: _Optional[_Mapping[str, str]] = ..., default_role: _Optional[str] = ..., groups_claim: _Optional[str] = ..., enforce: _Optional[bool] = ..., break_glass_account_id: _Optional[str] = ..., created_at: _Optional[str] = ..., updated_at: _Optional[str] = ..., idp_metadata_xml: _Optional[str] = ..., email_attribute: _Optional[str] = ...) -> None: ...
 
 class PutSsoConfigRequest(_message.Message):
     __slots__ = ("ctx", "config", "client_secret")
@@ -765,7 +769,7 @@ class StartSsoLoginRequest(_message.Message):
     def __init__(self, workspace: _Optional[str] = ..., response: _Optional[str] = ..., return_to: _Optional[str] = ..., ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
 
 class StartedSsoLogin(_message.Message):
-    __slots__ = ("workspace_id", "issuer", "client_id", "state", "nonce", "code_verifier", "binding", "expires_in")
+    __slots__ = ("workspace_id", "issuer", "client_id", "state", "nonce", "code_verifier", "binding", "expires_in", "protocol", "idp_metadata_xml")
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     ISSUER_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -774,6 +778,8 @@ class StartedSsoLogin(_message.Message):
     CODE_VERIFIER_FIELD_NUMBER: _ClassVar[int]
     BINDING_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_IN_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    IDP_METADATA_XML_FIELD_NUMBER: _ClassVar[int]
     workspace_id: str
     issuer: str
     client_id: str
@@ -782,7 +788,9 @@ class StartedSsoLogin(_message.Message):
     code_verifier: str
     binding: str
     expires_in: int
-    def __init__(self, workspace_id: _Optional[str] = ..., issuer: _Optional[str] = ..., client_id: _Optional[str] = ..., state: _Optional[str] = ..., nonce: _Optional[str] = ..., code_verifier: _Optional[str] = ..., binding: _Optional[str] = ..., expires_in: _Optional[int] = ...) -> None: ...
+    protocol: str
+    idp_metadata_xml: str
+    def __init__(self, workspace_id: _Optional[str] = ..., issuer: _Optional[str] = ..., client_id: _Optional[str] = ..., state: _Optional[str] = ..., nonce: _Optional[str] = ..., code_verifier: _Optional[str] = ..., binding: _Optional[str] = ..., expires_in: _Optional[int] = ..., protocol: _Optional[str] = ..., idp_metadata_xml: _Optional[str] = ...) -> None: ...
 
 class ClaimSsoLoginRequest(_message.Message):
     __slots__ = ("state", "binding", "ctx")
@@ -795,18 +803,24 @@ class ClaimSsoLoginRequest(_message.Message):
     def __init__(self, state: _Optional[str] = ..., binding: _Optional[str] = ..., ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
 
 class SsoProvider(_message.Message):
-    __slots__ = ("workspace_id", "issuer", "client_id", "client_secret", "groups_claim")
+    __slots__ = ("workspace_id", "issuer", "client_id", "client_secret", "groups_claim", "protocol", "idp_metadata_xml", "email_attribute")
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     ISSUER_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_SECRET_FIELD_NUMBER: _ClassVar[int]
     GROUPS_CLAIM_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    IDP_METADATA_XML_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_ATTRIBUTE_FIELD_NUMBER: _ClassVar[int]
     workspace_id: str
     issuer: str
     client_id: str
     client_secret: str
     groups_claim: str
-    def __init__(self, workspace_id: _Optional[str] = ..., issuer: _Optional[str] = ..., client_id: _Optional[str] = ..., client_secret: _Optional[str] = ..., groups_claim: _Optional[str] = ...) -> None: ...
+    protocol: str
+    idp_metadata_xml: str
+    email_attribute: str
+    def __init__(self, workspace_id: _Optional[str] = ..., issuer: _Optional[str] = ..., client_id: _Optional[str] = ..., client_secret: _Optional[str] = ..., groups_claim: _Optional[str] = ..., protocol: _Optional[str] = ..., idp_metadata_xml: _Optional[str] = ..., email_attribute: _Optional[str] = ...) -> None: ...
 
 class ClaimedSsoLogin(_message.Message):
     __slots__ = ("provider", "nonce", "code_verifier", "response", "return_to")
@@ -823,7 +837,7 @@ class ClaimedSsoLogin(_message.Message):
     def __init__(self, provider: _Optional[_Union[SsoProvider, _Mapping]] = ..., nonce: _Optional[str] = ..., code_verifier: _Optional[str] = ..., response: _Optional[str] = ..., return_to: _Optional[str] = ...) -> None: ...
 
 class CompleteSsoLoginRequest(_message.Message):
-    __slots__ = ("workspace_id", "issuer", "subject", "email", "email_verified", "name", "groups", "sid", "response", "ctx")
+    __slots__ = ("workspace_id", "issuer", "subject", "email", "email_verified", "name", "groups", "sid", "response", "ctx", "assertion_id", "assertion_expires_at")
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     ISSUER_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
@@ -834,6 +848,8 @@ class CompleteSsoLoginRequest(_message.Message):
     SID_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_FIELD_NUMBER: _ClassVar[int]
     CTX_FIELD_NUMBER: _ClassVar[int]
+    ASSERTION_ID_FIELD_NUMBER: _ClassVar[int]
+    ASSERTION_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     workspace_id: str
     issuer: str
     subject: str
@@ -844,7 +860,9 @@ class CompleteSsoLoginRequest(_message.Message):
     sid: str
     response: str
     ctx: _common_pb2.RequestContext
-    def __init__(self, workspace_id: _Optional[str] = ..., issuer: _Optional[str] = ..., subject: _Optional[str] = ..., email: _Optional[str] = ..., email_verified: _Optional[bool] = ..., name: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ..., sid: _Optional[str] = ..., response: _Optional[str] = ..., ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
+    assertion_id: str
+    assertion_expires_at: int
+    def __init__(self, workspace_id: _Optional[str] = ..., issuer: _Optional[str] = ..., subject: _Optional[str] = ..., email: _Optional[str] = ..., email_verified: _Optional[bool] = ..., name: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ..., sid: _Optional[str] = ..., response: _Optional[str] = ..., ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., assertion_id: _Optional[str] = ..., assertion_expires_at: _Optional[int] = ...) -> None: ...
 
 class CompletedSsoLogin(_message.Message):
     __slots__ = ("account", "membership", "session_id", "csrf_token", "session_expires_at", "access_token", "refresh_token", "expires_in", "provisioned")
