@@ -423,9 +423,10 @@ class Authenticator:
                 charge(request, Partition.WORKSPACE, ctx.tenant_id)
             return _with_origin(request, ctx)
         memberships = await self.memberships_of(caller)
-        membership = _select_workspace(
-            memberships, workspace or request.headers.get(WORKSPACE_HEADER)
-        )
+        selector = workspace or request.headers.get(WORKSPACE_HEADER)
+        if selector and not caller.workspace_scope:
+            _refuse_if_sso_required(await self.memberships.of(caller.account_id), selector)
+        membership = _select_workspace(memberships, selector)
         ctx = common_pb2.RequestContext(
             tenant_id=membership.workspace.id,
             principal_id=caller.account_id,
@@ -442,12 +443,13 @@ class Authenticator:
         return _with_origin(request, ctx)
 
     async def memberships_of(self, caller: Caller) -> list[identity_pb2.Membership]:
-        """The workspaces the caller's sign-in opens: the account's, or, for a single
-        sign-on login, its one workspace (if the account is still a member)."""
+        """The workspaces the caller's sign-in opens: for a single sign-on login, its one
+        workspace (if the account is still a member); for any other, the account's
+        workspaces but those that enforce single sign-on on it."""
         memberships = await self.memberships.of(caller.account_id)
         if caller.workspace_scope:
             return [m for m in memberships if m.workspace.id == caller.workspace_scope]
-        return memberships
+        return [m for m in memberships if not m.sso_required]
 
     def _check_csrf(self, request: Request, session_csrf: str) -> None:
         """Double submit: the X-CSRFToken header matches the session's token (the value of
@@ -505,6 +507,18 @@ def _with_origin(request: Request, ctx: common_pb2.RequestContext) -> common_pb2
     if key is not None and request.method in WRITE_METHODS:
         ctx.idempotency_key = check_key(key)
     return ctx
+
+
+def _refuse_if_sso_required(memberships: list[identity_pb2.Membership], selector: str) -> None:
+    for membership in memberships:
+        if membership.sso_required and selector in (
+            membership.workspace.id,
+            membership.workspace.slug,
+        ):
+            raise PermissionDenied(
+                f"Workspace {membership.workspace.name!r} signs its members in with single"
+                f" sign-on: /auth/sso/{membership.workspace.id}/login"
+            )
 
 
 def _select_workspace(

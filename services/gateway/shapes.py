@@ -834,3 +834,9 @@ class SsoLoggedOut(TypedDict):
 class SsoBackchannel(TypedDict):
     # How many accounts' logins ended.
     ended: int
+
+
+class SsoLinkStarted(TypedDict):
+    # Where to send the browser; the login that comes back is linked to the caller.
+    authorization_url: str
+    expires_in: int

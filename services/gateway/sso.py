@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import ipaddress
 import json
 import time
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ from services.kit.outbound import OutboundClient, OutboundRefused
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
 BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 SCOPES = "openid email profile"
+# A logout token is sent as the logout happens; one older than this is not acted on.
+LOGOUT_TOKEN_MAX_AGE_SECONDS = 600
 MAX_DOCUMENT_BYTES = 512 * 1024
 CACHE_SIZE = 1_000
 # KeycloakOpenID objects kept for verification, one per provider and client.
@@ -108,6 +111,7 @@ class OpenIdProviders:
         held = self._metadata.get(issuer)
         if held is not None:
             return held
+        self._require_tls(issuer)
         document = await self._get_json(f"{issuer}/.well-known/openid-configuration")
         # The document must speak for the issuer it was fetched for (mix-up defence).
         if document.get("issuer") != issuer:
@@ -120,13 +124,13 @@ class OpenIdProviders:
             value = document.get(name)
             if not isinstance(value, str) or not value.startswith(("https://", "http://")):
                 raise UpstreamFailed(f"The identity provider's discovery document has no {name}")
+            self._require_tls(value)
             endpoints[name] = value
         end_session = document.get("end_session_endpoint")
-        found = ProviderMetadata(
-            issuer=issuer,
-            end_session_endpoint=end_session if isinstance(end_session, str) else "",
-            **endpoints,
-        )
+        if not isinstance(end_session, str) or not end_session.startswith(("https://", "http://")):
+            # Sent to browsers: nothing but a web address.
+            end_session = ""
+        found = ProviderMetadata(issuer=issuer, end_session_endpoint=end_session, **endpoints)
         self._metadata.put(issuer, found, seconds=self.metadata_seconds)
         return found
 
@@ -240,6 +244,10 @@ class OpenIdProviders:
             {"iss": provider.issuer, "aud": provider.client_id, "iat": None, "jti": None},
         )
         self._check_issued_at(claims)
+        if claims["iat"] < time.time() - LOGOUT_TOKEN_MAX_AGE_SECONDS:
+            raise TokenRejected("The logout token is too old (iat)")
+        if not isinstance(claims.get("jti"), str) or not claims["jti"] or len(claims["jti"]) > 255:
+            raise TokenRejected("A logout token carries its id (jti)")
         events = claims.get("events")
         if not isinstance(events, dict) or BACKCHANNEL_LOGOUT_EVENT not in events:
             raise TokenRejected("Not a back-channel logout token")
@@ -248,6 +256,24 @@ class OpenIdProviders:
         if not (isinstance(claims.get("sub"), str) or isinstance(claims.get("sid"), str)):
             raise TokenRejected("A logout token names a subject or a session")
         return claims
+
+    def _require_tls(self, url: str) -> None:
+        """Client secrets and tokens travel over TLS, but to hosts the operator opened on
+        purpose (TESSERA_OUTBOUND_ALLOWLIST): a local provider in development."""
+        parsed = httpx.URL(url)
+        if parsed.scheme == "https":
+            return
+        host = parsed.host
+        allowlist = self.client.allowlist
+        try:
+            allowed = allowlist.allows_address(ipaddress.ip_address(host))
+        except ValueError:
+            allowed = allowlist.allows_host(host)
+        if not allowed:
+            raise UpstreamFailed(
+                f"The identity provider is reached over plain HTTP ({url[:200]}); it must use"
+                " HTTPS, unless the operator allows its host (TESSERA_OUTBOUND_ALLOWLIST)"
+            )
 
     def _check_issued_at(self, claims: dict[str, Any]) -> None:
         """iat is not in the future; exp and nbf, where present, hold. (jwcrypto checks
@@ -315,21 +341,23 @@ class OpenIdProviders:
         return held
 
     async def _keyset(self, jwks_uri: str, *, unknown_kid: str | None) -> jwk.JWKSet:
-        """The provider's keys; fetched again for a key id not in them, once per key id
-        within keys_refresh_seconds (tokens naming made-up key ids cost the provider one
-        fetch each, not one per token)."""
-        held = self._keys.get(jwks_uri)
+        """The provider's keys; fetched again for a key id not in them (a rotation), at
+        most once per keys_refresh_seconds: tokens naming made-up key ids, which anyone
+        can post to the back-channel logout, cost the provider nothing more."""
+        held = self._fresh_keys(jwks_uri)
         if held is not None and unknown_kid is None:
             return held.keys
         lock = self._key_locks.setdefault(jwks_uri, asyncio.Lock())
         async with lock:
-            held = self._keys.get(jwks_uri)
+            held = self._fresh_keys(jwks_uri)
             if held is not None and unknown_kid is None:
                 return held.keys
             if held is not None and unknown_kid is not None:
-                if self._missed.get((jwks_uri, unknown_kid)):
+                if self._missed.get((jwks_uri, unknown_kid)) or self._missed.get((jwks_uri, "")):
                     return held.keys
+                # Once per key id, and once per keys_refresh_seconds whatever the key id.
                 self._missed.put((jwks_uri, unknown_kid), True, seconds=self.keys_refresh_seconds)
+                self._missed.put((jwks_uri, ""), True, seconds=self.keys_refresh_seconds)
             document = await self._get_json(jwks_uri)
             keys = jwk.JWKSet()
             for item in document.get("keys", []) if isinstance(document, dict) else []:
@@ -342,6 +370,14 @@ class OpenIdProviders:
                     keys.add(key)
             self._keys[jwks_uri] = _Keys(keys=keys, fetched_at=time.monotonic())
             return keys
+
+    def _fresh_keys(self, jwks_uri: str) -> _Keys | None:
+        """The keys held, unless held longer than the discovery document is: a key the
+        provider withdrew stops being trusted then."""
+        held = self._keys.get(jwks_uri)
+        if held is None or time.monotonic() - held.fetched_at > self.metadata_seconds:
+            return None
+        return held
 
     # HTTP
 

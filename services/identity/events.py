@@ -98,6 +98,19 @@ def member_removed(workspace_id: str, account_id: str) -> Event:
     )
 
 
+def sso_changed(workspace_id: str) -> Event:
+    """The workspace's single sign-on changed: whether it is enforced may have, and with
+    it which workspaces a password login opens, for any of its members. Gateways drop
+    what they hold of everyone's memberships (a member event naming no account)."""
+    return Event.new(
+        service=SERVICE,
+        tenant=workspace_id,
+        entity="member",
+        action="sso_changed",
+        data={"workspace_id": workspace_id, "account_id": None},
+    )
+
+
 def credential_issued(workspace_id: str, credential_id: str, kind: str, account_id: str) -> Event:
     return Event.new(
         service=SERVICE,

@@ -36,6 +36,7 @@ class Workspace:
 class Membership:
     workspace: Workspace
     role: str
+    sso_required: bool = False
 
 
 @dataclass(frozen=True)

@@ -201,7 +201,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         cutoff = memberships.tokens_valid_after
         return identity_pb2.ListMembershipsResponse(
             memberships=[
-                identity_pb2.Membership(workspace=_workspace(m.workspace), role=m.role)
+                identity_pb2.Membership(
+                    workspace=_workspace(m.workspace), role=m.role, sso_required=m.sso_required
+                )
                 for m in memberships.memberships
             ],
             tokens_valid_after=int(cutoff.timestamp()) if cutoff is not None else 0,

@@ -4,6 +4,7 @@ the servicer owns the transaction. Nothing here knows about gRPC."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -422,8 +423,12 @@ async def list_memberships(
     if not ctx.principal_id or ctx.principal_id != account_id:
         raise NotYourMemberships()
     repo = IdentityRepository(session)
+    memberships = await repo.memberships_of_account(account_id)
+    enforced = await sso.enforced_for(session, account_id)
     return AccountMemberships(
-        memberships=await repo.memberships_of_account(account_id),
+        memberships=[
+            dataclasses.replace(m, sso_required=m.workspace.id in enforced) for m in memberships
+        ],
         tokens_valid_after=await repo.tokens_valid_after(account_id),
     )
 

@@ -226,6 +226,42 @@ def _issuer(config: identity_pb2.SsoConfig) -> tuple[str, str, str]:
     return f"{server}/realms/{realm}", server, realm
 
 
+# Mail services anyone can have an address at: no workspace speaks for their users.
+PUBLIC_MAIL_DOMAINS = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "msn.com",
+        "yahoo.com",
+        "ymail.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "aol.com",
+        "proton.me",
+        "protonmail.com",
+        "gmx.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "mail.com",
+        "yandex.com",
+        "yandex.ru",
+        "mail.ru",
+        "qq.com",
+        "163.com",
+        "126.com",
+        "zoho.com",
+        "fastmail.com",
+        "hey.com",
+        "tutanota.com",
+    }
+)
+
+
 def _domains(raw: list[str]) -> list[str]:
     domains = sorted({d.strip().lower().rstrip(".") for d in raw})
     if not domains:
@@ -235,6 +271,11 @@ def _domains(raw: list[str]) -> list[str]:
     for domain in domains:
         if not _DOMAIN.fullmatch(domain):
             raise Invalid(f"{domain[:100]!r} is not a domain name", field="allowed_domains")
+        if domain in PUBLIC_MAIL_DOMAINS:
+            raise Invalid(
+                f"{domain} is a public mail service: no workspace's provider speaks for it",
+                field="allowed_domains",
+            )
     return domains
 
 
@@ -359,6 +400,7 @@ async def put_config(
     if protocol not in PROTOCOLS:
         raise Invalid(f"protocol must be one of: {', '.join(PROTOCOLS)}", field="protocol")
     existing = await _stored_config(session, workspace_id, for_update=True)
+    _owner_for_enforced(caller, given.enforce or (existing is not None and existing.enforce))
     if protocol == SAML:
         issuer, server, realm, client_id = _saml_issuer(given), "", "", ""
         sealed = None
@@ -407,6 +449,7 @@ async def put_config(
     await _claim_domains(session, workspace_id, domains)
     stored = await _stored_config(session, workspace_id)
     assert stored is not None
+    await events.record(session, events.sso_changed(workspace_id))
     details: dict[str, Detail] = {
         "issuer": issuer[:200],
         "enforce": given.enforce,
@@ -421,6 +464,15 @@ async def put_config(
     )
     await audit.record(session, workspace_id, entry)
     return stored
+
+
+def _owner_for_enforced(caller: Principal, enforced: bool) -> None:
+    """Enforcement closes the workspace to the owners' passwords but one: only an owner
+    turns it on, changes an enforced provider, or removes it."""
+    if enforced and caller.role != OWNER:
+        raise PermissionDenied(
+            "Only an owner turns enforced single sign-on on, or changes or removes it"
+        )
 
 
 def _sealed_secret(
@@ -451,8 +503,8 @@ async def _break_glass(
 ) -> str:
     """With enforcement on, one owner who may still log in with a password: the one named,
     or the calling owner."""
-    if not given.enforce:
-        return given.break_glass_account_id
+    if not given.enforce and not given.break_glass_account_id:
+        return ""
     chosen = given.break_glass_account_id or (caller.id if caller.role == OWNER else "")
     if not chosen:
         raise Invalid(
@@ -494,13 +546,17 @@ async def _claim_domains(session: AsyncSession, workspace_id: str, domains: list
 
 
 async def delete_config(session: AsyncSession, ctx: common_pb2.RequestContext) -> None:
-    workspace_id = Principal.of(ctx).tenant_id
+    caller = Principal.of(ctx)
+    workspace_id = caller.tenant_id
+    existing = await _stored_config(session, workspace_id, for_update=True)
+    _owner_for_enforced(caller, existing is not None and existing.enforce)
     c = tables.sso_configs
     deleted = await session.scalar(
         delete(c).where(c.c.tenant_id == workspace_id).returning(c.c.tenant_id)
     )
     if deleted is None:
         raise SsoNotConfigured()
+    await events.record(session, events.sso_changed(workspace_id))
     removed = AuditEntry.by(
         ctx, Action.SSO_REMOVED, target_type="workspace", target_id=workspace_id
     )
@@ -539,25 +595,44 @@ async def discover(session: AsyncSession, email: str) -> identity_pb2.Discovered
     )
 
 
+async def enforced_for(session: AsyncSession, account_id: str) -> set[str]:
+    """Spans tenants: the account's workspaces that enforce single sign-on on it (it is
+    not their break-glass owner). A password login does not open them."""
+    m, c = tables.memberships, tables.sso_configs
+    found = await session.scalars(
+        select(c.c.tenant_id)
+        .join(m, and_(m.c.tenant_id == c.c.tenant_id, m.c.account_id == account_id))
+        .where(
+            c.c.enforce.is_(True),
+            c.c.break_glass_account_id.is_distinct_from(account_id),
+        )
+    )
+    return set(found)
+
+
 async def refuse_if_enforced(session: AsyncSession, account_id: str) -> None:
-    """Spans tenants: a password login of a member of a workspace that enforces single
-    sign-on is refused, unless the account is that workspace's break-glass owner."""
-    m, c, w = tables.memberships, tables.sso_configs, tables.workspaces
+    """Spans tenants: a password login that would open no workspace, since every workspace
+    of the account enforces single sign-on on it, is refused, naming where to sign in.
+    An account with a workspace of its own that does not enforce it still logs in; the
+    enforcing workspaces stay closed to that login (see ListMemberships), so a workspace
+    that adds someone and turns enforcement on cannot lock them out of everything else."""
+    m, w = tables.memberships, tables.workspaces
+    enforced = await enforced_for(session, account_id)
+    if not enforced:
+        return
+    others = await session.scalar(
+        select(func.count())
+        .select_from(m)
+        .where(m.c.account_id == account_id, m.c.tenant_id.not_in(enforced))
+    )
+    if others:
+        return
     row = (
         await session.execute(
-            select(w.c.id, w.c.name)
-            .join(c, c.c.tenant_id == w.c.id)
-            .join(m, and_(m.c.tenant_id == w.c.id, m.c.account_id == account_id))
-            .where(
-                c.c.enforce.is_(True),
-                c.c.break_glass_account_id.is_distinct_from(account_id),
-            )
-            .order_by(w.c.id)
-            .limit(1)
+            select(w.c.id, w.c.name).where(w.c.id.in_(enforced)).order_by(w.c.id).limit(1)
         )
-    ).first()
-    if row is not None:
-        raise SsoRequired(row.id, row.name)
+    ).one()
+    raise SsoRequired(row.id, row.name)
 
 
 # A login, from start to finish
@@ -590,6 +665,7 @@ async def start_login(
             return_to=return_to,
             created_at=now,
             expires_at=now + timedelta(seconds=LOGIN_SECONDS),
+            link_account_id=request.link_account_id or None,
         )
     )
     return identity_pb2.StartedSsoLogin(
@@ -641,6 +717,7 @@ async def claim_login(
         ).decode(),
         response=row.response,
         return_to=row.return_to,
+        link_account_id=row.link_account_id or "",
     )
 
 
@@ -689,7 +766,10 @@ async def complete_login(
             refusal="Your groups at the identity provider give you no role in this workspace",
         )
     elif member is None:
-        await repo.add_member(workspace_id=workspace_id, account_id=account.id, role=role, now=now)
+        if not await repo.insert_member(
+            workspace_id=workspace_id, account_id=account.id, role=role, now=now
+        ):
+            raise Conflict("This sign-in raced another one of the same person; sign in again")
         await events.record(session, events.member_added(workspace_id, account.id, role))
         await _member_audit(session, ctx, Action.MEMBER_ADDED, account.id, role)
         membership = Membership(workspace=await _workspace(repo, workspace_id), role=role)
@@ -731,12 +811,25 @@ async def _account_for(
         .returning(i.c.account_id)
     )
     if linked is not None:
+        if request.link_account_id and linked != request.link_account_id:
+            raise Conflict("This provider's identity is linked to another account already")
         account = await repo.account(linked)
         assert account is not None
         return account, False
     provisioned = False
-    account = await repo.account_by_email(email)
-    if account is None:
+    if request.link_account_id:
+        # The account's holder, signed in, asked for this link.
+        account = await repo.account(request.link_account_id)
+        if account is None:
+            raise SsoLoginInvalid()
+    else:
+        account = await repo.account_by_email(email)
+        if account is not None:
+            raise Conflict(
+                "An account with this email address exists already: its holder signs in"
+                " to it and links it to this provider (POST"
+                f" /auth/sso/{config.workspace_id}/link) before signing in here"
+            )
         name = (request.name.strip() or email.partition("@")[0])[: validation.NAME_MAX]
         account = await repo.insert_account(
             account_id=new_id("acc"),
@@ -749,13 +842,9 @@ async def _account_for(
             raise Conflict("An account with this email address was just created; sign in again")
         provisioned = True
         await events.record(session, events.account_created(config.workspace_id, account))
-    elif await repo.member(config.workspace_id, account.id) is None:
-        raise Conflict(
-            "An account with this email address exists and is not a member of this"
-            " workspace: an admin adds it to the workspace first, then it signs in here"
-        )
-    await session.execute(
-        insert(i).values(
+    inserted = await session.scalar(
+        insert(i)
+        .values(
             tenant_id=config.workspace_id,
             issuer=config.issuer,
             subject=request.subject,
@@ -763,7 +852,12 @@ async def _account_for(
             created_at=now,
             last_login_at=now,
         )
+        .on_conflict_do_nothing()
+        .returning(i.c.account_id)
     )
+    if inserted is None:
+        # Two first logins of one person at once: the other linked it.
+        raise Conflict("This sign-in raced another one of the same person; sign in again")
     return account, provisioned
 
 

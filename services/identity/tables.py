@@ -286,6 +286,8 @@ sso_logins = Table(
     Column("sealed_code_verifier", Text, nullable=False),
     Column("response", Text, nullable=False),
     Column("return_to", Text, nullable=False),
+    # The signed-in account that asked to link the provider's identity to itself.
+    Column("link_account_id", Text, ForeignKey("accounts.id", ondelete="CASCADE")),
     _created_at(),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("claimed_at", DateTime(timezone=True)),

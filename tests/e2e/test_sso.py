@@ -10,6 +10,7 @@ import hashlib
 import secrets
 import time
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -86,6 +87,39 @@ def person(provider: OpenIdProvider, at: str, *groups: str, **claims: Any) -> tu
 def browser(stack: Stack) -> Iterator[httpx.Client]:
     with httpx.Client(timeout=30.0) as http:
         yield http
+
+
+def link(
+    browser: httpx.Client,
+    stack: Stack,
+    workspace_id: str,
+    holder: Tenant,
+    login: str,
+    **body: str,
+) -> httpx.Response:
+    """The holder, signed in, links the provider's user `login` to their account; the
+    callback's answer."""
+    started = browser.post(
+        f"{stack.gateway_url}/auth/sso/{workspace_id}/link",
+        json=body,
+        headers={"Authorization": f"JWT {holder.token}"},
+    )
+    assert started.status_code == 200, started.text
+    callback = through_provider(
+        browser,
+        started.json()["authorization_url"],
+        login=login,
+        until=f"{stack.gateway_url}/auth/sso/",
+    )
+    return browser.get(callback)
+
+
+def members_status(client: httpx.Client, workspace_id: str, headers: dict[str, str]) -> int:
+    return client.get(f"/api/workspaces/{workspace_id}/members/", headers=headers).status_code
+
+
+def closed_to(client: httpx.Client, workspace_id: str, headers: dict[str, str]) -> bool:
+    return members_status(client, workspace_id, headers) == 403
 
 
 def workspaces_of(client: httpx.Client, stack: Stack) -> list[dict[str, Any]]:
@@ -223,20 +257,29 @@ def test_settings_are_checked_and_only_for_owners_and_admins(
         ({"unknown": 1}, None),
         ({"enforce": "yes"}, None),
         ({"break_glass_account_id": "acc_nobody", "enforce": True}, "break_glass_account_id"),
+        ({"break_glass_account_id": "acc_nobody"}, "break_glass_account_id"),
+        ({"allowed_domains": ["gmail.com"]}, "allowed_domains"),
     ):
         body = {k: v for k, v in (good | change).items() if v is not None}
         error_of(owner.put(path, json=body), 400, field)
     error_of(owner.get(path), 404)
 
+    headers = {"X-Workspace": owner.workspace_id}
     editor = sign_up(client)
     join(owner, editor, "editor")
-    headers = {"X-Workspace": owner.workspace_id}
     error_of(editor.put(path, json=good, headers=headers), 403)
+    error_of(editor.get(path, headers=headers), 403)
     admin = sign_up(client)
     join(owner, admin, "admin")
-    assert admin.put(path, json=good).status_code == 200
-    # An admin is no owner: enforcing names an owner to keep a way in.
-    error_of(admin.put(path, json=good | {"enforce": True}), 400, "break_glass_account_id")
+    assert admin.put(path, json=good, headers=headers).status_code == 200
+    # Enforcement closes the workspace to the owners' passwords: owners only decide it.
+    enforced = good | {"enforce": True, "break_glass_account_id": owner.account_id}
+    error_of(admin.put(path, json=enforced, headers=headers), 403)
+    assert owner.put(path, json=enforced).status_code == 200
+    error_of(admin.put(path, json=good, headers=headers), 403)
+    error_of(admin.delete(path, headers=headers), 403)
+    assert owner.get(path).json()["enforce"] is True
+    assert owner.put(path, json=good).status_code == 200
     token = create_token(owner, name="ci")["token"]
     error_of(client.get(path, headers=token_auth(token)), 403)
 
@@ -283,6 +326,7 @@ def test_login_parameters_are_checked(
         "unsigned",
         "foreign_key",
         "replay",
+        "hs256",
     ],
 )
 def test_a_bad_id_token_is_refused_and_makes_nothing(
@@ -293,18 +337,20 @@ def test_a_bad_id_token_is_refused_and_makes_nothing(
     configure(owner, acme, [at], default_role="viewer")
     login, email = person(acme, at)
     if spoil == "replay":
-        # A good ID token of an earlier login, presented again with its nonce long spent.
+        # A good ID token of an earlier login of another person, presented again: its
+        # nonce is another login's.
+        earlier_login, _ = person(acme, at)
         with httpx.Client(timeout=30.0) as earlier:
-            assert sign_in(earlier, stack.gateway_url, owner.workspace_id, login=login).is_redirect
+            signed_in = sign_in(earlier, stack.gateway_url, owner.workspace_id, login=earlier_login)
+            assert signed_in.is_redirect
     acme.spoil_next_id_token(spoil)
     with httpx.Client(timeout=30.0) as browser:
         refused = sign_in(browser, stack.gateway_url, owner.workspace_id, login=login)
         error_of(refused, 401)
         assert not browser.cookies.get("sessionid")
-    if spoil != "replay":
-        with psycopg.connect(database_url(stack, "identity")) as db:
-            made = db.execute("SELECT count(*) FROM accounts WHERE email = %s", (email,))
-            assert made.fetchone() == (0,)
+    with psycopg.connect(database_url(stack, "identity")) as db:
+        made = db.execute("SELECT count(*) FROM accounts WHERE email = %s", (email,))
+        assert made.fetchone() == (0,)
 
 
 def test_state_is_single_use_and_bound_to_the_browser(
@@ -322,12 +368,22 @@ def test_state_is_single_use_and_bound_to_the_browser(
     # A state it never issued.
     forged = callback.replace("state=", "state=x", 1)
     error_of(browser.get(forged), 401)
-    # Nor does the stranger's attempt spend it: the owner's browser completes it, once.
-    assert browser.get(callback).status_code == 302
+    # Nor does the stranger's attempt spend it: the owner's browser completes it, once,
+    # with whatever else the provider added to the address (Google adds scope, authuser).
+    assert browser.get(callback + "&scope=openid&authuser=0").status_code == 302
     error_of(browser.get(callback), 401)
     # The provider naming another issuer (RFC 9207) is refused.
     again = through_provider(browser, start, login=login, until=f"{stack.gateway_url}/auth/sso/")
     error_of(browser.get(again.replace("iss=", "iss=x", 1)), 401)
+    # A spent code, put into a login of its own, is refused by the provider.
+    spent_code = parse_qs(urlsplit(callback).query)["code"][0]
+    fresh = through_provider(browser, start, login=login, until=f"{stack.gateway_url}/auth/sso/")
+    fresh_state = parse_qs(urlsplit(fresh).query)["state"][0]
+    replayed = browser.get(
+        f"{stack.gateway_url}/auth/sso/callback",
+        params={"code": spent_code, "state": fresh_state},
+    )
+    assert "refused the sign-in" in error_of(replayed, 401)["message"]
 
 
 def test_a_stolen_code_is_useless_without_its_pkce_verifier(
@@ -368,24 +424,36 @@ def test_who_may_come_in(client: httpx.Client, acme: OpenIdProvider, stack: Stac
     login, _ = person(acme, "elsewhere.test")
     with httpx.Client(timeout=30.0) as browser:
         error_of(sign_in(browser, stack.gateway_url, owner.workspace_id, login=login), 403)
-    # An account of that address outside the workspace is not taken over.
-    outsider = sign_up(client)
+    # "false" as a string is no verification either.
+    login, _ = person(acme, at, email_verified="false")
+    with httpx.Client(timeout=30.0) as browser:
+        error_of(sign_in(browser, stack.gateway_url, owner.workspace_id, login=login), 403)
+    # An existing account is never taken over by its email: not an outsider's, nor a
+    # member's the workspace added.
+    outsider = sign_up(client, email=f"outsider-{secrets.token_hex(4)}@{at}")
     login = f"user-{secrets.token_hex(4)}"
     acme.set_user(login, email=outsider.email, email_verified=True, groups=[])
-    configure(owner, acme, [at, outsider.email.rpartition("@")[2]], default_role="viewer")
     with httpx.Client(timeout=30.0) as browser:
-        error_of(sign_in(browser, stack.gateway_url, owner.workspace_id, login=login), 409)
-    # Once an admin added it, the same sign-in links it, and keeps its password.
+        refused = sign_in(browser, stack.gateway_url, owner.workspace_id, login=login)
+        assert f"/auth/sso/{owner.workspace_id}/link" in error_of(refused, 409)["message"]
     join(owner, outsider, "editor")
     with httpx.Client(timeout=30.0) as browser:
-        answer = sign_in(
-            browser, stack.gateway_url, owner.workspace_id, login=login, response="token"
-        )
+        error_of(sign_in(browser, stack.gateway_url, owner.workspace_id, login=login), 409)
+    # Its holder, signed in, links it; from then on the provider signs them in.
+    with httpx.Client(timeout=30.0) as browser:
+        answer = link(browser, stack, owner.workspace_id, outsider, login, response="token")
         assert answer.status_code == 200, answer.text
         assert answer.json()["user"]["id"] == outsider.account_id
         assert answer.json()["provisioned"] is False
         # The provider's groups decide: no mapped group, the default role.
         assert answer.json()["workspace"]["role"] == "viewer"
+    with httpx.Client(timeout=30.0) as browser:
+        again = sign_in(browser, stack.gateway_url, owner.workspace_id, login=login)
+        assert again.status_code == 302, again.text
+    # Linking needs the holder's own sign-in, not a token.
+    token = create_token(outsider, workspace_id=owner.workspace_id, name="t")["token"]
+    error_of(client.post(f"/auth/sso/{owner.workspace_id}/link", headers=token_auth(token)), 403)
+    error_of(client.post(f"/auth/sso/{owner.workspace_id}/link"), 401)
     assert (
         client.post(
             "/api/user/token-auth/",
@@ -401,8 +469,8 @@ def test_a_single_sign_on_login_opens_its_workspace_only(
     at = domain()
     owner = sign_up(client, email=f"owner-{secrets.token_hex(4)}@{at}")
     configure(owner, acme, [at])
-    # The owner signs in through the provider: the session opens this workspace only,
-    # not the owner's others, and manages no account-wide credential.
+    # The owner links the provider and signs in through it: the session opens this
+    # workspace only, not the owner's others, and manages no account-wide credential.
     elsewhere = client.post(
         "/api/workspaces/",
         json={"name": "Side project"},
@@ -410,7 +478,7 @@ def test_a_single_sign_on_login_opens_its_workspace_only(
     ).json()
     login = f"user-{secrets.token_hex(4)}"
     acme.set_user(login, email=owner.email, email_verified=True, groups=[])
-    answer = sign_in(browser, stack.gateway_url, owner.workspace_id, login=login)
+    answer = link(browser, stack, owner.workspace_id, owner, login)
     assert answer.status_code == 302, answer.text
     [workspace] = workspaces_of(browser, stack)
     assert (workspace["id"], workspace["role"]) == (owner.workspace_id, "owner")
@@ -437,12 +505,13 @@ def test_discovery_names_the_workspace_of_a_domain(
     owner = sign_up(client)
     at = domain()
     configure(owner, acme, [at])
+    [workspace] = owner.get("/api/workspaces/").json()
     found = client.post("/auth/sso/discover", json={"email": f"Someone@{at.upper()}"})
     assert found.status_code == 200, found.text
     assert found.json() == {
         "sso": True,
         "workspace_id": owner.workspace_id,
-        "workspace_name": found.json()["workspace_name"],
+        "workspace_name": workspace["name"],
         "enforce": False,
         "login_url": f"{stack.gateway_url}/auth/sso/{owner.workspace_id}/login",
     }
@@ -474,34 +543,54 @@ def test_enforced_single_sign_on_refuses_password_logins_but_the_break_glass_own
     member = sign_up(client)
     join(owner, second_owner, "owner")
     join(owner, member, "editor")
+    # Someone whose only workspace is this one (made by the users API, with a password).
+    only_here = {"email": f"only-{secrets.token_hex(4)}@example.com", "password": "a password!"}
+    made = owner.post("/api/users", json={**only_here, "role": "editor"})
+    assert made.status_code in (200, 201), made.text
     at = domain()
     settings = configure(owner, acme, [at], enforce=True)
     assert settings["break_glass_account_id"] == owner.account_id
 
-    def password_login(who: Tenant) -> httpx.Response:
+    def password_login(username: str, password: str) -> httpx.Response:
         return client.post(
-            "/api/user/token-auth/", json={"username": who.email, "password": who.password}
+            "/api/user/token-auth/", json={"username": username, "password": password}
         )
 
-    refused = error_of(password_login(member), 403)
+    # A password login that would open nothing is refused, naming where to sign in.
+    refused = error_of(password_login(only_here["email"], only_here["password"]), 403)
     assert f"/auth/sso/{owner.workspace_id}/login" in refused["message"]
-    error_of(password_login(second_owner), 403)
-    error_of(
-        client.post("/auth/login/", json={"username": member.email, "password": member.password}),
-        403,
-    )
-    assert password_login(owner).status_code == 200
-    # A wrong password still says only that.
     error_of(
         client.post(
-            "/api/user/token-auth/", json={"username": member.email, "password": "wrong one!"}
+            "/auth/login/",
+            json={"username": only_here["email"], "password": only_here["password"]},
         ),
-        401,
+        403,
     )
+    # Members with workspaces of their own log in, but this one stays closed to them:
+    # a workspace that adds someone and enforces cannot lock them out of everything.
+    for who in (member, second_owner):
+        signed_in = password_login(who.email, who.password)
+        assert signed_in.status_code == 200, signed_in.text
+        bearer = {"Authorization": f"JWT {signed_in.json()['access_token']}"}
+        listed = client.get("/api/workspaces/", headers=bearer).json()
+        assert owner.workspace_id not in {w["id"] for w in listed}
+        closed = client.get(f"/api/workspaces/{owner.workspace_id}/members/", headers=bearer)
+        assert f"/auth/sso/{owner.workspace_id}/login" in error_of(closed, 403)["message"]
+        # Tokens issued before enforcement stop opening it too (within the cache's life,
+        # at once here: the change's event reaches the gateway).
+        earlier = {"Authorization": f"JWT {who.token}"}
+        eventually(partial(closed_to, client, owner.workspace_id, earlier))
+    # The break-glass owner keeps the way in.
+    assert password_login(owner.email, owner.password).status_code == 200
+    assert owner.get(f"/api/workspaces/{owner.workspace_id}/members/").status_code == 200
+    # A wrong password still says only that.
+    error_of(password_login(only_here["email"], "wrong one!"), 401)
     assert client.post("/auth/sso/discover", json={"email": f"x@{at}"}).json()["enforce"] is True
     # Turned off, passwords work again.
     configure(owner, acme, [at], enforce=False)
-    assert password_login(member).status_code == 200
+    assert password_login(only_here["email"], only_here["password"]).status_code == 200
+    member_token = {"Authorization": f"JWT {member.token}"}
+    eventually(lambda: members_status(client, owner.workspace_id, member_token) == 200)
 
 
 @pytest.fixture(scope="module")

@@ -84,8 +84,9 @@ def charge(request: Request, partition: Partition, key: str) -> None:
 def _signs_in(scope: Scope) -> bool:
     path: str = scope["path"]
     # Single sign-on logins start and end with GETs; each one costs the provider a call.
+    # The provider's back-channel logouts come from its one address, many at once.
     if path.startswith(SSO_PREFIX):
-        return True
+        return not path.endswith("/backchannel-logout")
     return scope["method"] == "POST" and (
         path in SIGN_IN_PATHS
         or (path.startswith("/api/apps/") and path.rstrip("/").endswith(APP_SIGN_IN_SUFFIXES))

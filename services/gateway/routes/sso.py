@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Literal
 
@@ -34,7 +35,13 @@ from services.gateway.deps import (
 )
 from services.gateway.openapi import json_body, query_parameter, returns
 from services.gateway.sso import OpenIdProviders
-from services.kit.errors import DomainError, NotFound, Unauthenticated, ValidationFailed
+from services.kit.errors import (
+    DomainError,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    ValidationFailed,
+)
 
 router = APIRouter(tags=["Single sign-on"])
 
@@ -248,9 +255,15 @@ async def discover_sso(request: Request, backends: BackendsDep) -> Any:
 # The login
 
 
-def _only(request: Request, known: frozenset[str]) -> dict[str, str]:
+def _only(
+    request: Request, known: frozenset[str], *, ignore_unknown: bool = False
+) -> dict[str, str]:
+    """The known query parameters, once each; others refused, or (`ignore_unknown`, for
+    what a provider sends back and may add to) passed over."""
     given: dict[str, str] = {}
     for key, value in request.query_params.multi_items():
+        if ignore_unknown and key not in known:
+            continue
         if key not in known or key in given:
             raise ValidationFailed(
                 f"Unknown or repeated parameter {key[:50]!r}; this takes "
@@ -303,6 +316,83 @@ async def sso_login(
             ctx=request_origin(request),
         ),
     )
+    url, cookie = await _login_address(request, started, providers, service_providers)
+    answer = RedirectResponse(url, status_code=302)
+    cookie.set_on(answer)
+    answer.headers["Cache-Control"] = "no-store"
+    return answer
+
+
+class SsoLink(StrictInput):
+    response: str = "session"
+    next: str = ""
+
+
+@router.post(
+    "/auth/sso/{workspace}/link",
+    **returns(shapes.SsoLinkStarted),
+    openapi_extra=json_body(SsoLink, required=False),
+)
+async def sso_link(
+    workspace: str,
+    request: Request,
+    caller: CallerDep,
+    backends: BackendsDep,
+    providers: SsoDep,
+    service_providers: SamlDep,
+) -> Response:
+    """Links the workspace's provider identity to the signed-in account: the answer's
+    `authorization_url` is where to send the browser, and the login that comes back is
+    linked to this account (and makes it a member, with the role its groups give). The
+    only way an existing account is signed in by a provider: never by its email alone."""
+    if caller.resolved is not None:
+        raise PermissionDenied("Sign in as yourself (not with a token) to link an account")
+    raw = await read_form_or_json(request) if await request.body() else {}
+    body = parse(SsoLink, raw)
+    started = await backends.call(
+        backends.identity.StartSsoLogin,
+        identity_pb2.StartSsoLoginRequest(
+            workspace=workspace[:200],
+            response=body.response,
+            return_to=body.next,
+            link_account_id=caller.account_id,
+            ctx=request_origin(request),
+        ),
+    )
+    url, cookie = await _login_address(request, started, providers, service_providers)
+    answer = JSONResponse({"authorization_url": url, "expires_in": started.expires_in})
+    cookie.set_on(answer)
+    answer.headers["Cache-Control"] = "no-store"
+    return answer
+
+
+@dataclass(frozen=True)
+class _BindingCookie:
+    name: str
+    value: str
+    max_age: int
+    same_site: Literal["lax", "none"]
+    secure: bool
+
+    def set_on(self, response: Response) -> None:
+        response.set_cookie(
+            self.name,
+            self.value,
+            max_age=self.max_age,
+            path=BINDING_COOKIE_PATH,
+            httponly=True,
+            samesite=self.same_site,
+            secure=self.secure,
+        )
+
+
+async def _login_address(
+    request: Request,
+    started: identity_pb2.StartedSsoLogin,
+    providers: OpenIdProviders,
+    service_providers: saml.SamlServiceProviders,
+) -> tuple[str, _BindingCookie]:
+    """Where the browser goes to sign in, and the cookie only it will hold."""
     settings: GatewaySettings = request.app.state.settings
     if started.protocol == saml.SAML:
         url = await service_providers.login_url(
@@ -319,18 +409,14 @@ async def sso_login(
         url = await providers.authorization_url(started, base_url(request) + CALLBACK_PATH)
         # The provider's redirect back is a top-level navigation, which carries a Lax one.
         same_site = "lax"
-    answer = RedirectResponse(url, status_code=302)
-    answer.set_cookie(
-        _binding_cookie(started.state),
-        started.binding,
-        max_age=started.expires_in,
-        path=BINDING_COOKIE_PATH,
-        httponly=True,
-        samesite=same_site,
+    cookie = _BindingCookie(
+        name=_binding_cookie(started.state),
+        value=started.binding,
+        max_age=int(started.expires_in),
+        same_site=same_site,
         secure=settings.cookie_secure,
     )
-    answer.headers["Cache-Control"] = "no-store"
-    return answer
+    return url, cookie
 
 
 @router.get(
@@ -345,7 +431,7 @@ async def sso_login(
     },
 )
 async def sso_callback(request: Request, backends: BackendsDep, providers: SsoDep) -> Response:
-    given = _only(request, CALLBACK_PARAMETERS)
+    given = _only(request, CALLBACK_PARAMETERS, ignore_unknown=True)
     state = given.get("state", "")
     if not state:
         raise ValidationFailed("The provider's answer carries no state", field="state")
@@ -385,11 +471,12 @@ async def sso_callback(request: Request, backends: BackendsDep, providers: SsoDe
             subject=_text_claim(claims, "sub"),
             email=_text_claim(claims, "email"),
             # Absent, the provider vouches for its addresses; false, it says it does not.
-            email_verified=claims.get("email_verified", True) is not False,
+            email_verified=claims.get("email_verified", True) not in (False, "false"),
             name=_text_claim(claims, "name"),
             groups=_groups(claims.get(provider.groups_claim)),
             sid=_text_claim(claims, "sid"),
             response=claimed.response,
+            link_account_id=claimed.link_account_id,
             ctx=request_origin(request),
         ),
     )
@@ -451,6 +538,7 @@ async def saml_acs(request: Request, backends: BackendsDep, service_providers: S
             response=claimed.response,
             assertion_id=assertion.assertion_id,
             assertion_expires_at=assertion.expires_at,
+            link_account_id=claimed.link_account_id,
             ctx=request_origin(request),
         ),
     )
@@ -630,6 +718,7 @@ async def backchannel_logout(
     claims = await providers.verify_logout_token(provider, token)
     # A logout token is spent once, for as long as it could be presented.
     expires = claims.get("exp") or claims["iat"] + LOGOUT_TOKEN_SECONDS
+    expires = min(expires, claims["iat"] + LOGOUT_TOKEN_SECONDS)
     reply = await backends.call(
         backends.identity.EndSsoSessions,
         identity_pb2.EndSsoSessionsRequest(

@@ -47,6 +47,9 @@ const MUTATIONS = {
   unsigned: (claims) => ({ claims, unsigned: true }),
   foreign_key: (claims) => ({ claims, foreignKey: true }),
   replay: () => ({ replay: true }),
+  // Signed with the client's own secret (HS256): what a relying party that lets the token
+  // pick its algorithm would take for genuine.
+  hs256: (claims) => ({ claims, hmac: true }),
 };
 
 async function mutate(idToken, kind) {
@@ -55,6 +58,13 @@ async function mutate(idToken, kind) {
   if (change.replay) return previousIdToken;
   if (change.unsigned) {
     return new jose.UnsecuredJWT(change.claims).encode();
+  }
+  if (change.hmac) {
+    const audience = Array.isArray(claims.aud) ? claims.aud[0] : claims.aud;
+    const secret = clients.find((c) => c.client_id === audience).client_secret;
+    return new jose.SignJWT(change.claims)
+      .setProtectedHeader({ alg: 'HS256', kid: keys[0].kid, typ: 'JWT' })
+      .sign(new TextEncoder().encode(secret));
   }
   const signer = change.foreignKey ? { ...(await newKey()), kid: keys[0].kid } : keys[0];
   const signed = await new jose.SignJWT(change.claims)

@@ -32,12 +32,14 @@ class Workspace(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., slug: _Optional[str] = ..., created_at: _Optional[str] = ...) -> None: ...
 
 class Membership(_message.Message):
-    __slots__ = ("workspace", "role")
+    __slots__ = ("workspace", "role", "sso_required")
     WORKSPACE_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
+    SSO_REQUIRED_FIELD_NUMBER: _ClassVar[int]
     workspace: Workspace
     role: str
-    def __init__(self, workspace: _Optional[_Union[Workspace, _Mapping]] = ..., role: _Optional[str] = ...) -> None: ...
+    sso_required: bool
+    def __init__(self, workspace: _Optional[_Union[Workspace, _Mapping]] = ..., role: _Optional[str] = ..., sso_required: _Optional[bool] = ...) -> None: ...
 
 class CreateAccountRequest(_message.Message):
     __slots__ = ("name", "email", "password", "ctx")
@@ -757,16 +759,18 @@ class DiscoveredSso(_message.Message):
     def __init__(self, workspace_id: _Optional[str] = ..., workspace_name: _Optional[str] = ..., enforce: _Optional[bool] = ...) -> None: ...
 
 class StartSsoLoginRequest(_message.Message):
-    __slots__ = ("workspace", "response", "return_to", "ctx")
+    __slots__ = ("workspace", "link_account_id", "response", "return_to", "ctx")
     WORKSPACE_FIELD_NUMBER: _ClassVar[int]
+    LINK_ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_FIELD_NUMBER: _ClassVar[int]
     RETURN_TO_FIELD_NUMBER: _ClassVar[int]
     CTX_FIELD_NUMBER: _ClassVar[int]
     workspace: str
+    link_account_id: str
     response: str
     return_to: str
     ctx: _common_pb2.RequestContext
-    def __init__(self, workspace: _Optional[str] = ..., response: _Optional[str] = ..., return_to: _Optional[str] = ..., ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
+    def __init__(self, workspace: _Optional[str] = ..., link_account_id: _Optional[str] = ..., response: _Optional[str] = ..., return_to: _Optional[str] = ..., ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
 
 class StartedSsoLogin(_message.Message):
     __slots__ = ("workspace_id", "issuer", "client_id", "state", "nonce", "code_verifier", "binding", "expires_in", "protocol", "idp_metadata_xml")
@@ -823,21 +827,23 @@ class SsoProvider(_message.Message):
     def __init__(self, workspace_id: _Optional[str] = ..., issuer: _Optional[str] = ..., client_id: _Optional[str] = ..., client_secret: _Optional[str] = ..., groups_claim: _Optional[str] = ..., protocol: _Optional[str] = ..., idp_metadata_xml: _Optional[str] = ..., email_attribute: _Optional[str] = ...) -> None: ...
 
 class ClaimedSsoLogin(_message.Message):
-    __slots__ = ("provider", "nonce", "code_verifier", "response", "return_to")
+    __slots__ = ("provider", "nonce", "code_verifier", "response", "return_to", "link_account_id")
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
     NONCE_FIELD_NUMBER: _ClassVar[int]
     CODE_VERIFIER_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_FIELD_NUMBER: _ClassVar[int]
     RETURN_TO_FIELD_NUMBER: _ClassVar[int]
+    LINK_ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     provider: SsoProvider
     nonce: str
     code_verifier: str
     response: str
     return_to: str
-    def __init__(self, provider: _Optional[_Union[SsoProvider, _Mapping]] = ..., nonce: _Optional[str] = ..., code_verifier: _Optional[str] = ..., response: _Optional[str] = ..., return_to: _Optional[str] = ...) -> None: ...
+    link_account_id: str
+    def __init__(self, provider: _Optional[_Union[SsoProvider, _Mapping]] = ..., nonce: _Optional[str] = ..., code_verifier: _Optional[str] = ..., response: _Optional[str] = ..., return_to: _Optional[str] = ..., link_account_id: _Optional[str] = ...) -> None: ...
 
 class CompleteSsoLoginRequest(_message.Message):
-    __slots__ = ("workspace_id", "issuer", "subject", "email", "email_verified", "name", "groups", "sid", "response", "ctx", "assertion_id", "assertion_expires_at")
+    __slots__ = ("workspace_id", "issuer", "subject", "email", "email_verified", "name", "groups", "sid", "response", "ctx", "assertion_id", "assertion_expires_at", "link_account_id")
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     ISSUER_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
@@ -850,6 +856,7 @@ class CompleteSsoLoginRequest(_message.Message):
     CTX_FIELD_NUMBER: _ClassVar[int]
     ASSERTION_ID_FIELD_NUMBER: _ClassVar[int]
     ASSERTION_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    LINK_ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     workspace_id: str
     issuer: str
     subject: str
@@ -862,7 +869,8 @@ class CompleteSsoLoginRequest(_message.Message):
     ctx: _common_pb2.RequestContext
     assertion_id: str
     assertion_expires_at: int
-    def __init__(self, workspace_id: _Optional[str] = ..., issuer: _Optional[str] = ..., subject: _Optional[str] = ..., email: _Optional[str] = ..., email_verified: _Optional[bool] = ..., name: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ..., sid: _Optional[str] = ..., response: _Optional[str] = ..., ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., assertion_id: _Optional[str] = ..., assertion_expires_at: _Optional[int] = ...) -> None: ...
+    link_account_id: str
+    def __init__(self, workspace_id: _Optional[str] = ..., issuer: _Optional[str] = ..., subject: _Optional[str] = ..., email: _Optional[str] = ..., email_verified: _Optional[bool] = ..., name: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ..., sid: _Optional[str] = ..., response: _Optional[str] = ..., ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., assertion_id: _Optional[str] = ..., assertion_expires_at: _Optional[int] = ..., link_account_id: _Optional[str] = ...) -> None: ...
 
 class CompletedSsoLogin(_message.Message):
     __slots__ = ("account", "membership", "session_id", "csrf_token", "session_expires_at", "access_token", "refresh_token", "expires_in", "provisioned")
