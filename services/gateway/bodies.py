@@ -78,6 +78,12 @@ async def read_form_or_json(request: Request) -> Any:
 def parse(model: type[Model], data: Any) -> Model:
     if not isinstance(data, dict):
         raise ValidationFailed("Request body must be a JSON object")
+    unreadable = _unencodable(data)
+    if unreadable is not None:
+        raise ValidationFailed(
+            f"Field '{unreadable}' holds text that is not valid Unicode (a lone surrogate)",
+            field=unreadable,
+        )
     try:
         return model.model_validate(data)
     except ValidationError as error:
@@ -90,6 +96,30 @@ def parse(model: type[Model], data: Any) -> Model:
         else:
             message = f"Field '{field}': {first['msg']}"
         raise ValidationFailed(message, field=field) from None
+
+
+def _unencodable(data: Any, path: str = "") -> str | None:
+    """Where `data` holds a string UTF-8 cannot carry (JSON's "\ud800"), which no service
+    could be sent; None when nowhere."""
+    if isinstance(data, str):
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "body"
+        return None
+    if isinstance(data, dict):
+        for key, value in data.items():
+            found = _unencodable(key, path) or _unencodable(
+                value, f"{path}.{key}" if path else str(key)
+            )
+            if found is not None:
+                return found[:100]
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found = _unencodable(value, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 async def parse_json(request: Request, model: type[Model]) -> Model:

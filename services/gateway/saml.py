@@ -32,6 +32,9 @@ from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NAMEID_FORMAT_UNSPECIFIED
 from services.kit.errors import ServiceUnavailable, Unauthenticated, ValidationFailed
 
 log = logging.getLogger(__name__)
+# pysaml2 logs every refusal at ERROR, with its traceback: the refusal is the client's
+# answer, and one line of ours (below) says why.
+logging.getLogger("saml2").setLevel(logging.CRITICAL)
 
 SAML = "saml"
 MAX_METADATA_BYTES = 512 * 1024
@@ -121,12 +124,18 @@ def read_metadata(xml: str) -> IdentityProviderMetadata:
             "The identity provider offers no HTTP-Redirect sign-on endpoint",
             field="idp_metadata_xml",
         )
+    location = str(endpoints[0].get("location", ""))
+    if not location.startswith(("https://", "http://")):
+        raise ValidationFailed(
+            "The identity provider's sign-on endpoint is not a web address",
+            field="idp_metadata_xml",
+        )
     if not store.certs(entity_id, "idpsso", "signing"):
         raise ValidationFailed(
             "The identity provider's metadata has no signing certificate",
             field="idp_metadata_xml",
         )
-    return IdentityProviderMetadata(entity_id=entity_id, sso_url=endpoints[0]["location"])
+    return IdentityProviderMetadata(entity_id=entity_id, sso_url=location)
 
 
 class SamlServiceProviders:

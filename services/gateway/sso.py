@@ -260,10 +260,15 @@ class OpenIdProviders:
     def _require_tls(self, url: str) -> None:
         """Client secrets and tokens travel over TLS, but to hosts the operator opened on
         purpose (TESSERA_OUTBOUND_ALLOWLIST): a local provider in development."""
-        parsed = httpx.URL(url)
+        try:
+            parsed = httpx.URL(url)
+            host = parsed.host
+        except (httpx.InvalidURL, ValueError):
+            raise UpstreamFailed(
+                f"The identity provider's address {url[:200]!r} is not usable"
+            ) from None
         if parsed.scheme == "https":
             return
-        host = parsed.host
         allowlist = self.client.allowlist
         try:
             allowed = allowlist.allows_address(ipaddress.ip_address(host))
@@ -320,7 +325,7 @@ class OpenIdProviders:
                 raise TokenRejected(
                     f"The identity provider's token is not valid: {reason}"
                 ) from None
-            except (ValueError, TypeError, KeyError):
+            except (ValueError, TypeError, KeyError, OverflowError):
                 raise TokenRejected("The identity provider's token is malformed") from None
         raise TokenRejected("The token is signed with a key the identity provider does not publish")
 

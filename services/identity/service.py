@@ -367,6 +367,9 @@ async def end_sso_logins(session: AsyncSession, request: identity_pb2.EndSsoSess
     workspace_id = request.workspace_id
     if not request.subject and not request.sid:
         return 0
+    for given in (request.subject, request.sid):
+        if len(given) > sso.MAX_SUBJECT or not given.isprintable():
+            return 0
     config = await sso.provider_of(session, workspace_id)
     if config.issuer != request.issuer:
         return 0

@@ -192,8 +192,12 @@ def _url(raw: str, field: str) -> str:
     url = raw.strip().rstrip("/")
     if not url or len(url) > MAX_URL or not _printable(url):
         raise Invalid(f"{field} must be an http or https URL", field=field)
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:
+        raise Invalid(f"{field} must be an http or https URL", field=field) from None
+    if parts.scheme not in ("http", "https") or not hostname:
         raise Invalid(f"{field} must be an http or https URL", field=field)
     if parts.username is not None or parts.password is not None:
         raise Invalid(f"{field} must not carry credentials", field=field)
@@ -919,6 +923,8 @@ async def spend_token(
         max(expires_at, int(now.timestamp()) + SPENT_MIN_SECONDS),
         int(now.timestamp()) + SPENT_MAX_SECONDS,
     )
+    if not token_id or len(token_id) > MAX_SUBJECT or not _printable(token_id):
+        return False
     t = tables.sso_spent_tokens
     spent = await session.scalar(
         insert(t)

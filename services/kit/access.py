@@ -103,9 +103,7 @@ ROLE_TABLE: dict[Op, Rule] = {
     Op.TOKENS_OWN: Rule("viewer", "Create and manage one's own API tokens and API key"),
     Op.ADMIN_TOKENS_MANAGE: Rule("admin", "Create, list and revoke admin tokens"),
     Op.AUDIT_LOG_READ: Rule("admin", "Read the workspace's audit log"),
-    Op.SSO_MANAGE: Rule(
-        "admin", "Configure the workspace's single sign-on (enforced: only an owner)"
-    ),
+    Op.SSO_MANAGE: Rule("admin", "Configure the workspace's single sign-on"),
     Op.APPS_READ: Rule("viewer", "Read apps, schemas and fields", admin_tokens=True),
     Op.APPS_WRITE: Rule(
         "builder", "Create, change and delete apps, schemas and fields", admin_tokens=True

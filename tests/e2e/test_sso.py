@@ -7,6 +7,7 @@ keys, and logout at both ends."""
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -831,3 +832,67 @@ def test_back_channel_logout_tokens_are_checked_and_spent_once(
         assert sign_in(browser, stack.gateway_url, owner.workspace_id, login=login).is_redirect
         assert client.post(path, data={"logout_token": token}).json() == {"ended": 0}
         assert workspaces_of(browser, stack)
+
+
+def test_odd_input_is_refused_and_changes_nothing(
+    client: httpx.Client, acme: OpenIdProvider, stack: Stack, browser: httpx.Client
+) -> None:
+    owner = sign_up(client)
+    path = sso_path(owner.workspace_id)
+    at = domain()
+    good = {
+        "issuer": acme.issuer,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "allowed_domains": [at],
+    }
+    surrogate = '{"email": "\\udc80@acme.test"}'
+    error_of(
+        client.post(
+            "/auth/sso/discover", content=surrogate, headers={"Content-Type": "application/json"}
+        ),
+        400,
+        "email",
+    )
+    raw = json.dumps(good | {"client_id": "\ud800"})
+    error_of(owner.put(path, content=raw, headers={"Content-Type": "application/json"}), 400)
+    for server in ("http://\u0661\u0662\u0667.0.0.1:1", "http://xn--.test", "http://[::1"):
+        odd = {k: v for k, v in good.items() if k != "issuer"}
+        odd |= {"keycloak_server_url": server, "keycloak_realm": "acme"}
+        error_of(owner.put(path, json=odd), 400)
+    error_of(owner.get(path), 404)
+    # Logout tokens with claims no service could store, or times past any clock.
+    configure(owner, acme, [at], default_role="viewer")
+    backchannel = f"/auth/sso/{owner.workspace_id}/backchannel-logout"
+    for claims in (
+        {"iat": float("inf")},
+        {"exp": float("-inf")},
+        {"iat": 1e300},
+        {"jti": "a\x00b"},
+        {"jti": "x" * 10_000},
+        {"sid": "\x00"},
+    ):
+        token = logout_token(acme, CLIENT_ID, **({"sub": "someone"} | claims))
+        response = client.post(backchannel, data={"logout_token": token})
+        assert response.status_code in (400, 401), f"{claims}: {response.text}"
+    # The email_verified claim says true, or nothing.
+    login, _ = person(acme, at, email_verified="no")
+    error_of(sign_in(browser, stack.gateway_url, owner.workspace_id, login=login), 403)
+
+
+def test_a_single_sign_on_login_links_nothing_else(
+    client: httpx.Client, acme: OpenIdProvider, globex: OpenIdProvider, stack: Stack
+) -> None:
+    first, second = sign_up(client), sign_up(client)
+    first_domain, second_domain = domain(), domain()
+    configure(first, acme, [first_domain], default_role="viewer")
+    configure(second, globex, [second_domain], client_id="tessera-globex", default_role="viewer")
+    login, _ = person(acme, first_domain)
+    with httpx.Client(timeout=30.0) as browser:
+        assert sign_in(browser, stack.gateway_url, first.workspace_id, login=login).is_redirect
+        linked = browser.post(
+            f"{stack.gateway_url}/auth/sso/{second.workspace_id}/link",
+            json={},
+            headers={"X-CSRFToken": browser.cookies["csrftoken"]},
+        )
+        error_of(linked, 403)

@@ -170,3 +170,35 @@ def test_an_answer_is_accepted_once(
     # Posted with no login under way, or not SAML at all.
     error_of(client.post("/auth/sso/saml/acs", data={"SAMLResponse": "x", "RelayState": "y"}), 401)
     error_of(client.post("/auth/sso/saml/acs", data={"RelayState": "y"}), 400)
+
+
+def test_a_saml_workspace_is_not_reached_through_openid_routes(
+    client: httpx.Client, idp: SamlIdentityProvider, stack: Stack
+) -> None:
+    owner = sign_up(client)
+    at = domain()
+    configure(owner, idp, [at], default_role="viewer")
+    with httpx.Client(timeout=30.0) as browser:
+        page = browser.get(
+            f"{stack.gateway_url}/auth/sso/{owner.workspace_id}/login", follow_redirects=True
+        )
+        relay = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', page.text))["RelayState"]
+        error_of(
+            browser.get(
+                f"{stack.gateway_url}/auth/sso/callback", params={"state": relay, "code": "x"}
+            ),
+            401,
+        )
+    error_of(
+        client.post(
+            f"/auth/sso/{owner.workspace_id}/backchannel-logout", data={"logout_token": "a.b.c"}
+        ),
+        404,
+    )
+    # A sign-on endpoint that is no web address is refused with the metadata.
+    scripted = idp.metadata_xml.replace(f"{idp.base_url}/idp/sso", "javascript:alert(1)//")
+    refused = owner.put(
+        f"/api/workspaces/{owner.workspace_id}/sso",
+        json={"protocol": "saml", "idp_metadata_xml": scripted, "allowed_domains": [at]},
+    )
+    error_of(refused, 400, "idp_metadata_xml")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Literal
 
+import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from tessera.common.v1 import common_pb2
@@ -60,6 +61,7 @@ MAX_SAML_RESPONSE = 1024 * 1024
 # How long a logout token without an expiry is remembered as spent.
 LOGOUT_TOKEN_SECONDS = 600
 MAX_LOGOUT_TOKEN = 16_384
+MAX_CLAIM = 1000
 
 
 class SsoSettingsInput(StrictInput):
@@ -102,6 +104,20 @@ def base_url(request: Request) -> str:
     if settings.public_url:
         return settings.public_url.rstrip("/")
     return str(request.base_url).rstrip("/")
+
+
+def _reachable_address(url: str, field: str) -> None:
+    """An address the outgoing client can parse (a host it can put on the wire), or 400
+    before anything is stored."""
+    if not url.strip():
+        return
+    try:
+        parsed = httpx.URL(url.strip())
+        host = parsed.host
+    except (httpx.InvalidURL, ValueError, TypeError):
+        host = ""
+    if not host:
+        raise ValidationFailed(f"{field} is not an address Tessera can reach", field=field)
 
 
 def _sp_entity_id(request: Request, workspace_id: str) -> str:
@@ -197,6 +213,9 @@ async def put_sso(
         metadata = await asyncio.to_thread(saml.read_metadata, body.idp_metadata_xml)
         issuer = metadata.entity_id
         check = {"ok": True, "sso_url": metadata.sso_url}
+    else:
+        for field in ("issuer", "keycloak_server_url"):
+            _reachable_address(getattr(body, field), field)
     config = identity_pb2.SsoConfig(
         protocol=body.protocol,
         issuer=issuer,
@@ -345,8 +364,11 @@ async def sso_link(
     `authorization_url` is where to send the browser, and the login that comes back is
     linked to this account (and makes it a member, with the role its groups give). The
     only way an existing account is signed in by a provider: never by its email alone."""
-    if caller.resolved is not None:
-        raise PermissionDenied("Sign in as yourself (not with a token) to link an account")
+    if caller.resolved is not None or caller.workspace_scope:
+        raise PermissionDenied(
+            "Sign in as yourself with your password (not a token, not another workspace's"
+            " single sign-on) to link your account"
+        )
     raw = await read_form_or_json(request) if await request.body() else {}
     body = parse(SsoLink, raw)
     started = await backends.call(
@@ -445,6 +467,8 @@ async def sso_callback(request: Request, backends: BackendsDep, providers: SsoDe
         ),
     )
     provider = claimed.provider
+    if provider.protocol == saml.SAML:
+        raise Unauthenticated("This sign-in went to a SAML identity provider, not OpenID")
     if "error" in given:
         reason = given["error"][:100]
         described = given.get("error_description", "")[:300]
@@ -471,7 +495,7 @@ async def sso_callback(request: Request, backends: BackendsDep, providers: SsoDe
             subject=_text_claim(claims, "sub"),
             email=_text_claim(claims, "email"),
             # Absent, the provider vouches for its addresses; false, it says it does not.
-            email_verified=claims.get("email_verified", True) not in (False, "false"),
+            email_verified=_email_verified(claims),
             name=_text_claim(claims, "name"),
             groups=_groups(claims.get(provider.groups_claim)),
             sid=_text_claim(claims, "sid"),
@@ -615,8 +639,30 @@ def _completed(
 
 
 def _text_claim(claims: dict[str, Any], name: str) -> str:
+    """A claim's text, or "" for none or for what no service could store (not a string, a
+    NUL, a lone surrogate, past MAX_CLAIM characters): the checks downstream then refuse
+    a missing subject or email."""
     value = claims.get(name)
-    return value if isinstance(value, str) else ""
+    return value if isinstance(value, str) and _storable(value) else ""
+
+
+def _storable(text: str) -> bool:
+    if len(text) > MAX_CLAIM or "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _email_verified(claims: dict[str, Any]) -> bool:
+    """A provider that sends no email_verified vouches for its addresses (Entra ID sends
+    none); one that sends it must say true."""
+    if "email_verified" not in claims:
+        return True
+    value = claims["email_verified"]
+    return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
 def _groups(value: Any) -> list[str]:
@@ -626,7 +672,7 @@ def _groups(value: Any) -> list[str]:
         return []
     groups: list[str] = []
     for item in value:
-        if isinstance(item, str) and item:
+        if isinstance(item, str) and item and _storable(item):
             groups.append(item)
             if item.startswith("/"):
                 groups.append(item.lstrip("/"))
@@ -680,9 +726,10 @@ async def sso_logout(
                 ctx=common_pb2.RequestContext(tenant_id=caller.workspace_scope)
             ),
         )
-        provider_logout_url = (
-            await providers.logout_url(provider, base_url(request) + LOGGED_OUT_PATH) or None
-        )
+        if provider.protocol != saml.SAML:
+            provider_logout_url = (
+                await providers.logout_url(provider, base_url(request) + LOGGED_OUT_PATH) or None
+            )
     answer = JSONResponse({"detail": "Logged out", "provider_logout_url": provider_logout_url})
     if caller.via == "session":
         answer.delete_cookie(SESSION_COOKIE, path="/")
@@ -715,7 +762,12 @@ async def backchannel_logout(
             ctx=_with_tenant(request_origin(request), workspace_id[:200])
         ),
     )
+    if provider.protocol == saml.SAML:
+        raise NotFound("This workspace signs in with SAML: it takes no OpenID logout token")
     claims = await providers.verify_logout_token(provider, token)
+    for name in ("sub", "sid", "jti"):
+        if name in claims and not _text_claim(claims, name):
+            raise ValidationFailed(f"The logout token's {name} is not usable", field=name)
     # A logout token is spent once, for as long as it could be presented.
     expires = claims.get("exp") or claims["iat"] + LOGOUT_TOKEN_SECONDS
     expires = min(expires, claims["iat"] + LOGOUT_TOKEN_SECONDS)
