@@ -29,7 +29,12 @@ from saml2.mdstore import MetadataStore
 from saml2.metadata import create_metadata_string
 from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NAMEID_FORMAT_UNSPECIFIED
 
-from services.kit.errors import ServiceUnavailable, Unauthenticated, ValidationFailed
+from services.kit.errors import (
+    ServiceUnavailable,
+    Unauthenticated,
+    UpstreamFailed,
+    ValidationFailed,
+)
 
 log = logging.getLogger(__name__)
 # pysaml2 logs every refusal at ERROR, with its traceback: the refusal is the client's
@@ -146,6 +151,15 @@ class SamlServiceProviders:
         self._clients: dict[tuple[str, str, str], Saml2Client] = {}
 
     def _client(self, sp_entity_id: str, acs_url: str, idp_metadata_xml: str) -> Saml2Client:
+        try:
+            return self._load_client(sp_entity_id, acs_url, idp_metadata_xml)
+        except Exception as error:  # pysaml2 refuses metadata past its validUntil, and more
+            raise UpstreamFailed(
+                "The identity provider's metadata can no longer be used"
+                f" ({type(error).__name__}); save its current metadata"
+            ) from None
+
+    def _load_client(self, sp_entity_id: str, acs_url: str, idp_metadata_xml: str) -> Saml2Client:
         key = (sp_entity_id, acs_url, hashlib.sha256(idp_metadata_xml.encode()).hexdigest())
         held = self._clients.get(key)
         if held is not None:
@@ -236,6 +250,14 @@ class SamlServiceProviders:
         return await asyncio.to_thread(check)
 
 
+def _epoch(moment: str) -> int:
+    try:
+        parsed = datetime.strptime(moment[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return 0
+    return int(parsed.timestamp())
+
+
 def _attributes(assertion: Any) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for statement in assertion.attribute_statement or []:
@@ -263,14 +285,17 @@ def _facts(parsed: Any, email_attribute: str, groups_attribute: str) -> SamlAsse
     session_index = ""
     for statement in assertion.authn_statement or []:
         session_index = statement.session_index or session_index
-    expires_at = 0
-    conditions = assertion.conditions
-    if conditions is not None and conditions.not_on_or_after:
-        expires_at = int(
-            datetime.strptime(conditions.not_on_or_after[:19], "%Y-%m-%dT%H:%M:%S")
-            .replace(tzinfo=UTC)
-            .timestamp()
-        )
+    # Until the last moment any part of it could still be presented.
+    moments = []
+    if assertion.conditions is not None:
+        moments.append(assertion.conditions.not_on_or_after)
+    for confirmation in assertion.subject.subject_confirmation if assertion.subject else []:
+        data = confirmation.subject_confirmation_data
+        if data is not None:
+            moments.append(data.not_on_or_after)
+    expires_at = max((_epoch(m) for m in moments if m), default=0)
+    if not assertion.id:
+        raise SamlRejected("The SAML assertion carries no ID")
     return SamlAssertion(
         subject=subject,
         email=email,

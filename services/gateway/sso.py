@@ -21,6 +21,7 @@ import base64
 import hashlib
 import ipaddress
 import json
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -285,6 +286,10 @@ class OpenIdProviders:
         only the times listed among the claims to check, and a logout token may carry no
         exp.)"""
         now = time.time()
+        for name in ("iat", "exp", "nbf"):
+            value = claims.get(name)
+            if value is not None and not (isinstance(value, int | float) and math.isfinite(value)):
+                raise TokenRejected(f"The token's {name} is not a time")
         issued_at = claims.get("iat")
         if not isinstance(issued_at, int | float) or issued_at > now + self.leeway_seconds:
             raise TokenRejected("The token was issued in the future (iat)")

@@ -575,12 +575,15 @@ class IdentityRepository:
             .values(revoked_at=now)
         )
 
-    async def refresh_family_of(self, token_hash: str) -> str | None:
+    async def refresh_family_of(self, token_hash: str) -> tuple[str, str] | None:
+        """(family id, the single sign-on workspace it is scoped to or "")."""
         t = tables.refresh_tokens
-        found: str | None = await self.session.scalar(
-            select(t.c.family_id).where(t.c.token_hash == token_hash)
-        )
-        return found
+        row = (
+            await self.session.execute(
+                select(t.c.family_id, t.c.workspace_id).where(t.c.token_hash == token_hash)
+            )
+        ).first()
+        return (row.family_id, row.workspace_id or "") if row is not None else None
 
     # Sessions
 
@@ -658,16 +661,19 @@ class IdentityRepository:
             .values(ended_at=now)
         )
 
-    async def end_session(self, id_hash: str, now: datetime) -> str | None:
-        """Ends a session that was still open; returns its account id."""
+    async def end_session(self, id_hash: str, now: datetime) -> tuple[str, str] | None:
+        """Ends a session that was still open; returns its account id and the single
+        sign-on workspace it was scoped to ("" for none)."""
         s = tables.sessions
-        account_id: str | None = await self.session.scalar(
-            update(s)
-            .where(s.c.id_hash == id_hash, s.c.ended_at.is_(None))
-            .values(ended_at=now)
-            .returning(s.c.account_id)
-        )
-        return account_id
+        row = (
+            await self.session.execute(
+                update(s)
+                .where(s.c.id_hash == id_hash, s.c.ended_at.is_(None))
+                .values(ended_at=now)
+                .returning(s.c.account_id, s.c.workspace_id)
+            )
+        ).first()
+        return (row.account_id, row.workspace_id or "") if row is not None else None
 
     # Signing keys: one current key signs; the next is published ahead of its turn; the
     # ones it replaced stay published until what they signed has expired.

@@ -628,8 +628,20 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     async def StartSsoLogin(
         self, request: identity_pb2.StartSsoLoginRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.StartedSsoLogin:
-        async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
-            return await sso.start_login(session, request, self.box)
+        if not request.link_username:
+            async with transaction(self.sessionmaker, tenant=ALL_TENANTS) as session:
+                return await sso.start_login(session, request, self.box)
+        # A link: the holder's password, checked and throttled as a login's.
+        attempt = LoginAttempt.member(request.link_username, request.ctx.client_ip)
+        async with self._password_check(
+            attempt, tenant=ALL_TENANTS, refused=_member_login_refused(request.ctx, "sso_link")
+        ) as session:
+            credentials = await service.authenticate(
+                session, request.link_username, request.link_password
+            )
+            return await sso.start_login(
+                session, request, self.box, link_account_id=credentials.account.id
+            )
 
     async def ClaimSsoLogin(
         self, request: identity_pb2.ClaimSsoLoginRequest, context: grpc.aio.ServicerContext

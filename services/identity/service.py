@@ -234,8 +234,9 @@ async def revoke_refresh_token(
     if not refresh_token:
         return
     repo = IdentityRepository(session)
-    family_id = await repo.refresh_family_of(hash_secret(refresh_token))
-    if family_id is not None:
+    found = await repo.refresh_family_of(hash_secret(refresh_token))
+    if found is not None:
+        family_id, scope = found
         await repo.revoke_refresh_family(family_id, utcnow())
         account_id = await audit.account_of_refresh_family(session, family_id)
         logout = audit.account_entry(
@@ -243,9 +244,11 @@ async def revoke_refresh_token(
             Action.LOGOUT,
             account_id,
             credential_id=family_id,
-            details={"method": "jwt"},
+            details={"method": "sso" if scope else "jwt"},
         )
-        await audit.record_for_account(session, account_id, logout)
+        await _record_login(
+            session, account_id, logout, LoginScope(workspace_id=scope) if scope else None
+        )
 
 
 async def _successor_in_grace(
@@ -332,8 +335,19 @@ async def end_session(
     if not session_id:
         return
     repo = IdentityRepository(session)
-    account_id = await repo.end_session(hash_secret(session_id), utcnow())
-    if account_id is None:
+    ended = await repo.end_session(hash_secret(session_id), utcnow())
+    if ended is None:
+        return
+    account_id, scope = ended
+    if scope:
+        # A single sign-on session's logout concerns its workspace alone.
+        logout = audit.account_entry(ctx, Action.LOGOUT, account_id, details={"method": "sso"})
+        await audit.record(session, scope, logout)
+        await events.record(session, events.session_ended(scope, account_id))
+        await events.record(
+            session,
+            events.credential_revoked(scope, kind=events.ONE_SESSION, account_id=account_id),
+        )
         return
     logout = audit.account_entry(ctx, Action.LOGOUT, account_id, details={"method": "session"})
     await audit.record_for_account(session, account_id, logout)
@@ -539,6 +553,12 @@ async def rotate_signing_keys(
     lifetime = timedelta(seconds=settings.access_token_ttl_seconds) + KEY_RETIREMENT_MARGIN
     await repo.retire_signing_keys(superseded_before=now - lifetime, now=now)
     return current
+
+
+async def authenticate(session: AsyncSession, username: str, password: str) -> Credentials:
+    """A password check, as a login's (for single sign-on links, which enforcement does not
+    stop: the holder proves the account is theirs)."""
+    return await _authenticate(IdentityRepository(session), username, password)
 
 
 async def _authenticate(repo: IdentityRepository, username: str, password: str) -> Credentials:

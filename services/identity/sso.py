@@ -5,14 +5,15 @@ The gateway speaks to the provider; identity keeps what must outlive one request
 shared by every gateway replica: the configuration (its client secret sealed), the state,
 nonce and PKCE verifier of each login until its callback claims it (once, and only from the
 browser that started it), the link from a provider's subject to an account, and the logout
-tokens already acted on.
+tokens and SAML assertions already acted on.
 
 An account is linked to a provider's subject once. A new subject whose email belongs to no
-account gets an account made for it (with no password); one whose email belongs to an
-account that is already a member of the workspace is linked to it, since the workspace's
-admins vouched for that person; one whose email belongs to anyone else is refused, or a
-workspace's provider could sign in as an outsider. A single sign-on login opens its own
-workspace only, whatever other workspaces the account belongs to."""
+account gets an account made for it (with no password). An existing account is never
+signed in by its email: its holder links it, proving its password, to a provider login
+that names the same address. A workspace's owners decide which provider it trusts; when
+that changes, every link and every single sign-on login into the workspace ends. A single
+sign-on login opens its own workspace only, whatever other workspaces the account belongs
+to."""
 
 from __future__ import annotations
 
@@ -148,6 +149,18 @@ class SsoConfig:
             updated_at=rfc3339(self.updated_at),
             idp_metadata_xml=self.idp_metadata_xml,
             email_attribute=self.email_attribute,
+        )
+
+    @property
+    def anchor(self) -> tuple[str, ...]:
+        """What says which provider the workspace trusts."""
+        return (
+            self.protocol,
+            self.issuer,
+            self.keycloak_server_url,
+            self.keycloak_realm,
+            self.client_id,
+            self.idp_metadata_xml,
         )
 
     def provider(self, box: SecretBox | None = None) -> identity_pb2.SsoProvider:
@@ -404,7 +417,8 @@ async def put_config(
     if protocol not in PROTOCOLS:
         raise Invalid(f"protocol must be one of: {', '.join(PROTOCOLS)}", field="protocol")
     existing = await _stored_config(session, workspace_id, for_update=True)
-    _owner_for_enforced(caller, given.enforce or (existing is not None and existing.enforce))
+    if given.enforce or (existing is not None and existing.enforce):
+        _owners_only(caller, "turns enforced single sign-on on, or changes it")
     if protocol == SAML:
         issuer, server, realm, client_id = _saml_issuer(given), "", "", ""
         sealed = None
@@ -444,6 +458,13 @@ async def put_config(
         "idp_metadata_xml": metadata or None,
         "email_attribute": email_attribute,
     }
+    anchor = (protocol, issuer, server, realm, client_id, metadata)
+    if existing is None or existing.anchor != anchor:
+        # Whoever names the provider decides who signs in as the members it links.
+        _owners_only(caller, "sets the provider a workspace trusts")
+    if existing is not None and existing.anchor != anchor:
+        # Another provider: nobody it did not link signs in through what it says.
+        await end_sso_logins_of(session, workspace_id, now)
     c = tables.sso_configs
     await session.execute(
         insert(c)
@@ -470,13 +491,26 @@ async def put_config(
     return stored
 
 
-def _owner_for_enforced(caller: Principal, enforced: bool) -> None:
-    """Enforcement closes the workspace to the owners' passwords but one: only an owner
-    turns it on, changes an enforced provider, or removes it."""
-    if enforced and caller.role != OWNER:
-        raise PermissionDenied(
-            "Only an owner turns enforced single sign-on on, or changes or removes it"
+def _owners_only(caller: Principal, what: str) -> None:
+    """The provider a workspace trusts decides who signs in as its linked members, owners
+    included, and enforcement closes the workspace to every owner's password but one:
+    owners decide those; admins may change the rest (domains, the group mapping)."""
+    if caller.role != OWNER:
+        raise PermissionDenied(f"Only an owner {what}")
+
+
+async def end_sso_logins_of(session: AsyncSession, workspace_id: str, now: datetime) -> None:
+    """Every single sign-on login into the workspace ends (sessions and refresh tokens, at
+    every gateway within a second) and every link to a provider's subject goes."""
+    repo = IdentityRepository(session)
+    accounts = await repo.end_sso_logins(workspace_id, subject="", sid="", now=now)
+    for account_id in accounts:
+        await events.record(
+            session,
+            events.credential_revoked(workspace_id, kind=events.ONE_SESSION, account_id=account_id),
         )
+    i = tables.sso_identities
+    await session.execute(delete(i).where(i.c.tenant_id == workspace_id))
 
 
 def _sealed_secret(
@@ -552,14 +586,14 @@ async def _claim_domains(session: AsyncSession, workspace_id: str, domains: list
 async def delete_config(session: AsyncSession, ctx: common_pb2.RequestContext) -> None:
     caller = Principal.of(ctx)
     workspace_id = caller.tenant_id
-    existing = await _stored_config(session, workspace_id, for_update=True)
-    _owner_for_enforced(caller, existing is not None and existing.enforce)
+    _owners_only(caller, "removes the workspace's single sign-on")
     c = tables.sso_configs
     deleted = await session.scalar(
         delete(c).where(c.c.tenant_id == workspace_id).returning(c.c.tenant_id)
     )
     if deleted is None:
         raise SsoNotConfigured()
+    await end_sso_logins_of(session, workspace_id, utcnow())
     await events.record(session, events.sso_changed(workspace_id))
     removed = AuditEntry.by(
         ctx, Action.SSO_REMOVED, target_type="workspace", target_id=workspace_id
@@ -646,6 +680,8 @@ async def start_login(
     session: AsyncSession,
     request: identity_pb2.StartSsoLoginRequest,
     box: SecretBox,
+    *,
+    link_account_id: str = "",
 ) -> identity_pb2.StartedSsoLogin:
     """Spans tenants until the workspace is known by its id or slug."""
     if request.response not in RESPONSES:
@@ -669,7 +705,7 @@ async def start_login(
             return_to=return_to,
             created_at=now,
             expires_at=now + timedelta(seconds=LOGIN_SECONDS),
-            link_account_id=request.link_account_id or None,
+            link_account_id=link_account_id or None,
         )
     )
     return identity_pb2.StartedSsoLogin(
@@ -822,10 +858,16 @@ async def _account_for(
         return account, False
     provisioned = False
     if request.link_account_id:
-        # The account's holder, signed in, asked for this link.
+        # The account's holder proved its password, and the provider names the same
+        # address: the same person.
         account = await repo.account(request.link_account_id)
         if account is None:
             raise SsoLoginInvalid()
+        if account.email != email:
+            raise SsoRefused(
+                "The identity provider signed in another address than this account's:"
+                " only an account's own address links it"
+            )
     else:
         account = await repo.account_by_email(email)
         if account is not None:

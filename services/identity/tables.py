@@ -107,6 +107,7 @@ refresh_tokens = Table(
     Column("sso_subject", Text),
     Column("sso_sid", Text),
     Index("ix_refresh_tokens_account_id", "account_id"),
+    Index("ix_refresh_tokens_workspace_id_sso_subject", "workspace_id", "sso_subject"),
     Index("ix_refresh_tokens_family_id", "family_id"),
 )
 

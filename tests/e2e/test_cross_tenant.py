@@ -686,7 +686,9 @@ BODIES: dict[str, Body] = {
     "sso_logout": lambda _, t, w: Payload(json={}),
     "backchannel_logout": lambda _, t, w: Payload(json={"logout_token": f"not.a.{w}"}),
     "saml_acs": lambda _, t, w: Payload(json={"SAMLResponse": w, "RelayState": w}),
-    "sso_link": lambda _, t, w: Payload(json={}),
+    "sso_link": lambda _, t, w: Payload(
+        json={"email": f"link-{w}@example.com", "password": "not the password"}
+    ),
     "create_app_user": lambda _, t, w: Payload(
         json={"email": f"au-{w}@example.com", "password": APP_USER_PASSWORD, "app_role": "basic"}
     ),

@@ -48,6 +48,7 @@ PUBLIC = {
     "backchannel_logout",
     "saml_acs",
     "saml_metadata",
+    "sso_link",
 }
 # Writes that take no body.
 BODILESS = {
@@ -410,7 +411,10 @@ def walk_single_sign_on(
         owner.get(sso)
         client.post("/auth/sso/discover", json={"email": f"someone@{domain}"})
         client.get(f"/auth/sso/{owner.workspace_id}/login")
-        owner.post(f"/auth/sso/{owner.workspace_id}/link", json={"response": "token"})
+        client.post(
+            f"/auth/sso/{owner.workspace_id}/link",
+            json={"email": owner.email, "password": owner.password, "response": "token"},
+        )
         hooks = {"response": [tessera_only]}
         with httpx.Client(timeout=30.0, event_hooks=hooks) as browser:
             sign_in(

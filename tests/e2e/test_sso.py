@@ -98,12 +98,11 @@ def link(
     login: str,
     **body: str,
 ) -> httpx.Response:
-    """The holder, signed in, links the provider's user `login` to their account; the
-    callback's answer."""
+    """The holder, proving their password, links the provider's user `login` to their
+    account; the callback's answer."""
     started = browser.post(
         f"{stack.gateway_url}/auth/sso/{workspace_id}/link",
-        json=body,
-        headers={"Authorization": f"JWT {holder.token}"},
+        json={"email": holder.email, "password": holder.password, **body},
     )
     assert started.status_code == 200, started.text
     callback = through_provider(
@@ -272,12 +271,20 @@ def test_settings_are_checked_and_only_for_owners_and_admins(
     error_of(editor.get(path, headers=headers), 403)
     admin = sign_up(client)
     join(owner, admin, "admin")
-    assert admin.put(path, json=good, headers=headers).status_code == 200
+    # The provider decides who signs in as the members it links, owners included: owners
+    # choose it; admins change the rest.
+    error_of(admin.put(path, json=good, headers=headers), 403)
+    assert owner.put(path, json=good).status_code == 200
+    mapped = good | {"group_roles": {"staff": "viewer"}, "default_role": "viewer"}
+    assert admin.put(path, json=mapped, headers=headers).status_code == 200
+    assert admin.get(path, headers=headers).json()["group_roles"] == {"staff": "viewer"}
+    error_of(admin.put(path, json=mapped | {"client_id": "another"}, headers=headers), 403)
+    error_of(admin.put(path, json=mapped | {"issuer": f"{acme.issuer}x"}, headers=headers), 403)
     # Enforcement closes the workspace to the owners' passwords: owners only decide it.
-    enforced = good | {"enforce": True, "break_glass_account_id": owner.account_id}
+    enforced = mapped | {"enforce": True, "break_glass_account_id": owner.account_id}
     error_of(admin.put(path, json=enforced, headers=headers), 403)
     assert owner.put(path, json=enforced).status_code == 200
-    error_of(admin.put(path, json=good, headers=headers), 403)
+    error_of(admin.put(path, json=mapped, headers=headers), 403)
     error_of(admin.delete(path, headers=headers), 403)
     assert owner.get(path).json()["enforce"] is True
     assert owner.put(path, json=good).status_code == 200
@@ -451,10 +458,14 @@ def test_who_may_come_in(client: httpx.Client, acme: OpenIdProvider, stack: Stac
     with httpx.Client(timeout=30.0) as browser:
         again = sign_in(browser, stack.gateway_url, owner.workspace_id, login=login)
         assert again.status_code == 302, again.text
-    # Linking needs the holder's own sign-in, not a token.
-    token = create_token(outsider, workspace_id=owner.workspace_id, name="t")["token"]
-    error_of(client.post(f"/auth/sso/{owner.workspace_id}/link", headers=token_auth(token)), 403)
-    error_of(client.post(f"/auth/sso/{owner.workspace_id}/link"), 401)
+    # Linking takes the holder's password, and a provider login of the account's address.
+    link_path = f"/auth/sso/{owner.workspace_id}/link"
+    error_of(client.post(link_path, json={"email": outsider.email, "password": "not it!"}), 401)
+    error_of(client.post(link_path, json={"email": outsider.email}), 400, "password")
+    stranger, _ = person(acme, at)
+    with httpx.Client(timeout=30.0) as browser:
+        mismatch = link(browser, stack, owner.workspace_id, owner, stranger)
+        assert "another address" in error_of(mismatch, 403)["message"]
     assert (
         client.post(
             "/api/user/token-auth/",
@@ -887,12 +898,40 @@ def test_a_single_sign_on_login_links_nothing_else(
     first_domain, second_domain = domain(), domain()
     configure(first, acme, [first_domain], default_role="viewer")
     configure(second, globex, [second_domain], client_id="tessera-globex", default_role="viewer")
-    login, _ = person(acme, first_domain)
+    login, email = person(acme, first_domain)
     with httpx.Client(timeout=30.0) as browser:
         assert sign_in(browser, stack.gateway_url, first.workspace_id, login=login).is_redirect
+        # An account the provider made has no password: it links nothing elsewhere.
         linked = browser.post(
             f"{stack.gateway_url}/auth/sso/{second.workspace_id}/link",
-            json={},
+            json={"email": email, "password": "whatever it is"},
             headers={"X-CSRFToken": browser.cookies["csrftoken"]},
         )
-        error_of(linked, 403)
+        error_of(linked, 401)
+
+
+def test_another_provider_ends_every_link_and_login(
+    client: httpx.Client, acme: OpenIdProvider, globex: OpenIdProvider, stack: Stack
+) -> None:
+    owner = sign_up(client)
+    at = domain()
+    configure(owner, acme, [at], default_role="viewer")
+    login, email = person(acme, at)
+    with httpx.Client(timeout=30.0) as browser:
+        assert sign_in(browser, stack.gateway_url, owner.workspace_id, login=login).is_redirect
+        tokens = sign_in(
+            browser, stack.gateway_url, owner.workspace_id, login=login, response="token"
+        ).json()
+        configure(owner, globex, [at], client_id="tessera-globex", default_role="viewer")
+        eventually(lambda: browser.get(f"{stack.gateway_url}/api/workspaces/").status_code == 401)
+        eventually(lambda: refresh_token_revoked(stack, tokens["refresh_token"]))
+    with psycopg.connect(database_url(stack, "identity")) as db:
+        links = db.execute(
+            "SELECT count(*) FROM sso_identities WHERE tenant_id = %s", (owner.workspace_id,)
+        ).fetchone()
+    assert links == (0,)
+    # The new provider's user of that address finds the account the old one made: it is
+    # not theirs to take.
+    globex.set_user(login, email=email, email_verified=True)
+    with httpx.Client(timeout=30.0) as browser:
+        error_of(sign_in(browser, stack.gateway_url, owner.workspace_id, login=login), 409)

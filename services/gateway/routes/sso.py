@@ -39,7 +39,6 @@ from services.gateway.sso import OpenIdProviders
 from services.kit.errors import (
     DomainError,
     NotFound,
-    PermissionDenied,
     Unauthenticated,
     ValidationFailed,
 )
@@ -343,6 +342,9 @@ async def sso_login(
 
 
 class SsoLink(StrictInput):
+    # The account's own email and password: who asks for the link.
+    email: str
+    password: str
     response: str = "session"
     next: str = ""
 
@@ -350,34 +352,30 @@ class SsoLink(StrictInput):
 @router.post(
     "/auth/sso/{workspace}/link",
     **returns(shapes.SsoLinkStarted),
-    openapi_extra=json_body(SsoLink, required=False),
+    openapi_extra=json_body(SsoLink, form=True),
 )
 async def sso_link(
     workspace: str,
     request: Request,
-    caller: CallerDep,
     backends: BackendsDep,
     providers: SsoDep,
     service_providers: SamlDep,
 ) -> Response:
-    """Links the workspace's provider identity to the signed-in account: the answer's
-    `authorization_url` is where to send the browser, and the login that comes back is
-    linked to this account (and makes it a member, with the role its groups give). The
-    only way an existing account is signed in by a provider: never by its email alone."""
-    if caller.resolved is not None or caller.workspace_scope:
-        raise PermissionDenied(
-            "Sign in as yourself with your password (not a token, not another workspace's"
-            " single sign-on) to link your account"
-        )
-    raw = await read_form_or_json(request) if await request.body() else {}
-    body = parse(SsoLink, raw)
+    """Links an existing account to the workspace's provider, its holder proving its
+    password (checked and throttled like a login, and allowed where the workspace
+    enforces single sign-on): the answer's `authorization_url` is where to send the
+    browser, and the provider login that comes back, for the account's own address, is
+    linked to the account (and makes it a member, with the role its groups give). The only
+    way an existing account is signed in by a provider: never by its email alone."""
+    body = parse(SsoLink, await read_form_or_json(request))
     started = await backends.call(
         backends.identity.StartSsoLogin,
         identity_pb2.StartSsoLoginRequest(
             workspace=workspace[:200],
             response=body.response,
             return_to=body.next,
-            link_account_id=caller.account_id,
+            link_username=body.email,
+            link_password=body.password,
             ctx=request_origin(request),
         ),
     )

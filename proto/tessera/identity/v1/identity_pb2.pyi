@@ -759,18 +759,20 @@ class DiscoveredSso(_message.Message):
     def __init__(self, workspace_id: _Optional[str] = ..., workspace_name: _Optional[str] = ..., enforce: _Optional[bool] = ...) -> None: ...
 
 class StartSsoLoginRequest(_message.Message):
-    __slots__ = ("workspace", "link_account_id", "response", "return_to", "ctx")
+    __slots__ = ("workspace", "link_username", "link_password", "response", "return_to", "ctx")
     WORKSPACE_FIELD_NUMBER: _ClassVar[int]
-    LINK_ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    LINK_USERNAME_FIELD_NUMBER: _ClassVar[int]
+    LINK_PASSWORD_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_FIELD_NUMBER: _ClassVar[int]
     RETURN_TO_FIELD_NUMBER: _ClassVar[int]
     CTX_FIELD_NUMBER: _ClassVar[int]
     workspace: str
-    link_account_id: str
+    link_username: str
+    link_password: str
     response: str
     return_to: str
     ctx: _common_pb2.RequestContext
-    def __init__(self, workspace: _Optional[str] = ..., link_account_id: _Optional[str] = ..., response: _Optional[str] = ..., return_to: _Optional[str] = ..., ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
+    def __init__(self, workspace: _Optional[str] = ..., link_username: _Optional[str] = ..., link_password: _Optional[str] = ..., response: _Optional[str] = ..., return_to: _Optional[str] = ..., ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ...) -> None: ...
 
 class StartedSsoLogin(_message.Message):
     __slots__ = ("workspace_id", "issuer", "client_id", "state", "nonce", "code_verifier", "binding", "expires_in", "protocol", "idp_metadata_xml")
