@@ -20,14 +20,7 @@ import logging
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
-from saml2.client import Saml2Client
-from saml2.config import SPConfig
-from saml2.mdstore import MetadataStore
-from saml2.metadata import create_metadata_string
-from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NAMEID_FORMAT_UNSPECIFIED
+from typing import TYPE_CHECKING, Any
 
 from services.kit.errors import (
     ServiceUnavailable,
@@ -36,12 +29,21 @@ from services.kit.errors import (
     ValidationFailed,
 )
 
+if TYPE_CHECKING:
+    from saml2.client import Saml2Client
+
 log = logging.getLogger(__name__)
 # pysaml2 logs every refusal at ERROR, with its traceback: the refusal is the client's
 # answer, and one line of ours (below) says why.
 logging.getLogger("saml2").setLevel(logging.CRITICAL)
 
 SAML = "saml"
+# SAML's own names for the bindings and name id formats (pysaml2 has them too, but it is
+# loaded only once a workspace uses SAML: it costs a gateway ~30 MB).
+BINDING_HTTP_POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+BINDING_HTTP_REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+NAMEID_FORMAT_EMAILADDRESS = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+NAMEID_FORMAT_UNSPECIFIED = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
 MAX_METADATA_BYTES = 512 * 1024
 # The attributes an email address arrives under, by default, besides an emailAddress NameID.
 EMAIL_ATTRIBUTES = (
@@ -105,6 +107,8 @@ def read_metadata(xml: str) -> IdentityProviderMetadata:
             f"idp_metadata_xml is the provider's SAML metadata, at most {MAX_METADATA_BYTES} bytes",
             field="idp_metadata_xml",
         )
+    from saml2.mdstore import MetadataStore
+
     store = MetadataStore(None, None)
     try:
         store.load("inline", xml)
@@ -164,6 +168,9 @@ class SamlServiceProviders:
         held = self._clients.get(key)
         if held is not None:
             return held
+        from saml2.client import Saml2Client
+        from saml2.config import SPConfig
+
         config = SPConfig()
         config.load(
             {
@@ -194,6 +201,8 @@ class SamlServiceProviders:
 
         def build() -> str:
             client = self._client(sp_entity_id, acs_url, "")
+            from saml2.metadata import create_metadata_string
+
             return create_metadata_string(None, client.config, valid=24 * 365).decode()
 
         return await asyncio.to_thread(build)

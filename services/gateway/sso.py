@@ -24,19 +24,21 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import httpx
 from jwcrypto import jwk
 from jwcrypto.common import JWException
 from jwcrypto.jwt import JWTMissingKey
-from keycloak import KeycloakOpenID
 from tessera.identity.v1 import identity_pb2
 
 from services.kit.errors import ServiceUnavailable, Unauthenticated, UpstreamFailed
 from services.kit.expiring import ExpiringCache
 from services.kit.outbound import OutboundClient, OutboundRefused
+
+if TYPE_CHECKING:
+    from keycloak import KeycloakOpenID
 
 # Asymmetric signatures only: an HS256 token would be checked against the client secret,
 # and "none" is no signature at all.
@@ -342,6 +344,9 @@ class OpenIdProviders:
                 self._verifiers.clear()
             # Verification only: a_decode_token with a key given makes no request of its own.
             server, _, realm = provider.issuer.rpartition("/realms/")
+            # Loaded with the first login: python-keycloak costs a gateway ~20 MB.
+            from keycloak import KeycloakOpenID
+
             held = KeycloakOpenID(
                 server_url=server or provider.issuer,
                 realm_name=realm,
