@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from fastapi import Request
+from fastapi import Request, Response
 from tessera.common.v1 import common_pb2
 from tessera.identity.v1 import identity_pb2
 from tessera.schema.v1 import schema_pb2
@@ -241,6 +241,12 @@ class MembershipCache:
             self._entries.clear()
         else:
             self._entries.drop(account_id)
+
+    def forget_workspace(self, workspace_id: str) -> None:
+        """Drops the memberships of the accounts that are members of the workspace."""
+        self._entries.drop_where(
+            lambda held: any(m.workspace.id == workspace_id for m in held.memberships)
+        )
 
 
 class CredentialCache:
@@ -451,6 +457,15 @@ class Authenticator:
             return [m for m in memberships if m.workspace.id == caller.workspace_scope]
         return [m for m in memberships if not m.sso_required]
 
+    async def end_session(self, request: Request, session_id: str) -> None:
+        """Ends a cookie session at identity, and drops it from this replica at once (the
+        others when identity's revocation reaches them)."""
+        await self.backends.call(
+            self.backends.identity.EndSession,
+            identity_pb2.EndSessionRequest(session_id=session_id, ctx=request_origin(request)),
+        )
+        self.sessions.forget_session(session_id)
+
     def _check_csrf(self, request: Request, session_csrf: str) -> None:
         """Double submit: the X-CSRFToken header matches the session's token (the value of
         the csrftoken cookie). Without it, a write passes only if a cross-site page could
@@ -487,6 +502,39 @@ class Authenticator:
             return True
         own = f"{request.url.scheme}://{request.headers.get('host', '')}"
         return origin == own or origin in self.settings.allowed_origins
+
+
+def public_base_url(request: Request, settings: GatewaySettings) -> str:
+    """The gateway's address as browsers reach it, for the redirect URIs registered at
+    identity providers and OAuth servers: GATEWAY_PUBLIC_URL, else the request's own."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    return str(request.base_url).rstrip("/")
+
+
+def set_session_cookies(
+    response: Response, settings: GatewaySettings, session_id: str, csrf_token: str
+) -> None:
+    """The HttpOnly session cookie and the CSRF token's cookie, which the page's script
+    reads to echo it in X-CSRFToken."""
+    for name, value, http_only in (
+        (SESSION_COOKIE, session_id, True),
+        (CSRF_COOKIE, csrf_token, False),
+    ):
+        response.set_cookie(
+            name,
+            value,
+            max_age=settings.session_cookie_max_age_seconds,
+            httponly=http_only,
+            samesite="lax",
+            secure=settings.cookie_secure,
+            path="/",
+        )
+
+
+def clear_session_cookies(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
 
 
 def request_origin(request: Request) -> common_pb2.RequestContext:

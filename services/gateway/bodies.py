@@ -98,15 +98,19 @@ def parse(model: type[Model], data: Any) -> Model:
         raise ValidationFailed(message, field=field) from None
 
 
+def encodable(text: str) -> bool:
+    """Whether UTF-8 can carry `text`: JSON's "\ud800" cannot be sent to any service."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _unencodable(data: Any, path: str = "") -> str | None:
-    """Where `data` holds a string UTF-8 cannot carry (JSON's "\ud800"), which no service
-    could be sent; None when nowhere."""
+    """Where `data` holds a string UTF-8 cannot carry; None when nowhere."""
     if isinstance(data, str):
-        try:
-            data.encode("utf-8")
-        except UnicodeEncodeError:
-            return path or "body"
-        return None
+        return None if encodable(data) else (path or "body")
     if isinstance(data, dict):
         for key, value in data.items():
             found = _unencodable(key, path) or _unencodable(

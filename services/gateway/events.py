@@ -19,6 +19,7 @@ from nats.aio.msg import Msg
 from services.gateway.app_spec import AppDefinitions
 from services.gateway.auth import Authenticator
 from services.kit.nats.events import Event
+from services.kit.nats.permissions import SSO_ENFORCEMENT_CHANGED
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,10 @@ def membership_invalidator(authenticator: Authenticator) -> Callable[[Msg], Awai
             return
         data = event.data if isinstance(event.data, dict) else {}
         account_id = data.get("account_id")
+        if event.entity == "member" and event.action == SSO_ENFORCEMENT_CHANGED:
+            # Its members' password logins open it no more, or again: only they change.
+            authenticator.memberships.forget_workspace(str(data.get("workspace_id", "")))
+            return
         if event.entity == "member":
             authenticator.memberships.forget(account_id)
             authenticator.credentials.forget(account_id=account_id)

@@ -34,6 +34,16 @@ def user(account: identity_pb2.Account) -> shapes.User:
     }
 
 
+def tokens(access_token: str, refresh_token: str, account: identity_pb2.Account) -> shapes.Tokens:
+    # The access JWT under Baserow's name and the OAuth name.
+    return {
+        "token": access_token,
+        "access_token": access_token,
+        "refresh_token": refresh_token,
+        "user": user(account),
+    }
+
+
 def workspace(ws: identity_pb2.Workspace, role: str | None = None) -> shapes.Workspace:
     body: shapes.Workspace = {
         "id": ws.id,

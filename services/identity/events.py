@@ -9,6 +9,7 @@ from services.identity import tables
 from services.identity.models import Account, AppUser, Workspace
 from services.kit.nats.events import Event
 from services.kit.nats.outbox import OutboxWriter
+from services.kit.nats.permissions import SSO_ENFORCEMENT_CHANGED
 
 SERVICE = "identity"
 # The kind of a revocation that ends every login of an account (a password change).
@@ -98,16 +99,16 @@ def member_removed(workspace_id: str, account_id: str) -> Event:
     )
 
 
-def sso_changed(workspace_id: str) -> Event:
-    """The workspace's single sign-on changed: whether it is enforced may have, and with
-    it which workspaces a password login opens, for any of its members. Gateways drop
-    what they hold of everyone's memberships (a member event naming no account)."""
+def sso_enforcement_changed(workspace_id: str) -> Event:
+    """Whether the workspace enforces single sign-on, or on whom, changed: which
+    workspaces a password login opens changed for its members. Gateways drop what they
+    hold of the memberships of this workspace's members."""
     return Event.new(
         service=SERVICE,
         tenant=workspace_id,
         entity="member",
-        action="sso_changed",
-        data={"workspace_id": workspace_id, "account_id": None},
+        action=SSO_ENFORCEMENT_CHANGED,
+        data={"workspace_id": workspace_id},
     )
 
 

@@ -121,7 +121,7 @@ async def update_member(
         await events.record(
             session, events.member_role_changed(caller.tenant_id, account_id, role, member.role)
         )
-        changed = _member_entry(
+        changed = member_entry(
             ctx,
             Action.MEMBER_ROLE_CHANGED,
             account_id,
@@ -150,7 +150,7 @@ async def remove_member(
         await _keep_an_owner(repo, caller.tenant_id, account_id)
     await repo.remove_member(caller.tenant_id, account_id)
     await events.record(session, events.member_removed(caller.tenant_id, account_id))
-    removed = _member_entry(ctx, Action.MEMBER_REMOVED, account_id, {"role": member.role})
+    removed = member_entry(ctx, Action.MEMBER_REMOVED, account_id, {"role": member.role})
     await audit.record(session, caller.tenant_id, removed)
 
 
@@ -184,7 +184,7 @@ async def _join(
     if account_created:
         details["account_created"] = True
     await audit.record(
-        session, caller.tenant_id, _member_entry(ctx, Action.MEMBER_ADDED, account.id, details)
+        session, caller.tenant_id, member_entry(ctx, Action.MEMBER_ADDED, account.id, details)
     )
     member = await repo.member(caller.tenant_id, account.id)
     assert member is not None
@@ -219,7 +219,7 @@ async def _create_account(
     return account
 
 
-def _member_entry(
+def member_entry(
     ctx: common_pb2.RequestContext, action: Action, account_id: str, details: dict[str, Detail]
 ) -> AuditEntry:
     return AuditEntry.by(ctx, action, target_type="account", target_id=account_id, details=details)

@@ -30,10 +30,11 @@ from tessera.common.v1 import common_pb2
 from tessera.identity.v1 import identity_pb2
 
 from services.identity import audit, events, tables, validation
+from services.identity.members import member_entry
 from services.identity.models import Account, Membership, Workspace
 from services.identity.repository import IdentityRepository
 from services.identity.tokens import hash_secret
-from services.kit.access import ROLE_RANK, Principal
+from services.kit.access import ROLE_RANK, ROLES, Kind, Principal
 from services.kit.audit import Action, AuditEntry, Detail
 from services.kit.clock import rfc3339, utcnow
 from services.kit.errors import Conflict, NotFound, PermissionDenied, Unauthenticated
@@ -45,7 +46,7 @@ OIDC, SAML = "oidc", "saml"
 PROTOCOLS = (OIDC, SAML)
 OWNER = "owner"
 # What a provider's groups may grant: owners are made in Tessera, never by a provider.
-MAPPABLE_ROLES = ("viewer", "editor", "builder", "admin")
+MAPPABLE_ROLES = tuple(role for role in ROLES if role != OWNER)
 SESSION, TOKEN = "session", "token"
 RESPONSES = (SESSION, TOKEN)
 LOGIN_SECONDS = 600
@@ -69,10 +70,6 @@ SPENT_MAX_SECONDS = 24 * 3600
 _REALM = re.compile(r"[A-Za-z0-9._-]{1,255}")
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 _CLAIM = re.compile(r"[A-Za-z0-9_:./-]{1,100}")
-
-
-def _printable(value: str) -> bool:
-    return value.isprintable()
 
 
 def client_secret_context(workspace_id: str) -> str:
@@ -203,7 +200,7 @@ class CompletedLogin:
 
 def _url(raw: str, field: str) -> str:
     url = raw.strip().rstrip("/")
-    if not url or len(url) > MAX_URL or not _printable(url):
+    if not url or len(url) > MAX_URL or not url.isprintable():
         raise Invalid(f"{field} must be an http or https URL", field=field)
     try:
         parts = urlsplit(url)
@@ -300,7 +297,7 @@ def _group_roles(raw: dict[str, str]) -> dict[str, str]:
     if len(raw) > MAX_GROUP_ROLES:
         raise Invalid(f"At most {MAX_GROUP_ROLES} group mappings", field="group_roles")
     for group, role in raw.items():
-        if not group or len(group) > MAX_GROUP or not _printable(group):
+        if not group or len(group) > MAX_GROUP or not group.isprintable():
             raise Invalid(f"A group is 1 to {MAX_GROUP} printable characters", field="group_roles")
         if role not in MAPPABLE_ROLES:
             raise Invalid(
@@ -311,13 +308,13 @@ def _group_roles(raw: dict[str, str]) -> dict[str, str]:
 
 def _client_id(raw: str) -> str:
     client_id = raw.strip()
-    if not client_id or len(client_id) > MAX_CLIENT_ID or not _printable(client_id):
+    if not client_id or len(client_id) > MAX_CLIENT_ID or not client_id.isprintable():
         raise Invalid(f"client_id is 1 to {MAX_CLIENT_ID} printable characters", field="client_id")
     return client_id
 
 
 def _client_secret(raw: str) -> str:
-    if not raw or len(raw) > MAX_CLIENT_SECRET or not _printable(raw):
+    if not raw or len(raw) > MAX_CLIENT_SECRET or not raw.isprintable():
         raise Invalid(
             f"client_secret is 1 to {MAX_CLIENT_SECRET} printable characters",
             field="client_secret",
@@ -334,7 +331,7 @@ def _return_to(raw: str) -> str:
         or not raw.startswith("/")
         or raw.startswith("//")
         or "\\" in raw
-        or not _printable(raw)
+        or not raw.isprintable()
     ):
         raise Invalid("next must be a path on this site, like /apps", field="next")
     return raw
@@ -428,7 +425,7 @@ async def put_config(
         sealed = _sealed_secret(workspace_id, client_secret, existing, box)
     metadata = given.idp_metadata_xml if protocol == SAML else ""
     email_attribute = given.email_attribute.strip() if protocol == SAML else ""
-    if len(email_attribute) > MAX_GROUP or not _printable(email_attribute):
+    if len(email_attribute) > MAX_GROUP or not email_attribute.isprintable():
         raise Invalid("email_attribute is an attribute name", field="email_attribute")
     domains = _domains(list(given.allowed_domains))
     group_roles = _group_roles(dict(given.group_roles))
@@ -466,15 +463,19 @@ async def put_config(
         # Another provider: nobody it did not link signs in through what it says.
         await end_sso_logins_of(session, workspace_id, now)
     c = tables.sso_configs
-    await session.execute(
-        insert(c)
-        .values(tenant_id=workspace_id, created_at=now, **values)
-        .on_conflict_do_update(index_elements=[c.c.tenant_id], set_=values)
-    )
+    row = (
+        await session.execute(
+            insert(c)
+            .values(tenant_id=workspace_id, created_at=now, **values)
+            .on_conflict_do_update(index_elements=[c.c.tenant_id], set_=values)
+            .returning(c)
+        )
+    ).one()
     await _claim_domains(session, workspace_id, domains)
-    stored = await _stored_config(session, workspace_id)
-    assert stored is not None
-    await events.record(session, events.sso_changed(workspace_id))
+    stored = _config_of(row, domains)
+    was = (existing.enforce, existing.break_glass_account_id) if existing else (False, "")
+    if was != (stored.enforce, stored.break_glass_account_id):
+        await events.record(session, events.sso_enforcement_changed(workspace_id))
     details: dict[str, Detail] = {
         "issuer": issuer[:200],
         "enforce": given.enforce,
@@ -531,7 +532,7 @@ def _saml_issuer(given: identity_pb2.SsoConfig) -> str:
             field="idp_metadata_xml",
         )
     entity_id = given.issuer.strip()
-    if not entity_id or len(entity_id) > MAX_URL or not _printable(entity_id):
+    if not entity_id or len(entity_id) > MAX_URL or not entity_id.isprintable():
         raise Invalid("The metadata names no identity provider", field="idp_metadata_xml")
     return entity_id
 
@@ -588,13 +589,14 @@ async def delete_config(session: AsyncSession, ctx: common_pb2.RequestContext) -
     workspace_id = caller.tenant_id
     _owners_only(caller, "removes the workspace's single sign-on")
     c = tables.sso_configs
-    deleted = await session.scalar(
-        delete(c).where(c.c.tenant_id == workspace_id).returning(c.c.tenant_id)
+    enforced = await session.scalar(
+        delete(c).where(c.c.tenant_id == workspace_id).returning(c.c.enforce)
     )
-    if deleted is None:
+    if enforced is None:
         raise SsoNotConfigured()
     await end_sso_logins_of(session, workspace_id, utcnow())
-    await events.record(session, events.sso_changed(workspace_id))
+    if enforced:
+        await events.record(session, events.sso_enforcement_changed(workspace_id))
     removed = AuditEntry.by(
         ctx, Action.SSO_REMOVED, target_type="workspace", target_id=workspace_id
     )
@@ -770,7 +772,7 @@ async def complete_login(
     if config is None or config.issuer != request.issuer:
         raise SsoNotConfigured()
     subject = request.subject
-    if not subject or len(subject) > MAX_SUBJECT or not _printable(subject):
+    if not subject or len(subject) > MAX_SUBJECT or not subject.isprintable():
         raise SsoRefused("The provider's ID token names no usable subject")
     email = validation.normalize_email(request.email)
     if not validation.is_valid_email(email):
@@ -798,7 +800,10 @@ async def complete_login(
         if member is not None:
             await repo.remove_member(workspace_id, account.id)
             await events.record(session, events.member_removed(workspace_id, account.id))
-            await _member_audit(session, ctx, Action.MEMBER_REMOVED, account.id, member.role)
+            removed = member_entry(
+                ctx, Action.MEMBER_REMOVED, account.id, {"role": member.role, "by": "sso"}
+            )
+            await audit.record(session, workspace_id, removed)
         return CompletedLogin(
             account=account,
             membership=None,
@@ -811,7 +816,8 @@ async def complete_login(
         ):
             raise Conflict("This sign-in raced another one of the same person; sign in again")
         await events.record(session, events.member_added(workspace_id, account.id, role))
-        await _member_audit(session, ctx, Action.MEMBER_ADDED, account.id, role)
+        added = member_entry(ctx, Action.MEMBER_ADDED, account.id, {"role": role, "by": "sso"})
+        await audit.record(session, workspace_id, added)
         membership = Membership(workspace=await _workspace(repo, workspace_id), role=role)
     else:
         if role != member.role:
@@ -819,14 +825,13 @@ async def complete_login(
             await events.record(
                 session, events.member_role_changed(workspace_id, account.id, role, member.role)
             )
-            entry = AuditEntry.by(
+            changed = member_entry(
                 ctx,
                 Action.MEMBER_ROLE_CHANGED,
-                target_type="account",
-                target_id=account.id,
-                details={"role": role, "previous_role": member.role, "by": "sso"},
+                account.id,
+                {"role": role, "previous_role": member.role, "by": "sso"},
             )
-            await audit.record(session, workspace_id, entry)
+            await audit.record(session, workspace_id, changed)
         membership = Membership(workspace=await _workspace(repo, workspace_id), role=role)
     return CompletedLogin(account=account, membership=membership, provisioned=provisioned)
 
@@ -909,7 +914,7 @@ async def _account_for(
 
 def _assertion_key(assertion_id: str) -> str:
     """Where a spent SAML assertion is kept beside spent logout tokens."""
-    if len(assertion_id) > MAX_ASSERTION_ID or not _printable(assertion_id):
+    if len(assertion_id) > MAX_ASSERTION_ID or not assertion_id.isprintable():
         raise SsoRefused("The SAML assertion's id is not usable")
     return f"saml:{assertion_id}"
 
@@ -930,25 +935,8 @@ def _acting(
     ctx = common_pb2.RequestContext()
     ctx.CopyFrom(origin)
     ctx.tenant_id, ctx.account_id, ctx.principal_id = workspace_id, account_id, account_id
-    ctx.principal_kind = "user"
+    ctx.principal_kind = Kind.USER
     return ctx
-
-
-async def _member_audit(
-    session: AsyncSession,
-    ctx: common_pb2.RequestContext,
-    action: Action,
-    account_id: str,
-    role: str,
-) -> None:
-    entry = AuditEntry.by(
-        ctx,
-        action,
-        target_type="account",
-        target_id=account_id,
-        details={"role": role, "by": "sso"},
-    )
-    await audit.record(session, ctx.tenant_id, entry)
 
 
 # Back-channel logout
@@ -965,7 +953,7 @@ async def spend_token(
         max(expires_at, int(now.timestamp()) + SPENT_MIN_SECONDS),
         int(now.timestamp()) + SPENT_MAX_SECONDS,
     )
-    if not token_id or len(token_id) > MAX_SUBJECT or not _printable(token_id):
+    if not token_id or len(token_id) > MAX_SUBJECT or not token_id.isprintable():
         return False
     t = tables.sso_spent_tokens
     spent = await session.scalar(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import httpx
+import psycopg
 import pytest
 
 from services.devstack.stack import Stack
@@ -58,6 +59,14 @@ def tenant(client: httpx.Client) -> Tenant:
 @pytest.fixture
 def other_tenant(client: httpx.Client) -> Tenant:
     return sign_up(client, name="Grace Hopper")
+
+
+def accounts_with(stack: Stack, email: str) -> int:
+    """How many accounts have the address, read in identity's database."""
+    with psycopg.connect(database_url(stack, "identity")) as db:
+        row = db.execute("SELECT count(*) FROM accounts WHERE email = %s", (email,)).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def database_url(stack: Stack, service: str) -> str:

@@ -21,8 +21,8 @@ import pytest
 
 from services.devstack.infra import free_port
 from services.devstack.stack import Stack
-from tests.e2e.conftest import database_url
-from tests.factories.accounts import Tenant, sign_up
+from tests.e2e.conftest import accounts_with, database_url
+from tests.factories.accounts import Tenant, sign_up, unique_domain
 from tests.factories.credentials import create_token, join, token_auth
 from tests.factories.tables import error_of
 from tests.support.openid import (
@@ -48,10 +48,6 @@ def acme(stack: Stack) -> Iterator[OpenIdProvider]:
 
 def sso_path(workspace_id: str) -> str:
     return f"/api/workspaces/{workspace_id}/sso"
-
-
-def domain() -> str:
-    return f"acme-{secrets.token_hex(4)}.test"
 
 
 def configure(
@@ -136,7 +132,7 @@ def test_settings_are_kept_with_the_secret_write_only(
     client: httpx.Client, acme: OpenIdProvider, stack: Stack
 ) -> None:
     owner = sign_up(client)
-    at = domain()
+    at = unique_domain("acme")
     settings = configure(owner, acme, [at.upper(), at])
     assert settings["issuer"] == acme.issuer
     assert settings["allowed_domains"] == [at]
@@ -170,7 +166,7 @@ def test_first_login_makes_the_account_and_later_logins_follow_the_groups(
     client: httpx.Client, acme: OpenIdProvider, stack: Stack, browser: httpx.Client
 ) -> None:
     owner = sign_up(client)
-    at = domain()
+    at = unique_domain("acme")
     configure(owner, acme, [at])
     login, email = person(acme, at, "engineering")
 
@@ -205,7 +201,7 @@ def test_token_response_gives_tokens_for_that_workspace_only(
     client: httpx.Client, acme: OpenIdProvider, stack: Stack, browser: httpx.Client
 ) -> None:
     owner = sign_up(client)
-    at = domain()
+    at = unique_domain("acme")
     configure(owner, acme, [at], default_role="editor")
     login, email = person(acme, at)
     answer = sign_in(browser, stack.gateway_url, owner.workspace_id, login=login, response="token")
@@ -232,7 +228,7 @@ def test_settings_are_checked_and_only_for_owners_and_admins(
     client: httpx.Client, acme: OpenIdProvider
 ) -> None:
     owner = sign_up(client)
-    at = domain()
+    at = unique_domain("acme")
     path = sso_path(owner.workspace_id)
     good = {
         "issuer": acme.issuer,
@@ -296,7 +292,7 @@ def test_login_parameters_are_checked(
     client: httpx.Client, acme: OpenIdProvider, browser: httpx.Client, stack: Stack
 ) -> None:
     owner = sign_up(client)
-    configure(owner, acme, [domain()])
+    configure(owner, acme, [unique_domain("acme")])
     login_path = f"/auth/sso/{owner.workspace_id}/login"
     error_of(client.get(login_path, params={"next": "//evil.example/"}), 400, "next")
     error_of(client.get(login_path, params={"next": "https://evil.example/"}), 400, "next")
@@ -341,7 +337,7 @@ def test_a_bad_id_token_is_refused_and_makes_nothing(
     spoil: str, client: httpx.Client, acme: OpenIdProvider, stack: Stack
 ) -> None:
     owner = sign_up(client)
-    at = domain()
+    at = unique_domain("acme")
     configure(owner, acme, [at], default_role="viewer")
     login, email = person(acme, at)
     if spoil == "replay":
@@ -356,16 +352,14 @@ def test_a_bad_id_token_is_refused_and_makes_nothing(
         refused = sign_in(browser, stack.gateway_url, owner.workspace_id, login=login)
         error_of(refused, 401)
         assert not browser.cookies.get("sessionid")
-    with psycopg.connect(database_url(stack, "identity")) as db:
-        made = db.execute("SELECT count(*) FROM accounts WHERE email = %s", (email,))
-        assert made.fetchone() == (0,)
+    assert accounts_with(stack, email) == 0
 
 
 def test_state_is_single_use_and_bound_to_the_browser(
     client: httpx.Client, acme: OpenIdProvider, stack: Stack, browser: httpx.Client
 ) -> None:
     owner = sign_up(client)
-    at = domain()
+    at = unique_domain("acme")
     configure(owner, acme, [at], default_role="viewer")
     login, _ = person(acme, at)
     start = f"{stack.gateway_url}/auth/sso/{owner.workspace_id}/login"
@@ -400,7 +394,7 @@ def test_a_stolen_code_is_useless_without_its_pkce_verifier(
     """Code injection: an attacker puts the victim's code into a login of their own. The
     exchange sends the attacker's verifier, which the provider refuses."""
     owner = sign_up(client)
-    at = domain()
+    at = unique_domain("acme")
     configure(owner, acme, [at], default_role="viewer")
     victim, _ = person(acme, at)
     attacker, _ = person(acme, at)
@@ -423,7 +417,7 @@ def test_a_stolen_code_is_useless_without_its_pkce_verifier(
 
 def test_who_may_come_in(client: httpx.Client, acme: OpenIdProvider, stack: Stack) -> None:
     owner = sign_up(client)
-    at = domain()
+    at = unique_domain("acme")
     configure(owner, acme, [at], default_role="viewer")
     # An address the provider has not verified, or of a domain not allowed: refused.
     login, _ = person(acme, at, email_verified=False)
@@ -478,7 +472,7 @@ def test_who_may_come_in(client: httpx.Client, acme: OpenIdProvider, stack: Stac
 def test_a_single_sign_on_login_opens_its_workspace_only(
     client: httpx.Client, acme: OpenIdProvider, stack: Stack, browser: httpx.Client
 ) -> None:
-    at = domain()
+    at = unique_domain("acme")
     owner = sign_up(client, email=f"owner-{secrets.token_hex(4)}@{at}")
     configure(owner, acme, [at])
     # The owner links the provider and signs in through it: the session opens this
@@ -515,7 +509,7 @@ def test_discovery_names_the_workspace_of_a_domain(
     client: httpx.Client, acme: OpenIdProvider, stack: Stack
 ) -> None:
     owner = sign_up(client)
-    at = domain()
+    at = unique_domain("acme")
     configure(owner, acme, [at])
     [workspace] = owner.get("/api/workspaces/").json()
     found = client.post("/auth/sso/discover", json={"email": f"Someone@{at.upper()}"})
@@ -559,7 +553,7 @@ def test_enforced_single_sign_on_refuses_password_logins_but_the_break_glass_own
     only_here = {"email": f"only-{secrets.token_hex(4)}@example.com", "password": "a password!"}
     made = owner.post("/api/users", json={**only_here, "role": "editor"})
     assert made.status_code in (200, 201), made.text
-    at = domain()
+    at = unique_domain("acme")
     settings = configure(owner, acme, [at], enforce=True)
     assert settings["break_glass_account_id"] == owner.account_id
 
@@ -616,7 +610,7 @@ def test_two_workspaces_with_two_providers_stay_apart(
     client: httpx.Client, acme: OpenIdProvider, globex: OpenIdProvider, stack: Stack
 ) -> None:
     first, second = sign_up(client), sign_up(client)
-    first_domain, second_domain = domain(), domain()
+    first_domain, second_domain = unique_domain("acme"), unique_domain("acme")
     configure(first, acme, [first_domain], default_role="viewer")
     configure(
         second,
@@ -655,7 +649,7 @@ def test_signing_key_rotation_at_the_provider_is_picked_up(
     client: httpx.Client, acme: OpenIdProvider, stack: Stack
 ) -> None:
     owner = sign_up(client)
-    at = domain()
+    at = unique_domain("acme")
     configure(owner, acme, [at], default_role="viewer")
     login, _ = person(acme, at)
     with httpx.Client(timeout=30.0) as before:
@@ -675,7 +669,7 @@ def test_a_provider_that_is_down_answers_503_and_sessions_go_on(
     with openid_provider("outage") as provider:
         provider.register(client_metadata(stack.gateway_url, CLIENT_ID))
         owner = sign_up(client)
-        at = domain()
+        at = unique_domain("acme")
         configure(owner, provider, [at], default_role="viewer")
         login, _ = person(provider, at)
         with httpx.Client(timeout=30.0) as browser:
@@ -709,7 +703,7 @@ def test_a_login_page_for_a_provider_that_is_down_answers_503(
             "issuer": unused,
             "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET,
-            "allowed_domains": [domain()],
+            "allowed_domains": [unique_domain("acme")],
         },
     )
     assert response.status_code == 200, response.text
@@ -727,7 +721,7 @@ def test_a_provider_on_a_private_address_is_not_reached(client: httpx.Client, st
             "issuer": "http://169.254.169.254/realms/metadata",
             "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET,
-            "allowed_domains": [domain()],
+            "allowed_domains": [unique_domain("acme")],
         },
     )
     assert response.status_code == 200, response.text
@@ -741,7 +735,7 @@ def test_logout_here_and_at_the_provider_and_back_channel_logout(
     client: httpx.Client, acme: OpenIdProvider, stack: Stack
 ) -> None:
     owner = sign_up(client)
-    at = domain()
+    at = unique_domain("acme")
     client_id = f"tessera-{secrets.token_hex(3)}"
     acme.register(
         client_metadata(
@@ -805,7 +799,7 @@ def test_back_channel_logout_tokens_are_checked_and_spent_once(
     client: httpx.Client, acme: OpenIdProvider, stack: Stack
 ) -> None:
     owner = sign_up(client)
-    at = domain()
+    at = unique_domain("acme")
     configure(owner, acme, [at], default_role="viewer")
     login, _ = person(acme, at)
     path = f"/auth/sso/{owner.workspace_id}/backchannel-logout"
@@ -850,7 +844,7 @@ def test_odd_input_is_refused_and_changes_nothing(
 ) -> None:
     owner = sign_up(client)
     path = sso_path(owner.workspace_id)
-    at = domain()
+    at = unique_domain("acme")
     good = {
         "issuer": acme.issuer,
         "client_id": CLIENT_ID,
@@ -895,7 +889,7 @@ def test_a_single_sign_on_login_links_nothing_else(
     client: httpx.Client, acme: OpenIdProvider, globex: OpenIdProvider, stack: Stack
 ) -> None:
     first, second = sign_up(client), sign_up(client)
-    first_domain, second_domain = domain(), domain()
+    first_domain, second_domain = unique_domain("acme"), unique_domain("acme")
     configure(first, acme, [first_domain], default_role="viewer")
     configure(second, globex, [second_domain], client_id="tessera-globex", default_role="viewer")
     login, email = person(acme, first_domain)
@@ -914,7 +908,7 @@ def test_another_provider_ends_every_link_and_login(
     client: httpx.Client, acme: OpenIdProvider, globex: OpenIdProvider, stack: Stack
 ) -> None:
     owner = sign_up(client)
-    at = domain()
+    at = unique_domain("acme")
     configure(owner, acme, [at], default_role="viewer")
     login, email = person(acme, at)
     with httpx.Client(timeout=30.0) as browser:

@@ -11,12 +11,11 @@ from typing import Any
 from xml.etree import ElementTree
 
 import httpx
-import psycopg
 import pytest
 
 from services.devstack.stack import Stack
-from tests.e2e.conftest import database_url
-from tests.factories.accounts import Tenant, sign_up
+from tests.e2e.conftest import accounts_with
+from tests.factories.accounts import Tenant, sign_up, unique_domain
 from tests.factories.tables import error_of
 from tests.support.saml_idp import SamlIdentityProvider, saml_identity_provider, saml_sign_in
 
@@ -27,10 +26,6 @@ MD = "{urn:oasis:names:tc:SAML:2.0:metadata}"
 def idp() -> Iterator[SamlIdentityProvider]:
     with saml_identity_provider() as provider:
         yield provider
-
-
-def domain() -> str:
-    return f"saml-{secrets.token_hex(4)}.test"
 
 
 def configure(
@@ -59,18 +54,11 @@ def person(idp: SamlIdentityProvider, at: str, *groups: str) -> tuple[str, str]:
     return login, email
 
 
-def accounts_with(stack: Stack, email: str) -> int:
-    with psycopg.connect(database_url(stack, "identity")) as db:
-        row = db.execute("SELECT count(*) FROM accounts WHERE email = %s", (email,)).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
 def test_settings_and_service_provider_metadata(
     client: httpx.Client, idp: SamlIdentityProvider, stack: Stack
 ) -> None:
     owner = sign_up(client)
-    settings = configure(owner, idp, [domain()])
+    settings = configure(owner, idp, [unique_domain("saml")])
     assert settings["protocol"] == "saml"
     assert settings["issuer"] == idp.entity_id
     assert settings["provider_check"] == {"ok": True, "sso_url": f"{idp.base_url}/idp/sso"}
@@ -89,7 +77,11 @@ def test_settings_and_service_provider_metadata(
     for bad in ("", "<not-metadata/>", "<x", "a" * 600_000):
         refused = owner.put(
             f"/api/workspaces/{owner.workspace_id}/sso",
-            json={"protocol": "saml", "idp_metadata_xml": bad, "allowed_domains": [domain()]},
+            json={
+                "protocol": "saml",
+                "idp_metadata_xml": bad,
+                "allowed_domains": [unique_domain("saml")],
+            },
         )
         error_of(refused, 400, "idp_metadata_xml")
 
@@ -98,7 +90,7 @@ def test_first_login_provisions_and_groups_set_the_role(
     client: httpx.Client, idp: SamlIdentityProvider, stack: Stack
 ) -> None:
     owner = sign_up(client)
-    at = domain()
+    at = unique_domain("saml")
     configure(owner, idp, [at])
     login, email = person(idp, at, "engineering")
     with httpx.Client(timeout=30.0) as browser:
@@ -127,7 +119,7 @@ def test_a_bad_assertion_is_refused_and_makes_nothing(
     spoil: str, client: httpx.Client, idp: SamlIdentityProvider, stack: Stack
 ) -> None:
     owner = sign_up(client)
-    at = domain()
+    at = unique_domain("saml")
     configure(owner, idp, [at], default_role="viewer")
     login, email = person(idp, at)
     idp.spoil_next_response(spoil)
@@ -142,7 +134,7 @@ def test_an_answer_is_accepted_once(
     client: httpx.Client, idp: SamlIdentityProvider, stack: Stack
 ) -> None:
     owner = sign_up(client)
-    at = domain()
+    at = unique_domain("saml")
     configure(owner, idp, [at], default_role="viewer")
     login, _ = person(idp, at)
     acs = f"{stack.gateway_url}/auth/sso/saml/acs"
@@ -176,7 +168,7 @@ def test_a_saml_workspace_is_not_reached_through_openid_routes(
     client: httpx.Client, idp: SamlIdentityProvider, stack: Stack
 ) -> None:
     owner = sign_up(client)
-    at = domain()
+    at = unique_domain("saml")
     configure(owner, idp, [at], default_role="viewer")
     with httpx.Client(timeout=30.0) as browser:
         page = browser.get(

@@ -46,6 +46,11 @@ class Tenant:
         return {"Authorization": f"JWT {self.token}", **kwargs.pop("headers", {})}
 
 
+def unique_domain(prefix: str = "sso") -> str:
+    """A mail domain nobody else in the suite claims (single sign-on claims domains)."""
+    return f"{prefix}-{secrets.token_hex(4)}.test"
+
+
 def unique_email(prefix: str = "user") -> str:
     return f"{prefix}-{secrets.token_hex(6)}@example.com"
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request, Response
 from tessera.workflows.v1 import workflows_pb2
 
 from services.gateway import queries, shapes
+from services.gateway.auth import public_base_url
 from services.gateway.bodies import read_body
 from services.gateway.deps import AppContextDep, BackendsDep, ContextDep
 from services.gateway.openapi import json_body, query_parameter, returns
@@ -218,7 +219,7 @@ async def authorize_connector(
     or an end user of the app) to, to connect their own account. The authorization server
     sends them back to /api/connectors/oauth/callback; from then on the connector's calls
     act as them."""
-    redirect_uri = str(request.base_url).rstrip("/") + CALLBACK_PATH
+    redirect_uri = public_base_url(request, request.app.state.settings) + CALLBACK_PATH
     browser = secrets.token_urlsafe(32)
     body = orjson.dumps({"redirect_uri": redirect_uri, "browser": browser})
     reply = await backends.call(
@@ -234,7 +235,7 @@ async def authorize_connector(
         path=CALLBACK_PATH,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=request.app.state.settings.cookie_secure,
     )
     return answer
 

@@ -8,7 +8,12 @@ from fastapi.responses import JSONResponse
 from tessera.identity.v1 import identity_pb2
 
 from services.gateway import presenters, shapes
-from services.gateway.auth import CSRF_COOKIE, SESSION_COOKIE, request_origin
+from services.gateway.auth import (
+    SESSION_COOKIE,
+    clear_session_cookies,
+    request_origin,
+    set_session_cookies,
+)
 from services.gateway.bodies import StrictInput, parse, read_form_or_json
 from services.gateway.config import GatewaySettings
 from services.gateway.deps import AuthenticatorDep, BackendsDep
@@ -38,25 +43,7 @@ async def login(
     response = JSONResponse(
         {"user": presenters.user(reply.account), "csrf_token": reply.csrf_token}
     )
-    response.set_cookie(
-        SESSION_COOKIE,
-        reply.session_id,
-        max_age=settings.session_cookie_max_age_seconds,
-        httponly=True,
-        samesite="lax",
-        secure=settings.cookie_secure,
-        path="/",
-    )
-    # Readable by the page's script, so it can echo it in X-CSRFToken.
-    response.set_cookie(
-        CSRF_COOKIE,
-        reply.csrf_token,
-        max_age=settings.session_cookie_max_age_seconds,
-        httponly=False,
-        samesite="lax",
-        secure=settings.cookie_secure,
-        path="/",
-    )
+    set_session_cookies(response, settings, reply.session_id, reply.csrf_token)
     return response
 
 
@@ -67,13 +54,7 @@ async def logout(
     authenticator.refuse_cross_site(request)
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:
-        await backends.call(
-            backends.identity.EndSession,
-            identity_pb2.EndSessionRequest(session_id=session_id, ctx=request_origin(request)),
-        )
-        # This replica at once; the others when identity's revocation reaches them.
-        authenticator.sessions.forget_session(session_id)
+        await authenticator.end_session(request, session_id)
     response = JSONResponse({"detail": "Logged out"})
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    clear_session_cookies(response)
     return response

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Literal
 
@@ -23,8 +22,20 @@ from tessera.common.v1 import common_pb2
 from tessera.identity.v1 import identity_pb2
 
 from services.gateway import presenters, queries, saml, shapes
-from services.gateway.auth import CSRF_COOKIE, SESSION_COOKIE, request_origin
-from services.gateway.bodies import StrictInput, parse, parse_json, read_form_or_json
+from services.gateway.auth import (
+    SESSION_COOKIE,
+    clear_session_cookies,
+    public_base_url,
+    request_origin,
+    set_session_cookies,
+)
+from services.gateway.bodies import (
+    StrictInput,
+    encodable,
+    parse,
+    parse_json,
+    read_form_or_json,
+)
 from services.gateway.config import GatewaySettings
 from services.gateway.deps import (
     AuthenticatorDep,
@@ -99,10 +110,7 @@ class SsoLogout(StrictInput):
 
 
 def base_url(request: Request) -> str:
-    settings: GatewaySettings = request.app.state.settings
-    if settings.public_url:
-        return settings.public_url.rstrip("/")
-    return str(request.base_url).rstrip("/")
+    return public_base_url(request, request.app.state.settings)
 
 
 def _reachable_address(url: str, field: str) -> None:
@@ -334,11 +342,8 @@ async def sso_login(
             ctx=request_origin(request),
         ),
     )
-    url, cookie = await _login_address(request, started, providers, service_providers)
-    answer = RedirectResponse(url, status_code=302)
-    cookie.set_on(answer)
-    answer.headers["Cache-Control"] = "no-store"
-    return answer
+    url = await _login_address(request, started, providers, service_providers)
+    return _bound(RedirectResponse(url, status_code=302), request, started)
 
 
 class SsoLink(StrictInput):
@@ -379,31 +384,9 @@ async def sso_link(
             ctx=request_origin(request),
         ),
     )
-    url, cookie = await _login_address(request, started, providers, service_providers)
+    url = await _login_address(request, started, providers, service_providers)
     answer = JSONResponse({"authorization_url": url, "expires_in": started.expires_in})
-    cookie.set_on(answer)
-    answer.headers["Cache-Control"] = "no-store"
-    return answer
-
-
-@dataclass(frozen=True)
-class _BindingCookie:
-    name: str
-    value: str
-    max_age: int
-    same_site: Literal["lax", "none"]
-    secure: bool
-
-    def set_on(self, response: Response) -> None:
-        response.set_cookie(
-            self.name,
-            self.value,
-            max_age=self.max_age,
-            path=BINDING_COOKIE_PATH,
-            httponly=True,
-            samesite=self.same_site,
-            secure=self.secure,
-        )
+    return _bound(answer, request, started)
 
 
 async def _login_address(
@@ -411,32 +394,40 @@ async def _login_address(
     started: identity_pb2.StartedSsoLogin,
     providers: OpenIdProviders,
     service_providers: saml.SamlServiceProviders,
-) -> tuple[str, _BindingCookie]:
-    """Where the browser goes to sign in, and the cookie only it will hold."""
-    settings: GatewaySettings = request.app.state.settings
+) -> str:
+    """Where the browser goes to sign in."""
     if started.protocol == saml.SAML:
-        url = await service_providers.login_url(
+        return await service_providers.login_url(
             sp_entity_id=_sp_entity_id(request, started.workspace_id),
             acs_url=base_url(request) + ACS_PATH,
             idp_metadata_xml=started.idp_metadata_xml,
             request_id=saml.request_id(started.nonce),
             relay_state=started.state,
         )
-        # The provider posts its answer back from its own site: a Lax cookie would stay
-        # behind. Over plain HTTP (development) browsers refuse None, and Lax serves.
-        same_site: Literal["lax", "none"] = "none" if settings.cookie_secure else "lax"
-    else:
-        url = await providers.authorization_url(started, base_url(request) + CALLBACK_PATH)
-        # The provider's redirect back is a top-level navigation, which carries a Lax one.
-        same_site = "lax"
-    cookie = _BindingCookie(
-        name=_binding_cookie(started.state),
-        value=started.binding,
+    return await providers.authorization_url(started, base_url(request) + CALLBACK_PATH)
+
+
+def _bound(answer: Response, request: Request, started: identity_pb2.StartedSsoLogin) -> Response:
+    """`answer` with the cookie that ties the login to this browser, which only the
+    callback reads."""
+    settings: GatewaySettings = request.app.state.settings
+    # An OpenID provider's redirect back is a top-level navigation, which carries a Lax
+    # cookie; a SAML provider posts its answer from its own site, which does not (over
+    # plain HTTP, in development, browsers refuse None and Lax serves).
+    same_site: Literal["lax", "none"] = (
+        "none" if started.protocol == saml.SAML and settings.cookie_secure else "lax"
+    )
+    answer.set_cookie(
+        _binding_cookie(started.state),
+        started.binding,
         max_age=int(started.expires_in),
-        same_site=same_site,
+        path=BINDING_COOKIE_PATH,
+        httponly=True,
+        samesite=same_site,
         secure=settings.cookie_secure,
     )
-    return url, cookie
+    answer.headers["Cache-Control"] = "no-store"
+    return answer
 
 
 @router.get(
@@ -502,10 +493,7 @@ async def sso_callback(request: Request, backends: BackendsDep, providers: SsoDe
             ctx=request_origin(request),
         ),
     )
-    answer = _completed(request, claimed, completed)
-    answer.delete_cookie(cookie, path=BINDING_COOKIE_PATH)
-    answer.headers["Cache-Control"] = "no-store"
-    return answer
+    return _completed(request, claimed, completed, cookie)
 
 
 class SamlAnswer(StrictInput):
@@ -564,10 +552,7 @@ async def saml_acs(request: Request, backends: BackendsDep, service_providers: S
             ctx=request_origin(request),
         ),
     )
-    reply = _completed(request, claimed, completed)
-    reply.delete_cookie(cookie, path=BINDING_COOKIE_PATH)
-    reply.headers["Cache-Control"] = "no-store"
-    return reply
+    return _completed(request, claimed, completed, cookie)
 
 
 @router.get(
@@ -603,36 +588,30 @@ def _completed(
     request: Request,
     claimed: identity_pb2.ClaimedSsoLogin,
     completed: identity_pb2.CompletedSsoLogin,
+    binding_cookie: str,
 ) -> Response:
-    workspace = presenters.workspace(completed.membership.workspace, completed.membership.role)
+    """The login's end: Tessera tokens, or the session cookies and a redirect to `next`;
+    the binding cookie, spent, goes."""
+    answer: Response
     if claimed.response == "token":
-        return JSONResponse(
+        workspace = presenters.workspace(completed.membership.workspace, completed.membership.role)
+        answer = JSONResponse(
             {
-                "token": completed.access_token,
-                "access_token": completed.access_token,
-                "refresh_token": completed.refresh_token,
+                **presenters.tokens(
+                    completed.access_token, completed.refresh_token, completed.account
+                ),
                 "expires_in": completed.expires_in,
-                "user": presenters.user(completed.account),
                 "workspace": workspace,
                 "provisioned": completed.provisioned,
             }
         )
-    settings: GatewaySettings = request.app.state.settings
-    answer = RedirectResponse(claimed.return_to or "/", status_code=302)
-    for name, value, http_only in (
-        (SESSION_COOKIE, completed.session_id, True),
-        # Readable by the page's script, so it can echo it in X-CSRFToken.
-        (CSRF_COOKIE, completed.csrf_token, False),
-    ):
-        answer.set_cookie(
-            name,
-            value,
-            max_age=settings.session_cookie_max_age_seconds,
-            httponly=http_only,
-            samesite="lax",
-            secure=settings.cookie_secure,
-            path="/",
+    else:
+        answer = RedirectResponse(claimed.return_to or "/", status_code=302)
+        set_session_cookies(
+            answer, request.app.state.settings, completed.session_id, completed.csrf_token
         )
+    answer.delete_cookie(binding_cookie, path=BINDING_COOKIE_PATH)
+    answer.headers["Cache-Control"] = "no-store"
     return answer
 
 
@@ -645,13 +624,7 @@ def _text_claim(claims: dict[str, Any], name: str) -> str:
 
 
 def _storable(text: str) -> bool:
-    if len(text) > MAX_CLAIM or "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return len(text) <= MAX_CLAIM and "\x00" not in text and encodable(text)
 
 
 def _email_verified(claims: dict[str, Any]) -> bool:
@@ -700,11 +673,7 @@ async def sso_logout(
     body = parse(SsoLogout, raw)
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id and caller.via == "session":
-        await backends.call(
-            backends.identity.EndSession,
-            identity_pb2.EndSessionRequest(session_id=session_id, ctx=request_origin(request)),
-        )
-        authenticator.sessions.forget_session(session_id)
+        await authenticator.end_session(request, session_id)
     if body.refresh_token:
         await backends.call(
             backends.identity.RevokeRefreshToken,
@@ -730,8 +699,7 @@ async def sso_logout(
             )
     answer = JSONResponse({"detail": "Logged out", "provider_logout_url": provider_logout_url})
     if caller.via == "session":
-        answer.delete_cookie(SESSION_COOKIE, path="/")
-        answer.delete_cookie(CSRF_COOKIE, path="/")
+        clear_session_cookies(answer)
     return answer
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from tessera.identity.v1 import identity_pb2
 
 from services.gateway import presenters, shapes
-from services.gateway.auth import CSRF_COOKIE, SESSION_COOKIE, request_origin
+from services.gateway.auth import clear_session_cookies, request_origin
 from services.gateway.bodies import StrictInput, parse_json
 from services.gateway.deps import AccountCallerDep, AuthenticatorDep, BackendsDep, CallerDep
 from services.gateway.openapi import json_body, returns
@@ -75,7 +75,7 @@ async def create_account(request: Request, backends: BackendsDep) -> dict[str, A
 
 
 @router.post("/user/token-auth/", **returns(shapes.Tokens), openapi_extra=json_body(Credentials))
-async def token_auth(request: Request, backends: BackendsDep) -> dict[str, Any]:
+async def token_auth(request: Request, backends: BackendsDep) -> shapes.Tokens:
     body = await parse_json(request, Credentials)
     username = body.username or body.email
     if not username:
@@ -86,30 +86,20 @@ async def token_auth(request: Request, backends: BackendsDep) -> dict[str, Any]:
             username=username, password=body.password, ctx=request_origin(request)
         ),
     )
-    return {
-        "token": reply.access_token,
-        "access_token": reply.access_token,
-        "refresh_token": reply.refresh_token,
-        "user": presenters.user(reply.account),
-    }
+    return presenters.tokens(reply.access_token, reply.refresh_token, reply.account)
 
 
 @router.post(
     "/user/token-refresh/", **returns(shapes.Tokens), openapi_extra=json_body(RefreshRequest)
 )
-async def token_refresh(request: Request, backends: BackendsDep) -> dict[str, Any]:
+async def token_refresh(request: Request, backends: BackendsDep) -> shapes.Tokens:
     body = await parse_json(request, RefreshRequest)
     reply = await backends.call(
         backends.identity.RefreshTokens,
         identity_pb2.RefreshTokensRequest(refresh_token=body.value(), ctx=request_origin(request)),
     )
     # The refresh token rotates: the one sent is spent, the body carries its successor.
-    return {
-        "token": reply.access_token,
-        "access_token": reply.access_token,
-        "refresh_token": reply.refresh_token,
-        "user": presenters.user(reply.account),
-    }
+    return presenters.tokens(reply.access_token, reply.refresh_token, reply.account)
 
 
 @router.post("/user/token-blacklist/", status_code=204, openapi_extra=json_body(RevokeRequest))
@@ -148,8 +138,7 @@ async def change_password(
     authenticator.memberships.forget(caller.account_id)
     response = Response(status_code=204)
     if caller.via == "session":
-        response.delete_cookie(SESSION_COOKIE, path="/")
-        response.delete_cookie(CSRF_COOKIE, path="/")
+        clear_session_cookies(response)
     return response
 
 

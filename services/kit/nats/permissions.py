@@ -144,6 +144,9 @@ SCHEMA_CHANGES = ("schema.*.app.>", "schema.*.schema.>")
 # Identity's member and credential changes, which the gateway hears to drop its caches
 # (not the account events, which carry email addresses).
 IDENTITY_CACHE_CHANGES = ("identity.*.member.*", "identity.*.credential.*")
+# The member event saying which workspaces a password login opens changed for a
+# workspace's members (its single sign-on enforcement).
+SSO_ENFORCEMENT_CHANGED = "sso_enforcement_changed"
 SCHEMA_PROVISIONER = Durable("SCHEMA", "records-schema-provisioner", "schema.*.schema.>")
 AUDIT_RECORDER = Durable("SCHEMA", "identity-audit-recorder", SCHEMA_AUDIT_SUBJECT)
 # Record events, which start the runs of workflows with record triggers.
@@ -198,6 +201,7 @@ __all__ = [
     "ROLES",
     "SCHEMA_CHANGES",
     "SCHEMA_PROVISIONER",
+    "SSO_ENFORCEMENT_CHANGED",
     "WEBHOOK_RECORD_EVENTS",
     "WEBHOOK_SCHEMA_EVENTS",
     "BusRole",
