@@ -1,5 +1,11 @@
 """Events the records service publishes: records.<tenant>.record.<created|updated|deleted>,
-written to the outbox in the same transaction as the change."""
+written to the outbox in the same transaction as the change.
+
+An event carries the row's stored values (to_jsonb of the row, keyed by column) as the
+change left it (`image`: creations and updates) and as it found it (`previous_image`:
+updates and deletions):
+realtime decides from them, in the records service's own SQL, whether each subscriber saw
+the record before the change and sees it after (a record leaving or entering its view)."""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from services.kit.nats.events import Event
+from services.records.repository import Image
 from services.records.schemas import SchemaDef
 
 
@@ -23,14 +30,22 @@ def _about(schema: SchemaDef) -> dict[str, Any]:
     }
 
 
-def record_created(tenant: str, schema: SchemaDef, record: dict[str, Any]) -> Event:
-    return _event(tenant, "created", {**_about(schema), "record": record})
+def record_created(
+    tenant: str, schema: SchemaDef, record: dict[str, Any], image: Image | None = None
+) -> Event:
+    """`image`: the row as written; without it (a record restored from the trash),
+    realtime judges the record's row as it is when the event is read."""
+    data = {**_about(schema), "record": record}
+    if image is not None:
+        data["image"] = image
+    return _event(tenant, "created", data)
 
 
 def records_created(
     tenant: str, schema: SchemaDef, records: Iterable[dict[str, Any]]
 ) -> list[Event]:
-    """record_created for each of many records created together (an import's batch)."""
+    """record_created for each of many records created together (an import's batch, which
+    COPY writes without returning images)."""
     about = _about(schema)
     return Event.many(
         service="records",
@@ -42,13 +57,30 @@ def records_created(
 
 
 def record_updated(
-    tenant: str, schema: SchemaDef, record: dict[str, Any], changed: Sequence[str]
+    tenant: str,
+    schema: SchemaDef,
+    record: dict[str, Any],
+    changed: Sequence[str],
+    images: tuple[Image, Image],
 ) -> Event:
-    return _event(tenant, "updated", {**_about(schema), "changed": list(changed), "record": record})
+    after, before = images
+    return _event(
+        tenant,
+        "updated",
+        {
+            **_about(schema),
+            "changed": list(changed),
+            "record": record,
+            "image": after,
+            "previous_image": before,
+        },
+    )
 
 
-def record_deleted(tenant: str, schema: SchemaDef, record_id: str) -> Event:
-    return _event(tenant, "deleted", {**_about(schema), "record_id": record_id})
+def record_deleted(tenant: str, schema: SchemaDef, record_id: str, image: Image) -> Event:
+    return _event(
+        tenant, "deleted", {**_about(schema), "record_id": record_id, "previous_image": image}
+    )
 
 
 __all__ = ["record_created", "record_deleted", "record_updated", "records_created"]

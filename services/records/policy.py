@@ -5,7 +5,7 @@ the service once the schema is known."""
 from __future__ import annotations
 
 from services.kit.access import Op
-from services.kit.grpc.policy import PolicyTable
+from services.kit.grpc.policy import PUBLIC, PolicyTable
 
 POLICY: PolicyTable = {
     "CreateRecord": Op.RECORDS_CREATE,
@@ -24,4 +24,7 @@ POLICY: PolicyTable = {
     "ImportRecords": Op.RECORDS_IMPORT,
     "GetImport": Op.RECORDS_IMPORT,
     "ExportRecords": Op.RECORDS_EXPORT,
+    # The gateway only, for its realtime subscribers: the records service judges each
+    # viewer's rights itself (services.records.service.RecordsService.view_changes).
+    "ViewChanges": PUBLIC,
 }

@@ -57,12 +57,15 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
+from sqlalchemy.sql import column as sql_column
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import replacement_traverse
 
 from services.kit.clock import rfc3339
 from services.kit.db import (
@@ -78,7 +81,7 @@ from services.kit.db import (
 )
 from services.kit.fields import RECORD_ID_TYPE, REGISTRY, Serializer, sql_text_array
 from services.kit.ids import new_id
-from services.kit.json import dumps_exact
+from services.kit.json import dumps_exact, loads_exact
 from services.kit.privacy import AllOf, FieldTest, NoneOf, Residual, SchemaAccess
 from services.kit.tenancy import TenantTable
 from services.records import tables
@@ -523,6 +526,14 @@ def _link_condition(rt: RecordTable, node: Condition) -> ColumnElement[bool]:
     raise ValueError(node.op)
 
 
+def visible(rt: RecordTable, access: RowAccess, tree: FilterNode | None) -> ColumnElement[bool]:
+    """Whether a row is one the caller finds and, with a filter, one it matches."""
+    conditions = [] if tree is None else [compile_filter(rt, tree)]
+    if access.find is not None:
+        conditions.append(access.find)
+    return and_(*conditions) if conditions else literal(True)
+
+
 def _where(rt: RecordTable, query: ListQuery) -> list[ColumnElement[bool]]:
     conditions = [] if query.filter is None else [compile_filter(rt, query.filter)]
     if query.visible is not None:
@@ -678,7 +689,8 @@ async def insert_record(
     savepoint: bool = False,
     checks: Sequence[ColumnElement[Any]] = (),
 ) -> Row[Any]:
-    """The new record, then `checks` (privacy rules) evaluated on it."""
+    """The new record, then `checks` (privacy rules) evaluated on it, then its row's image
+    (image_of)."""
     conn = await _conn(session)
     if not savepoint and not checks:
         # The common write, sent to the driver: see DriverStatement.
@@ -689,10 +701,16 @@ async def insert_record(
             c = rt.table.c
             # Typed like the column, as the engine types a literal value.
             bound = {name: bindparam(name, type_=c[name].type) for name in row}
-            compiled = DriverStatement.of(insert(rt.table).values(bound).returning(*rt.columns))
+            compiled = DriverStatement.of(
+                insert(rt.table).values(bound).returning(*rt.columns, _row_image(rt))
+            )
             rt.driver_writes[key] = compiled
         return await _driver_write(conn, compiled, row)
-    statement = insert(rt.table).values({ID: record_id, **values}).returning(*rt.columns, *checks)
+    statement = (
+        insert(rt.table)
+        .values({ID: record_id, **values})
+        .returning(*rt.columns, *checks, _row_image(rt))
+    )
     return (await _write(conn, statement, savepoint=savepoint)).one()
 
 
@@ -715,11 +733,12 @@ async def insert_records(
     checks: Sequence[ColumnElement[Any]] = (),
 ) -> Sequence[Row[Any]]:
     """Many records in one statement, returned in the order given (each row carries its
-    id). Rows may name different columns: the ones they leave out take their default."""
+    id), each row as insert_record's. Rows may name different columns: the ones they leave
+    out take their default."""
     conn = await _conn(session)
     columns = sorted({key for row in rows for key in row})
     filled = [{key: row.get(key, _DEFAULT) for key in columns} for row in rows]
-    statement = insert(rt.table).values(filled).returning(*rt.columns, *checks)
+    statement = insert(rt.table).values(filled).returning(*rt.columns, *checks, _row_image(rt))
     result = (await _write(conn, statement)).all()
     order = {row[ID]: index for index, row in enumerate(rows)}
     return sorted(result, key=lambda r: order[r[0]])
@@ -778,6 +797,61 @@ async def find_by_unique(
     return (await conn.execute(statement)).scalar()
 
 
+# A row's image: the row as to_jsonb() has it (column name -> value), which the trash keeps
+# and record events carry, and from which jsonb_populate_recordset() rebuilds the row
+# (judge_images).
+Image = dict[str, Any]
+
+
+def _with_images(
+    rt: RecordTable,
+    statement: Any,
+    record_id: ColumnElement[Any],
+    flags: Sequence[ColumnElement[bool]],
+) -> Any:
+    """An update of one record returning its columns, `flags`, and the row's images after
+    and before: the row as it was is read, and locked, by the statement itself."""
+    prior = rt.table.alias("prior")
+    before = (
+        select(func.to_jsonb(literal_column(prior.name)).label("image"))
+        .where(prior.c[ID] == record_id)
+        .with_for_update()
+        .cte("before")
+    )
+    # Joined (UPDATE ... FROM before), so it is read before the row changes: a reference
+    # in RETURNING alone would read it afterwards, when the locked row is this
+    # statement's own new version, which it skips.
+    return (
+        statement.add_cte(before)
+        .where(before.c.image.is_not(None))
+        .returning(*rt.columns, *flags, _row_image(rt), before.c.image)
+    )
+
+
+def _row_image(rt: RecordTable) -> ColumnElement[Any]:
+    """The written row's image, in a RETURNING of the table's INSERT or UPDATE."""
+    return func.to_jsonb(literal_column(_quoted_name(rt.table.name)))
+
+
+def _quoted_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def image_of(row: Sequence[Any]) -> Image:
+    """The image of a row insert_record (or insert_records) wrote."""
+    return _image(row[-1])
+
+
+def images_of(row: Sequence[Any]) -> tuple[Image, Image]:
+    """The images after and before an update, from update_record's row."""
+    return _image(row[-2]), _image(row[-1])
+
+
+def _image(value: Any) -> Image:
+    # The driver hands jsonb over as text where no codec decodes it.
+    return loads_exact(value) if isinstance(value, str | bytes) else dict(value)
+
+
 async def update_record(
     session: AsyncSession,
     rt: RecordTable,
@@ -788,8 +862,9 @@ async def update_record(
     allowed: ColumnElement[bool] | None = None,
     flags: Sequence[ColumnElement[bool]] = (),
 ) -> Row[Any] | None:
-    """The updated record (then the flags, on its new values); None when there is no
-    such record (or, with if_match, not at that version, or `allowed` does not hold)."""
+    """The updated record, then the flags on its new values, then its row's images after
+    and before the change (images_of); None when there is no such record (or, with
+    if_match, not at that version, or `allowed` does not hold)."""
     conn = await _conn(session)
     c = rt.table.c
     if allowed is None and not flags:
@@ -797,11 +872,13 @@ async def update_record(
         compiled = rt.driver_writes.get(key)
         if compiled is None:
             bound = {name: bindparam(name, type_=c[name].type) for name in values}
-            statement = (
+            statement = _with_images(
+                rt,
                 update(rt.table)
                 .where(c[ID] == bindparam("record_id"))
-                .values({**bound, UPDATED_AT: func.now(), VERSION: c[VERSION] + 1})
-                .returning(*rt.columns)
+                .values({**bound, UPDATED_AT: func.now(), VERSION: c[VERSION] + 1}),
+                bindparam("record_id"),
+                (),
             )
             if if_match is not None:
                 statement = statement.where(c[VERSION] == bindparam("if_match"))
@@ -810,11 +887,13 @@ async def update_record(
         return await _driver_write(
             conn, compiled, {**values, "record_id": record_id, "if_match": if_match}
         )
-    statement = (
+    statement = _with_images(
+        rt,
         update(rt.table)
         .where(c[ID] == record_id)
-        .values({**values, UPDATED_AT: func.now(), VERSION: c[VERSION] + 1})
-        .returning(*rt.columns, *flags)
+        .values({**values, UPDATED_AT: func.now(), VERSION: c[VERSION] + 1}),
+        literal(record_id),
+        flags,
     )
     if allowed is not None:
         statement = statement.where(allowed)
@@ -832,9 +911,10 @@ async def trash_records(
     deleted_by: str | None,
     if_match: int | None = None,
     allowed: ColumnElement[bool] | None = None,
-) -> list[str]:
+) -> dict[str, dict[str, Any]]:
     """Moves the records to the trash: the row as JSON and its links, restorable by
-    restore_record() until purged. The ids that were there (at that version)."""
+    restore_record() until purged. The records that were there (at that version): id ->
+    the image of the row that went."""
     conn = await _conn(session)
     c = rt.table.c
     held: dict[str, dict[str, list[str]]] = {}
@@ -873,7 +953,7 @@ async def trash_records(
                 for record_id, data in gone
             ],
         )
-    return [record_id for record_id, _ in gone]
+    return {record_id: _image(data) for record_id, data in gone}
 
 
 async def trashed(
@@ -1019,6 +1099,49 @@ async def links_of(
         display = value if serialize is None or value is None else serialize(value)
         found.setdefault(record_id, []).append({"id": target_id, "display": display})
     return found
+
+
+async def current_images(
+    session: Executor, rt: RecordTable, ids: Sequence[str]
+) -> dict[str, Image]:
+    """The images of the records' rows as they are now (id -> image), for changes whose
+    event carries none."""
+    conn = await _conn(session)
+    statement = select(rt.column_of[ID], _row_image(rt)).where(rt.column_of[ID].in_(list(ids)))
+    return {row[0]: _image(row[1]) for row in (await conn.execute(statement)).all()}
+
+
+async def judge_images(
+    session: Executor,
+    rt: RecordTable,
+    images: Sequence[Image],
+    checks: Sequence[ColumnElement[Any]],
+) -> list[Row[Any]]:
+    """The rows the images stand for, in order, each as the table's columns and then
+    `checks` (privacy rules, filters) evaluated on it by the same SQL a read of the table
+    uses: the expressions are pointed at the rebuilt rows instead. Links are the ones
+    stored now."""
+    conn = await _conn(session)
+    quote = conn.dialect.identifier_preparer
+    rebuilt = (
+        func.jsonb_populate_recordset(
+            literal_column(f"NULL::{quote.format_table(rt.table)}"),
+            bindparam("images", type_=JSONB),
+        )
+        .table_valued(*(sql_column(c.name, c.type) for c in rt.table.columns), with_ordinality="n")
+        .render_derived(name="rebuilt")
+    )
+
+    def repointed(element: Any, **_: Any) -> Any:
+        if isinstance(element, Column) and element.table is rt.table:
+            return rebuilt.c[element.name]
+        return None
+
+    no_options: dict[str, Any] = {}
+    selected = [replacement_traverse(e, no_options, repointed) for e in (*rt.columns, *checks)]
+    statement = select(*selected).select_from(rebuilt).order_by(rebuilt.c.n)
+    rows = await conn.execute(statement, {"images": list(images)})
+    return list(rows.all())
 
 
 async def existing_ids(session: AsyncSession, rt: RecordTable, ids: Sequence[str]) -> set[str]:

@@ -13,10 +13,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from tessera.records.v1 import records_pb2, records_pb2_grpc
 
+from services.kit.access import Kind
 from services.kit.clock import rfc3339
 from services.kit.db import SessionMaker, read, transaction
-from services.kit.errors import ValidationFailed
+from services.kit.errors import PermissionDenied, ValidationFailed
 from services.kit.grpc.server import UPLOAD_ACCEPTED, HandlerRegistry
+from services.kit.grpc.trust import GATEWAY
 from services.kit.idempotency import IdempotencyKeys
 from services.kit.json import dumps_exact
 from services.records import repository, tables
@@ -297,6 +299,16 @@ class RecordsServicer(records_pb2_grpc.RecordsServiceServicer):
             )
         return records_pb2.PreviewFieldChangeResponse(
             lost=lost, record_ids=ids, duplicates=duplicates
+        )
+
+    async def ViewChanges(
+        self, request: records_pb2.ViewChangesRequest, context: grpc.aio.ServicerContext
+    ) -> records_pb2.ViewChangesResponse:
+        ctx = request.ctx
+        if ctx.principal_kind != Kind.SERVICE or ctx.principal_id != GATEWAY:
+            raise PermissionDenied("Only the gateway asks what its subscribers see")
+        return await read(
+            self.read_engine, lambda conn: self.service.view_changes(conn, ctx, request)
         )
 
     async def ImportRecords(

@@ -23,6 +23,7 @@ from services.kit.clock import rfc3339
 from services.kit.db import Executor
 from services.kit.errors import (
     Conflict,
+    DomainError,
     NotFound,
     PermissionDenied,
     PreconditionFailed,
@@ -31,7 +32,7 @@ from services.kit.errors import (
 )
 from services.kit.fields import ALL_OPERATORS
 from services.kit.ids import new_id
-from services.kit.json import NestedTooDeeply, loads_exact
+from services.kit.json import NestedTooDeeply, dumps_exact, loads_exact
 from services.kit.nats.outbox import OutboxWriter
 from services.kit.paging import DEFAULT_PER_PAGE, MAX_PER_PAGE
 from services.kit.privacy import CLOSED, schema_access
@@ -361,7 +362,9 @@ class RecordsService:
         await self._save_links(session, ctx, rt, {record[ID]: links})
         await self._show_links(session, ctx, rt, [record])
         _mask(access, [record], [row], len(rt.columns) + 1)
-        await self._outbox.add(session, events.record_created(tenant, rt.schema, record))
+        await self._outbox.add(
+            session, events.record_created(tenant, rt.schema, record, repository.image_of(row))
+        )
         return record
 
     async def get_record(
@@ -434,7 +437,10 @@ class RecordsService:
         await self._show_links(session, ctx, rt, [record])
         _mask(access, [record], [row], len(rt.columns))
         changed = [f.slug for f in rt.schema.fields if f.slug in values]
-        await self._outbox.add(session, events.record_updated(tenant, rt.schema, record, changed))
+        await self._outbox.add(
+            session,
+            events.record_updated(tenant, rt.schema, record, changed, repository.images_of(row)),
+        )
         return record
 
     async def delete_record(
@@ -462,7 +468,9 @@ class RecordsService:
         if not trashed:
             await self._refused(session, rt, access, record_id, if_match)
         await repository.unlink(session, rt.schema.id, [record_id])
-        await self._outbox.add(session, events.record_deleted(tenant, rt.schema, record_id))
+        await self._outbox.add(
+            session, events.record_deleted(tenant, rt.schema, record_id, trashed[record_id])
+        )
 
     async def list_trash(
         self, session: AsyncSession, ctx: common_pb2.RequestContext
@@ -742,6 +750,7 @@ class RecordsService:
             updated_by = _actor(ctx, creating=False)
             records = []
             stored: list[Sequence[Any]] = []
+            images: dict[int, tuple[repository.Image, repository.Image]] = {}
             for index, row in enumerate(rows):
                 if index in updates:
                     changed_row = await repository.update_record(
@@ -757,6 +766,7 @@ class RecordsService:
                             session, rt, access, updates[index], f"records[{index}]"
                         )
                     records.append(rt.to_record(changed_row[:width]))
+                    images[index] = repository.images_of(changed_row)
                     # As a new row reads: the creation check's place holds nothing.
                     stored.append((*changed_row[:width], True, *changed_row[width:]))
                 else:
@@ -772,9 +782,15 @@ class RecordsService:
         for index, record in enumerate(records):
             if index in updates:
                 changed = [f.slug for f in schema.fields if f.slug in items[index]]
-                batch_events.append(events.record_updated(tenant, schema, record, changed))
+                batch_events.append(
+                    events.record_updated(tenant, schema, record, changed, images[index])
+                )
             else:
-                batch_events.append(events.record_created(tenant, schema, record))
+                batch_events.append(
+                    events.record_created(
+                        tenant, schema, record, repository.image_of(stored[index])
+                    )
+                )
         await self._outbox.add_many(session, batch_events)
         return records
 
@@ -921,15 +937,15 @@ class RecordsService:
                     await self._refused_item(session, rt, access, record_id, f"records[{index}].id")
                 records.append(rt.to_record(row[:width]))
                 stored.append(row)
-                changes.append(changed)
+                changes.append((changed, repository.images_of(row)))
         await self._save_links(session, ctx, rt, saved)
         await self._show_links(session, ctx, rt, records)
         _mask(access, records, stored, width)
         await self._outbox.add_many(
             session,
             [
-                events.record_updated(tenant, rt.schema, record, changed)
-                for record, changed in zip(records, changes, strict=True)
+                events.record_updated(tenant, rt.schema, record, changed, images)
+                for record, (changed, images) in zip(records, changes, strict=True)
             ],
         )
         return records
@@ -948,15 +964,13 @@ class RecordsService:
             raise ValidationFailed(f"Name 1 to {MAX_BATCH} record ids", field="ids")
         tenant, rt, access = await self._table_for(ctx, app_slug, schema_slug, Op.RECORDS_DELETE)
         plausible = [i for i in ids if _plausible_id(i)]
-        deleted = set(
-            await repository.trash_records(
-                session,
-                rt,
-                plausible,
-                tenant_id=tenant,
-                deleted_by=Principal.of(ctx).current_user,
-                allowed=access.delete,
-            )
+        deleted = await repository.trash_records(
+            session,
+            rt,
+            plausible,
+            tenant_id=tenant,
+            deleted_by=Principal.of(ctx).current_user,
+            allowed=access.delete,
         )
         missing = [i for i in ids if i not in deleted]
         if missing and access is not UNLIMITED:
@@ -977,7 +991,7 @@ class RecordsService:
             )
         await repository.unlink(session, rt.schema.id, ids)
         await self._outbox.add_many(
-            session, [events.record_deleted(tenant, rt.schema, i) for i in ids]
+            session, [events.record_deleted(tenant, rt.schema, i, deleted[i]) for i in ids]
         )
 
     async def upsert_record(
@@ -1030,7 +1044,10 @@ class RecordsService:
                 _mask(access, [record], [row], width)
                 changed = [f.slug for f in rt.schema.fields if f.slug in values]
                 await self._outbox.add(
-                    session, events.record_updated(tenant, rt.schema, record, changed)
+                    session,
+                    events.record_updated(
+                        tenant, rt.schema, record, changed, repository.images_of(row)
+                    ),
                 )
                 return record, False
             created = validate_values(rt.schema, values, creating=True)
@@ -1054,7 +1071,10 @@ class RecordsService:
             await self._save_links(session, ctx, rt, {record[ID]: links})
             await self._show_links(session, ctx, rt, [record])
             _mask(access, [record], [row], width + 1)
-            await self._outbox.add(session, events.record_created(tenant, rt.schema, record))
+            await self._outbox.add(
+                session,
+                events.record_created(tenant, rt.schema, record, repository.image_of(row)),
+            )
             return record, True
         raise ServiceUnavailable("The record changed while upserting; try again", retry_after=1)
 
@@ -1239,6 +1259,119 @@ class RecordsService:
         if row is None:
             raise ImportNotFound()
         return row
+
+    async def view_changes(
+        self,
+        session: Executor,
+        ctx: common_pb2.RequestContext,
+        request: records_pb2.ViewChangesRequest,
+    ) -> records_pb2.ViewChangesResponse:
+        """For realtime: what each viewer sees of each change. A change is judged on the
+        row's images before and after it, with the viewer's privacy rules and filter in one
+        query for all viewers: seen before and after, "updated"; only after, "created";
+        only before, "deleted"."""
+        rt = await self._watched_table(ctx, request)
+        reply = records_pb2.ViewChangesResponse(app_id=rt.schema.app_id, schema_id=rt.schema.id)
+        judged: list[tuple[records_pb2.ViewerSights, common_pb2.RequestContext, RowAccess]] = []
+        checks: list[Any] = []
+        for viewer in request.viewers:
+            sights = reply.viewers.add()
+            try:
+                if viewer.ctx.tenant_id != ctx.tenant_id:
+                    raise PermissionDenied("A viewer of another workspace")
+                access = access_to(viewer.ctx, rt, Op.RECORDS_READ)
+                tree = filter_tree(rt.schema, viewer.filter) if viewer.HasField("filter") else None
+                _refuse_unusable(access, rt, (), tree, None)
+            except DomainError as refusal:
+                sights.error_code = refusal.code
+                sights.error_message = refusal.message
+                sights.error_field = refusal.field or ""
+                continue
+            if access.readable is None:
+                sights.all_fields = True
+            else:
+                sights.readable.extend(sorted(access.readable))
+            judged.append((sights, viewer.ctx, access))
+            checks.append(repository.visible(rt, access, tree))
+            checks.extend(access.flags)
+        if not judged or not request.changes:
+            return reply
+        images, before_at, after_at = await self._change_images(session, rt, request.changes)
+        rows = await repository.judge_images(session, rt, images, checks)
+        width = len(rt.columns)
+        at = width
+        for sights, viewer_ctx, access in judged:
+            flags = len(access.flags)
+            seen: list[tuple[int, str, dict[str, Any], Sequence[Any]]] = []
+            for index, change in enumerate(request.changes):
+                before = before_at.get(index)
+                after = after_at.get(index)
+                was = before is not None and bool(rows[before][at])
+                is_ = after is not None and bool(rows[after][at])
+                if was and not is_:
+                    sights.sights.add(
+                        change=index,
+                        action="deleted",
+                        record_json=dumps_exact({ID: change.record_id}),
+                    )
+                elif is_ and after is not None:
+                    row = rows[after]
+                    # The record's columns, then its flags where _mask looks for them.
+                    shown = (*row[:width], *row[at + 1 : at + 1 + flags])
+                    action = "updated" if was else "created"
+                    seen.append((index, action, rt.to_record(row[:width]), shown))
+            if seen:
+                records = [record for _, _, record, _ in seen]
+                await self._show_links(session, viewer_ctx, rt, records)
+                _mask(access, records, [shown for *_, shown in seen], width)
+                for index, action, record, _ in seen:
+                    sights.sights.add(change=index, action=action, record_json=dumps_exact(record))
+                # Deletions and the rest, in the order of the changes.
+                sights.sights.sort(key=lambda sight: sight.change)
+            at += 1 + flags
+        return reply
+
+    async def _watched_table(
+        self, ctx: common_pb2.RequestContext, request: records_pb2.ViewChangesRequest
+    ) -> RecordTable:
+        """The changed schema's table: by its slugs as the event named them, or, when they
+        name another schema by now (a rename), by its id."""
+        try:
+            _, rt = await self._table(ctx, request.schema.app_slug, request.schema.schema_slug)
+            if rt.schema.id == request.schema_id:
+                return rt
+        except NotFound:
+            pass
+        schema = await self._schemas.by_id(ctx, request.schema_id)
+        return await self._provisioner.ensure(tenant_of(ctx), schema)
+
+    @staticmethod
+    async def _change_images(
+        session: Executor, rt: RecordTable, changes: Sequence[records_pb2.RecordChange]
+    ) -> tuple[list[repository.Image], dict[int, int], dict[int, int]]:
+        """The images to judge, and for each change where its images before and after
+        are among them. A change whose event carries no image after (a creation, an
+        import) is judged on the record's current row; a record gone since shows nothing."""
+        missing = [c.record_id for c in changes if c.action != "deleted" and not c.image_json]
+        current = await repository.current_images(session, rt, missing) if missing else {}
+        images: list[repository.Image] = []
+        before_at: dict[int, int] = {}
+        after_at: dict[int, int] = {}
+        for index, change in enumerate(changes):
+            if change.action in ("updated", "deleted") and change.previous_image_json:
+                before_at[index] = len(images)
+                images.append(loads_exact(change.previous_image_json))
+            if change.action == "deleted":
+                continue
+            after = (
+                loads_exact(change.image_json)
+                if change.image_json
+                else current.get(change.record_id)
+            )
+            if after is not None:
+                after_at[index] = len(images)
+                images.append(after)
+        return images, before_at, after_at
 
     async def preview_field_change(
         self,

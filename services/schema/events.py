@@ -53,15 +53,26 @@ def app_updated(tenant_id: str, app: App) -> Event:
     )
 
 
-def schema_updated(tenant_id: str, schema: Schema) -> Event:
-    """Any change to a schema or its fields; carries the whole new definition."""
+def schema_updated(tenant_id: str, schema: Schema, *, before: Schema | None = None) -> Event:
+    """Any change to a schema or its fields; carries the whole new definition, and, when
+    the definition before is known, the ids of the fields created, changed and deleted
+    (`field_changes`: realtime tells subscribers field by field)."""
+    data: dict[str, Any] = {"schema": schema_data(schema)}
+    if before is not None:
+        data["field_changes"] = field_changes(before, schema)
     return Event.new(
-        service=SERVICE,
-        tenant=tenant_id,
-        entity="schema",
-        action="updated",
-        data={"schema": schema_data(schema)},
+        service=SERVICE, tenant=tenant_id, entity="schema", action="updated", data=data
     )
+
+
+def field_changes(before: Schema, after: Schema) -> dict[str, list[str]]:
+    old = {f.id: f for f in before.fields}
+    new = {f.id: f for f in after.fields}
+    return {
+        "created": [i for i in new if i not in old],
+        "updated": [i for i, f in new.items() if i in old and old[i] != f],
+        "deleted": [i for i in old if i not in new],
+    }
 
 
 def app_trashed(tenant_id: str, app: App) -> Event:

@@ -255,7 +255,7 @@ async def add_field(
     if await repo.insert_field(schema.id, spec) is None:
         raise SlugTaken(f"The schema already has a field '{spec.slug}'", field=spec.slug)
     await repo.bump_version(schema.id)
-    return await _changed(session, repo, tenant_id, schema.app_slug, schema.id)
+    return await _changed(session, repo, tenant_id, schema.app_slug, schema.id, before=schema)
 
 
 async def update_field(
@@ -305,7 +305,7 @@ async def update_field(
     if not await repo.replace_field(changed):
         raise SlugTaken(f"The schema already has a field '{changed.slug}'", field="slug")
     await repo.bump_version(schema.id)
-    return await _changed(session, repo, tenant_id, schema.app_slug, schema.id)
+    return await _changed(session, repo, tenant_id, schema.app_slug, schema.id, before=schema)
 
 
 async def delete_field(
@@ -322,7 +322,7 @@ async def delete_field(
     # To the trash: the records service keeps the field's values until the purge.
     await repo.trash("field", field.id, utcnow())
     await repo.bump_version(schema.id)
-    return await _changed(session, repo, tenant_id, schema.app_slug, schema.id)
+    return await _changed(session, repo, tenant_id, schema.app_slug, schema.id, before=schema)
 
 
 # Deleted apps, schemas and fields stay restorable this long.
@@ -562,9 +562,13 @@ async def _changed(
     tenant_id: str,
     app_slug: str,
     schema_id: str,
+    *,
+    before: Schema | None = None,
 ) -> Schema:
+    """The schema as changed, announced; with the schema `before` the change, the
+    announcement names the fields it created, changed and deleted."""
     schema = await repo.schema_by_id(app_slug, schema_id)
-    await events.publish(session, events.schema_updated(tenant_id, schema))
+    await events.publish(session, events.schema_updated(tenant_id, schema, before=before))
     return schema
 
 

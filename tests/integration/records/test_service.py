@@ -121,11 +121,23 @@ def test_crud_round_trip_with_events(records_db: str) -> None:
                 f"records.{tenant}.record.deleted",
             ]
             about = {"app": s.app_slug, "app_id": s.app_id, "schema": s.slug, "schema_id": s.id}
+            written = events[0]["data"].pop("image")
             assert events[0]["data"] == {**about, "record": created}
+            assert (written["id"], written["version"]) == (created["id"], 1)
             assert events[0]["type"] == "records.record.created"
             assert events[0]["tenant"] == tenant
+            age = s.by_slug["age"].id
+            image, previous = (
+                events[1]["data"].pop("image"),
+                events[1]["data"].pop("previous_image"),
+            )
             assert events[1]["data"] == {**about, "changed": ["age", "status"], "record": updated}
+            # The row's stored values, keyed by column, after and before the update.
+            assert (image["id"], image["version"], image[age]) == (created["id"], 2, 36.5)
+            assert (previous["version"], previous[age]) == (1, 36)
+            gone = events[2]["data"].pop("previous_image")
             assert events[2]["data"] == {**about, "record_id": created["id"]}
+            assert gone == image
 
     asyncio.run(scenario())
 

@@ -340,3 +340,73 @@ class ExportChunk(_message.Message):
     keys: _containers.RepeatedScalarFieldContainer[str]
     records_ndjson: bytes
     def __init__(self, keys: _Optional[_Iterable[str]] = ..., records_ndjson: _Optional[bytes] = ...) -> None: ...
+
+class Viewer(_message.Message):
+    __slots__ = ("ctx", "filter")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    filter: FilterNode
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., filter: _Optional[_Union[FilterNode, _Mapping]] = ...) -> None: ...
+
+class RecordChange(_message.Message):
+    __slots__ = ("record_id", "action", "image_json", "previous_image_json")
+    RECORD_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_JSON_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_IMAGE_JSON_FIELD_NUMBER: _ClassVar[int]
+    record_id: str
+    action: str
+    image_json: bytes
+    previous_image_json: bytes
+    def __init__(self, record_id: _Optional[str] = ..., action: _Optional[str] = ..., image_json: _Optional[bytes] = ..., previous_image_json: _Optional[bytes] = ...) -> None: ...
+
+class ViewChangesRequest(_message.Message):
+    __slots__ = ("ctx", "schema", "schema_id", "viewers", "changes")
+    CTX_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEWERS_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    ctx: _common_pb2.RequestContext
+    schema: SchemaRef
+    schema_id: str
+    viewers: _containers.RepeatedCompositeFieldContainer[Viewer]
+    changes: _containers.RepeatedCompositeFieldContainer[RecordChange]
+    def __init__(self, ctx: _Optional[_Union[_common_pb2.RequestContext, _Mapping]] = ..., schema: _Optional[_Union[SchemaRef, _Mapping]] = ..., schema_id: _Optional[str] = ..., viewers: _Optional[_Iterable[_Union[Viewer, _Mapping]]] = ..., changes: _Optional[_Iterable[_Union[RecordChange, _Mapping]]] = ...) -> None: ...
+
+class Sight(_message.Message):
+    __slots__ = ("change", "action", "record_json")
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    RECORD_JSON_FIELD_NUMBER: _ClassVar[int]
+    change: int
+    action: str
+    record_json: bytes
+    def __init__(self, change: _Optional[int] = ..., action: _Optional[str] = ..., record_json: _Optional[bytes] = ...) -> None: ...
+
+class ViewerSights(_message.Message):
+    __slots__ = ("error_code", "error_message", "error_field", "sights", "readable", "all_fields")
+    ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_FIELD_NUMBER: _ClassVar[int]
+    SIGHTS_FIELD_NUMBER: _ClassVar[int]
+    READABLE_FIELD_NUMBER: _ClassVar[int]
+    ALL_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    error_code: str
+    error_message: str
+    error_field: str
+    sights: _containers.RepeatedCompositeFieldContainer[Sight]
+    readable: _containers.RepeatedScalarFieldContainer[str]
+    all_fields: bool
+    def __init__(self, error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., error_field: _Optional[str] = ..., sights: _Optional[_Iterable[_Union[Sight, _Mapping]]] = ..., readable: _Optional[_Iterable[str]] = ..., all_fields: _Optional[bool] = ...) -> None: ...
+
+class ViewChangesResponse(_message.Message):
+    __slots__ = ("app_id", "schema_id", "viewers")
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEWERS_FIELD_NUMBER: _ClassVar[int]
+    app_id: str
+    schema_id: str
+    viewers: _containers.RepeatedCompositeFieldContainer[ViewerSights]
+    def __init__(self, app_id: _Optional[str] = ..., schema_id: _Optional[str] = ..., viewers: _Optional[_Iterable[_Union[ViewerSights, _Mapping]]] = ...) -> None: ...

@@ -112,6 +112,11 @@ class RecordsServiceStub:
                 request_serializer=tessera_dot_records_dot_v1_dot_records__pb2.ListRecordsRequest.SerializeToString,
                 response_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.ExportChunk.FromString,
                 _registered_method=True)
+        self.ViewChanges = channel.unary_unary(
+                '/tessera.records.v1.RecordsService/ViewChanges',
+                request_serializer=tessera_dot_records_dot_v1_dot_records__pb2.ViewChangesRequest.SerializeToString,
+                response_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.ViewChangesResponse.FromString,
+                _registered_method=True)
 
 
 class RecordsServiceServicer:
@@ -219,6 +224,16 @@ class RecordsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ViewChanges(self, request, context):
+        """Realtime: what each of several subscribers sees of some changes to one schema's
+        records, decided by their privacy rules, grants and filters in this service's SQL.
+        The gateway only, acting as itself (ctx: principal_kind "service", principal_id
+        "gateway"): it authenticated every viewer, as it does before any call it makes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RecordsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -296,6 +311,11 @@ def add_RecordsServiceServicer_to_server(servicer, server):
                     servicer.ExportRecords,
                     request_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.ListRecordsRequest.FromString,
                     response_serializer=tessera_dot_records_dot_v1_dot_records__pb2.ExportChunk.SerializeToString,
+            ),
+            'ViewChanges': grpc.unary_unary_rpc_method_handler(
+                    servicer.ViewChanges,
+                    request_deserializer=tessera_dot_records_dot_v1_dot_records__pb2.ViewChangesRequest.FromString,
+                    response_serializer=tessera_dot_records_dot_v1_dot_records__pb2.ViewChangesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -706,6 +726,33 @@ class RecordsService:
             '/tessera.records.v1.RecordsService/ExportRecords',
             tessera_dot_records_dot_v1_dot_records__pb2.ListRecordsRequest.SerializeToString,
             tessera_dot_records_dot_v1_dot_records__pb2.ExportChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ViewChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.records.v1.RecordsService/ViewChanges',
+            tessera_dot_records_dot_v1_dot_records__pb2.ViewChangesRequest.SerializeToString,
+            tessera_dot_records_dot_v1_dot_records__pb2.ViewChangesResponse.FromString,
             options,
             channel_credentials,
             insecure,
