@@ -5,7 +5,9 @@ database's owner), the services (each as its runtime role), then the gateway."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -175,6 +177,28 @@ class Stack:
         )
         self.processes[name] = process
         process.start()
+
+    @contextmanager
+    def another_gateway(self, **settings: str) -> Iterator[str]:
+        """A second gateway process in front of the same services and NATS, as a replica
+        behind a load balancer would be, with `settings` (environment variables) on top of
+        the first one's; yields its URL."""
+        port = free_port()
+        first = self.processes["gateway"]
+        url = f"http://{self.gateway_host}:{port}"
+        process = ServiceProcess(
+            name="gateway-2",
+            module="services.gateway",
+            env={**first.env, "GATEWAY_PORT": str(port), **settings},
+            log_path=self.log_dir / f"gateway-{port}.log",
+            http_ready_url=f"{url}/readyz",
+        )
+        process.start()
+        try:
+            process.wait_ready()
+            yield url
+        finally:
+            process.stop()
 
     def exited(self) -> list[str]:
         """Services whose process has ended on its own."""

@@ -20,6 +20,7 @@ from services.gateway.errors import install_error_handlers
 from services.gateway.events import definitions_invalidator, membership_invalidator
 from services.gateway.hardening import SecurityHeaders
 from services.gateway.limits import RateLimiter, RateLimits, SharedCounts, limiter_from
+from services.gateway.realtime import Hub
 from services.gateway.routes import (
     app_users,
     apps,
@@ -30,6 +31,7 @@ from services.gateway.routes import (
     hooks,
     keys,
     members,
+    realtime,
     records,
     schemas,
     sessions,
@@ -83,14 +85,17 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         )
         app.state.saml = SamlServiceProviders(leeway_seconds=settings.sso_leeway_seconds)
         app.state.nats = None
+        app.state.realtime = Hub(backends, timeout_seconds=settings.call_timeout_seconds)
         # NATS may come up after the gateway; readiness reports it until then.
         subscriber = asyncio.create_task(_subscribe(app, settings, authenticator, limiter))
+        upkeep = asyncio.create_task(_keep_realtime(app.state.realtime, settings))
         try:
             yield
         finally:
-            subscriber.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await subscriber
+            for task in (subscriber, upkeep):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             nats: Client | None = app.state.nats
             if nats is not None:
                 with contextlib.suppress(Exception):
@@ -146,6 +151,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         webhooks,
         api_connector,
         hooks,
+        realtime,
         docs,
     ):
         app.include_router(module.router)
@@ -167,10 +173,28 @@ async def _subscribe(
         except Exception:
             log.warning("NATS not reachable at %s; retrying", settings.nats_url)
             await asyncio.sleep(1.0)
+    hub: Hub = app.state.realtime
     for subject in IDENTITY_CACHE_CHANGES:
-        await nats.subscribe(subject, cb=membership_invalidator(authenticator))
+        await nats.subscribe(subject, cb=membership_invalidator(authenticator, hub))
     for subject in SCHEMA_CHANGES:
         await nats.subscribe(subject, cb=definitions_invalidator(app.state.app_definitions))
     app.state.nats = nats
-    if limiter is not None:
-        await SharedCounts(limiter, interval=settings.rate_limit_sync_seconds).run(nats)
+    async with asyncio.TaskGroup() as group:
+        group.create_task(hub.run(nats.jetstream()))
+        if limiter is not None:
+            group.create_task(
+                SharedCounts(limiter, interval=settings.rate_limit_sync_seconds).run(nats)
+            )
+
+
+async def _keep_realtime(hub: Hub, settings: GatewaySettings) -> None:
+    """Heartbeats to every realtime connection, and their credentials checked again now
+    and then (a revocation ends them at once; this catches an expiry)."""
+    checked = asyncio.get_running_loop().time()
+    while True:
+        await asyncio.sleep(settings.realtime_heartbeat_seconds)
+        hub.heartbeat()
+        now = asyncio.get_running_loop().time()
+        if now - checked >= settings.realtime_recheck_seconds:
+            checked = now
+            await hub.recheck()

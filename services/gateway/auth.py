@@ -475,7 +475,7 @@ class Authenticator:
             if hmac.compare_digest(header, session_csrf):
                 return
             raise PermissionDenied("CSRF token is missing or incorrect")
-        if not self._origin_allowed(request):
+        if not self.origin_allowed(request):
             raise PermissionDenied("CSRF check failed: request comes from a foreign origin")
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if request.method in PREFLIGHTED_METHODS or media_type == "application/json":
@@ -488,7 +488,7 @@ class Authenticator:
         """Logging in or out by cookie from another site's page (login CSRF plants the
         attacker's session; logout CSRF ends the user's): refused when the browser says
         the request is cross-site, by its Origin or by Sec-Fetch-Site."""
-        if not self._origin_allowed(request):
+        if not self.origin_allowed(request):
             raise PermissionDenied("Cross-site request refused: foreign origin")
         if (
             request.headers.get("sec-fetch-site") == "cross-site"
@@ -496,7 +496,7 @@ class Authenticator:
         ):
             raise PermissionDenied("Cross-site request refused")
 
-    def _origin_allowed(self, request: Request) -> bool:
+    def origin_allowed(self, request: Request) -> bool:
         origin = request.headers.get("origin")
         if origin is None:
             return True

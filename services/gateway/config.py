@@ -54,6 +54,15 @@ class GatewaySettings(BaseServiceSettings):
     # The gateway's address as browsers reach it (https://api.example.com): single sign-on
     # redirect URIs are made from it. Unset, from each request's own scheme and Host.
     public_url: str = ""
+    # Realtime (services/gateway/realtime.py): messages waiting for one client before it is
+    # disconnected as too slow; how often each connection hears a heartbeat (with its
+    # subscriptions' event ids); how long a WebSocket opened without a credential has to
+    # send its `auth` message; how often every connection's credential is checked again
+    # (revocations end connections at once, this catches expiries).
+    realtime_queue_size: int = Field(default=1000, ge=1, le=1_000_000)
+    realtime_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    realtime_auth_seconds: float = Field(default=5.0, gt=0)
+    realtime_recheck_seconds: float = Field(default=60.0, gt=0)
     # Clock skew tolerated on an identity provider's ID and logout tokens.
     sso_leeway_seconds: int = Field(default=5, ge=0, le=60)
     # How long a provider's discovery document is kept; its keys are refetched whenever a

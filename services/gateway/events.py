@@ -18,14 +18,23 @@ from nats.aio.msg import Msg
 
 from services.gateway.app_spec import AppDefinitions
 from services.gateway.auth import Authenticator
+from services.gateway.realtime import Hub
 from services.kit.nats.events import Event
 from services.kit.nats.permissions import SSO_ENFORCEMENT_CHANGED
 
 log = logging.getLogger(__name__)
 
 
-def membership_invalidator(authenticator: Authenticator) -> Callable[[Msg], Awaitable[None]]:
+def membership_invalidator(
+    authenticator: Authenticator, hub: Hub
+) -> Callable[[Msg], Awaitable[None]]:
     async def on_identity_event(message: Msg) -> None:
+        forget(message)
+        # Whatever was dropped, realtime connections check their credentials again now:
+        # the revoked ones end, the others are answered from what is still cached.
+        hub.recheck_soon()
+
+    def forget(message: Msg) -> None:
         try:
             event = Event.from_message(message.subject, message.data)
         except (ValueError, KeyError, TypeError):

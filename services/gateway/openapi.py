@@ -97,6 +97,11 @@ TAGS = [
         "name": "API connector",
         "description": "An app's external APIs, their calls, and saved queries run by name",
     },
+    {
+        "name": "Realtime",
+        "description": "Changes as they happen, as Server-Sent Events (and over the"
+        " WebSocket at /api/apps/{app}/realtime, which this document cannot describe)",
+    },
     {"name": "Trash", "description": "What was deleted in the last 72 hours"},
     {"name": "Audit log", "description": "The workspace's security events"},
     {"name": "Documents", "description": "An app's OpenAPI document and Postman collection"},

@@ -1335,13 +1335,15 @@ class RecordsService:
         self, ctx: common_pb2.RequestContext, request: records_pb2.ViewChangesRequest
     ) -> RecordTable:
         """The changed schema's table: by its slugs as the event named them, or, when they
-        name another schema by now (a rename), by its id."""
+        name another schema by now (a rename), by its id; without an id (a subscription
+        being made), by its slugs alone."""
         try:
             _, rt = await self._table(ctx, request.schema.app_slug, request.schema.schema_slug)
-            if rt.schema.id == request.schema_id:
+            if rt.schema.id == request.schema_id or not request.schema_id:
                 return rt
         except NotFound:
-            pass
+            if not request.schema_id:
+                raise
         schema = await self._schemas.by_id(ctx, request.schema_id)
         return await self._provisioner.ensure(tenant_of(ctx), schema)
 

@@ -9,7 +9,6 @@ import pytest
 
 from services.devstack.stack import Stack
 from tests.factories.accounts import Tenant
-from tests.support.stack import another_gateway
 
 FOREIGN = "https://evil.example"
 FRIEND = "https://app.example"
@@ -82,7 +81,7 @@ def test_a_same_site_form_still_logs_in(client: httpx.Client, tenant: Tenant) ->
 def test_cors_is_granted_to_the_allow_list_only(stack: Stack, tenant: Tenant) -> None:
     preflight = {"Access-Control-Request-Method": "PATCH"}
     allow = {"GATEWAY_ALLOWED_ORIGINS": f'["{FRIEND}"]'}
-    with another_gateway(stack, **allow) as url, httpx.Client(base_url=url, timeout=10) as browser:
+    with stack.another_gateway(**allow) as url, httpx.Client(base_url=url, timeout=10) as browser:
         granted = browser.options("/api/apps", headers={"Origin": FRIEND, **preflight})
         assert granted.status_code == 200
         assert granted.headers["access-control-allow-origin"] == FRIEND

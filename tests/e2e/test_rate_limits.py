@@ -20,7 +20,6 @@ from services.devstack.stack import Stack
 from tests.factories.accounts import Tenant
 from tests.factories.apps import create_app, create_schema, records_path
 from tests.factories.credentials import ALL_RECORDS, create_token, token_auth
-from tests.support.stack import another_gateway
 from tests.support.wait import eventually
 
 WINDOW = "3600"
@@ -39,7 +38,7 @@ LIMITED = {
 
 @pytest.fixture(scope="module")
 def limited(stack: Stack) -> Iterator[httpx.Client]:
-    with another_gateway(stack, **LIMITED) as url, httpx.Client(base_url=url) as http:
+    with stack.another_gateway(**LIMITED) as url, httpx.Client(base_url=url) as http:
         yield http
 
 
@@ -157,7 +156,7 @@ def test_an_address_is_taken_from_x_forwarded_for_only_from_a_trusted_proxy(
         # A window of its own: no other gateway here counts under this policy.
         "GATEWAY_RATE_LIMIT_ADDRESS_WINDOW_SECONDS": "7200",
     }
-    with another_gateway(stack, **untrusting) as url, httpx.Client(base_url=url) as http:
+    with stack.another_gateway(**untrusting) as url, httpx.Client(base_url=url) as http:
         first = http.get("/api/apps", headers=forwarded_for(new_address()))
         second = http.get("/api/apps", headers=forwarded_for(new_address()))
     assert remaining(second, "address") == remaining(first, "address") - 1
@@ -174,8 +173,8 @@ def test_two_replicas_enforce_one_limit(stack: Stack, tenant: Tenant, crm: str) 
     headers = {**token_auth(token["token"]), **forwarded_for(new_address())}
     path = records_path(crm)
     with (
-        another_gateway(stack, **shared) as first_url,
-        another_gateway(stack, **shared) as second_url,
+        stack.another_gateway(**shared) as first_url,
+        stack.another_gateway(**shared) as second_url,
         httpx.Client(base_url=first_url, headers=headers) as first,
         httpx.Client(base_url=second_url, headers=headers) as second,
     ):
@@ -225,7 +224,7 @@ def test_sign_ins_from_one_address_past_their_limit_are_refused_at_the_gateway(
         "GATEWAY_RATE_LIMIT_SIGN_IN_WINDOW_SECONDS": WINDOW,
     }
     credentials = {"username": tenant.email, "password": tenant.password}
-    with another_gateway(stack, **settings) as url, httpx.Client(base_url=url) as http:
+    with stack.another_gateway(**settings) as url, httpx.Client(base_url=url) as http:
         address, elsewhere = forwarded_for(new_address()), forwarded_for(new_address())
         signed_in = [
             http.post("/api/user/token-auth/", json=credentials, headers=address)

@@ -14,7 +14,6 @@ from tests.factories.accounts import Tenant, sign_up
 from tests.factories.apps import create_app, create_schema, records_path
 from tests.factories.credentials import create_token, in_workspace, join, members_path, set_role
 from tests.factories.credentials import token_auth as auth
-from tests.support.stack import another_gateway
 from tests.support.wait import eventually
 
 # What the issue promises: revoked at every replica within one second.
@@ -23,7 +22,7 @@ DEADLINE_SECONDS = 1.0
 
 @pytest.fixture(scope="module")
 def second_gateway(stack: Stack) -> Iterator[httpx.Client]:
-    with another_gateway(stack) as url, httpx.Client(base_url=url, timeout=30.0) as http:
+    with stack.another_gateway() as url, httpx.Client(base_url=url, timeout=30.0) as http:
         yield http
 
 

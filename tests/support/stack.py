@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from services.devstack.infra import free_port
-from services.devstack.processes import ServiceProcess
 from services.devstack.stack import DATABASE_SERVICES, Stack
 from tests.support.infra import Infra
 from tests.support.nats_users import nats_env
@@ -58,26 +57,3 @@ def running_stack(
         yield stack
     finally:
         stack.stop()
-
-
-@contextmanager
-def another_gateway(stack: Stack, **settings: str) -> Iterator[str]:
-    """A second gateway process in front of the same services and NATS, as a replica
-    behind a load balancer would be, with `settings` (environment variables) on top of
-    the first one's; yields its URL."""
-    port = free_port()
-    first = stack.processes["gateway"]
-    url = f"http://{stack.gateway_host}:{port}"
-    process = ServiceProcess(
-        name="gateway-2",
-        module="services.gateway",
-        env={**first.env, "GATEWAY_PORT": str(port), **settings},
-        log_path=stack.log_dir / f"gateway-{port}.log",
-        http_ready_url=f"{url}/readyz",
-    )
-    process.start()
-    try:
-        process.wait_ready()
-        yield url
-    finally:
-        process.stop()

@@ -67,6 +67,28 @@ class Durable:
 
 
 @dataclass(frozen=True)
+class Follower:
+    """Short-lived pull consumers a role makes on another service's stream without acking
+    anything (realtime's tails and replays), each bound by its filter to `filter` or one
+    tenant's part of it."""
+
+    stream: str
+    filter: str
+
+    def permissions(self) -> Permissions:
+        return Permissions(
+            publish=(
+                f"{JS_API}.STREAM.INFO.{self.stream}",
+                # Any name; the filter as granted, its tenant token a wildcard or one tenant.
+                f"{JS_API}.CONSUMER.CREATE.{self.stream}.*.{self.filter}",
+                f"{JS_API}.CONSUMER.INFO.{self.stream}.*",
+                f"{JS_API}.CONSUMER.DELETE.{self.stream}.*",
+                f"{JS_API}.CONSUMER.MSG.NEXT.{self.stream}.*",
+            )
+        )
+
+
+@dataclass(frozen=True)
 class KeyValueBucket:
     """A JetStream key-value bucket a role reads, writes, watches (through the KV API or a
     plain subscription on the bucket's subjects) and may create."""
@@ -108,6 +130,7 @@ class BusRole:
     # Core subscriptions: every replica hears every message (cache invalidation).
     listens: tuple[str, ...] = ()
     consumes: tuple[Durable, ...] = ()
+    follows: tuple[Follower, ...] = ()
     buckets: tuple[KeyValueBucket, ...] = ()
     stream: str = field(init=False)
 
@@ -128,7 +151,11 @@ class BusRole:
                     f"{JS_API}.STREAM.CREATE.{self.stream}",
                 )
             )
-        grants: list[Durable | KeyValueBucket] = [*self.consumes, *self.buckets]
+        grants: list[Durable | Follower | KeyValueBucket] = [
+            *self.consumes,
+            *self.follows,
+            *self.buckets,
+        ]
         for grant in grants:
             granted |= grant.permissions()
         return granted
@@ -159,6 +186,10 @@ APP_CHANGES = Durable("SCHEMA", "workflows-app-changes", "schema.*.app.>")
 WEBHOOK_RECORD_EVENTS = Durable("RECORDS", "workflows-webhook-records", "records.*.record.>")
 WEBHOOK_SCHEMA_EVENTS = Durable("SCHEMA", "workflows-webhook-schemas", "schema.*.schema.>")
 
+# What realtime subscribers hear (services.gateway.feed): (service, entity) of the events
+# each gateway follows, in the order of the parts of an event id.
+REALTIME_FEEDS = (("records", "record"), ("schema", "schema"), ("workflows", "run"))
+
 ROLES: Mapping[str, BusRole] = {
     role.name: role
     for role in (
@@ -182,6 +213,10 @@ ROLES: Mapping[str, BusRole] = {
             "gateway",
             publishes_events=False,
             listens=(*IDENTITY_CACHE_CHANGES, *SCHEMA_CHANGES),
+            follows=tuple(
+                Follower(stream_name(service), f"{service}.*.{entity}.>")
+                for service, entity in REALTIME_FEEDS
+            ),
             buckets=(KeyValueBucket(RATE_LIMITS_BUCKET),),
         ),
     )
@@ -197,6 +232,7 @@ __all__ = [
     "AUDIT_RECORDER",
     "IDENTITY_CACHE_CHANGES",
     "RATE_LIMITS_BUCKET",
+    "REALTIME_FEEDS",
     "RECORD_TRIGGERS",
     "ROLES",
     "SCHEMA_CHANGES",
@@ -206,6 +242,7 @@ __all__ = [
     "WEBHOOK_SCHEMA_EVENTS",
     "BusRole",
     "Durable",
+    "Follower",
     "KeyValueBucket",
     "Permissions",
     "inbox_prefix",
