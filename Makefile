@@ -44,7 +44,7 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 proto: $(STAMP) ## Regenerate the gRPC stubs under proto/
 	$(BIN)/python -m services.devstack.protogen proto
 
-bench: $(STAMP) ## wrk drives the gateway and two baselines over 100,000 records; the cost of authorization; another tenant's cookie requests under a wrong-password login flood; a 1,000,000-row import and export; runs/s of a three-step workflow; a saved query against a bare external API and webhook deliveries/s
+bench: $(STAMP) ## wrk drives the gateway and two baselines over 100,000 records; the cost of authorization; another tenant's cookie requests under a wrong-password login flood; a 1,000,000-row import and export; runs/s of a three-step workflow; a saved query against a bare external API and webhook deliveries/s; realtime fan-out to 1,000 subscribers on two gateways
 	sh bench/ensure-wrk.sh
 	$(BIN)/python -m bench.records
 	$(BIN)/python -m bench.authz
@@ -52,6 +52,7 @@ bench: $(STAMP) ## wrk drives the gateway and two baselines over 100,000 records
 	$(BIN)/python -m bench.transfer
 	$(BIN)/python -m bench.workflows
 	$(BIN)/python -m bench.connectors
+	$(BIN)/python -m bench.realtime
 
 helm: ## Render the Helm chart (arrives with the operators issue)
 	@echo "deploy/helm/ is filled in by the operators issue"

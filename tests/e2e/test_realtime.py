@@ -543,3 +543,83 @@ def stack_with_its_own_nats(infra: Infra) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
+
+
+def test_schema_and_field_changes_reach_only_who_may_read_them(
+    stack: Stack, shared_tenant: Tenant, module_client: httpx.Client
+) -> None:
+    app = tasks_app(shared_tenant, rules=OWN_TASKS)
+    body = {"email": f"u{secrets.token_hex(4)}@example.com", "password": PASSWORD}
+    signed_up = module_client.post(f"/api/apps/{app['public_id']}/auth/signup", json=body)
+    assert signed_up.status_code == 201, signed_up.text
+    end_user = signed_up.json()["token"]
+    fields = f"/api/apps/{app['slug']}/schemas/tasks/fields"
+
+    async def scenario() -> None:
+        async with (
+            opened(stack.gateway_url, app["slug"], shared_tenant.token) as owner,
+            opened(stack.gateway_url, app["public_id"], end_user) as user,
+        ):
+            await owner.subscribed(schema="tasks")
+            await owner.subscribed("app", topic="schemas")
+            await user.subscribed(schema="tasks")
+            # Schema events of the app's set-up may still come: wait them out.
+            await owner.quiet()
+            await user.quiet()
+            for topic in ("schemas", "workflow_runs"):
+                refused = await user.subscribe(topic, topic=topic)
+                assert refused["code"] == "permission_denied"
+            added = await asyncio.to_thread(
+                shared_tenant.post, fields, json={"slug": "priority", "type": "text"}
+            )
+            assert added.status_code == 201, added.text
+            heard = {(m["subscription"], m["type"]) for m in await messages(owner, 3)}
+            assert heard == {
+                ("s", "schema.updated"),
+                ("s", "field.created"),
+                ("app", "schema.updated"),
+            }
+            # Not a field the end user reads: the schema changed, nothing more.
+            assert [m["type"] for m in await messages(user, 1)] == ["schema.updated"]
+            renamed = await asyncio.to_thread(
+                shared_tenant.patch, f"{fields}/title", json={"name": "Headline"}
+            )
+            assert renamed.status_code == 200, renamed.text
+            changed = [m for m in await messages(user, 2) if m["type"] == "field.updated"]
+            assert [(m["field"]["slug"], m["field"]["name"]) for m in changed] == [
+                ("title", "Headline")
+            ]
+            await messages(owner, 3)
+            gone = await asyncio.to_thread(shared_tenant.delete, f"{fields}/secret")
+            assert gone.status_code in (200, 204), gone.text
+            deleted = [m for m in await messages(owner, 3) if m["type"] == "field.deleted"]
+            assert len(deleted) == 1
+            assert [m["type"] for m in await messages(user, 1)] == ["schema.updated"]
+
+    asyncio.run(scenario())
+
+
+def test_workflow_runs_reach_members_who_follow_them(stack: Stack, shared_tenant: Tenant) -> None:
+    app = tasks_app(shared_tenant)
+    workflow = {"name": "hello", "steps": [{"type": "return", "value": {"said": "'hi'"}}]}
+    made = shared_tenant.post(f"/api/apps/{app['slug']}/workflows", json=workflow)
+    assert made.status_code == 201, made.text
+
+    async def scenario() -> None:
+        async with opened(stack.gateway_url, app["slug"], shared_tenant.token) as socket:
+            await socket.subscribed("runs", topic="workflow_runs")
+            ran = await asyncio.to_thread(
+                shared_tenant.post, f"/api/apps/{app['slug']}/workflows/hello/run", json={}
+            )
+            assert ran.status_code == 200, ran.text
+            started = await socket.next("workflow.run.started")
+            done = await socket.next("workflow.run.succeeded")
+            assert started["run"]["id"] == done["run"]["id"]
+            assert (done["run"]["workflow"], done["run"]["state"]) == ("hello", "succeeded")
+
+    asyncio.run(scenario())
+
+
+async def messages(socket: Socket, count: int) -> list[dict[str, Any]]:
+    """The next `count` messages but heartbeats."""
+    return [await socket.next() for _ in range(count)]

@@ -251,7 +251,8 @@ def test_a_write_rolled_back_to_break_a_deadlock_runs_once_more(stack: Stack, de
         try:
             waiting = sql.SQL(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query LIKE 'UPDATE %%' AND pid <> %s"
+                # The update reads the row it changes first (WITH before AS ...).
+                "AND query LIKE '%%UPDATE %%' AND pid <> %s"
             )
             eventually(
                 lambda: probe.execute(waiting, (holder.info.backend_pid,)).fetchone() == (1,)
