@@ -85,7 +85,9 @@ def server_config(
                 {
                     "nkey": user.nkey,
                     "permissions": {
-                        "publish": _allow(user.permissions.publish),
+                        "publish": _allow(
+                            user.permissions.publish, user.permissions.publish_denied
+                        ),
                         "subscribe": _allow(user.permissions.subscribe),
                     },
                 }
@@ -96,9 +98,11 @@ def server_config(
     return json.dumps(config, indent=2) + "\n"
 
 
-def _allow(subjects: tuple[str, ...]) -> Mapping[str, list[str]]:
+def _allow(subjects: tuple[str, ...], denied: tuple[str, ...] = ()) -> Mapping[str, list[str]]:
     # An empty allow list would allow everything; nothing allowed is a deny of all.
-    return {"allow": list(subjects)} if subjects else {"deny": [">"]}
+    if not subjects:
+        return {"deny": [">"]}
+    return {"allow": list(subjects), **({"deny": list(denied)} if denied else {})}
 
 
 __all__ = ["NatsKeyring", "NatsUser", "server_config", "service_env", "service_users"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -85,14 +85,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         )
         app.state.saml = SamlServiceProviders(leeway_seconds=settings.sso_leeway_seconds)
         app.state.nats = None
-        app.state.realtime = Hub(backends, timeout_seconds=settings.call_timeout_seconds)
+        hub = app.state.realtime = Hub(backends, app.state.app_definitions)
         # NATS may come up after the gateway; readiness reports it until then.
         subscriber = asyncio.create_task(_subscribe(app, settings, authenticator, limiter))
-        upkeep = asyncio.create_task(_keep_realtime(app.state.realtime, settings))
+        beating = asyncio.create_task(_every(settings.realtime_heartbeat_seconds, hub.heartbeat))
+        rechecking = asyncio.create_task(_every(settings.realtime_recheck_seconds, hub.recheck))
         try:
             yield
         finally:
-            for task in (subscriber, upkeep):
+            for task in (subscriber, beating, rechecking):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -179,22 +180,28 @@ async def _subscribe(
     for subject in SCHEMA_CHANGES:
         await nats.subscribe(subject, cb=definitions_invalidator(app.state.app_definitions))
     app.state.nats = nats
-    async with asyncio.TaskGroup() as group:
-        group.create_task(hub.run(nats.jetstream()))
+    # The realtime feed and the shared counts each keep going whatever the other does.
+    feeding = asyncio.create_task(hub.run(nats.jetstream()))
+    try:
         if limiter is not None:
-            group.create_task(
-                SharedCounts(limiter, interval=settings.rate_limit_sync_seconds).run(nats)
-            )
+            await SharedCounts(limiter, interval=settings.rate_limit_sync_seconds).run(nats)
+        else:
+            await feeding
+    finally:
+        feeding.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await feeding
 
 
-async def _keep_realtime(hub: Hub, settings: GatewaySettings) -> None:
-    """Heartbeats to every realtime connection, and their credentials checked again now
-    and then (a revocation ends them at once; this catches an expiry)."""
-    checked = asyncio.get_running_loop().time()
+async def _every(seconds: float, work: Callable[[], object]) -> None:
+    """`work` every `seconds` (awaited when it is a coroutine), never stopping for a
+    failure: realtime's heartbeats, and its connections' credentials checked again (a
+    revocation ends them at once; this catches an expiry)."""
     while True:
-        await asyncio.sleep(settings.realtime_heartbeat_seconds)
-        hub.heartbeat()
-        now = asyncio.get_running_loop().time()
-        if now - checked >= settings.realtime_recheck_seconds:
-            checked = now
-            await hub.recheck()
+        await asyncio.sleep(seconds)
+        try:
+            done = work()
+            if asyncio.iscoroutine(done):
+                await done
+        except Exception:
+            log.exception("realtime upkeep failed")

@@ -14,11 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tessera.common.v1 import common_pb2
 from tessera.schema.v1 import schema_pb2
 
 from services.gateway import openapi, queries
-from services.gateway.clients import Backends
+from services.gateway.clients import Backends, as_gateway
 from services.kit.access import Op, Principal
 from services.kit.expiring import ExpiringCache
 from services.kit.fields import REGISTRY
@@ -485,9 +484,7 @@ class AppDefinitions:
         if held is not None:
             return held
         generation = self._held.generation
-        ctx = common_pb2.RequestContext(
-            tenant_id=tenant_id, principal_kind="service", principal_id="gateway"
-        )
+        ctx = as_gateway(tenant_id)
         app = await self.backends.call(
             self.backends.schema.GetApp, schema_pb2.GetAppRequest(ctx=ctx, app_slug=app_slug)
         )

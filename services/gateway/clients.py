@@ -9,16 +9,26 @@ from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from tessera.common.v1 import common_pb2
 from tessera.identity.v1 import identity_pb2_grpc
 from tessera.records.v1 import records_pb2_grpc
 from tessera.schema.v1 import schema_pb2_grpc
 from tessera.workflows.v1 import workflows_pb2_grpc
 
 from services.gateway.config import GatewaySettings
+from services.kit.access import Kind
 from services.kit.grpc.client import call, create_channel
-from services.kit.grpc.trust import ContextSigner
+from services.kit.grpc.trust import GATEWAY, ContextSigner
 
 Response = TypeVar("Response")
+
+
+def as_gateway(tenant_id: str) -> common_pb2.RequestContext:
+    """The gateway asking a service for itself, in a workspace: for what it shows callers
+    only their part of (the API documents), or judges for them (realtime)."""
+    return common_pb2.RequestContext(
+        tenant_id=tenant_id, principal_kind=Kind.SERVICE, principal_id=GATEWAY
+    )
 
 
 @dataclass

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from nats.aio.msg import Msg
 
@@ -29,18 +30,22 @@ def membership_invalidator(
     authenticator: Authenticator, hub: Hub
 ) -> Callable[[Msg], Awaitable[None]]:
     async def on_identity_event(message: Msg) -> None:
-        forget(message)
-        # Whatever was dropped, realtime connections check their credentials again now:
-        # the revoked ones end, the others are answered from what is still cached.
-        hub.recheck_soon()
-
-    def forget(message: Msg) -> None:
         try:
             event = Event.from_message(message.subject, message.data)
         except (ValueError, KeyError, TypeError):
             log.warning("undecodable identity event on %s", message.subject)
             return
         data = event.data if isinstance(event.data, dict) else {}
+        forget(event, data)
+        # The realtime connections it may touch check their credentials again now: the
+        # revoked ones end, the others are answered from what is still cached.
+        hub.recheck_soon(
+            tenant=event.tenant if event.entity == "member" else None,
+            account_id=data.get("account_id"),
+            credential_id=data.get("credential_id"),
+        )
+
+    def forget(event: Event, data: dict[str, Any]) -> None:
         account_id = data.get("account_id")
         if event.entity == "member" and event.action == SSO_ENFORCEMENT_CHANGED:
             # Its members' password logins open it no more, or again: only they change.

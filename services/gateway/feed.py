@@ -19,7 +19,7 @@ import contextlib
 import logging
 import re
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 # A consumer nobody pulls from is removed by the server after this long (a replica that
 # died, a replay cut short).
 CONSUMER_IDLE_SECONDS: Final = 30.0
-FETCH_BATCH: Final = 256
+FETCH_BATCH: Final = 128
 # How long one pull waits for news before the tail checks that its consumer still exists.
 FETCH_WAIT_SECONDS: Final = 2.0
 RETRY_SECONDS: Final = 1.0
@@ -139,10 +139,12 @@ class Tail:
         self.started = asyncio.Event()
 
     async def run(self, js: JetStreamContext) -> None:
-        self.fetched = self.delivered = (await bounds(js, self.feed)).last
-        self.started.set()
         while True:
             try:
+                if not self.started.is_set():
+                    # Live from here on: what came before is for replays.
+                    self.fetched = self.delivered = (await bounds(js, self.feed)).last
+                    self.started.set()
                 await self._follow(js)
             except asyncio.CancelledError:
                 raise
@@ -184,7 +186,7 @@ class Tail:
 
 async def replay(
     js: JetStreamContext, feed: Feed, tenant: str, after: int, upto: int
-) -> AsyncIterator[list[Msg]]:
+) -> AsyncGenerator[list[Msg], None]:
     """The tenant's events with sequences in (after, upto], in batches, in order."""
     if after >= upto:
         return

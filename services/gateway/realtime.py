@@ -7,7 +7,7 @@ subscriptions:
   as the subscriber may see them, with schema.updated|deleted and field.created|updated|
   deleted of that schema;
 - `schemas` of the app: schema.created|updated|deleted (those who may read apps);
-- `workflow_runs` of the app: workflow.run.started|succeeded|failed|... (those who may read
+- `workflow_runs` of the app: workflow.run.started|succeeded|failed (those who may read
   workflows).
 
 Which record events a subscriber hears, and how, the records service decides in its own SQL
@@ -17,18 +17,19 @@ a record.deleted to it, one that enters a record.created; hidden fields never ap
 Subscribers that would be judged alike (the same principal, grants and filter) are judged
 once per batch of events.
 
-Every event carries an event id (services.gateway.feed): subscribing again with it as
-`last_event_id` first replays what the subscription missed, then goes on live, with no gap
-and no repeat; when the streams no longer hold what it missed, `resync_required` says so.
-A connection whose queue fills (a client that does not read) is told `slow_consumer` and
+Every event carries an event id (services.gateway.feed). A subscription made with
+`last_event_id` first replays what it missed, then goes on live, with no gap and no
+repeat; when the streams no longer hold what it missed, `resync_required` says so. A
+connection whose queue fills (a client that does not read) is told `slow_consumer` and
 closed: never skipped silently. A revoked credential closes its connections."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -36,57 +37,62 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from tessera.common.v1 import common_pb2
 from tessera.records.v1 import records_pb2
-from tessera.schema.v1 import schema_pb2
 
 from services.gateway import feed
-from services.gateway.clients import Backends
-from services.gateway.feed import FEEDS, RECORDS, RUNS, SCHEMAS, Position, Tail
-from services.kit.access import APP_KINDS, Kind, Op, Principal
-from services.kit.errors import ERRORS_BY_CODE, DomainError, InternalError
-from services.kit.grpc.trust import GATEWAY
+from services.gateway.app_spec import AppDefinitions
+from services.gateway.clients import Backends, as_gateway
+from services.gateway.feed import FEEDS, RECORDS, RUNS, SCHEMAS, Tail
+from services.kit.access import APP_KINDS, Op, Principal
+from services.kit.errors import (
+    ERRORS_BY_CODE,
+    Conflict,
+    DomainError,
+    InternalError,
+    NotFound,
+    PermissionDenied,
+    ServiceUnavailable,
+    Unauthenticated,
+    ValidationFailed,
+)
 from services.kit.json import dumps_exact, loads_exact
 from services.kit.nats.events import Event
 
 log = logging.getLogger(__name__)
 
 TOPICS: Final = ("records", "schemas", "workflow_runs")
-# Changes judged in one call to the records service.
-JUDGED_PER_CALL: Final = 256
+# What a topic's subscriber must be allowed (records: the records service decides).
+TOPIC_OPERATIONS: Final = {"schemas": Op.APPS_READ, "workflow_runs": Op.WORKFLOWS_READ}
+# One call to the records service judges changes of about this many bytes (their images)
+# for as many subscriber groups as keep its answer within REPLY_BUDGET_BYTES.
+CHANGES_PER_CALL_BYTES: Final = 1024 * 1024
+CHANGES_PER_CALL: Final = 256
+REPLY_BUDGET_BYTES: Final = 8 * 1024 * 1024
 # What of a schema realtime shows (not its privacy rules).
 SCHEMA_KEYS: Final = ("id", "slug", "name", "version")
 FIELD_KEYS: Final = ("id", "slug", "name", "type", "required", "options", "position")
 SCHEMA_ACTIONS: Final = {"created": "created", "updated": "updated", "trashed": "deleted"}
 # A context's parts that do not change how the records service judges it.
 _UNJUDGED: Final = ("request_id", "idempotency_key", "client_ip", "user_agent")
+# Errors that mean the credential no longer holds (anything else, identity being away
+# included, leaves the connection as it is until it can be checked).
+_SIGNED_OUT: Final = (Unauthenticated, PermissionDenied, NotFound)
+# Errors that mean a subscription may not be kept (not that a service is away).
+_REFUSED: Final = (*_SIGNED_OUT, ValidationFailed)
+
+Deliveries = list[tuple[int, "Subscription", dict[str, Any]]]
 
 
-class Refused(Exception):
-    """A subscription that cannot be made or kept: the error the client is told."""
-
-    def __init__(self, code: str, message: str, field: str = "") -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
-
-    @classmethod
-    def of(cls, error: DomainError) -> Refused:
-        return cls(error.code, error.message, error.field or "")
-
-    def as_error(self) -> DomainError:
-        """The refusal as an HTTP error (for an event stream, refused before it starts)."""
-        return ERRORS_BY_CODE.get(self.code, InternalError)(self.message, field=self.field or None)
-
-    def message_for(self, subscription: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"type": "error", "code": self.code, "message": self.message}
-        if self.field:
-            body["field"] = self.field
-        if subscription is not None:
-            body["subscription"] = subscription
-        return body
+def error_message(error: DomainError, subscription: str | None = None) -> dict[str, Any]:
+    """An error as the client is told it: the envelope's fields, and which subscription."""
+    body: dict[str, Any] = {"type": "error", "code": error.code, "message": error.message}
+    if error.field:
+        body["field"] = error.field
+    if subscription is not None:
+        body["subscription"] = subscription
+    return body
 
 
-def judged_as(ctx: common_pb2.RequestContext) -> common_pb2.RequestContext:
+def _judged_as(ctx: common_pb2.RequestContext) -> common_pb2.RequestContext:
     """The caller as the records service judges it, without what varies per request."""
     kept = common_pb2.RequestContext()
     kept.CopyFrom(ctx)
@@ -102,35 +108,41 @@ class Subscription:
     connection: Connection
     tenant: str
     app_id: str
-    # For `records`: the schema as the client named it and as it is.
+    # For `records`: the schema as the client named it, and its id (which stays when the
+    # schema is renamed).
     schema_slug: str = ""
     schema_id: str = ""
     filter: records_pb2.FilterNode | None = None
     # Field slugs the subscriber reads (None: all).
     readable: frozenset[str] | None = None
-    # Per feed: what the subscription has been given (or was resumed from), and below what
-    # live events are not its to send (its replay sent them).
+    # Per feed: how far the subscription has been given events (or was resumed from), and
+    # up to where its replay reaches (live events up to there are not its to send).
     given: list[int] = field(default_factory=list)
     floor: list[int] = field(default_factory=list)
-    # While its missed events are replayed, live ones wait here.
+    # While it catches up, live events wait here.
     held: list[tuple[int, int, dict[str, Any]]] | None = None
 
     @property
+    def active(self) -> bool:
+        return self.connection.subscriptions.get(self.id) is self
+
+    @property
     def viewer_key(self) -> bytes:
-        ctx = judged_as(self.connection.ctx).SerializeToString(deterministic=True)
+        ctx = _judged_as(self.connection.ctx).SerializeToString(deterministic=True)
         shown = self.filter.SerializeToString(deterministic=True) if self.filter else b""
         return ctx + b"\x00" + shown
 
     def viewer(self) -> records_pb2.Viewer:
-        viewer = records_pb2.Viewer(ctx=judged_as(self.connection.ctx))
+        viewer = records_pb2.Viewer(ctx=_judged_as(self.connection.ctx))
         if self.filter is not None:
             viewer.filter.CopyFrom(self.filter)
         return viewer
 
 
 class Connection:
-    """One client's end: messages queue for the writer that sends them. `send` never
-    waits: a full queue ends the connection, telling the client why."""
+    """One client's end. `send` never waits: messages queue for whoever writes them to the
+    client (`outgoing`), and one that finds the queue full ends the connection as a slow
+    consumer."""
 
     def __init__(
         self,
@@ -167,13 +179,28 @@ class Connection:
         if not self.ending.done():
             self.ending.set_result({"type": "error", "code": code, "message": message})
 
+    async def outgoing(self) -> AsyncIterator[dict[str, Any]]:
+        """The messages to write, in order, until the connection ends; then the last
+        word (`ending`'s message), and no more."""
+        while not self.ending.done():
+            getting = asyncio.ensure_future(self.queue.get())
+            try:
+                await asyncio.wait({getting, self.ending}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if not getting.done():
+                    getting.cancel()
+            if getting.done() and not getting.cancelled() and not self.ending.done():
+                yield getting.result()
+        yield self.ending.result()
+
 
 class Hub:
-    """This replica's subscriptions, fed by its tails of the three streams."""
+    """This replica's realtime connections and subscriptions, fed by its tails of the
+    three streams."""
 
-    def __init__(self, backends: Backends, *, timeout_seconds: float) -> None:
+    def __init__(self, backends: Backends, definitions: AppDefinitions) -> None:
         self.backends = backends
-        self.timeout_seconds = timeout_seconds
+        self.definitions = definitions
         self.tails = [
             Tail(f, self._delivering(index), self._lost(index)) for index, f in enumerate(FEEDS)
         ]
@@ -196,13 +223,10 @@ class Hub:
     def ready(self) -> bool:
         return self._js is not None and all(t.started.is_set() for t in self.tails)
 
-    def position(self) -> Position:
-        return tuple(tail.delivered for tail in self.tails)
-
     def event_id(self, subscription: Subscription) -> str:
         """Where the subscription stands. Live, it has been sent everything of its own a
         tail has handed on (each tail hands a batch on whole, without a pause, before it
-        says so); while it catches up, as far as its replay has come."""
+        says so); while it catches up, as far as that has come."""
         if subscription.held is not None:
             return feed.format_event_id(subscription.given)
         return feed.format_event_id(
@@ -214,13 +238,23 @@ class Hub:
 
     # --- connections and subscriptions --------------------------------------------------
 
-    def disconnect(self, connection: Connection) -> None:
+    async def open(self, connection: Connection) -> None:
+        """Takes the connection in once its app is one of its caller's: in its workspace,
+        and, for an app's end users and visitors, their own app (NotFound otherwise)."""
+        ctx = connection.ctx
+        app = (await self.definitions.of(ctx.tenant_id, connection.app)).app
+        if ctx.principal_kind in APP_KINDS and app.id != ctx.app_id:
+            raise NotFound("App not found")
+        connection.app_id = app.id
+        self.connections.add(connection)
+
+    def close(self, connection: Connection) -> None:
         self.connections.discard(connection)
         for subscription in list(connection.subscriptions.values()):
             self._forget(subscription)
         connection.subscriptions.clear()
 
-    async def subscribe(
+    async def admit(
         self,
         connection: Connection,
         *,
@@ -230,56 +264,80 @@ class Hub:
         filter_node: records_pb2.FilterNode | None = None,
         last_event_id: str | None = None,
     ) -> Subscription:
-        """Makes the subscription, replays what it missed since `last_event_id`, and
-        answers it live; Refused when the caller may not have it."""
-        if self._js is None or not self.ready:
-            raise Refused("service_unavailable", "Realtime is starting; try again shortly")
+        """Makes the subscription if the caller may have it (a DomainError says why not).
+        It starts where the tails have read to, or where `last_event_id` says; catch_up()
+        then sends what it missed and lets it go live."""
+        if not self.ready:
+            raise ServiceUnavailable("Realtime is starting; try again shortly", retry_after=1)
         if subscription_id in connection.subscriptions:
-            raise Refused("conflict", f"Subscription {subscription_id!r} exists already", "id")
-        ctx = connection.ctx
+            raise Conflict(f"Subscription {subscription_id!r} exists already", field="id")
         resumed = None
         if last_event_id is not None:
             resumed = feed.parse_event_id(last_event_id)
             if resumed is None:
-                raise Refused("validation_error", "Not an event id", "last_event_id")
+                raise ValidationFailed("Not an event id", field="last_event_id")
+        ctx = connection.ctx
         subscription = Subscription(
             id=subscription_id,
             topic=topic,
             connection=connection,
             tenant=ctx.tenant_id,
-            app_id=ctx.app_id,
+            app_id=connection.app_id,
             schema_slug=schema,
             filter=filter_node,
         )
         if topic == "records":
             await self._judge_subscription(subscription)
-        else:
-            subscription.app_id = connection.app_id
-            op = Op.APPS_READ if topic == "schemas" else Op.WORKFLOWS_READ
-            if not Principal.of(ctx).may(op):
-                raise Refused("permission_denied", f"You may not follow {topic} of this app")
+        elif not Principal.of(ctx).may(TOPIC_OPERATIONS[topic]):
+            raise PermissionDenied(f"You may not follow {topic} of this app")
         start = None if resumed is None else await self._resume_point(subscription, resumed)
         # From here to the registration nothing waits: the replay reaches as far as the
         # tails have read, and whatever they read next is judged with this subscription
-        # among the subscribers. Live events wait while the missed ones are replayed.
-        now = tuple(tail.fetched for tail in self.tails)
+        # among the subscribers.
+        now = [tail.fetched for tail in self.tails]
         start = now if start is None else start
         subscription.held = []
         subscription.given = list(start)
         subscription.floor = [max(a, b) for a, b in zip(start, now, strict=True)]
         connection.subscriptions[subscription_id] = subscription
         self._index(subscription).add(subscription)
-        try:
-            await self._replay(subscription, start)
-        except BaseException:
-            self._forget(subscription)
-            connection.subscriptions.pop(subscription_id, None)
-            raise
-        held, subscription.held = subscription.held, None
-        subscription.given = list(subscription.floor)
-        for index, seq, message in held:
-            self._send(subscription, index, seq, message)
         return subscription
+
+    async def catch_up(self, subscription: Subscription) -> None:
+        """Sends what the subscription missed, then what came meanwhile, then lets it go
+        live. The streams away: it ends, and the client is told to resync."""
+        assert self._js is not None
+        try:
+            for index, f in enumerate(FEEDS):
+                if self._follows(subscription, index):
+                    async with contextlib.aclosing(
+                        feed.replay(
+                            self._js,
+                            f,
+                            subscription.tenant,
+                            subscription.given[index],
+                            subscription.floor[index],
+                        )
+                    ) as batches:
+                        async for messages in batches:
+                            for seq, sub, message in await self._judge(
+                                index, messages, [subscription]
+                            ):
+                                sub.given[index] = seq
+                                self._emit(sub, message)
+                subscription.given[index] = subscription.floor[index]
+        except Exception:
+            log.exception("realtime could not replay subscription %s", subscription.id)
+            self._resync([subscription])
+            subscription.given = list(subscription.floor)
+        # What came while it caught up, each with an id of what it has been given so far;
+        # then live.
+        held = subscription.held or []
+        for index, seq, message in held:
+            if seq > subscription.floor[index] and subscription.active:
+                subscription.given[index] = seq
+                self._emit(subscription, message)
+        subscription.held = None
 
     def unsubscribe(self, connection: Connection, subscription_id: str) -> bool:
         subscription = connection.subscriptions.pop(subscription_id, None)
@@ -294,82 +352,50 @@ class Hub:
         return self._by_app[subscription.tenant, subscription.app_id]
 
     def _forget(self, subscription: Subscription) -> None:
-        held = self._index(subscription)
-        held.discard(subscription)
-        if not held:
-            key = (
-                (subscription.tenant, subscription.schema_id)
-                if subscription.topic == "records"
-                else (subscription.tenant, subscription.app_id)
-            )
-            (self._by_schema if subscription.topic == "records" else self._by_app).pop(key, None)
-
-    async def open(self, connection: Connection) -> None:
-        """Takes the connection in once its app is one of its caller's: in its workspace,
-        and, for an app's end users and visitors, their own app. Refused: not_found."""
-        ctx = connection.ctx
-        try:
-            app = await self.backends.call(
-                self.backends.schema.GetApp,
-                schema_pb2.GetAppRequest(ctx=_as_gateway(ctx.tenant_id), app_slug=connection.app),
-            )
-        except DomainError as error:
-            raise Refused.of(error) from None
-        if ctx.principal_kind in APP_KINDS and app.id != ctx.app_id:
-            raise Refused("not_found", "App not found")
-        connection.app_id = app.id
-        self.connections.add(connection)
+        if subscription.topic == "records":
+            index, key = self._by_schema, (subscription.tenant, subscription.schema_id)
+        else:
+            index, key = self._by_app, (subscription.tenant, subscription.app_id)
+        held = index.get(key)
+        if held is not None:
+            held.discard(subscription)
+            if not held:
+                del index[key]
 
     async def _judge_subscription(self, subscription: Subscription) -> None:
         """Asks the records service whether the caller may follow the schema with its
-        filter, and what fields it reads there."""
+        filter, and which fields it reads there (a DomainError says why not). Found by
+        its slug the first time, by its id afterwards."""
         reply = await self._view(
             subscription.tenant,
             records_pb2.SchemaRef(
                 app_slug=subscription.connection.app, schema_slug=subscription.schema_slug
             ),
-            "",
+            subscription.schema_id,
             [subscription.viewer()],
             [],
         )
         sights = reply.viewers[0]
         if sights.error_code:
-            raise Refused(sights.error_code, sights.error_message, sights.error_field)
+            raise _refusal(sights)
         subscription.schema_id = reply.schema_id
-        subscription.app_id = reply.app_id
         subscription.readable = None if sights.all_fields else frozenset(sights.readable)
 
-    async def _resume_point(self, subscription: Subscription, resumed: Position) -> Position | None:
-        """Where a resumed subscription's replay starts: from the id, when every stream
+    async def _resume_point(
+        self, subscription: Subscription, resumed: feed.Position
+    ) -> list[int] | None:
+        """Where a resumed subscription's replay starts: after the id, when every stream
         still holds what came after it; otherwise (None) now, after telling it to resync."""
         assert self._js is not None
-        for index, f in enumerate(FEEDS):
-            held = await feed.bounds(self._js, f)
-            if resumed[index] + 1 < held.first or resumed[index] > held.last:
-                subscription.connection.send(
-                    {
-                        "type": "resync_required",
-                        "subscription": subscription.id,
-                        "message": "Events since that id are no longer kept; fetch the"
-                        " current state again",
-                    }
-                )
-                return None
-        return resumed
-
-    async def _replay(self, subscription: Subscription, start: Position) -> None:
-        assert self._js is not None
-        for index, f in enumerate(FEEDS):
-            if not self._follows(subscription, index):
-                subscription.given[index] = subscription.floor[index]
-                continue
-            async for messages in feed.replay(
-                self._js, f, subscription.tenant, start[index], subscription.floor[index]
+        if len(resumed) == len(FEEDS):
+            held = [await feed.bounds(self._js, f) for f in FEEDS]
+            if all(
+                held[i].first <= resumed[i] + 1 and resumed[i] <= held[i].last
+                for i in range(len(FEEDS))
             ):
-                for seq, sub, message in await self._judge(index, messages, [subscription]):
-                    sub.given[index] = seq
-                    self._emit(sub, message)
-            subscription.given[index] = subscription.floor[index]
+                return list(resumed)
+        self._resync([subscription])
+        return None
 
     @staticmethod
     def _follows(subscription: Subscription, index: int) -> bool:
@@ -384,10 +410,9 @@ class Hub:
             try:
                 judged = await self._judge(index, messages, None)
             except Exception:
-                # The records service away: these subscribers cannot be told what they
-                # may see; they are told to resync rather than skipped silently.
-                log.exception("realtime could not judge %d events", len(messages))
-                self._resync_all(index)
+                # Not to be tried again and again: its subscribers hear what was lost.
+                log.exception("realtime could not hand on %d events", len(messages))
+                self._lost(index)()
                 return
             for seq, subscription, message in judged:
                 self._send(subscription, index, seq, message)
@@ -396,31 +421,40 @@ class Hub:
 
     def _lost(self, index: int) -> Callable[[], None]:
         def lost() -> None:
-            self._resync_all(index)
+            self._resync(
+                s
+                for connection in self.connections
+                for s in connection.subscriptions.values()
+                if self._follows(s, index)
+            )
 
         return lost
 
-    def _resync_all(self, index: int) -> None:
-        for connection in list(self.connections):
-            for subscription in connection.subscriptions.values():
-                if self._follows(subscription, index):
-                    connection.send(
-                        {
-                            "type": "resync_required",
-                            "subscription": subscription.id,
-                            "message": "Some events could not be delivered; fetch the"
-                            " current state again",
-                        }
-                    )
+    @staticmethod
+    def _resync(subscriptions: Iterable[Subscription]) -> None:
+        for subscription in subscriptions:
+            subscription.connection.send(
+                {
+                    "type": "resync_required",
+                    "subscription": subscription.id,
+                    "message": "Some events cannot be sent to this subscription; fetch"
+                    " the current state again, then go on with what follows",
+                }
+            )
 
     def _send(
         self, subscription: Subscription, index: int, seq: int, message: dict[str, Any]
     ) -> None:
-        if subscription.connection.subscriptions.get(subscription.id) is not subscription:
-            return
-        if seq <= subscription.floor[index]:
+        if not subscription.active or seq <= subscription.floor[index]:
             return
         if subscription.held is not None:
+            if len(subscription.held) >= subscription.connection.queue.maxsize:
+                subscription.connection.end(
+                    "slow_consumer",
+                    "Too much happened while this subscription caught up; reconnect with"
+                    " the last event id you received",
+                )
+                return
             subscription.held.append((index, seq, message))
             return
         subscription.given[index] = seq
@@ -432,46 +466,42 @@ class Hub:
         )
 
     async def _judge(
-        self,
-        index: int,
-        messages: Sequence[Msg],
-        only: Sequence[Subscription] | None,
-    ) -> list[tuple[int, Subscription, dict[str, Any]]]:
+        self, index: int, messages: Sequence[Msg], only: Sequence[Subscription] | None
+    ) -> Deliveries:
         """(sequence, subscription, message) for everything the messages tell whom, in
-        the order of the stream."""
+        the order of the stream; `only`: for these subscriptions alone (a replay)."""
         events: list[tuple[int, Event]] = []
         for message in messages:
             try:
-                events.append(
-                    (feed.sequence_of(message), Event.from_message(message.subject, message.data))
-                )
+                event = Event.from_message(message.subject, message.data)
             except (ValueError, KeyError, TypeError):
                 log.warning("undecodable event on %s", message.subject)
+                continue
+            events.append((feed.sequence_of(message), event))
         if index == RECORDS:
             return await self._judge_records(events, only)
         if index == SCHEMAS:
             return await self._judge_schemas(events, only)
         return self._judge_runs(events, only)
 
-    def _among(
-        self,
-        index: dict[tuple[str, str], set[Subscription]],
-        key: tuple[str, str],
-        only: Sequence[Subscription] | None,
-        topic: str,
+    def _watching(
+        self, topic: str, key: tuple[str, str], only: Sequence[Subscription] | None
     ) -> list[Subscription]:
-        if only is not None:
-            return [
-                s
-                for s in only
-                if s.topic == topic
-                and (s.tenant, s.schema_id if topic == "records" else s.app_id) == key
-            ]
-        return [s for s in index.get(key, ()) if s.topic == topic]
+        """The subscriptions of `topic` a key's events go to: (tenant, schema id) for
+        records, (tenant, app id) for the others."""
+        if only is None:
+            index = self._by_schema if topic == "records" else self._by_app
+            return [s for s in index.get(key, ()) if s.topic == topic]
+        return [
+            s
+            for s in only
+            if s.topic == topic
+            and (s.tenant, s.schema_id if topic == "records" else s.app_id) == key
+        ]
 
     async def _judge_records(
         self, events: list[tuple[int, Event]], only: Sequence[Subscription] | None
-    ) -> list[tuple[int, Subscription, dict[str, Any]]]:
+    ) -> Deliveries:
         by_schema: dict[tuple[str, str], list[tuple[int, Event]]] = defaultdict(list)
         for seq, event in events:
             schema_id = event.data.get("schema_id")
@@ -479,48 +509,65 @@ class Hub:
                 by_schema[event.tenant, schema_id].append((seq, event))
         calls = []
         for key, changes in by_schema.items():
-            watching = self._among(self._by_schema, key, only, "records")
+            watching = self._watching("records", key, only)
             if watching:
-                for start in range(0, len(changes), JUDGED_PER_CALL):
-                    calls.append(
-                        self._judge_changes(key, changes[start : start + JUDGED_PER_CALL], watching)
-                    )
-        out: list[tuple[int, Subscription, dict[str, Any]]] = []
+                calls.append(self._judge_schema_changes(key, changes, watching))
+        out: Deliveries = []
         for judged in await asyncio.gather(*calls):
             out.extend(judged)
         out.sort(key=lambda item: item[0])
         return out
 
-    async def _judge_changes(
+    async def _judge_schema_changes(
         self,
         key: tuple[str, str],
         changes: list[tuple[int, Event]],
         watching: list[Subscription],
-    ) -> list[tuple[int, Subscription, dict[str, Any]]]:
-        tenant, schema_id = key
-        viewers: dict[bytes, list[Subscription]] = defaultdict(list)
+    ) -> Deliveries:
+        """One schema's changes for its subscribers, in calls of a bounded size; a schema
+        whose changes cannot be judged tells its own subscribers to resync, no one else."""
+        groups: dict[bytes, list[Subscription]] = defaultdict(list)
         for subscription in watching:
-            viewers[subscription.viewer_key].append(subscription)
-        groups = list(viewers.values())
-        first = changes[0][1].data
+            groups[subscription.viewer_key].append(subscription)
+        judged: Deliveries = []
+        try:
+            for part in _parts(changes):
+                size = max(1, sum(len(change.image_json) for _, _, change in part))
+                per_call = max(1, REPLY_BUDGET_BYTES // size)
+                grouped = list(groups.values())
+                for start in range(0, len(grouped), per_call):
+                    judged += await self._judge_part(key, part, grouped[start : start + per_call])
+        except Exception:
+            log.exception("realtime could not judge changes to schema %s", key[1])
+            self._resync(watching)
+            return []
+        return judged
+
+    async def _judge_part(
+        self,
+        key: tuple[str, str],
+        part: list[tuple[int, Event, records_pb2.RecordChange]],
+        groups: list[list[Subscription]],
+    ) -> Deliveries:
+        tenant, schema_id = key
+        about = part[0][1].data
         reply = await self._view(
             tenant,
             records_pb2.SchemaRef(
-                app_slug=str(first.get("app", "")), schema_slug=str(first.get("schema", ""))
+                app_slug=str(about.get("app", "")), schema_slug=str(about.get("schema", ""))
             ),
             schema_id,
             [group[0].viewer() for group in groups],
-            [_record_change(event) for _, event in changes],
+            [change for _, _, change in part],
         )
-        out: list[tuple[int, Subscription, dict[str, Any]]] = []
+        out: Deliveries = []
         for group, sights in zip(groups, reply.viewers, strict=True):
             if sights.error_code:
-                refusal = Refused(sights.error_code, sights.error_message, sights.error_field)
                 for subscription in group:
-                    self._drop(subscription, refusal)
+                    self._drop(subscription, _refusal(sights))
                 continue
             for sight in sights.sights:
-                seq, event = changes[sight.change]
+                seq, event, _ = part[sight.change]
                 message = {
                     "type": f"record.{sight.action}",
                     "schema": event.data.get("schema"),
@@ -532,57 +579,45 @@ class Hub:
 
     async def _judge_schemas(
         self, events: list[tuple[int, Event]], only: Sequence[Subscription] | None
-    ) -> list[tuple[int, Subscription, dict[str, Any]]]:
-        out: list[tuple[int, Subscription, dict[str, Any]]] = []
+    ) -> Deliveries:
+        out: Deliveries = []
         for seq, event in events:
             action = SCHEMA_ACTIONS.get(event.action)
             shown, app_id, schema_id = _schema_of(event)
-            if not app_id or not schema_id:
+            if action is None or not app_id or not schema_id:
                 continue
-            for subscription in self._among(self._by_app, (event.tenant, app_id), only, "schemas"):
-                if action is not None:
-                    out.append(
-                        (
-                            seq,
-                            subscription,
-                            {"type": f"schema.{action}", "schema": shown, "time": event.time},
-                        )
-                    )
-            watching = self._among(self._by_schema, (event.tenant, schema_id), only, "records")
-            if not watching:
+            message = {"type": f"schema.{action}", "schema": shown, "time": event.time}
+            out.extend(
+                (seq, s, message) for s in self._watching("schemas", (event.tenant, app_id), only)
+            )
+            watching = self._watching("records", (event.tenant, schema_id), only)
+            if not watching or action == "created":
                 continue
-            if event.action == "updated":
+            if action == "updated":
                 # Privacy rules may have changed: what each subscriber reads is asked again.
                 await asyncio.gather(*(self._rejudge(s) for s in watching))
             for subscription in watching:
-                if subscription.connection.subscriptions.get(subscription.id) is not subscription:
+                if not subscription.active:
                     continue
-                if action is None or action == "created":
-                    continue
-                out.append(
-                    (
-                        seq,
-                        subscription,
-                        {"type": f"schema.{action}", "schema": shown, "time": event.time},
-                    )
+                out.append((seq, subscription, message))
+                out.extend(
+                    (seq, subscription, field_message)
+                    for field_message in _field_messages(event, subscription.readable)
                 )
-                if event.action == "updated":
-                    out.extend(
-                        (seq, subscription, message)
-                        for message in _field_messages(event, subscription.readable)
-                    )
         return out
 
     async def _rejudge(self, subscription: Subscription) -> None:
         try:
             await self._judge_subscription(subscription)
-        except Refused as refusal:
+        except _REFUSED as refusal:
             self._drop(subscription, refusal)
+        except Exception:  # the records service away: it judges again at the next event
+            log.warning("realtime could not judge subscription %s again", subscription.id)
 
     def _judge_runs(
         self, events: list[tuple[int, Event]], only: Sequence[Subscription] | None
-    ) -> list[tuple[int, Subscription, dict[str, Any]]]:
-        out: list[tuple[int, Subscription, dict[str, Any]]] = []
+    ) -> Deliveries:
+        out: Deliveries = []
         for seq, event in events:
             app_id = event.data.get("app_id")
             if not isinstance(app_id, str):
@@ -592,20 +627,15 @@ class Hub:
                 "run": _run_of(event),
                 "time": event.time,
             }
-            out.extend(
-                (seq, subscription, message)
-                for subscription in self._among(
-                    self._by_app, (event.tenant, app_id), only, "workflow_runs"
-                )
-            )
+            watching = self._watching("workflow_runs", (event.tenant, app_id), only)
+            out.extend((seq, subscription, message) for subscription in watching)
         return out
 
-    def _drop(self, subscription: Subscription, refusal: Refused) -> None:
+    def _drop(self, subscription: Subscription, refusal: DomainError) -> None:
         """Ends a subscription its caller may not keep (rights changed), telling why."""
-        connection = subscription.connection
-        if connection.subscriptions.get(subscription.id) is subscription:
-            self.unsubscribe(connection, subscription.id)
-            connection.send(refusal.message_for(subscription.id))
+        if subscription.active:
+            self.unsubscribe(subscription.connection, subscription.id)
+            subscription.connection.send(error_message(refusal, subscription.id))
 
     async def _view(
         self,
@@ -615,39 +645,53 @@ class Hub:
         viewers: list[records_pb2.Viewer],
         changes: list[records_pb2.RecordChange],
     ) -> records_pb2.ViewChangesResponse:
-        try:
-            reply: records_pb2.ViewChangesResponse = await self.backends.call(
-                self.backends.records.ViewChanges,
-                records_pb2.ViewChangesRequest(
-                    ctx=_as_gateway(tenant),
-                    schema=schema,
-                    schema_id=schema_id,
-                    viewers=viewers,
-                    changes=changes,
-                ),
-            )
-        except DomainError as error:
-            raise Refused.of(error) from None
+        reply: records_pb2.ViewChangesResponse = await self.backends.call(
+            self.backends.records.ViewChanges,
+            records_pb2.ViewChangesRequest(
+                ctx=as_gateway(tenant),
+                schema=schema,
+                schema_id=schema_id,
+                viewers=viewers,
+                changes=changes,
+            ),
+        )
         return reply
 
     # --- keeping connections honest -----------------------------------------------------
 
-    def recheck_soon(self) -> None:
-        """recheck() without waiting for it (an identity event's handler must not)."""
-        task = asyncio.create_task(self.recheck())
+    def recheck_soon(
+        self,
+        *,
+        tenant: str | None = None,
+        account_id: str | None = None,
+        credential_id: str | None = None,
+    ) -> None:
+        """recheck() of the connections an identity change may touch (its workspace's,
+        its account's, its credential's), without waiting for it."""
+        touched = [
+            c
+            for c in self.connections
+            if (tenant and c.ctx.tenant_id == tenant)
+            or (account_id and account_id in (c.ctx.account_id, c.ctx.principal_id))
+            or (credential_id and c.ctx.credential_id == credential_id)
+        ]
+        if not touched:
+            return
+        task = asyncio.create_task(self.recheck(touched))
         self._rechecks.add(task)
         task.add_done_callback(self._rechecks.discard)
 
     async def recheck(self, connections: Iterable[Connection] | None = None) -> None:
         """Authenticates the connections again (all of them by default): a revoked or
-        expired credential ends its connections; changed rights apply from now on."""
+        expired credential ends its connections; a subscription to a topic the caller may
+        no longer follow ends (the records service judges the others at every event)."""
         targets = list(self.connections if connections is None else connections)
         await asyncio.gather(*(self._recheck(c) for c in targets))
 
     async def _recheck(self, connection: Connection) -> None:
         try:
             ctx = await connection.authenticate()
-        except DomainError as error:
+        except _SIGNED_OUT as error:
             connection.end("credential_revoked", f"Signed out: {error.message}")
             return
         except Exception:  # identity away: the credential stands until it can be checked
@@ -656,6 +700,13 @@ class Hub:
             connection.end("credential_revoked", "Signed out: the credential changed workspace")
             return
         connection.ctx = ctx
+        principal = Principal.of(ctx)
+        for subscription in list(connection.subscriptions.values()):
+            op = TOPIC_OPERATIONS.get(subscription.topic)
+            if op is not None and not principal.may(op):
+                self._drop(
+                    subscription, PermissionDenied(f"You may no longer follow {subscription.topic}")
+                )
 
     def heartbeat(self) -> None:
         for connection in list(self.connections):
@@ -669,12 +720,28 @@ class Hub:
             )
 
 
-def _as_gateway(tenant: str) -> common_pb2.RequestContext:
-    """The gateway asking for itself, in a tenant (for its subscribers, whose rights the
-    answering service judges, or checks here)."""
-    return common_pb2.RequestContext(
-        tenant_id=tenant, principal_kind=Kind.SERVICE, principal_id=GATEWAY
-    )
+def _refusal(sights: records_pb2.ViewerSights) -> DomainError:
+    """Why the records service will not let a viewer watch, as the error it is."""
+    kind = ERRORS_BY_CODE.get(sights.error_code, InternalError)
+    return kind(sights.error_message, field=sights.error_field or None)
+
+
+def _parts(
+    changes: list[tuple[int, Event]],
+) -> Iterable[list[tuple[int, Event, records_pb2.RecordChange]]]:
+    """The changes as the records service takes them, in parts of a bounded size."""
+    part: list[tuple[int, Event, records_pb2.RecordChange]] = []
+    size = 0
+    for seq, event in changes:
+        change = _record_change(event)
+        weight = len(change.image_json) + len(change.previous_image_json)
+        if part and (len(part) >= CHANGES_PER_CALL or size + weight > CHANGES_PER_CALL_BYTES):
+            yield part
+            part, size = [], 0
+        part.append((seq, event, change))
+        size += weight
+    if part:
+        yield part
 
 
 def _record_change(event: Event) -> records_pb2.RecordChange:
@@ -693,20 +760,21 @@ def _record_change(event: Event) -> records_pb2.RecordChange:
 
 
 def _schema_of(event: Event) -> tuple[dict[str, Any], str, str]:
+    """What a schema event shows of the schema, its app's id and its id."""
     data = event.data
     if isinstance(data.get("schema"), dict):
         schema = data["schema"]
-        return (
-            {k: schema.get(k) for k in SCHEMA_KEYS},
-            str(schema.get("app_id", "")),
-            str(schema.get("id", "")),
-        )
-    gone = data.get("trashed") or data.get("purged") or {}
-    schema_id = str(gone.get("id") or gone.get("schema_id") or "")
-    return {"id": schema_id}, str(gone.get("app_id", "")), schema_id
+        shown = {k: schema.get(k) for k in SCHEMA_KEYS}
+        return shown, str(schema.get("app_id", "")), str(schema.get("id", ""))
+    gone = data.get("trashed")
+    if not isinstance(gone, dict):
+        return {}, "", ""
+    return {"id": gone.get("id")}, str(gone.get("app_id", "")), str(gone.get("id", ""))
 
 
 def _field_messages(event: Event, readable: frozenset[str] | None) -> list[dict[str, Any]]:
+    """field.created|updated|deleted of a schema update, as one who reads `readable` (None:
+    every field) may hear them."""
     changes = event.data.get("field_changes")
     schema = event.data.get("schema") or {}
     if not isinstance(changes, dict):
@@ -716,7 +784,7 @@ def _field_messages(event: Event, readable: frozenset[str] | None) -> list[dict[
     for action in ("created", "updated", "deleted"):
         for field_id in changes.get(action) or ():
             if action == "deleted":
-                # Its slug is gone with it: only those who read every field hear of it.
+                # Its slug went with it: only those who read every field hear of it.
                 if readable is None:
                     messages.append(
                         {"type": "field.deleted", "field": {"id": field_id}, "time": event.time}
@@ -747,4 +815,10 @@ def _run_of(event: Event) -> dict[str, Any]:
     }
 
 
-__all__ = ["TOPICS", "Connection", "Hub", "Refused", "Subscription"]
+__all__ = [
+    "TOPICS",
+    "Connection",
+    "Hub",
+    "Subscription",
+    "error_message",
+]

@@ -12,9 +12,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from services.kit.json import dumps_exact
 from services.kit.nats.events import Event
 from services.records.repository import Image
 from services.records.schemas import SchemaDef
+
+# Images beyond this (a long text of hundreds of kilobytes) stay out of the event, which
+# must fit NATS's message size beside the record: realtime then judges the record's row as
+# it is when the event is read.
+MAX_IMAGES_BYTES = 128 * 1024
+
+
+def _fitting(*images: Image | None) -> bool:
+    return sum(len(dumps_exact(image)) for image in images if image) <= MAX_IMAGES_BYTES
 
 
 def _event(tenant: str, action: str, data: dict[str, Any]) -> Event:
@@ -36,7 +46,7 @@ def record_created(
     """`image`: the row as written; without it (a record restored from the trash),
     realtime judges the record's row as it is when the event is read."""
     data = {**_about(schema), "record": record}
-    if image is not None:
+    if image is not None and _fitting(image):
         data["image"] = image
     return _event(tenant, "created", data)
 
@@ -63,24 +73,17 @@ def record_updated(
     changed: Sequence[str],
     images: tuple[Image, Image],
 ) -> Event:
-    after, before = images
-    return _event(
-        tenant,
-        "updated",
-        {
-            **_about(schema),
-            "changed": list(changed),
-            "record": record,
-            "image": after,
-            "previous_image": before,
-        },
-    )
+    data = {**_about(schema), "changed": list(changed), "record": record}
+    if _fitting(*images):
+        data["image"], data["previous_image"] = images
+    return _event(tenant, "updated", data)
 
 
 def record_deleted(tenant: str, schema: SchemaDef, record_id: str, image: Image) -> Event:
-    return _event(
-        tenant, "deleted", {**_about(schema), "record_id": record_id, "previous_image": image}
-    )
+    data: dict[str, Any] = {**_about(schema), "record_id": record_id}
+    if _fitting(image):
+        data["previous_image"] = image
+    return _event(tenant, "deleted", data)
 
 
 __all__ = ["record_created", "record_deleted", "record_updated", "records_created"]

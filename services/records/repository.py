@@ -829,12 +829,9 @@ def _with_images(
 
 
 def _row_image(rt: RecordTable) -> ColumnElement[Any]:
-    """The written row's image, in a RETURNING of the table's INSERT or UPDATE."""
-    return func.to_jsonb(literal_column(_quoted_name(rt.table.name)))
-
-
-def _quoted_name(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+    """The row's image: in a RETURNING of the table's INSERT or UPDATE, the row written;
+    in a SELECT from the table, the row read."""
+    return func.to_jsonb(literal_column(DRIVER_DIALECT.identifier_preparer.quote(rt.table.name)))
 
 
 def image_of(row: Sequence[Any]) -> Image:

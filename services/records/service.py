@@ -1352,8 +1352,10 @@ class RecordsService:
         session: Executor, rt: RecordTable, changes: Sequence[records_pb2.RecordChange]
     ) -> tuple[list[repository.Image], dict[int, int], dict[int, int]]:
         """The images to judge, and for each change where its images before and after
-        are among them. A change whose event carries no image after (a creation, an
-        import) is judged on the record's current row; a record gone since shows nothing."""
+        are among them. A change whose event carries no image after (an import, a record
+        too large for its event to hold it) is judged on the record's current row, and an
+        update without its image before as though the record had been in or out of view
+        before as it is after; a record gone since shows nothing."""
         missing = [c.record_id for c in changes if c.action != "deleted" and not c.image_json]
         current = await repository.current_images(session, rt, missing) if missing else {}
         images: list[repository.Image] = []
@@ -1373,6 +1375,8 @@ class RecordsService:
             if after is not None:
                 after_at[index] = len(images)
                 images.append(after)
+                if change.action == "updated" and index not in before_at:
+                    before_at[index] = after_at[index]
         return images, before_at, after_at
 
     async def preview_field_change(

@@ -408,6 +408,8 @@ async def restore(
         raise Conflict(
             "It belongs to something that is in the trash; restore that first", field="id"
         )
+    # A field comes back: its schema as it was, so the announcement names it.
+    before = await repo.schema_by_id(shown.app, entry.schema_id) if kind == "field" else None
     if not await repo.untrash(kind, trash_id):
         raise SlugTaken(
             f"Its slug '{entry.trashed_slug}' has been taken since; rename that first",
@@ -415,7 +417,7 @@ async def restore(
         )
     if kind == "field":
         await repo.bump_version(entry.schema_id)
-        await _changed(session, repo, tenant_id, shown.app, entry.schema_id)
+        await _changed(session, repo, tenant_id, shown.app, entry.schema_id, before=before)
     elif kind == "schema":
         await repo.bump_version(trash_id)
         await _changed(session, repo, tenant_id, shown.app, trash_id)

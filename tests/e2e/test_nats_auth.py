@@ -30,7 +30,7 @@ from nats.js.kv import KeyValue
 
 from services.kit.ids import new_id
 from services.kit.nats.connection import NatsIdentity
-from services.kit.nats.permissions import RATE_LIMITS_BUCKET
+from services.kit.nats.permissions import RATE_LIMITS_BUCKET, RECORD_TRIGGERS
 from tests.factories.accounts import Tenant
 from tests.factories.apps import create_app, create_schema, records_path
 from tests.support.infra import Infra
@@ -273,6 +273,40 @@ def test_records_cannot_widen_its_durable_consumer_on_schema(infra: Infra) -> No
             await records.refused(
                 "publish", "$JS.API.CONSUMER.CREATE.SCHEMA.records-schema-provisioner.schema.>"
             )
+
+    asyncio.run(scenario())
+
+
+def test_the_gateway_follows_event_streams_but_never_takes_another_services_messages(
+    infra: Infra,
+) -> None:
+    """Realtime's consumers: any name, a filter inside its grant, one tenant's or all;
+    never a durable another service owns, nor a wider filter."""
+
+    async def scenario() -> None:
+        async with connected(infra, nats_identity(infra, "gateway")) as gateway:
+            js = gateway.nc.jetstream(timeout=2)
+            mine = ConsumerConfig(
+                name="realtime-test",
+                filter_subject="records.ws_someone.record.>",
+                ack_policy=AckPolicy.NONE,
+                inactive_threshold=5,
+            )
+            await js.add_consumer("RECORDS", mine)
+            await js.delete_consumer("RECORDS", "realtime-test")
+            with pytest.raises(Exception):  # noqa: B017
+                await js.add_consumer(
+                    "SCHEMA",
+                    ConsumerConfig(name="realtime-wide", filter_subject="schema.>"),
+                )
+            await gateway.refused(
+                "publish", "$JS.API.CONSUMER.CREATE.SCHEMA.realtime-wide.schema.>"
+            )
+            theirs = RECORD_TRIGGERS.name
+            await gateway.nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.RECORDS.{theirs}", b"1")
+            await gateway.refused("publish", f"$JS.API.CONSUMER.MSG.NEXT.RECORDS.{theirs}")
+            await gateway.nc.publish(f"$JS.API.CONSUMER.DELETE.RECORDS.{theirs}", b"")
+            await gateway.refused("publish", f"$JS.API.CONSUMER.DELETE.RECORDS.{theirs}")
 
     asyncio.run(scenario())
 

@@ -101,7 +101,7 @@ class RateLimits:
         self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in UNLIMITED_PATHS:
+        if scope["type"] not in ("http", "websocket") or scope["path"] in UNLIMITED_PATHS:
             await self.app(scope, receive, send)
             return
         meter = Meter(self.limiter)
@@ -111,13 +111,23 @@ class RateLimits:
         address = counted_address(client[0] if client else "")
         try:
             meter.charge(Partition.ADDRESS, address)
-            if _signs_in(scope):
+            if scope["type"] == "http" and _signs_in(scope):
                 meter.charge(Partition.SIGN_IN, address)
         except RateLimited as refused:
+            if scope["type"] == "websocket":
+                # A refused handshake: the client sees 403 before any socket opens. Its
+                # credential and workspace are charged once it says who it is.
+                await receive()
+                await send({"type": "websocket.close", "code": 1013})
+                return
             response = error_response(refused)
             for name, value in meter.fields():
                 response.headers[name] = value
             await response(scope, receive, send)
+            return
+
+        if scope["type"] == "websocket":
+            await self.app(scope, receive, send)
             return
 
         async def send_with_fields(message: Message) -> None:

@@ -30,15 +30,18 @@ def inbox_prefix(role: str) -> str:
 
 @dataclass(frozen=True)
 class Permissions:
-    """Subjects a NATS user may publish to and subscribe to; nothing else is allowed."""
+    """Subjects a NATS user may publish to and subscribe to; nothing else is allowed, and
+    of what is, not the subjects `publish_denied` matches."""
 
     publish: tuple[str, ...] = ()
     subscribe: tuple[str, ...] = ()
+    publish_denied: tuple[str, ...] = ()
 
     def __or__(self, other: Permissions) -> Permissions:
         return Permissions(
             publish=_unique((*self.publish, *other.publish)),
             subscribe=_unique((*self.subscribe, *other.subscribe)),
+            publish_denied=_unique((*self.publish_denied, *other.publish_denied)),
         )
 
 
@@ -70,21 +73,31 @@ class Durable:
 class Follower:
     """Short-lived pull consumers a role makes on another service's stream without acking
     anything (realtime's tails and replays), each bound by its filter to `filter` or one
-    tenant's part of it."""
+    tenant's part of it. Their names are its own choice, so it may make, pull from, look
+    at and delete consumers of any name but those of `others` (the durables other
+    services own on the stream, whose messages are theirs)."""
 
     stream: str
     filter: str
+    others: tuple[str, ...] = ()
 
     def permissions(self) -> Permissions:
+        consumer = f"{JS_API}.CONSUMER.{{}}.{self.stream}.{{}}"
         return Permissions(
             publish=(
                 f"{JS_API}.STREAM.INFO.{self.stream}",
-                # Any name; the filter as granted, its tenant token a wildcard or one tenant.
-                f"{JS_API}.CONSUMER.CREATE.{self.stream}.*.{self.filter}",
-                f"{JS_API}.CONSUMER.INFO.{self.stream}.*",
-                f"{JS_API}.CONSUMER.DELETE.{self.stream}.*",
-                f"{JS_API}.CONSUMER.MSG.NEXT.{self.stream}.*",
-            )
+                # The filter as granted, its tenant token a wildcard or one tenant.
+                f"{consumer.format('CREATE', '*')}.{self.filter}",
+                *(consumer.format(action, "*") for action in ("INFO", "DELETE", "MSG.NEXT")),
+            ),
+            publish_denied=tuple(
+                subject
+                for name in self.others
+                for subject in (
+                    f"{consumer.format('CREATE', name)}.>",
+                    *(consumer.format(action, name) for action in ("INFO", "DELETE", "MSG.NEXT")),
+                )
+            ),
         )
 
 
@@ -190,33 +203,47 @@ WEBHOOK_SCHEMA_EVENTS = Durable("SCHEMA", "workflows-webhook-schemas", "schema.*
 # each gateway follows, in the order of the parts of an event id.
 REALTIME_FEEDS = (("records", "record"), ("schema", "schema"), ("workflows", "run"))
 
+# The services with events of their own; the gateway follows some of their streams.
+_SERVICES = (
+    BusRole("identity", consumes=(AUDIT_RECORDER,)),
+    BusRole("schema"),
+    BusRole(
+        "records",
+        listens=SCHEMA_CHANGES,
+        consumes=(SCHEMA_PROVISIONER,),
+    ),
+    BusRole(
+        "workflows",
+        consumes=(
+            RECORD_TRIGGERS,
+            APP_CHANGES,
+            WEBHOOK_RECORD_EVENTS,
+            WEBHOOK_SCHEMA_EVENTS,
+        ),
+    ),
+)
+
+
+def _follower(service: str, entity: str) -> Follower:
+    """Realtime's consumers on a service's stream, clear of the services' durables there."""
+    stream = stream_name(service)
+    owned = (durable for role in _SERVICES for durable in role.consumes)
+    return Follower(
+        stream,
+        f"{service}.*.{entity}.>",
+        others=tuple(durable.name for durable in owned if durable.stream == stream),
+    )
+
+
 ROLES: Mapping[str, BusRole] = {
     role.name: role
     for role in (
-        BusRole("identity", consumes=(AUDIT_RECORDER,)),
-        BusRole("schema"),
-        BusRole(
-            "records",
-            listens=SCHEMA_CHANGES,
-            consumes=(SCHEMA_PROVISIONER,),
-        ),
-        BusRole(
-            "workflows",
-            consumes=(
-                RECORD_TRIGGERS,
-                APP_CHANGES,
-                WEBHOOK_RECORD_EVENTS,
-                WEBHOOK_SCHEMA_EVENTS,
-            ),
-        ),
+        *_SERVICES,
         BusRole(
             "gateway",
             publishes_events=False,
             listens=(*IDENTITY_CACHE_CHANGES, *SCHEMA_CHANGES),
-            follows=tuple(
-                Follower(stream_name(service), f"{service}.*.{entity}.>")
-                for service, entity in REALTIME_FEEDS
-            ),
+            follows=tuple(_follower(service, entity) for service, entity in REALTIME_FEEDS),
             buckets=(KeyValueBucket(RATE_LIMITS_BUCKET),),
         ),
     )

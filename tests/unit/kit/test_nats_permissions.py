@@ -43,6 +43,29 @@ def test_a_consumer_of_another_stream_is_one_entry() -> None:
     assert granted.subscribe == ("_INBOX.workflows.>",)
 
 
+def test_the_gateway_may_follow_streams_but_not_the_durables_of_others() -> None:
+    granted = ROLES["gateway"].permissions()
+    assert "$JS.API.CONSUMER.CREATE.RECORDS.*.records.*.record.>" in granted.publish
+    assert "$JS.API.CONSUMER.MSG.NEXT.SCHEMA.*" in granted.publish
+    owned = [d for role in ROLES.values() for d in role.consumes]
+    assert owned
+    for durable in owned:
+        if durable.stream in ("RECORDS", "SCHEMA", "WORKFLOWS"):
+            next_message = f"$JS.API.CONSUMER.MSG.NEXT.{durable.stream}.{durable.name}"
+            assert next_message in granted.publish_denied
+    config = json.loads(
+        server_config(
+            host="127.0.0.1",
+            port=4222,
+            store_dir=Path("/data/nats"),
+            log_file=Path("/data/nats/server.log"),
+            users=[NatsUser("UGATEWAY", granted)],
+        )
+    )
+    rendered = config["authorization"]["users"][0]["permissions"]["publish"]
+    assert rendered["deny"] == list(granted.publish_denied)
+
+
 def test_the_server_configuration_allows_only_what_is_listed() -> None:
     config = json.loads(
         server_config(
