@@ -505,26 +505,42 @@ def test_refused_event_streams_answer_in_the_error_envelope(
 
 
 def test_subscribers_resume_across_a_nats_restart(infra: Infra) -> None:
-    with stack_with_its_own_nats(infra) as own:
-        assert own.nats is not None
-        with httpx.Client(base_url=own.gateway_url, timeout=30) as http:
-            tenant = sign_up(http)
-            app = tasks_app(tenant)
+    with (
+        stack_with_its_own_nats(infra) as own,
+        own.another_gateway() as second,
+        httpx.Client(base_url=own.gateway_url, timeout=30) as http,
+    ):
+        tenant = sign_up(http)
+        app = tasks_app(tenant)
 
-            async def scenario() -> None:
-                async with opened(own.gateway_url, app["slug"], tenant.token) as socket:
+        async def scenario() -> None:
+            async with (
+                opened(own.gateway_url, app["slug"], tenant.token) as first_socket,
+                opened(second, app["slug"], tenant.token) as second_socket,
+            ):
+                sockets = (first_socket, second_socket)
+                for socket in sockets:
                     await socket.subscribed(schema="tasks")
-                    before = await asyncio.to_thread(create, tenant, app, title="Before")
+                before = await asyncio.to_thread(create, tenant, app, title="Before")
+                for socket in sockets:
                     assert (await socket.next("record.created"))["record"]["id"] == before["id"]
-                    assert own.nats is not None
-                    await asyncio.to_thread(own.nats.stop)
-                    await asyncio.to_thread(own.nats.start)
-                    after = await asyncio.to_thread(create, tenant, app, title="After")
-                    heard = await socket.next("record.created", "resync_required", within=30)
-                    assert heard["type"] == "record.created"
-                    assert heard["record"]["id"] == after["id"]
+                assert own.nats is not None
+                await asyncio.to_thread(own.nats.stop)
+                # Written while NATS is away: the outbox keeps it until it is back.
+                during = await asyncio.to_thread(create, tenant, app, title="During")
+                await asyncio.to_thread(own.nats.start)
+                after = await asyncio.to_thread(create, tenant, app, title="After")
+                for socket in sockets:
+                    heard = [
+                        await socket.next("record.created", "resync_required", within=30)
+                        for _ in range(2)
+                    ]
+                    assert [(e["type"], e["record"]["id"]) for e in heard] == [
+                        ("record.created", during["id"]),
+                        ("record.created", after["id"]),
+                    ]
 
-            asyncio.run(scenario())
+        asyncio.run(scenario())
 
 
 @contextlib.contextmanager
@@ -625,3 +641,76 @@ def test_workflow_runs_reach_members_who_follow_them(stack: Stack, shared_tenant
 async def messages(socket: Socket, count: int) -> list[dict[str, Any]]:
     """The next `count` messages but heartbeats."""
     return [await socket.next() for _ in range(count)]
+
+
+def test_a_session_cookie_opens_a_socket_from_the_gateway_s_own_pages(
+    stack: Stack, shared_tenant: Tenant, module_client: httpx.Client
+) -> None:
+    app = tasks_app(shared_tenant)
+    login = module_client.post(
+        "/auth/login/", data={"username": shared_tenant.email, "password": shared_tenant.password}
+    )
+    assert login.status_code == 200, login.text
+    cookie = f"sessionid={login.cookies['sessionid']}"
+    module_client.cookies.clear()
+
+    async def scenario() -> None:
+        own = {"Cookie": cookie, "Origin": stack.gateway_url}
+        async with opened(stack.gateway_url, app["slug"], **own) as socket:
+            await socket.subscribed(schema="tasks")
+            made = await asyncio.to_thread(create, shared_tenant, app, title="By cookie")
+            assert (await socket.next("record.created"))["record"]["id"] == made["id"]
+
+    asyncio.run(scenario())
+
+
+def test_an_api_token_follows_only_the_schemas_it_may_read(
+    stack: Stack, shared_tenant: Tenant
+) -> None:
+    app = tasks_app(shared_tenant)
+    other = shared_tenant.post(
+        f"/api/apps/{app['slug']}/schemas",
+        json={"name": "Notes", "slug": "notes", "fields": [{"slug": "text", "type": "text"}]},
+    )
+    assert other.status_code == 201, other.text
+    token = create_token(shared_tenant, permissions={"read": [["schema", app["slug"], "notes"]]})
+
+    async def scenario() -> None:
+        headers = {"Authorization": f"Token {token['token']}"}
+        async with opened(stack.gateway_url, app["slug"], **headers) as socket:
+            refused = await socket.subscribe(schema="tasks")
+            assert (refused["type"], refused["code"]) == ("error", "permission_denied")
+            await socket.subscribed("notes", schema="notes")
+            for topic in ("schemas", "workflow_runs"):
+                refused = await socket.subscribe(topic, topic=topic)
+                assert (refused["type"], refused["code"]) == ("error", "permission_denied")
+
+    asyncio.run(scenario())
+
+
+def test_heartbeats_carry_where_each_subscription_stands_and_a_lost_place_asks_to_resync(
+    stack: Stack, shared_tenant: Tenant
+) -> None:
+    app = tasks_app(shared_tenant)
+    with stack.another_gateway(GATEWAY_REALTIME_HEARTBEAT_SECONDS="0.5") as url:
+
+        async def scenario() -> None:
+            async with opened(url, app["slug"], shared_tenant.token) as socket:
+                subscribed = await socket.subscribe(schema="tasks")
+                made = await asyncio.to_thread(create, shared_tenant, app, title="Beat")
+                heard = await socket.next("record.created")
+                assert heard["record"]["id"] == made["id"]
+                while True:
+                    beat = orjson.loads(await asyncio.wait_for(socket.ws.recv(), WAIT))
+                    if beat["type"] == "heartbeat":
+                        break
+                # Nothing new for the subscription: it stands where its last event put it.
+                assert records_part({"event_id": beat["event_ids"]["s"]}) >= records_part(heard)
+                assert subscribed["event_id"] != beat["event_ids"]["s"]
+                # A place the streams never reached (or no longer hold): start afresh.
+                ahead = f"{10**15}-0-0"
+                await socket.send(type="subscribe", id="lost", schema="tasks", last_event_id=ahead)
+                told = await socket.next("resync_required", "subscribed")
+                assert (told["type"], told["subscription"]) == ("resync_required", "lost")
+
+        asyncio.run(scenario())
